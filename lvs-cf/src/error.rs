@@ -1,0 +1,100 @@
+//! Parse errors, worded as Piranha's `lvsStrerror()` words them.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// What went wrong. The message of each kind is Piranha's wording, so scripts
+/// that match Piranha's messages keep working; the kinds below `Empty` are
+/// lvs-rs's own (Piranha accepted those inputs silently).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorKind {
+    #[error("quotation mismatch")]
+    BadQuoting,
+    #[error("unexpected end of file")]
+    Eof,
+    #[error("unexpected arguments")]
+    ExtraArgs,
+    #[error("equal (=) expected after command")]
+    EqualExpected,
+    #[error("missing arguments")]
+    MissingArgs,
+    #[error("invalid host name or ip address")]
+    BadHostname,
+    #[error("invalid argument")]
+    BadArgument,
+    #[error("integer expected")]
+    IntExpected,
+    #[error("boolean expected")]
+    BoolExpected,
+    #[error("unknown command")]
+    BadCommand,
+    #[error("list expected")]
+    ListExpected,
+    #[error("Bad subnet mask specified")]
+    BadNetmask,
+    #[error("Empty configuration")]
+    Empty,
+    #[error("value out of range")]
+    OutOfRange,
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+}
+
+/// A parse error at a line and column, with the offending line.
+///
+/// `Display` gives `line N, column M: <message>`, then the line with a caret
+/// under the column, then a note where one helps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line number (physical lines: CRLF counts once).
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    pub kind: ErrorKind,
+    /// The text of the offending line.
+    pub source_line: String,
+    /// An explanation beyond Piranha's message: the valid values, the nearest
+    /// known key, or why lvs-rs rejects what Piranha accepted.
+    pub note: Option<String>,
+}
+
+impl ParseError {
+    /// The snippet: the line with a gutter and a caret under the column.
+    pub fn snippet(&self) -> String {
+        let gutter = self.line.to_string();
+        let pad = " ".repeat(gutter.len());
+        // Keep tabs in the caret line so the caret lines up with the text above.
+        let lead: String = self
+            .source_line
+            .chars()
+            .take(self.column.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let mut out = format!(" {gutter} | {}\n {pad} | {lead}^", self.source_line);
+        if let Some(note) = &self.note {
+            out.push_str(&format!("\n {pad} = note: {note}"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}: {}\n{}", self.line, self.column, self.kind, self.snippet())
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Reading and parsing a file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("error parsing {path} at line {}: {}", error.line, error.kind)]
+    Parse { path: PathBuf, error: ParseError },
+}

@@ -1,0 +1,470 @@
+//! Lines and tokens, from the pest grammar in `lvs.pest`.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+use std::sync::mpsc::{sync_channel, Receiver};
+
+use crate::model::Quote;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "lvs.pest"]
+struct LvsGrammar;
+
+/// Which tokenizer to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// lvs-rs: `key=value` and trailing comments.
+    Extended,
+    /// Piranha 0.8.6's tokenizer.
+    Strict,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    Word,
+    /// A quote that does not close: "quotation mismatch".
+    BadQuote,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Token<'a> {
+    /// The token's text; for a quoted token, what is between the quotes.
+    pub text: &'a str,
+    pub quote: Quote,
+    /// Byte offset of the token (its opening quote, if any) in the line.
+    pub offset: usize,
+    pub kind: TokenKind,
+}
+
+/// The bytes of text handed to pest at once: large enough to amortize the
+/// parser's set-up, small enough to bound the memory of its token queue.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, Copy, Debug)]
+struct LineInfo<'a> {
+    text: &'a str,
+    tokens: (usize, usize),
+}
+
+/// The lines of one chunk and their tokens.
+#[derive(Debug, Default)]
+struct Chunk<'a> {
+    lines: Vec<LineInfo<'a>>,
+    tokens: Vec<Token<'a>>,
+}
+
+/// Turns CRLF and lone CR into LF, so that the grammar sees one line end.
+/// Line contents, and so columns, do not change; nor does the line count.
+pub(crate) fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\r') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+/// Where chunks come from: lexed on demand, or by worker threads that lex
+/// ahead (chunk `i` by worker `i % n`, so they arrive in order).
+enum Source<'a> {
+    Inline { rest: &'a str, dialect: Dialect },
+    Workers { receivers: Vec<Receiver<Chunk<'a>>>, turn: usize },
+}
+
+/// Splits a file into lines and tokens, a chunk of whole lines at a time.
+/// The text must end its lines with LF only ([`normalize_line_ends`]).
+pub(crate) struct Lexer<'a> {
+    source: Source<'a>,
+    chunk: Chunk<'a>,
+    cursor: usize,
+    /// The number of the current chunk's first line.
+    base: usize,
+}
+
+impl<'a> Lexer<'a> {
+    pub(crate) fn new(text: &'a str, dialect: Dialect) -> Self {
+        Lexer::from_source(Source::Inline { rest: text, dialect })
+    }
+
+    /// A lexer whose chunks are lexed by `workers` threads of `scope` while
+    /// the caller consumes lines. Each worker keeps at most two chunks ready.
+    pub(crate) fn parallel<'scope>(
+        scope: &'scope std::thread::Scope<'scope, 'a>,
+        text: &'a str,
+        dialect: Dialect,
+        workers: usize,
+    ) -> Self {
+        let mut chunks = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let (chunk, after) = split_chunk(rest);
+            chunks.push(chunk);
+            rest = after;
+        }
+        let workers = workers.clamp(1, chunks.len().max(1));
+        let chunks = std::sync::Arc::new(chunks);
+        let mut receivers = Vec::with_capacity(workers);
+        for worker in 0..workers {
+            let (sender, receiver) = sync_channel::<Chunk<'a>>(2);
+            let chunks = std::sync::Arc::clone(&chunks);
+            scope.spawn(move || {
+                for chunk in chunks.iter().skip(worker).step_by(workers) {
+                    // The consumer stops early on the first error; stop too.
+                    if sender.send(lex_chunk(chunk, dialect)).is_err() {
+                        break;
+                    }
+                }
+            });
+            receivers.push(receiver);
+        }
+        Lexer::from_source(Source::Workers { receivers, turn: 0 })
+    }
+
+    fn from_source(source: Source<'a>) -> Self {
+        Lexer { source, chunk: Chunk::default(), cursor: 0, base: 1 }
+    }
+
+    /// The next line: its 1-based number, its text without the terminator,
+    /// and its tokens (none for blank and comment lines).
+    pub(crate) fn next_line(&mut self) -> Option<(usize, &'a str, &[Token<'a>])> {
+        while self.cursor == self.chunk.lines.len() {
+            let next = self.next_chunk()?;
+            self.base += self.chunk.lines.len();
+            self.chunk = next;
+            self.cursor = 0;
+        }
+        let line = self.chunk.lines[self.cursor];
+        let number = self.base + self.cursor;
+        self.cursor += 1;
+        Some((number, line.text, &self.chunk.tokens[line.tokens.0..line.tokens.1]))
+    }
+
+    fn next_chunk(&mut self) -> Option<Chunk<'a>> {
+        match &mut self.source {
+            Source::Inline { rest, dialect } => {
+                if rest.is_empty() {
+                    return None;
+                }
+                let (chunk, after) = split_chunk(rest);
+                *rest = after;
+                Some(lex_chunk(chunk, *dialect))
+            }
+            Source::Workers { receivers, turn } => {
+                let chunk = receivers[*turn % receivers.len()].recv().ok()?;
+                *turn += 1;
+                Some(chunk)
+            }
+        }
+    }
+}
+
+fn lex_chunk(text: &str, dialect: Dialect) -> Chunk<'_> {
+    let mut chunk = Chunk { lines: Vec::with_capacity(text.len() / 16), tokens: Vec::with_capacity(text.len() / 8) };
+    let rule = match dialect {
+        Dialect::Extended => Rule::lines,
+        Dialect::Strict => Rule::strict_lines,
+    };
+    let is_line = |p: &Pair<'_, Rule>| matches!(p.as_rule(), Rule::line | Rule::strict_line);
+    match LvsGrammar::parse(rule, text) {
+        Ok(pairs) => {
+            for line in pairs.filter(is_line) {
+                chunk.push_line(line);
+            }
+        }
+        // The grammar accepts every input; should it ever not, lex line by
+        // line and report the rest of a failing line as a quoting error.
+        Err(_) => {
+            for line in LineSplit(text) {
+                match LvsGrammar::parse(rule, line) {
+                    Ok(mut pairs) => match pairs.find(is_line) {
+                        Some(pair) => chunk.push_line(pair),
+                        None => chunk.push_failed(line, 0),
+                    },
+                    Err(error) => {
+                        let offset = match error.location {
+                            pest::error::InputLocation::Pos(p) => p,
+                            pest::error::InputLocation::Span((start, _)) => start,
+                        };
+                        chunk.push_failed(line, offset);
+                    }
+                }
+            }
+        }
+    }
+    chunk
+}
+
+impl<'a> Chunk<'a> {
+    fn push_line(&mut self, line: Pair<'a, Rule>) {
+        let text = line.as_str();
+        let base = line.as_span().start();
+        let first = self.tokens.len();
+        for pair in line.into_inner() {
+            if let Some(token) = token_of(pair, base) {
+                self.tokens.push(token);
+            }
+        }
+        self.lines.push(LineInfo { text, tokens: (first, self.tokens.len()) });
+    }
+
+    fn push_failed(&mut self, text: &'a str, offset: usize) {
+        let offset = (0..=offset.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let first = self.tokens.len();
+        self.tokens.push(Token { text: &text[offset..], quote: Quote::None, offset, kind: TokenKind::BadQuote });
+        self.lines.push(LineInfo { text, tokens: (first, self.tokens.len()) });
+    }
+}
+
+/// The first chunk of whole lines, without the terminator of its last line,
+/// and the text after that terminator.
+fn split_chunk(text: &str) -> (&str, &str) {
+    let search_from = CHUNK_BYTES.min(text.len());
+    match text.as_bytes()[search_from..].iter().position(|&b| b == b'\n') {
+        Some(i) => {
+            let end = search_from + i;
+            (&text[..end], &text[end + 1..])
+        }
+        // A file's last line terminator ends a line; it does not start an empty one.
+        None => (text.strip_suffix('\n').unwrap_or(text), ""),
+    }
+}
+
+/// Lines split at LF.
+struct LineSplit<'a>(&'a str);
+
+impl<'a> Iterator for LineSplit<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        match self.0.split_once('\n') {
+            Some((line, rest)) => {
+                self.0 = rest;
+                Some(line)
+            }
+            None => Some(std::mem::take(&mut self.0)),
+        }
+    }
+}
+
+fn token_of(pair: Pair<'_, Rule>, base: usize) -> Option<Token<'_>> {
+    let span = pair.as_span();
+    let offset = span.start() - base;
+    let word = |text, quote| Some(Token { text, quote, offset, kind: TokenKind::Word });
+    match pair.as_rule() {
+        Rule::key | Rule::bare | Rule::equals => word(span.as_str(), Quote::None),
+        Rule::quoted | Rule::strict_quoted => {
+            let quote = if span.as_str().starts_with('"') { Quote::Double } else { Quote::Single };
+            let inner = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
+            word(inner, quote)
+        }
+        Rule::bad_quote => Some(Token { text: span.as_str(), quote: Quote::None, offset, kind: TokenKind::BadQuote }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(line: &str, dialect: Dialect) -> Vec<(String, Quote, usize, TokenKind)> {
+        let line = normalize_line_ends(line);
+        let mut lexer = Lexer::new(&line, dialect);
+        let (_, _, tokens) = lexer.next_line().unwrap_or((1, "", &[]));
+        tokens.iter().map(|t| (t.text.to_owned(), t.quote, t.offset, t.kind)).collect()
+    }
+
+    fn all_lines(text: &str) -> Vec<(usize, String, usize)> {
+        let text = normalize_line_ends(text);
+        let mut lexer = Lexer::new(&text, Dialect::Extended);
+        let mut out = Vec::new();
+        while let Some((n, line, tokens)) = lexer.next_line() {
+            out.push((n, line.to_owned(), tokens.len()));
+        }
+        out
+    }
+
+    fn texts(line: &str, dialect: Dialect) -> Vec<String> {
+        toks(line, dialect).into_iter().map(|t| t.0).collect()
+    }
+
+    #[test]
+    fn lines_end_at_cr_lf_and_crlf() {
+        let got: Vec<_> = all_lines("a\r\nb\rc\n\nd").into_iter().map(|(n, l, _)| (n, l)).collect();
+        let want: Vec<(usize, String)> =
+            [(1, "a"), (2, "b"), (3, "c"), (4, ""), (5, "d")].iter().map(|&(n, l)| (n, l.to_owned())).collect();
+        assert_eq!(got, want);
+        assert!(all_lines("").is_empty());
+        assert_eq!(all_lines("x\n"), vec![(1, "x".to_owned(), 1)]);
+        assert_eq!(all_lines("x\r\n\r\n").len(), 2);
+    }
+
+    #[test]
+    fn workers_give_the_same_lines_in_order() {
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(&format!("     key{i} = \"value {i}\"\n# comment\n\n"));
+        }
+        let sequential = all_lines(&text);
+        for workers in [1, 2, 3] {
+            let parallel = std::thread::scope(|scope| {
+                let mut lexer = Lexer::parallel(scope, &text, Dialect::Extended, workers);
+                let mut out = Vec::new();
+                while let Some((n, line, tokens)) = lexer.next_line() {
+                    out.push((n, line.to_owned(), tokens.len()));
+                }
+                out
+            });
+            assert_eq!(parallel, sequential, "{workers} workers");
+        }
+    }
+
+    #[test]
+    fn chunks_end_at_line_ends() {
+        let line = "     weight = 1\r\n";
+        let text = line.repeat(3 * CHUNK_BYTES / line.len() + 7);
+        let lines = all_lines(&text);
+        assert_eq!(lines.len(), text.matches("\r\n").count());
+        assert!(lines.iter().enumerate().all(|(i, (n, l, t))| *n == i + 1 && l == "     weight = 1" && *t == 3));
+    }
+
+    #[test]
+    fn blank_and_comment_lines_have_no_tokens() {
+        for dialect in [Dialect::Extended, Dialect::Strict] {
+            assert!(toks("", dialect).is_empty());
+            assert!(toks(" \t ", dialect).is_empty());
+            assert!(toks("  # a comment = 1", dialect).is_empty());
+        }
+    }
+
+    #[test]
+    fn key_equals_value() {
+        for dialect in [Dialect::Extended, Dialect::Strict] {
+            assert_eq!(texts("\tport = 80", dialect), ["port", "=", "80"]);
+            assert_eq!(texts("address = 1.2.3.4 eth0:1  ", dialect), ["address", "=", "1.2.3.4", "eth0:1"]);
+        }
+    }
+
+    #[test]
+    fn glued_equals_splits_only_in_the_extended_dialect() {
+        assert_eq!(texts("port=80", Dialect::Extended), ["port", "=", "80"]);
+        assert_eq!(texts("port= 80", Dialect::Extended), ["port", "=", "80"]);
+        assert_eq!(texts("port =80", Dialect::Extended), ["port", "=", "80"]);
+        assert_eq!(texts("send_program = /bin/x --a=b", Dialect::Extended), ["send_program", "=", "/bin/x", "--a=b"]);
+        assert_eq!(texts("port=80", Dialect::Strict), ["port=80"]);
+        assert_eq!(texts("port =80", Dialect::Strict), ["port", "=80"]);
+    }
+
+    #[test]
+    fn trailing_comments_only_in_the_extended_dialect() {
+        assert_eq!(texts("port = 80 # web", Dialect::Extended), ["port", "=", "80"]);
+        assert_eq!(texts("send = \"a b\" # x", Dialect::Extended), ["send", "=", "a b"]);
+        assert_eq!(texts("expect = a#b", Dialect::Extended), ["expect", "=", "a#b"]);
+        assert_eq!(texts("port = 80 # web", Dialect::Strict), ["port", "=", "80", "#", "web"]);
+    }
+
+    #[test]
+    fn quoted_tokens_keep_backslashes_and_blanks() {
+        for dialect in [Dialect::Extended, Dialect::Strict] {
+            let got = toks(r#"send = "GET / HTTP/1.0\r\n\r\n""#, dialect);
+            assert_eq!(got[2].0, r"GET / HTTP/1.0\r\n\r\n");
+            assert_eq!(got[2].1, Quote::Double);
+            assert_eq!(got[2].2, 7);
+            let got = toks("expect = 'it is'", dialect);
+            assert_eq!((got[2].0.as_str(), got[2].1), ("it is", Quote::Single));
+            assert_eq!(texts(r#"x = """#, dialect), ["x", "=", ""]);
+        }
+    }
+
+    #[test]
+    fn unterminated_quotes_are_bad_quotes() {
+        for dialect in [Dialect::Extended, Dialect::Strict] {
+            let got = toks(r#"send = "abc"#, dialect);
+            assert_eq!(got[2].3, TokenKind::BadQuote);
+            assert_eq!(got[2].2, 7);
+            let got = toks(r#"send = ""#, dialect);
+            assert_eq!(got[2].3, TokenKind::BadQuote);
+        }
+    }
+
+    #[test]
+    fn piranha_quote_quirks_in_the_strict_dialect() {
+        // A comment after a quoted value runs to the end of the line looking for a quote.
+        assert_eq!(toks(r#"send = "abc" # x"#, Dialect::Strict)[2].3, TokenKind::BadQuote);
+        // So does any token after a quoted value without blanks.
+        assert_eq!(toks(r#"address = "1.2.3.4" eth0"#, Dialect::Strict)[2].3, TokenKind::BadQuote);
+        assert_eq!(texts(r#"address = "1.2.3.4" eth0"#, Dialect::Extended), ["address", "=", "1.2.3.4", "eth0"]);
+        // The token extends to the next quote after the first blank, and the
+        // rest of the line is tokenized afresh.
+        assert_eq!(texts(r#"x = "a"b "c""#, Dialect::Strict), ["x", "=", "a\"b ", "c\""]);
+        assert_eq!(texts(r#"x = "a"b""#, Dialect::Strict), ["x", "=", "a\"b"]);
+        assert_eq!(toks(r#"x = "a"b"#, Dialect::Strict)[2].3, TokenKind::BadQuote);
+        assert_eq!(toks(r#"x = "a"b"#, Dialect::Extended)[2].3, TokenKind::BadQuote);
+    }
+
+    #[test]
+    fn quoted_first_token_is_a_key() {
+        // Piranha: a blank-free quoted token followed by more tokens is a mismatch.
+        assert_eq!(toks(r#""port" = 80"#, Dialect::Strict)[0].3, TokenKind::BadQuote);
+        assert_eq!(texts(r#""port" = "80""#, Dialect::Strict), ["port\" = ", "80\""]);
+        assert_eq!(texts(r#""port" = 80"#, Dialect::Extended), ["port", "=", "80"]);
+    }
+
+    #[test]
+    fn any_bytes_tokenize_without_panic() {
+        for line in ["\u{0}", "=", "= =", "'", "\"", "'\"'", "#", "a\u{FFFD}b", "é = ü", "\"\t\""] {
+            for dialect in [Dialect::Extended, Dialect::Strict] {
+                toks(line, dialect);
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod timing {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn time_lines() {
+        for line in ["     active = 1", "         address = 172.16.0.1", &format!("x = {}", "a".repeat(1000)), "     }", ""] {
+            let n = 200_000;
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                let mut lexer = Lexer::new(line, Dialect::Extended);
+                std::hint::black_box(lexer.next_line());
+            }
+            eprintln!("{:>8.0} ns  {:.40}", t.elapsed().as_nanos() as f64 / n as f64, line);
+        }
+    }
+}
+#[cfg(test)]
+mod timing_big {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn time_big() {
+        let mut text = String::from("primary = 1.2.3.4\n");
+        for i in 0..10_000u32 {
+            text.push_str(&format!("virtual service{i} {{\n     active = 1\n     address = 10.{}.{}.{} eth0:1\n     port = 80\n     persistent = 300\n     send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n     expect = \"HTTP\"\n     scheduler = wlc\n     protocol = tcp\n     timeout = 10\n     reentry = 180\n", i >> 16, (i >> 8) & 255, i & 255));
+            for j in 0..10u32 {
+                text.push_str(&format!("     server real{j} {{\n         address = 172.16.{}.{}\n         active = 1\n         weight = {}\n     }}\n", (i * 10 + j) >> 8 & 255, (i * 10 + j) & 255, j + 1));
+            }
+            text.push_str("}\n");
+        }
+        let mut best = std::time::Duration::MAX;
+        let mut n = 0;
+        for _ in 0..7 {
+            let t = std::time::Instant::now();
+            let mut lexer = Lexer::new(&text, Dialect::Extended);
+            n = 0;
+            while let Some((_, _, tokens)) = lexer.next_line() { n += tokens.len(); }
+            best = best.min(t.elapsed());
+        }
+        eprintln!("lex: {:?} ({n} tokens, {} bytes)", best, text.len());
+        let t = std::time::Instant::now();
+        let parsed = crate::parse(&text).unwrap();
+        eprintln!("parse: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let d = parsed.diagnostics();
+        eprintln!("validate: {:?} {}", t.elapsed(), d.len());
+    }
+}

@@ -1,0 +1,68 @@
+//! The lvs.cf configuration language of Piranha LVS routers.
+//!
+//! `lvs-cf` reads `/etc/sysconfig/ha/lvs.cf` as Piranha 0.8.6 does (the same
+//! directives, defaults, value rules and error messages), into a typed
+//! [`Config`]; checks it beyond syntax ([`validate()`]); and writes it back in
+//! the layout of Piranha's configuration tool ([`write()`]). It also accepts a
+//! few extensions that modern users expect, each of which `--strict`
+//! ([`ParseOptions::strict`]) rejects exactly as Piranha does: `key=value`
+//! without blanks, `# comments` after values, IPv6 addresses, `/N` netmasks,
+//! fractional seconds for `keepalive`, `deadtime` and `timeout`, and newer
+//! IPVS schedulers and protocols.
+//!
+//! It is not a daemon and touches nothing outside the text it is given: host
+//! names are kept as names ([`Host::resolve`] looks them up on request), and
+//! the only file it may read by itself is `/etc/services`, for `port = http`.
+//!
+//! ```
+//! let parsed = lvs_cf::parse("
+//! primary = 192.0.2.1
+//! virtual web {
+//!     active = 1
+//!     address = 192.0.2.100 eth0:1
+//!     port = 80
+//!     server www1 {
+//!         address = 10.0.0.1
+//!         active = 1
+//!     }
+//! }
+//! ")?;
+//! let web = &parsed.config.virtual_services[0];
+//! assert_eq!(web.scheduler, lvs_cf::Scheduler::Wlc); // Piranha's default
+//! assert_eq!(web.server_port(&web.servers[0]), 80);
+//! assert!(parsed.diagnostics().iter().all(|d| !d.is_error()));
+//!
+//! let text = lvs_cf::write(&parsed.config);
+//! assert_eq!(lvs_cf::parse(&text)?.config, parsed.config);
+//! # Ok::<(), lvs_cf::ParseError>(())
+//! ```
+//!
+//! With the `proptest` feature, [`strategy`] exports generators of valid
+//! models and of valid-but-ugly texts, for fuzzing tools that consume lvs.cf.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod error;
+pub mod keys;
+mod lexer;
+mod model;
+mod parser;
+mod services;
+mod validate;
+mod values;
+mod writer;
+
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategy;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ErrorKind, LoadError, ParseError};
+pub use model::*;
+pub use parser::{parse, parse_bytes, parse_file, parse_with, BlockMap, Location, ParseOptions, Parsed, SourceMap};
+pub use services::Services;
+pub use validate::{validate, Diagnostic, Severity};
+pub use writer::write;
+
+/// Where Piranha keeps the file.
+pub const DEFAULT_PATH: &str = "/etc/sysconfig/ha/lvs.cf";

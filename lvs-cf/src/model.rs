@@ -1,0 +1,553 @@
+//! The typed model of an lvs.cf file.
+//!
+//! Fields hold what the file says, with Piranha's defaults for what it does not
+//! say; derived values that Piranha computes at run time (the private heartbeat
+//! addresses, a server's effective port) are methods, so that writing a model
+//! back gives the same file.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// An address given as an IP literal or as a host name.
+///
+/// Piranha resolves host names while parsing; this crate keeps the name so that
+/// parsing never depends on DNS and writing the model back keeps the name.
+/// Consumers resolve names when they need an address (see [`Host::resolve`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum Host {
+    Ip(IpAddr),
+    Name(String),
+}
+
+impl Host {
+    /// The IP literal, if the host was written as one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::Ip(ip) => Some(*ip),
+            Host::Name(_) => None,
+        }
+    }
+
+    /// True for `0.0.0.0` and `::`, which Piranha treats as "not set".
+    pub fn is_unspecified(&self) -> bool {
+        matches!(self, Host::Ip(ip) if ip.is_unspecified())
+    }
+
+    /// The address: the literal itself, or the first address the system
+    /// resolver returns for the name (IPv4 first, as `gethostbyname` did).
+    pub fn resolve(&self) -> std::io::Result<IpAddr> {
+        use std::net::ToSocketAddrs;
+        match self {
+            Host::Ip(ip) => Ok(*ip),
+            Host::Name(name) => {
+                let addrs: Vec<IpAddr> = (name.as_str(), 0).to_socket_addrs()?.map(|a| a.ip()).collect();
+                addrs
+                    .iter()
+                    .find(|a| a.is_ipv4())
+                    .or_else(|| addrs.first())
+                    .copied()
+                    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Ip(ip) => write!(f, "{ip}"),
+            Host::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+impl From<IpAddr> for Host {
+    fn from(ip: IpAddr) -> Self {
+        Host::Ip(ip)
+    }
+}
+
+/// An address brought up on a device, as in `address = 192.0.2.1 eth0:1` and
+/// `nat_router = 10.0.0.254 eth1:1`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct AddressOnDevice {
+    pub host: Host,
+    /// The device; an alias such as `eth0:1` names an address label.
+    pub device: String,
+}
+
+/// A netmask: dotted as Piranha writes it, or `/N` (an lvs-rs extension, and
+/// the only form that fits IPv6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Netmask {
+    Dotted(Ipv4Addr),
+    Prefix(u8),
+}
+
+impl Netmask {
+    /// The prefix length if the mask is contiguous, as a dotted mask must be.
+    pub fn prefix_len(&self) -> Option<u8> {
+        match *self {
+            Netmask::Prefix(len) => Some(len),
+            Netmask::Dotted(mask) => {
+                let bits = u32::from(mask);
+                let ones = bits.leading_ones();
+                (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Netmask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Netmask::Dotted(mask) => write!(f, "{mask}"),
+            Netmask::Prefix(len) => write!(f, "/{len}"),
+        }
+    }
+}
+
+/// A time in seconds. Piranha reads whole seconds; lvs-rs also reads
+/// fractions (`keepalive = 0.1`) for `keepalive`, `deadtime` and `timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Seconds(pub Duration);
+
+impl Seconds {
+    pub const fn whole(secs: u64) -> Self {
+        Seconds(Duration::from_secs(secs))
+    }
+
+    pub fn as_duration(&self) -> Duration {
+        self.0
+    }
+
+    /// True when the value has no fractional part (and so is valid for Piranha).
+    pub fn is_whole(&self) -> bool {
+        self.0.subsec_nanos() == 0
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nanos = self.0.subsec_nanos();
+        if nanos == 0 {
+            write!(f, "{}", self.0.as_secs())
+        } else {
+            let fraction = format!("{nanos:09}");
+            write!(f, "{}.{}", self.0.as_secs(), fraction.trim_end_matches('0'))
+        }
+    }
+}
+
+impl Serialize for Seconds {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.is_whole() {
+            serializer.serialize_u64(self.0.as_secs())
+        } else {
+            serializer.serialize_f64(self.0.as_secs_f64())
+        }
+    }
+}
+
+/// How a string value was quoted in the file.
+///
+/// Piranha stores `send`, `expect`, `send_program`, `start_cmd` and `stop_cmd`
+/// re-wrapped in their quote character, and lvsd later strips only double
+/// quotes, so the quote is part of the value's meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quote {
+    #[default]
+    None,
+    Double,
+    Single,
+}
+
+impl Quote {
+    pub fn char(self) -> Option<char> {
+        match self {
+            Quote::None => None,
+            Quote::Double => Some('"'),
+            Quote::Single => Some('\''),
+        }
+    }
+}
+
+/// A string value together with the quote it was written in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Text {
+    /// The characters between the quotes, verbatim: no escape is processed.
+    pub value: String,
+    pub quote: Quote,
+}
+
+impl Text {
+    /// A value written in double quotes, the GUI's style.
+    pub fn quoted(value: impl Into<String>) -> Self {
+        Text { value: value.into(), quote: Quote::Double }
+    }
+
+    /// A value written without quotes.
+    pub fn bare(value: impl Into<String>) -> Self {
+        Text { value: value.into(), quote: Quote::None }
+    }
+
+    /// The value as Piranha's parser stores it: re-wrapped in its quote.
+    pub fn piranha_value(&self) -> String {
+        match self.quote.char() {
+            Some(q) => format!("{q}{}{q}", self.value),
+            None => self.value.clone(),
+        }
+    }
+}
+
+/// `service = lvs | fos`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceType {
+    #[default]
+    Lvs,
+    Fos,
+}
+
+/// `network = direct | nat | tunnel`: the forwarding method of every real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    Direct,
+    #[default]
+    Nat,
+    Tunnel,
+}
+
+/// `protocol = tcp | udp` (`sctp` is an lvs-rs extension).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+/// The IPVS scheduler of a virtual service. Piranha knows the first eight;
+/// the others are lvs-rs extensions for schedulers later kernels added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheduler {
+    Rr,
+    Wrr,
+    Lc,
+    #[default]
+    Wlc,
+    Lblc,
+    Lblcr,
+    Dh,
+    Sh,
+    Sed,
+    Nq,
+    Fo,
+    Ovf,
+    Mh,
+    Twos,
+}
+
+/// `reservation_conflict_action = nothing | preempt` (FOS shared SCSI only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictAction {
+    Nothing,
+    Preempt,
+}
+
+macro_rules! keyword_enum {
+    ($ty:ty { $($variant:ident = $word:literal $(extension $ext:literal)?),* $(,)? }) => {
+        impl $ty {
+            /// Every value with its keyword and whether it is an lvs-rs extension.
+            pub const ALL: &'static [($ty, &'static str, bool)] =
+                &[$((<$ty>::$variant, $word, false $(|| $ext)?)),*];
+
+            /// The keyword as written in lvs.cf.
+            pub fn keyword(self) -> &'static str {
+                match self { $(<$ty>::$variant => $word),* }
+            }
+
+            /// True for values Piranha 0.8.6 does not accept.
+            pub fn is_extension(self) -> bool {
+                match self { $(<$ty>::$variant => false $(|| $ext)?),* }
+            }
+
+            pub fn from_keyword(word: &str) -> Option<Self> {
+                match word { $($word => Some(<$ty>::$variant),)* _ => None }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.keyword())
+            }
+        }
+    };
+}
+
+keyword_enum!(ServiceType { Lvs = "lvs", Fos = "fos" });
+keyword_enum!(Network { Direct = "direct", Nat = "nat", Tunnel = "tunnel" });
+keyword_enum!(Protocol { Tcp = "tcp", Udp = "udp", Sctp = "sctp" extension true });
+keyword_enum!(Scheduler {
+    Rr = "rr",
+    Wrr = "wrr",
+    Lc = "lc",
+    Wlc = "wlc",
+    Lblc = "lblc",
+    Lblcr = "lblcr",
+    Dh = "dh",
+    Sh = "sh",
+    Sed = "sed" extension true,
+    Nq = "nq" extension true,
+    Fo = "fo" extension true,
+    Ovf = "ovf" extension true,
+    Mh = "mh" extension true,
+    Twos = "twos" extension true,
+});
+keyword_enum!(ConflictAction { Nothing = "nothing", Preempt = "preempt" });
+
+/// A whole lvs.cf file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Config {
+    /// Incremented by the configuration tool on every save; unused by the daemons.
+    pub serial_no: i32,
+    pub service: ServiceType,
+    /// The master router: a node is master when one of its interfaces has this address.
+    pub primary: Option<Host>,
+    /// A second heartbeat channel; see [`Config::effective_primary_private`].
+    pub primary_private: Option<Host>,
+    pub primary_shared: Option<String>,
+    pub backup: Option<Host>,
+    pub backup_private: Option<Host>,
+    pub backup_shared: Option<String>,
+    /// Whether a backup router exists; without it no heartbeats are exchanged.
+    pub backup_active: bool,
+    /// Written by the GUI, read by no daemon.
+    pub heartbeat: bool,
+    pub heartbeat_port: u16,
+    pub keepalive: Seconds,
+    pub deadtime: Seconds,
+    pub network: Network,
+    pub nat_router: Option<AddressOnDevice>,
+    pub nat_nmask: Option<Netmask>,
+    pub reservation_conflict_action: Option<ConflictAction>,
+    pub debug_level: String,
+    pub rsh_command: String,
+    /// The ipvsadm binary Piranha's daemons run.
+    pub ipvsadm: String,
+    /// Parsed, unused (legacy file sync).
+    pub sync: bool,
+    pub active_cmd: Option<String>,
+    pub inactive_cmd: Option<String>,
+    pub monitor_links: bool,
+    pub hard_shutdown: bool,
+    pub syncdaemon: bool,
+    pub syncd_iface: String,
+    pub syncd_id: u8,
+    /// IPVS timeouts in seconds; 0 leaves the kernel's value unchanged.
+    pub tcp_timeout: u32,
+    pub tcpfin_timeout: u32,
+    pub udp_timeout: u32,
+    /// The `virtual NAME { }` blocks, in file order.
+    pub virtual_services: Vec<VirtualService>,
+    /// The `failover NAME { }` blocks, in file order.
+    pub failover_services: Vec<VirtualService>,
+}
+
+impl Default for Config {
+    /// Piranha's defaults (`lvsParseConfig()`).
+    fn default() -> Self {
+        Config {
+            serial_no: 0,
+            service: ServiceType::Lvs,
+            primary: None,
+            primary_private: None,
+            primary_shared: None,
+            backup: None,
+            backup_private: None,
+            backup_shared: None,
+            backup_active: false,
+            heartbeat: false,
+            heartbeat_port: 539,
+            keepalive: Seconds::whole(2),
+            deadtime: Seconds::whole(5),
+            network: Network::Nat,
+            nat_router: None,
+            nat_nmask: None,
+            reservation_conflict_action: None,
+            debug_level: "NONE".to_owned(),
+            rsh_command: "rsh".to_owned(),
+            ipvsadm: "/sbin/ipvsadm".to_owned(),
+            sync: false,
+            active_cmd: None,
+            inactive_cmd: None,
+            monitor_links: false,
+            hard_shutdown: true,
+            syncdaemon: false,
+            syncd_iface: "eth0".to_owned(),
+            syncd_id: 0,
+            tcp_timeout: 0,
+            tcpfin_timeout: 0,
+            udp_timeout: 0,
+            virtual_services: Vec::new(),
+            failover_services: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The primary's private heartbeat address as pulse uses it: when
+    /// `primary_private` is absent, both private addresses are the public ones.
+    pub fn effective_primary_private(&self) -> Option<&Host> {
+        match &self.primary_private {
+            Some(host) => Some(host),
+            None => self.primary.as_ref(),
+        }
+    }
+
+    /// The backup's private heartbeat address as pulse uses it (see
+    /// [`Config::effective_primary_private`]: without `primary_private`, the
+    /// backup's private address is its public one, whatever `backup_private` says).
+    pub fn effective_backup_private(&self) -> Option<&Host> {
+        if self.primary_private.is_none() && self.primary.is_some() {
+            self.backup.as_ref()
+        } else {
+            self.backup_private.as_ref()
+        }
+    }
+
+    /// The backup address, unless absent or `0.0.0.0`.
+    pub fn backup_address(&self) -> Option<&Host> {
+        self.backup.as_ref().filter(|h| !h.is_unspecified())
+    }
+
+    /// The services pulse and lvsd run: virtual services in LVS mode,
+    /// failover services in FOS mode.
+    pub fn services_in_use(&self) -> &[VirtualService] {
+        match self.service {
+            ServiceType::Lvs => &self.virtual_services,
+            ServiceType::Fos => &self.failover_services,
+        }
+    }
+
+    /// The active services of the current mode.
+    pub fn active_services(&self) -> impl Iterator<Item = &VirtualService> {
+        self.services_in_use().iter().filter(|vs| vs.active)
+    }
+}
+
+/// A `virtual NAME { }` (or `failover NAME { }`) block.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VirtualService {
+    pub name: String,
+    pub active: bool,
+    /// The VIP and the device it is brought up on.
+    pub address: Option<AddressOnDevice>,
+    pub vip_nmask: Option<Netmask>,
+    /// Added with weight 1 when no real server is up.
+    pub sorry_server: Option<IpAddr>,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// Non-zero makes this a firewall-mark service.
+    pub fwmark: u32,
+    pub scheduler: Scheduler,
+    /// Persistence timeout in seconds; 0 is off.
+    pub persistent: u32,
+    pub pmask: Option<Netmask>,
+    pub send: Option<Text>,
+    pub expect: Option<Text>,
+    pub use_regex: bool,
+    pub send_program: Option<Text>,
+    /// Both the check interval and the connect/read timeout in Piranha.
+    pub timeout: Seconds,
+    /// Seconds a failed server must pass checks before it is re-added.
+    pub reentry: u32,
+    pub quiesce_server: bool,
+    pub load_monitor: Option<String>,
+    /// The health checker lvsd starts per real server.
+    pub client_monitor: String,
+    pub start_cmd: Option<Text>,
+    pub stop_cmd: Option<Text>,
+    /// Parsed, unused (legacy file sync).
+    pub master: Option<Host>,
+    /// Parsed, unused (legacy file sync): `dirs = [ a b ]`.
+    pub dirs: Option<Vec<String>>,
+    pub servers: Vec<RealServer>,
+}
+
+impl VirtualService {
+    /// A block with Piranha's defaults (`lvsInitVirtualServer()`).
+    pub fn new(name: impl Into<String>) -> Self {
+        VirtualService {
+            name: name.into(),
+            active: false,
+            address: None,
+            vip_nmask: None,
+            sorry_server: None,
+            port: 80,
+            protocol: Protocol::Tcp,
+            fwmark: 0,
+            scheduler: Scheduler::Wlc,
+            persistent: 0,
+            pmask: None,
+            send: None,
+            expect: None,
+            use_regex: false,
+            send_program: None,
+            timeout: Seconds::whole(10),
+            reentry: 180,
+            quiesce_server: false,
+            load_monitor: None,
+            client_monitor: "/usr/sbin/nanny".to_owned(),
+            start_cmd: None,
+            stop_cmd: None,
+            master: None,
+            dirs: None,
+            servers: Vec::new(),
+        }
+    }
+
+    /// The port a real server is checked and registered on.
+    pub fn server_port(&self, server: &RealServer) -> u16 {
+        server.port.unwrap_or(self.port)
+    }
+
+    /// The persistence netmask as ipvsadm gets it: only with persistence, and
+    /// never `255.255.255.255` (Piranha rewrites it to "none").
+    pub fn effective_pmask(&self) -> Option<Netmask> {
+        let pmask = self.pmask.filter(|_| self.persistent > 0)?;
+        (pmask != Netmask::Dotted(Ipv4Addr::BROADCAST)).then_some(pmask)
+    }
+}
+
+/// A `server NAME { }` block.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RealServer {
+    pub name: String,
+    pub address: Option<Host>,
+    pub active: bool,
+    pub weight: u32,
+    /// `None` when the server takes the virtual service's `port`.
+    ///
+    /// Piranha gives a server the virtual's port *as of the point where the
+    /// server block is read*; when that differs from the virtual's final port
+    /// the parser stores it here, so the model keeps Piranha's meaning.
+    pub port: Option<u16>,
+}
+
+impl RealServer {
+    /// A block with Piranha's defaults (`parseActualServer()`).
+    pub fn new(name: impl Into<String>) -> Self {
+        RealServer { name: name.into(), address: None, active: false, weight: 1, port: None }
+    }
+}

@@ -1,0 +1,927 @@
+//! From tokens to the model, directive by directive, in the order Piranha's
+//! `lvsParseConfig()` checks them, so the first error reported is Piranha's.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::error::{ErrorKind, LoadError, ParseError};
+use crate::keys::{self, Scope};
+use crate::lexer::{self, Dialect, Lexer, Token, TokenKind};
+use crate::model::*;
+use crate::services::Services;
+use crate::validate::{Diagnostic, Severity};
+use crate::values::{self, SecondsValue};
+
+/// How to parse.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ParseOptions<'s> {
+    /// Accept only what Piranha 0.8.6 accepts, rejecting each lvs-rs extension
+    /// with Piranha's error.
+    pub strict: bool,
+    /// The services database for `port = http`; `None` reads `/etc/services`
+    /// (or the built-in table) the first time a name is looked up.
+    pub services: Option<&'s Services>,
+}
+
+impl ParseOptions<'_> {
+    pub fn strict() -> Self {
+        ParseOptions { strict: true, services: None }
+    }
+}
+
+/// Where something stands in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Where each directive of a block was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockMap {
+    /// The `virtual NAME {` or `server NAME {` line.
+    pub header: Location,
+    /// Each key with the location of its last occurrence (the one that counts).
+    pub keys: Vec<(&'static str, Location)>,
+    /// The server blocks, in the order of the model's `servers`.
+    pub servers: Vec<BlockMap>,
+}
+
+impl BlockMap {
+    pub fn key(&self, key: &str) -> Option<Location> {
+        self.keys.iter().rev().find(|(k, _)| *k == key).map(|&(_, loc)| loc)
+    }
+
+    /// The line of `key`, else of the block's header.
+    pub fn line_of(&self, key: &str) -> usize {
+        self.key(key).unwrap_or(self.header).line
+    }
+}
+
+/// Where each part of a parsed [`Config`] came from, for diagnostics.
+/// Kept apart from the model so that models compare by meaning alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    pub globals: Vec<(&'static str, Location)>,
+    pub virtual_services: Vec<BlockMap>,
+    pub failover_services: Vec<BlockMap>,
+}
+
+impl SourceMap {
+    pub fn global(&self, key: &str) -> Option<Location> {
+        self.globals.iter().rev().find(|(k, _)| *k == key).map(|&(_, loc)| loc)
+    }
+}
+
+/// A parsed file: the model, where its parts were read, and the warnings
+/// the parser itself raised (see [`Parsed::diagnostics`] for all of them).
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    pub config: Config,
+    pub source_map: SourceMap,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    /// The parser's warnings followed by every validation finding, with lines.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        let mut all = self.warnings.clone();
+        all.extend(crate::validate::validate(&self.config, Some(&self.source_map)));
+        all
+    }
+}
+
+/// Parses lvs.cf text in the lvs-rs dialect with the system services database.
+pub fn parse(text: &str) -> Result<Parsed, ParseError> {
+    parse_with(text, &ParseOptions::default())
+}
+
+/// Parses lvs.cf text.
+pub fn parse_with(text: &str, options: &ParseOptions<'_>) -> Result<Parsed, ParseError> {
+    parse_text(text, options, &[])
+}
+
+/// Parses lvs.cf bytes. Bytes that are not UTF-8 are accepted in comments
+/// (old files carry Latin-1 comments) and are an error anywhere else.
+pub fn parse_bytes(bytes: &[u8], options: &ParseOptions<'_>) -> Result<Parsed, ParseError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_with(text, options),
+        Err(_) => {
+            let text = String::from_utf8_lossy(bytes);
+            let bad_lines = lines_with_invalid_utf8(bytes);
+            parse_text(&text, options, &bad_lines)
+        }
+    }
+}
+
+/// Reads and parses a file.
+pub fn parse_file(path: &Path, options: &ParseOptions<'_>) -> Result<Parsed, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_owned(), source })?;
+    parse_bytes(&bytes, options).map_err(|error| LoadError::Parse { path: path.to_owned(), error })
+}
+
+fn lines_with_invalid_utf8(bytes: &[u8]) -> Vec<usize> {
+    let mut bad = Vec::new();
+    let mut number = 0;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        number += 1;
+        let end = rest.iter().position(|&b| b == b'\n' || b == b'\r').unwrap_or(rest.len());
+        if std::str::from_utf8(&rest[..end]).is_err() {
+            bad.push(number);
+        }
+        let skip = if rest.get(end) == Some(&b'\r') && rest.get(end + 1) == Some(&b'\n') { 2 } else { 1 };
+        rest = rest.get(end + skip..).unwrap_or(&[]);
+    }
+    bad
+}
+
+fn parse_text(text: &str, options: &ParseOptions<'_>, bad_utf8_lines: &[usize]) -> Result<Parsed, ParseError> {
+    if text.is_empty() {
+        return Err(ParseError {
+            line: 1,
+            column: 1,
+            kind: ErrorKind::Empty,
+            source_line: String::new(),
+            note: Some("the file is empty".to_owned()),
+        });
+    }
+    let text = lexer::normalize_line_ends(text);
+    let dialect = if options.strict { Dialect::Strict } else { Dialect::Extended };
+    let run = |lexer: Lexer<'_>| {
+        let mut parser = Parser {
+            lexer,
+            line_no: 0,
+            last_line_no: 0,
+            line: "",
+            tokens: Vec::with_capacity(8),
+            strict: options.strict,
+            services: options.services,
+            bad_utf8_lines,
+            warnings: Vec::new(),
+        };
+        let (config, source_map) = parser.parse_globals()?;
+        Ok(Parsed { config, source_map, warnings: parser.warnings })
+    };
+    // Large files are lexed ahead by worker threads while this one builds
+    // the model; the result is the same either way.
+    if text.len() < PARALLEL_LEXING_BYTES {
+        return run(Lexer::new(&text, dialect));
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    std::thread::scope(|scope| run(Lexer::parallel(scope, &text, dialect, workers)))
+}
+
+/// Below this size, starting threads costs more than it saves.
+const PARALLEL_LEXING_BYTES: usize = 512 * 1024;
+
+struct Parser<'a, 'o> {
+    lexer: Lexer<'a>,
+    line_no: usize,
+    last_line_no: usize,
+    line: &'a str,
+    tokens: Vec<Token<'a>>,
+    strict: bool,
+    services: Option<&'o Services>,
+    bad_utf8_lines: &'o [usize],
+    warnings: Vec<Diagnostic>,
+}
+
+/// What a host-valued directive accepts, and the error Piranha gives.
+#[derive(Clone, Copy)]
+struct HostRule {
+    zero_is_error: bool,
+}
+
+const ANY_HOST: HostRule = HostRule { zero_is_error: false };
+const NONZERO_HOST: HostRule = HostRule { zero_is_error: true };
+
+/// Piranha reads many directives with `getNum()` into an `int`; the model
+/// keeps each in its natural type, so values outside it are errors here.
+const MAX_SECONDS: i64 = i32::MAX as i64;
+const MAX_PERSISTENT: i64 = 2_678_400; // ipvsadm's limit: 31 days
+const MAX_WEIGHT: i64 = 65_535; // ipvsadm's limit
+
+impl<'a> Parser<'a, '_> {
+    /// Loads the next line with tokens; false at the end of the file.
+    fn next_statement(&mut self) -> Result<bool, ParseError> {
+        loop {
+            let Some((number, line, tokens)) = self.lexer.next_line() else {
+                return Ok(false);
+            };
+            self.line_no = number;
+            self.last_line_no = number;
+            self.line = line;
+            self.tokens.clear();
+            self.tokens.extend_from_slice(tokens);
+            if self.tokens.is_empty() {
+                continue;
+            }
+            if self.bad_utf8_lines.binary_search(&number).is_ok() {
+                let offset = line.find('\u{FFFD}').unwrap_or(0);
+                return Err(self.error_at(offset, ErrorKind::InvalidUtf8, Some("this line has bytes that are not UTF-8")));
+            }
+            if let Some(bad) = self.tokens.iter().find(|t| t.kind == TokenKind::BadQuote) {
+                let note = match self.dialect() {
+                    Dialect::Strict => "a quoted value must end with the same quote",
+                    Dialect::Extended => "a quoted value must end with the same quote, followed by a blank or the end of the line",
+                };
+                return Err(self.error_at(bad.offset, ErrorKind::BadQuoting, Some(note)));
+            }
+            return Ok(true);
+        }
+    }
+
+    fn dialect(&self) -> Dialect {
+        if self.strict {
+            Dialect::Strict
+        } else {
+            Dialect::Extended
+        }
+    }
+
+    fn error_at(&self, offset: usize, kind: ErrorKind, note: Option<&str>) -> ParseError {
+        let offset = offset.min(self.line.len());
+        let column = self.line.get(..offset).map_or(offset, |s| s.chars().count()) + 1;
+        ParseError {
+            line: self.line_no,
+            column,
+            kind,
+            source_line: self.line.to_owned(),
+            note: note.map(str::to_owned),
+        }
+    }
+
+    fn error(&self, token: usize, kind: ErrorKind, note: Option<String>) -> ParseError {
+        let offset = self.tokens.get(token).map_or_else(|| self.line.trim_end().len(), |t| t.offset);
+        let mut error = self.error_at(offset, kind, None);
+        error.note = note;
+        error
+    }
+
+    fn here(&self, token: usize) -> Location {
+        let offset = self.tokens.get(token).map_or(0, |t| t.offset);
+        Location { line: self.line_no, column: self.line.get(..offset).map_or(offset, |s| s.chars().count()) + 1 }
+    }
+
+    fn key(&self) -> &'a str {
+        self.tokens[0].text
+    }
+
+    /// Piranha's `CHECK_EQUAL`.
+    fn check_equal(&self) -> Result<(), ParseError> {
+        match self.tokens.get(1) {
+            Some(t) if t.text == "=" => Ok(()),
+            _ => Err(self.error(1, ErrorKind::EqualExpected, Some(format!("write `{} = value`", self.key())))),
+        }
+    }
+
+    /// Piranha's `CHECK_ARGS(count)`: `key = v1 .. vcount`, exactly.
+    fn check_args(&self, count: usize) -> Result<(), ParseError> {
+        self.check_equal()?;
+        let what = if count == 1 { "one value".to_owned() } else { format!("{count} values") };
+        if self.tokens.len() < count + 2 {
+            return Err(self.error(
+                self.tokens.len(),
+                ErrorKind::MissingArgs,
+                Some(format!("`{}` takes {what}", self.key())),
+            ));
+        }
+        if self.tokens.len() > count + 2 {
+            let mut note = format!("`{}` takes {what}", self.key());
+            if self.strict && self.tokens[count + 2].text.starts_with('#') {
+                note.push_str("; comments after values are an lvs-rs extension, not accepted with --strict");
+            } else if count == 1 {
+                note.push_str("; quote a value that contains blanks");
+            }
+            return Err(self.error(count + 2, ErrorKind::ExtraArgs, Some(note)));
+        }
+        Ok(())
+    }
+
+    /// A block opener: `virtual NAME {`, `failover NAME {` or `server NAME {`.
+    fn check_block_header(&self) -> Result<(), ParseError> {
+        let note = || Some(format!("write `{} NAME {{` with the brace on the same line", self.key()));
+        if self.tokens.len() < 3 {
+            return Err(self.error(self.tokens.len(), ErrorKind::MissingArgs, note()));
+        }
+        if self.tokens.len() > 3 {
+            return Err(self.error(3, ErrorKind::ExtraArgs, note()));
+        }
+        if self.tokens[2].text != "{" {
+            return Err(self.error(2, ErrorKind::MissingArgs, note()));
+        }
+        Ok(())
+    }
+
+    fn unknown_key(&self, scope: Scope) -> ParseError {
+        let key = self.key();
+        let note = if key == "}" && scope == Scope::Global {
+            "`}` closes a block, but no block is open".to_owned()
+        } else if key == "server" && scope == Scope::Global {
+            "`server` blocks belong inside a `virtual` or `failover` block".to_owned()
+        } else if self.strict && key.contains('=') {
+            "write `key = value` with blanks around `=`; `key=value` is an lvs-rs extension, not accepted with --strict"
+                .to_owned()
+        } else {
+            keys::unknown_key_note(key, scope, self.strict)
+        };
+        self.error(0, ErrorKind::BadCommand, Some(note))
+    }
+
+    // ---- values -------------------------------------------------------
+
+    fn int(&self, token: usize, min: i64, max: i64) -> Result<i64, ParseError> {
+        let text = self.tokens[token].text;
+        let range = || Some(format!("`{}` must be between {min} and {max}", self.key()));
+        match values::strtol(text) {
+            None => Err(self.error(token, ErrorKind::IntExpected, self.int_note(text))),
+            Some(Err(())) => Err(self.error(token, ErrorKind::OutOfRange, range())),
+            Some(Ok(v)) if v < min || v > max => Err(self.error(token, ErrorKind::OutOfRange, range())),
+            Some(Ok(v)) => Ok(v),
+        }
+    }
+
+    fn int_note(&self, text: &str) -> Option<String> {
+        if text.len() > 1 && text.starts_with('0') && text.chars().all(|c| c.is_ascii_digit()) {
+            Some(format!("`{text}` starts with 0, so it is read as octal, and 8 and 9 are not octal digits"))
+        } else {
+            None
+        }
+    }
+
+    fn boolean(&self, token: usize) -> Result<bool, ParseError> {
+        let text = self.tokens[token].text;
+        match values::strtol(text) {
+            None => Err(self.error(token, ErrorKind::IntExpected, Some("write 0 or 1".to_owned()))),
+            Some(Ok(0)) => Ok(false),
+            Some(Ok(1)) => Ok(true),
+            Some(_) => Err(self.error(token, ErrorKind::BoolExpected, Some("write 0 or 1".to_owned()))),
+        }
+    }
+
+    fn port(&self, token: usize, names: bool) -> Result<u16, ParseError> {
+        let text = self.tokens[token].text;
+        if values::strtol(text).is_some() || !names {
+            return Ok(self.int(token, 0, 65535)? as u16);
+        }
+        let services = self.services.unwrap_or_else(|| Services::system());
+        services.port(text).ok_or_else(|| {
+            self.error(
+                token,
+                ErrorKind::BadArgument,
+                Some(format!("`{text}` is neither a port number nor a TCP service name in /etc/services")),
+            )
+        })
+    }
+
+    fn seconds(&self, token: usize) -> Result<Seconds, ParseError> {
+        let text = self.tokens[token].text;
+        let positive = || Some(format!("`{}` must be a number of seconds greater than 0", self.key()));
+        match values::seconds(text) {
+            Some(Ok(SecondsValue::Whole(n))) if (1..=MAX_SECONDS).contains(&n) => Ok(Seconds::whole(n as u64)),
+            Some(Ok(SecondsValue::Whole(_))) | Some(Err(())) => Err(self.error(token, ErrorKind::OutOfRange, positive())),
+            Some(Ok(SecondsValue::Fraction(_))) if self.strict => Err(self.error(
+                token,
+                ErrorKind::IntExpected,
+                Some("fractional seconds are an lvs-rs extension, not accepted with --strict".to_owned()),
+            )),
+            Some(Ok(SecondsValue::Fraction(d))) => {
+                if d.is_zero() || d.as_secs() > MAX_SECONDS as u64 {
+                    Err(self.error(token, ErrorKind::OutOfRange, positive()))
+                } else {
+                    Ok(Seconds(d))
+                }
+            }
+            None => Err(self.error(token, ErrorKind::IntExpected, self.int_note(text))),
+        }
+    }
+
+    fn ipv6_note(&self) -> Option<String> {
+        Some("IPv6 addresses are an lvs-rs extension, not accepted with --strict".to_owned())
+    }
+
+    /// `getHostname()`: `inet_aton`, else a host name (resolved later, not here).
+    fn host(&self, token: usize, rule: HostRule) -> Result<Host, ParseError> {
+        let text = self.tokens[token].text;
+        if let Some(v4) = values::inet_aton(text) {
+            if rule.zero_is_error && v4.is_unspecified() {
+                return Err(self.error(
+                    token,
+                    ErrorKind::BadHostname,
+                    Some(format!("`{}` must not be 0.0.0.0", self.key())),
+                ));
+            }
+            return Ok(Host::Ip(IpAddr::V4(v4)));
+        }
+        if let Some(v6) = values::ipv6(text) {
+            if self.strict {
+                return Err(self.error(token, ErrorKind::BadArgument, self.ipv6_note()));
+            }
+            if rule.zero_is_error && v6.is_unspecified() {
+                return Err(self.error(token, ErrorKind::BadHostname, Some(format!("`{}` must not be ::", self.key()))));
+            }
+            return Ok(Host::Ip(IpAddr::V6(v6)));
+        }
+        if values::is_host_name(text) {
+            return Ok(Host::Name(text.to_owned()));
+        }
+        Err(self.error(token, ErrorKind::BadArgument, Some(format!("`{text}` is neither an IP address nor a host name"))))
+    }
+
+    /// `sorry_server`: an address literal only (`inet_aton`, or IPv6).
+    fn address_literal(&self, token: usize) -> Result<IpAddr, ParseError> {
+        let text = self.tokens[token].text;
+        match values::ip_literal(text, true) {
+            Some(IpAddr::V6(_)) if self.strict => Err(self.error(token, ErrorKind::BadHostname, self.ipv6_note())),
+            Some(ip) => Ok(ip),
+            None => Err(self.error(token, ErrorKind::BadHostname, Some(format!("`{text}` is not an IP address")))),
+        }
+    }
+
+    fn netmask(&self, token: usize) -> Result<Netmask, ParseError> {
+        let text = self.tokens[token].text;
+        if let Some(mask) = values::inet_aton(text) {
+            return Ok(Netmask::Dotted(mask));
+        }
+        if let Some(len) = text.strip_prefix('/') {
+            if self.strict {
+                return Err(self.error(
+                    token,
+                    ErrorKind::BadNetmask,
+                    Some("`/N` prefix lengths are an lvs-rs extension, not accepted with --strict".to_owned()),
+                ));
+            }
+            if let Ok(len) = len.parse::<u8>() {
+                if len <= 128 {
+                    return Ok(Netmask::Prefix(len));
+                }
+            }
+        }
+        Err(self.error(
+            token,
+            ErrorKind::BadNetmask,
+            Some("write a dotted mask such as 255.255.255.0, or a prefix length such as /24".to_owned()),
+        ))
+    }
+
+    fn keyword<T: Copy>(
+        &self,
+        token: usize,
+        all: &[(T, &'static str, bool)],
+        from: fn(&str) -> Option<T>,
+    ) -> Result<T, ParseError> {
+        let text = self.tokens[token].text;
+        let allowed = || {
+            let words: Vec<&str> = all.iter().filter(|(_, _, ext)| !(self.strict && *ext)).map(|(_, w, _)| *w).collect();
+            Some(format!("`{}` is one of: {}", self.key(), words.join(", ")))
+        };
+        match from(text) {
+            Some(value) => {
+                let is_extension = all.iter().any(|(_, w, ext)| *w == text && *ext);
+                if self.strict && is_extension {
+                    let note = format!("`{text}` is an lvs-rs extension, not accepted with --strict");
+                    return Err(self.error(token, ErrorKind::BadArgument, Some(note)));
+                }
+                Ok(value)
+            }
+            None => Err(self.error(token, ErrorKind::BadArgument, allowed())),
+        }
+    }
+
+    fn string(&self, token: usize) -> String {
+        self.tokens[token].text.to_owned()
+    }
+
+    fn text(&self, token: usize) -> Text {
+        let t = &self.tokens[token];
+        Text { value: t.text.to_owned(), quote: t.quote }
+    }
+
+    fn address_on_device(&self) -> Result<AddressOnDevice, ParseError> {
+        self.check_args(2)?;
+        Ok(AddressOnDevice { host: self.host(2, ANY_HOST)?, device: self.string(3) })
+    }
+
+    // ---- blocks -------------------------------------------------------
+
+    fn parse_globals(&mut self) -> Result<(Config, SourceMap), ParseError> {
+        let mut c = Config::default();
+        let mut map = SourceMap::default();
+        while self.next_statement()? {
+            let at = self.here(0);
+            let key: &'static str = match self.key() {
+                "primary" => {
+                    self.check_args(1)?;
+                    c.primary = Some(self.host(2, NONZERO_HOST)?);
+                    "primary"
+                }
+                "serial_no" => {
+                    self.check_args(1)?;
+                    c.serial_no = self.int(2, i32::MIN.into(), i32::MAX.into())? as i32;
+                    "serial_no"
+                }
+                "primary_private" => {
+                    self.check_args(1)?;
+                    c.primary_private = Some(self.host(2, NONZERO_HOST)?);
+                    "primary_private"
+                }
+                "primary_shared" => {
+                    self.check_args(1)?;
+                    c.primary_shared = Some(self.string(2));
+                    "primary_shared"
+                }
+                "backup" => {
+                    self.check_args(1)?;
+                    c.backup = Some(self.host(2, ANY_HOST)?);
+                    "backup"
+                }
+                "backup_active" => {
+                    self.check_args(1)?;
+                    c.backup_active = self.boolean(2)?;
+                    "backup_active"
+                }
+                "backup_private" => {
+                    self.check_args(1)?;
+                    c.backup_private = Some(self.host(2, NONZERO_HOST)?);
+                    "backup_private"
+                }
+                "backup_shared" => {
+                    self.check_args(1)?;
+                    c.backup_shared = Some(self.string(2));
+                    "backup_shared"
+                }
+                "reservation_conflict_action" => {
+                    self.check_args(1)?;
+                    c.reservation_conflict_action =
+                        Some(self.keyword(2, ConflictAction::ALL, ConflictAction::from_keyword)?);
+                    "reservation_conflict_action"
+                }
+                "nat_nmask" => {
+                    self.check_args(1)?;
+                    c.nat_nmask = Some(self.netmask(2)?);
+                    "nat_nmask"
+                }
+                "nat_router" => {
+                    c.nat_router = Some(self.address_on_device()?);
+                    "nat_router"
+                }
+                "active_cmd" => {
+                    self.check_args(1)?;
+                    c.active_cmd = Some(self.string(2));
+                    "active_cmd"
+                }
+                "inactive_cmd" => {
+                    self.check_args(1)?;
+                    c.inactive_cmd = Some(self.string(2));
+                    "inactive_cmd"
+                }
+                "monitor_links" => {
+                    // Read with getNum(), not as a boolean: any non-zero turns it on.
+                    self.check_args(1)?;
+                    c.monitor_links = self.int(2, i32::MIN.into(), i32::MAX.into())? != 0;
+                    "monitor_links"
+                }
+                "debug_level" => {
+                    self.check_args(1)?;
+                    c.debug_level = self.string(2);
+                    "debug_level"
+                }
+                "hard_shutdown" => {
+                    self.check_args(1)?;
+                    c.hard_shutdown = self.boolean(2)?;
+                    "hard_shutdown"
+                }
+                "ipvsadm" => {
+                    self.check_args(1)?;
+                    c.ipvsadm = self.string(2);
+                    "ipvsadm"
+                }
+                "keepalive" => {
+                    self.check_args(1)?;
+                    c.keepalive = self.seconds(2)?;
+                    "keepalive"
+                }
+                "deadtime" => {
+                    self.check_args(1)?;
+                    c.deadtime = self.seconds(2)?;
+                    "deadtime"
+                }
+                "rsh_command" => {
+                    self.check_args(1)?;
+                    c.rsh_command = self.string(2);
+                    "rsh_command"
+                }
+                "syncdaemon" => {
+                    self.check_args(1)?;
+                    c.syncdaemon = self.boolean(2)?;
+                    "syncdaemon"
+                }
+                "syncd_iface" => {
+                    self.check_args(1)?;
+                    c.syncd_iface = self.string(2);
+                    "syncd_iface"
+                }
+                "syncd_id" => {
+                    self.check_args(1)?;
+                    c.syncd_id = self.int(2, 0, 255)? as u8;
+                    "syncd_id"
+                }
+                "tcp_timeout" => {
+                    self.check_args(1)?;
+                    c.tcp_timeout = self.int(2, 0, MAX_PERSISTENT)? as u32;
+                    "tcp_timeout"
+                }
+                "tcpfin_timeout" => {
+                    self.check_args(1)?;
+                    c.tcpfin_timeout = self.int(2, 0, MAX_PERSISTENT)? as u32;
+                    "tcpfin_timeout"
+                }
+                "udp_timeout" => {
+                    self.check_args(1)?;
+                    c.udp_timeout = self.int(2, 0, MAX_PERSISTENT)? as u32;
+                    "udp_timeout"
+                }
+                "heartbeat" => {
+                    self.check_args(1)?;
+                    c.heartbeat = self.boolean(2)?;
+                    "heartbeat"
+                }
+                "heartbeat_port" => {
+                    self.check_args(1)?;
+                    c.heartbeat_port = self.port(2, true)?;
+                    "heartbeat_port"
+                }
+                "sync" => {
+                    self.check_args(1)?;
+                    c.sync = self.boolean(2)?;
+                    "sync"
+                }
+                "network" => {
+                    self.check_args(1)?;
+                    c.network = self.keyword(2, Network::ALL, Network::from_keyword)?;
+                    "network"
+                }
+                "service" => {
+                    self.check_args(1)?;
+                    c.service = self.keyword(2, ServiceType::ALL, ServiceType::from_keyword)?;
+                    "service"
+                }
+                word @ ("virtual" | "failover") => {
+                    self.check_block_header()?;
+                    let failover = word == "failover";
+                    let (service, block) = self.parse_virtual()?;
+                    if failover {
+                        c.failover_services.push(service);
+                        map.failover_services.push(block);
+                    } else {
+                        c.virtual_services.push(service);
+                        map.virtual_services.push(block);
+                    }
+                    continue;
+                }
+                _ => return Err(self.unknown_key(Scope::Global)),
+            };
+            map.globals.push((key, at));
+        }
+        Ok((c, map))
+    }
+
+    fn unclosed(&self, header: Location, what: &str, header_line: String) -> ParseError {
+        ParseError {
+            line: header.line,
+            column: header.column,
+            kind: ErrorKind::Eof,
+            source_line: header_line,
+            note: Some(format!("the file ends on line {} before `{what}` is closed with `}}`", self.last_line_no)),
+        }
+    }
+
+    fn parse_virtual(&mut self) -> Result<(VirtualService, BlockMap), ParseError> {
+        let mut vs = VirtualService::new(self.tokens[1].text);
+        let mut block = BlockMap { header: self.here(0), ..BlockMap::default() };
+        let what = format!("{} {}", self.key(), vs.name);
+        let header_line = self.line.to_owned();
+        // Per server: the port it inherited and whether its block set one.
+        let mut inherited: Vec<(u16, bool)> = Vec::new();
+        loop {
+            if !self.next_statement()? {
+                return Err(self.unclosed(block.header, &what, header_line));
+            }
+            let at = self.here(0);
+            let key: &'static str = match self.key() {
+                "}" => {
+                    if self.tokens.len() > 1 {
+                        return Err(self.error(1, ErrorKind::ExtraArgs, Some("`}` stands alone on its line".to_owned())));
+                    }
+                    break;
+                }
+                "active" => {
+                    self.check_args(1)?;
+                    vs.active = self.boolean(2)?;
+                    "active"
+                }
+                "address" => {
+                    vs.address = Some(self.address_on_device()?);
+                    "address"
+                }
+                "sorry_server" => {
+                    self.check_args(1)?;
+                    vs.sorry_server = Some(self.address_literal(2)?);
+                    "sorry_server"
+                }
+                "vip_nmask" => {
+                    self.check_args(1)?;
+                    vs.vip_nmask = Some(self.netmask(2)?);
+                    "vip_nmask"
+                }
+                "fwmark" => {
+                    self.check_args(1)?;
+                    vs.fwmark = self.int(2, 0, u32::MAX.into())? as u32;
+                    "fwmark"
+                }
+                "protocol" => {
+                    self.check_args(1)?;
+                    vs.protocol = self.keyword(2, Protocol::ALL, Protocol::from_keyword)?;
+                    "protocol"
+                }
+                "port" => {
+                    self.check_args(1)?;
+                    vs.port = self.port(2, true)?;
+                    "port"
+                }
+                "scheduler" => {
+                    self.check_args(1)?;
+                    vs.scheduler = self.keyword(2, Scheduler::ALL, Scheduler::from_keyword)?;
+                    "scheduler"
+                }
+                "persistent" => {
+                    self.check_args(1)?;
+                    vs.persistent = self.int(2, 0, MAX_PERSISTENT)? as u32;
+                    "persistent"
+                }
+                "pmask" => {
+                    self.check_args(1)?;
+                    vs.pmask = Some(self.netmask(2)?);
+                    "pmask"
+                }
+                "client_monitor" => {
+                    self.check_args(1)?;
+                    vs.client_monitor = self.string(2);
+                    "client_monitor"
+                }
+                "send_program" => {
+                    self.check_args(1)?;
+                    vs.send_program = Some(self.text(2));
+                    "send_program"
+                }
+                "send" => {
+                    self.check_args(1)?;
+                    vs.send = Some(self.text(2));
+                    "send"
+                }
+                "expect" => {
+                    self.check_args(1)?;
+                    vs.expect = Some(self.text(2));
+                    "expect"
+                }
+                "use_regex" => {
+                    self.check_args(1)?;
+                    vs.use_regex = self.boolean(2)?;
+                    "use_regex"
+                }
+                "timeout" => {
+                    self.check_args(1)?;
+                    vs.timeout = self.seconds(2)?;
+                    "timeout"
+                }
+                "reentry" => {
+                    self.check_args(1)?;
+                    vs.reentry = self.int(2, 0, MAX_SECONDS)? as u32;
+                    "reentry"
+                }
+                "load_monitor" => {
+                    self.check_args(1)?;
+                    vs.load_monitor = Some(self.string(2));
+                    "load_monitor"
+                }
+                "quiesce_server" => {
+                    self.check_args(1)?;
+                    vs.quiesce_server = self.boolean(2)?;
+                    "quiesce_server"
+                }
+                "start_cmd" => {
+                    self.check_args(1)?;
+                    vs.start_cmd = Some(self.text(2));
+                    "start_cmd"
+                }
+                "stop_cmd" => {
+                    self.check_args(1)?;
+                    vs.stop_cmd = Some(self.text(2));
+                    "stop_cmd"
+                }
+                "master" => {
+                    self.check_args(1)?;
+                    vs.master = Some(self.host(2, ANY_HOST)?);
+                    "master"
+                }
+                "dirs" => {
+                    self.check_equal()?;
+                    vs.dirs = Some(self.list()?);
+                    "dirs"
+                }
+                "server" => {
+                    self.check_block_header()?;
+                    let (server, server_block, explicit_port) = self.parse_server()?;
+                    inherited.push((vs.port, explicit_port));
+                    vs.servers.push(server);
+                    block.servers.push(server_block);
+                    continue;
+                }
+                _ => return Err(self.unknown_key(Scope::Virtual)),
+            };
+            block.keys.push((key, at));
+        }
+        // A server takes the virtual's port as of its block; keep that where
+        // a later `port` changed the virtual's.
+        for ((server, server_block), (port, explicit)) in vs.servers.iter_mut().zip(&block.servers).zip(inherited) {
+            if explicit || port == vs.port {
+                continue;
+            }
+            server.port = Some(port);
+            let port_line = block.line_of("port");
+            self.warnings.push(Diagnostic {
+                severity: Severity::Warning,
+                line: Some(server_block.header.line),
+                message: format!(
+                    "server `{}` comes before `port = {}` (line {port_line}) in `{what}`, so it takes port {port}, \
+                     the virtual's port when its block was read; move `port` above the server blocks or give the server its own `port`",
+                    server.name, vs.port
+                ),
+            });
+        }
+        Ok((vs, block))
+    }
+
+    /// `dirs = [ a b ]`.
+    fn list(&self) -> Result<Vec<String>, ParseError> {
+        let note = || Some("write `dirs = [ a b ]`".to_owned());
+        match self.tokens.get(2) {
+            Some(t) if t.text == "[" => {}
+            _ => return Err(self.error(2, ErrorKind::ListExpected, note())),
+        }
+        let Some(close) = self.tokens.iter().skip(3).position(|t| t.text == "]").map(|i| i + 3) else {
+            return Err(self.error(self.tokens.len(), ErrorKind::ListExpected, note()));
+        };
+        if close + 1 < self.tokens.len() {
+            return Err(self.error(close + 1, ErrorKind::ExtraArgs, note()));
+        }
+        Ok(self.tokens[3..close].iter().map(|t| t.text.to_owned()).collect())
+    }
+
+    fn parse_server(&mut self) -> Result<(RealServer, BlockMap, bool), ParseError> {
+        let mut server = RealServer::new(self.tokens[1].text);
+        let mut block = BlockMap { header: self.here(0), ..BlockMap::default() };
+        let what = format!("server {}", server.name);
+        let header_line = self.line.to_owned();
+        let mut explicit_port = false;
+        loop {
+            if !self.next_statement()? {
+                return Err(self.unclosed(block.header, &what, header_line));
+            }
+            let at = self.here(0);
+            let key: &'static str = match self.key() {
+                "}" => {
+                    if self.tokens.len() > 1 {
+                        return Err(self.error(1, ErrorKind::ExtraArgs, Some("`}` stands alone on its line".to_owned())));
+                    }
+                    break;
+                }
+                "address" => {
+                    self.check_args(1)?;
+                    server.address = Some(self.host(2, ANY_HOST)?);
+                    "address"
+                }
+                "active" => {
+                    self.check_args(1)?;
+                    server.active = self.boolean(2)?;
+                    "active"
+                }
+                "weight" => {
+                    self.check_args(1)?;
+                    server.weight = self.int(2, 0, MAX_WEIGHT)? as u32;
+                    "weight"
+                }
+                "port" => {
+                    self.check_args(1)?;
+                    server.port = Some(self.port(2, false)?);
+                    explicit_port = true;
+                    "port"
+                }
+                _ => return Err(self.unknown_key(Scope::Server)),
+            };
+            block.keys.push((key, at));
+        }
+        Ok((server, block, explicit_port))
+    }
+}

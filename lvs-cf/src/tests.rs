@@ -1,0 +1,1 @@
+//! Unit tests of the parser, the validator and the writer.

@@ -1,0 +1,347 @@
+//! Validation beyond syntax: what parses but would not run, or would not run
+//! as intended.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::model::*;
+use crate::parser::{BlockMap, SourceMap};
+use crate::writer::{plain_problem, text_problem};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One finding, with the line it concerns when the model came from a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        match self.line {
+            Some(line) => write!(f, "line {line}: {severity}: {}", self.message),
+            None => write!(f, "{severity}: {}", self.message),
+        }
+    }
+}
+
+/// Checks a model. With the [`SourceMap`] of a parsed file, findings carry
+/// line numbers. Errors mean the daemons would refuse or misuse the
+/// configuration (or it cannot be written back as lvs.cf); warnings point at
+/// settings that are legal but probably not what was meant.
+pub fn validate(config: &Config, map: Option<&SourceMap>) -> Vec<Diagnostic> {
+    let mut v = Validator { out: Vec::new() };
+    v.globals(config, map);
+    for (kind, services, blocks) in [
+        ("virtual", &config.virtual_services, map.map(|m| m.virtual_services.as_slice())),
+        ("failover", &config.failover_services, map.map(|m| m.failover_services.as_slice())),
+    ] {
+        let mut names: HashMap<&str, Option<usize>> = HashMap::new();
+        for (i, vs) in services.iter().enumerate() {
+            let block = blocks.and_then(|b| b.get(i));
+            let header = block.map(|b| b.header.line);
+            if let Some(first) = names.insert(&vs.name, header) {
+                v.error(header, format!("duplicate {kind} service name `{}`{}", vs.name, first_seen(first)));
+            }
+            v.service(config, kind, vs, block);
+        }
+    }
+    v.conflicts(config, map);
+    v.out.sort_by_key(|d| d.line.unwrap_or(0));
+    v.out
+}
+
+fn first_seen(line: Option<usize>) -> String {
+    line.map(|l| format!(" (first defined on line {l})")).unwrap_or_default()
+}
+
+struct Validator {
+    out: Vec<Diagnostic>,
+}
+
+fn key_line(block: Option<&BlockMap>, key: &str) -> Option<usize> {
+    block.map(|b| b.line_of(key))
+}
+
+impl Validator {
+    fn error(&mut self, line: Option<usize>, message: String) {
+        self.out.push(Diagnostic { severity: Severity::Error, line, message });
+    }
+
+    fn warning(&mut self, line: Option<usize>, message: String) {
+        self.out.push(Diagnostic { severity: Severity::Warning, line, message });
+    }
+
+    fn plain(&mut self, line: Option<usize>, what: &str, value: &str) {
+        if let Some(problem) = plain_problem(value) {
+            self.error(line, format!("{what} {problem}, so it cannot be written in lvs.cf"));
+        }
+    }
+
+    fn text(&mut self, line: Option<usize>, what: &str, text: &Option<Text>) {
+        if let Some(problem) = text.as_ref().and_then(text_problem) {
+            self.error(line, format!("`{what}` {problem}, so it cannot be written in lvs.cf"));
+        }
+    }
+
+    fn host(&mut self, line: Option<usize>, what: &str, host: &Option<Host>) {
+        if let Some(Host::Name(name)) = host {
+            if !crate::values::is_host_name(name) {
+                self.error(line, format!("`{what}` is neither an IP address nor a host name: `{name}`"));
+            }
+        }
+    }
+
+    fn seconds(&mut self, line: Option<usize>, what: &str, value: Seconds) {
+        if value.0.is_zero() || value.0.as_secs() > i32::MAX as u64 {
+            self.error(line, format!("`{what}` must be greater than 0 and at most {} seconds", i32::MAX));
+        }
+    }
+
+    fn netmask(&mut self, line: Option<usize>, what: &str, mask: Option<Netmask>, address: Option<IpAddr>) {
+        let Some(mask) = mask else { return };
+        match (mask, address) {
+            (Netmask::Dotted(_), Some(IpAddr::V6(_))) => self.error(
+                line,
+                format!("`{what}` is a dotted mask but the address is IPv6: Bad subnet mask specified; write a prefix length such as /64"),
+            ),
+            (Netmask::Prefix(len), Some(IpAddr::V4(_))) | (Netmask::Prefix(len), None) if len > 32 => {
+                self.error(line, format!("`{what}` /{len} is longer than an IPv4 address: Bad subnet mask specified"))
+            }
+            (Netmask::Prefix(len), _) if len > 128 => {
+                self.error(line, format!("`{what}` /{len} is longer than 128 bits: Bad subnet mask specified"))
+            }
+            (Netmask::Dotted(m), _) if mask.prefix_len().is_none() => self.error(
+                line,
+                format!("`{what}` {m} is not a contiguous netmask: Bad subnet mask specified"),
+            ),
+            _ => {}
+        }
+    }
+
+    fn globals(&mut self, c: &Config, map: Option<&SourceMap>) {
+        let line = |key: &str| map.and_then(|m| m.global(key)).map(|l| l.line);
+        if let (Some(primary), Some(backup)) = (&c.primary, c.backup_address()) {
+            if primary == backup {
+                self.error(line("backup"), format!("`primary` and `backup` are the same address ({primary})"));
+            }
+        }
+        if c.backup_active && c.backup_address().is_none() {
+            self.warning(
+                line("backup_active"),
+                "`backup_active = 1` without a `backup` address: pulse clears it (\"Undefined backup node marked as active? -- clearing that!\") and runs without a partner".to_owned(),
+            );
+        }
+        if c.backup_active && c.primary_private.is_some() && c.backup_private.is_none() {
+            self.warning(
+                line("primary_private"),
+                "`primary_private` is set but `backup_private` is not, so heartbeats on the private channel go nowhere".to_owned(),
+            );
+        }
+        if c.backup_active && c.primary.is_none() {
+            self.warning(None, "no `primary` address: pulse cannot tell which router is the master".to_owned());
+        }
+        self.seconds(line("keepalive"), "keepalive", c.keepalive);
+        self.seconds(line("deadtime"), "deadtime", c.deadtime);
+        if c.backup_active && c.deadtime <= c.keepalive {
+            self.warning(
+                line("deadtime"),
+                format!(
+                    "`deadtime` ({}) is not longer than `keepalive` ({}): the partner is declared dead between two heartbeats",
+                    c.deadtime, c.keepalive
+                ),
+            );
+        }
+        for (key, host) in [("primary", &c.primary), ("primary_private", &c.primary_private), ("backup_private", &c.backup_private)]
+        {
+            if host.as_ref().is_some_and(Host::is_unspecified) {
+                self.error(line(key), format!("`{key}` must not be an unspecified address: invalid host name or ip address"));
+            }
+        }
+        for (key, host) in [
+            ("primary", &c.primary),
+            ("primary_private", &c.primary_private),
+            ("backup", &c.backup),
+            ("backup_private", &c.backup_private),
+        ] {
+            self.host(line(key), key, host);
+        }
+        let router_ip = c.nat_router.as_ref().and_then(|r| r.host.ip());
+        self.netmask(line("nat_nmask"), "nat_nmask", c.nat_nmask, router_ip);
+        if c.nat_router.is_some() && c.network != Network::Nat {
+            self.warning(line("nat_router"), format!("`nat_router` is used only with `network = nat`, not `{}`", c.network));
+        }
+        if let Some(router) = &c.nat_router {
+            self.host(line("nat_router"), "nat_router", &Some(router.host.clone()));
+            self.plain(line("nat_router"), "the `nat_router` device", &router.device);
+        }
+        for (key, value) in [
+            ("primary_shared", c.primary_shared.as_deref()),
+            ("backup_shared", c.backup_shared.as_deref()),
+            ("debug_level", Some(c.debug_level.as_str())),
+            ("rsh_command", Some(c.rsh_command.as_str())),
+            ("ipvsadm", Some(c.ipvsadm.as_str())),
+            ("active_cmd", c.active_cmd.as_deref()),
+            ("inactive_cmd", c.inactive_cmd.as_deref()),
+            ("syncd_iface", Some(c.syncd_iface.as_str())),
+        ] {
+            if let Some(value) = value {
+                self.plain(line(key), &format!("`{key}`"), value);
+            }
+        }
+        for (key, value) in [("tcp_timeout", c.tcp_timeout), ("tcpfin_timeout", c.tcpfin_timeout), ("udp_timeout", c.udp_timeout)]
+        {
+            if value > 2_678_400 {
+                self.error(line(key), format!("`{key}` must be at most 2678400 seconds (31 days)"));
+            }
+        }
+        if c.active_services().next().is_none() {
+            let (what, kind) = match c.service {
+                ServiceType::Lvs => ("virtual", "lvs"),
+                ServiceType::Fos => ("failover", "fos"),
+            };
+            self.error(
+                None,
+                format!("no active {what} services defined (service = {kind}): pulse refuses to start without one"),
+            );
+        }
+    }
+
+    fn service(&mut self, c: &Config, kind: &str, vs: &VirtualService, block: Option<&BlockMap>) {
+        let header = block.map(|b| b.header.line);
+        let line = |key: &str| key_line(block, key);
+        let name = &vs.name;
+        self.plain(header, &format!("the {kind} name `{name}`"), name);
+        if vs.active && vs.address.is_none() {
+            self.error(
+                header,
+                format!("active {kind} service `{name}` has no `address`: pulse brings the VIP up from it, fwmark services included"),
+            );
+        }
+        let vip = vs.address.as_ref().and_then(|a| a.host.ip());
+        if let Some(address) = &vs.address {
+            self.host(line("address"), "address", &Some(address.host.clone()));
+            self.plain(line("address"), "the `address` device", &address.device);
+        }
+        self.netmask(line("vip_nmask"), "vip_nmask", vs.vip_nmask, vip);
+        self.netmask(line("pmask"), "pmask", vs.pmask, vip);
+        if vs.pmask.is_some() && vs.persistent == 0 {
+            self.warning(line("pmask"), format!("`pmask` in `{name}` has no effect without `persistent`"));
+        }
+        if vs.persistent > 2_678_400 {
+            self.error(line("persistent"), "`persistent` must be at most 2678400 seconds (31 days)".to_owned());
+        }
+        if let (Some(sorry), Some(vip)) = (vs.sorry_server, vip) {
+            if sorry.is_ipv4() != vip.is_ipv4() {
+                self.error(line("sorry_server"), format!("`sorry_server` {sorry} and the VIP {vip} are of different address families"));
+            }
+        }
+        self.seconds(line("timeout"), "timeout", vs.timeout);
+        if vs.send_program.is_some() && vs.send.is_some() {
+            self.warning(line("send_program"), format!("`send_program` overrides `send` in `{name}`; `send` is ignored"));
+        }
+        for (key, text) in [
+            ("send", &vs.send),
+            ("expect", &vs.expect),
+            ("send_program", &vs.send_program),
+            ("start_cmd", &vs.start_cmd),
+            ("stop_cmd", &vs.stop_cmd),
+        ] {
+            self.text(line(key), key, text);
+        }
+        if let Some(monitor) = &vs.load_monitor {
+            self.plain(line("load_monitor"), "`load_monitor`", monitor);
+        }
+        self.plain(line("client_monitor"), "`client_monitor`", &vs.client_monitor);
+        self.host(line("master"), "master", &vs.master);
+        for dir in vs.dirs.iter().flatten() {
+            if !crate::writer::is_bare_token(dir) || dir == "[" || dir == "]" {
+                self.error(line("dirs"), format!("`dirs` entry `{dir}` cannot be written in a list"));
+            }
+        }
+        let mut names: HashMap<&str, Option<usize>> = HashMap::new();
+        for (i, server) in vs.servers.iter().enumerate() {
+            let sblock = block.and_then(|b| b.servers.get(i));
+            let sheader = sblock.map(|b| b.header.line);
+            let sline = |key: &str| key_line(sblock, key);
+            if let Some(first) = names.insert(&server.name, sheader) {
+                self.error(sheader, format!("duplicate server name `{}` in `{name}`{}", server.name, first_seen(first)));
+            }
+            self.plain(sheader, &format!("the server name `{}`", server.name), &server.name);
+            self.host(sline("address"), "address", &server.address);
+            if server.weight > 65_535 {
+                self.error(sline("weight"), format!("server `{}`: `weight` must be at most 65535", server.name));
+            }
+            let address = server.address.as_ref().filter(|a| !a.is_unspecified());
+            if vs.active && server.active && address.is_none() {
+                self.error(sheader, format!("active server `{}` in `{name}` has no `address`", server.name));
+            }
+            if let (Some(rip), Some(vip)) = (address.and_then(Host::ip), vip) {
+                if rip.is_ipv4() != vip.is_ipv4() && c.network != Network::Tunnel {
+                    self.error(
+                        sline("address"),
+                        format!(
+                            "server `{}` and the VIP of `{name}` are of different address families, which IPVS allows only with `network = tunnel`",
+                            server.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Two active services the kernel could not both hold.
+    fn conflicts(&mut self, c: &Config, map: Option<&SourceMap>) {
+        let blocks = map.map(|m| match c.service {
+            ServiceType::Lvs => m.virtual_services.as_slice(),
+            ServiceType::Fos => m.failover_services.as_slice(),
+        });
+        let mut seen: HashMap<String, (&str, Option<usize>)> = HashMap::new();
+        for (i, vs) in c.services_in_use().iter().enumerate() {
+            if !vs.active {
+                continue;
+            }
+            let header = blocks.and_then(|b| b.get(i)).map(|b| b.header.line);
+            let key = if vs.fwmark != 0 {
+                let family = match vs.address.as_ref().and_then(|a| a.host.ip()) {
+                    Some(IpAddr::V6(_)) => "IPv6",
+                    _ => "IPv4",
+                };
+                format!("fwmark {} ({family})", vs.fwmark)
+            } else {
+                match &vs.address {
+                    Some(address) => format!("{} {}:{}", vs.protocol, address.host, vs.port),
+                    None => continue,
+                }
+            };
+            if let Some((other, other_line)) = seen.get(&key) {
+                self.error(
+                    header,
+                    format!("active services `{other}`{} and `{}` are the same IPVS service ({key})", first_seen(*other_line), vs.name),
+                );
+            } else {
+                seen.insert(key, (&vs.name, header));
+            }
+        }
+    }
+}

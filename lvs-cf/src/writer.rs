@@ -1,0 +1,254 @@
+//! The canonical writer: a [`Config`] as lvs.cf, in the layout of the Piranha
+//! configuration tool (globals first, blocks indented by 5 and 9 spaces).
+//!
+//! It writes every value that differs from Piranha's default, plus the
+//! settings the tool always wrote, and only syntax Piranha 0.8.6 reads, so a
+//! model without extensions gives a file Piranha accepts. For every model that
+//! [`validate`](crate::validate()) finds no error in, `parse(write(c)) == c`.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use crate::model::*;
+
+const BLOCK_INDENT: &str = "     ";
+const SERVER_INDENT: &str = "         ";
+
+/// Renders `config` as lvs.cf text.
+pub fn write(config: &Config) -> String {
+    let mut out = String::with_capacity(256 + 512 * (config.virtual_services.len() + config.failover_services.len()));
+    let defaults = Config::default();
+    let w = &mut out;
+
+    entry(w, "", "serial_no", config.serial_no);
+    if let Some(host) = &config.primary {
+        entry(w, "", "primary", host);
+    }
+    if let Some(host) = &config.primary_private {
+        entry(w, "", "primary_private", host);
+    }
+    if let Some(dev) = &config.primary_shared {
+        entry(w, "", "primary_shared", token(dev));
+    }
+    entry(w, "", "service", config.service);
+    if config.rsh_command != defaults.rsh_command {
+        entry(w, "", "rsh_command", token(&config.rsh_command));
+    }
+    entry(w, "", "backup_active", u8::from(config.backup_active));
+    if let Some(host) = &config.backup {
+        entry(w, "", "backup", host);
+    }
+    if let Some(host) = &config.backup_private {
+        entry(w, "", "backup_private", host);
+    }
+    if let Some(dev) = &config.backup_shared {
+        entry(w, "", "backup_shared", token(dev));
+    }
+    entry(w, "", "heartbeat", u8::from(config.heartbeat));
+    entry(w, "", "heartbeat_port", config.heartbeat_port);
+    entry(w, "", "keepalive", config.keepalive);
+    entry(w, "", "deadtime", config.deadtime);
+    entry(w, "", "network", config.network);
+    if let Some(router) = &config.nat_router {
+        entry(w, "", "nat_router", address_on_device(router));
+    }
+    if let Some(mask) = &config.nat_nmask {
+        entry(w, "", "nat_nmask", mask);
+    }
+    if let Some(action) = config.reservation_conflict_action {
+        entry(w, "", "reservation_conflict_action", action);
+    }
+    if config.debug_level != defaults.debug_level {
+        entry(w, "", "debug_level", token(&config.debug_level));
+    }
+    if let Some(cmd) = &config.active_cmd {
+        entry(w, "", "active_cmd", token(cmd));
+    }
+    if let Some(cmd) = &config.inactive_cmd {
+        entry(w, "", "inactive_cmd", token(cmd));
+    }
+    if config.monitor_links {
+        entry(w, "", "monitor_links", 1);
+    }
+    if config.syncdaemon {
+        entry(w, "", "syncdaemon", 1);
+    }
+    if config.syncd_iface != defaults.syncd_iface {
+        entry(w, "", "syncd_iface", token(&config.syncd_iface));
+    }
+    if config.syncd_id != 0 {
+        entry(w, "", "syncd_id", config.syncd_id);
+    }
+    for (key, value) in
+        [("tcp_timeout", config.tcp_timeout), ("tcpfin_timeout", config.tcpfin_timeout), ("udp_timeout", config.udp_timeout)]
+    {
+        if value != 0 {
+            entry(w, "", key, value);
+        }
+    }
+    if !config.hard_shutdown {
+        entry(w, "", "hard_shutdown", 0);
+    }
+    if config.ipvsadm != defaults.ipvsadm {
+        entry(w, "", "ipvsadm", token(&config.ipvsadm));
+    }
+    if config.sync {
+        entry(w, "", "sync", 1);
+    }
+    for vs in &config.virtual_services {
+        write_service(w, "virtual", vs);
+    }
+    for vs in &config.failover_services {
+        write_service(w, "failover", vs);
+    }
+    out
+}
+
+fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
+    let defaults = VirtualService::new("");
+    let _ = writeln!(w, "{block} {} {{", name_token(&vs.name));
+    let i = BLOCK_INDENT;
+    entry(w, i, "active", u8::from(vs.active));
+    if let Some(address) = &vs.address {
+        entry(w, i, "address", address_on_device(address));
+    }
+    if let Some(ip) = &vs.sorry_server {
+        entry(w, i, "sorry_server", ip);
+    }
+    if let Some(mask) = &vs.vip_nmask {
+        entry(w, i, "vip_nmask", mask);
+    }
+    if vs.fwmark != 0 {
+        entry(w, i, "fwmark", vs.fwmark);
+    }
+    entry(w, i, "port", vs.port);
+    if vs.persistent != 0 {
+        entry(w, i, "persistent", vs.persistent);
+    }
+    if let Some(mask) = &vs.pmask {
+        entry(w, i, "pmask", mask);
+    }
+    if let Some(text) = &vs.send {
+        entry(w, i, "send", quoted(text));
+    }
+    if let Some(text) = &vs.expect {
+        entry(w, i, "expect", quoted(text));
+    }
+    if vs.use_regex {
+        entry(w, i, "use_regex", 1);
+    }
+    if let Some(text) = &vs.send_program {
+        entry(w, i, "send_program", quoted(text));
+    }
+    if let Some(monitor) = &vs.load_monitor {
+        entry(w, i, "load_monitor", token(monitor));
+    }
+    entry(w, i, "scheduler", vs.scheduler);
+    entry(w, i, "protocol", vs.protocol);
+    entry(w, i, "timeout", vs.timeout);
+    entry(w, i, "reentry", vs.reentry);
+    if vs.quiesce_server {
+        entry(w, i, "quiesce_server", 1);
+    }
+    if vs.client_monitor != defaults.client_monitor {
+        entry(w, i, "client_monitor", token(&vs.client_monitor));
+    }
+    if let Some(text) = &vs.start_cmd {
+        entry(w, i, "start_cmd", quoted(text));
+    }
+    if let Some(text) = &vs.stop_cmd {
+        entry(w, i, "stop_cmd", quoted(text));
+    }
+    if let Some(host) = &vs.master {
+        entry(w, i, "master", host);
+    }
+    if let Some(dirs) = &vs.dirs {
+        let mut list = String::from("[");
+        for dir in dirs {
+            list.push(' ');
+            list.push_str(&token(dir));
+        }
+        list.push_str(" ]");
+        entry(w, i, "dirs", list);
+    }
+    for server in &vs.servers {
+        let _ = writeln!(w, "{BLOCK_INDENT}server {} {{", name_token(&server.name));
+        let s = SERVER_INDENT;
+        if let Some(address) = &server.address {
+            entry(w, s, "address", address);
+        }
+        entry(w, s, "active", u8::from(server.active));
+        if let Some(port) = server.port {
+            entry(w, s, "port", port);
+        }
+        entry(w, s, "weight", server.weight);
+        let _ = writeln!(w, "{BLOCK_INDENT}}}");
+    }
+    w.push_str("}\n");
+}
+
+fn entry(w: &mut String, indent: &str, key: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(w, "{indent}{key} = {value}");
+}
+
+fn address_on_device(a: &AddressOnDevice) -> String {
+    format!("{} {}", a.host, token(&a.device))
+}
+
+/// Whether `s` can stand as one token without quotes.
+pub(crate) fn is_bare_token(s: &str) -> bool {
+    !s.is_empty() && !s.contains([' ', '\t', '\r', '\n']) && !s.starts_with(['"', '\'', '#'])
+}
+
+/// `s` as one token: bare where it can be, else quoted with a quote it does not
+/// contain. A string with blanks and both quotes cannot be written (no escapes
+/// exist); validation reports those, and this writes them double-quoted.
+pub(crate) fn token(s: &str) -> Cow<'_, str> {
+    if is_bare_token(s) {
+        Cow::Borrowed(s)
+    } else if !s.contains('"') || s.contains('\'') {
+        Cow::Owned(format!("\"{s}\""))
+    } else {
+        Cow::Owned(format!("'{s}'"))
+    }
+}
+
+/// A block name: a token that must also not start with `=`, which the
+/// `key=value` extension would split off.
+fn name_token(s: &str) -> Cow<'_, str> {
+    if s.starts_with('=') {
+        Cow::Owned(format!("\"{s}\""))
+    } else {
+        token(s)
+    }
+}
+
+fn quoted(text: &Text) -> Cow<'_, str> {
+    match text.quote.char() {
+        Some(q) => Cow::Owned(format!("{q}{}{q}", text.value)),
+        None => Cow::Borrowed(text.value.as_str()),
+    }
+}
+
+/// Why a string cannot be written as a plain value, if it cannot.
+pub(crate) fn plain_problem(s: &str) -> Option<&'static str> {
+    if s.contains(['\r', '\n']) {
+        Some("contains a line break")
+    } else if !is_bare_token(s) && s.contains('"') && s.contains('\'') {
+        Some("needs quotes but contains both kinds of quote")
+    } else {
+        None
+    }
+}
+
+/// Why a quoted value cannot be written, if it cannot.
+pub(crate) fn text_problem(text: &Text) -> Option<&'static str> {
+    if text.value.contains(['\r', '\n']) {
+        return Some("contains a line break");
+    }
+    match text.quote.char() {
+        None if !is_bare_token(&text.value) => Some("needs quotes (it is empty, has blanks, or starts with a quote or #)"),
+        Some(q) if text.value.contains(q) => Some("contains its own quote character"),
+        _ => None,
+    }
+}

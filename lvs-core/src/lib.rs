@@ -1,0 +1,11 @@
+//! The decision-making core of lvs-rs: health-check primitives, the nanny
+//! (per-real-server health) and pulse (router failover) state machines, and
+//! the director reconciler that turns lvs.cf plus server health into the
+//! IPVS table the kernel should hold.
+//!
+//! The state machines are sans-IO: they take events and the current time and
+//! return actions, so they are tested with simulated time and packet loss.
+//! Sockets, timers and processes belong to the daemons in `lvs-cli`.
+//!
+//! This crate is being built issue by issue; its modules arrive with the
+//! health-check, failover and director work.
