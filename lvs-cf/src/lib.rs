@@ -55,7 +55,7 @@ mod writer;
 pub mod strategy;
 
 #[cfg(test)]
-mod tests;
+mod proptests;
 
 pub use error::{ErrorKind, LoadError, ParseError};
 pub use model::*;

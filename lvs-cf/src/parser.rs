@@ -367,11 +367,10 @@ impl<'a> Parser<'a, '_> {
         }
         let services = self.services.unwrap_or_else(|| Services::system());
         services.port(text).ok_or_else(|| {
-            self.error(
-                token,
-                ErrorKind::BadArgument,
-                Some(format!("`{text}` is neither a port number nor a TCP service name in /etc/services")),
-            )
+            let note = self.int_note(text).unwrap_or_else(|| {
+                format!("`{text}` is neither a port number nor a TCP service name in /etc/services")
+            });
+            self.error(token, ErrorKind::BadArgument, Some(note))
         })
     }
 

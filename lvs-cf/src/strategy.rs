@@ -2,6 +2,8 @@
 //!
 //! - [`config()`]: valid models: [`validate`](crate::validate()) finds no
 //!   error in them, so `parse(write(c)) == c` holds.
+//! - [`piranha_config()`]: valid models that use no lvs-rs extension, whose
+//!   canonical text Piranha 0.8.6 reads.
 //! - [`ugly_text()`]: a valid model with a text that means it but is written
 //!   the hard way: odd blanks and tabs, comment and blank lines, CRLF, octal
 //!   and hex numbers, `inet_aton` address forms, service-name ports, quoted
@@ -316,6 +318,83 @@ pub fn config() -> impl Strategy<Value = Config> {
             failover_services: failovers,
         }
     })
+}
+
+/// Valid models that use no lvs-rs extension, so Piranha 0.8.6 reads their
+/// canonical text (for differential tests against Piranha's own parser).
+pub fn piranha_config() -> impl Strategy<Value = Config> {
+    config().prop_map(without_extensions)
+}
+
+/// The nearest model in Piranha's language: whole seconds (rounded up), IPv4
+/// addresses (an IPv6 address becomes one from its last four bytes), dotted
+/// masks, TCP for SCTP, `wlc` for newer schedulers, names without blanks.
+fn without_extensions(mut c: Config) -> Config {
+    fn whole(s: Seconds) -> Seconds {
+        Seconds::whole(s.0.as_secs() + u64::from(s.0.subsec_nanos() > 0))
+    }
+    fn v4(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(_) => ip,
+            IpAddr::V6(v6) => {
+                let [.., a, b, c, d] = v6.octets();
+                let mapped = Ipv4Addr::new(a, b, c, d);
+                IpAddr::V4(if mapped.is_unspecified() { Ipv4Addr::new(10, 255, 255, 254) } else { mapped })
+            }
+        }
+    }
+    fn host(h: &mut Option<Host>) {
+        if let Some(Host::Ip(ip)) = h {
+            *ip = v4(*ip);
+        }
+    }
+    fn mask(m: &mut Option<Netmask>) {
+        if let Some(Netmask::Prefix(len)) = *m {
+            let len = u32::from(len.min(32));
+            *m = Some(Netmask::Dotted(Ipv4Addr::from(u32::MAX.checked_shl(32 - len).unwrap_or(0))));
+        }
+    }
+    fn bare_name(name: &mut String) {
+        *name = name.replace([' ', '\t'], "_");
+    }
+    c.keepalive = whole(c.keepalive);
+    c.deadtime = whole(c.deadtime);
+    for h in [&mut c.primary, &mut c.primary_private, &mut c.backup, &mut c.backup_private] {
+        host(h);
+    }
+    if c.primary.is_some() && c.primary == c.backup {
+        c.backup = None;
+    }
+    if let Some(router) = &mut c.nat_router {
+        let mut h = Some(router.host.clone());
+        host(&mut h);
+        router.host = h.unwrap_or_else(|| router.host.clone());
+    }
+    mask(&mut c.nat_nmask);
+    for vs in c.virtual_services.iter_mut().chain(c.failover_services.iter_mut()) {
+        vs.timeout = whole(vs.timeout);
+        if vs.protocol.is_extension() {
+            vs.protocol = Protocol::Tcp;
+        }
+        if vs.scheduler.is_extension() {
+            vs.scheduler = Scheduler::Wlc;
+        }
+        if let Some(address) = &mut vs.address {
+            let mut h = Some(address.host.clone());
+            host(&mut h);
+            address.host = h.unwrap_or_else(|| address.host.clone());
+        }
+        vs.sorry_server = vs.sorry_server.map(v4);
+        host(&mut vs.master);
+        mask(&mut vs.vip_nmask);
+        mask(&mut vs.pmask);
+        bare_name(&mut vs.name);
+        for server in &mut vs.servers {
+            host(&mut server.address);
+            bare_name(&mut server.name);
+        }
+    }
+    c
 }
 
 /// A valid model with its canonical text.

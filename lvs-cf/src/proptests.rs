@@ -1,0 +1,79 @@
+//! Properties over generated models and texts (a few thousand cases each).
+
+use proptest::prelude::*;
+
+use crate::strategy::{self, ugly_text_options};
+use crate::{parse_bytes, parse_with, validate, write, ParseOptions, Services};
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+}
+
+fn lenient() -> ParseOptions<'static> {
+    ParseOptions { strict: false, services: Some(Services::builtin()) }
+}
+
+proptest! {
+    #![proptest_config(config(4096))]
+
+    /// The strategy's models are valid, so the round trip must hold for them.
+    #[test]
+    fn generated_models_are_valid(c in strategy::config()) {
+        let errors: Vec<_> = validate(&c, None).into_iter().filter(|d| d.is_error()).collect();
+        prop_assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn parse_of_write_is_the_model(c in strategy::config()) {
+        let text = write(&c);
+        let parsed = parse_with(&text, &lenient());
+        prop_assert!(parsed.is_ok(), "{}\n{}", text, parsed.err().map(|e| e.to_string()).unwrap_or_default());
+        let parsed = parsed.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&parsed.config, &c, "{}", text);
+        // Writing is canonical: the same model gives the same text.
+        prop_assert_eq!(write(&parsed.config), text);
+    }
+
+    #[test]
+    fn ugly_texts_mean_their_model(pair in strategy::ugly_text()) {
+        let (c, text) = pair;
+        let parsed = parse_with(&text, &ugly_text_options());
+        prop_assert!(parsed.is_ok(), "{:?}\n{}", text, parsed.err().map(|e| e.to_string()).unwrap_or_default());
+        let parsed = parsed.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&parsed.config, &c, "{:?}", text);
+    }
+
+    #[test]
+    fn the_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        for strict in [false, true] {
+            let _ = parse_bytes(&bytes, &ParseOptions { strict, services: Some(Services::builtin()) });
+        }
+    }
+
+    #[test]
+    fn the_parser_never_panics_on_mutated_texts(bytes in strategy::mutated_text()) {
+        for strict in [false, true] {
+            if let Err(e) = parse_bytes(&bytes, &ParseOptions { strict, services: Some(Services::builtin()) }) {
+                // Errors point into the input.
+                prop_assert!(e.line >= 1 && e.column >= 1);
+                let _ = e.to_string();
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(1024))]
+
+    /// Piranha's syntax for models that use no extension: the strict parser
+    /// reads the canonical text to the same model.
+    #[test]
+    fn strict_reads_the_canonical_text_of_piranha_models(c in strategy::piranha_config()) {
+        let errors: Vec<_> = validate(&c, None).into_iter().filter(|d| d.is_error()).collect();
+        prop_assert!(errors.is_empty(), "{errors:?}");
+        let text = write(&c);
+        let parsed = parse_with(&text, &ParseOptions { strict: true, services: Some(Services::builtin()) })
+            .map_err(|e| TestCaseError::fail(format!("{text}\n{e}")))?;
+        prop_assert_eq!(parsed.config, c);
+    }
+}

@@ -1,1 +1,0 @@
-//! Unit tests of the parser, the validator and the writer.
