@@ -28,7 +28,9 @@ fn large_config(services: u32, servers: u32) -> Config {
         vs.expect = Some(Text::quoted("HTTP"));
         for j in 0..servers {
             let mut server = RealServer::new(format!("real{j}"));
-            server.address = Some(Host::Ip(IpAddr::V4(Ipv4Addr::from(0xac10_0000 + i * servers + j))));
+            server.address = Some(Host::Ip(IpAddr::V4(Ipv4Addr::from(
+                0xac10_0000 + i * servers + j,
+            ))));
             server.active = true;
             server.weight = 1 + j;
             vs.servers.push(server);

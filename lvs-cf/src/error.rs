@@ -80,7 +80,14 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}\n{}", self.line, self.column, self.kind, self.snippet())
+        write!(
+            f,
+            "line {}, column {}: {}\n{}",
+            self.line,
+            self.column,
+            self.kind,
+            self.snippet()
+        )
     }
 }
 

@@ -28,7 +28,10 @@ pub struct Key {
 }
 
 const fn piranha(name: &'static str) -> Key {
-    Key { name, extension: false }
+    Key {
+        name,
+        extension: false,
+    }
 }
 
 pub const GLOBAL_KEYS: &[Key] = &[
@@ -94,7 +97,12 @@ pub const VIRTUAL_KEYS: &[Key] = &[
     piranha("server"),
 ];
 
-pub const SERVER_KEYS: &[Key] = &[piranha("address"), piranha("active"), piranha("weight"), piranha("port")];
+pub const SERVER_KEYS: &[Key] = &[
+    piranha("address"),
+    piranha("active"),
+    piranha("weight"),
+    piranha("port"),
+];
 
 pub fn keys(scope: Scope) -> &'static [Key] {
     match scope {
@@ -106,11 +114,26 @@ pub fn keys(scope: Scope) -> &'static [Key] {
 
 /// Keys people write that Piranha never read, with what to do instead.
 const KNOWN_MISTAKES: &[(&str, &str)] = &[
-    ("debug", "lvs.cf(5) documents `debug`, but the key is `debug_level`"),
-    ("nmask", "the old configuration tool wrote `nmask`, but no daemon reads it; remove the line"),
-    ("expect_program", "no daemon reads `expect_program`; `send_program` with `expect` checks a program's output"),
-    ("mode", "Piranha 0.8.6 has no `mode`; `service = lvs` or `service = fos` selects the mode"),
-    ("heartbeat_dev", "Piranha 0.8.6 has no `heartbeat_dev`; heartbeats go to the `primary`/`backup` addresses"),
+    (
+        "debug",
+        "lvs.cf(5) documents `debug`, but the key is `debug_level`",
+    ),
+    (
+        "nmask",
+        "the old configuration tool wrote `nmask`, but no daemon reads it; remove the line",
+    ),
+    (
+        "expect_program",
+        "no daemon reads `expect_program`; `send_program` with `expect` checks a program's output",
+    ),
+    (
+        "mode",
+        "Piranha 0.8.6 has no `mode`; `service = lvs` or `service = fos` selects the mode",
+    ),
+    (
+        "heartbeat_dev",
+        "Piranha 0.8.6 has no `heartbeat_dev`; heartbeats go to the `primary`/`backup` addresses",
+    ),
 ];
 
 /// The note for an unknown key: where it belongs if it is known elsewhere,
@@ -126,7 +149,11 @@ pub fn unknown_key_note(key: &str, scope: Scope, strict: bool) -> String {
     }
     for other in [Scope::Global, Scope::Virtual, Scope::Server] {
         if other != scope && keys(other).iter().any(|k| k.name == key) {
-            return format!("`{key}` is not allowed {}; it belongs {}", scope.describe(), other.describe());
+            return format!(
+                "`{key}` is not allowed {}; it belongs {}",
+                scope.describe(),
+                other.describe()
+            );
         }
     }
     match nearest(key, scope) {
@@ -137,7 +164,11 @@ pub fn unknown_key_note(key: &str, scope: Scope, strict: bool) -> String {
 
 /// The known key of `scope` with the smallest edit distance to `word`.
 pub fn nearest(word: &str, scope: Scope) -> Option<&'static str> {
-    keys(scope).iter().map(|k| (edit_distance(word, k.name), k.name)).min_by_key(|&(d, _)| d).map(|(_, name)| name)
+    keys(scope)
+        .iter()
+        .map(|k| (edit_distance(word, k.name), k.name))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, name)| name)
 }
 
 /// Levenshtein distance over characters.
@@ -169,8 +200,14 @@ mod tests {
 
     #[test]
     fn notes() {
-        assert_eq!(unknown_key_note("prot", Scope::Virtual, false), "unknown key `prot`; did you mean `port`?");
-        assert_eq!(unknown_key_note("keepalvie", Scope::Global, false), "unknown key `keepalvie`; did you mean `keepalive`?");
+        assert_eq!(
+            unknown_key_note("prot", Scope::Virtual, false),
+            "unknown key `prot`; did you mean `port`?"
+        );
+        assert_eq!(
+            unknown_key_note("keepalvie", Scope::Global, false),
+            "unknown key `keepalvie`; did you mean `keepalive`?"
+        );
         assert!(unknown_key_note("deadtime", Scope::Virtual, false).contains("belongs at the top level"));
         assert!(unknown_key_note("weight", Scope::Virtual, false).contains("inside a server block"));
         assert!(unknown_key_note("debug", Scope::Global, false).contains("debug_level"));

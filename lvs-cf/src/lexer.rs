@@ -65,8 +65,14 @@ pub(crate) fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
 /// Where chunks come from: lexed on demand, or by worker threads that lex
 /// ahead (chunk `i` by worker `i % n`, so they arrive in order).
 enum Source<'a> {
-    Inline { rest: &'a str, dialect: Dialect },
-    Workers { receivers: Vec<Receiver<Chunk<'a>>>, turn: usize },
+    Inline {
+        rest: &'a str,
+        dialect: Dialect,
+    },
+    Workers {
+        receivers: Vec<Receiver<Chunk<'a>>>,
+        turn: usize,
+    },
 }
 
 /// Splits a file into lines and tokens, a chunk of whole lines at a time.
@@ -119,7 +125,12 @@ impl<'a> Lexer<'a> {
     }
 
     fn from_source(source: Source<'a>) -> Self {
-        Lexer { source, chunk: Chunk::default(), cursor: 0, base: 1 }
+        Lexer {
+            source,
+            chunk: Chunk::default(),
+            cursor: 0,
+            base: 1,
+        }
     }
 
     /// The next line: its 1-based number, its text without the terminator,
@@ -134,7 +145,11 @@ impl<'a> Lexer<'a> {
         let line = self.chunk.lines[self.cursor];
         let number = self.base + self.cursor;
         self.cursor += 1;
-        Some((number, line.text, &self.chunk.tokens[line.tokens.0..line.tokens.1]))
+        Some((
+            number,
+            line.text,
+            &self.chunk.tokens[line.tokens.0..line.tokens.1],
+        ))
     }
 
     fn next_chunk(&mut self) -> Option<Chunk<'a>> {
@@ -157,7 +172,10 @@ impl<'a> Lexer<'a> {
 }
 
 fn lex_chunk(text: &str, dialect: Dialect) -> Chunk<'_> {
-    let mut chunk = Chunk { lines: Vec::with_capacity(text.len() / 16), tokens: Vec::with_capacity(text.len() / 8) };
+    let mut chunk = Chunk {
+        lines: Vec::with_capacity(text.len() / 16),
+        tokens: Vec::with_capacity(text.len() / 8),
+    };
     let rule = match dialect {
         Dialect::Extended => Rule::lines,
         Dialect::Strict => Rule::strict_lines,
@@ -202,14 +220,28 @@ impl<'a> Chunk<'a> {
                 self.tokens.push(token);
             }
         }
-        self.lines.push(LineInfo { text, tokens: (first, self.tokens.len()) });
+        self.lines.push(LineInfo {
+            text,
+            tokens: (first, self.tokens.len()),
+        });
     }
 
     fn push_failed(&mut self, text: &'a str, offset: usize) {
-        let offset = (0..=offset.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let offset = (0..=offset.min(text.len()))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
         let first = self.tokens.len();
-        self.tokens.push(Token { text: &text[offset..], quote: Quote::None, offset, kind: TokenKind::BadQuote });
-        self.lines.push(LineInfo { text, tokens: (first, self.tokens.len()) });
+        self.tokens.push(Token {
+            text: &text[offset..],
+            quote: Quote::None,
+            offset,
+            kind: TokenKind::BadQuote,
+        });
+        self.lines.push(LineInfo {
+            text,
+            tokens: (first, self.tokens.len()),
+        });
     }
 }
 
@@ -250,15 +282,31 @@ impl<'a> Iterator for LineSplit<'a> {
 fn token_of(pair: Pair<'_, Rule>, base: usize) -> Option<Token<'_>> {
     let span = pair.as_span();
     let offset = span.start() - base;
-    let word = |text, quote| Some(Token { text, quote, offset, kind: TokenKind::Word });
+    let word = |text, quote| {
+        Some(Token {
+            text,
+            quote,
+            offset,
+            kind: TokenKind::Word,
+        })
+    };
     match pair.as_rule() {
         Rule::key | Rule::bare | Rule::equals => word(span.as_str(), Quote::None),
         Rule::quoted | Rule::strict_quoted => {
-            let quote = if span.as_str().starts_with('"') { Quote::Double } else { Quote::Single };
+            let quote = if span.as_str().starts_with('"') {
+                Quote::Double
+            } else {
+                Quote::Single
+            };
             let inner = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
             word(inner, quote)
         }
-        Rule::bad_quote => Some(Token { text: span.as_str(), quote: Quote::None, offset, kind: TokenKind::BadQuote }),
+        Rule::bad_quote => Some(Token {
+            text: span.as_str(),
+            quote: Quote::None,
+            offset,
+            kind: TokenKind::BadQuote,
+        }),
         _ => None,
     }
 }
@@ -271,7 +319,10 @@ mod tests {
         let line = normalize_line_ends(line);
         let mut lexer = Lexer::new(&line, dialect);
         let (_, _, tokens) = lexer.next_line().unwrap_or((1, "", &[]));
-        tokens.iter().map(|t| (t.text.to_owned(), t.quote, t.offset, t.kind)).collect()
+        tokens
+            .iter()
+            .map(|t| (t.text.to_owned(), t.quote, t.offset, t.kind))
+            .collect()
     }
 
     fn all_lines(text: &str) -> Vec<(usize, String, usize)> {
@@ -290,9 +341,14 @@ mod tests {
 
     #[test]
     fn lines_end_at_cr_lf_and_crlf() {
-        let got: Vec<_> = all_lines("a\r\nb\rc\n\nd").into_iter().map(|(n, l, _)| (n, l)).collect();
-        let want: Vec<(usize, String)> =
-            [(1, "a"), (2, "b"), (3, "c"), (4, ""), (5, "d")].iter().map(|&(n, l)| (n, l.to_owned())).collect();
+        let got: Vec<_> = all_lines("a\r\nb\rc\n\nd")
+            .into_iter()
+            .map(|(n, l, _)| (n, l))
+            .collect();
+        let want: Vec<(usize, String)> = [(1, "a"), (2, "b"), (3, "c"), (4, ""), (5, "d")]
+            .iter()
+            .map(|&(n, l)| (n, l.to_owned()))
+            .collect();
         assert_eq!(got, want);
         assert!(all_lines("").is_empty());
         assert_eq!(all_lines("x\n"), vec![(1, "x".to_owned(), 1)]);
@@ -325,7 +381,10 @@ mod tests {
         let text = line.repeat(3 * CHUNK_BYTES / line.len() + 7);
         let lines = all_lines(&text);
         assert_eq!(lines.len(), text.matches("\r\n").count());
-        assert!(lines.iter().enumerate().all(|(i, (n, l, t))| *n == i + 1 && l == "     weight = 1" && *t == 3));
+        assert!(lines
+            .iter()
+            .enumerate()
+            .all(|(i, (n, l, t))| *n == i + 1 && l == "     weight = 1" && *t == 3));
     }
 
     #[test]
@@ -341,7 +400,10 @@ mod tests {
     fn key_equals_value() {
         for dialect in [Dialect::Extended, Dialect::Strict] {
             assert_eq!(texts("\tport = 80", dialect), ["port", "=", "80"]);
-            assert_eq!(texts("address = 1.2.3.4 eth0:1  ", dialect), ["address", "=", "1.2.3.4", "eth0:1"]);
+            assert_eq!(
+                texts("address = 1.2.3.4 eth0:1  ", dialect),
+                ["address", "=", "1.2.3.4", "eth0:1"]
+            );
         }
     }
 
@@ -350,7 +412,10 @@ mod tests {
         assert_eq!(texts("port=80", Dialect::Extended), ["port", "=", "80"]);
         assert_eq!(texts("port= 80", Dialect::Extended), ["port", "=", "80"]);
         assert_eq!(texts("port =80", Dialect::Extended), ["port", "=", "80"]);
-        assert_eq!(texts("send_program = /bin/x --a=b", Dialect::Extended), ["send_program", "=", "/bin/x", "--a=b"]);
+        assert_eq!(
+            texts("send_program = /bin/x --a=b", Dialect::Extended),
+            ["send_program", "=", "/bin/x", "--a=b"]
+        );
         assert_eq!(texts("port=80", Dialect::Strict), ["port=80"]);
         assert_eq!(texts("port =80", Dialect::Strict), ["port", "=80"]);
     }
@@ -358,9 +423,15 @@ mod tests {
     #[test]
     fn trailing_comments_only_in_the_extended_dialect() {
         assert_eq!(texts("port = 80 # web", Dialect::Extended), ["port", "=", "80"]);
-        assert_eq!(texts("send = \"a b\" # x", Dialect::Extended), ["send", "=", "a b"]);
+        assert_eq!(
+            texts("send = \"a b\" # x", Dialect::Extended),
+            ["send", "=", "a b"]
+        );
         assert_eq!(texts("expect = a#b", Dialect::Extended), ["expect", "=", "a#b"]);
-        assert_eq!(texts("port = 80 # web", Dialect::Strict), ["port", "=", "80", "#", "web"]);
+        assert_eq!(
+            texts("port = 80 # web", Dialect::Strict),
+            ["port", "=", "80", "#", "web"]
+        );
     }
 
     #[test]
@@ -390,13 +461,25 @@ mod tests {
     #[test]
     fn piranha_quote_quirks_in_the_strict_dialect() {
         // A comment after a quoted value runs to the end of the line looking for a quote.
-        assert_eq!(toks(r#"send = "abc" # x"#, Dialect::Strict)[2].3, TokenKind::BadQuote);
+        assert_eq!(
+            toks(r#"send = "abc" # x"#, Dialect::Strict)[2].3,
+            TokenKind::BadQuote
+        );
         // So does any token after a quoted value without blanks.
-        assert_eq!(toks(r#"address = "1.2.3.4" eth0"#, Dialect::Strict)[2].3, TokenKind::BadQuote);
-        assert_eq!(texts(r#"address = "1.2.3.4" eth0"#, Dialect::Extended), ["address", "=", "1.2.3.4", "eth0"]);
+        assert_eq!(
+            toks(r#"address = "1.2.3.4" eth0"#, Dialect::Strict)[2].3,
+            TokenKind::BadQuote
+        );
+        assert_eq!(
+            texts(r#"address = "1.2.3.4" eth0"#, Dialect::Extended),
+            ["address", "=", "1.2.3.4", "eth0"]
+        );
         // The token extends to the next quote after the first blank, and the
         // rest of the line is tokenized afresh.
-        assert_eq!(texts(r#"x = "a"b "c""#, Dialect::Strict), ["x", "=", "a\"b ", "c\""]);
+        assert_eq!(
+            texts(r#"x = "a"b "c""#, Dialect::Strict),
+            ["x", "=", "a\"b ", "c\""]
+        );
         assert_eq!(texts(r#"x = "a"b""#, Dialect::Strict), ["x", "=", "a\"b"]);
         assert_eq!(toks(r#"x = "a"b"#, Dialect::Strict)[2].3, TokenKind::BadQuote);
         assert_eq!(toks(r#"x = "a"b"#, Dialect::Extended)[2].3, TokenKind::BadQuote);
@@ -412,7 +495,18 @@ mod tests {
 
     #[test]
     fn any_bytes_tokenize_without_panic() {
-        for line in ["\u{0}", "=", "= =", "'", "\"", "'\"'", "#", "a\u{FFFD}b", "é = ü", "\"\t\""] {
+        for line in [
+            "\u{0}",
+            "=",
+            "= =",
+            "'",
+            "\"",
+            "'\"'",
+            "#",
+            "a\u{FFFD}b",
+            "é = ü",
+            "\"\t\"",
+        ] {
             for dialect in [Dialect::Extended, Dialect::Strict] {
                 toks(line, dialect);
             }

@@ -59,7 +59,9 @@ mod proptests;
 
 pub use error::{ErrorKind, LoadError, ParseError};
 pub use model::*;
-pub use parser::{parse, parse_bytes, parse_file, parse_with, BlockMap, Location, ParseOptions, Parsed, SourceMap};
+pub use parser::{
+    parse, parse_bytes, parse_file, parse_with, BlockMap, Location, ParseOptions, Parsed, SourceMap,
+};
 pub use services::Services;
 pub use validate::{validate, Diagnostic, Severity};
 pub use writer::write;

@@ -189,12 +189,18 @@ pub struct Text {
 impl Text {
     /// A value written in double quotes, the GUI's style.
     pub fn quoted(value: impl Into<String>) -> Self {
-        Text { value: value.into(), quote: Quote::Double }
+        Text {
+            value: value.into(),
+            quote: Quote::Double,
+        }
     }
 
     /// A value written without quotes.
     pub fn bare(value: impl Into<String>) -> Self {
-        Text { value: value.into(), quote: Quote::None }
+        Text {
+            value: value.into(),
+            quote: Quote::None,
+        }
     }
 
     /// The value as Piranha's parser stores it: re-wrapped in its quote.
@@ -548,6 +554,12 @@ pub struct RealServer {
 impl RealServer {
     /// A block with Piranha's defaults (`parseActualServer()`).
     pub fn new(name: impl Into<String>) -> Self {
-        RealServer { name: name.into(), address: None, active: false, weight: 1, port: None }
+        RealServer {
+            name: name.into(),
+            address: None,
+            active: false,
+            weight: 1,
+            port: None,
+        }
     }
 }

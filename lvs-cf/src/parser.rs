@@ -25,7 +25,10 @@ pub struct ParseOptions<'s> {
 
 impl ParseOptions<'_> {
     pub fn strict() -> Self {
-        ParseOptions { strict: true, services: None }
+        ParseOptions {
+            strict: true,
+            services: None,
+        }
     }
 }
 
@@ -49,7 +52,11 @@ pub struct BlockMap {
 
 impl BlockMap {
     pub fn key(&self, key: &str) -> Option<Location> {
-        self.keys.iter().rev().find(|(k, _)| *k == key).map(|&(_, loc)| loc)
+        self.keys
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, loc)| loc)
     }
 
     /// The line of `key`, else of the block's header.
@@ -69,7 +76,11 @@ pub struct SourceMap {
 
 impl SourceMap {
     pub fn global(&self, key: &str) -> Option<Location> {
-        self.globals.iter().rev().find(|(k, _)| *k == key).map(|&(_, loc)| loc)
+        self.globals
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, loc)| loc)
     }
 }
 
@@ -116,8 +127,14 @@ pub fn parse_bytes(bytes: &[u8], options: &ParseOptions<'_>) -> Result<Parsed, P
 
 /// Reads and parses a file.
 pub fn parse_file(path: &Path, options: &ParseOptions<'_>) -> Result<Parsed, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_owned(), source })?;
-    parse_bytes(&bytes, options).map_err(|error| LoadError::Parse { path: path.to_owned(), error })
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_bytes(&bytes, options).map_err(|error| LoadError::Parse {
+        path: path.to_owned(),
+        error,
+    })
 }
 
 fn lines_with_invalid_utf8(bytes: &[u8]) -> Vec<usize> {
@@ -126,17 +143,28 @@ fn lines_with_invalid_utf8(bytes: &[u8]) -> Vec<usize> {
     let mut rest = bytes;
     while !rest.is_empty() {
         number += 1;
-        let end = rest.iter().position(|&b| b == b'\n' || b == b'\r').unwrap_or(rest.len());
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(rest.len());
         if std::str::from_utf8(&rest[..end]).is_err() {
             bad.push(number);
         }
-        let skip = if rest.get(end) == Some(&b'\r') && rest.get(end + 1) == Some(&b'\n') { 2 } else { 1 };
+        let skip = if rest.get(end) == Some(&b'\r') && rest.get(end + 1) == Some(&b'\n') {
+            2
+        } else {
+            1
+        };
         rest = rest.get(end + skip..).unwrap_or(&[]);
     }
     bad
 }
 
-fn parse_text(text: &str, options: &ParseOptions<'_>, bad_utf8_lines: &[usize]) -> Result<Parsed, ParseError> {
+fn parse_text(
+    text: &str,
+    options: &ParseOptions<'_>,
+    bad_utf8_lines: &[usize],
+) -> Result<Parsed, ParseError> {
     if text.is_empty() {
         return Err(ParseError {
             line: 1,
@@ -147,7 +175,11 @@ fn parse_text(text: &str, options: &ParseOptions<'_>, bad_utf8_lines: &[usize]) 
         });
     }
     let text = lexer::normalize_line_ends(text);
-    let dialect = if options.strict { Dialect::Strict } else { Dialect::Extended };
+    let dialect = if options.strict {
+        Dialect::Strict
+    } else {
+        Dialect::Extended
+    };
     let run = |lexer: Lexer<'_>| {
         let mut parser = Parser {
             lexer,
@@ -161,7 +193,11 @@ fn parse_text(text: &str, options: &ParseOptions<'_>, bad_utf8_lines: &[usize]) 
             warnings: Vec::new(),
         };
         let (config, source_map) = parser.parse_globals()?;
-        Ok(Parsed { config, source_map, warnings: parser.warnings })
+        Ok(Parsed {
+            config,
+            source_map,
+            warnings: parser.warnings,
+        })
     };
     // Large files are lexed ahead by worker threads while this one builds
     // the model; the result is the same either way.
@@ -219,7 +255,11 @@ impl<'a> Parser<'a, '_> {
             }
             if self.bad_utf8_lines.binary_search(&number).is_ok() {
                 let offset = line.find('\u{FFFD}').unwrap_or(0);
-                return Err(self.error_at(offset, ErrorKind::InvalidUtf8, Some("this line has bytes that are not UTF-8")));
+                return Err(self.error_at(
+                    offset,
+                    ErrorKind::InvalidUtf8,
+                    Some("this line has bytes that are not UTF-8"),
+                ));
             }
             if let Some(bad) = self.tokens.iter().find(|t| t.kind == TokenKind::BadQuote) {
                 let note = match self.dialect() {
@@ -253,7 +293,10 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn error(&self, token: usize, kind: ErrorKind, note: Option<String>) -> ParseError {
-        let offset = self.tokens.get(token).map_or_else(|| self.line.trim_end().len(), |t| t.offset);
+        let offset = self
+            .tokens
+            .get(token)
+            .map_or_else(|| self.line.trim_end().len(), |t| t.offset);
         let mut error = self.error_at(offset, kind, None);
         error.note = note;
         error
@@ -261,7 +304,10 @@ impl<'a> Parser<'a, '_> {
 
     fn here(&self, token: usize) -> Location {
         let offset = self.tokens.get(token).map_or(0, |t| t.offset);
-        Location { line: self.line_no, column: self.line.get(..offset).map_or(offset, |s| s.chars().count()) + 1 }
+        Location {
+            line: self.line_no,
+            column: self.line.get(..offset).map_or(offset, |s| s.chars().count()) + 1,
+        }
     }
 
     fn key(&self) -> &'a str {
@@ -272,14 +318,22 @@ impl<'a> Parser<'a, '_> {
     fn check_equal(&self) -> Result<(), ParseError> {
         match self.tokens.get(1) {
             Some(t) if t.text == "=" => Ok(()),
-            _ => Err(self.error(1, ErrorKind::EqualExpected, Some(format!("write `{} = value`", self.key())))),
+            _ => Err(self.error(
+                1,
+                ErrorKind::EqualExpected,
+                Some(format!("write `{} = value`", self.key())),
+            )),
         }
     }
 
     /// Piranha's `CHECK_ARGS(count)`: `key = v1 .. vcount`, exactly.
     fn check_args(&self, count: usize) -> Result<(), ParseError> {
         self.check_equal()?;
-        let what = if count == 1 { "one value".to_owned() } else { format!("{count} values") };
+        let what = if count == 1 {
+            "one value".to_owned()
+        } else {
+            format!("{count} values")
+        };
         if self.tokens.len() < count + 2 {
             return Err(self.error(
                 self.tokens.len(),
@@ -301,7 +355,12 @@ impl<'a> Parser<'a, '_> {
 
     /// A block opener: `virtual NAME {`, `failover NAME {` or `server NAME {`.
     fn check_block_header(&self) -> Result<(), ParseError> {
-        let note = || Some(format!("write `{} NAME {{` with the brace on the same line", self.key()));
+        let note = || {
+            Some(format!(
+                "write `{} NAME {{` with the brace on the same line",
+                self.key()
+            ))
+        };
         if self.tokens.len() < 3 {
             return Err(self.error(self.tokens.len(), ErrorKind::MissingArgs, note()));
         }
@@ -344,7 +403,9 @@ impl<'a> Parser<'a, '_> {
 
     fn int_note(&self, text: &str) -> Option<String> {
         if text.len() > 1 && text.starts_with('0') && text.chars().all(|c| c.is_ascii_digit()) {
-            Some(format!("`{text}` starts with 0, so it is read as octal, and 8 and 9 are not octal digits"))
+            Some(format!(
+                "`{text}` starts with 0, so it is read as octal, and 8 and 9 are not octal digits"
+            ))
         } else {
             None
         }
@@ -376,10 +437,19 @@ impl<'a> Parser<'a, '_> {
 
     fn seconds(&self, token: usize) -> Result<Seconds, ParseError> {
         let text = self.tokens[token].text;
-        let positive = || Some(format!("`{}` must be a number of seconds greater than 0", self.key()));
+        let positive = || {
+            Some(format!(
+                "`{}` must be a number of seconds greater than 0",
+                self.key()
+            ))
+        };
         match values::seconds(text) {
-            Some(Ok(SecondsValue::Whole(n))) if (1..=MAX_SECONDS).contains(&n) => Ok(Seconds::whole(n as u64)),
-            Some(Ok(SecondsValue::Whole(_))) | Some(Err(())) => Err(self.error(token, ErrorKind::OutOfRange, positive())),
+            Some(Ok(SecondsValue::Whole(n))) if (1..=MAX_SECONDS).contains(&n) => {
+                Ok(Seconds::whole(n as u64))
+            }
+            Some(Ok(SecondsValue::Whole(_))) | Some(Err(())) => {
+                Err(self.error(token, ErrorKind::OutOfRange, positive()))
+            }
             Some(Ok(SecondsValue::Fraction(_))) if self.strict => Err(self.error(
                 token,
                 ErrorKind::IntExpected,
@@ -418,23 +488,37 @@ impl<'a> Parser<'a, '_> {
                 return Err(self.error(token, ErrorKind::BadArgument, self.ipv6_note()));
             }
             if rule.zero_is_error && v6.is_unspecified() {
-                return Err(self.error(token, ErrorKind::BadHostname, Some(format!("`{}` must not be ::", self.key()))));
+                return Err(self.error(
+                    token,
+                    ErrorKind::BadHostname,
+                    Some(format!("`{}` must not be ::", self.key())),
+                ));
             }
             return Ok(Host::Ip(IpAddr::V6(v6)));
         }
         if values::is_host_name(text) {
             return Ok(Host::Name(text.to_owned()));
         }
-        Err(self.error(token, ErrorKind::BadArgument, Some(format!("`{text}` is neither an IP address nor a host name"))))
+        Err(self.error(
+            token,
+            ErrorKind::BadArgument,
+            Some(format!("`{text}` is neither an IP address nor a host name")),
+        ))
     }
 
     /// `sorry_server`: an address literal only (`inet_aton`, or IPv6).
     fn address_literal(&self, token: usize) -> Result<IpAddr, ParseError> {
         let text = self.tokens[token].text;
         match values::ip_literal(text, true) {
-            Some(IpAddr::V6(_)) if self.strict => Err(self.error(token, ErrorKind::BadHostname, self.ipv6_note())),
+            Some(IpAddr::V6(_)) if self.strict => {
+                Err(self.error(token, ErrorKind::BadHostname, self.ipv6_note()))
+            }
             Some(ip) => Ok(ip),
-            None => Err(self.error(token, ErrorKind::BadHostname, Some(format!("`{text}` is not an IP address")))),
+            None => Err(self.error(
+                token,
+                ErrorKind::BadHostname,
+                Some(format!("`{text}` is not an IP address")),
+            )),
         }
     }
 
@@ -448,7 +532,9 @@ impl<'a> Parser<'a, '_> {
                 return Err(self.error(
                     token,
                     ErrorKind::BadNetmask,
-                    Some("`/N` prefix lengths are an lvs-rs extension, not accepted with --strict".to_owned()),
+                    Some(
+                        "`/N` prefix lengths are an lvs-rs extension, not accepted with --strict".to_owned(),
+                    ),
                 ));
             }
             if let Ok(len) = len.parse::<u8>() {
@@ -472,7 +558,11 @@ impl<'a> Parser<'a, '_> {
     ) -> Result<T, ParseError> {
         let text = self.tokens[token].text;
         let allowed = || {
-            let words: Vec<&str> = all.iter().filter(|(_, _, ext)| !(self.strict && *ext)).map(|(_, w, _)| *w).collect();
+            let words: Vec<&str> = all
+                .iter()
+                .filter(|(_, _, ext)| !(self.strict && *ext))
+                .map(|(_, w, _)| *w)
+                .collect();
             Some(format!("`{}` is one of: {}", self.key(), words.join(", ")))
         };
         match from(text) {
@@ -494,12 +584,18 @@ impl<'a> Parser<'a, '_> {
 
     fn text(&self, token: usize) -> Text {
         let t = &self.tokens[token];
-        Text { value: t.text.to_owned(), quote: t.quote }
+        Text {
+            value: t.text.to_owned(),
+            quote: t.quote,
+        }
     }
 
     fn address_on_device(&self) -> Result<AddressOnDevice, ParseError> {
         self.check_args(2)?;
-        Ok(AddressOnDevice { host: self.host(2, ANY_HOST)?, device: self.string(3) })
+        Ok(AddressOnDevice {
+            host: self.host(2, ANY_HOST)?,
+            device: self.string(3),
+        })
     }
 
     // ---- blocks -------------------------------------------------------
@@ -692,13 +788,19 @@ impl<'a> Parser<'a, '_> {
             column: header.column,
             kind: ErrorKind::Eof,
             source_line: header_line,
-            note: Some(format!("the file ends on line {} before `{what}` is closed with `}}`", self.last_line_no)),
+            note: Some(format!(
+                "the file ends on line {} before `{what}` is closed with `}}`",
+                self.last_line_no
+            )),
         }
     }
 
     fn parse_virtual(&mut self) -> Result<(VirtualService, BlockMap), ParseError> {
         let mut vs = VirtualService::new(self.tokens[1].text);
-        let mut block = BlockMap { header: self.here(0), ..BlockMap::default() };
+        let mut block = BlockMap {
+            header: self.here(0),
+            ..BlockMap::default()
+        };
         let what = format!("{} {}", self.key(), vs.name);
         let header_line = self.line.to_owned();
         // Per server: the port it inherited and whether its block set one.
@@ -711,7 +813,11 @@ impl<'a> Parser<'a, '_> {
             let key: &'static str = match self.key() {
                 "}" => {
                     if self.tokens.len() > 1 {
-                        return Err(self.error(1, ErrorKind::ExtraArgs, Some("`}` stands alone on its line".to_owned())));
+                        return Err(self.error(
+                            1,
+                            ErrorKind::ExtraArgs,
+                            Some("`}` stands alone on its line".to_owned()),
+                        ));
                     }
                     break;
                 }
@@ -843,7 +949,9 @@ impl<'a> Parser<'a, '_> {
         }
         // A server takes the virtual's port as of its block; keep that where
         // a later `port` changed the virtual's.
-        for ((server, server_block), (port, explicit)) in vs.servers.iter_mut().zip(&block.servers).zip(inherited) {
+        for ((server, server_block), (port, explicit)) in
+            vs.servers.iter_mut().zip(&block.servers).zip(inherited)
+        {
             if explicit || port == vs.port {
                 continue;
             }
@@ -869,7 +977,13 @@ impl<'a> Parser<'a, '_> {
             Some(t) if t.text == "[" => {}
             _ => return Err(self.error(2, ErrorKind::ListExpected, note())),
         }
-        let Some(close) = self.tokens.iter().skip(3).position(|t| t.text == "]").map(|i| i + 3) else {
+        let Some(close) = self
+            .tokens
+            .iter()
+            .skip(3)
+            .position(|t| t.text == "]")
+            .map(|i| i + 3)
+        else {
             return Err(self.error(self.tokens.len(), ErrorKind::ListExpected, note()));
         };
         if close + 1 < self.tokens.len() {
@@ -880,7 +994,10 @@ impl<'a> Parser<'a, '_> {
 
     fn parse_server(&mut self) -> Result<(RealServer, BlockMap, bool), ParseError> {
         let mut server = RealServer::new(self.tokens[1].text);
-        let mut block = BlockMap { header: self.here(0), ..BlockMap::default() };
+        let mut block = BlockMap {
+            header: self.here(0),
+            ..BlockMap::default()
+        };
         let what = format!("server {}", server.name);
         let header_line = self.line.to_owned();
         let mut explicit_port = false;
@@ -892,7 +1009,11 @@ impl<'a> Parser<'a, '_> {
             let key: &'static str = match self.key() {
                 "}" => {
                     if self.tokens.len() > 1 {
-                        return Err(self.error(1, ErrorKind::ExtraArgs, Some("`}` stands alone on its line".to_owned())));
+                        return Err(self.error(
+                            1,
+                            ErrorKind::ExtraArgs,
+                            Some("`}` stands alone on its line".to_owned()),
+                        ));
                     }
                     break;
                 }

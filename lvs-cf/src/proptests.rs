@@ -6,11 +6,18 @@ use crate::strategy::{self, ugly_text_options};
 use crate::{parse_bytes, parse_with, validate, write, ParseOptions, Services};
 
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 fn lenient() -> ParseOptions<'static> {
-    ParseOptions { strict: false, services: Some(Services::builtin()) }
+    ParseOptions {
+        strict: false,
+        services: Some(Services::builtin()),
+    }
 }
 
 proptest! {
@@ -50,13 +57,23 @@ proptest! {
         }
     }
 
+    /// Mutated texts: no panic; errors point into the input; and whatever
+    /// parses without validation errors writes back to the same model.
     #[test]
     fn the_parser_never_panics_on_mutated_texts(bytes in strategy::mutated_text()) {
         for strict in [false, true] {
-            if let Err(e) = parse_bytes(&bytes, &ParseOptions { strict, services: Some(Services::builtin()) }) {
-                // Errors point into the input.
-                prop_assert!(e.line >= 1 && e.column >= 1);
-                let _ = e.to_string();
+            match parse_bytes(&bytes, &ParseOptions { strict, services: Some(Services::builtin()) }) {
+                Err(e) => {
+                    let lines = bytes.iter().filter(|&&b| b == b'\n' || b == b'\r').count() + 1;
+                    prop_assert!(e.line >= 1 && e.line <= lines && e.column >= 1, "{e}");
+                    let _ = e.to_string();
+                }
+                Ok(parsed) if parsed.diagnostics().iter().all(|d| !d.is_error()) => {
+                    let text = write(&parsed.config);
+                    let again = parse_with(&text, &lenient()).map_err(|e| TestCaseError::fail(format!("{text}\n{e}")))?;
+                    prop_assert_eq!(again.config, parsed.config, "{}", text);
+                }
+                Ok(_) => {}
             }
         }
     }

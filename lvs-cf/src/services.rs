@@ -50,8 +50,12 @@ impl Services {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
             let mut fields = line.split_whitespace();
-            let (Some(name), Some(port_proto)) = (fields.next(), fields.next()) else { continue };
-            let Some((port, "tcp")) = port_proto.split_once('/') else { continue };
+            let (Some(name), Some(port_proto)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let Some((port, "tcp")) = port_proto.split_once('/') else {
+                continue;
+            };
             let Ok(port) = port.parse::<u16>() else { continue };
             for alias in std::iter::once(name).chain(fields) {
                 ports.entry(alias.to_owned()).or_insert(port);
@@ -64,7 +68,10 @@ impl Services {
     pub fn builtin() -> &'static Services {
         static BUILTIN_DB: OnceLock<Services> = OnceLock::new();
         BUILTIN_DB.get_or_init(|| Services {
-            ports: BUILTIN.iter().map(|&(name, port)| (name.to_owned(), port)).collect(),
+            ports: BUILTIN
+                .iter()
+                .map(|&(name, port)| (name.to_owned(), port))
+                .collect(),
         })
     }
 

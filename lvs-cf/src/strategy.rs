@@ -35,7 +35,10 @@ use crate::ParseOptions;
 /// The options [`ugly_text()`] texts are written for: the lvs-rs dialect and
 /// the built-in services table (so `port = https` means 443 on any machine).
 pub fn ugly_text_options() -> ParseOptions<'static> {
-    ParseOptions { strict: false, services: Some(Services::builtin()) }
+    ParseOptions {
+        strict: false,
+        services: Some(Services::builtin()),
+    }
 }
 
 fn word() -> impl Strategy<Value = String> {
@@ -51,7 +54,10 @@ fn text() -> impl Strategy<Value = Text> {
     prop_oneof![
         word().prop_map(Text::bare),
         r#"[ -!#-~]{0,24}"#.prop_map(Text::quoted),
-        "[ -&(-~]{0,24}".prop_map(|value| Text { value, quote: Quote::Single }),
+        "[ -&(-~]{0,24}".prop_map(|value| Text {
+            value,
+            quote: Quote::Single
+        }),
     ]
 }
 
@@ -71,7 +77,10 @@ fn ipv4() -> impl Strategy<Value = Ipv4Addr> {
 }
 
 fn ipv6() -> impl Strategy<Value = Ipv6Addr> {
-    prop_oneof![any::<u128>().prop_map(Ipv6Addr::from), (0u16..=0xffff).prop_map(|n| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n))]
+    prop_oneof![
+        any::<u128>().prop_map(Ipv6Addr::from),
+        (0u16..=0xffff).prop_map(|n| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n))
+    ]
 }
 
 fn host() -> impl Strategy<Value = Host> {
@@ -92,7 +101,8 @@ fn netmask_for(v6: bool) -> BoxedStrategy<Netmask> {
         (0u8..=128).prop_map(Netmask::Prefix).boxed()
     } else {
         prop_oneof![
-            (0u32..=32).prop_map(|len| Netmask::Dotted(Ipv4Addr::from(u32::MAX.checked_shl(32 - len).unwrap_or(0)))),
+            (0u32..=32)
+                .prop_map(|len| Netmask::Dotted(Ipv4Addr::from(u32::MAX.checked_shl(32 - len).unwrap_or(0)))),
             (0u8..=32).prop_map(Netmask::Prefix),
         ]
         .boxed()
@@ -103,7 +113,9 @@ fn device() -> impl Strategy<Value = String> {
     "(eth|ens|bond)[0-9](:[0-9]{1,2})?"
 }
 
-fn keyword<T: Copy + std::fmt::Debug + 'static>(all: &'static [(T, &'static str, bool)]) -> impl Strategy<Value = T> {
+fn keyword<T: Copy + std::fmt::Debug + 'static>(
+    all: &'static [(T, &'static str, bool)],
+) -> impl Strategy<Value = T> {
     proptest::sample::select(all.iter().map(|&(v, _, _)| v).collect::<Vec<_>>())
 }
 
@@ -121,8 +133,14 @@ fn family() -> impl Strategy<Value = Family> {
 
 fn address_in(family: Family) -> BoxedStrategy<Host> {
     match family {
-        Family::V4 => ipv4().prop_filter("specified", |a| !a.is_unspecified()).prop_map(|a| Host::Ip(a.into())).boxed(),
-        Family::V6 => ipv6().prop_filter("specified", |a| !a.is_unspecified()).prop_map(|a| Host::Ip(a.into())).boxed(),
+        Family::V4 => ipv4()
+            .prop_filter("specified", |a| !a.is_unspecified())
+            .prop_map(|a| Host::Ip(a.into()))
+            .boxed(),
+        Family::V6 => ipv6()
+            .prop_filter("specified", |a| !a.is_unspecified())
+            .prop_map(|a| Host::Ip(a.into()))
+            .boxed(),
         Family::Names => host_name().prop_map(Host::Name).boxed(),
     }
 }
@@ -138,7 +156,13 @@ fn server(index: usize, family: Family) -> impl Strategy<Value = RealServer> {
         .prop_map(move |(name, address, active, weight, port)| {
             // A server with no address must be inactive to be valid.
             let active = active && address.is_some();
-            RealServer { name: format!("{name}{index}"), address, active, weight, port }
+            RealServer {
+                name: format!("{name}{index}"),
+                address,
+                active,
+                weight,
+                port,
+            }
         })
 }
 
@@ -177,69 +201,119 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
         option::of(text()),
         option::of(text()),
         option::of(host()),
-        option::of(vec(word().prop_filter("not a bracket", |w| w != "[" && w != "]"), 0..3)),
+        option::of(vec(
+            word().prop_filter("not a bracket", |w| w != "[" && w != "]"),
+            0..3,
+        )),
     );
-    (head, checks, any::<bool>()).prop_flat_map(move |(head, checks, has_sorry)| {
-        let (name, active, family, device, port, protocol, fwmark, scheduler, persistent, timeout, reentry, quiesce) = head;
-        let v6 = matches!(family, Family::V6);
-        let sorry = if has_sorry && !matches!(family, Family::Names) {
-            if v6 {
-                ipv6().prop_map(|a| Some(IpAddr::V6(a))).boxed()
+    (head, checks, any::<bool>())
+        .prop_flat_map(move |(head, checks, has_sorry)| {
+            let (
+                name,
+                active,
+                family,
+                device,
+                port,
+                protocol,
+                fwmark,
+                scheduler,
+                persistent,
+                timeout,
+                reentry,
+                quiesce,
+            ) = head;
+            let v6 = matches!(family, Family::V6);
+            let sorry = if has_sorry && !matches!(family, Family::Names) {
+                if v6 {
+                    ipv6().prop_map(|a| Some(IpAddr::V6(a))).boxed()
+                } else {
+                    ipv4().prop_map(|a| Some(IpAddr::V4(a))).boxed()
+                }
             } else {
-                ipv4().prop_map(|a| Some(IpAddr::V4(a))).boxed()
+                Just(None).boxed()
+            };
+            let servers =
+                (0usize..4).prop_flat_map(move |n| (0..n).map(|j| server(j, family)).collect::<Vec<_>>());
+            (
+                Just((
+                    name, active, family, device, port, protocol, fwmark, scheduler, persistent, timeout,
+                    reentry, quiesce,
+                )),
+                Just(checks.clone()),
+                sorry,
+                option::of(netmask_for(v6)),
+                option::of(netmask_for(v6)),
+                servers,
+            )
+        })
+        .prop_map(move |(head, checks, sorry_server, vip_nmask, pmask, servers)| {
+            let (
+                name,
+                active,
+                family,
+                device,
+                port,
+                protocol,
+                fwmark,
+                scheduler,
+                persistent,
+                timeout,
+                reentry,
+                quiesce,
+            ) = head;
+            let (
+                send,
+                expect,
+                use_regex,
+                send_program,
+                load_monitor,
+                client_monitor,
+                start_cmd,
+                stop_cmd,
+                master,
+                dirs,
+            ) = checks;
+            VirtualService {
+                name: format!("{name}{index}"),
+                active,
+                address: Some(AddressOnDevice {
+                    host: vip(index, family),
+                    device,
+                }),
+                vip_nmask,
+                sorry_server,
+                port,
+                protocol,
+                fwmark,
+                scheduler,
+                persistent,
+                pmask: pmask.filter(|_| persistent > 0),
+                send,
+                expect,
+                use_regex,
+                send_program,
+                timeout,
+                reentry,
+                quiesce_server: quiesce,
+                load_monitor,
+                client_monitor,
+                start_cmd,
+                stop_cmd,
+                master,
+                dirs,
+                servers,
             }
-        } else {
-            Just(None).boxed()
-        };
-        let servers = (0usize..4).prop_flat_map(move |n| (0..n).map(|j| server(j, family)).collect::<Vec<_>>());
-        (
-            Just((name, active, family, device, port, protocol, fwmark, scheduler, persistent, timeout, reentry, quiesce)),
-            Just(checks.clone()),
-            sorry,
-            option::of(netmask_for(v6)),
-            option::of(netmask_for(v6)),
-            servers,
-        )
-    })
-    .prop_map(move |(head, checks, sorry_server, vip_nmask, pmask, servers)| {
-        let (name, active, family, device, port, protocol, fwmark, scheduler, persistent, timeout, reentry, quiesce) = head;
-        let (send, expect, use_regex, send_program, load_monitor, client_monitor, start_cmd, stop_cmd, master, dirs) = checks;
-        VirtualService {
-            name: format!("{name}{index}"),
-            active,
-            address: Some(AddressOnDevice { host: vip(index, family), device }),
-            vip_nmask,
-            sorry_server,
-            port,
-            protocol,
-            fwmark,
-            scheduler,
-            persistent,
-            pmask: pmask.filter(|_| persistent > 0),
-            send,
-            expect,
-            use_regex,
-            send_program,
-            timeout,
-            reentry,
-            quiesce_server: quiesce,
-            load_monitor,
-            client_monitor,
-            start_cmd,
-            stop_cmd,
-            master,
-            dirs,
-            servers,
-        }
-    })
+        })
 }
 
 fn services(max: usize) -> impl Strategy<Value = Vec<VirtualService>> {
-    (1..=max).prop_flat_map(|n| (0..n).map(virtual_service).collect::<Vec<_>>()).prop_map(|mut list| {
-        // At least one active service, as pulse requires.
-        list[0].active = true;
-        list
-    })
+    (1..=max)
+        .prop_flat_map(|n| (0..n).map(virtual_service).collect::<Vec<_>>())
+        .prop_map(|mut list| {
+            // At least one active service, as pulse requires.
+            list[0].active = true;
+            list
+        })
 }
 
 /// Valid models.
@@ -270,13 +344,41 @@ pub fn config() -> impl Strategy<Value = Config> {
         prop_oneof![Just("eth0".to_owned()), device()],
         any::<u8>(),
         any::<[u16; 3]>(),
-        (option::of(word()), option::of(word()), prop_oneof![Just("/sbin/ipvsadm".to_owned()), word()]),
+        (
+            option::of(word()),
+            option::of(word()),
+            prop_oneof![Just("/sbin/ipvsadm".to_owned()), word()],
+        ),
     );
     (heartbeat, rest, services(4), services(2)).prop_map(|(heartbeat, rest, virtuals, failovers)| {
-        let (serial_no, service, primary, primary_private, backup, backup_private, backup_active, hb, hb_port, keepalive, deadtime, network) =
-            heartbeat;
-        let (nat_router, nat_nmask, rca, debug_level, rsh_command, active_cmd, inactive_cmd, flags, syncd_iface, syncd_id, timeouts, misc) =
-            rest;
+        let (
+            serial_no,
+            service,
+            primary,
+            primary_private,
+            backup,
+            backup_private,
+            backup_active,
+            hb,
+            hb_port,
+            keepalive,
+            deadtime,
+            network,
+        ) = heartbeat;
+        let (
+            nat_router,
+            nat_nmask,
+            rca,
+            debug_level,
+            rsh_command,
+            active_cmd,
+            inactive_cmd,
+            flags,
+            syncd_iface,
+            syncd_id,
+            timeouts,
+            misc,
+        ) = rest;
         let (primary_shared, backup_shared, ipvsadm) = misc;
         let backup = match (&primary, backup) {
             (Some(p), Some(b)) if *p == b => None,
@@ -339,7 +441,11 @@ fn without_extensions(mut c: Config) -> Config {
             IpAddr::V6(v6) => {
                 let [.., a, b, c, d] = v6.octets();
                 let mapped = Ipv4Addr::new(a, b, c, d);
-                IpAddr::V4(if mapped.is_unspecified() { Ipv4Addr::new(10, 255, 255, 254) } else { mapped })
+                IpAddr::V4(if mapped.is_unspecified() {
+                    Ipv4Addr::new(10, 255, 255, 254)
+                } else {
+                    mapped
+                })
             }
         }
     }
@@ -351,7 +457,9 @@ fn without_extensions(mut c: Config) -> Config {
     fn mask(m: &mut Option<Netmask>) {
         if let Some(Netmask::Prefix(len)) = *m {
             let len = u32::from(len.min(32));
-            *m = Some(Netmask::Dotted(Ipv4Addr::from(u32::MAX.checked_shl(32 - len).unwrap_or(0))));
+            *m = Some(Netmask::Dotted(Ipv4Addr::from(
+                u32::MAX.checked_shl(32 - len).unwrap_or(0),
+            )));
         }
     }
     fn bare_name(name: &mut String) {
@@ -359,7 +467,12 @@ fn without_extensions(mut c: Config) -> Config {
     }
     c.keepalive = whole(c.keepalive);
     c.deadtime = whole(c.deadtime);
-    for h in [&mut c.primary, &mut c.primary_private, &mut c.backup, &mut c.backup_private] {
+    for h in [
+        &mut c.primary,
+        &mut c.primary_private,
+        &mut c.backup,
+        &mut c.backup_private,
+    ] {
         host(h);
     }
     if c.primary.is_some() && c.primary == c.backup {
@@ -371,7 +484,11 @@ fn without_extensions(mut c: Config) -> Config {
         router.host = h.unwrap_or_else(|| router.host.clone());
     }
     mask(&mut c.nat_nmask);
-    for vs in c.virtual_services.iter_mut().chain(c.failover_services.iter_mut()) {
+    for vs in c
+        .virtual_services
+        .iter_mut()
+        .chain(c.failover_services.iter_mut())
+    {
         vs.timeout = whole(vs.timeout);
         if vs.protocol.is_extension() {
             vs.protocol = Protocol::Tcp;
@@ -415,21 +532,25 @@ pub fn ugly_text() -> impl Strategy<Value = (Config, String)> {
 
 /// Ugly texts with a few bytes inserted, deleted or replaced; often invalid.
 pub fn mutated_text() -> impl Strategy<Value = Vec<u8>> {
-    (ugly_text(), vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 1..8)).prop_map(|((_, text), edits)| {
-        let mut bytes = text.into_bytes();
-        for (at, op, byte) in edits {
-            let i = at.index(bytes.len() + 1);
-            match op {
-                0 => bytes.insert(i, byte),
-                1 if i < bytes.len() => {
-                    bytes.remove(i);
+    (
+        ugly_text(),
+        vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 1..8),
+    )
+        .prop_map(|((_, text), edits)| {
+            let mut bytes = text.into_bytes();
+            for (at, op, byte) in edits {
+                let i = at.index(bytes.len() + 1);
+                match op {
+                    0 => bytes.insert(i, byte),
+                    1 if i < bytes.len() => {
+                        bytes.remove(i);
+                    }
+                    _ if i < bytes.len() => bytes[i] = byte,
+                    _ => bytes.push(byte),
                 }
-                _ if i < bytes.len() => bytes[i] = byte,
-                _ => bytes.push(byte),
             }
-        }
-        bytes
-    })
+            bytes
+        })
 }
 
 /// A small deterministic generator for the renderer's choices.
@@ -451,7 +572,11 @@ impl Dice {
 
 /// Renders `config` as an ugly text; the same seed gives the same text.
 pub fn render_ugly(config: &Config, seed: u64) -> String {
-    let mut r = Ugly { dice: Dice(seed | 1), out: String::new(), crlf: false };
+    let mut r = Ugly {
+        dice: Dice(seed | 1),
+        out: String::new(),
+        crlf: false,
+    };
     r.crlf = r.dice.chance(3);
     r.config(config);
     r.out
@@ -481,7 +606,11 @@ impl Ugly {
             let b = self.blanks(false);
             self.out.push_str(b);
         }
-        self.out.push_str(if self.crlf || self.dice.chance(20) { "\r\n" } else { "\n" });
+        self.out.push_str(if self.crlf || self.dice.chance(20) {
+            "\r\n"
+        } else {
+            "\n"
+        });
         while self.dice.chance(6) {
             let b = self.blanks(false);
             self.out.push_str(b);
@@ -515,7 +644,11 @@ impl Ugly {
 
     fn int(&mut self, n: i64) -> String {
         if n < 0 {
-            return if self.dice.chance(2) { format!("-0x{:x}", n.unsigned_abs()) } else { n.to_string() };
+            return if self.dice.chance(2) {
+                format!("-0x{:x}", n.unsigned_abs())
+            } else {
+                n.to_string()
+            };
         }
         match self.dice.roll(5) {
             0 if n > 0 => format!("0{n:o}"),
@@ -601,10 +734,32 @@ impl Ugly {
     fn shadow(&mut self, key: &str, wrong: &str) {
         // Keys for which `1` is a valid value.
         const SHADOWABLE: &[&str] = &[
-            "serial_no", "backup_active", "heartbeat", "sync", "hard_shutdown", "syncdaemon", "monitor_links",
-            "syncd_id", "tcp_timeout", "tcpfin_timeout", "udp_timeout", "keepalive", "deadtime", "active", "fwmark",
-            "persistent", "use_regex", "quiesce_server", "timeout", "reentry", "weight", "port", "debug_level",
-            "rsh_command", "send", "expect",
+            "serial_no",
+            "backup_active",
+            "heartbeat",
+            "sync",
+            "hard_shutdown",
+            "syncdaemon",
+            "monitor_links",
+            "syncd_id",
+            "tcp_timeout",
+            "tcpfin_timeout",
+            "udp_timeout",
+            "keepalive",
+            "deadtime",
+            "active",
+            "fwmark",
+            "persistent",
+            "use_regex",
+            "quiesce_server",
+            "timeout",
+            "reentry",
+            "weight",
+            "port",
+            "debug_level",
+            "rsh_command",
+            "send",
+            "expect",
         ];
         if SHADOWABLE.contains(&key) && self.dice.chance(12) {
             self.line(key, wrong);
@@ -646,7 +801,10 @@ impl Ugly {
                 put!(key, self.host(host));
             }
         }
-        for (key, value) in [("primary_shared", &c.primary_shared), ("backup_shared", &c.backup_shared)] {
+        for (key, value) in [
+            ("primary_shared", &c.primary_shared),
+            ("backup_shared", &c.backup_shared),
+        ] {
             if let Some(value) = value {
                 put!(key, self.plain(value));
             }
@@ -663,7 +821,11 @@ impl Ugly {
             }
         }
         if c.monitor_links || self.dice.chance(3) {
-            let on = if c.monitor_links { 1 + self.dice.roll(3) as i64 } else { 0 };
+            let on = if c.monitor_links {
+                1 + self.dice.roll(3) as i64
+            } else {
+                0
+            };
             put!("monitor_links", self.int(on));
         }
         put!("heartbeat_port", self.port(c.heartbeat_port));
@@ -673,7 +835,10 @@ impl Ugly {
         if let Some(router) = &c.nat_router {
             let host = self.host(&router.host);
             let blanks = self.blanks(true);
-            put!("nat_router", format!("{host}{blanks}{}", self.plain(&router.device)));
+            put!(
+                "nat_router",
+                format!("{host}{blanks}{}", self.plain(&router.device))
+            );
         }
         if let Some(mask) = c.nat_nmask {
             put!("nat_nmask", self.netmask(mask));
@@ -697,14 +862,21 @@ impl Ugly {
             }
         }
         put!("syncd_id", self.int(c.syncd_id.into()));
-        for (key, value) in [("tcp_timeout", c.tcp_timeout), ("tcpfin_timeout", c.tcpfin_timeout), ("udp_timeout", c.udp_timeout)] {
+        for (key, value) in [
+            ("tcp_timeout", c.tcp_timeout),
+            ("tcpfin_timeout", c.tcpfin_timeout),
+            ("udp_timeout", c.udp_timeout),
+        ] {
             if value != 0 || self.dice.chance(3) {
                 put!(key, self.int(value.into()));
             }
         }
         self.emit(&mut e);
         // Blocks of both kinds may interleave; each kind keeps its order.
-        let (mut v, mut f) = (c.virtual_services.iter().peekable(), c.failover_services.iter().peekable());
+        let (mut v, mut f) = (
+            c.virtual_services.iter().peekable(),
+            c.failover_services.iter().peekable(),
+        );
         loop {
             let failover = match (v.peek(), f.peek()) {
                 (None, None) => break,
@@ -721,7 +893,11 @@ impl Ugly {
 
     fn block_open(&mut self, kind: &str, name: &str) {
         let indent = self.blanks(false);
-        let name = if name.starts_with('=') || self.dice.chance(8) { format!("\"{name}\"") } else { self.plain(name) };
+        let name = if name.starts_with('=') || self.dice.chance(8) {
+            format!("\"{name}\"")
+        } else {
+            self.plain(name)
+        };
         let (a, b) = (self.blanks(true), self.blanks(true));
         self.out.push_str(&format!("{indent}{kind}{a}{name}{b}{{"));
         self.end_line();
@@ -748,7 +924,10 @@ impl Ugly {
         if let Some(address) = &vs.address {
             let host = self.host(&address.host);
             let blanks = self.blanks(true);
-            put!("address", format!("{host}{blanks}{}", self.plain(&address.device)));
+            put!(
+                "address",
+                format!("{host}{blanks}{}", self.plain(&address.device))
+            );
         }
         if let Some(ip) = vs.sorry_server {
             put!("sorry_server", self.ip(ip));

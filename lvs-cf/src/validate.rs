@@ -53,15 +53,26 @@ pub fn validate(config: &Config, map: Option<&SourceMap>) -> Vec<Diagnostic> {
     let mut v = Validator { out: Vec::new() };
     v.globals(config, map);
     for (kind, services, blocks) in [
-        ("virtual", &config.virtual_services, map.map(|m| m.virtual_services.as_slice())),
-        ("failover", &config.failover_services, map.map(|m| m.failover_services.as_slice())),
+        (
+            "virtual",
+            &config.virtual_services,
+            map.map(|m| m.virtual_services.as_slice()),
+        ),
+        (
+            "failover",
+            &config.failover_services,
+            map.map(|m| m.failover_services.as_slice()),
+        ),
     ] {
         let mut names: HashMap<&str, Option<usize>> = HashMap::new();
         for (i, vs) in services.iter().enumerate() {
             let block = blocks.and_then(|b| b.get(i));
             let header = block.map(|b| b.header.line);
             if let Some(first) = names.insert(&vs.name, header) {
-                v.error(header, format!("duplicate {kind} service name `{}`{}", vs.name, first_seen(first)));
+                v.error(
+                    header,
+                    format!("duplicate {kind} service name `{}`{}", vs.name, first_seen(first)),
+                );
             }
             v.service(config, kind, vs, block);
         }
@@ -72,7 +83,8 @@ pub fn validate(config: &Config, map: Option<&SourceMap>) -> Vec<Diagnostic> {
 }
 
 fn first_seen(line: Option<usize>) -> String {
-    line.map(|l| format!(" (first defined on line {l})")).unwrap_or_default()
+    line.map(|l| format!(" (first defined on line {l})"))
+        .unwrap_or_default()
 }
 
 struct Validator {
@@ -85,36 +97,56 @@ fn key_line(block: Option<&BlockMap>, key: &str) -> Option<usize> {
 
 impl Validator {
     fn error(&mut self, line: Option<usize>, message: String) {
-        self.out.push(Diagnostic { severity: Severity::Error, line, message });
+        self.out.push(Diagnostic {
+            severity: Severity::Error,
+            line,
+            message,
+        });
     }
 
     fn warning(&mut self, line: Option<usize>, message: String) {
-        self.out.push(Diagnostic { severity: Severity::Warning, line, message });
+        self.out.push(Diagnostic {
+            severity: Severity::Warning,
+            line,
+            message,
+        });
     }
 
     fn plain(&mut self, line: Option<usize>, what: &str, value: &str) {
         if let Some(problem) = plain_problem(value) {
-            self.error(line, format!("{what} {problem}, so it cannot be written in lvs.cf"));
+            self.error(
+                line,
+                format!("{what} {problem}, so it cannot be written in lvs.cf"),
+            );
         }
     }
 
     fn text(&mut self, line: Option<usize>, what: &str, text: &Option<Text>) {
         if let Some(problem) = text.as_ref().and_then(text_problem) {
-            self.error(line, format!("`{what}` {problem}, so it cannot be written in lvs.cf"));
+            self.error(
+                line,
+                format!("`{what}` {problem}, so it cannot be written in lvs.cf"),
+            );
         }
     }
 
     fn host(&mut self, line: Option<usize>, what: &str, host: &Option<Host>) {
         if let Some(Host::Name(name)) = host {
             if !crate::values::is_host_name(name) {
-                self.error(line, format!("`{what}` is neither an IP address nor a host name: `{name}`"));
+                self.error(
+                    line,
+                    format!("`{what}` is neither an IP address nor a host name: `{name}`"),
+                );
             }
         }
     }
 
     fn seconds(&mut self, line: Option<usize>, what: &str, value: Seconds) {
         if value.0.is_zero() || value.0.as_secs() > i32::MAX as u64 {
-            self.error(line, format!("`{what}` must be greater than 0 and at most {} seconds", i32::MAX));
+            self.error(
+                line,
+                format!("`{what}` must be greater than 0 and at most {} seconds", i32::MAX),
+            );
         }
     }
 
@@ -143,7 +175,10 @@ impl Validator {
         let line = |key: &str| map.and_then(|m| m.global(key)).map(|l| l.line);
         if let (Some(primary), Some(backup)) = (&c.primary, c.backup_address()) {
             if primary == backup {
-                self.error(line("backup"), format!("`primary` and `backup` are the same address ({primary})"));
+                self.error(
+                    line("backup"),
+                    format!("`primary` and `backup` are the same address ({primary})"),
+                );
             }
         }
         if c.backup_active && c.backup_address().is_none() {
@@ -159,7 +194,10 @@ impl Validator {
             );
         }
         if c.backup_active && c.primary.is_none() {
-            self.warning(None, "no `primary` address: pulse cannot tell which router is the master".to_owned());
+            self.warning(
+                None,
+                "no `primary` address: pulse cannot tell which router is the master".to_owned(),
+            );
         }
         self.seconds(line("keepalive"), "keepalive", c.keepalive);
         self.seconds(line("deadtime"), "deadtime", c.deadtime);
@@ -172,10 +210,16 @@ impl Validator {
                 ),
             );
         }
-        for (key, host) in [("primary", &c.primary), ("primary_private", &c.primary_private), ("backup_private", &c.backup_private)]
-        {
+        for (key, host) in [
+            ("primary", &c.primary),
+            ("primary_private", &c.primary_private),
+            ("backup_private", &c.backup_private),
+        ] {
             if host.as_ref().is_some_and(Host::is_unspecified) {
-                self.error(line(key), format!("`{key}` must not be an unspecified address: invalid host name or ip address"));
+                self.error(
+                    line(key),
+                    format!("`{key}` must not be an unspecified address: invalid host name or ip address"),
+                );
             }
         }
         for (key, host) in [
@@ -189,7 +233,13 @@ impl Validator {
         let router_ip = c.nat_router.as_ref().and_then(|r| r.host.ip());
         self.netmask(line("nat_nmask"), "nat_nmask", c.nat_nmask, router_ip);
         if c.nat_router.is_some() && c.network != Network::Nat {
-            self.warning(line("nat_router"), format!("`nat_router` is used only with `network = nat`, not `{}`", c.network));
+            self.warning(
+                line("nat_router"),
+                format!(
+                    "`nat_router` is used only with `network = nat`, not `{}`",
+                    c.network
+                ),
+            );
         }
         if let Some(router) = &c.nat_router {
             self.host(line("nat_router"), "nat_router", &Some(router.host.clone()));
@@ -209,10 +259,16 @@ impl Validator {
                 self.plain(line(key), &format!("`{key}`"), value);
             }
         }
-        for (key, value) in [("tcp_timeout", c.tcp_timeout), ("tcpfin_timeout", c.tcpfin_timeout), ("udp_timeout", c.udp_timeout)]
-        {
+        for (key, value) in [
+            ("tcp_timeout", c.tcp_timeout),
+            ("tcpfin_timeout", c.tcpfin_timeout),
+            ("udp_timeout", c.udp_timeout),
+        ] {
             if value > 2_678_400 {
-                self.error(line(key), format!("`{key}` must be at most 2678400 seconds (31 days)"));
+                self.error(
+                    line(key),
+                    format!("`{key}` must be at most 2678400 seconds (31 days)"),
+                );
             }
         }
         if c.active_services().next().is_none() {
@@ -246,19 +302,31 @@ impl Validator {
         self.netmask(line("vip_nmask"), "vip_nmask", vs.vip_nmask, vip);
         self.netmask(line("pmask"), "pmask", vs.pmask, vip);
         if vs.pmask.is_some() && vs.persistent == 0 {
-            self.warning(line("pmask"), format!("`pmask` in `{name}` has no effect without `persistent`"));
+            self.warning(
+                line("pmask"),
+                format!("`pmask` in `{name}` has no effect without `persistent`"),
+            );
         }
         if vs.persistent > 2_678_400 {
-            self.error(line("persistent"), "`persistent` must be at most 2678400 seconds (31 days)".to_owned());
+            self.error(
+                line("persistent"),
+                "`persistent` must be at most 2678400 seconds (31 days)".to_owned(),
+            );
         }
         if let (Some(sorry), Some(vip)) = (vs.sorry_server, vip) {
             if sorry.is_ipv4() != vip.is_ipv4() {
-                self.error(line("sorry_server"), format!("`sorry_server` {sorry} and the VIP {vip} are of different address families"));
+                self.error(
+                    line("sorry_server"),
+                    format!("`sorry_server` {sorry} and the VIP {vip} are of different address families"),
+                );
             }
         }
         self.seconds(line("timeout"), "timeout", vs.timeout);
         if vs.send_program.is_some() && vs.send.is_some() {
-            self.warning(line("send_program"), format!("`send_program` overrides `send` in `{name}`; `send` is ignored"));
+            self.warning(
+                line("send_program"),
+                format!("`send_program` overrides `send` in `{name}`; `send` is ignored"),
+            );
         }
         for (key, text) in [
             ("send", &vs.send),
@@ -276,7 +344,10 @@ impl Validator {
         self.host(line("master"), "master", &vs.master);
         for dir in vs.dirs.iter().flatten() {
             if !crate::writer::is_bare_token(dir) || dir == "[" || dir == "]" {
-                self.error(line("dirs"), format!("`dirs` entry `{dir}` cannot be written in a list"));
+                self.error(
+                    line("dirs"),
+                    format!("`dirs` entry `{dir}` cannot be written in a list"),
+                );
             }
         }
         let mut names: HashMap<&str, Option<usize>> = HashMap::new();
@@ -285,16 +356,33 @@ impl Validator {
             let sheader = sblock.map(|b| b.header.line);
             let sline = |key: &str| key_line(sblock, key);
             if let Some(first) = names.insert(&server.name, sheader) {
-                self.error(sheader, format!("duplicate server name `{}` in `{name}`{}", server.name, first_seen(first)));
+                self.error(
+                    sheader,
+                    format!(
+                        "duplicate server name `{}` in `{name}`{}",
+                        server.name,
+                        first_seen(first)
+                    ),
+                );
             }
-            self.plain(sheader, &format!("the server name `{}`", server.name), &server.name);
+            self.plain(
+                sheader,
+                &format!("the server name `{}`", server.name),
+                &server.name,
+            );
             self.host(sline("address"), "address", &server.address);
             if server.weight > 65_535 {
-                self.error(sline("weight"), format!("server `{}`: `weight` must be at most 65535", server.name));
+                self.error(
+                    sline("weight"),
+                    format!("server `{}`: `weight` must be at most 65535", server.name),
+                );
             }
             let address = server.address.as_ref().filter(|a| !a.is_unspecified());
             if vs.active && server.active && address.is_none() {
-                self.error(sheader, format!("active server `{}` in `{name}` has no `address`", server.name));
+                self.error(
+                    sheader,
+                    format!("active server `{}` in `{name}` has no `address`", server.name),
+                );
             }
             if let (Some(rip), Some(vip)) = (address.and_then(Host::ip), vip) {
                 if rip.is_ipv4() != vip.is_ipv4() && c.network != Network::Tunnel {
@@ -337,7 +425,11 @@ impl Validator {
             if let Some((other, other_line)) = seen.get(&key) {
                 self.error(
                     header,
-                    format!("active services `{other}`{} and `{}` are the same IPVS service ({key})", first_seen(*other_line), vs.name),
+                    format!(
+                        "active services `{other}`{} and `{}` are the same IPVS service ({key})",
+                        first_seen(*other_line),
+                        vs.name
+                    ),
                 );
             } else {
                 seen.insert(key, (&vs.name, header));

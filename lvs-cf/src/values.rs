@@ -61,7 +61,10 @@ pub(crate) fn inet_aton(text: &str) -> Option<Ipv4Addr> {
 
 /// An IPv6 literal, optionally in brackets (an lvs-rs extension).
 pub(crate) fn ipv6(text: &str) -> Option<Ipv6Addr> {
-    let inner = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
+    let inner = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
     inner.parse().ok()
 }
 
@@ -70,7 +73,9 @@ pub(crate) fn ipv6(text: &str) -> Option<Ipv6Addr> {
 pub(crate) fn is_host_name(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 253
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         && !text.chars().all(|c| c.is_ascii_digit() || c == '.')
         && !text.starts_with(['-', '.'])
 }

@@ -16,7 +16,8 @@ const SERVER_INDENT: &str = "         ";
 
 /// Renders `config` as lvs.cf text.
 pub fn write(config: &Config) -> String {
-    let mut out = String::with_capacity(256 + 512 * (config.virtual_services.len() + config.failover_services.len()));
+    let mut out =
+        String::with_capacity(256 + 512 * (config.virtual_services.len() + config.failover_services.len()));
     let defaults = Config::default();
     let w = &mut out;
 
@@ -79,9 +80,11 @@ pub fn write(config: &Config) -> String {
     if config.syncd_id != 0 {
         entry(w, "", "syncd_id", config.syncd_id);
     }
-    for (key, value) in
-        [("tcp_timeout", config.tcp_timeout), ("tcpfin_timeout", config.tcpfin_timeout), ("udp_timeout", config.udp_timeout)]
-    {
+    for (key, value) in [
+        ("tcp_timeout", config.tcp_timeout),
+        ("tcpfin_timeout", config.tcpfin_timeout),
+        ("udp_timeout", config.udp_timeout),
+    ] {
         if value != 0 {
             entry(w, "", key, value);
         }
@@ -247,7 +250,9 @@ pub(crate) fn text_problem(text: &Text) -> Option<&'static str> {
         return Some("contains a line break");
     }
     match text.quote.char() {
-        None if !is_bare_token(&text.value) => Some("needs quotes (it is empty, has blanks, or starts with a quote or #)"),
+        None if !is_bare_token(&text.value) => {
+            Some("needs quotes (it is empty, has blanks, or starts with a quote or #)")
+        }
         Some(q) if text.value.contains(q) => Some("contains its own quote character"),
         _ => None,
     }

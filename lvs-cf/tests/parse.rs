@@ -10,11 +10,17 @@ fn v4(a: u8, b: u8, c: u8, d: u8) -> Host {
 }
 
 fn opts() -> ParseOptions<'static> {
-    ParseOptions { strict: false, services: Some(Services::builtin()) }
+    ParseOptions {
+        strict: false,
+        services: Some(Services::builtin()),
+    }
 }
 
 fn strict() -> ParseOptions<'static> {
-    ParseOptions { strict: true, services: Some(Services::builtin()) }
+    ParseOptions {
+        strict: true,
+        services: Some(Services::builtin()),
+    }
 }
 
 fn ok(text: &str) -> Config {
@@ -26,7 +32,9 @@ fn ok(text: &str) -> Config {
 
 /// One virtual service around `body`, for value tests.
 fn in_virtual(body: &str) -> VirtualService {
-    ok(&format!("virtual v {{\n{body}\n}}\n")).virtual_services.remove(0)
+    ok(&format!("virtual v {{\n{body}\n}}\n"))
+        .virtual_services
+        .remove(0)
 }
 
 fn sample() -> Config {
@@ -53,7 +61,13 @@ fn upstream_sample_cf_globals() {
     assert_eq!(c.debug_level, "NONE");
     assert_eq!(c.rsh_command, "rsh");
     assert_eq!(c.network, Network::Nat);
-    assert_eq!(c.nat_router, Some(AddressOnDevice { host: v4(192, 168, 10, 100), device: "eth1:1".into() }));
+    assert_eq!(
+        c.nat_router,
+        Some(AddressOnDevice {
+            host: v4(192, 168, 10, 100),
+            device: "eth1:1".into()
+        })
+    );
     assert_eq!(c.nat_nmask, Some(Netmask::Dotted(Ipv4Addr::BROADCAST)));
     // Defaults of what the sample does not set.
     assert!(c.hard_shutdown);
@@ -69,7 +83,13 @@ fn upstream_sample_cf_virtual_services() {
     let s1 = &c.virtual_services[0];
     assert_eq!(s1.name, "server1");
     assert!(s1.active);
-    assert_eq!(s1.address, Some(AddressOnDevice { host: v4(207, 175, 44, 252), device: "eth0:1".into() }));
+    assert_eq!(
+        s1.address,
+        Some(AddressOnDevice {
+            host: v4(207, 175, 44, 252),
+            device: "eth0:1".into()
+        })
+    );
     assert_eq!(s1.vip_nmask, Some(Netmask::Dotted(Ipv4Addr::BROADCAST)));
     assert_eq!(s1.fwmark, 100);
     assert_eq!(s1.load_monitor.as_deref(), Some("uptime"));
@@ -81,13 +101,20 @@ fn upstream_sample_cf_virtual_services() {
     assert_eq!(s1.scheduler, Scheduler::Wlc);
     assert_eq!(s1.persistent, 60);
     assert_eq!(s1.pmask, Some(Netmask::Dotted(Ipv4Addr::BROADCAST)));
-    assert_eq!(s1.effective_pmask(), None, "Piranha rewrites 255.255.255.255 to no mask");
+    assert_eq!(
+        s1.effective_pmask(),
+        None,
+        "Piranha rewrites 255.255.255.255 to no mask"
+    );
     assert_eq!(s1.protocol, Protocol::Tcp);
     let names: Vec<_> = s1.servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["Real1", "Real2"]);
     assert_eq!(s1.servers[0].address, Some(v4(192, 168, 10, 2)));
     assert_eq!(s1.servers[1].address, Some(v4(192, 168, 10, 3)));
-    assert!(s1.servers.iter().all(|s| s.active && s.weight == 1 && s.port.is_none()));
+    assert!(s1
+        .servers
+        .iter()
+        .all(|s| s.active && s.weight == 1 && s.port.is_none()));
     assert_eq!(s1.server_port(&s1.servers[0]), 80);
 
     let s2 = &c.virtual_services[1];
@@ -111,7 +138,10 @@ fn upstream_sample_cf_failover_services() {
     assert_eq!(web.timeout, Seconds::whole(10));
     assert_eq!(web.start_cmd, Some(Text::quoted("/etc/rc.d/init.d/httpd start")));
     assert_eq!(web.stop_cmd, Some(Text::quoted("/etc/rc.d/init.d/httpd stop")));
-    assert_eq!(web.start_cmd.as_ref().map(Text::piranha_value).as_deref(), Some("\"/etc/rc.d/init.d/httpd start\""));
+    assert_eq!(
+        web.start_cmd.as_ref().map(Text::piranha_value).as_deref(),
+        Some("\"/etc/rc.d/init.d/httpd start\"")
+    );
     let ftp = &c.failover_services[1];
     assert_eq!(ftp.name, "ftp");
     assert!(!ftp.active);
@@ -124,8 +154,16 @@ fn upstream_sample_cf_has_no_errors_and_dumps_to_the_same_model() {
     let diagnostics = parsed.diagnostics();
     assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
     let dumped = write(&parsed.config);
-    assert_eq!(parse_with(&dumped, &opts()).expect("dump parses").config, parsed.config);
-    assert_eq!(parse_with(&dumped, &strict()).expect("dump parses strictly").config, parsed.config);
+    assert_eq!(
+        parse_with(&dumped, &opts()).expect("dump parses").config,
+        parsed.config
+    );
+    assert_eq!(
+        parse_with(&dumped, &strict())
+            .expect("dump parses strictly")
+            .config,
+        parsed.config
+    );
 }
 
 const GUI_FILE: &str = "serial_no = 48
@@ -231,7 +269,13 @@ fn ports_through_the_services_database() {
     assert_eq!(system.config.virtual_services[0].port, 80);
     // A custom database.
     let db = Services::from_etc_services("lvsweb 8088/tcp\n");
-    let parsed = parse_with("virtual v {\nport = lvsweb\n}\n", &ParseOptions { strict: false, services: Some(&db) });
+    let parsed = parse_with(
+        "virtual v {\nport = lvsweb\n}\n",
+        &ParseOptions {
+            strict: false,
+            services: Some(&db),
+        },
+    );
     assert_eq!(parsed.expect("parses").config.virtual_services[0].port, 8088);
 }
 
@@ -245,9 +289,19 @@ fn server_ports_take_no_service_names() {
 fn addresses_as_ips_or_host_names() {
     let c = ok("primary = lvs1.example.com\nbackup = 10.1\n");
     assert_eq!(c.primary, Some(Host::Name("lvs1.example.com".into())));
-    assert_eq!(c.backup, Some(v4(10, 0, 0, 1)), "inet_aton reads 10.1 as 10.0.0.1");
+    assert_eq!(
+        c.backup,
+        Some(v4(10, 0, 0, 1)),
+        "inet_aton reads 10.1 as 10.0.0.1"
+    );
     let vs = in_virtual("address = 0x7f.1 eth0:1\nserver s {\naddress = web1\n}");
-    assert_eq!(vs.address, Some(AddressOnDevice { host: v4(127, 0, 0, 1), device: "eth0:1".into() }));
+    assert_eq!(
+        vs.address,
+        Some(AddressOnDevice {
+            host: v4(127, 0, 0, 1),
+            device: "eth0:1".into()
+        })
+    );
     assert_eq!(vs.servers[0].address, Some(Host::Name("web1".into())));
 }
 
@@ -264,14 +318,29 @@ fn ip_device_pairs_take_exactly_two_values() {
 #[test]
 fn quoted_strings_are_kept_verbatim() {
     let vs = in_virtual(r#"send = "GET / HTTP/1.0\r\n\r\n""#);
-    assert_eq!(vs.send.map(|t| t.value), Some(r"GET / HTTP/1.0\r\n\r\n".to_owned()));
+    assert_eq!(
+        vs.send.map(|t| t.value),
+        Some(r"GET / HTTP/1.0\r\n\r\n".to_owned())
+    );
     let vs = in_virtual(r"expect = 'a \d+ b'");
-    assert_eq!(vs.expect, Some(Text { value: r"a \d+ b".into(), quote: Quote::Single }));
-    assert_eq!(vs.expect.map(|t| t.piranha_value()), Some(r"'a \d+ b'".to_owned()));
+    assert_eq!(
+        vs.expect,
+        Some(Text {
+            value: r"a \d+ b".into(),
+            quote: Quote::Single
+        })
+    );
+    assert_eq!(
+        vs.expect.map(|t| t.piranha_value()),
+        Some(r"'a \d+ b'".to_owned())
+    );
     let vs = in_virtual("send_program = \"/usr/local/bin/check %h %p\"");
     assert_eq!(vs.send_program, Some(Text::quoted("/usr/local/bin/check %h %p")));
     // active_cmd keeps no quotes: Piranha strips them.
-    assert_eq!(ok("active_cmd = \"/bin/echo up\"\n").active_cmd.as_deref(), Some("/bin/echo up"));
+    assert_eq!(
+        ok("active_cmd = \"/bin/echo up\"\n").active_cmd.as_deref(),
+        Some("/bin/echo up")
+    );
     // An unquoted value is one token.
     assert_eq!(in_virtual("expect = HTTP").expect, Some(Text::bare("HTTP")));
 }
@@ -289,7 +358,10 @@ fn crlf_and_cr_line_ends() {
     let c = ok(crlf);
     assert_eq!(c.primary, Some(v4(1, 2, 3, 4)));
     assert_eq!(c.virtual_services[0].port, 81);
-    assert_eq!(ok("primary = 1.2.3.4\rbackup = 1.2.3.5\r").backup, Some(v4(1, 2, 3, 5)));
+    assert_eq!(
+        ok("primary = 1.2.3.4\rbackup = 1.2.3.5\r").backup,
+        Some(v4(1, 2, 3, 5))
+    );
     // Line numbers count physical lines.
     let e = parse_with("primary = 1.2.3.4\r\n\r\nbogus = 1\r\n", &opts()).unwrap_err();
     assert_eq!(e.line, 3);
@@ -308,10 +380,15 @@ fn port_inheritance_as_of_the_server_block() {
 
 #[test]
 fn a_server_before_port_gets_port_80_with_a_warning() {
-    let parsed = parse_with("virtual v {\nactive = 1\nserver a {\n}\nport = 443\n}\n", &opts()).expect("parses");
+    let parsed =
+        parse_with("virtual v {\nactive = 1\nserver a {\n}\nport = 443\n}\n", &opts()).expect("parses");
     let vs = &parsed.config.virtual_services[0];
     assert_eq!(vs.server_port(&vs.servers[0]), 80);
-    let warning = parsed.warnings.iter().find(|d| d.line == Some(3)).expect("a warning on the server line");
+    let warning = parsed
+        .warnings
+        .iter()
+        .find(|d| d.line == Some(3))
+        .expect("a warning on the server line");
     assert_eq!(warning.severity, Severity::Warning);
     assert!(warning.message.contains("takes port 80"), "{}", warning.message);
     assert!(warning.message.contains("line 5"), "{}", warning.message);
@@ -383,7 +460,11 @@ udp_timeout = 300
 fn without_primary_private_both_private_addresses_are_the_public_ones() {
     let c = ok("primary = 10.0.0.1\nbackup = 10.0.0.2\nbackup_private = 10.9.9.9\n");
     assert_eq!(c.effective_primary_private(), Some(&v4(10, 0, 0, 1)));
-    assert_eq!(c.effective_backup_private(), Some(&v4(10, 0, 0, 2)), "Piranha overwrites backup_private");
+    assert_eq!(
+        c.effective_backup_private(),
+        Some(&v4(10, 0, 0, 2)),
+        "Piranha overwrites backup_private"
+    );
 }
 
 #[test]
@@ -411,11 +492,17 @@ quiesce_server = 1
 start_cmd = /bin/start
 stop_cmd = /bin/stop",
     );
-    assert_eq!(vs.vip_nmask, Some(Netmask::Dotted(Ipv4Addr::new(255, 255, 255, 0))));
+    assert_eq!(
+        vs.vip_nmask,
+        Some(Netmask::Dotted(Ipv4Addr::new(255, 255, 255, 0)))
+    );
     assert_eq!(vs.sorry_server, Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99))));
     assert_eq!((vs.port, vs.protocol, vs.fwmark), (8080, Protocol::Udp, 32));
     assert_eq!(vs.scheduler, Scheduler::Lblcr);
-    assert_eq!(vs.effective_pmask(), Some(Netmask::Dotted(Ipv4Addr::new(255, 255, 0, 0))));
+    assert_eq!(
+        vs.effective_pmask(),
+        Some(Netmask::Dotted(Ipv4Addr::new(255, 255, 0, 0)))
+    );
     assert_eq!(vs.client_monitor, "/usr/local/sbin/nanny");
     assert!(vs.use_regex && vs.quiesce_server);
     assert_eq!((vs.timeout, vs.reentry), (Seconds::whole(4), 40));
@@ -436,7 +523,14 @@ fn every_piranha_scheduler() {
         ("sh", Scheduler::Sh),
     ] {
         let text = format!("virtual v {{\nscheduler = {word}\n}}\n");
-        assert_eq!(parse_with(&text, &strict()).expect("strict accepts it").config.virtual_services[0].scheduler, scheduler);
+        assert_eq!(
+            parse_with(&text, &strict())
+                .expect("strict accepts it")
+                .config
+                .virtual_services[0]
+                .scheduler,
+            scheduler
+        );
     }
 }
 
@@ -451,7 +545,10 @@ fn extension_key_equals_value_without_blanks() {
     for text in ["keepalive=3\n", "keepalive= 3\n", "keepalive =3\n"] {
         assert_eq!(ok(text).keepalive, Seconds::whole(3), "{text}");
     }
-    assert_eq!(in_virtual("address=192.0.2.1 eth0:1\nsend=\"GET /\"").send, Some(Text::quoted("GET /")));
+    assert_eq!(
+        in_virtual("address=192.0.2.1 eth0:1\nsend=\"GET /\"").send,
+        Some(Text::quoted("GET /"))
+    );
     let e = strict_error("keepalive=3\n");
     assert_eq!((e.kind, e.line, e.column), (ErrorKind::BadCommand, 1, 1));
     assert!(e.note.as_deref().unwrap_or("").contains("--strict"));
@@ -462,8 +559,15 @@ fn extension_key_equals_value_without_blanks() {
 #[test]
 fn extension_trailing_comments() {
     assert_eq!(ok("keepalive = 3 # seconds\n").keepalive, Seconds::whole(3));
-    assert_eq!(in_virtual("send = \"GET / HTTP/1.0\" # the request").send, Some(Text::quoted("GET / HTTP/1.0")));
-    assert_eq!(in_virtual("expect = a#b").expect, Some(Text::bare("a#b")), "a # inside a token is not a comment");
+    assert_eq!(
+        in_virtual("send = \"GET / HTTP/1.0\" # the request").send,
+        Some(Text::quoted("GET / HTTP/1.0"))
+    );
+    assert_eq!(
+        in_virtual("expect = a#b").expect,
+        Some(Text::bare("a#b")),
+        "a # inside a token is not a comment"
+    );
     let e = strict_error("keepalive = 3 # seconds\n");
     assert_eq!((e.kind, e.column), (ErrorKind::ExtraArgs, 15));
     // After a quoted value with a blank, the comment is more arguments; after
@@ -482,13 +586,28 @@ fn extension_ipv6_addresses_and_vips() {
     assert_eq!(vs.vip_nmask, Some(Netmask::Prefix(64)));
     assert!(matches!(vs.sorry_server, Some(IpAddr::V6(_))));
     assert!(matches!(vs.servers[0].address, Some(Host::Ip(IpAddr::V6(_)))));
-    assert_eq!(ok("primary = fd00::1\n").primary.and_then(|h| h.ip()).map(|ip| ip.is_ipv6()), Some(true));
+    assert_eq!(
+        ok("primary = fd00::1\n")
+            .primary
+            .and_then(|h| h.ip())
+            .map(|ip| ip.is_ipv6()),
+        Some(true)
+    );
 
     let e = strict_error("primary = fd00::1\n");
     assert_eq!((e.kind, e.column), (ErrorKind::BadArgument, 11));
-    assert_eq!(strict_error("virtual v {\naddress = 2001:db8::80 eth0\n}\n").kind, ErrorKind::BadArgument);
-    assert_eq!(strict_error("virtual v {\nsorry_server = 2001:db8::1\n}\n").kind, ErrorKind::BadHostname);
-    assert_eq!(strict_error("virtual v {\nvip_nmask = /64\n}\n").kind, ErrorKind::BadNetmask);
+    assert_eq!(
+        strict_error("virtual v {\naddress = 2001:db8::80 eth0\n}\n").kind,
+        ErrorKind::BadArgument
+    );
+    assert_eq!(
+        strict_error("virtual v {\nsorry_server = 2001:db8::1\n}\n").kind,
+        ErrorKind::BadHostname
+    );
+    assert_eq!(
+        strict_error("virtual v {\nvip_nmask = /64\n}\n").kind,
+        ErrorKind::BadNetmask
+    );
 }
 
 #[test]
@@ -496,12 +615,23 @@ fn extension_fractional_seconds() {
     let c = ok("keepalive = 0.1\ndeadtime = 0.3\nvirtual v {\ntimeout = 1.5\n}\n");
     assert_eq!(c.keepalive, Seconds(Duration::from_millis(100)));
     assert_eq!(c.deadtime, Seconds(Duration::from_millis(300)));
-    assert_eq!(c.virtual_services[0].timeout, Seconds(Duration::from_millis(1500)));
+    assert_eq!(
+        c.virtual_services[0].timeout,
+        Seconds(Duration::from_millis(1500))
+    );
     let e = strict_error("keepalive = 0.1\n");
     assert_eq!((e.kind, e.column), (ErrorKind::IntExpected, 13));
-    assert_eq!(strict_error("virtual v {\ntimeout = 1.5\n}\n").kind, ErrorKind::IntExpected);
+    assert_eq!(
+        strict_error("virtual v {\ntimeout = 1.5\n}\n").kind,
+        ErrorKind::IntExpected
+    );
     // Other integers never take fractions.
-    assert_eq!(parse_with("virtual v {\nreentry = 1.5\n}\n", &opts()).unwrap_err().kind, ErrorKind::IntExpected);
+    assert_eq!(
+        parse_with("virtual v {\nreentry = 1.5\n}\n", &opts())
+            .unwrap_err()
+            .kind,
+        ErrorKind::IntExpected
+    );
 }
 
 #[test]
@@ -511,7 +641,10 @@ fn extension_schedulers_and_sctp() {
     let e = strict_error("virtual v {\nscheduler = mh\n}\n");
     assert_eq!(e.kind, ErrorKind::BadArgument);
     assert!(e.note.as_deref().unwrap_or("").contains("extension"));
-    assert_eq!(strict_error("virtual v {\nprotocol = sctp\n}\n").kind, ErrorKind::BadArgument);
+    assert_eq!(
+        strict_error("virtual v {\nprotocol = sctp\n}\n").kind,
+        ErrorKind::BadArgument
+    );
 }
 
 #[test]
@@ -525,11 +658,21 @@ fn strict_accepts_what_piranha_accepts() {
 fn unknown_keys_name_the_key_and_the_nearest_known_one() {
     let e = parse_with("virtual v {\n  prot = 80\n}\n", &opts()).unwrap_err();
     assert_eq!((e.kind, e.line, e.column), (ErrorKind::BadCommand, 2, 3));
-    assert_eq!(e.note.as_deref(), Some("unknown key `prot`; did you mean `port`?"));
+    assert_eq!(
+        e.note.as_deref(),
+        Some("unknown key `prot`; did you mean `port`?")
+    );
     let e = parse_with("keepalvie = 2\n", &opts()).unwrap_err();
-    assert_eq!(e.note.as_deref(), Some("unknown key `keepalvie`; did you mean `keepalive`?"));
+    assert_eq!(
+        e.note.as_deref(),
+        Some("unknown key `keepalvie`; did you mean `keepalive`?")
+    );
     let e = parse_with("virtual v {\ndeadtime = 2\n}\n", &opts()).unwrap_err();
-    assert!(e.note.as_deref().unwrap_or("").contains("belongs at the top level"));
+    assert!(e
+        .note
+        .as_deref()
+        .unwrap_or("")
+        .contains("belongs at the top level"));
     let e = parse_with("virtual v {\nserver s {\nnmask = 255.255.255.0\n}\n}\n", &opts()).unwrap_err();
     assert!(e.note.as_deref().unwrap_or("").contains("nmask"));
 }
@@ -543,28 +686,122 @@ fn err(text: &str) -> ParseError {
 #[test]
 fn error_messages_are_piranhas() {
     let cases: &[(&str, ErrorKind, &str, usize, usize)] = &[
-        ("virtual v {\nsend = \"abc\n}\n", ErrorKind::BadQuoting, "quotation mismatch", 2, 8),
-        ("virtual v {\nport = 80\n", ErrorKind::Eof, "unexpected end of file", 1, 1),
-        ("keepalive = 2 3\n", ErrorKind::ExtraArgs, "unexpected arguments", 1, 15),
-        ("keepalive 2\n", ErrorKind::EqualExpected, "equal (=) expected after command", 1, 11),
-        ("keepalive =\n", ErrorKind::MissingArgs, "missing arguments", 1, 12),
-        ("primary = 0.0.0.0\n", ErrorKind::BadHostname, "invalid host name or ip address", 1, 11),
-        ("virtual v {\nsorry_server = nowhere\n}\n", ErrorKind::BadHostname, "invalid host name or ip address", 2, 16),
-        ("network = bridge\n", ErrorKind::BadArgument, "invalid argument", 1, 11),
-        ("primary = 1.2.3.4.5\n", ErrorKind::BadArgument, "invalid argument", 1, 11),
-        ("keepalive = two\n", ErrorKind::IntExpected, "integer expected", 1, 13),
-        ("heartbeat = 2\n", ErrorKind::BoolExpected, "boolean expected", 1, 13),
+        (
+            "virtual v {\nsend = \"abc\n}\n",
+            ErrorKind::BadQuoting,
+            "quotation mismatch",
+            2,
+            8,
+        ),
+        (
+            "virtual v {\nport = 80\n",
+            ErrorKind::Eof,
+            "unexpected end of file",
+            1,
+            1,
+        ),
+        (
+            "keepalive = 2 3\n",
+            ErrorKind::ExtraArgs,
+            "unexpected arguments",
+            1,
+            15,
+        ),
+        (
+            "keepalive 2\n",
+            ErrorKind::EqualExpected,
+            "equal (=) expected after command",
+            1,
+            11,
+        ),
+        (
+            "keepalive =\n",
+            ErrorKind::MissingArgs,
+            "missing arguments",
+            1,
+            12,
+        ),
+        (
+            "primary = 0.0.0.0\n",
+            ErrorKind::BadHostname,
+            "invalid host name or ip address",
+            1,
+            11,
+        ),
+        (
+            "virtual v {\nsorry_server = nowhere\n}\n",
+            ErrorKind::BadHostname,
+            "invalid host name or ip address",
+            2,
+            16,
+        ),
+        (
+            "network = bridge\n",
+            ErrorKind::BadArgument,
+            "invalid argument",
+            1,
+            11,
+        ),
+        (
+            "primary = 1.2.3.4.5\n",
+            ErrorKind::BadArgument,
+            "invalid argument",
+            1,
+            11,
+        ),
+        (
+            "keepalive = two\n",
+            ErrorKind::IntExpected,
+            "integer expected",
+            1,
+            13,
+        ),
+        (
+            "heartbeat = 2\n",
+            ErrorKind::BoolExpected,
+            "boolean expected",
+            1,
+            13,
+        ),
         ("bogus = 1\n", ErrorKind::BadCommand, "unknown command", 1, 1),
-        ("virtual v {\ndirs = /etc\n}\n", ErrorKind::ListExpected, "list expected", 2, 8),
-        ("virtual v {\ndirs = [ /etc\n}\n", ErrorKind::ListExpected, "list expected", 2, 14),
-        ("nat_nmask = 255.255.255.x\n", ErrorKind::BadNetmask, "Bad subnet mask specified", 1, 13),
-        ("virtual v {\nport = 70000\n}\n", ErrorKind::OutOfRange, "value out of range", 2, 8),
+        (
+            "virtual v {\ndirs = /etc\n}\n",
+            ErrorKind::ListExpected,
+            "list expected",
+            2,
+            8,
+        ),
+        (
+            "virtual v {\ndirs = [ /etc\n}\n",
+            ErrorKind::ListExpected,
+            "list expected",
+            2,
+            14,
+        ),
+        (
+            "nat_nmask = 255.255.255.x\n",
+            ErrorKind::BadNetmask,
+            "Bad subnet mask specified",
+            1,
+            13,
+        ),
+        (
+            "virtual v {\nport = 70000\n}\n",
+            ErrorKind::OutOfRange,
+            "value out of range",
+            2,
+            8,
+        ),
     ];
     for &(text, kind, message, line, column) in cases {
         let e = err(text);
         assert_eq!((e.kind, e.line, e.column), (kind, line, column), "{text:?}: {e}");
         assert_eq!(e.kind.to_string(), message);
-        assert!(e.to_string().starts_with(&format!("line {line}, column {column}: {message}\n")), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("line {line}, column {column}: {message}\n")),
+            "{e}"
+        );
     }
     let e = err("");
     assert_eq!(e.kind, ErrorKind::Empty);
@@ -655,7 +892,9 @@ fn parse_file_names_the_file() {
     let missing = dir.join("missing.cf");
     let e = parse_file(&missing, &opts()).unwrap_err();
     assert!(matches!(e, LoadError::Io { .. }));
-    assert!(e.to_string().starts_with(&format!("cannot read {}", missing.display())));
+    assert!(e
+        .to_string()
+        .starts_with(&format!("cannot read {}", missing.display())));
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -670,7 +909,10 @@ fn json_of_the_model() {
     assert_eq!(web["name"], "web");
     assert_eq!(web["address"]["host"], "192.0.2.1");
     assert_eq!(web["address"]["device"], "eth0:1");
-    assert_eq!(web["send"], serde_json::json!({"value": "GET /", "quote": "double"}));
+    assert_eq!(
+        web["send"],
+        serde_json::json!({"value": "GET /", "quote": "double"})
+    );
     assert_eq!(web["scheduler"], "wlc");
     assert_eq!(web["servers"][0]["address"], "10.0.0.1");
     assert_eq!(web["servers"][0]["port"], serde_json::Value::Null);

@@ -3,7 +3,10 @@
 use lvs_cf::*;
 
 fn diagnostics(text: &str) -> Vec<Diagnostic> {
-    let options = ParseOptions { strict: false, services: Some(Services::builtin()) };
+    let options = ParseOptions {
+        strict: false,
+        services: Some(Services::builtin()),
+    };
     match parse_with(text, &options) {
         Ok(parsed) => parsed.diagnostics(),
         Err(e) => panic!("expected {text:?} to parse, got:\n{e}"),
@@ -13,8 +16,16 @@ fn diagnostics(text: &str) -> Vec<Diagnostic> {
 /// The one finding whose message contains `needle`.
 fn finding(text: &str, needle: &str) -> Diagnostic {
     let all = diagnostics(text);
-    let matching: Vec<_> = all.iter().filter(|d| d.message.contains(needle)).cloned().collect();
-    assert_eq!(matching.len(), 1, "one finding with {needle:?} expected in {all:#?}");
+    let matching: Vec<_> = all
+        .iter()
+        .filter(|d| d.message.contains(needle))
+        .cloned()
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "one finding with {needle:?} expected in {all:#?}"
+    );
     matching[0].clone()
 }
 
@@ -32,26 +43,35 @@ fn a_minimal_valid_file_is_clean() {
 
 #[test]
 fn duplicate_virtual_names() {
-    let d = finding(&format!("{ACTIVE_WEB}virtual web {{\n}}\n"), "duplicate virtual service name `web`");
+    let d = finding(
+        &format!("{ACTIVE_WEB}virtual web {{\n}}\n"),
+        "duplicate virtual service name `web`",
+    );
     assert_eq!((d.severity, d.line), (Severity::Error, Some(5)));
     assert!(d.message.contains("first defined on line 1"));
 }
 
 #[test]
 fn duplicate_server_names() {
-    let text = "virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n server a {\n }\n server a {\n }\n}\n";
+    let text =
+        "virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n server a {\n }\n server a {\n }\n}\n";
     let d = finding(text, "duplicate server name `a`");
     assert_eq!((d.severity, d.line), (Severity::Error, Some(6)));
 }
 
 #[test]
 fn two_active_virtuals_with_the_same_vip_protocol_and_port() {
-    let text = format!("{ACTIVE_WEB}virtual web2 {{\n active = 1\n address = 192.0.2.1 eth0:2\n port = 80\n}}\n");
+    let text =
+        format!("{ACTIVE_WEB}virtual web2 {{\n active = 1\n address = 192.0.2.1 eth0:2\n port = 80\n}}\n");
     let d = finding(&text, "are the same IPVS service (tcp 192.0.2.1:80)");
     assert_eq!((d.severity, d.line), (Severity::Error, Some(5)));
     // Another protocol or port is another service; an inactive one does not count.
-    assert_clean(&format!("{ACTIVE_WEB}virtual dns {{\n active = 1\n address = 192.0.2.1 eth0:2\n protocol = udp\n}}\n"));
-    assert_clean(&format!("{ACTIVE_WEB}virtual old {{\n active = 0\n address = 192.0.2.1 eth0:2\n}}\n"));
+    assert_clean(&format!(
+        "{ACTIVE_WEB}virtual dns {{\n active = 1\n address = 192.0.2.1 eth0:2\n protocol = udp\n}}\n"
+    ));
+    assert_clean(&format!(
+        "{ACTIVE_WEB}virtual old {{\n active = 0\n address = 192.0.2.1 eth0:2\n}}\n"
+    ));
 }
 
 #[test]
@@ -69,29 +89,50 @@ fn an_active_virtual_without_address() {
 
 #[test]
 fn bad_netmasks() {
-    let d = finding(&format!("{ACTIVE_WEB}nat_nmask = 255.0.255.0\n"), "not a contiguous netmask");
+    let d = finding(
+        &format!("{ACTIVE_WEB}nat_nmask = 255.0.255.0\n"),
+        "not a contiguous netmask",
+    );
     assert_eq!((d.severity, d.line), (Severity::Error, Some(5)));
     assert!(d.message.contains("Bad subnet mask specified"));
-    let d = finding("virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n vip_nmask = 255.255.0.255\n}\n", "vip_nmask");
+    let d = finding(
+        "virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n vip_nmask = 255.255.0.255\n}\n",
+        "vip_nmask",
+    );
     assert_eq!(d.line, Some(4));
-    let d = finding("virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n vip_nmask = /33\n}\n", "longer than an IPv4");
+    let d = finding(
+        "virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n vip_nmask = /33\n}\n",
+        "longer than an IPv4",
+    );
     assert_eq!(d.line, Some(4));
-    let d = finding("virtual web {\n active = 1\n address = 2001:db8::1 eth0\n vip_nmask = 255.255.255.0\n}\n", "address is IPv6");
+    let d = finding(
+        "virtual web {\n active = 1\n address = 2001:db8::1 eth0\n vip_nmask = 255.255.255.0\n}\n",
+        "address is IPv6",
+    );
     assert_eq!(d.line, Some(4));
     assert_clean("virtual web {\n active = 1\n address = 2001:db8::1 eth0\n vip_nmask = /64\n}\n");
 }
 
 #[test]
 fn primary_equal_to_backup() {
-    let d = finding(&format!("primary = 10.0.0.1\nbackup = 10.0.0.1\n{ACTIVE_WEB}"), "are the same address");
+    let d = finding(
+        &format!("primary = 10.0.0.1\nbackup = 10.0.0.1\n{ACTIVE_WEB}"),
+        "are the same address",
+    );
     assert_eq!((d.severity, d.line), (Severity::Error, Some(2)));
 }
 
 #[test]
 fn backup_active_without_backup() {
-    let d = finding(&format!("primary = 10.0.0.1\nbackup_active = 1\n{ACTIVE_WEB}"), "without a `backup` address");
+    let d = finding(
+        &format!("primary = 10.0.0.1\nbackup_active = 1\n{ACTIVE_WEB}"),
+        "without a `backup` address",
+    );
     assert_eq!((d.severity, d.line), (Severity::Warning, Some(2)));
-    let d = finding(&format!("primary = 10.0.0.1\nbackup = 0.0.0.0\nbackup_active = 1\n{ACTIVE_WEB}"), "without a `backup`");
+    let d = finding(
+        &format!("primary = 10.0.0.1\nbackup = 0.0.0.0\nbackup_active = 1\n{ACTIVE_WEB}"),
+        "without a `backup`",
+    );
     assert_eq!(d.line, Some(3));
 }
 
@@ -100,7 +141,10 @@ fn no_active_virtual_at_all() {
     let d = finding("virtual web {\n active = 0\n}\n", "no active virtual services");
     assert_eq!((d.severity, d.line), (Severity::Error, None));
     // In FOS mode the failover services count.
-    let d = finding(&format!("service = fos\n{ACTIVE_WEB}"), "no active failover services");
+    let d = finding(
+        &format!("service = fos\n{ACTIVE_WEB}"),
+        "no active failover services",
+    );
     assert_eq!(d.severity, Severity::Error);
     assert_clean("service = fos\nfailover web {\n active = 1\n address = 192.0.2.1 eth0:1\n}\n");
 }
@@ -117,7 +161,10 @@ fn values_out_of_range_in_built_models() {
     let mut config = Config::default();
     let mut web = VirtualService::new("web");
     web.active = true;
-    web.address = Some(AddressOnDevice { host: Host::Name("vip.example".into()), device: "eth0:1".into() });
+    web.address = Some(AddressOnDevice {
+        host: Host::Name("vip.example".into()),
+        device: "eth0:1".into(),
+    });
     web.persistent = 3_000_000;
     web.timeout = Seconds::whole(0);
     let mut server = RealServer::new("a");
@@ -127,8 +174,17 @@ fn values_out_of_range_in_built_models() {
     config.keepalive = Seconds::whole(0);
     config.tcp_timeout = 3_000_000;
     let found = validate(&config, None);
-    for needle in ["`persistent` must be at most", "`timeout` must be greater than 0", "`weight` must be at most 65535", "`keepalive` must be greater than 0", "`tcp_timeout` must be at most"] {
-        assert!(found.iter().any(|d| d.is_error() && d.message.contains(needle)), "{needle}: {found:#?}");
+    for needle in [
+        "`persistent` must be at most",
+        "`timeout` must be greater than 0",
+        "`weight` must be at most 65535",
+        "`keepalive` must be greater than 0",
+        "`tcp_timeout` must be at most",
+    ] {
+        assert!(
+            found.iter().any(|d| d.is_error() && d.message.contains(needle)),
+            "{needle}: {found:#?}"
+        );
     }
 }
 
@@ -141,21 +197,34 @@ fn an_active_server_without_address() {
 
 #[test]
 fn mixed_address_families_need_tunnel() {
-    let text = "virtual web {\n active = 1\n address = 2001:db8::1 eth0\n server a {\n  address = 10.0.0.1\n }\n}\n";
+    let text =
+        "virtual web {\n active = 1\n address = 2001:db8::1 eth0\n server a {\n  address = 10.0.0.1\n }\n}\n";
     let d = finding(text, "different address families");
     assert_eq!(d.line, Some(5));
     assert_clean(&format!("network = tunnel\n{text}"));
-    let d = finding("virtual web {\n active = 1\n address = 192.0.2.1 eth0\n sorry_server = 2001:db8::9\n}\n", "sorry_server");
+    let d = finding(
+        "virtual web {\n active = 1\n address = 192.0.2.1 eth0\n sorry_server = 2001:db8::9\n}\n",
+        "sorry_server",
+    );
     assert_eq!(d.line, Some(4));
 }
 
 #[test]
 fn settings_that_do_nothing_warn() {
-    let d = finding(&format!("network = direct\nnat_router = 10.0.0.254 eth1:1\n{ACTIVE_WEB}"), "`nat_router` is used only");
+    let d = finding(
+        &format!("network = direct\nnat_router = 10.0.0.254 eth1:1\n{ACTIVE_WEB}"),
+        "`nat_router` is used only",
+    );
     assert_eq!((d.severity, d.line), (Severity::Warning, Some(2)));
-    let d = finding("virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n pmask = 255.255.255.0\n}\n", "no effect without `persistent`");
+    let d = finding(
+        "virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n pmask = 255.255.255.0\n}\n",
+        "no effect without `persistent`",
+    );
     assert_eq!(d.severity, Severity::Warning);
-    let d = finding("virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n send = x\n send_program = /bin/check\n}\n", "overrides `send`");
+    let d = finding(
+        "virtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n send = x\n send_program = /bin/check\n}\n",
+        "overrides `send`",
+    );
     assert_eq!(d.line, Some(5));
     let d = finding(&format!("primary = 10.0.0.1\nbackup = 10.0.0.2\nbackup_active = 1\nkeepalive = 5\ndeadtime = 5\n{ACTIVE_WEB}"), "not longer than `keepalive`");
     assert_eq!(d.line, Some(5));
@@ -166,20 +235,41 @@ fn settings_that_do_nothing_warn() {
 #[test]
 fn values_that_cannot_be_written_back() {
     let mut config = parse(ACTIVE_WEB).expect("parses").config;
-    config.virtual_services[0].send = Some(Text { value: "a \"b\"".into(), quote: Quote::Double });
+    config.virtual_services[0].send = Some(Text {
+        value: "a \"b\"".into(),
+        quote: Quote::Double,
+    });
     config.virtual_services[0].expect = Some(Text::bare("two words"));
     config.rsh_command = "ssh -o \"x\" 'y'".into();
-    config.virtual_services[0].servers.push(RealServer::new("line\nbreak"));
+    config.virtual_services[0]
+        .servers
+        .push(RealServer::new("line\nbreak"));
     let found = validate(&config, None);
-    for needle in ["`send` contains its own quote", "`expect` needs quotes", "`rsh_command` needs quotes but contains both", "server name `line\nbreak` contains a line break"] {
-        assert!(found.iter().any(|d| d.is_error() && d.message.contains(needle)), "{needle}: {found:#?}");
+    for needle in [
+        "`send` contains its own quote",
+        "`expect` needs quotes",
+        "`rsh_command` needs quotes but contains both",
+        "server name `line\nbreak` contains a line break",
+    ] {
+        assert!(
+            found.iter().any(|d| d.is_error() && d.message.contains(needle)),
+            "{needle}: {found:#?}"
+        );
     }
 }
 
 #[test]
 fn diagnostics_display() {
-    let d = Diagnostic { severity: Severity::Warning, line: Some(3), message: "m".into() };
+    let d = Diagnostic {
+        severity: Severity::Warning,
+        line: Some(3),
+        message: "m".into(),
+    };
     assert_eq!(d.to_string(), "line 3: warning: m");
-    let d = Diagnostic { severity: Severity::Error, line: None, message: "m".into() };
+    let d = Diagnostic {
+        severity: Severity::Error,
+        line: None,
+        message: "m".into(),
+    };
     assert_eq!(d.to_string(), "error: m");
 }

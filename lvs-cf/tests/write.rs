@@ -5,7 +5,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use lvs_cf::*;
 
 fn options(strict: bool) -> ParseOptions<'static> {
-    ParseOptions { strict, services: Some(Services::builtin()) }
+    ParseOptions {
+        strict,
+        services: Some(Services::builtin()),
+    }
 }
 
 #[test]
@@ -138,8 +141,18 @@ failover ftp {
 ";
     let config = parse_with(text, &options(false)).expect("parses").config;
     let written = write(&config);
-    assert_eq!(parse_with(&written, &options(false)).expect("written text parses").config, config, "{written}");
-    assert!(validate(&config, None).iter().all(|d| !d.is_error()), "{:?}", validate(&config, None));
+    assert_eq!(
+        parse_with(&written, &options(false))
+            .expect("written text parses")
+            .config,
+        config,
+        "{written}"
+    );
+    assert!(
+        validate(&config, None).iter().all(|d| !d.is_error()),
+        "{:?}",
+        validate(&config, None)
+    );
 }
 
 #[test]
@@ -151,11 +164,23 @@ fn a_model_without_extensions_is_written_as_piranha_reads_it() {
     };
     let mut web = VirtualService::new("web");
     web.active = true;
-    web.address = Some(AddressOnDevice { host: Host::Ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))), device: "eth0:1".into() });
+    web.address = Some(AddressOnDevice {
+        host: Host::Ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
+        device: "eth0:1".into(),
+    });
     web.send = Some(Text::quoted("GET / HTTP/1.0\\r\\n\\r\\n"));
-    web.expect = Some(Text { value: "HTTP/1.1 200".into(), quote: Quote::Single });
+    web.expect = Some(Text {
+        value: "HTTP/1.1 200".into(),
+        quote: Quote::Single,
+    });
     web.send_program = Some(Text::bare("/bin/true"));
     config.virtual_services.push(web);
     let written = write(&config);
-    assert_eq!(parse_with(&written, &options(true)).expect("Piranha's syntax").config, config, "{written}");
+    assert_eq!(
+        parse_with(&written, &options(true))
+            .expect("Piranha's syntax")
+            .config,
+        config,
+        "{written}"
+    );
 }

@@ -1,0 +1,200 @@
+//! The `lvs` program: --check, --dump, --strict, exit codes and messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("lvs-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn lvs(args: &[&str], config: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run lvs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const GOOD: &str = "primary = 10.0.0.1
+backup = 10.0.0.2
+backup_active = 1
+virtual web {
+     active = 1
+     address = 192.0.2.1 eth0:1
+     port = http
+     server a {
+         address = 10.1.0.1
+         active = 1
+     }
+     server b {
+         address = 10.1.0.2
+     }
+}
+virtual old {
+     address = 192.0.2.2 eth0:2
+}
+";
+
+#[test]
+fn check_a_good_file() {
+    let dir = TempDir::new("good");
+    let path = dir.file("lvs.cf", GOOD);
+    let out = lvs(&["--check"], &path);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{}: OK: service = lvs, 2 virtual services (1 active), 2 real servers (1 active), 0 warnings\n",
+            path.display()
+        )
+    );
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn check_reports_warnings_on_stderr_and_still_succeeds() {
+    let dir = TempDir::new("warn");
+    let path = dir.file("lvs.cf", &GOOD.replace("backup = 10.0.0.2\n", ""));
+    let out = lvs(&["--check"], &path);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "lvs: {}: line 2: warning: `backup_active = 1` without a `backup`",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).ends_with("1 warning\n"));
+}
+
+#[test]
+fn check_a_file_that_does_not_parse() {
+    let dir = TempDir::new("bad");
+    let path = dir.file("lvs.cf", "primary = 10.0.0.1\n\tkeepalive 2\n");
+    let out = lvs(&["--check"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "lvs: error parsing {} at line 2: equal (=) expected after command\n 2 | \tkeepalive 2\n   | \t          ^\n   = note: write `keepalive = value`\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn check_a_file_with_validation_errors() {
+    let dir = TempDir::new("invalid");
+    let path = dir.file("lvs.cf", &GOOD.replace("virtual old {", "virtual web {"));
+    let out = lvs(&["--check"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "lvs: {}: line 16: error: duplicate virtual service name `web` (first defined on line 4)",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(&format!("lvs: {}: 1 error, 0 warnings\n", path.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_file() {
+    let dir = TempDir::new("missing");
+    let path = dir.0.join("nope.cf");
+    let out = lvs(&["--check"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with(&format!("lvs: cannot read {}: ", path.display())));
+}
+
+#[test]
+fn dump_writes_the_canonical_file() {
+    let dir = TempDir::new("dump");
+    let path = dir.file("lvs.cf", GOOD);
+    let out = lvs(&["--dump"], &path);
+    assert_eq!(out.status.code(), Some(0));
+    let config = lvs_cf::parse(GOOD).expect("parses").config;
+    assert_eq!(text(&out.stdout), lvs_cf::write(&config));
+    // The dump is itself a good file, and dumps to itself.
+    let again = dir.file("again.cf", &text(&out.stdout));
+    assert_eq!(
+        text(&lvs(&["--dump", "--format", "lvs-cf"], &again).stdout),
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn dump_as_json() {
+    let dir = TempDir::new("json");
+    let path = dir.file("lvs.cf", GOOD);
+    let out = lvs(&["--dump", "--format", "json"], &path);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["primary"], "10.0.0.1");
+    assert_eq!(json["virtual_services"][0]["port"], 80);
+    assert_eq!(json["virtual_services"][0]["servers"][1]["active"], false);
+}
+
+#[test]
+fn strict_rejects_extensions_as_piranha_does() {
+    let dir = TempDir::new("strict");
+    let path = dir.file("lvs.cf", &format!("keepalive=2\n{GOOD}"));
+    assert_eq!(lvs(&["--check"], &path).status.code(), Some(0));
+    let out = lvs(&["--check", "--strict"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with(&format!(
+        "lvs: error parsing {} at line 1: unknown command\n",
+        path.display()
+    )));
+}
+
+#[test]
+fn a_mode_is_required() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lvs")).output().expect("run lvs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("<--check|--dump>"));
+}
+
+#[test]
+fn help_and_version() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .arg("--help")
+        .output()
+        .expect("run lvs");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("--configfile <FILE>"));
+    let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .arg("--version")
+        .output()
+        .expect("run lvs");
+    assert_eq!(text(&out.stdout), format!("lvs {}\n", env!("CARGO_PKG_VERSION")));
+}
