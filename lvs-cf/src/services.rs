@@ -78,10 +78,15 @@ impl Services {
     /// `/etc/services`, or the built-in table when it cannot be read. Loaded once.
     pub fn system() -> &'static Services {
         static SYSTEM_DB: OnceLock<Services> = OnceLock::new();
-        SYSTEM_DB.get_or_init(|| match std::fs::read_to_string("/etc/services") {
+        SYSTEM_DB.get_or_init(|| Services::from_file_or_builtin(std::path::Path::new("/etc/services")))
+    }
+
+    /// A services file, or the built-in table when it cannot be read.
+    pub fn from_file_or_builtin(path: &std::path::Path) -> Services {
+        match std::fs::read_to_string(path) {
             Ok(text) => Services::from_etc_services(&text),
             Err(_) => Services::builtin().clone(),
-        })
+        }
     }
 
     pub fn port(&self, name: &str) -> Option<u16> {
@@ -107,6 +112,13 @@ mod tests {
         assert_eq!(db.port("www"), Some(80));
         assert_eq!(db.port("domain"), None);
         assert_eq!(db.port("x"), None);
+    }
+
+    #[test]
+    fn a_missing_file_falls_back_to_the_builtin_table() {
+        let db = Services::from_file_or_builtin(std::path::Path::new("/nonexistent/services"));
+        assert_eq!(db.port("http"), Some(80));
+        assert_eq!(db.port("mysql"), Some(3306));
     }
 
     #[test]

@@ -208,20 +208,8 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
     );
     (head, checks, any::<bool>())
         .prop_flat_map(move |(head, checks, has_sorry)| {
-            let (
-                name,
-                active,
-                family,
-                device,
-                port,
-                protocol,
-                fwmark,
-                scheduler,
-                persistent,
-                timeout,
-                reentry,
-                quiesce,
-            ) = head;
+            // The family (third in `head`) decides the addresses of the rest.
+            let family = head.2;
             let v6 = matches!(family, Family::V6);
             let sorry = if has_sorry && !matches!(family, Family::Names) {
                 if v6 {
@@ -235,11 +223,8 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
             let servers =
                 (0usize..4).prop_flat_map(move |n| (0..n).map(|j| server(j, family)).collect::<Vec<_>>());
             (
-                Just((
-                    name, active, family, device, port, protocol, fwmark, scheduler, persistent, timeout,
-                    reentry, quiesce,
-                )),
-                Just(checks.clone()),
+                Just(head),
+                Just(checks),
                 sorry,
                 option::of(netmask_for(v6)),
                 option::of(netmask_for(v6)),

@@ -306,6 +306,19 @@ fn addresses_as_ips_or_host_names() {
 }
 
 #[test]
+fn host_names_resolve_on_request() {
+    assert_eq!(
+        v4(10, 0, 0, 1).resolve().expect("a literal"),
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
+    );
+    let localhost = Host::Name("localhost".into())
+        .resolve()
+        .expect("localhost resolves from /etc/hosts");
+    assert!(localhost.is_loopback());
+    assert!(Host::Name("no-such-host.invalid".into()).resolve().is_err());
+}
+
+#[test]
 fn ip_device_pairs_take_exactly_two_values() {
     let vs = in_virtual("address = 192.0.2.1 eth0:1");
     assert_eq!(vs.address.map(|a| a.device), Some("eth0:1".to_owned()));
