@@ -58,6 +58,61 @@ fn step(name: &str, mut command: Command) -> Result<(), String> {
     }
 }
 
+/// Test counts read from cargo test's `test result:` lines.
+#[derive(Debug, Default)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+}
+
+impl Counts {
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        let number_before = |word: &str| {
+            rest.split(';')
+                .filter_map(|part| part.trim().strip_suffix(word))
+                .find_map(|n| n.trim().rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()))
+                .unwrap_or(0)
+        };
+        self.passed += number_before("passed");
+        self.failed += number_before("failed");
+    }
+}
+
+/// Runs a test command, passing its output through and counting its tests.
+fn counted_step(name: &str, mut command: Command) -> Result<Counts, String> {
+    use std::io::{BufRead, BufReader};
+    println!("==> {name}");
+    let started = Instant::now();
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{name}: cannot run {command:?}: {e}"))?;
+    let mut counts = Counts::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            counts.add_line(&line);
+        }
+    }
+    let status = child.wait().map_err(|e| format!("{name}: {e}"))?;
+    println!(
+        "<== {name}: {} in {:.1}s",
+        if status.success() { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(counts)
+    } else {
+        Err(format!(
+            "{name} failed ({status}): {} passed, {} failed",
+            counts.passed, counts.failed
+        ))
+    }
+}
+
 fn test() -> Result<(), String> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -77,13 +132,15 @@ fn test() -> Result<(), String> {
 
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--all-features"]);
-    step("cargo test (host)", tests)?;
+    let host = counted_step("cargo test (host)", tests)?;
 
     // The fuzz target runs under cargo-fuzz with a nightly toolchain; here it
     // must at least keep compiling against the parser's API.
     let mut fuzz = cargo();
     fuzz.args(["check", "--manifest-path", "lvs-cf/fuzz/Cargo.toml"]);
     step("cargo check (fuzz target)", fuzz)?;
+
+    println!("{} passed, {} failed", host.passed, host.failed);
     Ok(())
 }
 
@@ -101,4 +158,22 @@ fn man() -> Result<(), String> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Counts;
+
+    #[test]
+    fn counts_cargo_test_result_lines() {
+        let mut counts = Counts::default();
+        counts.add_line(
+            "test result: ok. 38 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+        );
+        counts.add_line(
+            "test result: FAILED. 3 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1s",
+        );
+        counts.add_line("running 3 tests");
+        assert_eq!((counts.passed, counts.failed), (41, 2));
+    }
 }
