@@ -1,0 +1,110 @@
+//! Test support shared by the lvs-rs crates: network namespaces that clean
+//! up after themselves, running code inside one, and the rule for tests that
+//! need root: in CI they must run, elsewhere they may skip with a reason.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// True when the test may go on as root. Outside CI a non-root run prints
+/// why the test is skipped and returns false; in CI it fails the test.
+pub fn require_root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: needs root, and CI must run it");
+    }
+    eprintln!("skipped {test}: needs root (network namespaces, raw sockets)");
+    false
+}
+
+/// Runs `ip` with `args` and returns its output; panics if it fails, with its stderr.
+pub fn ip(args: &[&str]) -> String {
+    let output = run("ip", args);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs a command; panics with its stderr if it fails.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    let output = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    if !output.status.success() {
+        panic!("{program} {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+    }
+    output
+}
+
+/// A network namespace, deleted when dropped.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// A fresh namespace with a unique name built from `prefix`, loopback up.
+    pub fn new(prefix: &str) -> Netns {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip -n NAME args...`
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// `ip netns exec NAME program args...`, returning the output whatever the status.
+    pub fn exec(&self, program: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, program])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program} in {}: {e}", self.name))
+    }
+
+    /// Runs `f` on a thread that has entered this namespace, and returns its result.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+                    // SAFETY: setns on this thread only, with a namespace fd we hold open.
+                    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                    assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                    f()
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// The MAC address of `device` in this namespace.
+    pub fn mac(&self, device: &str) -> String {
+        let out = self.ip(&["-o", "link", "show", device]);
+        out.split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no MAC for {device}: {out}"))
+            .to_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}
+
+/// Joins `a`'s `a_dev` and `b`'s `b_dev` with a veth pair, both up.
+pub fn veth(a: &Netns, a_dev: &str, b: &Netns, b_dev: &str) {
+    ip(&["link", "add", a_dev, "netns", &a.name, "type", "veth", "peer", "name", b_dev, "netns", &b.name]);
+    a.ip(&["link", "set", a_dev, "up"]);
+    b.ip(&["link", "set", b_dev, "up"]);
+}
