@@ -15,9 +15,15 @@ pub struct Burst {
 
 impl Burst {
     /// Piranha's pulse: five announcements, one second apart.
-    pub const PIRANHA: Burst = Burst { count: 5, interval: Duration::from_secs(1) };
+    pub const PIRANHA: Burst = Burst {
+        count: 5,
+        interval: Duration::from_secs(1),
+    };
     /// One frame, as send_arp sends by default.
-    pub const ONCE: Burst = Burst { count: 1, interval: Duration::ZERO };
+    pub const ONCE: Burst = Burst {
+        count: 1,
+        interval: Duration::ZERO,
+    };
 }
 
 impl Default for Burst {
@@ -27,7 +33,12 @@ impl Default for Burst {
 }
 
 /// Sends a burst from the calling thread, sleeping between frames.
-pub fn send_burst_blocking(socket: &PacketSocket, ifindex: u32, announcement: &Announcement, burst: Burst) -> io::Result<()> {
+pub fn send_burst_blocking(
+    socket: &PacketSocket,
+    ifindex: u32,
+    announcement: &Announcement,
+    burst: Burst,
+) -> io::Result<()> {
     let frame = announcement.frame();
     for i in 0..burst.count {
         if i > 0 {
@@ -40,7 +51,12 @@ pub fn send_burst_blocking(socket: &PacketSocket, ifindex: u32, announcement: &A
 
 /// Sends a burst on a tokio runtime: the waits between frames are timers,
 /// so the runtime's other tasks go on meanwhile.
-pub async fn send_burst(socket: &PacketSocket, ifindex: u32, announcement: &Announcement, burst: Burst) -> io::Result<()> {
+pub async fn send_burst(
+    socket: &PacketSocket,
+    ifindex: u32,
+    announcement: &Announcement,
+    burst: Burst,
+) -> io::Result<()> {
     let frame = announcement.frame();
     for i in 0..burst.count {
         if i > 0 {

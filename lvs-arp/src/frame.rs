@@ -36,12 +36,25 @@ const NDISC_HOP_LIMIT: u8 = 255;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Announcement {
     /// Piranha's gratuitous ARP (a reply), to `eth_destination` (pulse uses broadcast).
-    PiranhaGarp { ip: Ipv4Addr, mac: MacAddr, eth_destination: MacAddr },
+    PiranhaGarp {
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        eth_destination: MacAddr,
+    },
     /// keepalived's gratuitous ARP (a request), to `eth_destination`.
-    ArpRequest { ip: Ipv4Addr, mac: MacAddr, eth_destination: MacAddr },
+    ArpRequest {
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        eth_destination: MacAddr,
+    },
     /// IPv6 unsolicited neighbour advertisement; `router` sets the R flag
     /// (keepalived sets it when the interface forwards).
-    UnsolicitedNa { ip: Ipv6Addr, mac: MacAddr, eth_destination: MacAddr, router: bool },
+    UnsolicitedNa {
+        ip: Ipv6Addr,
+        mac: MacAddr,
+        eth_destination: MacAddr,
+        router: bool,
+    },
 }
 
 impl Announcement {
@@ -49,10 +62,17 @@ impl Announcement {
     /// NA to all nodes for IPv6.
     pub fn for_address(ip: IpAddr, mac: MacAddr) -> Self {
         match ip {
-            IpAddr::V4(ip) => Announcement::PiranhaGarp { ip, mac, eth_destination: MacAddr::BROADCAST },
-            IpAddr::V6(ip) => {
-                Announcement::UnsolicitedNa { ip, mac, eth_destination: MacAddr::IPV6_ALL_NODES, router: false }
-            }
+            IpAddr::V4(ip) => Announcement::PiranhaGarp {
+                ip,
+                mac,
+                eth_destination: MacAddr::BROADCAST,
+            },
+            IpAddr::V6(ip) => Announcement::UnsolicitedNa {
+                ip,
+                mac,
+                eth_destination: MacAddr::IPV6_ALL_NODES,
+                router: false,
+            },
         }
     }
 
@@ -68,15 +88,28 @@ impl Announcement {
     /// The whole Ethernet frame.
     pub fn frame(&self) -> Vec<u8> {
         match *self {
-            Announcement::PiranhaGarp { ip, mac, eth_destination } => {
-                arp_frame(ArpOperations::Reply, ip, mac, mac, eth_destination)
-            }
-            Announcement::ArpRequest { ip, mac, eth_destination } => {
-                arp_frame(ArpOperations::Request, ip, mac, MacAddr::BROADCAST, eth_destination)
-            }
-            Announcement::UnsolicitedNa { ip, mac, eth_destination, router } => {
-                na_frame(ip, mac, eth_destination, router)
-            }
+            Announcement::PiranhaGarp {
+                ip,
+                mac,
+                eth_destination,
+            } => arp_frame(ArpOperations::Reply, ip, mac, mac, eth_destination),
+            Announcement::ArpRequest {
+                ip,
+                mac,
+                eth_destination,
+            } => arp_frame(
+                ArpOperations::Request,
+                ip,
+                mac,
+                MacAddr::BROADCAST,
+                eth_destination,
+            ),
+            Announcement::UnsolicitedNa {
+                ip,
+                mac,
+                eth_destination,
+                router,
+            } => na_frame(ip, mac, eth_destination, router),
         }
     }
 }
@@ -94,7 +127,13 @@ fn ethernet(frame: &mut [u8], destination: MacAddr, source: MacAddr, ethertype: 
     }
 }
 
-fn arp_frame(op: ArpOperation, ip: Ipv4Addr, mac: MacAddr, target_mac: MacAddr, destination: MacAddr) -> Vec<u8> {
+fn arp_frame(
+    op: ArpOperation,
+    ip: Ipv4Addr,
+    mac: MacAddr,
+    target_mac: MacAddr,
+    destination: MacAddr,
+) -> Vec<u8> {
     let mut frame = vec![0u8; MIN_FRAME];
     ethernet(&mut frame, destination, mac, EtherTypes::Arp);
     if let Some(mut arp) = MutableArpPacket::new(&mut frame[ETHERNET_HEADER..ETHERNET_HEADER + ARP_BODY]) {
@@ -131,7 +170,11 @@ fn na_frame(ip: Ipv6Addr, mac: MacAddr, destination: MacAddr, router: bool) -> V
         let flags = NeighborAdvertFlags::Override | if router { NeighborAdvertFlags::Router } else { 0 };
         na.set_flags(flags);
         na.set_target_addr(ip);
-        na.set_options(&[NdpOption { option_type: NdpOptionTypes::TargetLLAddr, length: 1, data: mac.0.to_vec() }]);
+        na.set_options(&[NdpOption {
+            option_type: NdpOptionTypes::TargetLLAddr,
+            length: 1,
+            data: mac.0.to_vec(),
+        }]);
     }
     let checksum = Icmpv6Packet::new(icmp_part).map(|p| pnet_packet::icmpv6::checksum(&p, &ip, &all_nodes));
     if let (Some(checksum), Some(mut na)) = (checksum, MutableNeighborAdvertPacket::new(icmp_part)) {
@@ -199,8 +242,9 @@ pub fn decode(frame: &[u8]) -> Option<Decoded> {
             if icmp.get_icmpv6_type() != Icmpv6Types::NeighborAdvert {
                 return None;
             }
-            let checksum_ok = pnet_packet::icmpv6::checksum(&icmp, &ipv6.get_source(), &ipv6.get_destination())
-                == icmp.get_checksum();
+            let checksum_ok =
+                pnet_packet::icmpv6::checksum(&icmp, &ipv6.get_source(), &ipv6.get_destination())
+                    == icmp.get_checksum();
             let na = pnet_packet::icmpv6::ndp::NeighborAdvertPacket::new(ipv6.payload())?;
             let target_mac = na
                 .get_options()
@@ -253,12 +297,28 @@ mod tests {
 
     #[test]
     fn arp_request_form() {
-        let frame = Announcement::ArpRequest { ip: Ipv4Addr::new(10, 0, 0, 1), mac: MAC, eth_destination: MacAddr::BROADCAST }.frame();
+        let frame = Announcement::ArpRequest {
+            ip: Ipv4Addr::new(10, 0, 0, 1),
+            mac: MAC,
+            eth_destination: MacAddr::BROADCAST,
+        }
+        .frame();
         match decode(&frame) {
-            Some(Decoded::Arp { operation, sender_mac, target_mac, sender_ip, target_ip, length, .. }) => {
+            Some(Decoded::Arp {
+                operation,
+                sender_mac,
+                target_mac,
+                sender_ip,
+                target_ip,
+                length,
+                ..
+            }) => {
                 assert_eq!(operation, 1);
                 assert_eq!((sender_mac, target_mac), (MAC, MacAddr::BROADCAST));
-                assert_eq!((sender_ip, target_ip), (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 1)));
+                assert_eq!(
+                    (sender_ip, target_ip),
+                    (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 1))
+                );
                 assert_eq!(length, 60);
             }
             other => panic!("not ARP: {other:?}"),
@@ -270,18 +330,30 @@ mod tests {
         let ip: Ipv6Addr = "2001:db8::10".parse().expect("literal");
         let frame = Announcement::for_address(IpAddr::V6(ip), MAC).frame();
         assert_eq!(frame.len(), 86);
-        assert_eq!(&frame[..14], &[0x33, 0x33, 0, 0, 0, 1, 0x02, 0x00, 0x5e, 0x10, 0x20, 0x30, 0x86, 0xdd]);
+        assert_eq!(
+            &frame[..14],
+            &[0x33, 0x33, 0, 0, 0, 1, 0x02, 0x00, 0x5e, 0x10, 0x20, 0x30, 0x86, 0xdd]
+        );
         // IPv6: version 6, payload 32, ICMPv6, hop limit 255, VIP to ff02::1.
         assert_eq!(&frame[14..22], &[0x60, 0, 0, 0, 0, 32, 58, 255]);
         assert_eq!(&frame[22..38], &ip.octets());
-        assert_eq!(&frame[38..54], &Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets());
+        assert_eq!(
+            &frame[38..54],
+            &Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets()
+        );
         // NA: type 136, code 0, Override, target, option 2 (target link-layer address).
         assert_eq!(&frame[54..56], &[136, 0]);
         assert_eq!(&frame[58..62], &[0x20, 0, 0, 0]);
         assert_eq!(&frame[62..78], &ip.octets());
         assert_eq!(&frame[78..86], &[2, 1, 0x02, 0x00, 0x5e, 0x10, 0x20, 0x30]);
         match decode(&frame) {
-            Some(Decoded::NeighborAdvert { checksum_ok, flags, target_mac, hop_limit, .. }) => {
+            Some(Decoded::NeighborAdvert {
+                checksum_ok,
+                flags,
+                target_mac,
+                hop_limit,
+                ..
+            }) => {
                 assert!(checksum_ok);
                 assert_eq!(flags, NeighborAdvertFlags::Override);
                 assert_eq!(target_mac, Some(MAC));
@@ -294,7 +366,13 @@ mod tests {
     #[test]
     fn router_flag() {
         let ip: Ipv6Addr = "fd00::1".parse().expect("literal");
-        let frame = Announcement::UnsolicitedNa { ip, mac: MAC, eth_destination: MacAddr::IPV6_ALL_NODES, router: true }.frame();
+        let frame = Announcement::UnsolicitedNa {
+            ip,
+            mac: MAC,
+            eth_destination: MacAddr::IPV6_ALL_NODES,
+            router: true,
+        }
+        .frame();
         assert_eq!(frame[58], 0xa0);
     }
 

@@ -8,7 +8,7 @@ use std::os::unix::io::AsRawFd;
 use std::time::Duration;
 
 use neli::consts::nl::NlmF;
-use neli::consts::rtnl::{Arphrd, IfaF, Ifa, Iff, Ifla, RtAddrFamily, RtScope, Rtm};
+use neli::consts::rtnl::{Arphrd, Ifa, IfaF, Iff, Ifla, RtAddrFamily, RtScope, Rtm};
 use neli::consts::socket::NlFamily;
 use neli::nl::{NlPayload, NlmsghdrBuilder};
 use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder, Ifinfomsg, IfinfomsgBuilder, RtattrBuilder};
@@ -72,10 +72,16 @@ pub struct Rtnl {
 
 impl Rtnl {
     pub fn connect() -> Result<Self, LinkError> {
-        let socket = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty())
-            .map_err(|e| LinkError::Netlink { op: LinkOp::Connect, message: e.to_string() })?;
-        set_receive_timeout(socket.as_raw_fd(), REPLY_TIMEOUT)
-            .map_err(|e| LinkError::Netlink { op: LinkOp::Connect, message: e.to_string() })?;
+        let socket = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(|e| {
+            LinkError::Netlink {
+                op: LinkOp::Connect,
+                message: e.to_string(),
+            }
+        })?;
+        set_receive_timeout(socket.as_raw_fd(), REPLY_TIMEOUT).map_err(|e| LinkError::Netlink {
+            op: LinkOp::Connect,
+            message: e.to_string(),
+        })?;
         Ok(Rtnl { socket, seq: 0 })
     }
 
@@ -113,7 +119,10 @@ impl Rtnl {
 
     /// The address `ip` on interface `index`, if present.
     pub fn find_address(&mut self, index: u32, ip: IpAddr) -> Result<Option<InterfaceAddress>, LinkError> {
-        Ok(self.addresses()?.into_iter().find(|a| a.index == index && a.ip == ip))
+        Ok(self
+            .addresses()?
+            .into_iter()
+            .find(|a| a.index == index && a.ip == ip))
     }
 
     /// Adds `ip/prefix_len` to interface `index`, with an IPv4 label such as
@@ -242,7 +251,10 @@ impl Rtnl {
             .map_err(|e| build_error(op, e))?;
         self.socket.send(&message).map_err(|e| socket_error(op, e))?;
         loop {
-            let (replies, _) = self.socket.recv::<Rtm, Buffer>().map_err(|e| socket_error(op, e))?;
+            let (replies, _) = self
+                .socket
+                .recv::<Rtm, Buffer>()
+                .map_err(|e| socket_error(op, e))?;
             for reply in replies {
                 let reply = reply.map_err(|e| socket_error(op, e))?;
                 if *reply.nl_seq() != seq {
@@ -250,7 +262,12 @@ impl Rtnl {
                 }
                 match reply.nl_payload() {
                     NlPayload::Ack(_) => return Ok(()),
-                    NlPayload::Err(e) => return Err(LinkError::Kernel { op, errno: -*e.error() }),
+                    NlPayload::Err(e) => {
+                        return Err(LinkError::Kernel {
+                            op,
+                            errno: -*e.error(),
+                        })
+                    }
                     _ => {}
                 }
             }
@@ -283,7 +300,12 @@ impl Rtnl {
                 match reply.nl_payload() {
                     // neli lends payloads only; these messages are small.
                     NlPayload::Payload(payload) => out.push(payload.clone()),
-                    NlPayload::Err(e) => return Err(LinkError::Kernel { op, errno: -*e.error() }),
+                    NlPayload::Err(e) => {
+                        return Err(LinkError::Kernel {
+                            op,
+                            errno: -*e.error(),
+                        })
+                    }
                     NlPayload::Empty | NlPayload::DumpExtAck(_) | NlPayload::Ack(_) => return Ok(out),
                 }
             }
@@ -292,7 +314,10 @@ impl Rtnl {
 }
 
 fn set_receive_timeout(fd: std::os::unix::io::RawFd, timeout: Duration) -> std::io::Result<()> {
-    let tv = libc::timeval { tv_sec: timeout.as_secs() as libc::time_t, tv_usec: timeout.subsec_micros() as libc::suseconds_t };
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
     // SAFETY: fd is an open socket owned by the caller; tv outlives the call.
     let rc = unsafe {
         libc::setsockopt(
@@ -330,26 +355,44 @@ fn rtattr<T: neli::consts::rtnl::RtaType>(
     kind: T,
     payload: Vec<u8>,
 ) -> Result<neli::rtnl::Rtattr<T, Buffer>, LinkError> {
-    RtattrBuilder::default().rta_type(kind).rta_payload(payload).build().map_err(|e| build_error(op, e))
+    RtattrBuilder::default()
+        .rta_type(kind)
+        .rta_payload(payload)
+        .build()
+        .map_err(|e| build_error(op, e))
 }
 
 fn build_error(op: LinkOp, error: impl std::fmt::Display) -> LinkError {
-    LinkError::Netlink { op, message: format!("cannot build the request: {error}") }
+    LinkError::Netlink {
+        op,
+        message: format!("cannot build the request: {error}"),
+    }
 }
 
 fn socket_error(op: LinkOp, error: neli::err::SocketError) -> LinkError {
     if let neli::err::SocketError::Io(io) = &error {
-        if matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
-            return LinkError::Timeout { op, after: REPLY_TIMEOUT };
+        if matches!(
+            io.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            return LinkError::Timeout {
+                op,
+                after: REPLY_TIMEOUT,
+            };
         }
     }
-    LinkError::Netlink { op, message: error.to_string() }
+    LinkError::Netlink {
+        op,
+        message: error.to_string(),
+    }
 }
 
 fn interface_of(message: &Ifinfomsg) -> Option<Interface> {
     let attrs = message.rtattrs().get_attr_handle();
     let name_bytes = attrs.get_attribute(Ifla::Ifname)?.rta_payload().as_ref();
-    let name = String::from_utf8_lossy(name_bytes).trim_end_matches('\0').to_owned();
+    let name = String::from_utf8_lossy(name_bytes)
+        .trim_end_matches('\0')
+        .to_owned();
     let mac = attrs.get_attribute(Ifla::Address).and_then(|a| {
         let bytes: [u8; 6] = a.rta_payload().as_ref().try_into().ok()?;
         Some(MacAddr(bytes))
@@ -368,16 +411,27 @@ fn address_of(message: &Ifaddrmsg) -> Option<InterfaceAddress> {
     let attrs = message.rtattrs().get_attr_handle();
     // IFA_LOCAL is the address itself; IFA_ADDRESS is the peer on
     // point-to-point links, and the only one IPv6 sends.
-    let bytes = attrs.get_attribute(Ifa::Local).or_else(|| attrs.get_attribute(Ifa::Address))?.rta_payload().as_ref();
+    let bytes = attrs
+        .get_attribute(Ifa::Local)
+        .or_else(|| attrs.get_attribute(Ifa::Address))?
+        .rta_payload()
+        .as_ref();
     let ip = match *message.ifa_family() {
         RtAddrFamily::Inet => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?)),
         RtAddrFamily::Inet6 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?)),
         _ => return None,
     };
-    let label = attrs
-        .get_attribute(Ifa::Label)
-        .map(|a| String::from_utf8_lossy(a.rta_payload().as_ref()).trim_end_matches('\0').to_owned());
-    Some(InterfaceAddress { index: *message.ifa_index(), ip, prefix_len: *message.ifa_prefixlen(), label })
+    let label = attrs.get_attribute(Ifa::Label).map(|a| {
+        String::from_utf8_lossy(a.rta_payload().as_ref())
+            .trim_end_matches('\0')
+            .to_owned()
+    });
+    Some(InterfaceAddress {
+        index: *message.ifa_index(),
+        ip,
+        prefix_len: *message.ifa_prefixlen(),
+        label,
+    })
 }
 
 #[cfg(test)]

@@ -46,7 +46,9 @@ impl FromStr for MacAddr {
         let mut bytes = [0u8; 6];
         let mut rest = text.as_bytes();
         for (i, byte) in bytes.iter_mut().enumerate() {
-            let [high, low, tail @ ..] = rest else { return Err(error()) };
+            let [high, low, tail @ ..] = rest else {
+                return Err(error());
+            };
             let digit = |c: u8| (c as char).to_digit(16).ok_or_else(error);
             *byte = (digit(*high)? << 4 | digit(*low)?) as u8;
             rest = tail;
@@ -80,7 +82,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in ["", "00112233445", "0011223344gg", "00:11:22:33:44", "00112233445566", "00-11-22-33-44-55", "00:11:22:33:44:55:"] {
+        for bad in [
+            "",
+            "00112233445",
+            "0011223344gg",
+            "00:11:22:33:44",
+            "00112233445566",
+            "00-11-22-33-44-55",
+            "00:11:22:33:44:55:",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
     }

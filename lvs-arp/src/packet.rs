@@ -11,7 +11,13 @@ pub struct PacketSocket {
 
 fn packet_socket(protocol: u16) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked before use.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, i32::from(protocol.to_be())) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(protocol.to_be()),
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -37,7 +43,9 @@ fn unsafe_zeroed() -> libc::sockaddr_ll {
 impl PacketSocket {
     /// Opens the socket. Without `CAP_NET_RAW` this fails with `EPERM`.
     pub fn open() -> io::Result<Self> {
-        Ok(PacketSocket { fd: packet_socket(0)? })
+        Ok(PacketSocket {
+            fd: packet_socket(0)?,
+        })
     }
 
     /// Sends `frame` (Ethernet header included) out of interface `ifindex`.
@@ -107,7 +115,11 @@ impl Capture {
             if left.is_zero() {
                 return Ok(None);
             }
-            let mut poll = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut poll = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             let millis = left.as_millis().clamp(1, i32::MAX as u128) as i32;
             // SAFETY: one valid pollfd.
             let ready = unsafe { libc::poll(&mut poll, 1, millis) };
@@ -136,17 +148,27 @@ impl Capture {
             };
             if received < 0 {
                 let error = io::Error::last_os_error();
-                if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) {
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) {
                     continue;
                 }
                 return Err(error);
             }
-            return Ok(Some(CapturedFrame { bytes: buffer[..received as usize].to_vec(), packet_type: from.sll_pkttype }));
+            return Ok(Some(CapturedFrame {
+                bytes: buffer[..received as usize].to_vec(),
+                packet_type: from.sll_pkttype,
+            }));
         }
     }
 
     /// Every frame until `within` has passed that `keep` accepts.
-    pub fn collect(&self, within: Duration, mut keep: impl FnMut(&CapturedFrame) -> bool) -> io::Result<Vec<CapturedFrame>> {
+    pub fn collect(
+        &self,
+        within: Duration,
+        mut keep: impl FnMut(&CapturedFrame) -> bool,
+    ) -> io::Result<Vec<CapturedFrame>> {
         let deadline = Instant::now() + within;
         let mut frames = Vec::new();
         while let Some(frame) = self.next_frame(deadline)? {

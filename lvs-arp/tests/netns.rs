@@ -22,15 +22,26 @@ fn capture_while(ns: &Netns, device: &str, send: impl FnOnce()) -> Vec<Decoded> 
     std::thread::scope(|scope| {
         let capture = scope.spawn(|| {
             ns.run(|| {
-                let index = Rtnl::connect().expect("rtnl").interface(device).expect("device").index;
+                let index = Rtnl::connect()
+                    .expect("rtnl")
+                    .interface(device)
+                    .expect("device")
+                    .index;
                 let capture = Capture::open(index).expect("capture socket");
                 ready_tx.send(()).expect("signal");
-                capture.collect(Duration::from_millis(1500), |_| true).expect("capture")
+                capture
+                    .collect(Duration::from_millis(1500), |_| true)
+                    .expect("capture")
             })
         });
         ready_rx.recv().expect("capture ready");
         send();
-        capture.join().expect("capture thread").iter().filter_map(|f| decode(&f.bytes)).collect()
+        capture
+            .join()
+            .expect("capture thread")
+            .iter()
+            .filter_map(|f| decode(&f.bytes))
+            .collect()
     })
 }
 
@@ -48,11 +59,23 @@ fn each_frame_kind_reaches_the_peer_with_every_field() {
 
     let frames = capture_while(&peer, "eth0", || {
         router.run(|| {
-            let index = Rtnl::connect().expect("rtnl").interface("eth0").expect("eth0").index;
+            let index = Rtnl::connect()
+                .expect("rtnl")
+                .interface("eth0")
+                .expect("eth0")
+                .index;
             let socket = PacketSocket::open().expect("packet socket");
             for announcement in [
-                Announcement::PiranhaGarp { ip: vip4, mac, eth_destination: MacAddr::BROADCAST },
-                Announcement::ArpRequest { ip: vip4, mac, eth_destination: MacAddr::BROADCAST },
+                Announcement::PiranhaGarp {
+                    ip: vip4,
+                    mac,
+                    eth_destination: MacAddr::BROADCAST,
+                },
+                Announcement::ArpRequest {
+                    ip: vip4,
+                    mac,
+                    eth_destination: MacAddr::BROADCAST,
+                },
                 Announcement::for_address(IpAddr::V6(vip6), mac),
             ] {
                 send_burst_blocking(&socket, index, &announcement, Burst::ONCE).expect("send");
@@ -60,11 +83,23 @@ fn each_frame_kind_reaches_the_peer_with_every_field() {
         })
     });
 
-    let arps: Vec<_> = frames.iter().filter(|f| matches!(f, Decoded::Arp { sender_ip, .. } if *sender_ip == vip4)).collect();
+    let arps: Vec<_> = frames
+        .iter()
+        .filter(|f| matches!(f, Decoded::Arp { sender_ip, .. } if *sender_ip == vip4))
+        .collect();
     assert_eq!(arps.len(), 2, "{frames:#?}");
     for (frame, operation, target_mac) in [(arps[0], 2, mac), (arps[1], 1, MacAddr::BROADCAST)] {
         match frame {
-            Decoded::Arp { eth_destination, eth_source, operation: op, sender_mac, sender_ip, target_mac: tm, target_ip, length } => {
+            Decoded::Arp {
+                eth_destination,
+                eth_source,
+                operation: op,
+                sender_mac,
+                sender_ip,
+                target_mac: tm,
+                target_ip,
+                length,
+            } => {
                 assert_eq!(*eth_destination, MacAddr::BROADCAST);
                 assert_eq!(*eth_source, mac);
                 assert_eq!(*op, operation);
@@ -81,7 +116,17 @@ fn each_frame_kind_reaches_the_peer_with_every_field() {
         .find(|f| matches!(f, Decoded::NeighborAdvert { target, .. } if *target == vip6))
         .unwrap_or_else(|| panic!("no NA for {vip6}: {frames:#?}"));
     match na {
-        Decoded::NeighborAdvert { eth_destination, eth_source, ip_source, ip_destination, hop_limit, flags, target_mac, checksum_ok, .. } => {
+        Decoded::NeighborAdvert {
+            eth_destination,
+            eth_source,
+            ip_source,
+            ip_destination,
+            hop_limit,
+            flags,
+            target_mac,
+            checksum_ok,
+            ..
+        } => {
             assert_eq!(*eth_destination, MacAddr::IPV6_ALL_NODES);
             assert_eq!(*eth_source, mac);
             assert_eq!(*ip_source, vip6);
@@ -142,7 +187,12 @@ impl Lan {
 
     /// Moves `vip` from r1 to r2 with the library and announces it from r2.
     fn move_vip(&self, vip: IpAddr, prefix: u8) {
-        let removed = self.r1.run(|| Rtnl::connect().expect("rtnl").remove_vip("eth0:1", vip).expect("remove"));
+        let removed = self.r1.run(|| {
+            Rtnl::connect()
+                .expect("rtnl")
+                .remove_vip("eth0:1", vip)
+                .expect("remove")
+        });
         assert_eq!(removed, Change::Removed);
         // Linux ignores ARP updates to an entry changed within the last second (locktime).
         std::thread::sleep(Duration::from_millis(1200));
@@ -151,9 +201,22 @@ impl Lan {
             let eth0 = rtnl.add_vip("eth0:1", vip, prefix).expect("add");
             let mac = eth0.mac.expect("veth has a MAC");
             let socket = PacketSocket::open().expect("packet socket");
-            let burst = Burst { count: 2, interval: Duration::from_millis(100) };
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
-            runtime.block_on(send_burst(&socket, eth0.index, &Announcement::for_address(vip, mac), burst)).expect("send");
+            let burst = Burst {
+                count: 2,
+                interval: Duration::from_millis(100),
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime");
+            runtime
+                .block_on(send_burst(
+                    &socket,
+                    eth0.index,
+                    &Announcement::for_address(vip, mac),
+                    burst,
+                ))
+                .expect("send");
         });
     }
 }
@@ -177,10 +240,19 @@ fn a_moved_ipv4_vip_is_learned_from_the_gratuitous_arp() {
     }
     let lan = Lan::new();
     let vip: IpAddr = "10.77.0.100".parse().expect("literal");
-    lan.r1.run(|| Rtnl::connect().expect("rtnl").add_vip("eth0:1", vip, 24).expect("add"));
+    lan.r1.run(|| {
+        Rtnl::connect()
+            .expect("rtnl")
+            .add_vip("eth0:1", vip, 24)
+            .expect("add")
+    });
     lan.resolve("10.77.0.100");
     let (r1_mac, r2_mac) = (lan.r1.mac("eth0"), lan.r2.mac("eth0"));
-    assert!(lan.neighbour("10.77.0.100").contains(&r1_mac), "{}", lan.neighbour("10.77.0.100"));
+    assert!(
+        lan.neighbour("10.77.0.100").contains(&r1_mac),
+        "{}",
+        lan.neighbour("10.77.0.100")
+    );
 
     lan.move_vip(vip, 24);
     eventually("the client learns r2's MAC for the VIP", || {
@@ -196,10 +268,19 @@ fn a_moved_ipv6_vip_is_learned_from_the_unsolicited_na() {
     }
     let lan = Lan::new();
     let vip: IpAddr = "fd77::100".parse().expect("literal");
-    lan.r1.run(|| Rtnl::connect().expect("rtnl").add_vip("eth0:1", vip, 64).expect("add"));
+    lan.r1.run(|| {
+        Rtnl::connect()
+            .expect("rtnl")
+            .add_vip("eth0:1", vip, 64)
+            .expect("add")
+    });
     lan.resolve("fd77::100");
     let (r1_mac, r2_mac) = (lan.r1.mac("eth0"), lan.r2.mac("eth0"));
-    assert!(lan.neighbour("fd77::100").contains(&r1_mac), "{}", lan.neighbour("fd77::100"));
+    assert!(
+        lan.neighbour("fd77::100").contains(&r1_mac),
+        "{}",
+        lan.neighbour("fd77::100")
+    );
 
     lan.move_vip(vip, 64);
     eventually("the client learns r2's MAC for the VIP", || {
@@ -226,18 +307,41 @@ fn vips_are_added_and_removed_idempotently_with_their_label() {
 
         rtnl.add_vip("eth0:1", v4, 24).expect("add");
         assert!(rtnl.has_vip("eth0:1", v4).expect("look-up"));
-        let present = rtnl.find_address(eth0.index, v4).expect("look-up").expect("present");
-        assert_eq!((present.prefix_len, present.label.as_deref()), (24, Some("eth0:1")));
-        assert_eq!(rtnl.add_address(eth0.index, v4, 24, Some("eth0:1")).expect("add again"), Change::AlreadyPresent);
+        let present = rtnl
+            .find_address(eth0.index, v4)
+            .expect("look-up")
+            .expect("present");
+        assert_eq!(
+            (present.prefix_len, present.label.as_deref()),
+            (24, Some("eth0:1"))
+        );
+        assert_eq!(
+            rtnl.add_address(eth0.index, v4, 24, Some("eth0:1"))
+                .expect("add again"),
+            Change::AlreadyPresent
+        );
 
-        assert_eq!(rtnl.add_address(eth0.index, v6, 64, Some("eth0:1")).expect("add v6"), Change::Added);
-        assert_eq!(rtnl.add_address(eth0.index, v6, 64, None).expect("add v6 again"), Change::AlreadyPresent);
+        assert_eq!(
+            rtnl.add_address(eth0.index, v6, 64, Some("eth0:1"))
+                .expect("add v6"),
+            Change::Added
+        );
+        assert_eq!(
+            rtnl.add_address(eth0.index, v6, 64, None).expect("add v6 again"),
+            Change::AlreadyPresent
+        );
     });
     // iproute2 sees the same, label included, and the IPv6 VIP is not tentative.
     let v4_listing = ns.ip(&["-4", "addr", "show", "dev", "eth0"]);
-    assert!(v4_listing.contains("inet 192.0.2.50/24 brd 192.0.2.255 scope global eth0:1"), "{v4_listing}");
+    assert!(
+        v4_listing.contains("inet 192.0.2.50/24 brd 192.0.2.255 scope global eth0:1"),
+        "{v4_listing}"
+    );
     let v6_listing = ns.ip(&["-6", "addr", "show", "dev", "eth0"]);
-    assert!(v6_listing.contains("inet6 2001:db8::50/64 scope global"), "{v6_listing}");
+    assert!(
+        v6_listing.contains("inet6 2001:db8::50/64 scope global"),
+        "{v6_listing}"
+    );
     assert!(!v6_listing.contains("tentative"), "{v6_listing}");
 
     ns.run(|| {
@@ -245,9 +349,14 @@ fn vips_are_added_and_removed_idempotently_with_their_label() {
         for ip in [v4, v6] {
             assert_eq!(rtnl.remove_vip("eth0:1", ip).expect("remove"), Change::Removed);
             assert!(!rtnl.has_vip("eth0", ip).expect("look-up"));
-            assert_eq!(rtnl.remove_vip("eth0:1", ip).expect("remove again"), Change::AlreadyAbsent);
+            assert_eq!(
+                rtnl.remove_vip("eth0:1", ip).expect("remove again"),
+                Change::AlreadyAbsent
+            );
         }
-        assert!(matches!(rtnl.add_vip("eth9:1", v4, 24), Err(LinkError::NoSuchDevice(name)) if name == "eth9"));
+        assert!(
+            matches!(rtnl.add_vip("eth9:1", v4, 24), Err(LinkError::NoSuchDevice(name)) if name == "eth9")
+        );
     });
     assert!(!ns.ip(&["addr", "show", "dev", "eth0"]).contains("192.0.2.50"));
 }

@@ -29,9 +29,16 @@ pub fn ip(args: &[&str]) -> String {
 
 /// Runs a command; panics with its stderr if it fails.
 pub fn run(program: &str, args: &[&str]) -> Output {
-    let output = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     if !output.status.success() {
-        panic!("{program} {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+        panic!(
+            "{program} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     output
 }
@@ -45,7 +52,11 @@ impl Netns {
     /// A fresh namespace with a unique name built from `prefix`, loopback up.
     pub fn new(prefix: &str) -> Netns {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         ip(&["netns", "add", &name]);
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
@@ -104,7 +115,9 @@ impl Drop for Netns {
 
 /// Joins `a`'s `a_dev` and `b`'s `b_dev` with a veth pair, both up.
 pub fn veth(a: &Netns, a_dev: &str, b: &Netns, b_dev: &str) {
-    ip(&["link", "add", a_dev, "netns", &a.name, "type", "veth", "peer", "name", b_dev, "netns", &b.name]);
+    ip(&[
+        "link", "add", a_dev, "netns", &a.name, "type", "veth", "peer", "name", b_dev, "netns", &b.name,
+    ]);
     a.ip(&["link", "set", a_dev, "up"]);
     b.ip(&["link", "set", b_dev, "up"]);
 }
