@@ -2,7 +2,6 @@
 //! tables. They need root; CI runs them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use lvs_arp::announce::{send_burst, send_burst_blocking, Burst};
@@ -18,31 +17,22 @@ fn mac_of(ns: &Netns, device: &str) -> MacAddr {
 
 /// Captures, in `ns` on `device`, the announcement frames `send` causes.
 fn capture_while(ns: &Netns, device: &str, send: impl FnOnce()) -> Vec<Decoded> {
-    let (ready_tx, ready_rx) = mpsc::channel();
-    std::thread::scope(|scope| {
-        let capture = scope.spawn(|| {
-            ns.run(|| {
-                let index = Rtnl::connect()
-                    .expect("rtnl")
-                    .interface(device)
-                    .expect("device")
-                    .index;
-                let capture = Capture::open(index).expect("capture socket");
-                ready_tx.send(()).expect("signal");
-                capture
-                    .collect(Duration::from_millis(1500), |_| true)
-                    .expect("capture")
-            })
-        });
-        ready_rx.recv().expect("capture ready");
-        send();
-        capture
-            .join()
-            .expect("capture thread")
-            .iter()
-            .filter_map(|f| decode(&f.bytes))
-            .collect()
-    })
+    let (frames, ()) = ns.watch_while(
+        |ready| {
+            let index = Rtnl::connect()
+                .expect("rtnl")
+                .interface(device)
+                .expect("device")
+                .index;
+            let capture = Capture::open(index).expect("capture socket");
+            ready();
+            capture
+                .collect(Duration::from_millis(1500), |_| true)
+                .expect("capture")
+        },
+        send,
+    );
+    frames.iter().filter_map(|f| decode(&f.bytes)).collect()
 }
 
 #[test]

@@ -117,32 +117,23 @@ fn each_malformed_argument_is_named() {
 
 /// Runs send_arp in `router` while capturing on `peer`, and decodes what arrived.
 fn frames_from(router: &Netns, peer: &Netns, args: &[&str]) -> Vec<Decoded> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::scope(|scope| {
-        let capture = scope.spawn(|| {
-            peer.run(|| {
-                let index = Rtnl::connect()
-                    .expect("rtnl")
-                    .interface("eth0")
-                    .expect("eth0")
-                    .index;
-                let capture = Capture::open(index).expect("capture");
-                ready_tx.send(()).expect("ready");
-                capture
-                    .collect(Duration::from_millis(1500), |_| true)
-                    .expect("capture")
-            })
-        });
-        ready_rx.recv().expect("capture ready");
-        let out = router.exec(SEND_ARP, args);
-        assert_eq!(out.status.code(), Some(0), "send_arp {args:?}: {}", stderr(&out));
-        capture
-            .join()
-            .expect("capture thread")
-            .iter()
-            .filter_map(|f| decode(&f.bytes))
-            .collect()
-    })
+    let (frames, out) = peer.watch_while(
+        |ready| {
+            let index = Rtnl::connect()
+                .expect("rtnl")
+                .interface("eth0")
+                .expect("eth0")
+                .index;
+            let capture = Capture::open(index).expect("capture");
+            ready();
+            capture
+                .collect(Duration::from_millis(1500), |_| true)
+                .expect("capture")
+        },
+        || router.exec(SEND_ARP, args),
+    );
+    assert_eq!(out.status.code(), Some(0), "send_arp {args:?}: {}", stderr(&out));
+    frames.iter().filter_map(|f| decode(&f.bytes)).collect()
 }
 
 #[test]

@@ -96,6 +96,34 @@ impl Netns {
         })
     }
 
+    /// Runs `watch` in this namespace on a thread of its own and, once it has
+    /// called the `ready` it is given (say, after opening a capture socket),
+    /// runs `act` on the calling thread. Returns both results.
+    pub fn watch_while<W: Send, A>(
+        &self,
+        watch: impl FnOnce(&dyn Fn()) -> W + Send,
+        act: impl FnOnce() -> A,
+    ) -> (W, A) {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let watcher = scope.spawn(move || {
+                self.run(move || {
+                    let ready = move || {
+                        let _ = ready_tx.send(());
+                    };
+                    watch(&ready)
+                })
+            });
+            // If the watcher fails before it is ready, its panic is reported below.
+            let _ = ready_rx.recv();
+            let acted = act();
+            let watched = watcher
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (watched, acted)
+        })
+    }
+
     /// The MAC address of `device` in this namespace.
     pub fn mac(&self, device: &str) -> String {
         let out = self.ip(&["-o", "link", "show", device]);
