@@ -1,10 +1,50 @@
-//! A binding to the kernel's IPVS table over generic netlink: services,
-//! destinations, sync daemons, timeouts, statistics, pipelined batches, and
-//! diffs between table snapshots.
+//! A binding to the kernel's IPVS table over generic netlink (neli).
 //!
-//! Wire encoding is kept apart from the socket, so every message can be
-//! checked against golden bytes without a kernel. It does not decide what the
-//! table should hold; that is `lvs-core`'s reconciler.
+//! - [`Ipvs`]: one socket and one family look-up for the life of the handle,
+//!   a timeout on every request; services, destinations, timeouts, info,
+//!   counters, flush and connection-sync daemons, for IPv4 and IPv6.
+//! - [`Ipvs::apply`]: many operations sent before their acknowledgements
+//!   are read (a bounded window), one result per operation, optionally
+//!   idempotent.
+//! - [`Ipvs::snapshot`] and [`diff()`]: read the whole table (one service
+//!   dump and one destination dump per service) and compute the least
+//!   operations that turn one table into another.
+//! - [`wire`]: the messages and their typed attributes, encoded and decoded
+//!   without a socket.
+//! - [`IpvsError`]: the operation, the kernel's errno, ipvsadm's wording and
+//!   a plainer explanation.
 //!
-//! This crate is being built issue by issue; the binding arrives with the
-//! lvs-ipvs issue.
+//! It does not decide what the table should hold (that is `lvs-core`), nor
+//! print it as ipvsadm does (that is `ipvsadm-rs`). Every call acts in the
+//! network namespace of the thread that connected, and needs `CAP_NET_ADMIN`,
+//! even to read.
+//!
+//! Adding a service with two destinations:
+//!
+//! ```no_run
+//! use lvs_ipvs::{Destination, ForwardMethod, Ipvs, Protocol, Service, ServiceKey};
+//!
+//! let mut ipvs = Ipvs::connect()?;
+//! let key = ServiceKey::Addr { protocol: Protocol::Tcp, addr: "192.0.2.10".parse()?, port: 80 };
+//! ipvs.add_service(&Service::new(key, "wlc"))?;
+//! for real in ["10.0.0.1", "10.0.0.2"] {
+//!     ipvs.add_destination(&key, &Destination::new(real.parse()?, 80, ForwardMethod::Masquerade, 1))?;
+//! }
+//! assert_eq!(ipvs.destinations(&key)?.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same as a program: `examples/add_service.rs`, run in the kernel test
+//! lab by `cargo xtask test`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod diff;
+mod error;
+mod handle;
+mod model;
+pub mod wire;
+
+pub use diff::{diff, Destinations, Operation, Table};
+pub use error::{strerror, ErrorKind, IpvsError, Op};
+pub use handle::{ApplyOptions, Ipvs, BATCH_WINDOW, DEFAULT_TIMEOUT};
+pub use model::*;

@@ -1,7 +1,14 @@
 //! The project's own tasks, run as `cargo xtask <task>`:
 //!
-//! - `test`: everything CI runs: formatting, lints, and every test.
+//! - `test`: everything CI runs: formatting, lints, every host and namespace
+//!   test, then every kernel test in one boot of the kernel test lab.
+//! - `vm -- CMD`: boot the lab and run CMD in it (IPVS modules loaded).
 //! - `man`: regenerate the man pages in `docs/man` from the argument definitions.
+//!
+//! The kernel test lab: this machine's kernel has no IPVS, so kernel tests run
+//! in a QEMU guest booted with virtme-ng from Debian's kernel, which sees the
+//! host's files (read-only, but for a scratch folder) and so the test binaries
+//! built here.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -12,8 +19,16 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("man") => man(),
+        Some("vm") => {
+            let command: Vec<String> = args.iter().skip(1).skip_while(|a| *a == "--").cloned().collect();
+            if command.is_empty() {
+                Err("usage: cargo xtask vm -- CMD [ARGS...]".to_owned())
+            } else {
+                vm(&command.join(" "))
+            }
+        }
         _ => {
-            eprintln!("usage: cargo xtask <test|man>\n\n  test  formatting, lints and every test (what CI runs)\n  man   regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -113,29 +128,29 @@ fn counted_step(name: &str, mut command: Command) -> Result<Counts, String> {
     }
 }
 
-/// Installs the Debian packages whose commands are missing (`apt-get`, as root).
+/// Installs the Debian packages whose commands are missing.
 fn ensure_commands(needed: &[(&str, &str)]) -> Result<(), String> {
     let missing: Vec<&str> = needed
         .iter()
-        .filter(|(command, _)| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {command}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+        .filter(|(command, _)| !command_exists(command))
         .map(|&(_, package)| package)
         .collect();
-    if missing.is_empty() {
+    install_packages(&missing)
+}
+
+/// `apt-get install` (as root, after an update) of `packages`, if any.
+fn install_packages(packages: &[&str]) -> Result<(), String> {
+    if packages.is_empty() {
         return Ok(());
     }
-    println!("==> installing {}", missing.join(" "));
+    println!("==> installing {}", packages.join(" "));
     let mut update = Command::new("apt-get");
     update.arg("update");
     step("apt-get update", update)?;
     let mut install = Command::new("apt-get");
     install
         .args(["install", "-y", "--no-install-recommends"])
-        .args(&missing)
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive");
     step("apt-get install", install)
 }
@@ -170,7 +185,12 @@ fn test() -> Result<(), String> {
     fuzz.args(["check", "--manifest-path", "lvs-cf/fuzz/Cargo.toml"]);
     step("cargo check (fuzz target)", fuzz)?;
 
-    println!("{} passed, {} failed", host.passed, host.failed);
+    let kernel = kernel_lab_tests()?;
+    println!(
+        "{} passed, {} failed",
+        host.passed + kernel.passed,
+        host.failed + kernel.failed
+    );
     Ok(())
 }
 
@@ -188,6 +208,169 @@ fn man() -> Result<(), String> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+const LAB_DIR: &str = "/tmp/lvs-lab";
+/// The kernel test binaries: `(package, test target)`.
+const KERNEL_TESTS: &[(&str, &str)] = &[("lvs-ipvs", "kernel")];
+/// Examples that must run in the lab: `(package, example)`.
+const LAB_EXAMPLES: &[(&str, &str)] = &[("lvs-ipvs", "add_service")];
+/// Loaded before anything runs in the lab; a missing one is reported, not fatal.
+const LAB_MODULES: &[&str] = &[
+    "ip_vs_rr",
+    "ip_vs_wrr",
+    "ip_vs_lc",
+    "ip_vs_wlc",
+    "ip_vs_lblc",
+    "ip_vs_lblcr",
+    "ip_vs_dh",
+    "ip_vs_sh",
+    "ip_vs_sed",
+    "ip_vs_nq",
+    "ip_vs_fo",
+    "ip_vs_ovf",
+    "ip_vs_mh",
+    "ip_vs_twos",
+    "ip_vs_pe_sip",
+    "veth",
+    "dummy",
+];
+
+/// The lab's tools: QEMU, a Debian kernel with IPVS modules, ipvsadm, kmod,
+/// and virtme-ng (from PyPI).
+fn ensure_lab_tools() -> Result<PathBuf, String> {
+    ensure_commands(&[
+        ("qemu-system-x86_64", "qemu-system-x86"),
+        ("ipvsadm", "ipvsadm"),
+        ("modprobe", "kmod"),
+        ("busybox", "busybox-static"),
+    ])?;
+    if find_kernel().is_none() {
+        install_packages(&["linux-image-amd64"])?;
+    }
+    if !command_exists("vng") {
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "--quiet", "virtme-ng==1.42"]);
+        step("pip install virtme-ng", pip)?;
+    }
+    find_kernel().ok_or_else(|| "no /boot/vmlinuz-* kernel after installing linux-image-amd64".to_owned())
+}
+
+fn command_exists(command: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {command}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The newest Debian kernel in /boot.
+fn find_kernel() -> Option<PathBuf> {
+    let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+        .collect();
+    kernels.sort();
+    kernels.pop()
+}
+
+/// Builds cargo targets and returns their executables, from cargo's JSON messages.
+fn build_executables(args: &[&str]) -> Result<Vec<PathBuf>, String> {
+    let output = cargo()
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo {} failed", args.join(" ")));
+    }
+    let mut executables = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let Some(path) = message.get("executable").and_then(|e| e.as_str()) {
+            executables.push(PathBuf::from(path));
+        }
+    }
+    Ok(executables)
+}
+
+/// Writes the guest script: load modules, then run `body`.
+fn lab_script(body: &str) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(LAB_DIR).map_err(|e| format!("cannot create {LAB_DIR}: {e}"))?;
+    let modules = LAB_MODULES.join(" ");
+    let script = format!(
+        "#!/bin/bash\nset -u\nmodprobe ip_vs || {{ echo 'lab: cannot load ip_vs'; exit 3; }}\n\
+         for m in {modules}; do modprobe \"$m\" 2>/dev/null || echo \"lab: no module $m\"; done\n\
+         echo \"lab: kernel $(uname -r), $(nproc) cpus\"\n{body}\n"
+    );
+    let path = PathBuf::from(LAB_DIR).join("run.sh");
+    std::fs::write(&path, script).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The command that boots the lab and runs `script` in it.
+fn lab_command(kernel: &Path, script: &Path) -> Command {
+    let mut command = Command::new("vng");
+    command
+        .current_dir(workspace_root())
+        // A guest under KVM hangs at boot on these machines; TCG works.
+        .args([
+            "--disable-kvm",
+            "--memory",
+            "2G",
+            "--cpus",
+            "2",
+            "--rwdir",
+            LAB_DIR,
+            "--run",
+        ])
+        .arg(kernel)
+        .arg("--exec")
+        .arg(format!("bash {}", script.display()));
+    command
+}
+
+fn vm(command: &str) -> Result<(), String> {
+    let kernel = ensure_lab_tools()?;
+    let script = lab_script(command)?;
+    step("kernel test lab", lab_command(&kernel, &script))
+}
+
+/// Builds the kernel tests, boots the lab once, and runs them all in it.
+fn kernel_lab_tests() -> Result<Counts, String> {
+    let kernel = ensure_lab_tools()?;
+    let mut body = String::from("export LVS_KERNEL_TESTS=1\nstatus=0\n");
+    for (package, test) in KERNEL_TESTS {
+        for exe in build_executables(&["test", "--no-run", "-p", package, "--test", test])? {
+            body.push_str(&format!(
+                "echo 'lab: {package} {test}'\n{} --test-threads=2 || status=1\n",
+                exe.display()
+            ));
+        }
+    }
+    for (package, example) in LAB_EXAMPLES {
+        for exe in build_executables(&["build", "-p", package, "--example", example])? {
+            body.push_str(&format!(
+                "if {}; then echo 'lab: example {example}: ok'; else echo 'lab: example {example}: FAILED'; status=1; fi\n",
+                exe.display()
+            ));
+        }
+    }
+    body.push_str("exit $status");
+    let script = lab_script(&body)?;
+    let counts = counted_step("kernel tests in the lab", lab_command(&kernel, &script))?;
+    if counts.passed == 0 {
+        return Err("the lab ran no kernel test".to_owned());
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]

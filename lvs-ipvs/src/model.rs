@@ -1,0 +1,431 @@
+//! The IPVS table as typed values: services, destinations, statistics,
+//! timeouts, sync daemons.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// `AF_INET` or `AF_INET6`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Inet,
+    Inet6,
+}
+
+impl Family {
+    pub fn of(ip: IpAddr) -> Family {
+        if ip.is_ipv4() {
+            Family::Inet
+        } else {
+            Family::Inet6
+        }
+    }
+
+    pub fn raw(self) -> u16 {
+        match self {
+            Family::Inet => libc::AF_INET as u16,
+            Family::Inet6 => libc::AF_INET6 as u16,
+        }
+    }
+
+    pub fn from_raw(raw: u16) -> Option<Family> {
+        match i32::from(raw) {
+            libc::AF_INET => Some(Family::Inet),
+            libc::AF_INET6 => Some(Family::Inet6),
+            _ => None,
+        }
+    }
+}
+
+/// The transport protocol of an address-based service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub fn raw(self) -> u16 {
+        match self {
+            Protocol::Tcp => libc::IPPROTO_TCP as u16,
+            Protocol::Udp => libc::IPPROTO_UDP as u16,
+            Protocol::Sctp => libc::IPPROTO_SCTP as u16,
+        }
+    }
+
+    pub fn from_raw(raw: u16) -> Option<Protocol> {
+        match i32::from(raw) {
+            libc::IPPROTO_TCP => Some(Protocol::Tcp),
+            libc::IPPROTO_UDP => Some(Protocol::Udp),
+            libc::IPPROTO_SCTP => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        })
+    }
+}
+
+/// What identifies a virtual service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKey {
+    /// `-t|-u|--sctp-service ADDR:PORT`
+    Addr {
+        protocol: Protocol,
+        addr: IpAddr,
+        port: u16,
+    },
+    /// `-f MARK` (`-6` for IPv6); the kernel treats it as TCP.
+    Fwmark { family: Family, mark: u32 },
+}
+
+impl ServiceKey {
+    pub fn family(&self) -> Family {
+        match *self {
+            ServiceKey::Addr { addr, .. } => Family::of(addr),
+            ServiceKey::Fwmark { family, .. } => family,
+        }
+    }
+}
+
+impl fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ServiceKey::Addr {
+                protocol,
+                addr: IpAddr::V6(a),
+                port,
+            } => write!(f, "{protocol} [{a}]:{port}"),
+            ServiceKey::Addr { protocol, addr, port } => write!(f, "{protocol} {addr}:{port}"),
+            ServiceKey::Fwmark {
+                family: Family::Inet,
+                mark,
+            } => write!(f, "FWM {mark}"),
+            ServiceKey::Fwmark {
+                family: Family::Inet6,
+                mark,
+            } => write!(f, "FWM {mark} IPv6"),
+        }
+    }
+}
+
+/// Service flags (`IP_VS_SVC_F_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ServiceFlags(pub u32);
+
+impl ServiceFlags {
+    pub const PERSISTENT: u32 = 0x1;
+    /// Set by the kernel on services in its hash table; never sent.
+    pub const HASHED: u32 = 0x2;
+    pub const ONE_PACKET: u32 = 0x4;
+    pub const SCHED1: u32 = 0x8;
+    pub const SCHED2: u32 = 0x10;
+    pub const SCHED3: u32 = 0x20;
+
+    pub fn contains(self, bit: u32) -> bool {
+        self.0 & bit == bit
+    }
+
+    /// The flags a request sets: everything but what only the kernel sets.
+    pub fn settable(self) -> ServiceFlags {
+        ServiceFlags(self.0 & !Self::HASHED)
+    }
+}
+
+/// A virtual service as the kernel holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub key: ServiceKey,
+    pub scheduler: String,
+    pub flags: ServiceFlags,
+    /// Persistence timeout in seconds (0 without persistence).
+    pub timeout: u32,
+    /// IPv4: the persistence netmask (255.255.255.255 by default);
+    /// IPv6: the prefix length (128 by default).
+    pub netmask: Netmask,
+    /// The persistence engine (`sip`), if any.
+    pub persistence_engine: Option<String>,
+    /// Counters, in replies only.
+    pub stats: Option<Stats>,
+}
+
+impl Service {
+    /// A service with ipvsadm's defaults: no persistence, a full netmask.
+    pub fn new(key: ServiceKey, scheduler: &str) -> Service {
+        let netmask = match key.family() {
+            Family::Inet => Netmask::V4(Ipv4Addr::BROADCAST),
+            Family::Inet6 => Netmask::V6(128),
+        };
+        Service {
+            key,
+            scheduler: scheduler.to_owned(),
+            flags: ServiceFlags::default(),
+            timeout: 0,
+            netmask,
+            persistence_engine: None,
+            stats: None,
+        }
+    }
+
+    /// Makes the service persistent for `seconds`.
+    pub fn persistent(mut self, seconds: u32) -> Service {
+        self.flags.0 |= ServiceFlags::PERSISTENT;
+        self.timeout = seconds;
+        self
+    }
+
+    /// Whether two services have the same settings (statistics and the
+    /// kernel's own flags aside).
+    pub fn same_settings(&self, other: &Service) -> bool {
+        self.key == other.key
+            && self.scheduler == other.scheduler
+            && self.flags.settable() == other.flags.settable()
+            && self.timeout == other.timeout
+            && self.netmask == other.netmask
+            && self.persistence_engine == other.persistence_engine
+    }
+}
+
+/// The persistence netmask of a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Netmask {
+    V4(Ipv4Addr),
+    V6(u8),
+}
+
+/// How a destination is reached (`IP_VS_CONN_F_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ForwardMethod {
+    /// NAT (`-m`).
+    Masquerade,
+    /// The director itself.
+    Local,
+    /// IP-in-IP and friends (`-i`).
+    Tunnel,
+    /// Direct routing (`-g`).
+    DirectRoute,
+}
+
+impl ForwardMethod {
+    pub fn raw(self) -> u32 {
+        match self {
+            ForwardMethod::Masquerade => 0,
+            ForwardMethod::Local => 1,
+            ForwardMethod::Tunnel => 2,
+            ForwardMethod::DirectRoute => 3,
+        }
+    }
+
+    pub fn from_raw(raw: u32) -> Option<ForwardMethod> {
+        match raw & 0x7 {
+            0 => Some(ForwardMethod::Masquerade),
+            1 => Some(ForwardMethod::Local),
+            2 => Some(ForwardMethod::Tunnel),
+            3 => Some(ForwardMethod::DirectRoute),
+            _ => None,
+        }
+    }
+}
+
+/// Tunnel encapsulation of a tunnelled destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TunnelType {
+    Ipip,
+    Gue,
+    Gre,
+}
+
+impl TunnelType {
+    pub fn raw(self) -> u8 {
+        match self {
+            TunnelType::Ipip => 0,
+            TunnelType::Gue => 1,
+            TunnelType::Gre => 2,
+        }
+    }
+
+    pub fn from_raw(raw: u8) -> Option<TunnelType> {
+        match raw {
+            0 => Some(TunnelType::Ipip),
+            1 => Some(TunnelType::Gue),
+            2 => Some(TunnelType::Gre),
+            _ => None,
+        }
+    }
+}
+
+/// Tunnel settings (GUE needs a port; checksum flags for GUE and GRE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tunnel {
+    pub kind: TunnelType,
+    pub port: u16,
+    /// `IP_VS_TUNNEL_ENCAP_FLAG_*`: 0 no checksum, 1 checksum, 2 remote checksum.
+    pub flags: u16,
+}
+
+/// A real server of a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub addr: IpAddr,
+    pub port: u16,
+    pub forward: ForwardMethod,
+    pub weight: u32,
+    pub upper_threshold: u32,
+    pub lower_threshold: u32,
+    /// Tunnel settings, for tunnelled destinations on kernels that report them.
+    pub tunnel: Option<Tunnel>,
+    /// Connection counters, in replies only.
+    pub active_conns: u32,
+    pub inactive_conns: u32,
+    pub persistent_conns: u32,
+    pub stats: Option<Stats>,
+}
+
+impl Destination {
+    pub fn new(addr: IpAddr, port: u16, forward: ForwardMethod, weight: u32) -> Destination {
+        Destination {
+            addr,
+            port,
+            forward,
+            weight,
+            upper_threshold: 0,
+            lower_threshold: 0,
+            tunnel: None,
+            active_conns: 0,
+            inactive_conns: 0,
+            persistent_conns: 0,
+            stats: None,
+        }
+    }
+
+    /// Whether two destinations have the same settings (counters aside).
+    pub fn same_settings(&self, other: &Destination) -> bool {
+        self.addr == other.addr
+            && self.port == other.port
+            && self.forward == other.forward
+            && self.weight == other.weight
+            && self.upper_threshold == other.upper_threshold
+            && self.lower_threshold == other.lower_threshold
+            && self.tunnel_settings() == other.tunnel_settings()
+    }
+
+    /// Tunnel settings as they matter: only for tunnelled destinations, and
+    /// plain IPIP is the same as none given.
+    fn tunnel_settings(&self) -> Option<Tunnel> {
+        match (self.forward, self.tunnel) {
+            (ForwardMethod::Tunnel, Some(t))
+                if t != Tunnel {
+                    kind: TunnelType::Ipip,
+                    port: 0,
+                    flags: 0,
+                } =>
+            {
+                Some(t)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Traffic counters (64-bit where the kernel has them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    pub conns: u64,
+    pub in_pkts: u64,
+    pub out_pkts: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub cps: u64,
+    pub in_pps: u64,
+    pub out_pps: u64,
+    pub in_bps: u64,
+    pub out_bps: u64,
+}
+
+/// Connection timeouts in seconds (`ipvsadm --set`); 0 leaves one unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp: u32,
+    pub tcp_fin: u32,
+    pub udp: u32,
+}
+
+/// The kernel's IPVS version and connection table size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Info {
+    pub version: u32,
+    pub conn_tab_size: u32,
+}
+
+impl Info {
+    /// `major.minor.patch`, as ipvsadm prints it.
+    pub fn version_string(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            self.version >> 16 & 0xff,
+            self.version >> 8 & 0xff,
+            self.version & 0xff
+        )
+    }
+}
+
+/// A connection-sync daemon's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DaemonState {
+    Master,
+    Backup,
+}
+
+impl DaemonState {
+    pub fn raw(self) -> u32 {
+        match self {
+            DaemonState::Master => 1,
+            DaemonState::Backup => 2,
+        }
+    }
+}
+
+/// A connection-sync daemon (`ipvsadm --start-daemon`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Daemon {
+    pub state: DaemonState,
+    pub mcast_interface: String,
+    pub sync_id: u32,
+    /// Zero or absent: the kernel's default.
+    pub sync_maxlen: Option<u16>,
+    pub mcast_group: Option<IpAddr>,
+    pub mcast_port: Option<u16>,
+    pub mcast_ttl: Option<u8>,
+}
+
+impl Daemon {
+    pub fn new(state: DaemonState, mcast_interface: &str, sync_id: u32) -> Daemon {
+        Daemon {
+            state,
+            mcast_interface: mcast_interface.to_owned(),
+            sync_id,
+            sync_maxlen: None,
+            mcast_group: None,
+            mcast_port: None,
+            mcast_ttl: None,
+        }
+    }
+}
+
+pub(crate) fn ip_from_bytes(family: Family, bytes: &[u8]) -> Option<IpAddr> {
+    match family {
+        Family::Inet => Some(IpAddr::V4(Ipv4Addr::from(
+            <[u8; 4]>::try_from(bytes.get(..4)?).ok()?,
+        ))),
+        Family::Inet6 => Some(IpAddr::V6(Ipv6Addr::from(
+            <[u8; 16]>::try_from(bytes.get(..16)?).ok()?,
+        ))),
+    }
+}
