@@ -1,7 +1,6 @@
 //! The socket side: one generic-netlink socket and one family look-up for
 //! the life of a handle, a timeout on every request, and pipelined batches.
 
-use std::collections::HashMap;
 use std::io::Cursor;
 use std::net::IpAddr;
 use std::os::unix::io::AsRawFd;
@@ -20,21 +19,17 @@ use neli::{FromBytes, FromBytesWithInput, Size, ToBytes};
 use crate::diff::{Operation, Table};
 use crate::error::{ErrorKind, IpvsError, Op};
 use crate::model::*;
-use crate::wire::{self, CmdAttr, IpvsCmd, Request};
+use crate::wire::{self, Message, Request, WireError};
 
 /// How long a request may wait for the kernel, unless set otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Requests sent before their acknowledgements are read, in a batch.
 pub const BATCH_WINDOW: usize = 256;
 const RECEIVE_BUFFER: usize = 1 << 20;
-
-/// One reply message, decoded as far as the transport goes.
-enum Reply {
-    Data(Box<Genlmsghdr<IpvsCmd, CmdAttr>>),
-    Ack,
-    Error(i32),
-    Done,
-}
+/// The most service dumps one listing takes (see [`Ipvs::services`]).
+pub const DUMP_ATTEMPTS: usize = 5;
+/// Services that surely fit in one dump read (the kernel fills up to 32 KiB).
+const SERVICES_PER_READ: usize = 64;
 
 /// Options of [`Ipvs::apply`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -178,9 +173,21 @@ impl Ipvs {
             .map_err(|e| IpvsError::new(op.clone(), ErrorKind::Io(format!("send: {e}"))))
     }
 
-    /// Waits for data until `deadline`, then reads one datagram into the buffer.
+    /// Reads one datagram into the buffer, waiting for one until `deadline`.
     fn receive(&mut self, op: &Op, deadline: Instant) -> Result<usize, IpvsError> {
         loop {
+            // Read first and wait only when nothing is there: most replies are
+            // already queued by the time we look, and every system call counts.
+            match self
+                .socket
+                .recv(&mut self.buffer[..], neli::consts::socket::Msg::DONTWAIT)
+            {
+                Ok((received, _)) => return Ok(received),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(IpvsError::new(op.clone(), ErrorKind::Io(format!("receive: {e}")))),
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(IpvsError::new(op.clone(), ErrorKind::Timeout(self.timeout)));
@@ -192,210 +199,179 @@ impl Ipvs {
             };
             let millis = left.as_millis().clamp(1, i32::MAX as u128) as i32;
             // SAFETY: one valid pollfd for the duration of the call.
-            let ready = unsafe { libc::poll(&mut poll, 1, millis) };
-            if ready < 0 {
+            if unsafe { libc::poll(&mut poll, 1, millis) } < 0 {
                 let error = std::io::Error::last_os_error();
-                if error.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(IpvsError::new(
+                        op.clone(),
+                        ErrorKind::Io(format!("poll: {error}")),
+                    ));
                 }
-                return Err(IpvsError::new(
-                    op.clone(),
-                    ErrorKind::Io(format!("poll: {error}")),
-                ));
             }
-            if ready == 0 {
-                continue;
-            }
-            return match self
-                .socket
-                .recv(&mut self.buffer[..], neli::consts::socket::Msg::empty())
-            {
-                Ok((received, _)) => Ok(received),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => Err(IpvsError::new(op.clone(), ErrorKind::Io(format!("receive: {e}")))),
-            };
         }
     }
 
-    /// Decodes the messages of one datagram, with their sequence numbers.
-    fn decode_datagram(&self, op: &Op, received: usize) -> Result<Vec<(u32, Reply)>, IpvsError> {
-        let protocol =
-            |e: &dyn std::fmt::Display| IpvsError::new(op.clone(), ErrorKind::Protocol(e.to_string()));
-        let mut cursor = Cursor::new(&self.buffer[..received]);
-        let mut replies = Vec::new();
-        while (cursor.position() as usize) < received {
-            let message = Nlmsghdr::<u16, Buffer>::from_bytes(&mut cursor).map_err(|e| protocol(&e))?;
-            let reply = match message.nl_payload() {
-                NlPayload::Payload(payload) => Reply::Data(Box::new(
-                    Genlmsghdr::<IpvsCmd, CmdAttr>::from_bytes_with_input(
-                        &mut Cursor::new(payload.as_ref()),
-                        payload.as_ref().len(),
-                    )
-                    .map_err(|e| protocol(&e))?,
-                )),
-                NlPayload::Ack(_) => Reply::Ack,
-                NlPayload::Err(e) => Reply::Error(-*e.error()),
-                NlPayload::Empty | NlPayload::DumpExtAck(_) => Reply::Done,
-            };
-            replies.push((*message.nl_seq(), reply));
-        }
-        Ok(replies)
-    }
-
-    /// Sends one request and returns the data it was answered with.
-    fn exchange(
+    /// Sends one request and decodes each data message of its answer with `decode`.
+    fn exchange<T>(
         &mut self,
         op: Op,
         request: &Request,
-    ) -> Result<Vec<Genlmsghdr<IpvsCmd, CmdAttr>>, IpvsError> {
+        mut decode: impl FnMut(&[u8]) -> Result<T, WireError>,
+    ) -> Result<Vec<T>, IpvsError> {
+        let protocol = |op: &Op, e: WireError| IpvsError::new(op.clone(), ErrorKind::Protocol(e.to_string()));
         let seq = self.next_seq();
-        let bytes = wire::encode(request, self.family, seq)
-            .map_err(|e| IpvsError::new(op.clone(), ErrorKind::Protocol(e.to_string())))?;
-        self.send(&op, &bytes)?;
+        self.send(&op, &wire::encode(request, self.family, seq))?;
         let deadline = Instant::now() + self.timeout;
         let mut data = Vec::new();
         loop {
             let received = self.receive(&op, deadline)?;
-            for (reply_seq, reply) in self.decode_datagram(&op, received)? {
-                if reply_seq != seq {
+            for message in wire::messages(&self.buffer[..received]).map_err(|e| protocol(&op, e))? {
+                if message.seq() != seq {
                     continue;
                 }
-                match reply {
-                    Reply::Data(message) => {
-                        data.push(*message);
-                        // A get of one thing is answered by one message and, as we asked, an ACK.
-                    }
-                    Reply::Ack | Reply::Done => return Ok(data),
-                    Reply::Error(errno) => return Err(IpvsError::new(op, ErrorKind::Kernel(errno))),
+                match message {
+                    Message::Data { attrs, .. } => data.push(decode(attrs).map_err(|e| protocol(&op, e))?),
+                    Message::Ack { .. } | Message::Done { .. } => return Ok(data),
+                    Message::Error { errno, .. } => return Err(IpvsError::new(op, ErrorKind::Kernel(errno))),
                 }
             }
         }
     }
 
-    fn decode<T>(op: &Op, result: Result<T, wire::WireError>) -> Result<T, IpvsError> {
-        result.map_err(|e| IpvsError::new(op.clone(), ErrorKind::Protocol(e.to_string())))
+    /// Sends a request answered by an acknowledgement alone.
+    fn command(&mut self, op: Op, request: &Request) -> Result<(), IpvsError> {
+        self.exchange(op, request, |_| Ok(())).map(|_| ())
+    }
+
+    /// Sends a request answered by one data message.
+    fn get_one<T>(
+        &mut self,
+        op: Op,
+        request: &Request,
+        decode: impl FnMut(&[u8]) -> Result<T, WireError>,
+    ) -> Result<T, IpvsError> {
+        self.exchange(op.clone(), request, decode)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| IpvsError::new(op, ErrorKind::Protocol("no reply".into())))
     }
 
     pub fn add_service(&mut self, service: &Service) -> Result<(), IpvsError> {
-        self.exchange(
-            op_of(&Operation::AddService(service.clone())),
-            &Request::NewService(service.clone()),
-        )
-        .map(|_| ())
+        let operation = Operation::AddService(service.clone());
+        self.command(op_of(&operation), &operation.request())
     }
 
     pub fn edit_service(&mut self, service: &Service) -> Result<(), IpvsError> {
-        self.exchange(
-            op_of(&Operation::EditService(service.clone())),
-            &Request::SetService(service.clone()),
-        )
-        .map(|_| ())
+        let operation = Operation::EditService(service.clone());
+        self.command(op_of(&operation), &operation.request())
     }
 
     /// Deletes a service and its destinations.
     pub fn delete_service(&mut self, key: &ServiceKey) -> Result<(), IpvsError> {
-        self.exchange(Op::DeleteService(*key), &Request::DelService(*key))
-            .map(|_| ())
+        self.command(Op::DeleteService(*key), &Request::DelService(*key))
     }
 
     /// One service, with its counters.
     pub fn service(&mut self, key: &ServiceKey) -> Result<Service, IpvsError> {
-        let op = Op::GetService(*key);
-        let replies = self.exchange(op.clone(), &Request::GetService(*key))?;
-        let first = replies
-            .first()
-            .ok_or_else(|| IpvsError::new(op.clone(), ErrorKind::Protocol("no reply".into())))?;
-        Ipvs::decode(&op, wire::decode_service(first))
+        self.get_one(
+            Op::GetService(*key),
+            &Request::GetService(*key),
+            wire::decode_service,
+        )
     }
 
-    /// Every service (one dump), in the kernel's order.
+    /// Every service, in the kernel's order.
+    ///
+    /// The kernel resumes a dump that spans several reads by counting the
+    /// services of *every* network namespace, so a change anywhere between
+    /// two reads can make a dump skip or repeat services. So a large dump is
+    /// repeated until one finds no service the earlier ones missed (at most
+    /// [`DUMP_ATTEMPTS`] dumps), and the services found are listed once each.
+    /// A dump that fits one read is taken as it is.
     pub fn services(&mut self) -> Result<Vec<Service>, IpvsError> {
-        let op = Op::GetServices;
-        let replies = self.exchange(op.clone(), &Request::GetServices)?;
-        replies
-            .iter()
-            .map(|m| Ipvs::decode(&op, wire::decode_service(m)))
-            .collect()
+        let mut found = self.services_dump()?;
+        let mut keys: std::collections::HashSet<ServiceKey> =
+            std::collections::HashSet::with_capacity(found.len());
+        found.retain(|s| keys.insert(s.key));
+        if found.len() <= SERVICES_PER_READ {
+            return Ok(found);
+        }
+        for _ in 1..DUMP_ATTEMPTS {
+            let before = found.len();
+            for service in self.services_dump()? {
+                if keys.insert(service.key) {
+                    found.push(service);
+                }
+            }
+            if found.len() == before {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// One service dump, as the kernel gives it.
+    fn services_dump(&mut self) -> Result<Vec<Service>, IpvsError> {
+        self.exchange(Op::GetServices, &Request::GetServices, wire::decode_service)
     }
 
     pub fn add_destination(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
-        self.exchange(Op::AddDest(*key), &Request::NewDest(*key, dest.clone()))
-            .map(|_| ())
+        self.command(Op::AddDest(*key), &Request::NewDest(*key, dest.clone()))
     }
 
     pub fn edit_destination(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
-        self.exchange(Op::EditDest(*key), &Request::SetDest(*key, dest.clone()))
-            .map(|_| ())
+        self.command(Op::EditDest(*key), &Request::SetDest(*key, dest.clone()))
     }
 
     pub fn delete_destination(&mut self, key: &ServiceKey, addr: IpAddr, port: u16) -> Result<(), IpvsError> {
-        self.exchange(Op::DeleteDest(*key), &Request::DelDest(*key, addr, port))
-            .map(|_| ())
+        self.command(Op::DeleteDest(*key), &Request::DelDest(*key, addr, port))
     }
 
     /// The destinations of a service (one dump). A service that does not
     /// exist has none (the kernel answers an empty dump).
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, IpvsError> {
-        let op = Op::GetDests(*key);
-        let replies = self.exchange(op.clone(), &Request::GetDests(*key))?;
-        replies
-            .iter()
-            .map(|m| Ipvs::decode(&op, wire::decode_dest(m, key.family())))
-            .collect()
+        let family = key.family();
+        self.exchange(Op::GetDests(*key), &Request::GetDests(*key), |attrs| {
+            wire::decode_dest(attrs, family)
+        })
     }
 
     pub fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
-        let replies = self.exchange(Op::GetTimeouts, &Request::GetConfig)?;
-        replies
-            .first()
-            .map(wire::decode_timeouts)
-            .ok_or_else(|| IpvsError::new(Op::GetTimeouts, ErrorKind::Protocol("no reply".into())))
+        self.get_one(Op::GetTimeouts, &Request::GetConfig, |attrs| {
+            Ok(wire::decode_timeouts(attrs))
+        })
     }
 
     /// Sets the timeouts; a zero leaves that one unchanged.
     pub fn set_timeouts(&mut self, timeouts: Timeouts) -> Result<(), IpvsError> {
-        self.exchange(Op::SetTimeouts, &Request::SetConfig(timeouts))
-            .map(|_| ())
+        self.command(Op::SetTimeouts, &Request::SetConfig(timeouts))
     }
 
     pub fn info(&mut self) -> Result<Info, IpvsError> {
-        let op = Op::GetInfo;
-        let replies = self.exchange(op.clone(), &Request::GetInfo)?;
-        let first = replies
-            .first()
-            .ok_or_else(|| IpvsError::new(op.clone(), ErrorKind::Protocol("no reply".into())))?;
-        Ipvs::decode(&op, wire::decode_info(first))
+        self.get_one(Op::GetInfo, &Request::GetInfo, wire::decode_info)
     }
 
     /// Zeroes the counters of one service, or of every service.
     pub fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), IpvsError> {
-        self.exchange(Op::Zero(key.copied()), &Request::Zero(key.copied()))
-            .map(|_| ())
+        self.command(Op::Zero(key.copied()), &Request::Zero(key.copied()))
     }
 
     /// Deletes every service.
     pub fn flush(&mut self) -> Result<(), IpvsError> {
-        self.exchange(Op::Flush, &Request::Flush).map(|_| ())
+        self.command(Op::Flush, &Request::Flush)
     }
 
     pub fn start_daemon(&mut self, daemon: &Daemon) -> Result<(), IpvsError> {
-        self.exchange(Op::StartDaemon, &Request::NewDaemon(daemon.clone()))
-            .map(|_| ())
+        self.command(Op::StartDaemon, &Request::NewDaemon(daemon.clone()))
     }
 
     pub fn stop_daemon(&mut self, state: DaemonState) -> Result<(), IpvsError> {
-        self.exchange(Op::StopDaemon, &Request::DelDaemon(state))
-            .map(|_| ())
+        self.command(Op::StopDaemon, &Request::DelDaemon(state))
     }
 
     /// The running sync daemons (master first).
     pub fn daemons(&mut self) -> Result<Vec<Daemon>, IpvsError> {
-        let op = Op::GetDaemons;
-        let replies = self.exchange(op.clone(), &Request::GetDaemons)?;
-        replies
-            .iter()
-            .map(|m| Ipvs::decode(&op, wire::decode_daemon(m)))
-            .collect()
+        self.exchange(Op::GetDaemons, &Request::GetDaemons, wire::decode_daemon)
     }
 
     /// The whole table: one service dump, then one destination dump per service.
@@ -419,65 +395,62 @@ impl Ipvs {
         results
     }
 
+    /// Sends a window of operations in one message buffer, unacknowledged,
+    /// followed by an acknowledged `GET_INFO`: the kernel handles them in
+    /// order, so once that is answered, every operation without an error
+    /// message has succeeded.
     fn apply_window(&mut self, window: &[Operation], options: ApplyOptions) -> Vec<Result<(), IpvsError>> {
-        let mut results: Vec<Option<Result<(), IpvsError>>> = vec![None; window.len()];
-        let mut pending: HashMap<u32, usize> = HashMap::with_capacity(window.len());
-        let mut bytes = Vec::with_capacity(window.len() * 128);
-        for (index, operation) in window.iter().enumerate() {
+        let mut results: Vec<Result<(), IpvsError>> = Vec::with_capacity(window.len());
+        let first_seq = self.seq.wrapping_add(1);
+        let mut bytes = Vec::with_capacity(window.len() * 136 + 32);
+        for operation in window {
             let seq = self.next_seq();
-            match wire::encode(&operation.request(), self.family, seq) {
-                Ok(message) => {
-                    bytes.extend_from_slice(&message);
-                    pending.insert(seq, index);
-                }
-                Err(e) => {
-                    results[index] = Some(Err(IpvsError::new(
-                        op_of(operation),
-                        ErrorKind::Protocol(e.to_string()),
-                    )))
-                }
-            }
+            wire::encode_unacknowledged_into(&operation.request(), self.family, seq, &mut bytes);
+            results.push(Ok(()));
         }
-        let fail_pending = |results: &mut Vec<Option<Result<(), IpvsError>>>,
-                            pending: &HashMap<u32, usize>,
-                            kind: ErrorKind| {
-            for &index in pending.values() {
-                results[index] = Some(Err(IpvsError::new(op_of(&window[index]), kind.clone())));
+        let barrier = self.next_seq();
+        wire::encode_into(&Request::GetInfo, self.family, barrier, &mut bytes);
+        let fail_all = |results: &mut Vec<Result<(), IpvsError>>, kind: ErrorKind| {
+            for (index, result) in results.iter_mut().enumerate() {
+                *result = Err(IpvsError::new(op_of(&window[index]), kind.clone()));
             }
         };
         if let Err(e) = self.send(&Op::Flush, &bytes) {
-            fail_pending(&mut results, &pending, e.kind);
-            return results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect();
+            fail_all(&mut results, e.kind);
+            return results;
         }
         let deadline = Instant::now() + self.timeout;
-        while !pending.is_empty() {
+        loop {
             let received = match self.receive(&Op::Flush, deadline) {
                 Ok(received) => received,
                 Err(e) => {
-                    fail_pending(&mut results, &pending, e.kind);
-                    break;
+                    // Unknown whether the kernel got to them: say so for every one.
+                    fail_all(&mut results, e.kind);
+                    return results;
                 }
             };
-            let replies = match self.decode_datagram(&Op::Flush, received) {
-                Ok(replies) => replies,
+            let messages = match wire::messages(&self.buffer[..received]) {
+                Ok(messages) => messages,
                 Err(e) => {
-                    fail_pending(&mut results, &pending, e.kind);
-                    break;
+                    fail_all(&mut results, ErrorKind::Protocol(e.to_string()));
+                    return results;
                 }
             };
-            for (seq, reply) in replies {
-                let Some(index) = pending.remove(&seq) else {
+            for message in messages {
+                if message.seq() == barrier {
+                    if matches!(message, Message::Ack { .. } | Message::Error { .. }) {
+                        return results;
+                    }
                     continue;
-                };
-                let operation = &window[index];
-                results[index] = Some(match reply {
-                    Reply::Ack | Reply::Done | Reply::Data(_) => Ok(()),
-                    Reply::Error(errno) if options.idempotent && operation.is_already_done(errno) => Ok(()),
-                    Reply::Error(errno) => Err(IpvsError::new(op_of(operation), ErrorKind::Kernel(errno))),
-                });
+                }
+                let index = message.seq().wrapping_sub(first_seq) as usize;
+                if let (Some(operation), Message::Error { errno, .. }) = (window.get(index), message) {
+                    if !(options.idempotent && operation.is_already_done(errno)) {
+                        results[index] = Err(IpvsError::new(op_of(operation), ErrorKind::Kernel(errno)));
+                    }
+                }
             }
         }
-        results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
     }
 }
 

@@ -46,5 +46,5 @@ pub mod wire;
 
 pub use diff::{diff, Destinations, Operation, Table};
 pub use error::{strerror, ErrorKind, IpvsError, Op};
-pub use handle::{ApplyOptions, Ipvs, BATCH_WINDOW, DEFAULT_TIMEOUT};
+pub use handle::{ApplyOptions, Ipvs, BATCH_WINDOW, DEFAULT_TIMEOUT, DUMP_ATTEMPTS};
 pub use model::*;

@@ -365,6 +365,8 @@ fn sync_daemons() {
     ns.ip(&["link", "set", "sync1", "up"]);
     ns.run(|| {
         let mut ipvs = Ipvs::connect().expect("connect");
+        // Stopping a daemon waits for its kernel thread, which takes long in an emulated VM under load.
+        ipvs.set_timeout(std::time::Duration::from_secs(60));
         let mut master = Daemon::new(DaemonState::Master, "sync0", 9);
         master.sync_maxlen = Some(1200);
         master.mcast_group = Some(v4(224, 0, 0, 82));

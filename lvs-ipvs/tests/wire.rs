@@ -3,13 +3,10 @@
 //! netlink header, then type-length-value attributes padded to 4 bytes, with
 //! ports and IPv4 netmasks in network order and other integers in host order.
 
-use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use lvs_ipvs::wire::{self, CmdAttr, IpvsCmd, Request};
+use lvs_ipvs::wire::{self, Request};
 use lvs_ipvs::*;
-use neli::genl::Genlmsghdr;
-use neli::FromBytesWithInput;
 
 const FAMILY: u16 = 0x1d;
 const NLA_F_NESTED: u16 = 0x8000;
@@ -101,7 +98,7 @@ fn key_attrs(key: &ServiceKey) -> Vec<Vec<u8>> {
 }
 
 fn check(request: Request, seq: u32, expected: Vec<u8>) {
-    let encoded = wire::encode(&request, FAMILY, seq).expect("encodes");
+    let encoded = wire::encode(&request, FAMILY, seq);
     assert_eq!(encoded, expected, "{request:?}");
 }
 
@@ -321,9 +318,55 @@ fn daemons_and_timeouts() {
 
 // ---- replies ---------------------------------------------------------------
 
-fn reply(cmd: u8, attrs: &[Vec<u8>]) -> Genlmsghdr<IpvsCmd, CmdAttr> {
-    let body = genl_body(cmd, attrs);
-    Genlmsghdr::from_bytes_with_input(&mut Cursor::new(&body), body.len()).expect("a reply parses")
+/// A reply datagram of one message, as the kernel would send it, read back
+/// with `wire::messages`; returns its top-level attributes.
+fn reply(cmd: u8, attrs: &[Vec<u8>]) -> Vec<u8> {
+    let datagram = message(0, 5, cmd, attrs);
+    let messages = wire::messages(&datagram).expect("a datagram parses");
+    match messages.as_slice() {
+        [wire::Message::Data {
+            seq: 5,
+            command,
+            attrs,
+        }] => {
+            assert_eq!(*command, cmd);
+            attrs.to_vec()
+        }
+        other => panic!("one data message expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn acknowledgements_errors_and_done() {
+    let mut datagram = Vec::new();
+    for (seq, error) in [(1u32, 0i32), (2, -17)] {
+        datagram.extend_from_slice(&36u32.to_ne_bytes());
+        datagram.extend_from_slice(&2u16.to_ne_bytes());
+        datagram.extend_from_slice(&0u16.to_ne_bytes());
+        datagram.extend_from_slice(&seq.to_ne_bytes());
+        datagram.extend_from_slice(&0u32.to_ne_bytes());
+        datagram.extend_from_slice(&error.to_ne_bytes());
+        datagram.extend_from_slice(&[0u8; 16]);
+    }
+    datagram.extend_from_slice(&20u32.to_ne_bytes());
+    datagram.extend_from_slice(&3u16.to_ne_bytes());
+    datagram.extend_from_slice(&2u16.to_ne_bytes());
+    datagram.extend_from_slice(&3u32.to_ne_bytes());
+    datagram.extend_from_slice(&0u32.to_ne_bytes());
+    datagram.extend_from_slice(&0u32.to_ne_bytes());
+    let messages = wire::messages(&datagram).expect("parses");
+    assert_eq!(
+        messages,
+        vec![
+            wire::Message::Ack { seq: 1 },
+            wire::Message::Error { seq: 2, errno: 17 },
+            wire::Message::Done { seq: 3 }
+        ]
+    );
+    assert!(
+        wire::messages(&datagram[..30]).is_err(),
+        "a truncated message is an error"
+    );
 }
 
 fn u64_attr(kind: u16, v: u64) -> Vec<u8> {

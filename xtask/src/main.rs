@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("man") => man(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("vm") => {
             let command: Vec<String> = args.iter().skip(1).skip_while(|a| *a == "--").cloned().collect();
             if command.is_empty() {
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  bench NAME   a benchmark: cf, ipvs\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -336,6 +337,26 @@ fn lab_command(kernel: &Path, script: &Path) -> Command {
         .arg("--exec")
         .arg(format!("bash {}", script.display()));
     command
+}
+
+/// Benchmarks: those that need IPVS run in the kernel test lab.
+fn bench(name: Option<&str>) -> Result<(), String> {
+    match name {
+        Some("cf") => {
+            let mut criterion = cargo();
+            criterion.args(["bench", "-p", "lvs-cf", "--bench", "parse"]);
+            step("lvs.cf parse benchmark", criterion)
+        }
+        Some("ipvs") => {
+            let kernel = ensure_lab_tools()?;
+            let executables =
+                build_executables(&["bench", "--no-run", "-p", "lvs-ipvs", "--bench", "table"])?;
+            let exe = executables.first().ok_or("cargo built no benchmark")?;
+            let script = lab_script(&format!("{} --bench", exe.display()))?;
+            step("IPVS table benchmark in the lab", lab_command(&kernel, &script))
+        }
+        _ => Err("usage: cargo xtask bench <cf|ipvs>".to_owned()),
+    }
 }
 
 fn vm(command: &str) -> Result<(), String> {
