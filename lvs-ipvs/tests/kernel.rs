@@ -124,12 +124,17 @@ fn services_of_every_kind() {
             assert!(listed.iter().any(|l| l.same_settings(service)));
             assert!(got.stats.is_some());
         }
-        // Edit in place: scheduler and persistence.
+        // Edit in place: scheduler and persistence, IPv4 and IPv6.
         let mut edited = all[0].clone();
         edited.scheduler = "rr".into();
         edited.timeout = 900;
         ipvs.edit_service(&edited).expect("edit");
         assert!(ipvs.service(&edited.key).expect("get").same_settings(&edited));
+        let mut edited6 = all[5].clone();
+        edited6.scheduler = "lc".into();
+        edited6.netmask = Netmask::V6(48);
+        ipvs.edit_service(&edited6).expect("edit v6");
+        assert!(ipvs.service(&edited6.key).expect("get").same_settings(&edited6));
         for service in &all {
             ipvs.delete_service(&service.key).expect("delete");
         }
@@ -201,6 +206,18 @@ fn destinations_of_every_kind() {
         ipvs.delete_destination(&key4, heavier.addr, heavier.port)
             .expect("delete");
         assert_eq!(ipvs.destinations(&key4).expect("dump").len(), v4_dests.len() - 1);
+        let mut v6_edited = v6_dests[1].clone();
+        v6_edited.weight = 9;
+        v6_edited.upper_threshold = 1000;
+        ipvs.edit_destination(&key6, &v6_edited).expect("edit v6");
+        assert!(ipvs
+            .destinations(&key6)
+            .expect("dump")
+            .iter()
+            .any(|d| d.same_settings(&v6_edited)));
+        ipvs.delete_destination(&key6, v6_dests[0].addr, 80)
+            .expect("delete v6");
+        assert_eq!(ipvs.destinations(&key6).expect("dump").len(), 1);
         // A service that does not exist has an empty destination dump.
         assert!(ipvs
             .destinations(&tcp(v4(192, 0, 2, 99), 1))

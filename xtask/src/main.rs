@@ -109,8 +109,14 @@ fn counted_step(name: &str, mut command: Command) -> Result<Counts, String> {
     let mut counts = Counts::default();
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // The lab's console adds terminal control sequences and padding.
+            let line: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+            let line = line.trim_start();
+            if line.is_empty() {
+                continue;
+            }
             println!("{line}");
-            counts.add_line(&line);
+            counts.add_line(line);
         }
     }
     let status = child.wait().map_err(|e| format!("{name}: {e}"))?;
