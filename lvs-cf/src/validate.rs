@@ -201,11 +201,11 @@ impl Validator {
         }
         self.seconds(line("keepalive"), "keepalive", c.keepalive);
         self.seconds(line("deadtime"), "deadtime", c.deadtime);
-        if c.backup_active && c.deadtime <= c.keepalive {
+        if c.backup_active && c.deadtime.0 <= c.keepalive.0 * 2 {
             self.warning(
                 line("deadtime"),
                 format!(
-                    "`deadtime` ({}) is not longer than `keepalive` ({}): the partner is declared dead between two heartbeats",
+                    "`deadtime` ({}) is not longer than two `keepalive`s ({}): a single lost heartbeat makes the partner look dead",
                     c.deadtime, c.keepalive
                 ),
             );

@@ -226,7 +226,7 @@ fn settings_that_do_nothing_warn() {
         "overrides `send`",
     );
     assert_eq!(d.line, Some(5));
-    let d = finding(&format!("primary = 10.0.0.1\nbackup = 10.0.0.2\nbackup_active = 1\nkeepalive = 5\ndeadtime = 5\n{ACTIVE_WEB}"), "not longer than `keepalive`");
+    let d = finding(&format!("primary = 10.0.0.1\nbackup = 10.0.0.2\nbackup_active = 1\nkeepalive = 5\ndeadtime = 10\n{ACTIVE_WEB}"), "not longer than two `keepalive`s");
     assert_eq!(d.line, Some(5));
     let d = finding(&format!("primary = 10.0.0.1\nprimary_private = 10.1.0.1\nbackup = 10.0.0.2\nbackup_active = 1\n{ACTIVE_WEB}"), "`backup_private` is not");
     assert_eq!(d.line, Some(2));

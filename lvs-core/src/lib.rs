@@ -7,5 +7,8 @@
 //! return actions, so they are tested with simulated time and packet loss.
 //! Sockets, timers and processes belong to the daemons in `lvs-cli`.
 //!
-//! This crate is being built issue by issue; its modules arrive with the
-//! health-check, failover and director work.
+//! Today: [`failover`], pulse's state machine. The health checks, the nanny
+//! machine and the reconciler arrive with their issues.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod failover;
