@@ -7,8 +7,10 @@
 //! return actions, so they are tested with simulated time and packet loss.
 //! Sockets, timers and processes belong to the daemons in `lvs-cli`.
 //!
-//! Today: [`failover`], pulse's state machine. The health checks, the nanny
-//! machine and the reconciler arrive with their issues.
+//! Today: [`failover`], pulse's state machine, and [`heartbeat`], its
+//! datagrams (Piranha's format and an authenticated one). The health checks,
+//! the nanny machine and the reconciler arrive with their issues.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod failover;
+pub mod heartbeat;
