@@ -12,5 +12,6 @@
 //! the nanny machine and the reconciler arrive with their issues.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod check;
 pub mod failover;
 pub mod heartbeat;

@@ -1,0 +1,340 @@
+//! Each check kind against real servers on loopback: one that answers, one
+//! that refuses, one that never answers, one that answers wrongly, one that
+//! answers slowly; and check programs that succeed, fail, hang and print
+//! the wrong text.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use lvs_core::check::{run, Check, Expect, Failure};
+
+const LIMIT: Duration = Duration::from_millis(500);
+
+/// A TCP server on loopback that answers each connection with `reply` after
+/// `delay` (never, with `None`), having read what the client sent first.
+fn tcp_server(reply: Option<&'static [u8]>, delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                stream.set_read_timeout(Some(Duration::from_millis(100))).ok();
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request);
+                std::thread::sleep(delay);
+                match reply {
+                    Some(reply) => {
+                        let _ = stream.write_all(reply);
+                    }
+                    // Hold the connection open, silent.
+                    None => std::thread::sleep(Duration::from_secs(5)),
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A port on loopback where nothing listens.
+fn closed_tcp_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address")
+}
+
+fn udp_server(reply: Option<&'static [u8]>) -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = socket.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 1500];
+        while let Ok((_, from)) = socket.recv_from(&mut buffer) {
+            if let Some(reply) = reply {
+                let _ = socket.send_to(reply, from);
+            }
+        }
+    });
+    addr
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn check(check: &Check, target: SocketAddr) -> Result<(), Failure> {
+    runtime().block_on(run(check, target, LIMIT))
+}
+
+fn http_probe() -> Check {
+    Check::Tcp {
+        send: Some(b"GET / HTTP/1.0\r\n\r\n".to_vec()),
+        expect: Some(Expect::Prefix(b"HTTP".to_vec())),
+    }
+}
+
+#[test]
+fn tcp_connect() {
+    let connect = Check::Tcp {
+        send: None,
+        expect: None,
+    };
+    assert_eq!(check(&connect, tcp_server(None, Duration::ZERO)), Ok(()));
+    assert!(matches!(
+        check(&connect, closed_tcp_port()),
+        Err(Failure::Connect(_))
+    ));
+}
+
+#[test]
+fn tcp_send_expect() {
+    assert_eq!(
+        check(
+            &http_probe(),
+            tcp_server(Some(b"HTTP/1.0 200 OK\r\n\r\n"), Duration::ZERO)
+        ),
+        Ok(())
+    );
+    assert!(matches!(
+        check(&http_probe(), closed_tcp_port()),
+        Err(Failure::Connect(_))
+    ));
+    assert_eq!(
+        check(&http_probe(), tcp_server(None, Duration::ZERO)),
+        Err(Failure::ReadTimeout)
+    );
+    assert!(matches!(
+        check(&http_probe(), tcp_server(Some(b"SMTP ready"), Duration::ZERO)),
+        Err(Failure::Mismatch(_))
+    ));
+    assert_eq!(
+        check(
+            &http_probe(),
+            tcp_server(Some(b"HTTP/1.0 200 OK"), Duration::from_millis(200))
+        ),
+        Ok(()),
+        "slow, within the timeout"
+    );
+    assert_eq!(
+        check(
+            &http_probe(),
+            tcp_server(Some(b"HTTP/1.0 200 OK"), Duration::from_millis(900))
+        ),
+        Err(Failure::ReadTimeout),
+        "too slow"
+    );
+    assert_eq!(
+        check(&http_probe(), tcp_server(Some(b"HT"), Duration::ZERO)),
+        Err(Failure::ShortRead { got: 2, wanted: 4 })
+    );
+}
+
+#[test]
+fn tcp_expect_any_byte_and_regex() {
+    let any = Check::Tcp {
+        send: None,
+        expect: Some(Expect::AnyByte),
+    };
+    assert_eq!(check(&any, tcp_server(Some(b"x"), Duration::ZERO)), Ok(()));
+    let regex = Check::Tcp {
+        send: Some(b"PING\r\n".to_vec()),
+        expect: Some(Expect::from_nanny(r"\+PONG|OK \d+", true, false).expect("regex")),
+    };
+    assert_eq!(
+        check(&regex, tcp_server(Some(b"+PONG\r\n"), Duration::ZERO)),
+        Ok(())
+    );
+    assert_eq!(
+        check(&regex, tcp_server(Some(b"server says OK 42"), Duration::ZERO)),
+        Ok(()),
+        "unanchored"
+    );
+    assert!(check(&regex, tcp_server(Some(b"-ERR"), Duration::ZERO)).is_err());
+}
+
+#[test]
+fn udp_send_expect() {
+    let dns = Check::Udp {
+        send: Some(b"ping".to_vec()),
+        expect: Some(Expect::Prefix(b"pong".to_vec())),
+    };
+    assert_eq!(check(&dns, udp_server(Some(b"pong!"))), Ok(()));
+    assert!(matches!(
+        check(&dns, udp_server(Some(b"nope!"))),
+        Err(Failure::Mismatch(_))
+    ));
+    assert_eq!(check(&dns, udp_server(None)), Err(Failure::NoReply));
+    let closed = {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.local_addr().expect("address")
+    };
+    assert!(
+        matches!(check(&dns, closed), Err(Failure::Read(_))),
+        "port unreachable"
+    );
+    // Without an expect string any reply will do (nanny crashes here).
+    let any = Check::Udp {
+        send: None,
+        expect: None,
+    };
+    assert_eq!(check(&any, udp_server(Some(b"!"))), Ok(()));
+    assert_eq!(check(&any, udp_server(None)), Err(Failure::NoReply));
+}
+
+fn http_server(status: u16, body: &'static str) -> SocketAddr {
+    let reply: &'static [u8] = Box::leak(
+        format!(
+            "HTTP/1.1 {status} Whatever\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+        .into_boxed_slice(),
+    );
+    tcp_server(Some(reply), Duration::ZERO)
+}
+
+#[test]
+fn http_get() {
+    let get = |status: Vec<std::ops::RangeInclusive<u16>>, body: Option<&str>| Check::HttpGet {
+        path: "/health".into(),
+        host: Some("www.example".into()),
+        status,
+        body: body.map(|b| regex::bytes::Regex::new(b).expect("regex")),
+    };
+    assert_eq!(check(&get(vec![], None), http_server(200, "fine")), Ok(()));
+    assert_eq!(
+        check(&get(vec![], None), http_server(503, "busy")),
+        Err(Failure::Status(503))
+    );
+    assert_eq!(
+        check(&get(vec![503..=503], None), http_server(503, "busy")),
+        Ok(())
+    );
+    assert_eq!(check(&get(vec![], Some("^fi")), http_server(200, "fine")), Ok(()));
+    assert!(matches!(
+        check(&get(vec![], Some("ok")), http_server(200, "fine")),
+        Err(Failure::Mismatch(_))
+    ));
+    assert!(matches!(
+        check(
+            &get(vec![], None),
+            tcp_server(Some(b"garbage\r\n"), Duration::ZERO)
+        ),
+        Err(Failure::BadResponse(_))
+    ));
+    assert!(matches!(
+        check(&get(vec![], None), closed_tcp_port()),
+        Err(Failure::Connect(_))
+    ));
+    assert_eq!(
+        check(&get(vec![], None), tcp_server(None, Duration::ZERO)),
+        Err(Failure::ReadTimeout)
+    );
+}
+
+struct Scripts(PathBuf);
+
+impl Scripts {
+    fn new() -> Scripts {
+        let dir = std::env::temp_dir().join(format!("lvs-core-checks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Scripts(dir)
+    }
+
+    fn script(&self, name: &str, body: &str) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path.display().to_string()
+    }
+}
+
+impl Drop for Scripts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn check_programs() {
+    let scripts = Scripts::new();
+    let target: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
+    let program = |command: String, expect: Option<&str>| Check::Program {
+        command,
+        expect: expect.map(str::to_owned),
+    };
+
+    let ok = scripts.script("ok.sh", r#"[ "$1" = 127.0.0.1 ] && [ "$2" = 8080 ] && echo OK"#);
+    assert_eq!(
+        check(&program(format!("{ok} %h %p"), Some("OK")), target),
+        Ok(()),
+        "%h and %p are replaced"
+    );
+    assert_eq!(
+        check(&program(format!("{ok} %h %p"), None), target),
+        Ok(()),
+        "no expect: exit status 0 is enough"
+    );
+
+    let wrong = scripts.script("wrong.sh", "echo NOT OK");
+    assert_eq!(
+        check(&program(wrong.clone(), Some("OK")), target),
+        Err(Failure::Mismatch("NOT OK".into()))
+    );
+    assert_eq!(
+        check(&program(wrong, Some("NOT OK")), target),
+        Ok(()),
+        "an exact match"
+    );
+
+    // Nanny counts a failing program with an expect string as a success.
+    let fail = scripts.script("fail.sh", "echo OK; exit 1");
+    assert!(matches!(
+        check(&program(fail.clone(), Some("OK")), target),
+        Err(Failure::Program(_))
+    ));
+    assert!(matches!(
+        check(&program(fail, None), target),
+        Err(Failure::Program(_))
+    ));
+
+    let pid_file = scripts.0.join("sleep.pid");
+    let hang = scripts.script(
+        "hang.sh",
+        &format!("sleep 30 &\necho $! > {}\nwait", pid_file.display()),
+    );
+    let started = Instant::now();
+    assert_eq!(
+        check(&program(hang, Some("OK")), target),
+        Err(Failure::ProgramTimeout)
+    );
+    assert!(
+        started.elapsed() < LIMIT + Duration::from_secs(2),
+        "killed at the timeout"
+    );
+    // What the program started dies with it.
+    let sleeper: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    // SAFETY: kill with signal 0 only asks whether the process exists.
+    while unsafe { libc::kill(sleeper, 0) } == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_ne!(
+        unsafe { libc::kill(sleeper, 0) },
+        0,
+        "the program's child was killed too"
+    );
+
+    assert!(matches!(
+        check(&program("/nonexistent/check".into(), None), target),
+        Err(Failure::Program(_))
+    ));
+}
