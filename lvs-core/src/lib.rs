@@ -7,11 +7,16 @@
 //! return actions, so they are tested with simulated time and packet loss.
 //! Sockets, timers and processes belong to the daemons in `lvs-cli`.
 //!
-//! Today: [`failover`], pulse's state machine, and [`heartbeat`], its
-//! datagrams (Piranha's format and an authenticated one). The health checks,
-//! the nanny machine and the reconciler arrive with their issues.
+//! - [`failover`]: pulse's state machine; [`heartbeat`]: its datagrams
+//!   (Piranha's format and an authenticated one).
+//! - [`check`]: health checks of a real server (TCP, UDP, program, HTTP GET);
+//!   [`nanny`]: the state machine that turns their results into table changes.
+//!
+//! The daemons that drive these (pulse, nanny, lvs) and the director
+//! reconciler arrive with their issues.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
 pub mod failover;
 pub mod heartbeat;
+pub mod nanny;

@@ -38,10 +38,35 @@ fn tcp_server(reply: Option<&'static [u8]>, delay: Duration) -> SocketAddr {
     addr
 }
 
-/// A port on loopback where nothing listens.
+/// A port on loopback where nothing listens: a TCP socket bound to it but
+/// not listening holds the port, so no other test can take it meanwhile.
 fn closed_tcp_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address")
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: plain socket calls on a descriptor this function owns; the
+    // address structures live across the calls that use them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket");
+        let owned = OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len),
+            0,
+            "bind"
+        );
+        let mut bound: libc::sockaddr_in = std::mem::zeroed();
+        let mut bound_len = len;
+        assert_eq!(
+            libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut bound_len),
+            0
+        );
+        // Held for the life of the test process.
+        std::mem::forget(owned);
+        SocketAddr::from(([127, 0, 0, 1], u16::from_be(bound.sin_port)))
+    }
 }
 
 fn udp_server(reply: Option<&'static [u8]>) -> SocketAddr {
