@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod lvs;
+pub mod nanny;
 pub mod send_arp;
 
 /// Every program with its man page section, for man page generation.
@@ -14,6 +15,7 @@ pub fn programs() -> Vec<(clap::Command, &'static str)> {
     use clap::CommandFactory;
     vec![
         (lvs::LvsArgs::command(), "8"),
+        (nanny::NannyArgs::command(), "8"),
         (send_arp::SendArpArgs::command(), "8"),
     ]
 }

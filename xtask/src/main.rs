@@ -219,7 +219,7 @@ fn man() -> Result<(), String> {
 
 const LAB_DIR: &str = "/tmp/lvs-lab";
 /// The kernel test binaries: `(package, test target)`.
-const KERNEL_TESTS: &[(&str, &str)] = &[("lvs-ipvs", "kernel")];
+const KERNEL_TESTS: &[(&str, &str)] = &[("lvs-ipvs", "kernel"), ("lvs-cli", "nanny_kernel")];
 /// Examples that must run in the lab: `(package, example)`.
 const LAB_EXAMPLES: &[(&str, &str)] = &[("lvs-ipvs", "add_service")];
 /// Loaded before anything runs in the lab; a missing one is reported, not fatal.
@@ -286,8 +286,10 @@ fn find_kernel() -> Option<PathBuf> {
     kernels.pop()
 }
 
-/// Builds cargo targets and returns their executables, from cargo's JSON messages.
-fn build_executables(args: &[&str]) -> Result<Vec<PathBuf>, String> {
+/// Builds cargo targets and returns the executables of the targets of `kind`
+/// (`test`, `example`, `bench`), from cargo's JSON messages; the package's
+/// binaries, built along, are left out.
+fn build_executables(kind: &str, args: &[&str]) -> Result<Vec<PathBuf>, String> {
     let output = cargo()
         .args(args)
         .arg("--message-format=json-render-diagnostics")
@@ -302,7 +304,11 @@ fn build_executables(args: &[&str]) -> Result<Vec<PathBuf>, String> {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        if let Some(path) = message.get("executable").and_then(|e| e.as_str()) {
+        let Some(path) = message.get("executable").and_then(|e| e.as_str()) else {
+            continue;
+        };
+        let kinds = message.pointer("/target/kind").and_then(|k| k.as_array());
+        if kinds.is_some_and(|kinds| kinds.iter().any(|k| k.as_str() == Some(kind))) {
             executables.push(PathBuf::from(path));
         }
     }
@@ -351,8 +357,10 @@ fn bench(name: Option<&str>) -> Result<(), String> {
         }
         Some("ipvs") => {
             let kernel = ensure_lab_tools()?;
-            let executables =
-                build_executables(&["bench", "--no-run", "-p", "lvs-ipvs", "--bench", "table"])?;
+            let executables = build_executables(
+                "bench",
+                &["bench", "--no-run", "-p", "lvs-ipvs", "--bench", "table"],
+            )?;
             let exe = executables.first().ok_or("cargo built no benchmark")?;
             let script = lab_script(&format!("{} --bench", exe.display()))?;
             counted_step("IPVS table benchmark in the lab", lab_command(&kernel, &script)).map(|_| ())
@@ -372,7 +380,7 @@ fn kernel_lab_tests() -> Result<Counts, String> {
     let kernel = ensure_lab_tools()?;
     let mut body = String::from("export LVS_KERNEL_TESTS=1\nstatus=0\n");
     for (package, test) in KERNEL_TESTS {
-        for exe in build_executables(&["test", "--no-run", "-p", package, "--test", test])? {
+        for exe in build_executables("test", &["test", "--no-run", "-p", package, "--test", test])? {
             body.push_str(&format!(
                 "echo 'lab: {package} {test}'\n{} --test-threads=2 || status=1\n",
                 exe.display()
@@ -380,7 +388,7 @@ fn kernel_lab_tests() -> Result<Counts, String> {
         }
     }
     for (package, example) in LAB_EXAMPLES {
-        for exe in build_executables(&["build", "-p", package, "--example", example])? {
+        for exe in build_executables("example", &["build", "-p", package, "--example", example])? {
             body.push_str(&format!(
                 "if {}; then echo 'lab: example {example}: ok'; else echo 'lab: example {example}: FAILED'; status=1; fi\n",
                 exe.display()
