@@ -34,6 +34,13 @@ const fn piranha(name: &'static str) -> Key {
     }
 }
 
+const fn extension(name: &'static str) -> Key {
+    Key {
+        name,
+        extension: true,
+    }
+}
+
 pub const GLOBAL_KEYS: &[Key] = &[
     piranha("serial_no"),
     piranha("service"),
@@ -95,6 +102,8 @@ pub const VIRTUAL_KEYS: &[Key] = &[
     piranha("master"),
     piranha("dirs"),
     piranha("server"),
+    extension("failure_count"),
+    extension("check_interval"),
 ];
 
 pub const SERVER_KEYS: &[Key] = &[

@@ -479,6 +479,12 @@ pub struct VirtualService {
     /// Seconds a failed server must pass checks before it is re-added.
     pub reentry: u32,
     pub quiesce_server: bool,
+    /// Consecutive failed checks before a server is taken out (an lvs-rs
+    /// extension; Piranha's nanny takes it out after one).
+    pub failure_count: u32,
+    /// Seconds between checks, when they should differ from `timeout` (an
+    /// lvs-rs extension; Piranha uses `timeout` for both).
+    pub check_interval: Option<Seconds>,
     pub load_monitor: Option<String>,
     /// The health checker lvsd starts per real server.
     pub client_monitor: String,
@@ -513,6 +519,8 @@ impl VirtualService {
             timeout: Seconds::whole(10),
             reentry: 180,
             quiesce_server: false,
+            failure_count: 1,
+            check_interval: None,
             load_monitor: None,
             client_monitor: "/usr/sbin/nanny".to_owned(),
             start_cmd: None,
@@ -521,6 +529,11 @@ impl VirtualService {
             dirs: None,
             servers: Vec::new(),
         }
+    }
+
+    /// Seconds between checks: `check_interval`, else `timeout` (Piranha's rule).
+    pub fn effective_check_interval(&self) -> Seconds {
+        self.check_interval.unwrap_or(self.timeout)
     }
 
     /// The port a real server is checked and registered on.

@@ -915,6 +915,16 @@ impl<'a> Parser<'a, '_> {
                     vs.quiesce_server = self.boolean(2)?;
                     "quiesce_server"
                 }
+                "failure_count" if !self.strict => {
+                    self.check_args(1)?;
+                    vs.failure_count = self.int(2, 1, 1000)? as u32;
+                    "failure_count"
+                }
+                "check_interval" if !self.strict => {
+                    self.check_args(1)?;
+                    vs.check_interval = Some(self.seconds(2)?);
+                    "check_interval"
+                }
                 "start_cmd" => {
                     self.check_args(1)?;
                     vs.start_cmd = Some(self.text(2));

@@ -206,8 +206,8 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
             0..3,
         )),
     );
-    (head, checks, any::<bool>())
-        .prop_flat_map(move |(head, checks, has_sorry)| {
+    (head, checks, (1u32..5, option::of(seconds())), any::<bool>())
+        .prop_flat_map(move |(head, checks, extras, has_sorry)| {
             // The family (third in `head`) decides the addresses of the rest.
             let family = head.2;
             let v6 = matches!(family, Family::V6);
@@ -224,71 +224,82 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                 (0usize..4).prop_flat_map(move |n| (0..n).map(|j| server(j, family)).collect::<Vec<_>>());
             (
                 Just(head),
-                Just(checks),
+                Just((checks, extras)),
                 sorry,
                 option::of(netmask_for(v6)),
                 option::of(netmask_for(v6)),
                 servers,
             )
         })
-        .prop_map(move |(head, checks, sorry_server, vip_nmask, pmask, servers)| {
-            let (
-                name,
-                active,
-                family,
-                device,
-                port,
-                protocol,
-                fwmark,
-                scheduler,
-                persistent,
-                timeout,
-                reentry,
-                quiesce,
-            ) = head;
-            let (
-                send,
-                expect,
-                use_regex,
-                send_program,
-                load_monitor,
-                client_monitor,
-                start_cmd,
-                stop_cmd,
-                master,
-                dirs,
-            ) = checks;
-            VirtualService {
-                name: format!("{name}{index}"),
-                active,
-                address: Some(AddressOnDevice {
-                    host: vip(index, family),
-                    device,
-                }),
-                vip_nmask,
+        .prop_map(
+            move |(
+                head,
+                (checks, (failure_count, check_interval)),
                 sorry_server,
-                port,
-                protocol,
-                fwmark,
-                scheduler,
-                persistent,
-                pmask: pmask.filter(|_| persistent > 0),
-                send,
-                expect,
-                use_regex,
-                send_program,
-                timeout,
-                reentry,
-                quiesce_server: quiesce,
-                load_monitor,
-                client_monitor,
-                start_cmd,
-                stop_cmd,
-                master,
-                dirs,
+                vip_nmask,
+                pmask,
                 servers,
-            }
-        })
+            )| {
+                let (
+                    name,
+                    active,
+                    family,
+                    device,
+                    port,
+                    protocol,
+                    fwmark,
+                    scheduler,
+                    persistent,
+                    timeout,
+                    reentry,
+                    quiesce,
+                ) = head;
+                let (
+                    send,
+                    expect,
+                    use_regex,
+                    send_program,
+                    load_monitor,
+                    client_monitor,
+                    start_cmd,
+                    stop_cmd,
+                    master,
+                    dirs,
+                ) = checks;
+                VirtualService {
+                    name: format!("{name}{index}"),
+                    active,
+                    address: Some(AddressOnDevice {
+                        host: vip(index, family),
+                        device,
+                    }),
+                    vip_nmask,
+                    sorry_server,
+                    port,
+                    protocol,
+                    fwmark,
+                    scheduler,
+                    persistent,
+                    pmask: pmask.filter(|_| persistent > 0),
+                    send,
+                    expect,
+                    use_regex,
+                    send_program,
+                    timeout,
+                    reentry,
+                    quiesce_server: quiesce,
+                    failure_count,
+                    check_interval,
+                    load_monitor,
+                    client_monitor,
+                    start_cmd,
+                    stop_cmd,
+                    master,
+                    dirs,
+                    servers,
+                }
+            },
+        )
 }
 
 fn services(max: usize) -> impl Strategy<Value = Vec<VirtualService>> {
@@ -475,6 +486,8 @@ fn without_extensions(mut c: Config) -> Config {
         .chain(c.failover_services.iter_mut())
     {
         vs.timeout = whole(vs.timeout);
+        vs.failure_count = 1;
+        vs.check_interval = None;
         if vs.protocol.is_extension() {
             vs.protocol = Protocol::Tcp;
         }
@@ -953,6 +966,12 @@ impl Ugly {
             put!("quiesce_server", self.boolean(vs.quiesce_server));
         }
         put!("timeout", self.seconds(vs.timeout));
+        if vs.failure_count != 1 || self.dice.chance(4) {
+            put!("failure_count", self.int(vs.failure_count.into()));
+        }
+        if let Some(interval) = vs.check_interval {
+            put!("check_interval", self.seconds(interval));
+        }
         put!("reentry", self.int(vs.reentry.into()));
         if let Some(monitor) = &vs.load_monitor {
             put!("load_monitor", self.plain(monitor));

@@ -322,6 +322,15 @@ impl Validator {
             }
         }
         self.seconds(line("timeout"), "timeout", vs.timeout);
+        if let Some(interval) = vs.check_interval {
+            self.seconds(line("check_interval"), "check_interval", interval);
+        }
+        if !(1..=1000).contains(&vs.failure_count) {
+            self.error(
+                line("failure_count"),
+                "`failure_count` must be between 1 and 1000".to_owned(),
+            );
+        }
         if vs.send_program.is_some() && vs.send.is_some() {
             self.warning(
                 line("send_program"),

@@ -153,6 +153,12 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
     if vs.quiesce_server {
         entry(w, i, "quiesce_server", 1);
     }
+    if vs.failure_count != defaults.failure_count {
+        entry(w, i, "failure_count", vs.failure_count);
+    }
+    if let Some(interval) = vs.check_interval {
+        entry(w, i, "check_interval", interval);
+    }
     if vs.client_monitor != defaults.client_monitor {
         entry(w, i, "client_monitor", token(&vs.client_monitor));
     }

@@ -930,3 +930,26 @@ fn json_of_the_model() {
     assert_eq!(web["servers"][0]["address"], "10.0.0.1");
     assert_eq!(web["servers"][0]["port"], serde_json::Value::Null);
 }
+
+#[test]
+fn extension_keys_for_health_checks() {
+    let vs = in_virtual("timeout = 5\nfailure_count = 3\ncheck_interval = 0.5");
+    assert_eq!(vs.failure_count, 3);
+    assert_eq!(vs.check_interval, Some(Seconds(Duration::from_millis(500))));
+    assert_eq!(vs.effective_check_interval(), Seconds(Duration::from_millis(500)));
+    let plain = in_virtual("timeout = 5");
+    assert_eq!(
+        (plain.failure_count, plain.effective_check_interval()),
+        (1, Seconds::whole(5)),
+        "Piranha: timeout is the interval"
+    );
+    assert_eq!(
+        err("virtual v {\nfailure_count = 0\n}\n").kind,
+        ErrorKind::OutOfRange
+    );
+    for key in ["failure_count = 3", "check_interval = 2"] {
+        let e = strict_error(&format!("virtual v {{\n{key}\n}}\n"));
+        assert_eq!((e.kind, e.line), (ErrorKind::BadCommand, 2));
+        assert!(e.note.as_deref().unwrap_or("").contains("extension"), "{e}");
+    }
+}

@@ -109,6 +109,10 @@ pub struct NannyArgs {
     #[arg(long = "fos")]
     pub fos: bool,
     /// Consecutive failures before the server is taken out (an lvs-rs extension).
-    #[arg(long = "failures", value_name = "N", default_value_t = 1)]
+    #[arg(long = "failures", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub failures: u32,
+    /// Seconds between checks, fractions allowed, when they should differ from
+    /// -t, which then only bounds each check (an lvs-rs extension).
+    #[arg(long = "check-interval", value_name = "SECONDS")]
+    pub check_interval: Option<f64>,
 }

@@ -148,9 +148,18 @@ fn main() -> ExitCode {
             Check::Tcp { send, expect }
         }
     };
+    let interval = match args.check_interval {
+        None => Duration::from_secs(args.interval),
+        Some(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Duration::from_secs_f64(seconds),
+        Some(seconds) => {
+            return fail(&format!(
+                "the check interval must be above 0 and at most a day, not {seconds}"
+            ))
+        }
+    };
     let config = NannyConfig {
         weight: args.weight,
-        interval: Duration::from_secs(args.interval),
+        interval,
         reentry: Duration::from_secs(args.reentry.unwrap_or(180)),
         quiesce: args.quiesce,
         failures: args.failures,
