@@ -194,6 +194,8 @@ fn main() -> ExitCode {
         forward,
         check,
         config,
+        // -t bounds each check and load query; it is also the interval unless --check-interval.
+        timeout: Duration::from_secs(args.interval),
         loadcmd: args.loadcmd.clone(),
         test_start: args.test_start,
         log,
@@ -207,6 +209,8 @@ struct Watch {
     forward: ForwardMethod,
     check: Check,
     config: NannyConfig,
+    /// Bounds each check and load query (`-t`).
+    timeout: Duration,
     loadcmd: String,
     test_start: bool,
     log: Log,
@@ -242,7 +246,7 @@ impl Watch {
         loop {
             tokio::select! {
                 _ = ticker.tick(), if pending.is_none() => {
-                    let (check, target, limit) = (self.check.clone(), self.target, self.config.interval);
+                    let (check, target, limit) = (self.check.clone(), self.target, self.timeout);
                     pending = Some(tokio::spawn(async move { check::run(&check, target, limit).await }));
                 }
                 result = async {
@@ -347,7 +351,7 @@ impl Watch {
             .stdin(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true);
-        let output = tokio::time::timeout(self.config.interval, command.output())
+        let output = tokio::time::timeout(self.timeout, command.output())
             .await
             .ok()?
             .ok()?;
