@@ -247,6 +247,22 @@ async fn udp(
     }
 }
 
+/// Runs a load monitor and reads the 1-minute load from its output: `rsh` and
+/// `ssh` as `CMD RIP uptime`, anything else as `CMD RIP` (nanny's `-U`).
+pub async fn query_load(command: &str, server: std::net::IpAddr, limit: Duration) -> Option<f64> {
+    let mut process = tokio::process::Command::new(command);
+    process.arg(server.to_string());
+    if matches!(command, "rsh" | "ssh") {
+        process.arg("uptime");
+    }
+    process
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let output = timeout(limit, process.output()).await.ok()?.ok()?;
+    crate::nanny::parse_load(&String::from_utf8_lossy(&output.stdout))
+}
+
 /// Nanny splits the command on single spaces and replaces tokens that are
 /// exactly `%h` or `%p`.
 pub fn program_argv(command: &str, target: SocketAddr) -> Vec<String> {

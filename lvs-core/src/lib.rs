@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
+pub mod engine;
 pub mod failover;
 pub mod heartbeat;
 pub mod nanny;

@@ -363,3 +363,65 @@ fn check_programs() {
         Err(Failure::Program(_))
     ));
 }
+
+#[test]
+fn the_engine_watches_many_servers_in_one_runtime() {
+    use lvs_core::engine::{Engine, Server, Update};
+    use lvs_core::nanny::{NannyAction, NannyConfig};
+    use std::sync::Arc;
+
+    // Twenty that answer, twenty that refuse.
+    let mut servers = Vec::new();
+    for id in 0..40 {
+        let target = if id % 2 == 0 {
+            tcp_server(Some(b"ok"), Duration::ZERO)
+        } else {
+            closed_tcp_port()
+        };
+        servers.push(Server {
+            id,
+            target,
+            check: Arc::new(Check::Tcp {
+                send: None,
+                expect: None,
+            }),
+            timeout: Duration::from_millis(300),
+            nanny: NannyConfig {
+                weight: 1,
+                interval: Duration::from_millis(100),
+                reentry: Duration::from_millis(300),
+                quiesce: false,
+                failures: 1,
+                scale: 10,
+                load_monitor: false,
+            },
+            load_command: None,
+        });
+    }
+    let added = runtime().block_on(async move {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();
+        let engine = Engine::start(servers, sender);
+        assert_eq!(engine.len(), 40);
+        let mut added = std::collections::BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while added.len() < 20 {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(Update {
+                    id,
+                    action: NannyAction::Add { .. },
+                })) => {
+                    added.insert(id);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        engine.stop();
+        added
+    });
+    assert_eq!(
+        added,
+        (0..40).step_by(2).collect(),
+        "exactly the servers that answer are added"
+    );
+}

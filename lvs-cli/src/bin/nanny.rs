@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use lvs_cli::nanny::NannyArgs;
 use lvs_core::check::{self, Check, Expect};
-use lvs_core::nanny::{parse_load, Nanny, NannyAction, NannyConfig, NannyEvent};
+use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 use lvs_ipvs::{Destination, ForwardMethod, Ipvs, Protocol, ServiceKey};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -295,7 +295,7 @@ impl Watch {
             match action {
                 NannyAction::Log(line) => self.log.line(&line),
                 NannyAction::QueryLoad => {
-                    let load = self.query_load().await;
+                    let load = check::query_load(&self.loadcmd, self.target.ip(), self.timeout).await;
                     let more = machine.handle(NannyEvent::Load(load));
                     Box::pin(self.perform(ipvs, machine, more)).await;
                 }
@@ -337,24 +337,5 @@ impl Watch {
                 }
             }
         }
-    }
-
-    /// Runs the load monitor: `rsh`/`ssh` as `CMD RIP uptime`, anything else as `CMD RIP`.
-    async fn query_load(&self) -> Option<f64> {
-        let ip = self.target.ip().to_string();
-        let mut command = tokio::process::Command::new(&self.loadcmd);
-        command.arg(&ip);
-        if matches!(self.loadcmd.as_str(), "rsh" | "ssh") {
-            command.arg("uptime");
-        }
-        command
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let output = tokio::time::timeout(self.timeout, command.output())
-            .await
-            .ok()?
-            .ok()?;
-        parse_load(&String::from_utf8_lossy(&output.stdout))
     }
 }
