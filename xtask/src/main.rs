@@ -29,7 +29,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  bench NAME   a benchmark: cf, ipvs\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  bench NAME   a benchmark: cf, ipvs, health\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -365,7 +365,16 @@ fn bench(name: Option<&str>) -> Result<(), String> {
             let script = lab_script(&format!("{} --bench", exe.display()))?;
             counted_step("IPVS table benchmark in the lab", lab_command(&kernel, &script)).map(|_| ())
         }
-        _ => Err("usage: cargo xtask bench <cf|ipvs>".to_owned()),
+        Some("health") => {
+            let nanny = build_executables("bin", &["build", "--release", "-p", "lvs-cli", "--bin", "nanny"])?;
+            let nanny = nanny.first().ok_or("cargo built no nanny")?;
+            let mut bench = cargo();
+            bench
+                .args(["bench", "-p", "lvs-core", "--bench", "health"])
+                .env("LVS_NANNY", nanny);
+            step("health check benchmark", bench)
+        }
+        _ => Err("usage: cargo xtask bench <cf|ipvs|health>".to_owned()),
     }
 }
 
