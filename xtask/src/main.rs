@@ -219,7 +219,11 @@ fn man() -> Result<(), String> {
 
 const LAB_DIR: &str = "/tmp/lvs-lab";
 /// The kernel test binaries: `(package, test target)`.
-const KERNEL_TESTS: &[(&str, &str)] = &[("lvs-ipvs", "kernel"), ("lvs-cli", "nanny_kernel")];
+const KERNEL_TESTS: &[(&str, &str)] = &[
+    ("lvs-ipvs", "kernel"),
+    ("lvs-cli", "nanny_kernel"),
+    ("lvs-cli", "ipvsadm_kernel"),
+];
 /// Examples that must run in the lab: `(package, example)`.
 const LAB_EXAMPLES: &[(&str, &str)] = &[("lvs-ipvs", "add_service")];
 /// Loaded before anything runs in the lab; a missing one is reported, not fatal.
