@@ -365,8 +365,55 @@ impl Ipvs {
         self.command(Op::StartDaemon, &Request::NewDaemon(daemon.clone()))
     }
 
+    ///
+    /// The request is followed by a dump of the daemons as a barrier. When the
+    /// kernel stops a daemon thread that has not yet run, `kthread_stop`
+    /// returns `EINTR`, and netlink sends no acknowledgement for `EINTR`
+    /// (`netlink_rcv_skb`): a caller waiting for one would wait forever,
+    /// although the daemon is gone. The kernel answers one socket's requests
+    /// in order, so once the dump is answered the stop has been handled; if
+    /// its acknowledgement never came, the dump tells whether it worked.
     pub fn stop_daemon(&mut self, state: DaemonState) -> Result<(), IpvsError> {
-        self.command(Op::StopDaemon, &Request::DelDaemon(state))
+        let op = Op::StopDaemon;
+        let protocol = |e: WireError| IpvsError::new(Op::StopDaemon, ErrorKind::Protocol(e.to_string()));
+        let stop_seq = self.next_seq();
+        let mut bytes = wire::encode(&Request::DelDaemon(state), self.family, stop_seq);
+        let dump_seq = self.next_seq();
+        wire::encode_into(&Request::GetDaemons, self.family, dump_seq, &mut bytes);
+        self.send(&op, &bytes)?;
+        let deadline = Instant::now() + self.timeout;
+        let mut stop_result = None;
+        let mut still_running = false;
+        loop {
+            let received = self.receive(&op, deadline)?;
+            for message in wire::messages(&self.buffer[..received]).map_err(protocol)? {
+                match message {
+                    Message::Ack { seq, .. } if seq == stop_seq => stop_result = Some(Ok(())),
+                    Message::Error { seq, errno, .. } if seq == stop_seq => {
+                        stop_result = Some(Err(IpvsError::new(op.clone(), ErrorKind::Kernel(errno))))
+                    }
+                    Message::Data { seq, attrs, .. } if seq == dump_seq => {
+                        still_running |= wire::decode_daemon(attrs).map_err(protocol)?.state == state;
+                    }
+                    Message::Done { seq, .. } | Message::Ack { seq, .. } | Message::Error { seq, .. }
+                        if seq == dump_seq =>
+                    {
+                        return match stop_result {
+                            Some(result) => result,
+                            // The acknowledgement was swallowed (EINTR): the dump decides.
+                            None if !still_running => Ok(()),
+                            None => Err(IpvsError::new(
+                                op,
+                                ErrorKind::Protocol(
+                                    "the kernel neither acknowledged the stop nor stopped the daemon".into(),
+                                ),
+                            )),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// The running sync daemons (master first).

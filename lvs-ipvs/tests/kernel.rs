@@ -390,7 +390,9 @@ fn sync_daemons() {
         master.mcast_port = Some(8849);
         master.mcast_ttl = Some(2);
         let mut backup = Daemon::new(DaemonState::Backup, "sync1", 9);
+        backup.sync_maxlen = Some(1400);
         backup.mcast_group = Some(v6("ff02::82"));
+        backup.mcast_port = Some(8850);
         ipvs.start_daemon(&master).expect("master");
         ipvs.start_daemon(&backup).expect("backup");
         assert_eq!(
@@ -398,36 +400,70 @@ fn sync_daemons() {
             (libc::EEXIST, "Daemon has already run".into())
         );
         let running = ipvs.daemons().expect("list");
-        assert_eq!(running.len(), 2);
-        let got_master = running
-            .iter()
-            .find(|d| d.state == DaemonState::Master)
-            .expect("master listed");
-        assert_eq!(
-            (got_master.mcast_interface.as_str(), got_master.sync_id),
-            ("sync0", 9)
-        );
+        assert_eq!(running.len(), 2, "{running:?}");
+        let find = |state| {
+            running
+                .iter()
+                .find(|d| d.state == state)
+                .unwrap_or_else(|| panic!("{state:?} listed: {running:?}"))
+        };
+        assert_eq!(find(DaemonState::Master), &master);
+        // The kernel fills in the TTL it uses when none is given.
+        let got_backup = find(DaemonState::Backup);
         assert_eq!(
             (
-                got_master.sync_maxlen,
-                got_master.mcast_group,
-                got_master.mcast_port,
-                got_master.mcast_ttl
+                got_backup.mcast_interface.as_str(),
+                got_backup.sync_id,
+                got_backup.sync_maxlen,
+                got_backup.mcast_group,
+                got_backup.mcast_port,
+                got_backup.mcast_ttl
             ),
-            (Some(1200), Some(v4(224, 0, 0, 82)), Some(8849), Some(2))
+            ("sync1", 9, Some(1400), Some(v6("ff02::82")), Some(8850), Some(1))
         );
-        let got_backup = running
-            .iter()
-            .find(|d| d.state == DaemonState::Backup)
-            .expect("backup listed");
-        assert_eq!(got_backup.mcast_group, Some(v6("ff02::82")));
-        ipvs.stop_daemon(DaemonState::Master).expect("stop");
-        ipvs.stop_daemon(DaemonState::Backup).expect("stop");
+        ipvs.stop_daemon(DaemonState::Master).expect("stop master");
+        let running = ipvs.daemons().expect("list");
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].state, DaemonState::Backup);
+        ipvs.stop_daemon(DaemonState::Backup).expect("stop backup");
         assert!(ipvs.daemons().expect("list").is_empty());
+        assert_eq!(
+            errno_of(ipvs.stop_daemon(DaemonState::Backup)),
+            (libc::ESRCH, "No daemon is running".into())
+        );
         let error = ipvs
             .start_daemon(&Daemon::new(DaemonState::Master, "nosuch0", 1))
             .expect_err("no device");
         assert_eq!(error.errno(), Some(libc::ENODEV));
+    });
+}
+
+/// A daemon stopped the moment it has started: when its kernel thread has
+/// not run yet, the kernel stops it with `EINTR` and sends no
+/// acknowledgement. The stop must still return, and say it worked.
+#[test]
+fn a_daemon_stopped_as_soon_as_it_starts() {
+    let Some(ns) = lab("a_daemon_stopped_as_soon_as_it_starts") else {
+        return;
+    };
+    ns.ip(&["link", "add", "sync0", "type", "veth", "peer", "name", "sync1"]);
+    ns.ip(&["link", "set", "sync0", "up"]);
+    ns.ip(&["link", "set", "sync1", "up"]);
+    ns.run(|| {
+        let mut ipvs = Ipvs::connect().expect("connect");
+        ipvs.set_timeout(std::time::Duration::from_secs(30));
+        for round in 0..20 {
+            for (state, device) in [(DaemonState::Backup, "sync1"), (DaemonState::Master, "sync0")] {
+                ipvs.start_daemon(&Daemon::new(state, device, round))
+                    .unwrap_or_else(|e| panic!("round {round}: start {state:?}: {e}"));
+                ipvs.stop_daemon(state)
+                    .unwrap_or_else(|e| panic!("round {round}: stop {state:?}: {e}"));
+                assert!(
+                    ipvs.daemons().expect("list").is_empty(),
+                    "round {round}: {state:?} still runs"
+                );
+            }
+        }
     });
 }
 

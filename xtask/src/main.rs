@@ -218,11 +218,11 @@ fn man() -> Result<(), String> {
 }
 
 const LAB_DIR: &str = "/tmp/lvs-lab";
-/// The kernel test binaries: `(package, test target)`.
-const KERNEL_TESTS: &[(&str, &str)] = &[
-    ("lvs-ipvs", "kernel"),
-    ("lvs-cli", "nanny_kernel"),
-    ("lvs-cli", "ipvsadm_kernel"),
+/// The kernel test runs, in order: `(package, test target, test arguments)`.
+const KERNEL_TESTS: &[(&str, &str, &str)] = &[
+    ("lvs-ipvs", "kernel", "--test-threads=2"),
+    ("lvs-cli", "nanny_kernel", "--test-threads=2"),
+    ("lvs-cli", "ipvsadm_kernel", ""),
 ];
 /// Examples that must run in the lab: `(package, example)`.
 const LAB_EXAMPLES: &[(&str, &str)] = &[("lvs-ipvs", "add_service")];
@@ -392,10 +392,10 @@ fn vm(command: &str) -> Result<(), String> {
 fn kernel_lab_tests() -> Result<Counts, String> {
     let kernel = ensure_lab_tools()?;
     let mut body = String::from("export LVS_KERNEL_TESTS=1\nstatus=0\n");
-    for (package, test) in KERNEL_TESTS {
+    for (package, test, test_args) in KERNEL_TESTS {
         for exe in build_executables("test", &["test", "--no-run", "-p", package, "--test", test])? {
             body.push_str(&format!(
-                "echo 'lab: {package} {test}'\n{} --test-threads=2 || status=1\n",
+                "echo 'lab: {package} {test} {test_args}'\n{} {test_args} || status=1\n",
                 exe.display()
             ));
         }
