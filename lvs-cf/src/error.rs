@@ -96,7 +96,8 @@ impl std::error::Error for ParseError {}
 /// Reading and parsing a file.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
+    /// Piranha's wording, with the file and the system's reason added.
+    #[error("cannot read {path}: I/O error while reading configuration: {source}")]
     Io {
         path: PathBuf,
         #[source]

@@ -634,6 +634,8 @@ fn extension_fractional_seconds() {
     );
     let e = strict_error("keepalive = 0.1\n");
     assert_eq!((e.kind, e.column), (ErrorKind::IntExpected, 13));
+    let e = strict_error("deadtime = 0.3\n");
+    assert_eq!((e.kind, e.line, e.column), (ErrorKind::IntExpected, 1, 12));
     assert_eq!(
         strict_error("virtual v {\ntimeout = 1.5\n}\n").kind,
         ErrorKind::IntExpected
@@ -905,9 +907,19 @@ fn parse_file_names_the_file() {
     let missing = dir.join("missing.cf");
     let e = parse_file(&missing, &opts()).unwrap_err();
     assert!(matches!(e, LoadError::Io { .. }));
-    assert!(e
-        .to_string()
-        .starts_with(&format!("cannot read {}", missing.display())));
+    assert!(e.to_string().starts_with(&format!(
+        "cannot read {}: I/O error while reading configuration: ",
+        missing.display()
+    )));
+    // A directory opens but cannot be read: Piranha's short-read case.
+    let e = parse_file(&dir, &opts()).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "cannot read {}: I/O error while reading configuration: ",
+            dir.display()
+        )),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -951,5 +963,23 @@ fn extension_keys_for_health_checks() {
         let e = strict_error(&format!("virtual v {{\n{key}\n}}\n"));
         assert_eq!((e.kind, e.line), (ErrorKind::BadCommand, 2));
         assert!(e.note.as_deref().unwrap_or("").contains("extension"), "{e}");
+    }
+}
+
+/// Piranha 0.8.6 defines "Cannot use both virtual AND failover services" but
+/// its check is commented out: a file may hold both kinds of block, and each
+/// kind is kept in its own list.
+#[test]
+fn virtual_and_failover_blocks_in_one_file() {
+    for dialect in [opts(), strict()] {
+        let c = parse_with(
+            "service = lvs\nvirtual web {\nactive = 1\naddress = 192.0.2.1 eth0:1\nport = 80\n}\nfailover ftp {\nactive = 0\naddress = 192.0.2.2 eth0:2\nport = 21\n}\n",
+            &dialect,
+        )
+        .expect("both kinds of block parse")
+        .config;
+        assert_eq!(c.virtual_services.len(), 1);
+        assert_eq!(c.failover_services.len(), 1);
+        assert_eq!(c.failover_services[0].name, "ftp");
     }
 }

@@ -175,6 +175,19 @@ fn strict_rejects_extensions_as_piranha_does() {
         "lvs: error parsing {} at line 1: unknown command\n",
         path.display()
     )));
+    // --dump refuses the same file and prints nothing on stdout.
+    let out = lvs(&["--dump", "--strict"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).starts_with(&format!(
+        "lvs: error parsing {} at line 1: unknown command\n",
+        path.display()
+    )));
+    // A file in Piranha's own dialect dumps the same under --strict.
+    let plain = dir.file("plain.cf", GOOD);
+    let strict = lvs(&["--dump", "--strict"], &plain);
+    assert_eq!(strict.status.code(), Some(0));
+    assert_eq!(text(&strict.stdout), text(&lvs(&["--dump"], &plain).stdout));
 }
 
 #[test]
