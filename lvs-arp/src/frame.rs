@@ -189,6 +189,12 @@ pub enum Decoded {
     Arp {
         eth_destination: MacAddr,
         eth_source: MacAddr,
+        /// The ARP header: hardware type (1, Ethernet), protocol type
+        /// (0x0800, IPv4), and the two address lengths (6 and 4).
+        hardware_type: u16,
+        protocol_type: u16,
+        hw_addr_len: u8,
+        proto_addr_len: u8,
         operation: u16,
         sender_mac: MacAddr,
         sender_ip: Ipv4Addr,
@@ -225,6 +231,10 @@ pub fn decode(frame: &[u8]) -> Option<Decoded> {
             Some(Decoded::Arp {
                 eth_destination: ours(eth.get_destination()),
                 eth_source: ours(eth.get_source()),
+                hardware_type: arp.get_hardware_type().0,
+                protocol_type: arp.get_protocol_type().0,
+                hw_addr_len: arp.get_hw_addr_len(),
+                proto_addr_len: arp.get_proto_addr_len(),
                 operation: arp.get_operation().0,
                 sender_mac: ours(arp.get_sender_hw_addr()),
                 sender_ip: arp.get_sender_proto_addr(),

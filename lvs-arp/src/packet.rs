@@ -81,6 +81,8 @@ pub struct CapturedFrame {
     pub bytes: Vec<u8>,
     /// `PACKET_HOST`, `PACKET_BROADCAST`, `PACKET_MULTICAST`, `PACKET_OUTGOING`, ...
     pub packet_type: u8,
+    /// When the frame was read off the socket (for timing bursts).
+    pub received_at: Instant,
 }
 
 /// Captures every frame on one interface (`ETH_P_ALL`); needs `CAP_NET_RAW`.
@@ -159,6 +161,7 @@ impl Capture {
             return Ok(Some(CapturedFrame {
                 bytes: buffer[..received as usize].to_vec(),
                 packet_type: from.sll_pkttype,
+                received_at: Instant::now(),
             }));
         }
     }

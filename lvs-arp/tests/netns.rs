@@ -83,6 +83,10 @@ fn each_frame_kind_reaches_the_peer_with_every_field() {
             Decoded::Arp {
                 eth_destination,
                 eth_source,
+                hardware_type,
+                protocol_type,
+                hw_addr_len,
+                proto_addr_len,
                 operation: op,
                 sender_mac,
                 sender_ip,
@@ -92,6 +96,10 @@ fn each_frame_kind_reaches_the_peer_with_every_field() {
             } => {
                 assert_eq!(*eth_destination, MacAddr::BROADCAST);
                 assert_eq!(*eth_source, mac);
+                assert_eq!(
+                    (*hardware_type, *protocol_type, *hw_addr_len, *proto_addr_len),
+                    (1, 0x0800, 6, 4)
+                );
                 assert_eq!(*op, operation);
                 assert_eq!(*sender_mac, mac);
                 assert_eq!((*sender_ip, *target_ip), (vip4, vip4));
@@ -310,6 +318,16 @@ fn vips_are_added_and_removed_idempotently_with_their_label() {
                 .expect("add again"),
             Change::AlreadyPresent
         );
+        // A second add through the VIP call is a no-op too, and keeps the label.
+        assert_eq!(
+            rtnl.add_vip("eth0:1", v4, 24).expect("add again").index,
+            eth0.index
+        );
+        let again = rtnl
+            .find_address(eth0.index, v4)
+            .expect("look-up")
+            .expect("still present");
+        assert_eq!(again, present);
 
         assert_eq!(
             rtnl.add_address(eth0.index, v6, 64, Some("eth0:1"))
@@ -349,4 +367,129 @@ fn vips_are_added_and_removed_idempotently_with_their_label() {
         );
     });
     assert!(!ns.ip(&["addr", "show", "dev", "eth0"]).contains("192.0.2.50"));
+}
+
+#[test]
+fn interfaces_are_looked_up_with_mac_and_link_state() {
+    if !require_root("interfaces_are_looked_up_with_mac_and_link_state") {
+        return;
+    }
+    let ns = Netns::new("ifaces");
+    ns.ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
+    ns.ip(&["link", "set", "eth0", "up"]);
+    let eth0_mac = mac_of(&ns, "eth0");
+    let eth1_mac = mac_of(&ns, "eth1");
+    ns.run(|| {
+        let mut rtnl = Rtnl::connect().expect("rtnl");
+        let eth0 = rtnl.interface("eth0").expect("eth0");
+        let eth1 = rtnl.interface("eth1").expect("eth1");
+        assert_eq!(eth0.mac, Some(eth0_mac));
+        assert_eq!(eth1.mac, Some(eth1_mac));
+        assert_ne!(eth0.index, eth1.index);
+        // eth0 is up, but its peer is down, so it has no carrier; eth1 is down.
+        assert!(eth0.up && !eth0.carrier, "{eth0:?}");
+        assert!(!eth1.up && !eth1.carrier, "{eth1:?}");
+        let all = rtnl.interfaces().expect("list");
+        assert!(all.iter().any(|i| i.name == "lo"));
+        assert!(all.contains(&eth0) && all.contains(&eth1));
+        assert!(matches!(rtnl.interface("eth9"), Err(LinkError::NoSuchDevice(name)) if name == "eth9"));
+    });
+    ns.ip(&["link", "set", "eth1", "up"]);
+    ns.run(|| {
+        let mut rtnl = Rtnl::connect().expect("rtnl");
+        // Carrier follows the peer shortly after it comes up.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let eth0 = rtnl.interface("eth0").expect("eth0");
+            let eth1 = rtnl.interface("eth1").expect("eth1");
+            if eth0.carrier && eth1.carrier && eth1.up {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no carrier: {eth0:?} {eth1:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+}
+
+/// A burst arrives as `count` frames `interval` apart, and sending it on a
+/// tokio runtime leaves the runtime free for its other tasks meanwhile.
+#[test]
+fn bursts_keep_their_count_and_interval_without_blocking_the_runtime() {
+    if !require_root("bursts_keep_their_count_and_interval_without_blocking_the_runtime") {
+        return;
+    }
+    let router = Netns::new("burst-r");
+    let peer = Netns::new("burst-p");
+    veth(&router, "eth0", &peer, "eth0");
+    let mac = mac_of(&router, "eth0");
+    let vip = Ipv4Addr::new(198, 51, 100, 8);
+    let burst = Burst {
+        count: 4,
+        interval: Duration::from_millis(250),
+    };
+    let (frames, ticks) = peer.watch_while(
+        |ready| {
+            let index = Rtnl::connect()
+                .expect("rtnl")
+                .interface("eth0")
+                .expect("eth0")
+                .index;
+            let capture = Capture::open(index).expect("capture socket");
+            ready();
+            capture
+                .collect(
+                    Duration::from_millis(2000),
+                    |f| matches!(decode(&f.bytes), Some(Decoded::Arp { sender_ip, .. }) if sender_ip == vip),
+                )
+                .expect("capture")
+        },
+        || {
+            router.run(|| {
+                let index = Rtnl::connect()
+                    .expect("rtnl")
+                    .interface("eth0")
+                    .expect("eth0")
+                    .index;
+                let socket = PacketSocket::open().expect("packet socket");
+                let announcement = Announcement::PiranhaGarp {
+                    ip: vip,
+                    mac,
+                    eth_destination: MacAddr::BROADCAST,
+                };
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async {
+                    // Another task on the same thread ticks every 10 ms while the burst waits.
+                    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+                    let counter = ticks.clone();
+                    let ticker = tokio::spawn(async move {
+                        loop {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    });
+                    send_burst(&socket, index, &announcement, burst)
+                        .await
+                        .expect("burst");
+                    ticker.abort();
+                    ticks.load(std::sync::atomic::Ordering::Relaxed)
+                })
+            })
+        },
+    );
+    assert_eq!(frames.len(), 4, "{frames:#?}");
+    for pair in frames.windows(2) {
+        let gap = pair[1].received_at - pair[0].received_at;
+        assert!(
+            gap >= Duration::from_millis(200) && gap < Duration::from_millis(500),
+            "gap {gap:?} for an interval of 250 ms"
+        );
+    }
+    // The burst took 750 ms: about 75 ticks; a blocked runtime would show none.
+    assert!(
+        ticks >= 30,
+        "the runtime ticked only {ticks} times during the burst"
+    );
 }

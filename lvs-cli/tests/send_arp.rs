@@ -51,6 +51,7 @@ fn bad_extension_options_print_the_usage_and_the_option() {
     assert!(stderr(&out).starts_with(USAGE));
     assert!(stderr(&out).contains("'-c <COUNT>'"), "{}", stderr(&out));
     let out = send_arp(&["-w", "soon", "1.2.3.4", "001122334455", "1.2.3.4", "ffffffffffff"]);
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("`soon` is not a number of seconds"),
         "{}",
@@ -171,6 +172,10 @@ fn the_frames_on_the_wire() {
         Decoded::Arp {
             eth_destination: MacAddr::BROADCAST,
             eth_source: mac,
+            hardware_type: 1,
+            protocol_type: 0x0800,
+            hw_addr_len: 6,
+            proto_addr_len: 4,
             operation: 2,
             sender_mac: mac,
             sender_ip: vip,
@@ -203,8 +208,25 @@ fn the_frames_on_the_wire() {
         .filter(|f| matches!(f, Decoded::Arp { operation: 1, .. }))
         .collect();
     assert_eq!(requests.len(), 3, "{frames:#?}");
-    assert!(requests.iter().all(|f| matches!(f, Decoded::Arp { eth_destination, target_mac, sender_ip, .. }
-        if *eth_destination == MacAddr([2, 0, 0, 0, 0, 1]) && *target_mac == MacAddr::BROADCAST && *sender_ip == vip)));
+    for request in requests {
+        assert_eq!(
+            *request,
+            Decoded::Arp {
+                eth_destination: MacAddr([2, 0, 0, 0, 0, 1]),
+                eth_source: mac,
+                hardware_type: 1,
+                protocol_type: 0x0800,
+                hw_addr_len: 6,
+                proto_addr_len: 4,
+                operation: 1,
+                sender_mac: mac,
+                sender_ip: vip,
+                target_mac: MacAddr::BROADCAST,
+                target_ip: vip,
+                length: 60
+            }
+        );
+    }
 
     // IPv6: an unsolicited NA to all nodes.
     let frames = frames_from(
@@ -221,6 +243,7 @@ fn the_frames_on_the_wire() {
             eth_destination,
             eth_source,
             ip_source,
+            ip_destination,
             hop_limit,
             flags,
             target_mac,
@@ -228,6 +251,10 @@ fn the_frames_on_the_wire() {
             ..
         }) => {
             assert_eq!((*eth_destination, *eth_source), (MacAddr::IPV6_ALL_NODES, mac));
+            assert_eq!(
+                *ip_destination,
+                "ff02::1".parse::<std::net::Ipv6Addr>().expect("literal")
+            );
             assert_eq!((*ip_source, *hop_limit, *flags), (target, 255, 0x20));
             assert_eq!(*target_mac, Some(mac));
             assert!(checksum_ok);
