@@ -53,6 +53,97 @@ pub fn list(info: &Info, table: &[(Service, Vec<Destination>)], options: ListOpt
     out
 }
 
+/// `ipvsadm -S -n`: the table as `-A` and `-a` command lines, in listing order.
+pub fn save(table: &[(Service, Vec<Destination>)], nosort: bool) -> String {
+    let mut out = String::new();
+    let mut services: Vec<&(Service, Vec<Destination>)> = table.iter().collect();
+    if !nosort {
+        services.sort_by(|a, b| compare_services(&a.0.key, &b.0.key));
+    }
+    for (service, destinations) in services {
+        let key = match service.key {
+            ServiceKey::Addr { protocol, addr, port } => {
+                let option = match protocol {
+                    lvs_ipvs::Protocol::Tcp => "-t",
+                    lvs_ipvs::Protocol::Udp => "-u",
+                    lvs_ipvs::Protocol::Sctp => "--sctp-service",
+                };
+                format!("{option} {}", host_port(addr, port))
+            }
+            ServiceKey::Fwmark {
+                family: Family::Inet,
+                mark,
+            } => format!("-f {mark}"),
+            ServiceKey::Fwmark {
+                family: Family::Inet6,
+                mark,
+            } => format!("-f {mark} -6"),
+        };
+        let _ = write!(out, "-A {key} -s {}", service.scheduler);
+        if service.flags.contains(ServiceFlags::PERSISTENT) {
+            let _ = write!(out, " -p {}", service.timeout);
+            match service.netmask {
+                Netmask::V4(mask) if mask != std::net::Ipv4Addr::BROADCAST => {
+                    let _ = write!(out, " -M {mask}");
+                }
+                Netmask::V6(prefix) if prefix != 128 => {
+                    let _ = write!(out, " -M {prefix}");
+                }
+                _ => {}
+            }
+            if let Some(pe) = &service.persistence_engine {
+                let _ = write!(out, " --pe {pe}");
+            }
+        }
+        if service.flags.contains(ServiceFlags::ONE_PACKET) {
+            out.push_str(" -o");
+        }
+        if let Some(flags) = sched_flags(service) {
+            let _ = write!(out, " -b {flags}");
+        }
+        out.push('\n');
+        let mut destinations: Vec<&Destination> = destinations.iter().collect();
+        if !nosort {
+            destinations.sort_by(|a, b| compare_dests(a, b));
+        }
+        for dest in destinations {
+            let method = match dest.forward {
+                ForwardMethod::Masquerade => "-m",
+                ForwardMethod::Tunnel => "-i",
+                ForwardMethod::DirectRoute | ForwardMethod::Local => "-g",
+            };
+            let _ = write!(
+                out,
+                "-a {key} -r {} {method} -w {}",
+                host_port(dest.addr, dest.port),
+                dest.weight as i32
+            );
+            if dest.forward == ForwardMethod::Tunnel {
+                out.push_str(&tunnel_options(dest.tunnel));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn tunnel_options(tunnel: Option<lvs_ipvs::Tunnel>) -> String {
+    use lvs_ipvs::TunnelType;
+    let csum = |flags: u16| match flags {
+        1 => "--tun-csum",
+        2 => "--tun-remcsum",
+        _ => "--tun-nocsum",
+    };
+    match tunnel {
+        None => " --tun-type ipip".to_owned(),
+        Some(t) => match t.kind {
+            TunnelType::Ipip => " --tun-type ipip".to_owned(),
+            TunnelType::Gue => format!(" --tun-type gue --tun-port {} {}", t.port, csum(t.flags)),
+            TunnelType::Gre => format!(" --tun-type gre {}", csum(t.flags)),
+        },
+    }
+}
+
 /// The title lines, from ipvsadm's format strings (padding included).
 fn title(columns: Columns) -> String {
     const PROT: &str = "Prot LocalAddress:Port";

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 
-use lvs_cli::ipvsadm_list::{list, Columns, ListOptions};
+use lvs_cli::ipvsadm_list::{list, save, Columns, ListOptions};
 use lvs_ipvs::*;
 use testkit::Netns;
 
@@ -184,4 +184,13 @@ fn listings_match_ipvsadm_byte_for_byte() {
         );
         assert_eq!(ours, String::from_utf8_lossy(&theirs.stdout), "ipvsadm {flags:?}");
     }
+    let theirs = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "ipvsadm", "-S", "-n"])
+        .output()
+        .expect("run ipvsadm");
+    assert_eq!(
+        save(&table, false),
+        String::from_utf8_lossy(&theirs.stdout),
+        "ipvsadm -S -n"
+    );
 }
