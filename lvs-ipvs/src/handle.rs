@@ -27,7 +27,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const BATCH_WINDOW: usize = 256;
 const RECEIVE_BUFFER: usize = 1 << 20;
 /// The most service dumps one listing takes (see [`Ipvs::services`]).
-pub const DUMP_ATTEMPTS: usize = 5;
+pub const DUMP_ATTEMPTS: usize = 8;
 /// Services that surely fit in one dump read (the kernel fills up to 32 KiB).
 const SERVICES_PER_READ: usize = 64;
 
@@ -283,9 +283,10 @@ impl Ipvs {
     /// Every service, in the kernel's order.
     ///
     /// The kernel resumes a dump that spans several reads by counting the
-    /// services of *every* network namespace, so a change anywhere between
-    /// two reads can make a dump skip or repeat services. So a large dump is
-    /// repeated until one finds no service the earlier ones missed (at most
+    /// services of *every* network namespace, so a service deleted in another
+    /// namespace between two reads can make a dump skip one of ours (and an
+    /// added one, repeat one). So a large dump is repeated until two dumps in
+    /// a row find no service the earlier ones missed (at most
     /// [`DUMP_ATTEMPTS`] dumps), and the services found are listed once each.
     /// A dump that fits one read is taken as it is.
     pub fn services(&mut self) -> Result<Vec<Service>, IpvsError> {
@@ -296,6 +297,7 @@ impl Ipvs {
         if found.len() <= SERVICES_PER_READ {
             return Ok(found);
         }
+        let mut quiet_dumps = 0;
         for _ in 1..DUMP_ATTEMPTS {
             let before = found.len();
             for service in self.services_dump()? {
@@ -303,7 +305,8 @@ impl Ipvs {
                     found.push(service);
                 }
             }
-            if found.len() == before {
+            quiet_dumps = if found.len() == before { quiet_dumps + 1 } else { 0 };
+            if quiet_dumps == 2 {
                 break;
             }
         }
@@ -523,5 +526,78 @@ pub(crate) fn op_of(operation: &Operation) -> Op {
         Operation::Flush => Op::Flush,
         Operation::StartDaemon(_) => Op::StartDaemon,
         Operation::StopDaemon(_) => Op::StopDaemon,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    use super::*;
+
+    /// A handle whose "kernel" is the other end of a datagram socket pair:
+    /// it receives every request and answers none.
+    fn unanswered(timeout: Duration) -> (Ipvs, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: fds has room for the two descriptors socketpair writes.
+        let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(rc, 0, "socketpair: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors are fresh and owned by nothing else.
+        let (socket, peer) = unsafe { (NlSocket::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let ipvs = Ipvs {
+            socket,
+            family: 0x2a,
+            seq: 0,
+            timeout,
+            buffer: vec![0; 4096],
+        };
+        (ipvs, peer)
+    }
+
+    fn next_request(peer: &OwnedFd) -> Vec<u8> {
+        let mut buffer = vec![0u8; 4096];
+        // SAFETY: the buffer is valid for its length.
+        let n = unsafe {
+            libc::recv(
+                std::os::fd::AsRawFd::as_raw_fd(peer),
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        assert!(n > 0, "no request was sent: {}", std::io::Error::last_os_error());
+        buffer.truncate(n as usize);
+        buffer
+    }
+
+    #[test]
+    fn a_request_never_answered_times_out_with_its_operation() {
+        let timeout = Duration::from_millis(150);
+        let (mut ipvs, peer) = unanswered(timeout);
+        let started = Instant::now();
+        let error = ipvs.info().expect_err("nobody answers");
+        assert!(
+            started.elapsed() >= timeout,
+            "gave up early: {:?}",
+            started.elapsed()
+        );
+        assert_eq!((error.op, error.kind), (Op::GetInfo, ErrorKind::Timeout(timeout)));
+        assert_eq!(next_request(&peer), wire::encode(&Request::GetInfo, 0x2a, 1));
+
+        // The same for a stop with its barrier, and for a batch: every
+        // operation of an unanswered batch says it timed out.
+        let error = ipvs.stop_daemon(DaemonState::Master).expect_err("nobody answers");
+        assert_eq!(
+            (error.op, error.kind),
+            (Op::StopDaemon, ErrorKind::Timeout(timeout))
+        );
+        let results = ipvs.apply(
+            &[Operation::Flush, Operation::Zero(None)],
+            ApplyOptions::default(),
+        );
+        assert_eq!(results.len(), 2);
+        for result in results {
+            assert_eq!(result.expect_err("unanswered").kind, ErrorKind::Timeout(timeout));
+        }
     }
 }

@@ -12,6 +12,9 @@ use lvs_ipvs::*;
 use proptest::prelude::*;
 use testkit::Netns;
 
+mod common;
+use common::arb_table;
+
 /// A namespace to test in, or `None` (with the reason printed) to skip.
 fn lab(test: &str) -> Option<Netns> {
     let required = std::env::var_os("LVS_KERNEL_TESTS").is_some();
@@ -112,7 +115,40 @@ fn services_of_every_kind() {
         )
         .persistent(30);
         sip.persistence_engine = Some("sip".into());
-        let all = [web, dns6, sctp, fwm4, fwm6, v6_persist, sip];
+        // The same kinds with the other family: SCTP, the SIP engine and
+        // scheduler flags over IPv6, one-packet scheduling over IPv4.
+        let sctp6 = Service::new(
+            ServiceKey::Addr {
+                protocol: Protocol::Sctp,
+                addr: v6("2001:db8::5"),
+                port: 3868,
+            },
+            "lc",
+        );
+        let mut sip6 = Service::new(
+            ServiceKey::Addr {
+                protocol: Protocol::Udp,
+                addr: v6("2001:db8::5"),
+                port: 5060,
+            },
+            "rr",
+        )
+        .persistent(30);
+        sip6.persistence_engine = Some("sip".into());
+        let mut sh6 = Service::new(tcp(v6("2001:db8::6"), 80), "sh");
+        sh6.flags = ServiceFlags(ServiceFlags::SCHED1 | ServiceFlags::SCHED2);
+        let mut dns4 = Service::new(
+            ServiceKey::Addr {
+                protocol: Protocol::Udp,
+                addr: v4(192, 0, 2, 53),
+                port: 53,
+            },
+            "rr",
+        );
+        dns4.flags = ServiceFlags(ServiceFlags::ONE_PACKET);
+        let all = [
+            web, dns6, sctp, fwm4, fwm6, v6_persist, sip, sctp6, sip6, sh6, dns4,
+        ];
         for service in &all {
             ipvs.add_service(service).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -177,9 +213,29 @@ fn destinations_of_every_kind() {
             ipvs.add_destination(&key4, dest)
                 .unwrap_or_else(|e| panic!("{dest:?}: {e}"));
         }
+        let mut gue6 = Destination::new(v6("2001:db8::12"), 80, ForwardMethod::Tunnel, 1);
+        gue6.tunnel = Some(Tunnel {
+            kind: TunnelType::Gue,
+            port: 6081,
+            flags: 2,
+        });
+        let mut gre6 = Destination::new(v6("2001:db8::13"), 80, ForwardMethod::Tunnel, 1);
+        gre6.tunnel = Some(Tunnel {
+            kind: TunnelType::Gre,
+            port: 0,
+            flags: 1,
+        });
+        let mut mixed4 = Destination::new(v4(10, 0, 0, 9), 80, ForwardMethod::Tunnel, 4);
+        mixed4.upper_threshold = 50;
+        mixed4.lower_threshold = 5;
         let v6_dests = [
             Destination::new(v6("2001:db8::10"), 80, ForwardMethod::Masquerade, 5),
             Destination::new(v6("2001:db8::11"), 80, ForwardMethod::DirectRoute, 1),
+            Destination::new(v6("2001:db8::14"), 80, ForwardMethod::Tunnel, 1),
+            gue6,
+            gre6,
+            // A tunnel from an IPv6 service to an IPv4 real server.
+            mixed4,
         ];
         for dest in &v6_dests {
             ipvs.add_destination(&key6, dest).expect("add v6");
@@ -217,7 +273,15 @@ fn destinations_of_every_kind() {
             .any(|d| d.same_settings(&v6_edited)));
         ipvs.delete_destination(&key6, v6_dests[0].addr, 80)
             .expect("delete v6");
-        assert_eq!(ipvs.destinations(&key6).expect("dump").len(), 1);
+        assert_eq!(ipvs.destinations(&key6).expect("dump").len(), v6_dests.len() - 1);
+        // Outside tunnelling, a real server of the other family is refused.
+        let error = ipvs
+            .add_destination(
+                &key6,
+                &Destination::new(v4(10, 0, 0, 10), 80, ForwardMethod::Masquerade, 1),
+            )
+            .expect_err("mixed families outside a tunnel");
+        assert_eq!(error.errno(), Some(libc::EINVAL));
         // A service that does not exist has an empty destination dump.
         assert!(ipvs
             .destinations(&tcp(v4(192, 0, 2, 99), 1))
@@ -552,89 +616,6 @@ fn batches_report_each_operation_and_can_be_idempotent() {
 }
 
 // ---- the diff property ----------------------------------------------------
-
-fn arb_service(index: u32) -> impl Strategy<Value = Service> {
-    let key = prop_oneof![
-        (
-            prop_oneof![Just(Protocol::Tcp), Just(Protocol::Udp)],
-            any::<bool>()
-        )
-            .prop_map(move |(protocol, six)| {
-                let addr = if six {
-                    IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, index as u16 + 1))
-                } else {
-                    IpAddr::V4(Ipv4Addr::from(0xc000_0200 + index))
-                };
-                ServiceKey::Addr {
-                    protocol,
-                    addr,
-                    port: 80,
-                }
-            }),
-        Just(ServiceKey::Fwmark {
-            family: Family::Inet,
-            mark: index + 1
-        }),
-    ];
-    (
-        key,
-        prop_oneof![Just("rr"), Just("wlc"), Just("sh"), Just("lc")],
-        prop_oneof![Just(0u32), 1u32..3600],
-    )
-        .prop_map(|(key, scheduler, persistence)| {
-            let service = Service::new(key, scheduler);
-            if persistence > 0 {
-                service.persistent(persistence)
-            } else {
-                service
-            }
-        })
-}
-
-fn arb_table() -> impl Strategy<Value = Table> {
-    proptest::collection::vec(
-        (
-            0u32..6,
-            proptest::collection::vec((0u8..6, 0u32..5, 0u8..3), 0..5),
-        ),
-        0..5,
-    )
-    .prop_flat_map(|specs| {
-        let strategies: Vec<_> = specs
-            .into_iter()
-            .map(|(index, dests)| {
-                arb_service(index).prop_map(move |service| {
-                    let family = service.key.family();
-                    let destinations = dests
-                        .iter()
-                        .map(|&(host, weight, method)| {
-                            let addr = match family {
-                                Family::Inet => IpAddr::V4(Ipv4Addr::new(10, 0, 0, host + 1)),
-                                Family::Inet6 => {
-                                    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(host) + 1))
-                                }
-                            };
-                            let forward = [
-                                ForwardMethod::Masquerade,
-                                ForwardMethod::DirectRoute,
-                                ForwardMethod::Tunnel,
-                            ][method as usize];
-                            Destination::new(addr, 80, forward, weight)
-                        })
-                        .collect::<Vec<_>>();
-                    (service, destinations)
-                })
-            })
-            .collect();
-        strategies.prop_map(|entries| {
-            let mut table = Table::default();
-            for (service, destinations) in entries {
-                table.insert(service, destinations);
-            }
-            table
-        })
-    })
-}
 
 #[test]
 fn applying_the_diff_of_a_and_b_to_a_gives_b() {
