@@ -6,7 +6,7 @@
 //! render the man pages from them.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod ipvsadm_list;
+pub mod ipvsadm;
 pub mod lvs;
 pub mod nanny;
 pub mod send_arp;

@@ -1,0 +1,237 @@
+//! Numbers, addresses, host names and service names as ipvsadm reads and
+//! prints them, through the C library's resolver so that `/etc/hosts`,
+//! `/etc/services` and NSS answer as they do for ipvsadm.
+
+use std::ffi::{CStr, CString};
+use std::net::{IpAddr, Ipv4Addr};
+
+use lvs_ipvs::Protocol;
+
+/// C's `strtol` of a whole word: leading blanks, a sign, digits in `base`,
+/// nothing after them; `None` for an empty number, trailing text or overflow.
+pub fn strtol(text: &str, base: u32) -> Option<i64> {
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (negative, digits) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(base)) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, base).ok()?;
+    let value = if negative { -magnitude } else { magnitude };
+    i64::try_from(value).ok()
+}
+
+/// C's `atoi`: the leading number of a word, 0 where there is none.
+pub fn atoi(text: &str) -> i64 {
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let sign_len = usize::from(trimmed.starts_with(['-', '+']));
+    let digits_len = trimmed[sign_len..].bytes().take_while(u8::is_ascii_digit).count();
+    let number = &trimmed[..sign_len + digits_len];
+    number
+        .parse::<i64>()
+        .map(|n| n.clamp(i32::MIN.into(), i32::MAX.into()))
+        .unwrap_or(0)
+}
+
+mod c {
+    extern "C" {
+        // glibc's inet_aton: every form (`10.1`, `0x7f.1`, octal parts).
+        pub fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
+    }
+}
+
+/// `inet_aton`: an IPv4 address in any of its C forms.
+pub fn inet_aton(text: &str) -> Option<Ipv4Addr> {
+    let text = CString::new(text).ok()?;
+    let mut addr = libc::in_addr { s_addr: 0 };
+    // SAFETY: a valid C string and a valid in_addr to write to.
+    let ok = unsafe { c::inet_aton(text.as_ptr(), &mut addr) };
+    (ok != 0).then(|| Ipv4Addr::from(u32::from_be(addr.s_addr)))
+}
+
+/// `inet_pton(AF_INET, ...)`: dotted quad only.
+pub fn inet_pton4(text: &str) -> Option<Ipv4Addr> {
+    text.parse().ok()
+}
+
+/// `gethostbyname` for IPv4: the first address of a host name.
+pub fn host_to_addr(name: &str) -> Option<Ipv4Addr> {
+    let host = CString::new(name).ok()?;
+    // SAFETY: zeroed addrinfo is a valid hints value.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_INET;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    let mut found: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid strings and hints; found is freed below.
+    let rc = unsafe { libc::getaddrinfo(host.as_ptr(), std::ptr::null(), &hints, &mut found) };
+    if rc != 0 || found.is_null() {
+        return None;
+    }
+    // SAFETY: getaddrinfo returned a list whose first entry is an AF_INET sockaddr_in.
+    unsafe {
+        let entry = &*found;
+        let result = if entry.ai_family == libc::AF_INET && !entry.ai_addr.is_null() {
+            let sin = &*(entry.ai_addr as *const libc::sockaddr_in);
+            Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+        } else {
+            None
+        };
+        libc::freeaddrinfo(found);
+        result
+    }
+}
+
+fn protocol_name(protocol: u16) -> Option<&'static CStr> {
+    match Protocol::from_raw(protocol)? {
+        Protocol::Tcp => Some(c"tcp"),
+        Protocol::Udp => Some(c"udp"),
+        Protocol::Sctp => Some(c"sctp"),
+    }
+}
+
+/// `getservbyname` for the service's protocol.
+pub fn service_to_port(name: &str, protocol: u16) -> Option<u16> {
+    let proto = protocol_name(protocol)?;
+    let name = CString::new(name).ok()?;
+    // SAFETY: valid C strings; the result points into libc's static storage, read at once.
+    let entry = unsafe { libc::getservbyname(name.as_ptr(), proto.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: non-null servent from libc.
+    Some(u16::from_be(unsafe { (*entry).s_port } as u16))
+}
+
+/// `getservbyport` for the service's protocol.
+pub fn port_to_service(port: u16, protocol: u16) -> Option<String> {
+    let proto = protocol_name(protocol)?;
+    // SAFETY: a valid C string; the result points into libc's static storage, copied at once.
+    let entry = unsafe { libc::getservbyport(i32::from(port.to_be()), proto.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: non-null servent with a C string name.
+    Some(
+        unsafe { CStr::from_ptr((*entry).s_name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// The host name of an address (`gethostbyaddr`), or `None`.
+pub fn addr_to_host(addr: IpAddr) -> Option<String> {
+    let mut host = [0 as libc::c_char; 1025];
+    let rc = match addr {
+        IpAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(v4).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: a valid sockaddr_in and output buffer.
+            unsafe {
+                libc::getnameinfo(
+                    (&sin as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                    host.as_mut_ptr(),
+                    host.len() as libc::socklen_t,
+                    std::ptr::null_mut(),
+                    0,
+                    libc::NI_NAMEREQD,
+                )
+            }
+        }
+        IpAddr::V6(v6) => {
+            // SAFETY: zeroed sockaddr_in6 is valid; fields set below.
+            let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_addr.s6_addr = v6.octets();
+            // SAFETY: a valid sockaddr_in6 and output buffer.
+            unsafe {
+                libc::getnameinfo(
+                    (&sin6 as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                    host.as_mut_ptr(),
+                    host.len() as libc::socklen_t,
+                    std::ptr::null_mut(),
+                    0,
+                    libc::NI_NAMEREQD,
+                )
+            }
+        }
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: getnameinfo wrote a NUL-terminated string.
+    Some(
+        unsafe { CStr::from_ptr(host.as_ptr()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// ipvsadm's `addrport_to_anyname`: `addr:port` (IPv6 in brackets), with
+/// names unless `numeric`; at most 59 bytes, as its buffer holds.
+pub fn addr_port(addr: IpAddr, port: u16, protocol: u16, numeric: bool) -> String {
+    let (host, service) = if numeric {
+        (addr.to_string(), port.to_string())
+    } else {
+        (
+            addr_to_host(addr).unwrap_or_else(|| addr.to_string()),
+            port_to_service(port, protocol).unwrap_or_else(|| port.to_string()),
+        )
+    };
+    let mut text = match addr {
+        IpAddr::V4(_) => format!("{host}:{service}"),
+        IpAddr::V6(_) => format!("[{host}]:{service}"),
+    };
+    truncate_bytes(&mut text, 59);
+    text
+}
+
+/// Cuts a string to at most `max` bytes, as C's fixed buffers do.
+pub fn truncate_bytes(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strtol_like_c() {
+        assert_eq!(strtol("80", 10), Some(80));
+        assert_eq!(strtol(" +80", 10), Some(80));
+        assert_eq!(strtol("-1", 10), Some(-1));
+        assert_eq!(strtol("", 10), None);
+        assert_eq!(strtol("8x", 10), None);
+        assert_eq!(strtol("99999999999999999999", 10), None);
+        assert_eq!(atoi("64abc"), 64);
+        assert_eq!(atoi("x"), 0);
+    }
+
+    #[test]
+    fn addresses_in_every_c_form() {
+        assert_eq!(inet_aton("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("0x7f.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(inet_aton("1.2.3.4.5"), None);
+        assert_eq!(inet_pton4("10.1"), None);
+        assert_eq!(
+            addr_port("2001:db8::1".parse().expect("literal"), 80, 6, true),
+            "[2001:db8::1]:80"
+        );
+    }
+}
