@@ -26,6 +26,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Requests sent before their acknowledgements are read, in a batch.
 pub const BATCH_WINDOW: usize = 256;
 const RECEIVE_BUFFER: usize = 1 << 20;
+/// One received datagram's room: the kernel's netlink messages to us stay
+/// well under it (dumps are cut at 32 KiB).
+const SLOT: usize = 64 * 1024;
+const SLOTS: usize = RECEIVE_BUFFER / SLOT;
 /// The most service dumps one listing takes (see [`Ipvs::services`]).
 pub const DUMP_ATTEMPTS: usize = 8;
 /// Services that surely fit in one dump read (the kernel fills up to 32 KiB).
@@ -46,6 +50,8 @@ pub struct Ipvs {
     seq: u32,
     timeout: Duration,
     buffer: Vec<u8>,
+    /// Datagrams read but not yet handed out: ranges of `buffer`.
+    queued: std::collections::VecDeque<std::ops::Range<usize>>,
 }
 
 impl Ipvs {
@@ -78,9 +84,27 @@ impl Ipvs {
             seq: 0,
             timeout: DEFAULT_TIMEOUT,
             buffer: vec![0; RECEIVE_BUFFER],
+            queued: std::collections::VecDeque::new(),
         };
         ipvs.family = ipvs.resolve_family()?;
         Ok(ipvs)
+    }
+
+    /// A second handle on the same table: a socket of its own in the
+    /// namespace of the calling thread, the family id already known (no
+    /// second look-up). For reading with several sockets at once.
+    pub fn another(&self) -> Result<Ipvs, IpvsError> {
+        let io = |e: std::io::Error| IpvsError::new(Op::Connect, ErrorKind::Io(e.to_string()));
+        let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty()).map_err(io)?;
+        socket.block().map_err(io)?;
+        Ok(Ipvs {
+            socket,
+            family: self.family,
+            seq: 0,
+            timeout: self.timeout,
+            buffer: vec![0; RECEIVE_BUFFER],
+            queued: std::collections::VecDeque::new(),
+        })
     }
 
     /// How long each request may wait for the kernel.
@@ -128,8 +152,9 @@ impl Ipvs {
         let mut family = None;
         loop {
             let received = self.receive(&op, deadline)?;
-            let mut cursor = Cursor::new(&self.buffer[..received]);
-            while (cursor.position() as usize) < received {
+            let length = received.len();
+            let mut cursor = Cursor::new(&self.buffer[received]);
+            while (cursor.position() as usize) < length {
                 let reply = Nlmsghdr::<u16, Buffer>::from_bytes(&mut cursor).map_err(|e| protocol(&e))?;
                 if *reply.nl_seq() != seq {
                     continue;
@@ -173,20 +198,24 @@ impl Ipvs {
             .map_err(|e| IpvsError::new(op.clone(), ErrorKind::Io(format!("send: {e}"))))
     }
 
-    /// Reads one datagram into the buffer, waiting for one until `deadline`.
-    fn receive(&mut self, op: &Op, deadline: Instant) -> Result<usize, IpvsError> {
+    /// The next datagram from the kernel, as a range of the buffer, waiting
+    /// for one until `deadline`. Datagrams are read as many as are waiting
+    /// per system call (`recvmmsg`): a dump's last data and its `NLMSG_DONE`
+    /// (which the kernel queues while the data is read) come in one call.
+    /// A range stays valid until the next call.
+    fn receive(&mut self, op: &Op, deadline: Instant) -> Result<std::ops::Range<usize>, IpvsError> {
         loop {
-            // Read first and wait only when nothing is there: most replies are
-            // already queued by the time we look, and every system call counts.
-            match self
-                .socket
-                .recv(&mut self.buffer[..], neli::consts::socket::Msg::DONTWAIT)
-            {
-                Ok((received, _)) => return Ok(received),
+            if let Some(range) = self.queued.pop_front() {
+                return Ok(range);
+            }
+            let io = |e: std::io::Error| IpvsError::new(op.clone(), ErrorKind::Io(format!("receive: {e}")));
+            match self.receive_waiting() {
+                Ok(0) => {}
+                Ok(_) => continue,
                 Err(e)
                     if e.kind() == std::io::ErrorKind::WouldBlock
                         || e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(IpvsError::new(op.clone(), ErrorKind::Io(format!("receive: {e}")))),
+                Err(e) => return Err(io(e)),
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -211,6 +240,44 @@ impl Ipvs {
         }
     }
 
+    /// Reads the datagrams waiting on the socket, without blocking, into the
+    /// buffer's slots; queues their ranges and returns how many there were.
+    fn receive_waiting(&mut self) -> std::io::Result<usize> {
+        let base = self.buffer.as_mut_ptr();
+        let mut iovecs: [libc::iovec; SLOTS] = std::array::from_fn(|i| libc::iovec {
+            // SAFETY: each slot lies within the buffer, which outlives the call.
+            iov_base: unsafe { base.add(i * SLOT) }.cast(),
+            iov_len: SLOT,
+        });
+        // SAFETY: an all-zero mmsghdr is valid (no name, no control data).
+        let mut headers: [libc::mmsghdr; SLOTS] = unsafe { std::mem::zeroed() };
+        for (header, iovec) in headers.iter_mut().zip(iovecs.iter_mut()) {
+            header.msg_hdr.msg_iov = iovec;
+            header.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: the headers and iovecs point into live memory for the call.
+        let count = unsafe {
+            libc::recvmmsg(
+                self.socket.as_raw_fd(),
+                headers.as_mut_ptr(),
+                SLOTS as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if count < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        for (i, header) in headers.iter().take(count as usize).enumerate() {
+            if header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                return Err(std::io::Error::other("a reply did not fit its buffer"));
+            }
+            self.queued
+                .push_back(i * SLOT..i * SLOT + header.msg_len as usize);
+        }
+        Ok(count as usize)
+    }
+
     /// Sends one request and decodes each data message of its answer with `decode`.
     fn exchange<T>(
         &mut self,
@@ -225,7 +292,7 @@ impl Ipvs {
         let mut data = Vec::new();
         loop {
             let received = self.receive(&op, deadline)?;
-            for message in wire::messages(&self.buffer[..received]).map_err(|e| protocol(&op, e))? {
+            for message in wire::messages(&self.buffer[received]).map_err(|e| protocol(&op, e))? {
                 if message.seq() != seq {
                     continue;
                 }
@@ -389,7 +456,7 @@ impl Ipvs {
         let mut still_running = false;
         loop {
             let received = self.receive(&op, deadline)?;
-            for message in wire::messages(&self.buffer[..received]).map_err(protocol)? {
+            for message in wire::messages(&self.buffer[received]).map_err(protocol)? {
                 match message {
                     Message::Ack { seq, .. } if seq == stop_seq => stop_result = Some(Ok(())),
                     Message::Error { seq, errno, .. } if seq == stop_seq => {
@@ -479,7 +546,7 @@ impl Ipvs {
                     return results;
                 }
             };
-            let messages = match wire::messages(&self.buffer[..received]) {
+            let messages = match wire::messages(&self.buffer[received]) {
                 Ok(messages) => messages,
                 Err(e) => {
                     fail_all(&mut results, ErrorKind::Protocol(e.to_string()));
@@ -549,7 +616,8 @@ mod tests {
             family: 0x2a,
             seq: 0,
             timeout,
-            buffer: vec![0; 4096],
+            buffer: vec![0; RECEIVE_BUFFER],
+            queued: std::collections::VecDeque::new(),
         };
         (ipvs, peer)
     }
