@@ -29,7 +29,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  bench NAME   a benchmark: cf, ipvs, health\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -369,6 +369,16 @@ fn bench(name: Option<&str>) -> Result<(), String> {
             let script = lab_script(&format!("{} --bench", exe.display()))?;
             counted_step("IPVS table benchmark in the lab", lab_command(&kernel, &script)).map(|_| ())
         }
+        Some("ipvsadm") => {
+            let kernel = ensure_lab_tools()?;
+            let executables = build_executables(
+                "bench",
+                &["bench", "--no-run", "-p", "lvs-cli", "--bench", "ipvsadm"],
+            )?;
+            let exe = executables.first().ok_or("cargo built no benchmark")?;
+            let script = lab_script(&format!("{} --bench", exe.display()))?;
+            counted_step("ipvsadm benchmark in the lab", lab_command(&kernel, &script)).map(|_| ())
+        }
         Some("health") => {
             let nanny = build_executables("bin", &["build", "--release", "-p", "lvs-cli", "--bin", "nanny"])?;
             let nanny = nanny.first().ok_or("cargo built no nanny")?;
@@ -378,7 +388,7 @@ fn bench(name: Option<&str>) -> Result<(), String> {
                 .env("LVS_NANNY", nanny);
             step("health check benchmark", bench)
         }
-        _ => Err("usage: cargo xtask bench <cf|ipvs|health>".to_owned()),
+        _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health>".to_owned()),
     }
 }
 

@@ -453,7 +453,7 @@ fn truncated(text: &str, max: usize) -> String {
 
 /// Reads one command line (the words after the program name), as ipvsadm's
 /// `parse_options` and the checks of `process_options` do.
-pub fn parse(words: &[String]) -> Result<Entry, Stop> {
+pub fn parse(words: &[&str]) -> Result<Entry, Stop> {
     let mut scanner = Scanner::new(words);
     let first = match scanner.next_option() {
         Ok(Some(found)) => found,
@@ -474,7 +474,7 @@ pub fn parse(words: &[String]) -> Result<Entry, Stop> {
         Tag::Restore => Cmd::Restore,
         Tag::Save => Cmd::Save,
         Tag::StartDaemon | Tag::StopDaemon => {
-            daemon.state = match first.value.as_deref() {
+            daemon.state = match first.value {
                 Some("master") => Some(DaemonState::Master),
                 Some("backup") => Some(DaemonState::Backup),
                 _ if first.tag == Tag::StartDaemon => {
@@ -519,7 +519,7 @@ pub fn parse(words: &[String]) -> Result<Entry, Stop> {
             Ok(None) => break,
             Err(error) => return Err(Stop::Scan(scanner.bad_option().to_owned(), error)),
         };
-        let value = found.value.as_deref().unwrap_or("");
+        let value = found.value.unwrap_or("");
         let set = |entry: &mut Entry, option: Opt| -> Result<(), Stop> {
             let bit = 1u64 << option as u64;
             if entry.options & bit != 0 {
@@ -566,7 +566,7 @@ pub fn parse(words: &[String]) -> Result<Entry, Stop> {
             Tag::Persistent => {
                 set(&mut entry, Opt::Persistent)?;
                 entry.svc.flags |= ServiceFlags::PERSISTENT;
-                entry.svc.timeout = parse_timeout(found.value.as_deref(), 1, MAX_TIMEOUT)?;
+                entry.svc.timeout = parse_timeout(found.value, 1, MAX_TIMEOUT)?;
             }
             Tag::Netmask => {
                 set(&mut entry, Opt::Netmask)?;
@@ -767,9 +767,9 @@ pub fn parse(words: &[String]) -> Result<Entry, Stop> {
         match (arguments.next(), arguments.next(), arguments.next()) {
             (Some(tcp), Some(tcp_fin), Some(udp)) => {
                 entry.timeouts = Timeouts {
-                    tcp: parse_timeout(Some(&tcp), 0, MAX_TIMEOUT)?,
-                    tcp_fin: parse_timeout(Some(&tcp_fin), 0, MAX_TIMEOUT)?,
-                    udp: parse_timeout(Some(&udp), 0, MAX_TIMEOUT)?,
+                    tcp: parse_timeout(Some(tcp), 0, MAX_TIMEOUT)?,
+                    tcp_fin: parse_timeout(Some(tcp_fin), 0, MAX_TIMEOUT)?,
+                    udp: parse_timeout(Some(udp), 0, MAX_TIMEOUT)?,
                 };
             }
             _ => return Err(fail("--set option requires 3 timeout values")),

@@ -11,7 +11,7 @@ use lvs_ipvs::{
 };
 
 use super::command::Format;
-use super::names::{addr_port, truncate_bytes};
+use super::names::{addr_port, push_addr_port, push_left, push_left_number, truncate_bytes};
 
 /// Which columns a listing shows, in ipvsadm's precedence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -434,20 +434,35 @@ fn entry(out: &mut String, service: &Service, destinations: &[Destination], form
             out.push('\n');
         }
     }
+    let mut remote = String::with_capacity(64);
     for dest in sorted_dests(destinations, format.nosort) {
-        let mut remote = addr_port(dest.addr, dest.port, protocol_of(&service.key), format.numeric);
+        remote.clear();
+        push_addr_port(
+            &mut remote,
+            dest.addr,
+            dest.port,
+            protocol_of(&service.key),
+            format.numeric,
+        );
         if !dest.addr.is_ipv6() {
             truncate_bytes(&mut remote, 28);
         }
         let _ = match columns {
-            Columns::Default => writeln!(
-                out,
-                "  -> {remote:<28} {:<7} {:<6} {:<10} {:<10}",
-                forward(dest.forward),
-                dest.weight as i32,
-                dest.active_conns,
-                dest.inactive_conns
-            ),
+            // The common listing, written without the formatting machinery.
+            Columns::Default => {
+                out.push_str("  -> ");
+                push_left(out, &remote, 28);
+                out.push(' ');
+                push_left(out, forward(dest.forward), 7);
+                out.push(' ');
+                push_left_number(out, i64::from(dest.weight as i32), 6);
+                out.push(' ');
+                push_left_number(out, i64::from(dest.active_conns), 10);
+                out.push(' ');
+                push_left_number(out, i64::from(dest.inactive_conns), 10);
+                out.push('\n');
+                Ok(())
+            }
             Columns::TunInfo => writeln!(
                 out,
                 "  -> {remote:<28} {:<7} {:<13} {:<6} {:<10} {:<10}",

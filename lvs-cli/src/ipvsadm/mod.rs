@@ -41,10 +41,11 @@ enum Flow {
 
 /// Runs one ipvsadm command line; returns the exit status.
 pub fn run(program: &str, words: &[String], io: &mut Io<'_>) -> i32 {
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let parsed = if words.is_empty() {
         None
     } else {
-        Some(command::parse(words))
+        Some(command::parse(&words))
     };
     let mut ipvs = match Ipvs::connect() {
         Ok(ipvs) => ipvs,
@@ -185,14 +186,37 @@ fn listing_failed(io: &mut Io<'_>, error: &IpvsError) -> Flow {
 
 type Table = Vec<(Service, Vec<lvs_ipvs::Destination>)>;
 
-/// Every service and its destinations, in the kernel's order.
+/// Every service and its destinations, in the kernel's order. The
+/// destinations of a large table are read over two sockets at once, one
+/// half of the services each: a dump per service is most of a listing's
+/// time, and the kernel answers two sockets in parallel.
 fn table(ipvs: &mut Ipvs) -> Result<Table, IpvsError> {
-    let mut table = Vec::new();
-    for service in ipvs.services()? {
-        let destinations = ipvs.destinations(&service.key)?;
-        table.push((service, destinations));
-    }
-    Ok(table)
+    const PARALLEL_FROM: usize = 64;
+    let services = ipvs.services()?;
+    let split = services.len() / 2;
+    // The second socket is opened here, in this thread's namespace.
+    let second = if services.len() >= PARALLEL_FROM {
+        ipvs.another().ok()
+    } else {
+        None
+    };
+    let (first_half, second_half) = services.split_at(split);
+    let read = |ipvs: &mut Ipvs, part: &[Service]| -> Result<Vec<Vec<lvs_ipvs::Destination>>, IpvsError> {
+        part.iter().map(|s| ipvs.destinations(&s.key)).collect()
+    };
+    let (first, second) = match second {
+        Some(mut other) => std::thread::scope(|scope| {
+            let worker = scope.spawn(move || read(&mut other, second_half));
+            let first = read(ipvs, first_half);
+            let second = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (first, second)
+        }),
+        None => (read(ipvs, first_half), read(ipvs, second_half)),
+    };
+    let destinations = first?.into_iter().chain(second?);
+    Ok(services.into_iter().zip(destinations).collect())
 }
 
 fn list_all(ipvs: &mut Ipvs, format: &command::Format, io: &mut Io<'_>) -> Flow {
@@ -464,7 +488,10 @@ fn restore(program: &str, ipvs: &mut Ipvs, io: &mut Io<'_>) -> Flow {
     let mut result = 0;
     let mut text = String::new();
     let _ = io.input.read_to_string(&mut text);
-    for words in restore_lines(&text) {
+    let mut words: Vec<&str> = Vec::with_capacity(16);
+    for line in restore_lines(&text) {
+        words.clear();
+        words.extend(restore_words(line));
         if words.is_empty() {
             continue;
         }
@@ -523,22 +550,18 @@ fn send(ipvs: &mut Ipvs, pending: &mut Vec<Operation>, io: &mut Io<'_>) -> Optio
 }
 
 /// The lines of a restore input as ipvsadm's `config_stream_read` splits
-/// them: words between blanks (space, tab, CR), the word `ipvsadm` dropped.
-fn restore_lines(text: &str) -> Vec<Vec<String>> {
-    let mut lines: Vec<Vec<String>> = text
-        .split('\n')
-        .map(|line| {
-            line.split([' ', '\t', '\r'])
-                .filter(|w| !w.is_empty() && *w != "ipvsadm")
-                .map(str::to_owned)
-                .collect()
-        })
-        .collect();
-    // A last line without a newline counts only when it has words.
-    if lines.last().is_some_and(Vec::is_empty) {
-        lines.pop();
-    }
-    lines
+/// them; a last line without a newline counts only when it has words.
+fn restore_lines(text: &str) -> impl Iterator<Item = &str> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    text.split('\n')
+        .filter(|line| !line.is_empty() || !text.is_empty())
+}
+
+/// A restore line's words: between blanks (space, tab, CR), the word
+/// `ipvsadm` dropped.
+fn restore_words(line: &str) -> impl Iterator<Item = &str> {
+    line.split([' ', '\t', '\r'])
+        .filter(|w| !w.is_empty() && *w != "ipvsadm")
 }
 
 /// ipvsadm's usage text, after our version line.
@@ -650,8 +673,13 @@ mod tests {
 
     #[test]
     fn restore_input_splits_like_config_stream_read() {
+        let split = |text: &str| -> Vec<Vec<String>> {
+            restore_lines(text)
+                .map(|line| restore_words(line).map(str::to_owned).collect())
+                .collect()
+        };
         assert_eq!(
-            restore_lines("ipvsadm -A -t a:80\r\n\n\t-C \t\nlast"),
+            split("ipvsadm -A -t a:80\r\n\n\t-C \t\nlast"),
             vec![
                 vec!["-A".to_owned(), "-t".to_owned(), "a:80".to_owned()],
                 vec![],
@@ -659,7 +687,8 @@ mod tests {
                 vec!["last".to_owned()],
             ]
         );
-        assert!(restore_lines("").is_empty());
+        assert_eq!(split("-C\n"), vec![vec!["-C".to_owned()]]);
+        assert!(split("").is_empty());
     }
 
     #[test]

@@ -45,6 +45,10 @@ mod c {
 
 /// `inet_aton`: an IPv4 address in any of its C forms.
 pub fn inet_aton(text: &str) -> Option<Ipv4Addr> {
+    // A plain dotted quad means the same to both; only other forms need C.
+    if let Ok(addr) = text.parse::<Ipv4Addr>() {
+        return Some(addr);
+    }
     let text = CString::new(text).ok()?;
     let mut addr = libc::in_addr { s_addr: 0 };
     // SAFETY: a valid C string and a valid in_addr to write to.
@@ -180,20 +184,93 @@ pub fn addr_to_host(addr: IpAddr) -> Option<String> {
 /// ipvsadm's `addrport_to_anyname`: `addr:port` (IPv6 in brackets), with
 /// names unless `numeric`; at most 59 bytes, as its buffer holds.
 pub fn addr_port(addr: IpAddr, port: u16, protocol: u16, numeric: bool) -> String {
-    let (host, service) = if numeric {
-        (addr.to_string(), port.to_string())
-    } else {
-        (
-            addr_to_host(addr).unwrap_or_else(|| addr.to_string()),
-            port_to_service(port, protocol).unwrap_or_else(|| port.to_string()),
-        )
-    };
-    let mut text = match addr {
-        IpAddr::V4(_) => format!("{host}:{service}"),
-        IpAddr::V6(_) => format!("[{host}]:{service}"),
-    };
-    truncate_bytes(&mut text, 59);
+    let mut text = String::with_capacity(24);
+    push_addr_port(&mut text, addr, port, protocol, numeric);
     text
+}
+
+/// [`addr_port`], appended to `out` (listings reuse one buffer per line).
+pub fn push_addr_port(out: &mut String, addr: IpAddr, port: u16, protocol: u16, numeric: bool) {
+    let start = out.len();
+    if numeric {
+        match addr {
+            IpAddr::V4(v4) => push_ipv4(out, v4),
+            IpAddr::V6(v6) => {
+                out.push('[');
+                let _ = std::fmt::Write::write_fmt(out, format_args!("{v6}"));
+                out.push(']');
+            }
+        }
+        out.push(':');
+        push_decimal(out, u64::from(port));
+    } else {
+        let host = addr_to_host(addr).unwrap_or_else(|| addr.to_string());
+        let service = port_to_service(port, protocol).unwrap_or_else(|| port.to_string());
+        match addr {
+            IpAddr::V4(_) => out.push_str(&host),
+            IpAddr::V6(_) => {
+                out.push('[');
+                out.push_str(&host);
+                out.push(']');
+            }
+        }
+        out.push(':');
+        out.push_str(&service);
+    }
+    if out.len() - start > 59 {
+        let mut end = start + 59;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+}
+
+/// An IPv4 address in dotted decimal, without the formatting machinery
+/// (listings print thousands).
+pub fn push_ipv4(out: &mut String, addr: Ipv4Addr) {
+    for (i, octet) in addr.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_decimal(out, u64::from(octet));
+    }
+}
+
+/// A number in decimal.
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+}
+
+/// `text` then blanks up to `width` bytes (C's `%-Ns`).
+pub fn push_left(out: &mut String, text: &str, width: usize) {
+    out.push_str(text);
+    for _ in text.len()..width {
+        out.push(' ');
+    }
+}
+
+/// A number then blanks up to `width` (C's `%-Nu`, `%-Nd`).
+pub fn push_left_number(out: &mut String, n: i64, width: usize) {
+    let start = out.len();
+    if n < 0 {
+        out.push('-');
+    }
+    push_decimal(out, n.unsigned_abs());
+    for _ in out.len() - start..width {
+        out.push(' ');
+    }
 }
 
 /// Cuts a string to at most `max` bytes, as C's fixed buffers do.

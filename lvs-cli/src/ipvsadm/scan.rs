@@ -182,25 +182,25 @@ impl ScanError {
 
 /// One option read off the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Found {
+pub struct Found<'a> {
     pub tag: Tag,
-    pub value: Option<String>,
+    pub value: Option<&'a str>,
 }
 
 /// Reads options one at a time, as `poptGetNextOpt` does.
 pub struct Scanner<'a> {
-    words: &'a [String],
+    words: &'a [&'a str],
     next: usize,
     /// The rest of a bundle of short options (`-Ln` after `L`).
     bundle: Option<(usize, &'a str)>,
     /// Only arguments from here on (after `--`).
     rest_are_arguments: bool,
-    arguments: Vec<String>,
+    arguments: Vec<&'a str>,
 }
 
 impl<'a> Scanner<'a> {
     /// `words` are the arguments after the program name.
-    pub fn new(words: &'a [String]) -> Scanner<'a> {
+    pub fn new(words: &'a [&'a str]) -> Scanner<'a> {
         Scanner {
             words,
             next: 0,
@@ -211,7 +211,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The word popt names in its messages: the last one it has read.
-    pub fn bad_option(&self) -> &str {
+    pub fn bad_option(&self) -> &'a str {
         match self.next.checked_sub(1).and_then(|i| self.words.get(i)) {
             Some(word) => word,
             None => "",
@@ -219,22 +219,22 @@ impl<'a> Scanner<'a> {
     }
 
     /// The arguments set aside so far, in order.
-    pub fn take_arguments(&mut self) -> std::vec::IntoIter<String> {
+    pub fn take_arguments(&mut self) -> std::vec::IntoIter<&'a str> {
         std::mem::take(&mut self.arguments).into_iter()
     }
 
     /// The next option; `Ok(None)` at the end of the words.
-    pub fn next_option(&mut self) -> Result<Option<Found>, ScanError> {
+    pub fn next_option(&mut self) -> Result<Option<Found<'a>>, ScanError> {
         if let Some((index, rest)) = self.bundle.take() {
             return self.short(index, rest).map(Some);
         }
         loop {
-            let Some(word) = self.words.get(self.next) else {
+            let Some(&word) = self.words.get(self.next) else {
                 return Ok(None);
             };
             self.next += 1;
             if self.rest_are_arguments || word == "-" || !word.starts_with('-') {
-                self.arguments.push(word.clone());
+                self.arguments.push(word);
                 continue;
             }
             if word == "--" {
@@ -248,7 +248,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn long(&mut self, text: &'a str) -> Result<Found, ScanError> {
+    fn long(&mut self, text: &'a str) -> Result<Found<'a>, ScanError> {
         let (name, glued) = match text.split_once('=') {
             Some((name, value)) => (name, Some(value)),
             None => (text, None),
@@ -263,7 +263,7 @@ impl<'a> Scanner<'a> {
         self.value_for(spec, glued)
     }
 
-    fn short(&mut self, index: usize, text: &'a str) -> Result<Found, ScanError> {
+    fn short(&mut self, index: usize, text: &'a str) -> Result<Found<'a>, ScanError> {
         let mut chars = text.chars();
         let Some(letter) = chars.next() else {
             return Err(ScanError::UnknownOption);
@@ -287,21 +287,21 @@ impl<'a> Scanner<'a> {
         self.value_for(spec, (!rest.is_empty()).then_some(rest))
     }
 
-    fn value_for(&mut self, spec: &OptionSpec, glued: Option<&str>) -> Result<Found, ScanError> {
+    fn value_for(&mut self, spec: &OptionSpec, glued: Option<&'a str>) -> Result<Found<'a>, ScanError> {
         let value = match (spec.takes, glued) {
             (Takes::Nothing, _) => None,
-            (_, Some(value)) => Some(value.to_owned()),
+            (_, Some(value)) => Some(value),
             (Takes::Value, None) => match self.words.get(self.next) {
-                Some(word) => {
+                Some(&word) => {
                     self.next += 1;
-                    Some(word.clone())
+                    Some(word)
                 }
                 None => return Err(ScanError::MissingArgument),
             },
             (Takes::OptionalValue, None) => match self.words.get(self.next) {
-                Some(word) if !word.starts_with('-') => {
+                Some(&word) if !word.starts_with('-') => {
                     self.next += 1;
-                    Some(word.clone())
+                    Some(word)
                 }
                 _ => None,
             },
@@ -314,9 +314,8 @@ impl<'a> Scanner<'a> {
 mod tests {
     use super::*;
 
-    fn scan(words: &[&str]) -> (Vec<Result<Found, ScanError>>, Vec<String>) {
-        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
-        let mut scanner = Scanner::new(&words);
+    fn scan<'a>(words: &'a [&'a str]) -> (Vec<Result<Found<'a>, ScanError>>, Vec<&'a str>) {
+        let mut scanner = Scanner::new(words);
         let mut found = Vec::new();
         loop {
             match scanner.next_option() {
@@ -331,11 +330,8 @@ mod tests {
         (found, scanner.take_arguments().collect())
     }
 
-    fn opt(tag: Tag, value: Option<&str>) -> Result<Found, ScanError> {
-        Ok(Found {
-            tag,
-            value: value.map(str::to_owned),
-        })
+    fn opt(tag: Tag, value: Option<&str>) -> Result<Found<'_>, ScanError> {
+        Ok(Found { tag, value })
     }
 
     #[test]
