@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use lvs_arp::announce::{send_burst, send_burst_blocking, Burst};
 use lvs_arp::frame::{decode, Announcement, Decoded};
 use lvs_arp::link::{Change, Rtnl};
-use lvs_arp::packet::{Capture, PacketSocket};
+use lvs_arp::packet::{Capture, CapturedFrame, PacketSocket};
 use lvs_arp::{LinkError, MacAddr};
 use testkit::{require_root, veth, Netns};
 
@@ -15,9 +15,16 @@ fn mac_of(ns: &Netns, device: &str) -> MacAddr {
     ns.mac(device).parse().expect("ip prints a MAC")
 }
 
-/// Captures, in `ns` on `device`, the announcement frames `send` causes.
-fn capture_while(ns: &Netns, device: &str, send: impl FnOnce()) -> Vec<Decoded> {
-    let (frames, ()) = ns.watch_while(
+/// Captures, in `ns` on `device` for `within`, the frames `keep` accepts
+/// while `send` runs; returns them with what `send` returned.
+fn capture_frames_while<A>(
+    ns: &Netns,
+    device: &str,
+    within: Duration,
+    keep: impl FnMut(&CapturedFrame) -> bool + Send,
+    send: impl FnOnce() -> A,
+) -> (Vec<CapturedFrame>, A) {
+    ns.watch_while(
         |ready| {
             let index = Rtnl::connect()
                 .expect("rtnl")
@@ -26,12 +33,15 @@ fn capture_while(ns: &Netns, device: &str, send: impl FnOnce()) -> Vec<Decoded> 
                 .index;
             let capture = Capture::open(index).expect("capture socket");
             ready();
-            capture
-                .collect(Duration::from_millis(1500), |_| true)
-                .expect("capture")
+            capture.collect(within, keep).expect("capture")
         },
         send,
-    );
+    )
+}
+
+/// Captures, in `ns` on `device`, the announcement frames `send` causes.
+fn capture_while(ns: &Netns, device: &str, send: impl FnOnce()) -> Vec<Decoded> {
+    let (frames, ()) = capture_frames_while(ns, device, Duration::from_millis(1500), |_| true, send);
     frames.iter().filter_map(|f| decode(&f.bytes)).collect()
 }
 
@@ -427,22 +437,11 @@ fn bursts_keep_their_count_and_interval_without_blocking_the_runtime() {
         count: 4,
         interval: Duration::from_millis(250),
     };
-    let (frames, ticks) = peer.watch_while(
-        |ready| {
-            let index = Rtnl::connect()
-                .expect("rtnl")
-                .interface("eth0")
-                .expect("eth0")
-                .index;
-            let capture = Capture::open(index).expect("capture socket");
-            ready();
-            capture
-                .collect(
-                    Duration::from_millis(2000),
-                    |f| matches!(decode(&f.bytes), Some(Decoded::Arp { sender_ip, .. }) if sender_ip == vip),
-                )
-                .expect("capture")
-        },
+    let (frames, ticks) = capture_frames_while(
+        &peer,
+        "eth0",
+        Duration::from_millis(2000),
+        |f| matches!(decode(&f.bytes), Some(Decoded::Arp { sender_ip, .. }) if sender_ip == vip),
         || {
             router.run(|| {
                 let index = Rtnl::connect()

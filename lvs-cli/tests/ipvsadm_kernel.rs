@@ -283,30 +283,37 @@ fn every_script_matches_the_real_ipvsadm() {
     assert!(scripts.len() >= 80, "only {} scripts", scripts.len());
 }
 
+/// Runs each command line with ipvsadm-rs in `ns`.
+fn ours_in(ns: &Netns, lines: &[&[&str]]) -> Vec<Outcome> {
+    ns.run(|| {
+        lines
+            .iter()
+            .map(|args| {
+                run(
+                    OURS,
+                    &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                    None,
+                )
+            })
+            .collect()
+    })
+}
+
 /// The hints ipvsadm-rs adds: on standard error, after ipvsadm's own line.
 #[test]
 fn cryptic_kernel_errors_get_a_hint_after_ipvsadms_line() {
     if !lab("cryptic_kernel_errors_get_a_hint_after_ipvsadms_line") {
         return;
     }
-    let ns = Netns::new("ipvsadm-hint");
-    let steps: Vec<Outcome> = ns.run(|| {
-        [
-            &["-A", "-t", "192.0.2.1:80", "-s", "nosuch"][..],
-            &["-A", "-t", "192.0.2.1:80"][..],
-            &["-a", "-t", "192.0.2.1:80", "-r", "255.255.255.255", "-m"][..],
-            &["-a", "-t", "192.0.2.9:80", "-r", "10.0.0.1", "-m"][..],
-        ]
-        .iter()
-        .map(|args| {
-            run(
-                OURS,
-                &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                None,
-            )
-        })
-        .collect()
-    });
+    let steps = ours_in(
+        &Netns::new("ipvsadm-hint"),
+        &[
+            &["-A", "-t", "192.0.2.1:80", "-s", "nosuch"],
+            &["-A", "-t", "192.0.2.1:80"],
+            &["-a", "-t", "192.0.2.1:80", "-r", "255.255.255.255", "-m"],
+            &["-a", "-t", "192.0.2.9:80", "-r", "10.0.0.1", "-m"],
+        ],
+    );
     assert_eq!(
         steps[0].stderr,
         "Scheduler or persistence engine not found\n  hint: the kernel has no scheduler `nosuch`: is the module ip_vs_nosuch installed?\n"
@@ -334,26 +341,17 @@ fn json_listing() {
     if !lab("json_listing") {
         return;
     }
-    let ns = Netns::new("ipvsadm-json");
-    let outcomes: Vec<Outcome> = ns.run(|| {
-        [
-            &["-A", "-t", "192.0.2.1:80", "-s", "rr", "-p", "60"][..],
-            &["-a", "-t", "192.0.2.1:80", "-r", "10.0.0.1:8080", "-m", "-w", "3"][..],
-            &["-A", "-f", "7", "-6"][..],
-            &["-L", "--json"][..],
-            &["-L", "-t", "192.0.2.1:80", "--json"][..],
-            &["-A", "-t", "192.0.2.2:80", "--json"][..],
-        ]
-        .iter()
-        .map(|args| {
-            run(
-                OURS,
-                &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                None,
-            )
-        })
-        .collect()
-    });
+    let outcomes = ours_in(
+        &Netns::new("ipvsadm-json"),
+        &[
+            &["-A", "-t", "192.0.2.1:80", "-s", "rr", "-p", "60"],
+            &["-a", "-t", "192.0.2.1:80", "-r", "10.0.0.1:8080", "-m", "-w", "3"],
+            &["-A", "-f", "7", "-6"],
+            &["-L", "--json"],
+            &["-L", "-t", "192.0.2.1:80", "--json"],
+            &["-A", "-t", "192.0.2.2:80", "--json"],
+        ],
+    );
     let all: serde_json::Value = serde_json::from_str(&outcomes[3].stdout).expect("JSON");
     assert_eq!(all["version"], "1.2.1");
     let services = all["services"].as_array().expect("services");

@@ -786,41 +786,88 @@ pub fn parse(words: &[&str]) -> Result<Entry, Stop> {
     Ok(entry)
 }
 
-/// `generic_opt_check` and the checks of `process_options`.
-fn check(entry: &mut Entry) -> Result<(), Stop> {
-    let row = LEGALITY[entry.cmd.index()];
-    let mut exclusive: Option<usize> = None;
-    for (j, rule) in row.iter().enumerate() {
-        let given = entry.options & (1 << j) != 0;
-        match (given, rule) {
+/// One row of a legality table (`+` needed, `x` illegal, `1` at most one
+/// of them) against the options given, in the row's order, with ipvsadm's
+/// wording: `what` is "command" or "tunnel type", `owner` its name.
+fn check_row(
+    row: &[u8],
+    options: &[Opt],
+    given: impl Fn(Opt) -> bool,
+    what: &str,
+    owner: &str,
+) -> Result<(), Stop> {
+    let mut exclusive: Option<Opt> = None;
+    for (&rule, &option) in row.iter().zip(options) {
+        let name = OPTION_NAMES[option as usize];
+        match (given(option), rule) {
             (false, b'+') => {
                 return Err(fail(format!(
-                    "You need to supply the '{}' option for the '{}' command",
-                    OPTION_NAMES[j],
-                    entry.cmd.name()
+                    "You need to supply the '{name}' option for the '{owner}' {what}"
                 )))
             }
-            (true, b'x') => {
-                return Err(fail(format!(
-                    "Illegal '{}' option with the '{}' command",
-                    OPTION_NAMES[j],
-                    entry.cmd.name()
-                )))
-            }
+            (true, b'x') => return Err(fail(format!("Illegal '{name}' option with the '{owner}' {what}"))),
             (true, b'1') => match exclusive {
-                None => exclusive = Some(j),
+                None => exclusive = Some(option),
                 Some(first) => {
                     return Err(fail(format!(
-                        "The option '{}' conflicts with the '{}' option in the '{}' command",
-                        OPTION_NAMES[j],
-                        OPTION_NAMES[first],
-                        entry.cmd.name()
+                        "The option '{name}' conflicts with the '{}' option in the '{owner}' {what}",
+                        OPTION_NAMES[first as usize]
                     )))
                 }
             },
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// Every option, in the order of ipvsadm's bits.
+const ALL_OPTIONS: [Opt; OPTION_COUNT] = [
+    Opt::Numeric,
+    Opt::Connection,
+    Opt::Service,
+    Opt::Scheduler,
+    Opt::Persistent,
+    Opt::Netmask,
+    Opt::Server,
+    Opt::Forward,
+    Opt::Weight,
+    Opt::UThreshold,
+    Opt::LThreshold,
+    Opt::Mcast,
+    Opt::Timeout,
+    Opt::Daemon,
+    Opt::Stats,
+    Opt::Rate,
+    Opt::Thresholds,
+    Opt::PersistentConn,
+    Opt::NoSort,
+    Opt::SyncId,
+    Opt::Exact,
+    Opt::OnePacket,
+    Opt::PersistenceEngine,
+    Opt::SchedFlags,
+    Opt::McastGroup,
+    Opt::McastPort,
+    Opt::McastTtl,
+    Opt::SyncMaxlen,
+    Opt::TunInfo,
+    Opt::TunType,
+    Opt::TunPort,
+    Opt::TunNoCsum,
+    Opt::TunCsum,
+    Opt::TunRemCsum,
+];
+
+/// `generic_opt_check` and the checks of `process_options`.
+fn check(entry: &mut Entry) -> Result<(), Stop> {
+    check_row(
+        LEGALITY[entry.cmd.index()],
+        &ALL_OPTIONS,
+        |o| entry.has(o),
+        "command",
+        entry.cmd.name(),
+    )?;
 
     if matches!(entry.cmd, Cmd::Add | Cmd::Edit) {
         let svc = &mut entry.svc;
@@ -859,35 +906,13 @@ fn check(entry: &mut Entry) -> Result<(), Stop> {
             return Err(fail("Tunnel options conflict with forward method"));
         }
         let kind = entry.dest.tunnel_type.raw() as usize;
-        let mut exclusive: Option<Opt> = None;
-        for (j, rule) in TUNNEL_LEGALITY[kind].iter().enumerate() {
-            let option = TUNNEL_OPTIONS[j];
-            let name = OPTION_NAMES[option as usize];
-            match (entry.has(option), rule) {
-                (false, b'+') => {
-                    return Err(fail(format!(
-                        "You need to supply the '{name}' option for the '{}' tunnel type",
-                        TUNNEL_NAMES[kind]
-                    )))
-                }
-                (true, b'x') => {
-                    return Err(fail(format!(
-                        "Illegal '{name}' option with the '{}' tunnel type",
-                        TUNNEL_NAMES[kind]
-                    )))
-                }
-                (true, b'1') => match exclusive {
-                    None => exclusive = Some(option),
-                    Some(first) => {
-                        return Err(fail(format!(
-                            "The option '{name}' conflicts with the '{}' option in the '{}' tunnel type",
-                            OPTION_NAMES[first as usize], TUNNEL_NAMES[kind]
-                        )))
-                    }
-                },
-                _ => {}
-            }
-        }
+        check_row(
+            TUNNEL_LEGALITY[kind],
+            &TUNNEL_OPTIONS,
+            |o| entry.has(o),
+            "tunnel type",
+            TUNNEL_NAMES[kind],
+        )?;
     }
     if entry.cmd == Cmd::List {
         let has = |o| entry.has(o);
@@ -899,4 +924,56 @@ fn check(entry: &mut Entry) -> Result<(), Stop> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_option_table_follows_ipvsadms_bits() {
+        for (bit, option) in ALL_OPTIONS.iter().enumerate() {
+            assert_eq!(*option as usize, bit, "{option:?}");
+        }
+        assert!(LEGALITY.iter().all(|row| row.len() == OPTION_COUNT));
+    }
+
+    #[test]
+    fn checks_in_ipvsadms_order_and_words() {
+        let parse_words = |line: &str| parse(&line.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(
+            parse_words("-A -t 192.0.2.1:80 -r 10.0.0.1 -w 2"),
+            Err(Stop::Fail(
+                2,
+                "Illegal 'real-server' option with the 'add-service' command".into()
+            ))
+        );
+        assert_eq!(
+            parse_words("-L -c -t 192.0.2.1:80"),
+            Err(Stop::Fail(
+                2,
+                "The option 'service-address' conflicts with the 'connection' option in the 'list' command"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            parse_words("-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-type gue"),
+            Err(Stop::Fail(
+                2,
+                "You need to supply the 'tun-port' option for the 'gue' tunnel type".into()
+            ))
+        );
+        assert_eq!(
+            parse_words("-A -t 192.0.2.1"),
+            Err(Stop::Fail(
+                2,
+                "Zero port specified for non-persistent service".into()
+            ))
+        );
+        assert_eq!(
+            parse_words("-Z -q"),
+            Err(Stop::Scan("-q".into(), ScanError::UnknownOption))
+        );
+        assert_eq!(parse_words("x"), Err(Stop::TryHelp));
+    }
 }

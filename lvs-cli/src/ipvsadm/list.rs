@@ -70,14 +70,8 @@ pub fn save(out: &mut String, table: &Listing, format: &Format) {
         let _ = write!(out, "-A {name} -s {}", service.scheduler);
         if service.flags.contains(ServiceFlags::PERSISTENT) {
             let _ = write!(out, " -p {}", service.timeout);
-            match service.netmask {
-                Netmask::V4(mask) if mask != std::net::Ipv4Addr::BROADCAST => {
-                    let _ = write!(out, " -M {mask}");
-                }
-                Netmask::V6(prefix) if prefix != 128 => {
-                    let _ = write!(out, " -M {prefix}");
-                }
-                _ => {}
+            if let Some(mask) = netmask(service) {
+                let _ = write!(out, " -M {mask}");
             }
         }
         if let Some(pe) = &service.persistence_engine {
@@ -103,6 +97,15 @@ pub fn save(out: &mut String, table: &Listing, format: &Format) {
             }
             out.push('\n');
         }
+    }
+}
+
+/// A persistence netmask other than the full one, as ipvsadm prints it.
+fn netmask(service: &Service) -> Option<String> {
+    match service.netmask {
+        Netmask::V4(mask) if mask != std::net::Ipv4Addr::BROADCAST => Some(mask.to_string()),
+        Netmask::V6(prefix) if prefix != 128 => Some(prefix.to_string()),
+        _ => None,
     }
 }
 
@@ -415,14 +418,8 @@ fn entry(out: &mut String, service: &Service, destinations: &[Destination], form
             }
             if service.flags.contains(ServiceFlags::PERSISTENT) {
                 let _ = write!(out, " persistent {}", service.timeout);
-                match service.netmask {
-                    Netmask::V4(mask) if mask != std::net::Ipv4Addr::BROADCAST => {
-                        let _ = write!(out, " mask {mask}");
-                    }
-                    Netmask::V6(prefix) if prefix != 128 => {
-                        let _ = write!(out, " mask {prefix}");
-                    }
-                    _ => {}
+                if let Some(mask) = netmask(service) {
+                    let _ = write!(out, " mask {mask}");
                 }
                 if let Some(pe) = &service.persistence_engine {
                     let _ = write!(out, " pe {pe}");

@@ -127,48 +127,38 @@ pub fn port_to_service(port: u16, protocol: u16) -> Option<String> {
 
 /// The host name of an address (`gethostbyaddr`), or `None`.
 pub fn addr_to_host(addr: IpAddr) -> Option<String> {
-    let mut host = [0 as libc::c_char; 1025];
-    let rc = match addr {
+    // SAFETY: an all-zero sockaddr_storage is valid; the family's fields are set below.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let length = match addr {
         IpAddr::V4(v4) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: 0,
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from(v4).to_be(),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: a valid sockaddr_in and output buffer.
-            unsafe {
-                libc::getnameinfo(
-                    (&sin as *const libc::sockaddr_in).cast(),
-                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                    host.as_mut_ptr(),
-                    host.len() as libc::socklen_t,
-                    std::ptr::null_mut(),
-                    0,
-                    libc::NI_NAMEREQD,
-                )
-            }
+            // SAFETY: sockaddr_storage is large and aligned enough for any sockaddr.
+            let sin =
+                unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from(v4).to_be();
+            std::mem::size_of::<libc::sockaddr_in>()
         }
         IpAddr::V6(v6) => {
-            // SAFETY: zeroed sockaddr_in6 is valid; fields set below.
-            let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            let sin6 =
+                unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin6.sin6_addr.s6_addr = v6.octets();
-            // SAFETY: a valid sockaddr_in6 and output buffer.
-            unsafe {
-                libc::getnameinfo(
-                    (&sin6 as *const libc::sockaddr_in6).cast(),
-                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                    host.as_mut_ptr(),
-                    host.len() as libc::socklen_t,
-                    std::ptr::null_mut(),
-                    0,
-                    libc::NI_NAMEREQD,
-                )
-            }
+            std::mem::size_of::<libc::sockaddr_in6>()
         }
+    };
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: a valid address of `length` bytes and an output buffer of its stated size.
+    let rc = unsafe {
+        libc::getnameinfo(
+            (&storage as *const libc::sockaddr_storage).cast(),
+            length as libc::socklen_t,
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
     };
     if rc != 0 {
         return None;
