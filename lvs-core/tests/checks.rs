@@ -70,16 +70,56 @@ fn closed_tcp_port() -> SocketAddr {
 }
 
 fn udp_server(reply: Option<&'static [u8]>) -> SocketAddr {
+    slow_udp_server(reply, Duration::ZERO)
+}
+
+/// A UDP server that answers each datagram with `reply` after `delay`.
+fn slow_udp_server(reply: Option<&'static [u8]>, delay: Duration) -> SocketAddr {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let addr = socket.local_addr().expect("address");
     std::thread::spawn(move || {
         let mut buffer = [0u8; 1500];
         while let Ok((_, from)) = socket.recv_from(&mut buffer) {
             if let Some(reply) = reply {
+                std::thread::sleep(delay);
                 let _ = socket.send_to(reply, from);
             }
         }
     });
+    addr
+}
+
+/// A TCP port that never completes a handshake: a listener with a backlog
+/// of 0 whose one queued connection is never accepted, so the kernel drops
+/// every further SYN and a connect waits until it gives up.
+fn silent_tcp_port() -> SocketAddr {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns.
+    let listener = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket");
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "bind");
+        assert_eq!(libc::listen(fd, 0), 0, "listen");
+        TcpListener::from_raw_fd(fd)
+    };
+    let addr = listener.local_addr().expect("address");
+    let filler = std::net::TcpStream::connect(addr).expect("fill the accept queue");
+    // Both stay open for the rest of the test run.
+    std::mem::forget(listener);
+    std::mem::forget(filler);
     addr
 }
 
@@ -112,6 +152,13 @@ fn tcp_connect() {
         check(&connect, closed_tcp_port()),
         Err(Failure::Connect(_))
     ));
+    let started = Instant::now();
+    assert_eq!(check(&connect, silent_tcp_port()), Err(Failure::ConnectTimeout));
+    assert!(
+        started.elapsed() >= LIMIT,
+        "gave up early: {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -192,6 +239,16 @@ fn udp_send_expect() {
         Err(Failure::Mismatch(_))
     ));
     assert_eq!(check(&dns, udp_server(None)), Err(Failure::NoReply));
+    assert_eq!(
+        check(&dns, slow_udp_server(Some(b"pong"), Duration::from_millis(200))),
+        Ok(()),
+        "slow, within the timeout"
+    );
+    assert_eq!(
+        check(&dns, slow_udp_server(Some(b"pong"), Duration::from_millis(900))),
+        Err(Failure::NoReply),
+        "too slow"
+    );
     // An address of the loopback range that no test binds: nothing answers there.
     let closed: SocketAddr = "127.254.0.1:9".parse().expect("literal");
     assert!(
@@ -208,6 +265,10 @@ fn udp_send_expect() {
 }
 
 fn http_server(status: u16, body: &'static str) -> SocketAddr {
+    slow_http_server(status, body, Duration::ZERO)
+}
+
+fn slow_http_server(status: u16, body: &'static str, delay: Duration) -> SocketAddr {
     let reply: &'static [u8] = Box::leak(
         format!(
             "HTTP/1.1 {status} Whatever\r\nContent-Length: {}\r\n\r\n{body}",
@@ -216,7 +277,7 @@ fn http_server(status: u16, body: &'static str) -> SocketAddr {
         .into_bytes()
         .into_boxed_slice(),
     );
-    tcp_server(Some(reply), Duration::ZERO)
+    tcp_server(Some(reply), delay)
 }
 
 #[test]
@@ -256,6 +317,26 @@ fn http_get() {
         check(&get(vec![], None), tcp_server(None, Duration::ZERO)),
         Err(Failure::ReadTimeout)
     );
+    assert_eq!(
+        check(
+            &get(vec![], None),
+            slow_http_server(200, "fine", Duration::from_millis(200))
+        ),
+        Ok(()),
+        "slow, within the timeout"
+    );
+    assert_eq!(
+        check(
+            &get(vec![], None),
+            slow_http_server(200, "fine", Duration::from_millis(900))
+        ),
+        Err(Failure::ReadTimeout),
+        "too slow"
+    );
+    assert!(matches!(
+        check(&get(vec![], None), silent_tcp_port()),
+        Err(Failure::ConnectTimeout)
+    ));
 }
 
 struct Scripts(PathBuf);
