@@ -230,16 +230,7 @@ fn nanny_adds_removes_and_readds_its_server() {
     let server = Server::start(&ns, port);
     wait_for(&ns, "back after reentry", Duration::from_secs(10), present);
 
-    nanny.signal(libc::SIGTERM);
-    wait_for(
-        &ns,
-        "a stopped nanny removes its server",
-        Duration::from_secs(4),
-        |d| d.is_empty(),
-    );
-    let mut nanny = nanny;
-    let status = nanny.0.wait().expect("wait");
-    assert!(status.success(), "{status}");
+    stop_removes_the_server(&ns, nanny, libc::SIGTERM);
     drop(server);
 }
 
@@ -273,16 +264,20 @@ fn quiesce_sets_the_weight_to_zero() {
         Duration::from_secs(10),
         present,
     );
-    // SIGINT ends nanny as SIGTERM does: its server leaves, exit status 0.
-    nanny.signal(libc::SIGINT);
+    // SIGINT ends nanny as SIGTERM does.
+    stop_removes_the_server(&ns, nanny, libc::SIGINT);
+    drop(server);
+}
+
+/// Stops nanny with `signal`: its server leaves the table and it exits 0.
+fn stop_removes_the_server(ns: &Netns, mut nanny: Nanny, signal: i32) {
+    nanny.signal(signal);
     wait_for(
-        &ns,
-        "an interrupted nanny removes its server",
+        ns,
+        &format!("nanny stopped by signal {signal} removes its server"),
         Duration::from_secs(4),
         |d| d.is_empty(),
     );
-    let mut nanny = nanny;
     let status = nanny.0.wait().expect("wait");
     assert!(status.success(), "{status}");
-    drop(server);
 }
