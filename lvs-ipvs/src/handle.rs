@@ -1,20 +1,13 @@
 //! The socket side: one generic-netlink socket and one family look-up for
 //! the life of a handle, a timeout on every request, and pipelined batches.
 
-use std::io::Cursor;
 use std::net::IpAddr;
 use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
-use neli::consts::genl::{CtrlAttr, CtrlCmd};
-use neli::consts::nl::{GenlId, NlmF};
 use neli::consts::socket::NlFamily;
-use neli::genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder};
-use neli::nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder};
 use neli::socket::NlSocket;
-use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
-use neli::{FromBytes, FromBytesWithInput, Size, ToBytes};
 
 use crate::diff::{Operation, Table};
 use crate::error::{ErrorKind, IpvsError, Op};
@@ -117,69 +110,33 @@ impl Ipvs {
         self.family
     }
 
+    /// Looks the `IPVS` family up with the controller, encoded and read by
+    /// the wire module (the answer is read in place, not parsed whole).
     fn resolve_family(&mut self) -> Result<u16, IpvsError> {
         let op = Op::Connect;
-        let protocol =
-            |e: &dyn std::fmt::Display| IpvsError::new(Op::Connect, ErrorKind::Protocol(e.to_string()));
-        let name = NlattrBuilder::default()
-            .nla_type(
-                AttrTypeBuilder::default()
-                    .nla_type(CtrlAttr::FamilyName)
-                    .build()
-                    .map_err(|e| protocol(&e))?,
-            )
-            .nla_payload(wire::FAMILY_NAME)
-            .build()
-            .map_err(|e| protocol(&e))?;
-        let genl = GenlmsghdrBuilder::<CtrlCmd, CtrlAttr>::default()
-            .cmd(CtrlCmd::Getfamily)
-            .version(2)
-            .attrs(std::iter::once(name).collect::<GenlBuffer<_, _>>())
-            .build()
-            .map_err(|e| protocol(&e))?;
+        let protocol = |e: WireError| IpvsError::new(Op::Connect, ErrorKind::Protocol(e.to_string()));
         let seq = self.next_seq();
-        let message = NlmsghdrBuilder::default()
-            .nl_type(GenlId::Ctrl)
-            .nl_flags(NlmF::REQUEST | NlmF::ACK)
-            .nl_seq(seq)
-            .nl_payload(NlPayload::Payload(genl))
-            .build()
-            .map_err(|e| protocol(&e))?;
-        let mut bytes = Cursor::new(vec![0u8; message.padded_size()]);
-        message.to_bytes(&mut bytes).map_err(|e| protocol(&e))?;
-        self.send(&op, bytes.get_ref())?;
+        self.send(&op, &wire::encode_family_lookup(seq))?;
         let deadline = Instant::now() + self.timeout;
         let mut family = None;
         loop {
             let received = self.receive(&op, deadline)?;
-            let length = received.len();
-            let mut cursor = Cursor::new(&self.buffer[received]);
-            while (cursor.position() as usize) < length {
-                let reply = Nlmsghdr::<u16, Buffer>::from_bytes(&mut cursor).map_err(|e| protocol(&e))?;
-                if *reply.nl_seq() != seq {
+            for message in wire::messages(&self.buffer[received]).map_err(protocol)? {
+                if message.seq() != seq {
                     continue;
                 }
-                match reply.nl_payload() {
-                    NlPayload::Payload(payload) => {
-                        let genl = Genlmsghdr::<CtrlCmd, CtrlAttr>::from_bytes_with_input(
-                            &mut Cursor::new(payload.as_ref()),
-                            payload.as_ref().len(),
-                        )
-                        .map_err(|e| protocol(&e))?;
-                        family = genl
-                            .attrs()
-                            .get_attr_handle()
-                            .get_attr_payload_as::<u16>(CtrlAttr::FamilyId)
-                            .ok();
+                match message {
+                    Message::Data { attrs, .. } => {
+                        family = Some(wire::decode_family_id(attrs).map_err(protocol)?)
                     }
-                    NlPayload::Err(e) if *e.error() == -libc::ENOENT => {
-                        return Err(IpvsError::new(op, ErrorKind::NotAvailable));
+                    Message::Error { errno, .. } if errno == libc::ENOENT => {
+                        return Err(IpvsError::new(op, ErrorKind::NotAvailable))
                     }
-                    NlPayload::Err(e) => return Err(IpvsError::new(op, ErrorKind::Kernel(-*e.error()))),
-                    NlPayload::Ack(_) | NlPayload::Empty | NlPayload::DumpExtAck(_) => {
+                    Message::Error { errno, .. } => return Err(IpvsError::new(op, ErrorKind::Kernel(errno))),
+                    Message::Ack { .. } | Message::Done { .. } => {
                         return family.ok_or_else(|| {
                             IpvsError::new(Op::Connect, ErrorKind::Protocol("no family id".into()))
-                        });
+                        })
                     }
                 }
             }

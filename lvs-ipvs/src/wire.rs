@@ -287,6 +287,40 @@ fn encode_with_flags(request: &Request, flags: u16, family_id: u16, seq: u32, ou
     out[start..start + 4].copy_from_slice(&length.to_ne_bytes());
 }
 
+/// The generic-netlink controller's id, and its command and attributes for
+/// looking a family up by name.
+const GENL_ID_CTRL: u16 = 0x10;
+const CTRL_CMD_GETFAMILY: u8 = 3;
+const CTRL_ATTR_FAMILY_ID: u16 = 1;
+const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+
+/// `CTRL_CMD_GETFAMILY` for the `IPVS` family, acknowledged.
+pub fn encode_family_lookup(seq: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    out.extend_from_slice(&0u32.to_ne_bytes()); // length, patched below
+    out.extend_from_slice(&GENL_ID_CTRL.to_ne_bytes());
+    out.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes());
+    out.extend_from_slice(&[CTRL_CMD_GETFAMILY, 1, 0, 0]);
+    let mut name = FAMILY_NAME.as_bytes().to_vec();
+    name.push(0);
+    Writer { out: &mut out }.attr(CTRL_ATTR_FAMILY_NAME, &name);
+    let length = out.len() as u32;
+    out[..4].copy_from_slice(&length.to_ne_bytes());
+    out
+}
+
+/// The family id in the controller's answer to [`encode_family_lookup`]
+/// (the top-level attributes of its data message), read in place: the
+/// answer also lists every operation and policy, none of which is needed.
+pub fn decode_family_id(attrs: &[u8]) -> Result<u16, WireError> {
+    required(
+        Attrs(attrs).get(CTRL_ATTR_FAMILY_ID).and_then(u16_ne),
+        "family id",
+    )
+}
+
 /// The complete netlink message for `request`.
 pub fn encode(request: &Request, family_id: u16, seq: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);

@@ -539,3 +539,29 @@ fn malformed_replies_are_errors_not_panics() {
     assert!(wire::decode_daemon(&reply(9, &[nest(3, &[tlv(1, &9u32.to_ne_bytes())])])).is_err());
     assert!(wire::decode_info(&reply(14, &[])).is_err());
 }
+
+/// The family look-up: `CTRL_CMD_GETFAMILY` (3, version 1) to the controller
+/// (id 0x10), acknowledged, with `CTRL_ATTR_FAMILY_NAME` (2) = "IPVS\0".
+#[test]
+fn family_lookup_golden_bytes_and_answer() {
+    let mut expected = Vec::new();
+    expected.extend_from_slice(&32u32.to_ne_bytes());
+    expected.extend_from_slice(&0x10u16.to_ne_bytes());
+    expected.extend_from_slice(&(0x1u16 | 0x4).to_ne_bytes());
+    expected.extend_from_slice(&7u32.to_ne_bytes());
+    expected.extend_from_slice(&0u32.to_ne_bytes());
+    expected.extend_from_slice(&[3, 1, 0, 0]);
+    expected.extend_from_slice(&tlv(2, b"IPVS\0"));
+    assert_eq!(wire::encode_family_lookup(7), expected);
+
+    // An answer as the controller sends it: the name, the id, and more.
+    let answer = [
+        tlv(2, b"IPVS\0"),
+        tlv(1, &0x1du16.to_ne_bytes()),
+        tlv(3, &1u32.to_ne_bytes()),
+        nest(6, &[nest(1, &[tlv(1, &1u32.to_ne_bytes())])]),
+    ]
+    .concat();
+    assert_eq!(wire::decode_family_id(&answer), Ok(0x1d));
+    assert!(wire::decode_family_id(&tlv(2, b"IPVS\0")).is_err());
+}

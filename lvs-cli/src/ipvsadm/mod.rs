@@ -47,13 +47,13 @@ pub fn run(program: &str, words: &[String], io: &mut Io<'_>) -> i32 {
     } else {
         Some(command::parse(&words))
     };
+    // ipvsadm needs IPVS even for -h and -v; lvs-rs answers them at once.
+    if let Some(Err(stop @ (Stop::Usage | Stop::Version))) = parsed {
+        return status(stop_flow(program, stop, io));
+    }
     let mut ipvs = match Ipvs::connect() {
         Ok(ipvs) => ipvs,
         Err(error) => {
-            // ipvsadm needs IPVS even for -h and -v; lvs-rs does not.
-            if let Some(Err(stop @ (Stop::Usage | Stop::Version))) = parsed {
-                return status(stop_flow(program, stop, io));
-            }
             let _ = writeln!(
                 io.err,
                 "Can't initialize ipvs: {}\nAre you sure that IP Virtual Server is built in the kernel or as module?",
