@@ -64,6 +64,7 @@ pub use parser::{
 };
 pub use services::Services;
 pub use validate::{validate, Diagnostic, Severity};
+pub use values::inet_aton;
 pub use writer::write;
 
 /// Where Piranha keeps the file.

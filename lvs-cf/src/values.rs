@@ -32,7 +32,7 @@ pub(crate) fn strtol(token: &str) -> Option<Result<i64, ()>> {
 
 /// `inet_aton`: one to four parts, each decimal, octal (`0` prefix) or hex
 /// (`0x`); the last part fills the remaining bytes (`10.1` is `10.0.0.1`).
-pub(crate) fn inet_aton(text: &str) -> Option<Ipv4Addr> {
+pub fn inet_aton(text: &str) -> Option<Ipv4Addr> {
     let parts: Vec<&str> = text.split('.').collect();
     if parts.is_empty() || parts.len() > 4 {
         return None;

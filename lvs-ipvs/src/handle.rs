@@ -25,6 +25,8 @@ const SLOT: usize = 64 * 1024;
 const SLOTS: usize = RECEIVE_BUFFER / SLOT;
 /// The most service dumps one listing takes (see [`Ipvs::services`]).
 pub const DUMP_ATTEMPTS: usize = 8;
+/// Dumps in a row that must find nothing new before a large listing is taken.
+const QUIET_DUMPS: usize = 2;
 /// Services that surely fit in one dump read (the kernel fills up to 32 KiB).
 const SERVICES_PER_READ: usize = 64;
 
@@ -68,17 +70,7 @@ impl Ipvs {
 
     /// Opens the socket and resolves the family, loading nothing.
     pub fn connect_without_modprobe() -> Result<Ipvs, IpvsError> {
-        let io = |e: std::io::Error| IpvsError::new(Op::Connect, ErrorKind::Io(e.to_string()));
-        let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty()).map_err(io)?;
-        socket.block().map_err(io)?;
-        let mut ipvs = Ipvs {
-            socket,
-            family: 0,
-            seq: 0,
-            timeout: DEFAULT_TIMEOUT,
-            buffer: vec![0; RECEIVE_BUFFER],
-            queued: std::collections::VecDeque::new(),
-        };
+        let mut ipvs = Ipvs::on_socket(Ipvs::open_socket()?, 0, DEFAULT_TIMEOUT);
         ipvs.family = ipvs.resolve_family()?;
         Ok(ipvs)
     }
@@ -86,18 +78,27 @@ impl Ipvs {
     /// A second handle on the same table: a socket of its own in the
     /// namespace of the calling thread, the family id already known (no
     /// second look-up). For reading with several sockets at once.
-    pub fn another(&self) -> Result<Ipvs, IpvsError> {
+    fn another(&self) -> Result<Ipvs, IpvsError> {
+        Ok(Ipvs::on_socket(Ipvs::open_socket()?, self.family, self.timeout))
+    }
+
+    /// A blocking generic-netlink socket in the calling thread's namespace.
+    fn open_socket() -> Result<NlSocket, IpvsError> {
         let io = |e: std::io::Error| IpvsError::new(Op::Connect, ErrorKind::Io(e.to_string()));
         let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty()).map_err(io)?;
         socket.block().map_err(io)?;
-        Ok(Ipvs {
+        Ok(socket)
+    }
+
+    fn on_socket(socket: NlSocket, family: u16, timeout: Duration) -> Ipvs {
+        Ipvs {
             socket,
-            family: self.family,
+            family,
             seq: 0,
-            timeout: self.timeout,
+            timeout,
             buffer: vec![0; RECEIVE_BUFFER],
             queued: std::collections::VecDeque::new(),
-        })
+        }
     }
 
     /// How long each request may wait for the kernel.
@@ -330,7 +331,7 @@ impl Ipvs {
                 }
             }
             quiet_dumps = if found.len() == before { quiet_dumps + 1 } else { 0 };
-            if quiet_dumps == 2 {
+            if quiet_dumps == QUIET_DUMPS {
                 break;
             }
         }
@@ -392,6 +393,7 @@ impl Ipvs {
         self.command(Op::StartDaemon, &Request::NewDaemon(daemon.clone()))
     }
 
+    /// Stops the sync daemon of `state`.
     ///
     /// The request is followed by a dump of the daemons as a barrier. When the
     /// kernel stops a daemon thread that has not yet run, `kthread_stop`
@@ -451,11 +453,42 @@ impl Ipvs {
     /// The whole table: one service dump, then one destination dump per service.
     pub fn snapshot(&mut self) -> Result<Table, IpvsError> {
         let mut table = Table::default();
-        for service in self.services()? {
-            let destinations = self.destinations(&service.key)?;
+        for (service, destinations) in self.listing()? {
             table.insert(service, destinations);
         }
         Ok(table)
+    }
+
+    /// Every service with its destinations, in the kernel's order (the order
+    /// `ipvsadm --nosort` shows). The destinations of a large table are read
+    /// over two sockets at once, half of the services each: a dump per
+    /// service is most of the time a listing takes.
+    pub fn listing(&mut self) -> Result<Vec<(Service, Vec<Destination>)>, IpvsError> {
+        const PARALLEL_FROM: usize = 64;
+        let services = self.services()?;
+        let (first_half, second_half) = services.split_at(services.len() / 2);
+        let read = |ipvs: &mut Ipvs, part: &[Service]| -> Result<Vec<Vec<Destination>>, IpvsError> {
+            part.iter().map(|s| ipvs.destinations(&s.key)).collect()
+        };
+        // The second socket is opened here, in this thread's namespace.
+        let second = if services.len() >= PARALLEL_FROM {
+            self.another().ok()
+        } else {
+            None
+        };
+        let (first, second) = match second {
+            Some(mut other) => std::thread::scope(|scope| {
+                let worker = scope.spawn(move || read(&mut other, second_half));
+                let first = read(self, first_half);
+                let second = worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (first, second)
+            }),
+            None => (read(self, first_half), read(self, second_half)),
+        };
+        let destinations = first?.into_iter().chain(second?);
+        Ok(services.into_iter().zip(destinations).collect())
     }
 
     /// Applies many operations, sending up to [`BATCH_WINDOW`] requests at
@@ -568,15 +601,7 @@ mod tests {
         assert_eq!(rc, 0, "socketpair: {}", std::io::Error::last_os_error());
         // SAFETY: both descriptors are fresh and owned by nothing else.
         let (socket, peer) = unsafe { (NlSocket::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let ipvs = Ipvs {
-            socket,
-            family: 0x2a,
-            seq: 0,
-            timeout,
-            buffer: vec![0; RECEIVE_BUFFER],
-            queued: std::collections::VecDeque::new(),
-        };
-        (ipvs, peer)
+        (Ipvs::on_socket(socket, 0x2a, timeout), peer)
     }
 
     fn next_request(peer: &OwnedFd) -> Vec<u8> {

@@ -275,14 +275,34 @@ pub fn encode_unacknowledged_into(request: &Request, family_id: u16, seq: u32, o
 }
 
 fn encode_with_flags(request: &Request, flags: u16, family_id: u16, seq: u32, out: &mut Vec<u8>) {
+    write_message(
+        out,
+        family_id,
+        flags,
+        seq,
+        [u8::from(request.command()), FAMILY_VERSION],
+        |w| request.write_attrs(w),
+    );
+}
+
+/// One generic-netlink message: the netlink header, the generic header
+/// (`command`, `version`), then the attributes, its length patched in.
+fn write_message(
+    out: &mut Vec<u8>,
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    [command, version]: [u8; 2],
+    attrs: impl FnOnce(&mut Writer<'_>),
+) {
     let start = out.len();
     out.extend_from_slice(&0u32.to_ne_bytes()); // length, patched below
-    out.extend_from_slice(&family_id.to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
     out.extend_from_slice(&flags.to_ne_bytes());
     out.extend_from_slice(&seq.to_ne_bytes());
     out.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it in
-    out.extend_from_slice(&[u8::from(request.command()), FAMILY_VERSION, 0, 0]);
-    request.write_attrs(&mut Writer { out });
+    out.extend_from_slice(&[command, version, 0, 0]);
+    attrs(&mut Writer { out });
     let length = (out.len() - start) as u32;
     out[start..start + 4].copy_from_slice(&length.to_ne_bytes());
 }
@@ -297,17 +317,16 @@ const CTRL_ATTR_FAMILY_NAME: u16 = 2;
 /// `CTRL_CMD_GETFAMILY` for the `IPVS` family, acknowledged.
 pub fn encode_family_lookup(seq: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(32);
-    out.extend_from_slice(&0u32.to_ne_bytes()); // length, patched below
-    out.extend_from_slice(&GENL_ID_CTRL.to_ne_bytes());
-    out.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
-    out.extend_from_slice(&[CTRL_CMD_GETFAMILY, 1, 0, 0]);
     let mut name = FAMILY_NAME.as_bytes().to_vec();
     name.push(0);
-    Writer { out: &mut out }.attr(CTRL_ATTR_FAMILY_NAME, &name);
-    let length = out.len() as u32;
-    out[..4].copy_from_slice(&length.to_ne_bytes());
+    write_message(
+        &mut out,
+        GENL_ID_CTRL,
+        NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+        [CTRL_CMD_GETFAMILY, 1],
+        |w| w.attr(CTRL_ATTR_FAMILY_NAME, &name),
+    );
     out
 }
 

@@ -5,8 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use lvs_ipvs::{
-    DaemonState, Destination, Family, ForwardMethod, Netmask, Protocol, Service, ServiceFlags, ServiceKey,
-    Timeouts, Tunnel, TunnelType,
+    Daemon, DaemonState, Destination, Family, ForwardMethod, Netmask, Protocol, Service, ServiceFlags,
+    ServiceKey, Timeouts, Tunnel, TunnelType,
 };
 
 use super::names;
@@ -303,18 +303,6 @@ impl DestSpec {
     }
 }
 
-/// A sync daemon as the options describe it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DaemonSpec {
-    pub state: Option<DaemonState>,
-    pub mcast_interface: String,
-    pub sync_id: u32,
-    pub sync_maxlen: Option<u16>,
-    pub mcast_group: Option<IpAddr>,
-    pub mcast_port: Option<u16>,
-    pub mcast_ttl: Option<u8>,
-}
-
 /// How a listing looks (ipvsadm's `FMT_*`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Format {
@@ -336,7 +324,9 @@ pub struct Entry {
     pub svc: ServiceSpec,
     pub dest: DestSpec,
     pub timeouts: Timeouts,
-    pub daemon: DaemonSpec,
+    /// The sync daemon of `--start-daemon` and `--stop-daemon` (its role set
+    /// by the command; unused by the other commands).
+    pub daemon: Daemon,
     options: u64,
     pub format: Format,
 }
@@ -443,12 +433,11 @@ fn parse_sched_flags(scheduler: &str, text: &str) -> Result<u32, Stop> {
     Ok(flags)
 }
 
+/// `text` cut to at most `max` bytes, as ipvsadm's fixed buffers cut it.
 fn truncated(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+    let mut text = text.to_owned();
+    names::truncate_bytes(&mut text, max);
+    text
 }
 
 /// Reads one command line (the words after the program name), as ipvsadm's
@@ -459,7 +448,7 @@ pub fn parse(words: &[&str]) -> Result<Entry, Stop> {
         Ok(Some(found)) => found,
         Ok(None) | Err(_) => return Err(Stop::TryHelp),
     };
-    let mut daemon = DaemonSpec::default();
+    let mut daemon = Daemon::new(DaemonState::Master, "", 0);
     let cmd = match first.tag {
         Tag::AddService => Cmd::Add,
         Tag::EditService => Cmd::Edit,
@@ -475,8 +464,8 @@ pub fn parse(words: &[&str]) -> Result<Entry, Stop> {
         Tag::Save => Cmd::Save,
         Tag::StartDaemon | Tag::StopDaemon => {
             daemon.state = match first.value {
-                Some("master") => Some(DaemonState::Master),
-                Some("backup") => Some(DaemonState::Backup),
+                Some("master") => DaemonState::Master,
+                Some("backup") => DaemonState::Backup,
                 _ if first.tag == Tag::StartDaemon => {
                     return Err(fail("illegal start-daemon parameter specified"))
                 }

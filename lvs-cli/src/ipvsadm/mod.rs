@@ -14,7 +14,7 @@ pub mod scan;
 
 use std::io::{BufRead, Write};
 
-use lvs_ipvs::{ApplyOptions, Daemon, DaemonState, Ipvs, IpvsError, Operation, Service, ServiceKey};
+use lvs_ipvs::{ApplyOptions, DaemonState, Ipvs, IpvsError, Operation, Service, ServiceKey};
 
 use command::{Cmd, Entry, Opt, Stop};
 
@@ -80,12 +80,6 @@ fn status(flow: Flow) -> i32 {
     }
 }
 
-fn hint(io: &mut Io<'_>, error: &IpvsError) {
-    if let Some(explanation) = error.explanation() {
-        let _ = writeln!(io.err, "  hint: {explanation}");
-    }
-}
-
 fn stop_flow(program: &str, stop: Stop, io: &mut Io<'_>) -> Flow {
     match stop {
         Stop::Fail(status, message) => {
@@ -128,16 +122,8 @@ fn operation(entry: &Entry) -> Option<Operation> {
         Cmd::EditDest => Operation::EditDest(key?, entry.dest.destination()?),
         Cmd::DeleteDest => Operation::DeleteDest(key?, entry.dest.addr()?, entry.dest.port()),
         Cmd::SetTimeouts => Operation::SetTimeouts(entry.timeouts),
-        Cmd::StartDaemon => {
-            let spec = &entry.daemon;
-            let mut daemon = Daemon::new(spec.state?, &spec.mcast_interface, spec.sync_id);
-            daemon.sync_maxlen = spec.sync_maxlen;
-            daemon.mcast_group = spec.mcast_group;
-            daemon.mcast_port = spec.mcast_port;
-            daemon.mcast_ttl = spec.mcast_ttl;
-            Operation::StartDaemon(daemon)
-        }
-        Cmd::StopDaemon => Operation::StopDaemon(entry.daemon.state.unwrap_or(DaemonState::Master)),
+        Cmd::StartDaemon => Operation::StartDaemon(entry.daemon.clone()),
+        Cmd::StopDaemon => Operation::StopDaemon(entry.daemon.state),
         Cmd::List | Cmd::Save | Cmd::Restore => return None,
     })
 }
@@ -147,7 +133,7 @@ fn execute(ipvs: &mut Ipvs, entry: &Entry, io: &mut Io<'_>) -> Flow {
         Cmd::List => list(ipvs, entry, io),
         Cmd::Save => {
             let mut text = String::new();
-            match table(ipvs) {
+            match ipvs.listing() {
                 Ok(table) => list::save(&mut text, &table, &entry.format),
                 Err(error) => return listing_failed(io, &error),
             }
@@ -171,52 +157,29 @@ fn report(io: &mut Io<'_>, result: Result<(), IpvsError>) -> Flow {
     match result {
         Ok(()) => Flow::Result(0),
         Err(error) => {
-            let _ = writeln!(io.err, "{}", error.ipvsadm_message());
-            hint(io, &error);
+            print_error(io, &error);
             Flow::Result(-1)
         }
     }
 }
 
+/// A listing that fails ends ipvsadm with status 1.
 fn listing_failed(io: &mut Io<'_>, error: &IpvsError) -> Flow {
-    let _ = writeln!(io.err, "{}", error.ipvsadm_message());
-    hint(io, error);
+    print_error(io, error);
     Flow::Exit(1)
 }
 
-type Table = Vec<(Service, Vec<lvs_ipvs::Destination>)>;
+/// ipvsadm's message for a kernel error, then our hint, if there is one.
+fn print_error(io: &mut Io<'_>, error: &IpvsError) {
+    let _ = writeln!(io.err, "{}", error.ipvsadm_message());
+    hint(io, error);
+}
 
-/// Every service and its destinations, in the kernel's order. The
-/// destinations of a large table are read over two sockets at once, one
-/// half of the services each: a dump per service is most of a listing's
-/// time, and the kernel answers two sockets in parallel.
-fn table(ipvs: &mut Ipvs) -> Result<Table, IpvsError> {
-    const PARALLEL_FROM: usize = 64;
-    let services = ipvs.services()?;
-    let split = services.len() / 2;
-    // The second socket is opened here, in this thread's namespace.
-    let second = if services.len() >= PARALLEL_FROM {
-        ipvs.another().ok()
-    } else {
-        None
-    };
-    let (first_half, second_half) = services.split_at(split);
-    let read = |ipvs: &mut Ipvs, part: &[Service]| -> Result<Vec<Vec<lvs_ipvs::Destination>>, IpvsError> {
-        part.iter().map(|s| ipvs.destinations(&s.key)).collect()
-    };
-    let (first, second) = match second {
-        Some(mut other) => std::thread::scope(|scope| {
-            let worker = scope.spawn(move || read(&mut other, second_half));
-            let first = read(ipvs, first_half);
-            let second = worker
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (first, second)
-        }),
-        None => (read(ipvs, first_half), read(ipvs, second_half)),
-    };
-    let destinations = first?.into_iter().chain(second?);
-    Ok(services.into_iter().zip(destinations).collect())
+/// The line lvs-rs adds after ipvsadm's message where that one is cryptic.
+fn hint(io: &mut Io<'_>, error: &IpvsError) {
+    if let Some(explanation) = error.explanation() {
+        let _ = writeln!(io.err, "  hint: {explanation}");
+    }
 }
 
 fn list_all(ipvs: &mut Ipvs, format: &command::Format, io: &mut Io<'_>) -> Flow {
@@ -224,7 +187,7 @@ fn list_all(ipvs: &mut Ipvs, format: &command::Format, io: &mut Io<'_>) -> Flow 
         Ok(info) => info,
         Err(error) => return listing_failed(io, &error),
     };
-    let table = match table(ipvs) {
+    let table = match ipvs.listing() {
         Ok(table) => table,
         Err(error) => return listing_failed(io, &error),
     };

@@ -36,25 +36,9 @@ pub fn atoi(text: &str) -> i64 {
         .unwrap_or(0)
 }
 
-mod c {
-    extern "C" {
-        // glibc's inet_aton: every form (`10.1`, `0x7f.1`, octal parts).
-        pub fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
-    }
-}
-
-/// `inet_aton`: an IPv4 address in any of its C forms.
-pub fn inet_aton(text: &str) -> Option<Ipv4Addr> {
-    // A plain dotted quad means the same to both; only other forms need C.
-    if let Ok(addr) = text.parse::<Ipv4Addr>() {
-        return Some(addr);
-    }
-    let text = CString::new(text).ok()?;
-    let mut addr = libc::in_addr { s_addr: 0 };
-    // SAFETY: a valid C string and a valid in_addr to write to.
-    let ok = unsafe { c::inet_aton(text.as_ptr(), &mut addr) };
-    (ok != 0).then(|| Ipv4Addr::from(u32::from_be(addr.s_addr)))
-}
+/// `inet_aton`: an IPv4 address in any of its C forms (`10.1`, `0x7f.1`),
+/// as lvs.cf reads addresses too.
+pub use lvs_cf::inet_aton;
 
 /// `inet_pton(AF_INET, ...)`: dotted quad only.
 pub fn inet_pton4(text: &str) -> Option<Ipv4Addr> {
@@ -207,13 +191,7 @@ pub fn push_addr_port(out: &mut String, addr: IpAddr, port: u16, protocol: u16, 
         out.push(':');
         out.push_str(&service);
     }
-    if out.len() - start > 59 {
-        let mut end = start + 59;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-    }
+    truncate_bytes(out, start + 59);
 }
 
 /// An IPv4 address in dotted decimal, without the formatting machinery
