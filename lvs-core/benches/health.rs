@@ -87,6 +87,8 @@ fn resident_mib(pid: &str) -> f64 {
 }
 
 struct Measurement {
+    /// How the checks went out: half-open probes or connections.
+    method: &'static str,
     cpu_share: f64,
     resident_mib: f64,
     added: usize,
@@ -122,6 +124,11 @@ fn engine(count: usize) -> Measurement {
             .collect();
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();
         let engine = Engine::start(servers, sender);
+        let method = if engine.half_open() {
+            "half-open probes"
+        } else {
+            "connections"
+        };
         let mut added = 0;
         let mut removed = 0;
         let mut drain = |receiver: &mut tokio::sync::mpsc::UnboundedReceiver<Update>, measuring: bool| {
@@ -145,6 +152,7 @@ fn engine(count: usize) -> Measurement {
         let resident_mib = resident_mib("self");
         engine.stop();
         Measurement {
+            method,
             cpu_share,
             resident_mib,
             added,
@@ -203,6 +211,7 @@ fn nannies(nanny: &str, count: usize) -> Measurement {
     }
     let cpu_share = (children_cpu() - before) / started.elapsed().as_secs_f64();
     Measurement {
+        method: "connections",
         cpu_share,
         resident_mib,
         added: count,
@@ -240,18 +249,22 @@ fn main() -> ExitCode {
     let _ = server.kill();
     let _ = server.wait();
 
-    println!("health checks every second, TCP connect to listeners on 127.2.x.y:{PORT}; CPU over {WINDOW:?}");
-    println!("{:<28} {:>9} {:>10} {:>8}", "", "CPU core", "resident", "added");
+    println!("health checks every second, TCP connect checks of listeners on 127.2.x.y:{PORT}; CPU over {WINDOW:?}");
+    println!(
+        "{:<28} {:>9} {:>10} {:>8}  checks",
+        "", "CPU core", "resident", "added"
+    );
     for (name, m) in [
         ("engine, 10,000 servers", &big),
         ("engine, 1,000 servers", &small),
         ("1,000 nanny processes", &piranha),
     ] {
         println!(
-            "{name:<28} {:>8.1}% {:>7.1} MiB {:>8}",
+            "{name:<28} {:>8.1}% {:>7.1} MiB {:>8}  {}",
             m.cpu_share * 100.0,
             m.resident_mib,
-            m.added
+            m.added,
+            m.method
         );
     }
     println!(

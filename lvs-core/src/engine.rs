@@ -3,8 +3,13 @@
 //! schedule, feeds its [`Nanny`] machine, and sends the machine's table
 //! changes to the caller, which applies them (the director, with lvs-ipvs).
 //!
-//! Start times are spread over the first interval, so 10,000 servers checked
-//! every second make a steady 10,000 checks a second, not a burst.
+//! Start times are spread over the first interval in 10 ms slots, so 10,000
+//! servers checked every second make a steady 100 checks every 10 ms, not a
+//! burst, and the runtime wakes 100 times a second for them, not 1,000.
+//!
+//! Plain TCP connect checks of IPv4 servers go out as half-open probes over
+//! one raw socket ([`SynProber`]) when the process may open one; otherwise,
+//! and for every other check, each check makes its own connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +21,10 @@ use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::check::{self, Check};
 use crate::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
+use crate::probe::SynProber;
+
+/// Checks start on these boundaries within the first interval.
+const SLOT: Duration = Duration::from_millis(10);
 
 /// One real server to watch.
 #[derive(Clone, Debug)]
@@ -42,6 +51,7 @@ pub struct Update {
 /// The running checks; dropping it stops them.
 pub struct Engine {
     tasks: Vec<JoinHandle<()>>,
+    half_open: bool,
 }
 
 impl Engine {
@@ -49,20 +59,37 @@ impl Engine {
     /// `updates`; when the receiver is gone, the tasks end.
     pub fn start(servers: Vec<Server>, updates: UnboundedSender<Update>) -> Engine {
         let count = servers.len().max(1) as u32;
+        let prober = servers
+            .iter()
+            .any(|server| is_plain_connect(&server.check) && server.target.is_ipv4())
+            .then(SynProber::new)
+            .and_then(Result::ok)
+            .map(Arc::new);
+        let half_open = prober.is_some();
         let now = Instant::now();
         let tasks = servers
             .into_iter()
             .enumerate()
             .map(|(index, server)| {
-                let offset = server
+                let spread = server
                     .nanny
                     .interval
                     .mul_f64(f64::from(index as u32) / f64::from(count));
+                // Whole slots, so that the runtime wakes once a slot for a
+                // batch of checks rather than once a millisecond.
+                let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
                 let updates = updates.clone();
-                tokio::spawn(watch(server, now + offset, updates))
+                let prober = prober.clone().filter(|_| is_plain_connect(&server.check));
+                tokio::spawn(watch(server, prober, now + offset, updates))
             })
             .collect();
-        Engine { tasks }
+        Engine { tasks, half_open }
+    }
+
+    /// Whether plain TCP checks go out as half-open probes (the process may
+    /// open a raw socket) rather than as connections.
+    pub fn half_open(&self) -> bool {
+        self.half_open
     }
 
     /// How many servers are being watched.
@@ -88,15 +115,37 @@ impl Drop for Engine {
     }
 }
 
-async fn watch(server: Server, start: Instant, updates: UnboundedSender<Update>) {
+fn is_plain_connect(check: &Check) -> bool {
+    matches!(
+        check,
+        Check::Tcp {
+            send: None,
+            expect: None
+        }
+    )
+}
+
+async fn watch(
+    server: Server,
+    prober: Option<Arc<SynProber>>,
+    start: Instant,
+    updates: UnboundedSender<Update>,
+) {
     let mut machine = Nanny::new(server.nanny, server.target.to_string());
     let mut ticker = interval_at(start, server.nanny.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let up = check::run(&server.check, server.target, server.timeout)
-            .await
-            .is_ok();
+        let probed = match &prober {
+            Some(prober) => prober.probe(server.target, server.timeout).await,
+            None => None,
+        };
+        let up = match probed {
+            Some(result) => result.is_ok(),
+            None => check::run(&server.check, server.target, server.timeout)
+                .await
+                .is_ok(),
+        };
         let mut actions = machine.handle(NannyEvent::Checked { up });
         while let Some(position) = actions.iter().position(|a| *a == NannyAction::QueryLoad) {
             actions.remove(position);

@@ -10,7 +10,9 @@
 //! - [`failover`]: pulse's state machine; [`heartbeat`]: its datagrams
 //!   (Piranha's format and an authenticated one).
 //! - [`check`]: health checks of a real server (TCP, UDP, program, HTTP GET);
-//!   [`nanny`]: the state machine that turns their results into table changes.
+//!   [`nanny`]: the state machine that turns their results into table changes;
+//!   [`engine`]: thousands of servers checked in one runtime, with
+//!   [`probe`]'s half-open TCP probes.
 //!
 //! The daemons that drive these (pulse, nanny, lvs) and the director
 //! reconciler arrive with their issues.
@@ -21,3 +23,4 @@ pub mod engine;
 pub mod failover;
 pub mod heartbeat;
 pub mod nanny;
+pub mod probe;

@@ -495,6 +495,9 @@ fn the_engine_watches_many_servers_in_one_runtime() {
                 Ok(None) | Err(_) => break,
             }
         }
+        if testkit::require_root("the_engine_watches_many_servers_in_one_runtime (half-open)") {
+            assert!(engine.half_open(), "as root, plain connect checks are probes");
+        }
         engine.stop();
         added
     });
@@ -503,4 +506,56 @@ fn the_engine_watches_many_servers_in_one_runtime() {
         (0..40).step_by(2).collect(),
         "exactly the servers that answer are added"
     );
+}
+
+#[test]
+fn half_open_probes() {
+    use lvs_core::probe::SynProber;
+    if !testkit::require_root("half_open_probes") {
+        return;
+    }
+    let open = tcp_server(Some(b"ok"), Duration::ZERO);
+    let refused = closed_tcp_port();
+    let silent = silent_tcp_port();
+    // A listener that goes away between two probes.
+    let dying = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dying_address = dying.local_addr().expect("address");
+    runtime().block_on(async move {
+        let prober = std::sync::Arc::new(SynProber::new().expect("a raw socket as root"));
+        assert_eq!(prober.probe(open, LIMIT).await, Some(Ok(())));
+        assert!(matches!(
+            prober.probe(refused, LIMIT).await,
+            Some(Err(Failure::Connect(why))) if why.contains("refused")
+        ));
+        let started = Instant::now();
+        assert_eq!(
+            prober.probe(silent, LIMIT).await,
+            Some(Err(Failure::ConnectTimeout)),
+            "a full accept queue drops SYNs"
+        );
+        assert!(started.elapsed() >= LIMIT && started.elapsed() < LIMIT * 3);
+
+        assert_eq!(prober.probe(dying_address, LIMIT).await, Some(Ok(())));
+        drop(dying);
+        assert!(matches!(
+            prober.probe(dying_address, LIMIT).await,
+            Some(Err(Failure::Connect(_)))
+        ));
+
+        // Many at once, interleaved, each gets its own answer.
+        let probes: Vec<_> = (0..200)
+            .map(|i| {
+                let target = if i % 2 == 0 { open } else { refused };
+                let prober = std::sync::Arc::clone(&prober);
+                tokio::spawn(async move { prober.probe(target, LIMIT).await })
+            })
+            .collect();
+        for (i, probe) in probes.into_iter().enumerate() {
+            let result = probe.await.expect("probe task");
+            assert_eq!(result.map(|r| r.is_ok()), Some(i % 2 == 0), "probe {i}");
+        }
+
+        let v6: SocketAddr = "[::1]:80".parse().expect("literal");
+        assert_eq!(prober.probe(v6, LIMIT).await, None, "IPv6 is left to a connect");
+    });
 }
