@@ -75,6 +75,9 @@ pub const GLOBAL_KEYS: &[Key] = &[
     piranha("udp_timeout"),
     piranha("virtual"),
     piranha("failover"),
+    extension("heartbeat_key"),
+    extension("arp_count"),
+    extension("arp_interval"),
 ];
 
 pub const VIRTUAL_KEYS: &[Key] = &[

@@ -364,6 +364,14 @@ pub struct Config {
     pub tcp_timeout: u32,
     pub tcpfin_timeout: u32,
     pub udp_timeout: u32,
+    /// lvs-rs extension: a file holding the key both routers share; with it,
+    /// heartbeats are authenticated (HMAC-SHA-256, state and sequence number).
+    pub heartbeat_key: Option<String>,
+    /// lvs-rs extension: announcements (gratuitous ARP or unsolicited NA)
+    /// sent per VIP on activation; Piranha sends 5.
+    pub arp_count: u32,
+    /// lvs-rs extension: the time between those announcements; Piranha's is 1 s.
+    pub arp_interval: Seconds,
     /// The `virtual NAME { }` blocks, in file order.
     pub virtual_services: Vec<VirtualService>,
     /// The `failover NAME { }` blocks, in file order.
@@ -405,6 +413,9 @@ impl Default for Config {
             tcp_timeout: 0,
             tcpfin_timeout: 0,
             udp_timeout: 0,
+            heartbeat_key: None,
+            arp_count: 5,
+            arp_interval: Seconds::whole(1),
             virtual_services: Vec::new(),
             failover_services: Vec::new(),
         }

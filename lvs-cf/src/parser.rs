@@ -742,6 +742,21 @@ impl<'a> Parser<'a, '_> {
                     c.heartbeat = self.boolean(2)?;
                     "heartbeat"
                 }
+                "heartbeat_key" if !self.strict => {
+                    self.check_args(1)?;
+                    c.heartbeat_key = Some(self.string(2));
+                    "heartbeat_key"
+                }
+                "arp_count" if !self.strict => {
+                    self.check_args(1)?;
+                    c.arp_count = self.int(2, 0, 100)? as u32;
+                    "arp_count"
+                }
+                "arp_interval" if !self.strict => {
+                    self.check_args(1)?;
+                    c.arp_interval = self.seconds(2)?;
+                    "arp_interval"
+                }
                 "heartbeat_port" => {
                     self.check_args(1)?;
                     c.heartbeat_port = self.port(2, true)?;

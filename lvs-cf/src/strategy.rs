@@ -346,76 +346,89 @@ pub fn config() -> impl Strategy<Value = Config> {
             prop_oneof![Just("/sbin/ipvsadm".to_owned()), word()],
         ),
     );
-    (heartbeat, rest, services(4), services(2)).prop_map(|(heartbeat, rest, virtuals, failovers)| {
-        let (
-            serial_no,
-            service,
-            primary,
-            primary_private,
-            backup,
-            backup_private,
-            backup_active,
-            hb,
-            hb_port,
-            keepalive,
-            deadtime,
-            network,
-        ) = heartbeat;
-        let (
-            nat_router,
-            nat_nmask,
-            rca,
-            debug_level,
-            rsh_command,
-            active_cmd,
-            inactive_cmd,
-            flags,
-            syncd_iface,
-            syncd_id,
-            timeouts,
-            misc,
-        ) = rest;
-        let (primary_shared, backup_shared, ipvsadm) = misc;
-        let backup = match (&primary, backup) {
-            (Some(p), Some(b)) if *p == b => None,
-            (_, b) => b,
-        };
-        Config {
-            serial_no,
-            service,
-            primary,
-            primary_private,
-            primary_shared,
-            backup,
-            backup_private,
-            backup_shared,
-            backup_active,
-            heartbeat: hb,
-            heartbeat_port: hb_port,
-            keepalive,
-            deadtime,
-            network,
-            nat_router: nat_router.map(|(host, device)| AddressOnDevice { host, device }),
-            nat_nmask,
-            reservation_conflict_action: rca,
-            debug_level,
-            rsh_command,
-            ipvsadm,
-            sync: flags[0],
-            active_cmd,
-            inactive_cmd,
-            monitor_links: flags[1],
-            hard_shutdown: flags[2],
-            syncdaemon: flags[3],
-            syncd_iface,
-            syncd_id,
-            tcp_timeout: u32::from(timeouts[0]),
-            tcpfin_timeout: u32::from(timeouts[1]),
-            udp_timeout: u32::from(timeouts[2]) * u32::from(flags[4]),
-            virtual_services: virtuals,
-            failover_services: failovers,
-        }
-    })
+    let extensions = (
+        option::of(prop_oneof![
+            Just("/etc/sysconfig/ha/heartbeat.key".to_owned()),
+            word()
+        ]),
+        prop_oneof![3 => Just(5u32), 1 => 0u32..=100],
+        seconds(),
+    );
+    (heartbeat, rest, extensions, services(4), services(2)).prop_map(
+        |(heartbeat, rest, (heartbeat_key, arp_count, arp_interval), virtuals, failovers)| {
+            let (
+                serial_no,
+                service,
+                primary,
+                primary_private,
+                backup,
+                backup_private,
+                backup_active,
+                hb,
+                hb_port,
+                keepalive,
+                deadtime,
+                network,
+            ) = heartbeat;
+            let (
+                nat_router,
+                nat_nmask,
+                rca,
+                debug_level,
+                rsh_command,
+                active_cmd,
+                inactive_cmd,
+                flags,
+                syncd_iface,
+                syncd_id,
+                timeouts,
+                misc,
+            ) = rest;
+            let (primary_shared, backup_shared, ipvsadm) = misc;
+            let backup = match (&primary, backup) {
+                (Some(p), Some(b)) if *p == b => None,
+                (_, b) => b,
+            };
+            Config {
+                serial_no,
+                service,
+                primary,
+                primary_private,
+                primary_shared,
+                backup,
+                backup_private,
+                backup_shared,
+                backup_active,
+                heartbeat: hb,
+                heartbeat_port: hb_port,
+                keepalive,
+                deadtime,
+                network,
+                nat_router: nat_router.map(|(host, device)| AddressOnDevice { host, device }),
+                nat_nmask,
+                reservation_conflict_action: rca,
+                debug_level,
+                rsh_command,
+                ipvsadm,
+                sync: flags[0],
+                active_cmd,
+                inactive_cmd,
+                monitor_links: flags[1],
+                hard_shutdown: flags[2],
+                syncdaemon: flags[3],
+                syncd_iface,
+                syncd_id,
+                tcp_timeout: u32::from(timeouts[0]),
+                tcpfin_timeout: u32::from(timeouts[1]),
+                udp_timeout: u32::from(timeouts[2]) * u32::from(flags[4]),
+                heartbeat_key,
+                arp_count,
+                arp_interval,
+                virtual_services: virtuals,
+                failover_services: failovers,
+            }
+        },
+    )
 }
 
 /// Valid models that use no lvs-rs extension, so Piranha 0.8.6 reads their
@@ -463,6 +476,10 @@ fn without_extensions(mut c: Config) -> Config {
     }
     c.keepalive = whole(c.keepalive);
     c.deadtime = whole(c.deadtime);
+    let piranha = Config::default();
+    c.heartbeat_key = piranha.heartbeat_key;
+    c.arp_count = piranha.arp_count;
+    c.arp_interval = piranha.arp_interval;
     for h in [
         &mut c.primary,
         &mut c.primary_private,
@@ -860,6 +877,15 @@ impl Ugly {
             }
         }
         put!("syncd_id", self.int(c.syncd_id.into()));
+        if let Some(path) = &c.heartbeat_key {
+            put!("heartbeat_key", self.plain(path));
+        }
+        if c.arp_count != d.arp_count || self.dice.chance(4) {
+            put!("arp_count", self.int(c.arp_count.into()));
+        }
+        if c.arp_interval != d.arp_interval || self.dice.chance(4) {
+            put!("arp_interval", self.seconds(c.arp_interval));
+        }
         for (key, value) in [
             ("tcp_timeout", c.tcp_timeout),
             ("tcpfin_timeout", c.tcpfin_timeout),

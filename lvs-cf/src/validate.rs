@@ -201,6 +201,7 @@ impl Validator {
         }
         self.seconds(line("keepalive"), "keepalive", c.keepalive);
         self.seconds(line("deadtime"), "deadtime", c.deadtime);
+        self.seconds(line("arp_interval"), "arp_interval", c.arp_interval);
         if c.backup_active && c.deadtime.0 <= c.keepalive.0 * 2 {
             self.warning(
                 line("deadtime"),
@@ -254,6 +255,7 @@ impl Validator {
             ("active_cmd", c.active_cmd.as_deref()),
             ("inactive_cmd", c.inactive_cmd.as_deref()),
             ("syncd_iface", Some(c.syncd_iface.as_str())),
+            ("heartbeat_key", c.heartbeat_key.as_deref()),
         ] {
             if let Some(value) = value {
                 self.plain(line(key), &format!("`{key}`"), value);

@@ -98,6 +98,15 @@ pub fn write(config: &Config) -> String {
     if config.sync {
         entry(w, "", "sync", 1);
     }
+    if let Some(path) = &config.heartbeat_key {
+        entry(w, "", "heartbeat_key", token(path));
+    }
+    if config.arp_count != defaults.arp_count {
+        entry(w, "", "arp_count", config.arp_count);
+    }
+    if config.arp_interval != defaults.arp_interval {
+        entry(w, "", "arp_interval", config.arp_interval);
+    }
     for vs in &config.virtual_services {
         write_service(w, "virtual", vs);
     }

@@ -7,8 +7,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ipvsadm;
+pub mod log;
 pub mod lvs;
 pub mod nanny;
+pub mod pulse;
+pub mod router;
 pub mod send_arp;
 
 /// Every program with its man page section, for man page generation.
@@ -17,6 +20,7 @@ pub fn programs() -> Vec<(clap::Command, &'static str)> {
     vec![
         (lvs::LvsArgs::command(), "8"),
         (nanny::NannyArgs::command(), "8"),
+        (pulse::PulseArgs::command(), "8"),
         (send_arp::SendArpArgs::command(), "8"),
     ]
 }

@@ -151,6 +151,15 @@ impl Failover {
         if config.force_active {
             machine.activate(ActivateReason::Forced, &mut actions);
         }
+        // The first heartbeat goes out before anything is heard, so that it
+        // tells the partner the state this router starts in. Otherwise a
+        // backup that hears the master's STOPPED first activates and its
+        // first word is RUNNING: the master never hears a STOPPED and a
+        // simultaneous start ends with the backup active.
+        if config.backup_active {
+            actions.push(Action::SendHeartbeat(machine.own_state()));
+            machine.send_at = now + config.keepalive;
+        }
         (machine, actions)
     }
 
@@ -164,6 +173,16 @@ impl Failover {
 
     pub fn config(&self) -> &FailoverConfig {
         &self.config
+    }
+
+    /// New timer settings (pulse re-reading lvs.cf). The partner gets a
+    /// fresh `deadtime` from `now`, so a shorter one cannot declare it dead
+    /// at once; the next heartbeat goes out no later than one new keepalive.
+    pub fn set_timers(&mut self, keepalive: Duration, deadtime: Duration, now: Instant) {
+        self.config.keepalive = keepalive;
+        self.config.deadtime = deadtime;
+        self.send_at = self.send_at.min(now + keepalive);
+        self.need_at = now + deadtime;
     }
 
     /// When [`Failover::on_timeout`] must next be called.
@@ -302,9 +321,8 @@ mod tests {
     fn a_silent_partner_is_declared_dead_after_deadtime() {
         let t0 = Instant::now();
         let (mut m, actions) = Failover::new(config(Role::Backup), t0);
-        assert!(actions.is_empty());
-        assert_eq!(m.next_timeout(), Some(t0));
-        assert_eq!(m.on_timeout(t0), vec![Action::SendHeartbeat(PeerState::Stopped)]);
+        assert_eq!(actions, vec![Action::SendHeartbeat(PeerState::Stopped)]);
+        assert_eq!(m.next_timeout(), Some(t0 + Duration::from_secs(2)));
         assert_eq!(
             m.on_timeout(t0 + Duration::from_secs(2)),
             vec![Action::SendHeartbeat(PeerState::Stopped)]
@@ -379,7 +397,13 @@ mod tests {
             t0,
         );
         assert!(forced.is_active());
-        assert_eq!(actions, vec![Action::Activate(ActivateReason::Forced)]);
+        assert_eq!(
+            actions,
+            vec![
+                Action::Activate(ActivateReason::Forced),
+                Action::SendHeartbeat(PeerState::Running)
+            ]
+        );
     }
 
     #[test]

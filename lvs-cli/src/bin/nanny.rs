@@ -5,41 +5,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use lvs_cli::log::Log;
 use lvs_cli::nanny::NannyArgs;
 use lvs_core::check::{self, Check, Expect};
 use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 use lvs_ipvs::{Destination, ForwardMethod, Ipvs, Protocol, ServiceKey};
 use tokio::signal::unix::{signal, SignalKind};
-
-/// Where log lines go: syslog (ident `nanny`), and standard output with `-n`.
-struct Log {
-    stdout: bool,
-    verbose: bool,
-}
-
-impl Log {
-    fn open(stdout: bool, verbose: bool) -> Log {
-        // SAFETY: the ident is a static C string that outlives every syslog call.
-        unsafe { libc::openlog(c"nanny".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
-        Log { stdout, verbose }
-    }
-
-    fn line(&self, message: &str) {
-        if self.stdout {
-            println!("{message}");
-        }
-        if let Ok(text) = std::ffi::CString::new(message) {
-            // SAFETY: a constant "%s" format with one C string argument.
-            unsafe { libc::syslog(libc::LOG_INFO, c"%s".as_ptr(), text.as_ptr()) };
-        }
-    }
-
-    fn debug(&self, message: &str) {
-        if self.verbose {
-            self.line(&format!("DEBUG -- {message}"));
-        }
-    }
-}
 
 fn fail(message: &str) -> ExitCode {
     eprintln!("nanny: {message}");
@@ -108,7 +79,7 @@ fn main() -> ExitCode {
         _ => ForwardMethod::Masquerade,
     };
     let rport = args.rport.unwrap_or(args.port);
-    let log = Log::open(args.nodaemon, args.verbose);
+    let log = Log::open(c"nanny", args.nodaemon, "", args.verbose);
 
     // The check, as nanny builds it.
     let translate = |s: &str| {

@@ -1,0 +1,66 @@
+//! `pulse`: the heartbeat and failover daemon of an LVS router pair; its
+//! options are pulse 0.8.6's.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pulse",
+    version,
+    about = "Heartbeat and failover between an active and a backup LVS router",
+    long_about = "Heartbeat and failover between an active and a backup LVS router, as Piranha's pulse. \
+                  The router whose interfaces hold `primary` is the master, the other the backup. Each sends a \
+                  heartbeat every `keepalive` seconds to the other's `heartbeat_port` (Piranha's 4-byte format, \
+                  or with `heartbeat_key` an authenticated one); after `deadtime` seconds of silence, or on a \
+                  STOPPED heartbeat, the backup activates: it runs `active_cmd`, starts the lvs daemon, switches \
+                  the IPVS sync daemon to master (`syncdaemon = 1`), brings up every active virtual service's \
+                  VIP (and `nat_router`) with its netmask and announces each with `arp_count` gratuitous ARPs \
+                  (IPv6: unsolicited neighbour advertisements), `arp_interval` apart. Deactivation undoes each \
+                  step. The master wins ties; there is no automatic fail-back (--forceactive takes over).\n\n\
+                  Signals: SIGTERM and SIGINT deactivate, send a last STOPPED heartbeat so that the partner \
+                  takes over at once, and exit; SIGHUP re-reads lvs.cf (pulse's own settings too; an invalid \
+                  file changes nothing) and passes the signal to the lvs daemon; SIGUSR1 and SIGUSR2 are \
+                  ignored.",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+pub struct PulseArgs {
+    /// Print help.
+    #[arg(short = '?', long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Print the version.
+    #[arg(long = "version", action = ArgAction::Version)]
+    pub version: Option<bool>,
+    /// The configuration file.
+    #[arg(short = 'c', long = "configfile", value_name = "FILE", default_value = lvs_cf::DEFAULT_PATH)]
+    pub configfile: PathBuf,
+    /// Stay in the foreground and log to standard output (as `pulse: message`) as well as syslog.
+    #[arg(short = 'n', long = "nodaemon")]
+    pub nodaemon: bool,
+    /// Exchange heartbeats and log, but change nothing: no lvs daemon, no VIPs, no announcements,
+    /// no commands, no sync daemon.
+    #[arg(short = 't', long = "test-start", visible_alias = "norun")]
+    pub test_start: bool,
+    /// Log debugging lines (`DEBUG -- ...`); passes -v to the lvs daemon.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Start active, taking over from an active partner.
+    #[arg(long = "forceactive")]
+    pub force_active: bool,
+    /// The lvs daemon to run when active (`--lvs` is pulse(8)'s older name).
+    #[arg(
+        long = "lvsd",
+        visible_alias = "lvs",
+        value_name = "PATH",
+        default_value = "/usr/sbin/lvsd"
+    )]
+    pub lvsd: PathBuf,
+    /// The failover-services daemon (accepted; lvs-rs has no failover-services mode).
+    #[arg(long = "fos", value_name = "PATH")]
+    pub fos: Option<PathBuf>,
+    /// Where the daemon writes its process id.
+    #[arg(long = "pidfile", value_name = "FILE", default_value = "/var/run/pulse.pid")]
+    pub pidfile: PathBuf,
+}

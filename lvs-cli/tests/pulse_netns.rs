@@ -1,0 +1,566 @@
+//! `pulse` across real network namespaces: two routers and a client on one
+//! bridge. In each router namespace a server on port 8080 answers with its
+//! router's name, so the client sees which router owns the VIP.
+//!
+//! Needs root (namespaces); in CI it must run, elsewhere it skips.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lvs_core::failover::{PeerState, Role};
+use lvs_core::heartbeat::{encode_piranha, Authenticator};
+use testkit::{Netns, TempDir};
+
+const PRIMARY: &str = "10.7.0.1";
+const BACKUP: &str = "10.7.0.2";
+const CLIENT: &str = "10.7.0.10";
+const VIP: &str = "10.7.0.100";
+const KEY: &str = "a key of more than sixteen bytes, shared by both routers\n";
+
+/// The cases are timing-sensitive; one at a time on a small machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Lab {
+    switch: Netns,
+    routers: [Netns; 2],
+    client: Netns,
+    dir: TempDir,
+    lvsd: PathBuf,
+    /// Every pulse's log, shown when a wait fails.
+    logs: Mutex<Vec<PathBuf>>,
+}
+
+/// Runs `f` on a thread of its own inside `ns`, for the rest of the test.
+fn spawn_in(ns: &Netns, f: impl FnOnce() + Send + 'static) {
+    let path = format!("/run/netns/{}", ns.name);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("namespace file");
+        // SAFETY: setns on this thread only, with a namespace fd we hold open.
+        assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        let _ = ready_tx.send(());
+        f();
+    });
+    ready_rx.recv().expect("the thread entered the namespace");
+}
+
+impl Lab {
+    fn new(name: &str) -> Lab {
+        let switch = Netns::new("pl-sw");
+        switch.ip(&["link", "add", "br0", "type", "bridge"]);
+        switch.ip(&["link", "set", "br0", "up"]);
+        let routers = [Netns::new("pl-r1"), Netns::new("pl-r2")];
+        let client = Netns::new("pl-cl");
+        for (ns, port, address) in [
+            (&routers[0], "r1", PRIMARY),
+            (&routers[1], "r2", BACKUP),
+            (&client, "cl", CLIENT),
+        ] {
+            testkit::veth(ns, "eth0", &switch, port);
+            switch.ip(&["link", "set", port, "master", "br0"]);
+            ns.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"]);
+        }
+        for (ns, name) in routers.iter().zip(["r1", "r2"]) {
+            let listener = ns.run(|| TcpListener::bind("0.0.0.0:8080").expect("bind the server"));
+            spawn_in(ns, move || {
+                for mut stream in listener.incoming().flatten() {
+                    let _ = stream.write_all(name.as_bytes());
+                }
+            });
+        }
+        let dir = TempDir::new(name);
+        // An lvs daemon stand-in: it lives until SIGTERM and ignores SIGHUP (an
+        // ignored signal stays ignored across exec).
+        let lvsd = dir.file("lvsd", "#!/bin/sh\ntrap '' HUP\nexec sleep 100000\n");
+        std::fs::set_permissions(&lvsd, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod lvsd");
+        Lab {
+            switch,
+            routers,
+            client,
+            dir,
+            lvsd,
+            logs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// lvs.cf for both routers, with `extra` global lines.
+    fn config(&self, keepalive: &str, deadtime: &str, extra: &str) -> PathBuf {
+        self.dir.file(
+            "lvs.cf",
+            &format!(
+                "serial_no = 1\nprimary = {PRIMARY}\nservice = lvs\nbackup_active = 1\nbackup = {BACKUP}\n\
+                 heartbeat = 1\nheartbeat_port = 539\nkeepalive = {keepalive}\ndeadtime = {deadtime}\n\
+                 network = direct\narp_count = 3\narp_interval = 0.1\n{extra}\
+                 virtual web {{\n     active = 1\n     address = {VIP} eth0:1\n     port = 8080\n\
+                 \x20    scheduler = wlc\n     protocol = tcp\n     timeout = 6\n     reentry = 15\n\
+                 \x20    server one {{\n         address = 10.7.0.50\n         active = 1\n         weight = 1\n     }}\n}}\n"
+            ),
+        )
+    }
+
+    /// Starts both routers: the primary first, until it is active (alone, it
+    /// activates after `deadtime`), then the backup, until it has heard it.
+    fn pair(&self, config: &Path, extra: &[&str]) -> (Pulse, Pulse) {
+        let primary = self.pulse(0, config, extra);
+        self.wait_owner(0, Duration::from_secs(5));
+        let backup = self.pulse(1, config, extra);
+        backup.wait_log("STARTING PULSE AS BACKUP", Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(300));
+        (primary, backup)
+    }
+
+    /// Starts pulse in router `index` (0: the primary), logging to a file.
+    fn pulse(&self, index: usize, config: &Path, extra: &[&str]) -> Pulse {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        let log = self.dir.0.join(format!("pulse-{index}-{}.log", logs.len()));
+        logs.push(log.clone());
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.routers[index].name])
+            .arg(env!("CARGO_BIN_EXE_pulse"))
+            .args(["-n", "-v", "-c"])
+            .arg(config)
+            .arg(format!("--lvsd={}", self.lvsd.display()))
+            .args(extra)
+            .stdout(Stdio::from(out.try_clone().expect("log file")))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("start pulse");
+        Pulse { child, log }
+    }
+
+    fn has_vip(&self, index: usize) -> bool {
+        self.routers[index]
+            .ip(&["-o", "addr", "show", "dev", "eth0"])
+            .contains(&format!("inet {VIP}/32"))
+    }
+
+    /// Which router answers on the VIP, if any does within 100 ms.
+    fn answer(&self) -> Option<String> {
+        self.client.run(|| {
+            let address: SocketAddr = format!("{VIP}:8080").parse().ok()?;
+            let mut stream = TcpStream::connect_timeout(&address, Duration::from_millis(100)).ok()?;
+            stream.set_read_timeout(Some(Duration::from_millis(100))).ok()?;
+            let mut name = String::new();
+            stream.read_to_string(&mut name).ok()?;
+            Some(name)
+        })
+    }
+
+    /// Waits up to `limit` for `router` to own the VIP alone and answer the client.
+    fn wait_owner(&self, router: usize, limit: Duration) -> Duration {
+        let started = Instant::now();
+        let name = ["r1", "r2"][router];
+        while started.elapsed() < limit {
+            if self.has_vip(router) && !self.has_vip(1 - router) && self.answer().as_deref() == Some(name) {
+                return started.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{name} did not become the only VIP owner within {limit:?} (r1 has it: {}, r2 has it: {}, the client reaches {:?})\n{}",
+            self.has_vip(0),
+            self.has_vip(1),
+            self.answer(),
+            self.all_logs()
+        );
+    }
+
+    fn all_logs(&self) -> String {
+        let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.iter()
+            .map(|path| {
+                format!(
+                    "== {}\n{}",
+                    path.display(),
+                    std::fs::read_to_string(path).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// The switch port of router `index` goes down (its NIC loses carrier) or up.
+    fn cable(&self, index: usize, connected: bool) {
+        let port = ["r1", "r2"][index];
+        self.switch
+            .ip(&["link", "set", port, if connected { "up" } else { "down" }]);
+    }
+}
+
+struct Pulse {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Pulse {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_log(&self, line: &str, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if self.log().contains(line) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "pulse did not log {line:?} within {limit:?}; its log:\n{}",
+            self.log()
+        );
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child (ip netns exec becomes pulse itself).
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("pulse did not exit within {limit:?}; its log:\n{}", self.log());
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lab(name: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Lab)> {
+    if !testkit::require_root(name) {
+        return None;
+    }
+    let guard = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    Some((guard, Lab::new(name)))
+}
+
+#[test]
+fn a_cut_link_fails_over_and_there_is_no_fail_back() {
+    let Some((_serial, lab)) = lab("pulse_link_cut") else {
+        return;
+    };
+    let config = lab.config("0.1", "0.5", "monitor_links = 1\n");
+    let (primary, backup) = lab.pair(&config, &[]);
+    primary.wait_log("STARTING PULSE AS MASTER", Duration::from_secs(1));
+    backup.wait_log("STARTING PULSE AS BACKUP", Duration::from_secs(1));
+    primary.wait_log("gratuitous lvs arps finished", Duration::from_secs(3));
+
+    lab.cable(0, false);
+    let took = lab.wait_owner(1, Duration::from_secs(3));
+    backup.wait_log("partner dead: activating lvs", Duration::from_secs(1));
+    primary.wait_log("Local NIC link failure: Pulse disabled", Duration::from_secs(1));
+    assert!(
+        took < Duration::from_millis(1500),
+        "failover took {took:?} with deadtime 0.5"
+    );
+    assert!(
+        !lab.has_vip(0),
+        "the primary took its VIP down on the link failure"
+    );
+
+    // The link returns: no automatic fail-back.
+    lab.cable(0, true);
+    primary.wait_log(
+        "Local NIC link(s) restored: Pulse enabled",
+        Duration::from_secs(2),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!lab.has_vip(0) && lab.has_vip(1), "{}", lab.all_logs());
+    assert_eq!(lab.answer().as_deref(), Some("r2"));
+}
+
+#[test]
+fn a_graceful_stop_hands_over_at_once() {
+    let Some((_serial, lab)) = lab("pulse_graceful") else {
+        return;
+    };
+    // A long deadtime: only the final STOPPED heartbeat can make this fast.
+    let config = lab.config("0.1", "3", "");
+    let (mut primary, backup) = lab.pair(&config, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+
+    primary.signal(libc::SIGTERM);
+    let took = lab.wait_owner(1, Duration::from_secs(2));
+    assert!(took < Duration::from_secs(1), "took {took:?}; deadtime is 3 s");
+    backup.wait_log("primary inactive: activating lvs", Duration::from_secs(1));
+    let status = primary.wait_exit(Duration::from_secs(5));
+    assert!(status.success(), "{status}");
+    let log = primary.log();
+    assert!(log.contains("Terminating due to signal 15"), "{log}");
+    assert!(log.contains("shutting down: deactivating LVS"), "{log}");
+    assert!(!lab.has_vip(0));
+}
+
+#[test]
+fn a_killed_primary_comes_back_passive_without_its_stale_vip_and_forceactive_takes_over() {
+    let Some((_serial, lab)) = lab("pulse_kill") else {
+        return;
+    };
+    let config = lab.config("0.1", "0.5", "");
+    let (mut primary, backup) = lab.pair(&config, &[]);
+
+    primary.signal(libc::SIGKILL);
+    primary.wait_exit(Duration::from_secs(2));
+    // The backup takes over after deadtime, while the dead primary's VIP is
+    // still on its interface: the client reaches the backup once its
+    // gratuitous ARPs have updated the client's neighbour entry.
+    let started = Instant::now();
+    while !lab.has_vip(1) {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the backup did not activate"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    backup.wait_log("partner dead: activating lvs", Duration::from_secs(1));
+    assert!(lab.has_vip(0), "SIGKILL leaves the VIP behind");
+
+    let restarted = lab.pulse(0, &config, &[]);
+    restarted.wait_log(
+        &format!("removed the stale VIP {VIP} from eth0:1"),
+        Duration::from_secs(3),
+    );
+    lab.wait_owner(1, Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !lab.has_vip(0),
+        "the restarted primary stays passive (no fail-back)"
+    );
+    assert!(!restarted.log().contains("activating lvs"), "{}", restarted.log());
+    drop(restarted);
+
+    // --forceactive: the primary takes over and the backup stands down.
+    let forced = lab.pulse(0, &config, &["--forceactive"]);
+    forced.wait_log("Forced active on startup: activating lvs", Duration::from_secs(3));
+    lab.wait_owner(0, Duration::from_secs(3));
+    backup.wait_log("partner active: deactivating LVS", Duration::from_secs(2));
+}
+
+#[test]
+fn a_healed_partition_leaves_the_master_as_the_one_owner() {
+    let Some((_serial, lab)) = lab("pulse_partition") else {
+        return;
+    };
+    // No link monitoring: both routers stay up through the partition.
+    let config = lab.config("0.1", "0.5", "");
+    let (primary, backup) = lab.pair(&config, &[]);
+
+    lab.cable(0, false);
+    backup.wait_log("partner dead: activating lvs", Duration::from_secs(3));
+    assert!(
+        lab.has_vip(0) && lab.has_vip(1),
+        "both are active while partitioned"
+    );
+
+    lab.cable(0, true);
+    backup.wait_log("partner active: deactivating LVS", Duration::from_secs(3));
+    primary.wait_log("partner active: resending arps", Duration::from_secs(3));
+    lab.wait_owner(0, Duration::from_secs(3));
+}
+
+#[test]
+fn forged_altered_and_replayed_authenticated_heartbeats_are_dropped() {
+    let Some((_serial, lab)) = lab("pulse_auth") else {
+        return;
+    };
+    let key = lab.dir.file("heartbeat.key", KEY);
+    let config = lab.config("0.1", "0.5", &format!("heartbeat_key = {}\n", key.display()));
+    let (primary, backup) = lab.pair(&config, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // From the primary's address: heartbeats that would make the backup
+    // activate (STOPPED) if it believed them.
+    let target = format!("{BACKUP}:539");
+    lab.routers[0].run(|| {
+        let socket = UdpSocket::bind(format!("{PRIMARY}:0")).expect("bind");
+        let mut forger = Authenticator::new(b"a guessed key of sixteen bytes", Role::Master, 4_000_000_000);
+        let key = KEY.trim_end().as_bytes();
+        // Genuine, sealed with the key, but numbered as if sent an hour ago.
+        let unix_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let mut old = Authenticator::new(key, Role::Master, unix_now - 3600);
+        let mut genuine = Authenticator::new(key, Role::Master, unix_now + 3600);
+        for _ in 0..10 {
+            socket
+                .send_to(&forger.seal(PeerState::Stopped), &target)
+                .expect("send");
+            socket
+                .send_to(&old.seal(PeerState::Stopped), &target)
+                .expect("send");
+            let mut altered = genuine.seal(PeerState::Running);
+            altered[5] ^= 0x01;
+            socket.send_to(&altered, &target).expect("send");
+            socket
+                .send_to(&encode_piranha(PeerState::Stopped), &target)
+                .expect("send");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let log = backup.log();
+    assert!(
+        log.contains(&format!(
+            "dropped a heartbeat from {PRIMARY}: forged or altered heartbeat"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("dropped a heartbeat from {PRIMARY}: replayed heartbeat")),
+        "{log}"
+    );
+    assert!(log.contains("bad heartbeat packet"), "{log}");
+    assert!(
+        !log.contains("activating lvs"),
+        "the backup believed a forgery:\n{log}"
+    );
+    assert!(!lab.has_vip(1));
+    lab.wait_owner(0, Duration::from_secs(1));
+    drop(primary);
+}
+
+/// A peer speaking Piranha's wire format, built from the reference: 4 bytes,
+/// the magic in host byte order.
+fn piranha_peer(
+    lab: &Lab,
+    index: usize,
+    address: &'static str,
+    sends: impl Fn(Duration) -> Option<PeerState> + Send + 'static,
+    run_for: Duration,
+) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (heard_tx, heard_rx) = std::sync::mpsc::channel();
+    let partner = if index == 0 { BACKUP } else { PRIMARY };
+    spawn_in(&lab.routers[index], move || {
+        let socket = UdpSocket::bind(format!("{address}:539")).expect("bind the peer");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("timeout");
+        let started = Instant::now();
+        let mut next_send = started;
+        let mut buffer = [0u8; 64];
+        while started.elapsed() < run_for {
+            if Instant::now() >= next_send {
+                if let Some(state) = sends(started.elapsed()) {
+                    let _ = socket.send_to(&encode_piranha(state), format!("{partner}:539"));
+                }
+                next_send += Duration::from_millis(100);
+            }
+            if let Ok((len, _)) = socket.recv_from(&mut buffer) {
+                let _ = heard_tx.send(buffer[..len].to_vec());
+            }
+        }
+    });
+    heard_rx
+}
+
+#[test]
+fn pulse_pairs_with_a_router_speaking_piranhas_wire_format() {
+    let Some((_serial, lab)) = lab("pulse_piranha_peer") else {
+        return;
+    };
+    let config = lab.config("0.1", "0.5", "");
+    const RUNNING_LE: [u8; 4] = [0xda, 0xdb, 0xad, 0xbd];
+    const STOPPED_LE: [u8; 4] = [0xbd, 0xda, 0xbd, 0xad];
+
+    // Our pulse as master; the Piranha backup says STOPPED for a second, then RUNNING.
+    let heard = piranha_peer(
+        &lab,
+        1,
+        BACKUP,
+        |t| {
+            Some(if t < Duration::from_secs(1) {
+                PeerState::Stopped
+            } else {
+                PeerState::Running
+            })
+        },
+        Duration::from_secs(2),
+    );
+    let master = lab.pulse(0, &config, &[]);
+    master.wait_log("backup inactive: activating lvs", Duration::from_secs(2));
+    master.wait_log("partner active: resending arps", Duration::from_secs(3));
+    let datagrams: Vec<Vec<u8>> = heard.iter().collect();
+    assert!(datagrams.iter().all(|d| d.len() == 4), "4-byte heartbeats only");
+    assert!(
+        datagrams.iter().any(|d| d[..] == STOPPED_LE),
+        "STOPPED before activating"
+    );
+    assert!(
+        datagrams.iter().any(|d| d[..] == RUNNING_LE),
+        "RUNNING once active"
+    );
+    assert!(lab.has_vip(0), "the master stays active: it wins ties");
+    drop(master);
+
+    // Our pulse as backup; the Piranha master is active for a second, then dies.
+    let _heard = piranha_peer(
+        &lab,
+        0,
+        PRIMARY,
+        |t| (t < Duration::from_secs(1)).then_some(PeerState::Running),
+        Duration::from_secs(3),
+    );
+    let backup = lab.pulse(1, &config, &[]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(!lab.has_vip(1), "passive while the Piranha master runs");
+    backup.wait_log("partner dead: activating lvs", Duration::from_secs(3));
+    assert!(lab.has_vip(1));
+}
+
+#[test]
+fn sighup_rereads_the_configuration_and_keeps_it_when_invalid() {
+    let Some((_serial, lab)) = lab("pulse_sighup") else {
+        return;
+    };
+    let config = lab.config("0.1", "0.5", "");
+    let primary = lab.pulse(0, &config, &[]);
+    lab.wait_owner(0, Duration::from_secs(5));
+
+    // An invalid file changes nothing.
+    let good = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(&config, good.replace("keepalive = 0.1", "keepalive = soon")).expect("write");
+    primary.signal(libc::SIGHUP);
+    primary.wait_log("keeping the running configuration", Duration::from_secs(2));
+    assert!(lab.has_vip(0));
+
+    // A new VIP is brought up by the active router; SIGUSR1/SIGUSR2 do not kill pulse.
+    std::fs::write(
+        &config,
+        good.replace(&format!("{VIP} eth0:1"), "10.7.0.101 eth0:1"),
+    )
+    .expect("write");
+    primary.signal(libc::SIGHUP);
+    primary.wait_log("configuration re-read", Duration::from_secs(2));
+    let started = Instant::now();
+    while lab.has_vip(0) || !lab.routers[0].ip(&["-o", "addr"]).contains("inet 10.7.0.101/32") {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the VIPs did not follow the file"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    primary.signal(libc::SIGUSR1);
+    primary.signal(libc::SIGUSR2);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut primary = primary;
+    assert!(
+        primary.child.try_wait().expect("status").is_none(),
+        "pulse survived SIGUSR1/2"
+    );
+}
