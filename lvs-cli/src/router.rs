@@ -381,6 +381,7 @@ struct Pulse {
     auth: Option<Authenticator>,
     lvsd: Option<Child>,
     announcing: Option<JoinHandle<()>>,
+    sync: Option<SyncSwitch>,
     link_failed: bool,
     log: Log,
 }
@@ -395,6 +396,7 @@ impl Pulse {
             .key
             .as_deref()
             .map(|key| Authenticator::new(key, settings.role, unix_now()));
+        let sync = SyncSwitch::for_settings(&settings, args.test_start, &log);
         Pulse {
             args,
             settings,
@@ -405,6 +407,7 @@ impl Pulse {
             auth,
             lvsd: None,
             announcing: None,
+            sync,
             link_failed: false,
             log,
         }
@@ -507,7 +510,11 @@ impl Pulse {
         }
     }
 
-    fn exit(&self, code: i32) -> ExitCode {
+    fn exit(&mut self, code: i32) -> ExitCode {
+        // The sync daemon's last switch (to backup) is seen through, as Piranha does it inline.
+        if let Some(sync) = self.sync.take() {
+            sync.finish(LVSD_STOP_GRACE);
+        }
         if !self.args.nodaemon {
             let _ = std::fs::remove_file(&self.args.pidfile);
         }
@@ -686,23 +693,8 @@ impl Pulse {
     }
 
     fn switch_sync_daemon(&self, state: DaemonState) {
-        let Some((interface, sync_id)) = &self.settings.sync_daemon else {
-            return;
-        };
-        if self.args.test_start {
-            return;
-        }
-        let result = Ipvs::connect().and_then(|mut ipvs| {
-            for old in [DaemonState::Backup, DaemonState::Master] {
-                match ipvs.stop_daemon(old) {
-                    Err(e) if e.errno() != Some(libc::ESRCH) => return Err(e),
-                    _ => {}
-                }
-            }
-            ipvs.start_daemon(&Daemon::new(state, interface, *sync_id))
-        });
-        if let Err(e) = result {
-            self.log.line(&format!("sync daemon: {e}"));
+        if let Some(sync) = &self.sync {
+            sync.switch(state);
         }
     }
 
@@ -833,6 +825,19 @@ impl Pulse {
                     .cloned()
                     .collect();
                 let added = new.vips.iter().any(|v| !self.settings.vips.contains(v));
+                if new.sync_daemon != self.settings.sync_daemon {
+                    if let Some(old) = self.sync.take() {
+                        old.finish(LVSD_STOP_GRACE);
+                    }
+                    self.sync = SyncSwitch::for_settings(&new, self.args.test_start, &self.log);
+                    if let Some(sync) = &self.sync {
+                        sync.switch(if self.machine.is_active() {
+                            DaemonState::Master
+                        } else {
+                            DaemonState::Backup
+                        });
+                    }
+                }
                 if new.key != self.settings.key {
                     self.auth = new
                         .key
@@ -860,6 +865,62 @@ impl Pulse {
             // SAFETY: kill(2) on our own child, which has not been reaped yet.
             unsafe { libc::kill(pid, libc::SIGHUP) };
         }
+    }
+}
+
+/// The IPVS sync daemon's role, switched on a thread of its own: stopping a
+/// daemon waits for its kernel thread, and failover must not wait for that.
+/// Requests are applied in order, and only the latest of a queue counts.
+struct SyncSwitch {
+    requests: std::sync::mpsc::Sender<DaemonState>,
+    /// Closed by the thread when it has applied everything and ended.
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl SyncSwitch {
+    /// A switch when `syncdaemon = 1` (and pulse may change things).
+    fn for_settings(settings: &Settings, test_start: bool, log: &Log) -> Option<SyncSwitch> {
+        match (&settings.sync_daemon, test_start) {
+            (Some((interface, sync_id)), false) => Some(SyncSwitch::start(interface.clone(), *sync_id, log.clone())),
+            _ => None,
+        }
+    }
+
+    fn start(interface: String, sync_id: u32, log: Log) -> SyncSwitch {
+        let (requests, queue) = std::sync::mpsc::channel::<DaemonState>();
+        let (finished, done) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let _finished = finished;
+            while let Ok(mut state) = queue.recv() {
+                while let Ok(later) = queue.try_recv() {
+                    state = later;
+                }
+                let result = Ipvs::connect().and_then(|mut ipvs| {
+                    for old in [DaemonState::Backup, DaemonState::Master] {
+                        match ipvs.stop_daemon(old) {
+                            Err(e) if e.errno() != Some(libc::ESRCH) => return Err(e),
+                            _ => {}
+                        }
+                    }
+                    ipvs.start_daemon(&Daemon::new(state, &interface, sync_id))
+                });
+                match result {
+                    Ok(()) => log.debug(&format!("sync daemon: {state:?} on {interface}, id {sync_id}")),
+                    Err(e) => log.line(&format!("sync daemon: {e}")),
+                }
+            }
+        });
+        SyncSwitch { requests, done }
+    }
+
+    fn switch(&self, state: DaemonState) {
+        let _ = self.requests.send(state);
+    }
+
+    /// Waits, up to `limit`, for the requests made so far to be applied.
+    fn finish(self, limit: Duration) {
+        drop(self.requests);
+        let _ = self.done.recv_timeout(limit);
     }
 }
 

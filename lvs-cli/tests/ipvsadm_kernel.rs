@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lvs_ipvs::{ErrorKind, Ipvs};
-use testkit::Netns;
+use testkit::{kernel_lab, KernelProbe, Netns};
 
 const OURS: &str = env!("CARGO_BIN_EXE_ipvsadm-rs");
 const THEIRS: &str = "/usr/sbin/ipvsadm";
@@ -23,20 +23,12 @@ const HINT: &str = "  hint: ";
 
 fn lab(test: &str) -> bool {
     let required = std::env::var_os("LVS_KERNEL_TESTS").is_some();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!required, "{test}: needs root");
-        eprintln!("skipped {test}: needs root and a kernel with IPVS (cargo xtask test runs it in the VM)");
+    if kernel_lab(test, "ipvsadm-probe", || match Ipvs::connect_without_modprobe() {
+        Ok(_) => KernelProbe::Ready,
+        Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
+        Err(e) => KernelProbe::Failed(e.to_string()),
+    }).is_none() {
         return false;
-    }
-    let ns = Netns::new("ipvsadm-probe");
-    match ns.run(Ipvs::connect_without_modprobe) {
-        Ok(_) => {}
-        Err(e) if e.kind == ErrorKind::NotAvailable && !required => {
-            eprintln!("skipped {test}: this kernel has no IPVS (cargo xtask test runs it in the VM)");
-            return false;
-        }
-        Err(e) => panic!("{test}: {e}"),
     }
     if !std::path::Path::new(THEIRS).exists() {
         assert!(!required, "{test}: {THEIRS} is missing");

@@ -10,27 +10,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lvs_ipvs::{Destination, ErrorKind, Ipvs, Protocol, Service, ServiceKey};
-use testkit::Netns;
+use testkit::{kernel_lab, KernelProbe, Netns};
 
 const NANNY: &str = env!("CARGO_BIN_EXE_nanny");
 
 fn lab(test: &str) -> Option<Netns> {
-    let required = std::env::var_os("LVS_KERNEL_TESTS").is_some();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!required, "{test}: needs root");
-        eprintln!("skipped {test}: needs root and a kernel with IPVS (cargo xtask test runs it in the VM)");
-        return None;
-    }
-    let ns = Netns::new("nanny");
-    match ns.run(Ipvs::connect_without_modprobe) {
-        Ok(_) => Some(ns),
-        Err(e) if e.kind == ErrorKind::NotAvailable && !required => {
-            eprintln!("skipped {test}: this kernel has no IPVS (cargo xtask test runs it in the VM)");
-            None
-        }
-        Err(e) => panic!("{test}: {e}"),
-    }
+    kernel_lab(test, "nanny", || match Ipvs::connect_without_modprobe() {
+        Ok(_) => KernelProbe::Ready,
+        Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
+        Err(e) => KernelProbe::Failed(e.to_string()),
+    })
 }
 
 /// A web server in the namespace; dropping it closes the port.

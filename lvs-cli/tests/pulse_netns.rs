@@ -4,9 +4,7 @@
 //!
 //! Needs root (namespaces); in CI it must run, elsewhere it skips.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -14,65 +12,24 @@ use std::time::{Duration, Instant};
 
 use lvs_core::failover::{PeerState, Role};
 use lvs_core::heartbeat::{encode_piranha, Authenticator};
-use testkit::{Netns, TempDir};
+use testkit::routers::{spawn_in, RouterPair, BACKUP, NAMES, PRIMARY, VIP};
+use testkit::TempDir;
 
-const PRIMARY: &str = "10.7.0.1";
-const BACKUP: &str = "10.7.0.2";
-const CLIENT: &str = "10.7.0.10";
-const VIP: &str = "10.7.0.100";
 const KEY: &str = "a key of more than sixteen bytes, shared by both routers\n";
 
 /// The cases are timing-sensitive; one at a time on a small machine.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Lab {
-    switch: Netns,
-    routers: [Netns; 2],
-    client: Netns,
+    net: RouterPair,
     dir: TempDir,
     lvsd: PathBuf,
     /// Every pulse's log, shown when a wait fails.
     logs: Mutex<Vec<PathBuf>>,
 }
 
-/// Runs `f` on a thread of its own inside `ns`, for the rest of the test.
-fn spawn_in(ns: &Netns, f: impl FnOnce() + Send + 'static) {
-    let path = format!("/run/netns/{}", ns.name);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("namespace file");
-        // SAFETY: setns on this thread only, with a namespace fd we hold open.
-        assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-        let _ = ready_tx.send(());
-        f();
-    });
-    ready_rx.recv().expect("the thread entered the namespace");
-}
-
 impl Lab {
     fn new(name: &str) -> Lab {
-        let switch = Netns::new("pl-sw");
-        switch.ip(&["link", "add", "br0", "type", "bridge"]);
-        switch.ip(&["link", "set", "br0", "up"]);
-        let routers = [Netns::new("pl-r1"), Netns::new("pl-r2")];
-        let client = Netns::new("pl-cl");
-        for (ns, port, address) in [
-            (&routers[0], "r1", PRIMARY),
-            (&routers[1], "r2", BACKUP),
-            (&client, "cl", CLIENT),
-        ] {
-            testkit::veth(ns, "eth0", &switch, port);
-            switch.ip(&["link", "set", port, "master", "br0"]);
-            ns.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"]);
-        }
-        for (ns, name) in routers.iter().zip(["r1", "r2"]) {
-            let listener = ns.run(|| TcpListener::bind("0.0.0.0:8080").expect("bind the server"));
-            spawn_in(ns, move || {
-                for mut stream in listener.incoming().flatten() {
-                    let _ = stream.write_all(name.as_bytes());
-                }
-            });
-        }
         let dir = TempDir::new(name);
         // An lvs daemon stand-in: it lives until SIGTERM and ignores SIGHUP (an
         // ignored signal stays ignored across exec).
@@ -80,9 +37,7 @@ impl Lab {
         std::fs::set_permissions(&lvsd, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod lvsd");
         Lab {
-            switch,
-            routers,
-            client,
+            net: RouterPair::new(),
             dir,
             lvsd,
             logs: Mutex::new(Vec::new()),
@@ -122,7 +77,7 @@ impl Lab {
         logs.push(log.clone());
         let out = std::fs::File::create(&log).expect("log file");
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.routers[index].name])
+            .args(["netns", "exec", &self.net.routers[index].name])
             .arg(env!("CARGO_BIN_EXE_pulse"))
             .args(["-n", "-v", "-c"])
             .arg(config)
@@ -135,39 +90,22 @@ impl Lab {
         Pulse { child, log }
     }
 
-    fn has_vip(&self, index: usize) -> bool {
-        self.routers[index]
-            .ip(&["-o", "addr", "show", "dev", "eth0"])
-            .contains(&format!("inet {VIP}/32"))
-    }
-
-    /// Which router answers on the VIP, if any does within 100 ms.
-    fn answer(&self) -> Option<String> {
-        self.client.run(|| {
-            let address: SocketAddr = format!("{VIP}:8080").parse().ok()?;
-            let mut stream = TcpStream::connect_timeout(&address, Duration::from_millis(100)).ok()?;
-            stream.set_read_timeout(Some(Duration::from_millis(100))).ok()?;
-            let mut name = String::new();
-            stream.read_to_string(&mut name).ok()?;
-            Some(name)
-        })
-    }
-
     /// Waits up to `limit` for `router` to own the VIP alone and answer the client.
     fn wait_owner(&self, router: usize, limit: Duration) -> Duration {
         let started = Instant::now();
-        let name = ["r1", "r2"][router];
+        let name = NAMES[router];
+        let net = &self.net;
         while started.elapsed() < limit {
-            if self.has_vip(router) && !self.has_vip(1 - router) && self.answer().as_deref() == Some(name) {
+            if net.has_vip(router) && !net.has_vip(1 - router) && net.answer().as_deref() == Some(name) {
                 return started.elapsed();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!(
             "{name} did not become the only VIP owner within {limit:?} (r1 has it: {}, r2 has it: {}, the client reaches {:?})\n{}",
-            self.has_vip(0),
-            self.has_vip(1),
-            self.answer(),
+            net.has_vip(0),
+            net.has_vip(1),
+            net.answer(),
             self.all_logs()
         );
     }
@@ -183,13 +121,6 @@ impl Lab {
                 )
             })
             .collect()
-    }
-
-    /// The switch port of router `index` goes down (its NIC loses carrier) or up.
-    fn cable(&self, index: usize, connected: bool) {
-        let port = ["r1", "r2"][index];
-        self.switch
-            .ip(&["link", "set", port, if connected { "up" } else { "down" }]);
     }
 }
 
@@ -260,7 +191,7 @@ fn a_cut_link_fails_over_and_there_is_no_fail_back() {
     backup.wait_log("STARTING PULSE AS BACKUP", Duration::from_secs(1));
     primary.wait_log("gratuitous lvs arps finished", Duration::from_secs(3));
 
-    lab.cable(0, false);
+    lab.net.cable(0, false);
     let took = lab.wait_owner(1, Duration::from_secs(3));
     backup.wait_log("partner dead: activating lvs", Duration::from_secs(1));
     primary.wait_log("Local NIC link failure: Pulse disabled", Duration::from_secs(1));
@@ -269,19 +200,19 @@ fn a_cut_link_fails_over_and_there_is_no_fail_back() {
         "failover took {took:?} with deadtime 0.5"
     );
     assert!(
-        !lab.has_vip(0),
+        !lab.net.has_vip(0),
         "the primary took its VIP down on the link failure"
     );
 
     // The link returns: no automatic fail-back.
-    lab.cable(0, true);
+    lab.net.cable(0, true);
     primary.wait_log(
         "Local NIC link(s) restored: Pulse enabled",
         Duration::from_secs(2),
     );
     std::thread::sleep(Duration::from_secs(1));
-    assert!(!lab.has_vip(0) && lab.has_vip(1), "{}", lab.all_logs());
-    assert_eq!(lab.answer().as_deref(), Some("r2"));
+    assert!(!lab.net.has_vip(0) && lab.net.has_vip(1), "{}", lab.all_logs());
+    assert_eq!(lab.net.answer().as_deref(), Some("r2"));
 }
 
 #[test]
@@ -303,7 +234,7 @@ fn a_graceful_stop_hands_over_at_once() {
     let log = primary.log();
     assert!(log.contains("Terminating due to signal 15"), "{log}");
     assert!(log.contains("shutting down: deactivating LVS"), "{log}");
-    assert!(!lab.has_vip(0));
+    assert!(!lab.net.has_vip(0));
 }
 
 #[test]
@@ -320,7 +251,7 @@ fn a_killed_primary_comes_back_passive_without_its_stale_vip_and_forceactive_tak
     // still on its interface: the client reaches the backup once its
     // gratuitous ARPs have updated the client's neighbour entry.
     let started = Instant::now();
-    while !lab.has_vip(1) {
+    while !lab.net.has_vip(1) {
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "the backup did not activate"
@@ -328,7 +259,7 @@ fn a_killed_primary_comes_back_passive_without_its_stale_vip_and_forceactive_tak
         std::thread::sleep(Duration::from_millis(20));
     }
     backup.wait_log("partner dead: activating lvs", Duration::from_secs(1));
-    assert!(lab.has_vip(0), "SIGKILL leaves the VIP behind");
+    assert!(lab.net.has_vip(0), "SIGKILL leaves the VIP behind");
 
     let restarted = lab.pulse(0, &config, &[]);
     restarted.wait_log(
@@ -338,7 +269,7 @@ fn a_killed_primary_comes_back_passive_without_its_stale_vip_and_forceactive_tak
     lab.wait_owner(1, Duration::from_secs(3));
     std::thread::sleep(Duration::from_secs(1));
     assert!(
-        !lab.has_vip(0),
+        !lab.net.has_vip(0),
         "the restarted primary stays passive (no fail-back)"
     );
     assert!(!restarted.log().contains("activating lvs"), "{}", restarted.log());
@@ -360,14 +291,14 @@ fn a_healed_partition_leaves_the_master_as_the_one_owner() {
     let config = lab.config("0.1", "0.5", "");
     let (primary, backup) = lab.pair(&config, &[]);
 
-    lab.cable(0, false);
+    lab.net.cable(0, false);
     backup.wait_log("partner dead: activating lvs", Duration::from_secs(3));
     assert!(
-        lab.has_vip(0) && lab.has_vip(1),
+        lab.net.has_vip(0) && lab.net.has_vip(1),
         "both are active while partitioned"
     );
 
-    lab.cable(0, true);
+    lab.net.cable(0, true);
     backup.wait_log("partner active: deactivating LVS", Duration::from_secs(3));
     primary.wait_log("partner active: resending arps", Duration::from_secs(3));
     lab.wait_owner(0, Duration::from_secs(3));
@@ -386,7 +317,7 @@ fn forged_altered_and_replayed_authenticated_heartbeats_are_dropped() {
     // From the primary's address: heartbeats that would make the backup
     // activate (STOPPED) if it believed them.
     let target = format!("{BACKUP}:539");
-    lab.routers[0].run(|| {
+    lab.net.routers[0].run(|| {
         let socket = UdpSocket::bind(format!("{PRIMARY}:0")).expect("bind");
         let mut forger = Authenticator::new(b"a guessed key of sixteen bytes", Role::Master, 4_000_000_000);
         let key = KEY.trim_end().as_bytes();
@@ -430,7 +361,7 @@ fn forged_altered_and_replayed_authenticated_heartbeats_are_dropped() {
         !log.contains("activating lvs"),
         "the backup believed a forgery:\n{log}"
     );
-    assert!(!lab.has_vip(1));
+    assert!(!lab.net.has_vip(1));
     lab.wait_owner(0, Duration::from_secs(1));
     drop(primary);
 }
@@ -446,7 +377,7 @@ fn piranha_peer(
 ) -> std::sync::mpsc::Receiver<Vec<u8>> {
     let (heard_tx, heard_rx) = std::sync::mpsc::channel();
     let partner = if index == 0 { BACKUP } else { PRIMARY };
-    spawn_in(&lab.routers[index], move || {
+    spawn_in(&lab.net.routers[index], move || {
         let socket = UdpSocket::bind(format!("{address}:539")).expect("bind the peer");
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
@@ -505,7 +436,7 @@ fn pulse_pairs_with_a_router_speaking_piranhas_wire_format() {
         datagrams.iter().any(|d| d[..] == RUNNING_LE),
         "RUNNING once active"
     );
-    assert!(lab.has_vip(0), "the master stays active: it wins ties");
+    assert!(lab.net.has_vip(0), "the master stays active: it wins ties");
     drop(master);
 
     // Our pulse as backup; the Piranha master is active for a second, then dies.
@@ -518,9 +449,9 @@ fn pulse_pairs_with_a_router_speaking_piranhas_wire_format() {
     );
     let backup = lab.pulse(1, &config, &[]);
     std::thread::sleep(Duration::from_millis(800));
-    assert!(!lab.has_vip(1), "passive while the Piranha master runs");
+    assert!(!lab.net.has_vip(1), "passive while the Piranha master runs");
     backup.wait_log("partner dead: activating lvs", Duration::from_secs(3));
-    assert!(lab.has_vip(1));
+    assert!(lab.net.has_vip(1));
 }
 
 #[test]
@@ -537,7 +468,7 @@ fn sighup_rereads_the_configuration_and_keeps_it_when_invalid() {
     std::fs::write(&config, good.replace("keepalive = 0.1", "keepalive = soon")).expect("write");
     primary.signal(libc::SIGHUP);
     primary.wait_log("keeping the running configuration", Duration::from_secs(2));
-    assert!(lab.has_vip(0));
+    assert!(lab.net.has_vip(0));
 
     // A new VIP is brought up by the active router; SIGUSR1/SIGUSR2 do not kill pulse.
     std::fs::write(
@@ -548,7 +479,7 @@ fn sighup_rereads_the_configuration_and_keeps_it_when_invalid() {
     primary.signal(libc::SIGHUP);
     primary.wait_log("configuration re-read", Duration::from_secs(2));
     let started = Instant::now();
-    while lab.has_vip(0) || !lab.routers[0].ip(&["-o", "addr"]).contains("inet 10.7.0.101/32") {
+    while lab.net.has_vip(0) || !lab.net.routers[0].ip(&["-o", "addr"]).contains("inet 10.7.0.101/32") {
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "the VIPs did not follow the file"

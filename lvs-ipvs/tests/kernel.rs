@@ -10,29 +10,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use lvs_ipvs::*;
 use proptest::prelude::*;
-use testkit::Netns;
+use testkit::{kernel_lab, KernelProbe, Netns};
 
 mod common;
 use common::arb_table;
 
 /// A namespace to test in, or `None` (with the reason printed) to skip.
 fn lab(test: &str) -> Option<Netns> {
-    let required = std::env::var_os("LVS_KERNEL_TESTS").is_some();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!required, "{test}: the kernel tests need root");
-        eprintln!("skipped {test}: needs root and a kernel with IPVS (cargo xtask test runs it in the VM)");
-        return None;
-    }
-    let ns = Netns::new("ipvs");
-    match ns.run(Ipvs::connect_without_modprobe) {
-        Ok(_) => Some(ns),
-        Err(e) if e.kind == ErrorKind::NotAvailable && !required => {
-            eprintln!("skipped {test}: this kernel has no IPVS (cargo xtask test runs it in the VM)");
-            None
-        }
-        Err(e) => panic!("{test}: {e}"),
-    }
+    kernel_lab(test, "ipvs", || match Ipvs::connect_without_modprobe() {
+        Ok(_) => KernelProbe::Ready,
+        Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
+        Err(e) => KernelProbe::Failed(e.to_string()),
+    })
 }
 
 fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {

@@ -7,6 +7,8 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod routers;
+
 /// True when the test may go on as root. Outside CI a non-root run prints
 /// why the test is skipped and returns false; in CI it fails the test.
 pub fn require_root(test: &str) -> bool {
@@ -181,5 +183,38 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a probe of the kernel found, for [`kernel_lab`].
+pub enum KernelProbe {
+    Ready,
+    /// The kernel lacks the feature (this host has no IPVS).
+    NotAvailable,
+    /// Something else went wrong: the test fails with this.
+    Failed(String),
+}
+
+/// The gate of the kernel tests. They need root and a kernel with IPVS:
+/// `cargo xtask test` runs them in the lab VM with `LVS_KERNEL_TESTS=1`, and
+/// there they must run. Elsewhere they skip with a printed reason. `probe`
+/// runs in a fresh namespace named after `prefix`, which is returned.
+pub fn kernel_lab(test: &str, prefix: &str, probe: impl FnOnce() -> KernelProbe + Send) -> Option<Netns> {
+    let required = std::env::var_os("LVS_KERNEL_TESTS").is_some();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(!required, "{test}: the kernel tests need root");
+        eprintln!("skipped {test}: needs root and a kernel with IPVS (cargo xtask test runs it in the VM)");
+        return None;
+    }
+    let ns = Netns::new(prefix);
+    match ns.run(probe) {
+        KernelProbe::Ready => Some(ns),
+        KernelProbe::NotAvailable if !required => {
+            eprintln!("skipped {test}: this kernel has no IPVS (cargo xtask test runs it in the VM)");
+            None
+        }
+        KernelProbe::NotAvailable => panic!("{test}: the lab's kernel has no IPVS"),
+        KernelProbe::Failed(why) => panic!("{test}: {why}"),
     }
 }
