@@ -60,6 +60,9 @@ pub struct PulseArgs {
     /// The failover-services daemon (accepted; lvs-rs has no failover-services mode).
     #[arg(long = "fos", value_name = "PATH")]
     pub fos: Option<PathBuf>,
+    /// Piranha's pulse takes no operands; any is refused ("unexpected arguments").
+    #[arg(hide = true, num_args = 0.., allow_hyphen_values = false)]
+    pub operands: Vec<String>,
     /// Where the daemon writes its process id.
     #[arg(long = "pidfile", value_name = "FILE", default_value = "/var/run/pulse.pid")]
     pub pidfile: PathBuf,

@@ -284,6 +284,9 @@ fn fail(message: &str) -> ExitCode {
 
 /// Runs pulse. Returns once it is told to stop, or cannot go on.
 pub fn main(args: PulseArgs) -> ExitCode {
+    if !args.operands.is_empty() {
+        return fail("unexpected arguments");
+    }
     if args.fos.is_some() {
         return fail("--fos (failover services) is not supported by lvs-rs");
     }
@@ -881,7 +884,9 @@ impl SyncSwitch {
     /// A switch when `syncdaemon = 1` (and pulse may change things).
     fn for_settings(settings: &Settings, test_start: bool, log: &Log) -> Option<SyncSwitch> {
         match (&settings.sync_daemon, test_start) {
-            (Some((interface, sync_id)), false) => Some(SyncSwitch::start(interface.clone(), *sync_id, log.clone())),
+            (Some((interface, sync_id)), false) => {
+                Some(SyncSwitch::start(interface.clone(), *sync_id, log.clone()))
+            }
             _ => None,
         }
     }

@@ -27,7 +27,9 @@ fn lab(test: &str) -> bool {
         Ok(_) => KernelProbe::Ready,
         Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
         Err(e) => KernelProbe::Failed(e.to_string()),
-    }).is_none() {
+    })
+    .is_none()
+    {
         return false;
     }
     if !std::path::Path::new(THEIRS).exists() {

@@ -43,7 +43,9 @@ fn wait_daemon(ns: &Netns, state: DaemonState, log: &std::path::Path) {
 
 #[test]
 fn the_sync_daemon_follows_the_routers_state() {
-    let Some(ns) = lab("the_sync_daemon_follows_the_routers_state") else { return };
+    let Some(ns) = lab("the_sync_daemon_follows_the_routers_state") else {
+        return;
+    };
     ns.ip(&["link", "add", "sync0", "type", "veth", "peer", "name", "sync1"]);
     ns.ip(&["link", "set", "sync0", "up"]);
     ns.ip(&["link", "set", "sync1", "up"]);
@@ -62,7 +64,15 @@ fn the_sync_daemon_follows_the_routers_state() {
     let log = dir.path().join("pulse.log");
     let out = std::fs::File::create(&log).expect("log");
     let mut pulse = Command::new("ip")
-        .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_pulse"), "-n", "-v", "-c"])
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            env!("CARGO_BIN_EXE_pulse"),
+            "-n",
+            "-v",
+            "-c",
+        ])
         .arg(&config)
         .arg(format!("--lvsd={}", lvsd.display()))
         .stdout(Stdio::from(out.try_clone().expect("log")))
@@ -74,8 +84,13 @@ fn the_sync_daemon_follows_the_routers_state() {
     wait_daemon(&ns, DaemonState::Master, &log);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(text.contains("pulse: partner dead: activating lvs"), "{text}");
-    assert!(text.contains("sync daemon: Backup on sync0, id 7"), "started as backup:\n{text}");
-    assert!(ns.ip(&["-o", "addr", "show", "sync0"]).contains("inet 10.9.0.100/32"));
+    assert!(
+        text.contains("sync daemon: Backup on sync0, id 7"),
+        "started as backup:\n{text}"
+    );
+    assert!(ns
+        .ip(&["-o", "addr", "show", "sync0"])
+        .contains("inet 10.9.0.100/32"));
 
     // A graceful stop switches it back to backup before pulse exits.
     // SAFETY: kill(2) on our own child.

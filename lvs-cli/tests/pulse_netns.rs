@@ -479,7 +479,11 @@ fn sighup_rereads_the_configuration_and_keeps_it_when_invalid() {
     primary.signal(libc::SIGHUP);
     primary.wait_log("configuration re-read", Duration::from_secs(2));
     let started = Instant::now();
-    while lab.net.has_vip(0) || !lab.net.routers[0].ip(&["-o", "addr"]).contains("inet 10.7.0.101/32") {
+    while lab.net.has_vip(0)
+        || !lab.net.routers[0]
+            .ip(&["-o", "addr"])
+            .contains("inet 10.7.0.101/32")
+    {
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "the VIPs did not follow the file"

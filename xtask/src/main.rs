@@ -29,7 +29,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -389,7 +389,18 @@ fn bench(name: Option<&str>) -> Result<(), String> {
                 .env("LVS_NANNY", nanny);
             step("health check benchmark", bench)
         }
-        _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health>".to_owned()),
+        Some("failover") => {
+            // Side by side with keepalived, in namespaces on this host.
+            ensure_commands(&[("ip", "iproute2"), ("keepalived", "keepalived")])?;
+            let pulse = build_executables("bin", &["build", "--release", "-p", "lvs-cli", "--bin", "pulse"])?;
+            let pulse = pulse.first().ok_or("cargo built no pulse")?;
+            let mut bench = cargo();
+            bench
+                .args(["bench", "-p", "lvs-cli", "--bench", "failover"])
+                .env("LVS_PULSE", pulse);
+            step("failover benchmark", bench)
+        }
+        _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover>".to_owned()),
     }
 }
 

@@ -1,0 +1,117 @@
+//! pulse's command line and start-up refusals: Piranha's options, and the
+//! errors that come before any heartbeat (no root or namespace needed).
+
+use std::process::{Command, Output};
+
+use testkit::TempDir;
+
+const PULSE: &str = env!("CARGO_BIN_EXE_pulse");
+
+fn pulse(args: &[&str]) -> Output {
+    Command::new(PULSE).args(args).output().expect("run pulse")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A file for a pair of routers at documentation addresses.
+const ELSEWHERE: &str =
+    "primary = 192.0.2.1\nbackup_active = 1\nbackup = 192.0.2.2\nkeepalive = 1\ndeadtime = 3\n\
+                         virtual web {\n  active = 1\n  address = 192.0.2.100 eth0:1\n  port = 80\n}\n";
+
+#[test]
+fn help_names_piranhas_options() {
+    let out = pulse(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for option in [
+        "--configfile",
+        "--nodaemon",
+        "--test-start",
+        "--norun",
+        "--verbose",
+        "--forceactive",
+        "--lvsd",
+        "--lvs",
+        "--fos",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}:\n{help}");
+    }
+    let out = pulse(&["-?"]);
+    assert!(out.status.success(), "-? is popt's help");
+    assert!(pulse(&["--version"]).status.success());
+}
+
+#[test]
+fn operands_and_fos_are_refused() {
+    let out = pulse(&["extra"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "pulse: unexpected arguments\n");
+    let out = pulse(&["--fos=/usr/sbin/fos"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "pulse: --fos (failover services) is not supported by lvs-rs\n"
+    );
+}
+
+#[test]
+fn configuration_errors_name_the_file_and_line() {
+    let dir = TempDir::new("pulse-args");
+    let missing = dir.path().join("nope.cf");
+    let out = pulse(&["-n", "-c", missing.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nope.cf"), "{}", stderr(&out));
+
+    let bad = dir.file("bad.cf", "primary = 192.0.2.1\nkeepalive = soon\n");
+    let out = pulse(&["-n", "-c", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.starts_with("pulse: error parsing ") && text.contains("bad.cf at line 2"),
+        "{text}"
+    );
+
+    let none = dir.file(
+        "none.cf",
+        "primary = 192.0.2.1\nvirtual web {\n  active = 0\n  address = 192.0.2.100 eth0:1\n}\n",
+    );
+    let out = pulse(&["-n", "-c", none.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("none.cf") && text.contains("no active virtual services"),
+        "{text}"
+    );
+
+    let key = dir.file("short.key", "tiny\n");
+    let keyed = dir.file(
+        "keyed.cf",
+        &format!("heartbeat_key = {}\n{ELSEWHERE}", key.display()),
+    );
+    let out = pulse(&["-n", "-c", keyed.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("short.key is too short (4 bytes; at least 16)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_heartbeat_address_this_host_lacks_cannot_be_bound() {
+    // In an empty namespace: no host's addresses can get in the way.
+    if !testkit::require_root("a_heartbeat_address_this_host_lacks_cannot_be_bound") {
+        return;
+    }
+    let ns = testkit::Netns::new("pulse-bind");
+    let dir = TempDir::new("pulse-bind");
+    let config = dir.file("lvs.cf", ELSEWHERE);
+    let out = ns.exec(PULSE, &["-n", "-c", config.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "pulse: cannot create heartbeat socket. running as root?\n"
+    );
+}
