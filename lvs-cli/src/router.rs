@@ -985,3 +985,81 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        lvs_cf::parse(text).expect("valid lvs.cf").config
+    }
+
+    const PAIR: &str = "primary = 10.0.0.1\nprimary_private = 192.168.0.1\nbackup_active = 1\n\
+                        backup = 10.0.0.2\nbackup_private = 192.168.0.2\nheartbeat_port = 600\n\
+                        keepalive = 0.5\ndeadtime = 2\nnetwork = direct\nnat_router = 10.0.0.254 eth0:9\n\
+                        virtual a {\n active = 1\n address = 10.0.0.100 eth0:1\n vip_nmask = 255.255.255.0\n}\n\
+                        virtual b {\n active = 1\n address = 10.0.0.100 eth0:1\n port = 443\n}\n\
+                        virtual c {\n active = 0\n address = 10.0.0.101 eth0:2\n}\n";
+
+    #[test]
+    fn roles_channels_and_vips() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("literal");
+        let sock = |s: &str| s.parse::<SocketAddr>().expect("literal");
+        let master = Settings::from_config(&config(PAIR), &[ip("10.0.0.1")]).expect("settings");
+        assert_eq!(master.role, Role::Master);
+        assert_eq!(master.own, [sock("10.0.0.1:600"), sock("192.168.0.1:600")]);
+        assert_eq!(master.partner, [sock("10.0.0.2:600"), sock("192.168.0.2:600")]);
+        assert_eq!(master.keepalive, Duration::from_millis(500));
+        // One VIP per address, from active services only; nat_router only with network = nat.
+        assert_eq!(
+            master.vips,
+            [Vip {
+                device: "eth0:1".into(),
+                ip: ip("10.0.0.100"),
+                prefix_len: 24
+            }]
+        );
+        assert_eq!(master.burst, Burst::PIRANHA);
+
+        let backup = Settings::from_config(&config(PAIR), &[ip("10.0.0.2")]).expect("settings");
+        assert_eq!(backup.role, Role::Backup);
+        assert_eq!(backup.own, [sock("10.0.0.2:600"), sock("192.168.0.2:600")]);
+        assert_eq!(backup.partner, [sock("10.0.0.1:600"), sock("192.168.0.1:600")]);
+
+        let nat = Settings::from_config(&config(&PAIR.replace("network = direct", "network = nat")), &[])
+            .expect("settings");
+        assert_eq!(nat.vips.len(), 2);
+        assert_eq!(nat.vips[1].ip, ip("10.0.0.254"));
+        assert_eq!(nat.vips[1].prefix_len, 32, "no nat_nmask: a host address");
+    }
+
+    #[test]
+    fn piranhas_start_up_rules() {
+        // Without primary_private there is one channel.
+        let single = PAIR
+            .replace("primary_private = 192.168.0.1\n", "")
+            .replace("backup_private = 192.168.0.2\n", "");
+        let settings = Settings::from_config(&config(&single), &[]).expect("settings");
+        assert_eq!(settings.own.len(), 1);
+        // backup_active without a backup is cleared, with Piranha's note.
+        let lone = single.replace("backup = 10.0.0.2\n", "");
+        let settings =
+            Settings::from_config(&config(&lone), &["10.0.0.1".parse().expect("literal")]).expect("settings");
+        assert!(!settings.backup_active);
+        assert_eq!(
+            settings.notes,
+            ["Undefined backup node marked as active? -- clearing that!"]
+        );
+        assert!(matches!(
+            Settings::from_config(
+                &config(
+                    &PAIR
+                        .replace("service = lvs", "")
+                        .replace("primary = 10.0.0.1\n", "service = fos\nprimary = 10.0.0.1\n")
+                ),
+                &[]
+            ),
+            Err(SetupError::Config(_))
+        ));
+    }
+}

@@ -499,3 +499,81 @@ fn sighup_rereads_the_configuration_and_keeps_it_when_invalid() {
         "pulse survived SIGUSR1/2"
     );
 }
+
+#[test]
+fn commands_vips_and_test_start_on_a_lone_master() {
+    let Some((_serial, lab)) = lab("pulse_commands") else {
+        return;
+    };
+    let marks = lab.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).expect("mkdir");
+    let config = lab.dir.file(
+        "lone.cf",
+        &format!(
+            "primary = {PRIMARY}\nservice = lvs\nbackup_active = 0\nbackup = {BACKUP}\nkeepalive = 0.1\n\
+             deadtime = 0.3\nnetwork = nat\nnat_router = 10.7.0.254 eth0:2\nnat_nmask = 255.255.255.0\n\
+             active_cmd = \"/usr/bin/touch {m}/active\"\ninactive_cmd = \"/usr/bin/touch {m}/inactive\"\n\
+             arp_count = 1\n\
+             virtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 8080\n\
+             server one {{\n    address = 10.7.0.50\n    active = 1\n  }}\n}}\n\
+             virtual web6 {{\n  active = 1\n  address = fd00:7::100 eth0\n  port = 8080\n\
+             server one {{\n    address = fd00:7::50\n    active = 1\n  }}\n}}\n",
+            m = marks.display()
+        ),
+    );
+    let addresses = |index: usize| lab.net.routers[index].ip(&["-o", "addr", "show", "dev", "eth0"]);
+
+    // --test-start: the decisions and their log lines, but nothing is changed.
+    let mut dry = lab.pulse(0, &config, &["--test-start"]);
+    dry.wait_log("partner dead: activating lvs", Duration::from_secs(3));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!addresses(0).contains(VIP), "{}", addresses(0));
+    assert!(
+        std::fs::read_dir(&marks).expect("marks").next().is_none(),
+        "no command ran"
+    );
+    dry.signal(libc::SIGTERM);
+    assert!(dry.wait_exit(Duration::from_secs(5)).success());
+
+    // For real: inactive_cmd at start; after deadtime active_cmd, the VIP and
+    // the NAT router address with its netmask.
+    let mut real = lab.pulse(0, &config, &[]);
+    real.wait_log("partner dead: activating lvs", Duration::from_secs(3));
+    real.wait_log("gratuitous lvs arps finished", Duration::from_secs(3));
+    let started = Instant::now();
+    while !(marks.join("inactive").exists() && marks.join("active").exists()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the commands did not run"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let up = addresses(0);
+    assert!(
+        up.contains(&format!("inet {VIP}/32")) && up.contains("eth0:1"),
+        "{up}"
+    );
+    assert!(up.contains("inet 10.7.0.254/24") && up.contains("eth0:2"), "{up}");
+    assert!(up.contains("inet6 fd00:7::100/128"), "an IPv6 VIP: {up}");
+    assert_eq!(lab.net.answer().as_deref(), Some(NAMES[0]));
+    std::fs::remove_file(marks.join("inactive")).expect("rm");
+    real.signal(libc::SIGTERM);
+    assert!(real.wait_exit(Duration::from_secs(5)).success());
+    let down = addresses(0);
+    assert!(
+        !down.contains(VIP) && !down.contains("10.7.0.254") && !down.contains("fd00:7::100"),
+        "{down}"
+    );
+    assert!(
+        marks.join("inactive").exists(),
+        "inactive_cmd ran on the way down"
+    );
+
+    // The backup of a pair without backup_active has nothing to do.
+    let mut backup = lab.pulse(1, &config, &[]);
+    let status = backup.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(255));
+    assert!(backup
+        .log()
+        .contains("We are backup node and backup is marked inactive -- exiting pulse"));
+}
