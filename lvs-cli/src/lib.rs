@@ -6,6 +6,8 @@
 //! render the man pages from them.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod config;
+pub mod director;
 pub mod ipvsadm;
 pub mod log;
 pub mod lvs;

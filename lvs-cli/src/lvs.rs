@@ -1,11 +1,21 @@
-//! `lvs` (also installed as `lvsd`): the director daemon's command line.
-//!
-//! The daemon itself arrives with the director work; today the program checks
-//! and dumps lvs.cf.
+//! `lvs` (also installed as `lvsd`): the director daemon's command line, and
+//! its other modes: checking and dumping lvs.cf, and the running daemon's
+//! status.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgAction, ArgGroup, Parser, ValueEnum};
+use lvs_cf::{Config, LoadError, ParseOptions, Severity};
+
+/// How `--status` writes the daemon's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// A table for people.
+    Text,
+    /// JSON for programs.
+    Json,
+}
 
 /// How `--dump` writes the configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -21,21 +31,27 @@ pub enum DumpFormat {
 #[command(
     name = "lvs",
     version,
-    about = "Check and dump an LVS router configuration (lvs.cf)",
-    long_about = "Check and dump an LVS router configuration (lvs.cf), the file Piranha's pulse, lvsd and \
-                  nanny share.\n\n\
-                  --check parses the file as Piranha 0.8.6 does, then validates it beyond syntax: duplicate \
-                  names, conflicting services, missing addresses, bad netmasks, values out of range. It prints \
-                  a one-line summary and exits 0, or prints the first parse error (with Piranha's message, the \
-                  line and a caret under the column) or every validation error, and exits 1. Warnings go to \
-                  standard error and do not change the exit status.\n\n\
-                  --dump writes the configuration back: as canonical lvs.cf, or as JSON.\n\n\
-                  lvs-rs accepts a few extensions to Piranha's syntax (key=value without blanks, trailing \
-                  comments, IPv6 addresses, /N netmasks, fractional seconds, newer schedulers); --strict \
-                  rejects each exactly as Piranha 0.8.6 does.",
-    group(ArgGroup::new("mode").required(true).args(["check", "dump"]))
+    about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
+    long_about = "The LVS director daemon (Piranha's lvsd; also installed as lvsd). It reads lvs.cf, adopts the \
+                  IPVS entries of the virtual services it names (it never flushes the table and never touches a \
+                  service lvs.cf does not name), checks every active real server in-process (the checks of \
+                  nanny, thousands in one runtime) and applies to the kernel only the difference between what \
+                  is there and what should be: servers in at their weight, failed ones out (or at weight 0 with \
+                  quiesce_server), the sorry_server while no real server is up.\n\n\
+                  Signals: SIGHUP re-reads lvs.cf and applies the difference (an invalid file changes nothing); \
+                  SIGTERM and SIGINT remove the virtual services it runs and exit.\n\n\
+                  Other modes: --status asks the running daemon for each service, its servers, their health, \
+                  last check, weight and counters (--format json for programs); --check and --dump read lvs.cf \
+                  (--check validates it beyond syntax; --dump writes it back as canonical lvs.cf or JSON); \
+                  --strict rejects each lvs-rs extension to Piranha's syntax as Piranha 0.8.6 does.",
+    group(ArgGroup::new("mode").args(["check", "dump", "status"])),
+    disable_help_flag = true
 )]
 pub struct LvsArgs {
+    /// Print help.
+    #[arg(short = '?', long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+
     /// The configuration file.
     #[arg(short = 'c', long = "configfile", value_name = "FILE", default_value = lvs_cf::DEFAULT_PATH)]
     pub configfile: PathBuf,
@@ -48,11 +64,167 @@ pub struct LvsArgs {
     #[arg(long)]
     pub dump: bool,
 
-    /// The format of --dump.
-    #[arg(long, value_enum, default_value_t = DumpFormat::LvsCf, value_name = "FORMAT")]
-    pub format: DumpFormat,
+    /// The format of --dump (lvs-cf, json) or --status (text, json).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
 
     /// Accept only Piranha 0.8.6's syntax: each lvs-rs extension is an error.
     #[arg(long)]
     pub strict: bool,
+
+    /// Ask the running daemon for its state and print it.
+    #[arg(long)]
+    pub status: bool,
+
+    /// Stay in the foreground and log to standard output as well as syslog.
+    #[arg(short = 'n', long = "nodaemon")]
+    pub nodaemon: bool,
+
+    /// Do not fork, but leave the terminal (pulse starts the daemon so).
+    #[arg(long = "nofork")]
+    pub nofork: bool,
+
+    /// Log each table change instead of making it.
+    #[arg(short = 't', long = "test-start")]
+    pub test_start: bool,
+
+    /// Log every check result and table change (`DEBUG -- ...`).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// The Unix socket the daemon answers --status on.
+    #[arg(long = "socket", value_name = "PATH", default_value = "/var/run/lvs.sock")]
+    pub socket: PathBuf,
+
+    /// Serve Prometheus metrics over HTTP on this local address (for example 127.0.0.1:9101).
+    #[arg(long = "metrics", value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Where the daemon writes its process id.
+    #[arg(long = "pidfile", value_name = "FILE", default_value = "/var/run/lvs.pid")]
+    pub pidfile: PathBuf,
+}
+
+impl LvsArgs {
+    /// --dump's format; `None` for a value it does not know.
+    pub fn dump_format(&self) -> Option<DumpFormat> {
+        match self.format.as_deref() {
+            None | Some("lvs-cf") => Some(DumpFormat::LvsCf),
+            Some("json") => Some(DumpFormat::Json),
+            Some(_) => None,
+        }
+    }
+
+    /// --status's format; `None` for a value it does not know.
+    pub fn status_format(&self) -> Option<StatusFormat> {
+        match self.format.as_deref() {
+            None | Some("text") => Some(StatusFormat::Text),
+            Some("json") => Some(StatusFormat::Json),
+            Some(_) => None,
+        }
+    }
+}
+
+/// The program: one of its modes, or the daemon.
+pub fn main(args: LvsArgs) -> ExitCode {
+    if args.check || args.dump {
+        check_or_dump(&args)
+    } else if args.status {
+        crate::director::status(&args)
+    } else {
+        crate::director::main(args)
+    }
+}
+
+/// `--check` and `--dump`: read lvs.cf, report, and write it back.
+pub fn check_or_dump(args: &LvsArgs) -> ExitCode {
+    let Some(format) = args.dump_format() else {
+        eprintln!("lvs: --format for --dump is lvs-cf or json");
+        return ExitCode::FAILURE;
+    };
+    let path = &args.configfile;
+    let options = ParseOptions {
+        strict: args.strict,
+        services: None,
+    };
+    let parsed = match lvs_cf::parse_file(path, &options) {
+        Ok(parsed) => parsed,
+        Err(LoadError::Parse { path, error }) => {
+            // The first line is Piranha's, so scripts that match it keep working.
+            eprintln!(
+                "lvs: error parsing {} at line {}: {}",
+                path.display(),
+                error.line,
+                error.kind
+            );
+            eprintln!("{}", error.snippet());
+            return ExitCode::FAILURE;
+        }
+        Err(error) => {
+            eprintln!("lvs: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let diagnostics = parsed.diagnostics();
+    for diagnostic in &diagnostics {
+        eprintln!("lvs: {}: {diagnostic}", path.display());
+    }
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+
+    if args.dump {
+        match format {
+            DumpFormat::LvsCf => print!("{}", lvs_cf::write(&parsed.config)),
+            DumpFormat::Json => match serde_json::to_string_pretty(&parsed.config) {
+                Ok(json) => println!("{json}"),
+                Err(error) => {
+                    eprintln!("lvs: cannot write JSON: {error}");
+                    return ExitCode::FAILURE;
+                }
+            },
+        }
+    }
+    if errors > 0 {
+        eprintln!(
+            "lvs: {}: {}, {}",
+            path.display(),
+            count(errors, "error"),
+            count(warnings, "warning")
+        );
+        return ExitCode::FAILURE;
+    }
+    if args.check {
+        println!(
+            "{}: OK: {}, {}",
+            path.display(),
+            summary(&parsed.config),
+            count(warnings, "warning")
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+fn summary(config: &Config) -> String {
+    let services = config.services_in_use();
+    let servers: Vec<_> = services.iter().flat_map(|vs| &vs.servers).collect();
+    let kind = match config.service {
+        lvs_cf::ServiceType::Lvs => "virtual",
+        lvs_cf::ServiceType::Fos => "failover",
+    };
+    format!(
+        "service = {}, {} ({} active), {} ({} active)",
+        config.service,
+        count(services.len(), &format!("{kind} service")),
+        services.iter().filter(|vs| vs.active).count(),
+        count(servers.len(), "real server"),
+        servers.iter().filter(|s| s.active).count(),
+    )
 }

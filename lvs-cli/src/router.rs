@@ -7,7 +7,6 @@
 //! `lvs-ipvs` (the sync daemon). Nothing here decides when to fail over.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,9 @@ use lvs_arp::announce::{send_burst, Burst};
 use lvs_arp::frame::Announcement;
 use lvs_arp::link::{Change, Rtnl};
 use lvs_arp::packet::PacketSocket;
-use lvs_cf::{Config, Host, LoadError, Network, ParseOptions, ServiceType};
+use lvs_cf::{Config, Host, Network, ServiceType};
+
+use crate::config::load_config;
 use lvs_core::failover::{Action, DeactivateReason, Event, Failover, FailoverConfig, PeerState, Role};
 use lvs_core::heartbeat::{self, Authenticator, HeartbeatError};
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
@@ -242,32 +243,6 @@ fn read_key(path: &str) -> Result<Vec<u8>, SetupError> {
         });
     }
     Ok(key)
-}
-
-/// Reads and checks lvs.cf, with the error as the programs print it.
-pub fn load_config(path: &Path) -> Result<Config, String> {
-    match lvs_cf::parse_file(path, &ParseOptions::default()) {
-        Ok(parsed) => {
-            let errors: Vec<String> = parsed
-                .diagnostics()
-                .into_iter()
-                .filter(lvs_cf::Diagnostic::is_error)
-                .map(|d| d.to_string())
-                .collect();
-            if errors.is_empty() {
-                Ok(parsed.config)
-            } else {
-                Err(format!("{}: {}", path.display(), errors.join("; ")))
-            }
-        }
-        Err(LoadError::Parse { path, error }) => Err(format!(
-            "error parsing {} at line {}: {}",
-            path.display(),
-            error.line,
-            error.kind
-        )),
-        Err(error) => Err(error.to_string()),
-    }
 }
 
 /// Every address on this host's interfaces.

@@ -120,6 +120,7 @@ fn engine(count: usize) -> Measurement {
                     load_monitor: false,
                 },
                 load_command: None,
+                adopt: None,
             })
             .collect();
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();

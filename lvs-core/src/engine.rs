@@ -12,14 +12,14 @@
 //! and for every other check, each check makes its own connection.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
-use crate::check::{self, Check};
+use crate::check::{self, Check, Failure};
 use crate::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 use crate::probe::SynProber;
 
@@ -39,7 +39,21 @@ pub struct Server {
     pub nanny: NannyConfig,
     /// The load monitor command, if any (nanny's `-U`).
     pub load_command: Option<String>,
+    /// The weight the table already holds it at, when it is adopted from a
+    /// running table (see [`Nanny::adopted`]); `None` starts it out.
+    pub adopt: Option<u32>,
 }
+
+/// The outcome of a server's latest check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LastCheck {
+    pub at: std::time::SystemTime,
+    pub result: Result<(), Failure>,
+}
+
+/// The latest check of every server, by position in the list given to
+/// [`Engine::start`].
+pub type CheckBoard = Arc<Mutex<Vec<Option<LastCheck>>>>;
 
 /// A table change (or a log line) for server `id`.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +66,7 @@ pub struct Update {
 pub struct Engine {
     tasks: Vec<JoinHandle<()>>,
     half_open: bool,
+    board: CheckBoard,
 }
 
 impl Engine {
@@ -66,6 +81,7 @@ impl Engine {
             .and_then(Result::ok)
             .map(Arc::new);
         let half_open = prober.is_some();
+        let board: CheckBoard = Arc::new(Mutex::new(vec![None; servers.len()]));
         let now = Instant::now();
         let tasks = servers
             .into_iter()
@@ -80,10 +96,23 @@ impl Engine {
                 let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
                 let updates = updates.clone();
                 let prober = prober.clone().filter(|_| is_plain_connect(&server.check));
-                tokio::spawn(watch(server, prober, now + offset, updates))
+                let board = Slot {
+                    board: Arc::clone(&board),
+                    index,
+                };
+                tokio::spawn(watch(server, prober, board, now + offset, updates))
             })
             .collect();
-        Engine { tasks, half_open }
+        Engine {
+            tasks,
+            half_open,
+            board,
+        }
+    }
+
+    /// The latest check of each server, in the order they were given.
+    pub fn last_checks(&self) -> Vec<Option<LastCheck>> {
+        self.board.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
     /// Whether plain TCP checks go out as half-open probes (the process may
@@ -105,13 +134,19 @@ impl Engine {
     pub fn stop(self) {
         drop(self);
     }
+
+    /// Stops every check, keeping the engine (for a caller that owns it in a
+    /// struct it goes on using).
+    pub fn stop_all(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.stop_all();
     }
 }
 
@@ -125,13 +160,36 @@ fn is_plain_connect(check: &Check) -> bool {
     )
 }
 
+/// A server's place on the board.
+struct Slot {
+    board: CheckBoard,
+    index: usize,
+}
+
+impl Slot {
+    fn record(&self, result: &Result<(), Failure>) {
+        if let Ok(mut board) = self.board.lock() {
+            if let Some(slot) = board.get_mut(self.index) {
+                *slot = Some(LastCheck {
+                    at: std::time::SystemTime::now(),
+                    result: result.clone(),
+                });
+            }
+        }
+    }
+}
+
 async fn watch(
     server: Server,
     prober: Option<Arc<SynProber>>,
+    slot: Slot,
     start: Instant,
     updates: UnboundedSender<Update>,
 ) {
-    let mut machine = Nanny::new(server.nanny, server.target.to_string());
+    let mut machine = match server.adopt {
+        Some(weight) => Nanny::adopted(server.nanny, server.target.to_string(), weight),
+        None => Nanny::new(server.nanny, server.target.to_string()),
+    };
     let mut ticker = interval_at(start, server.nanny.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -140,13 +198,12 @@ async fn watch(
             Some(prober) => prober.probe(server.target, server.timeout).await,
             None => None,
         };
-        let up = match probed {
-            Some(result) => result.is_ok(),
-            None => check::run(&server.check, server.target, server.timeout)
-                .await
-                .is_ok(),
+        let result = match probed {
+            Some(result) => result,
+            None => check::run(&server.check, server.target, server.timeout).await,
         };
-        let mut actions = machine.handle(NannyEvent::Checked { up });
+        slot.record(&result);
+        let mut actions = machine.handle(NannyEvent::Checked { up: result.is_ok() });
         while let Some(position) = actions.iter().position(|a| *a == NannyAction::QueryLoad) {
             actions.remove(position);
             let load = match &server.load_command {

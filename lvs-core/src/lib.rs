@@ -14,11 +14,14 @@
 //!   [`engine`]: thousands of servers checked in one runtime, with
 //!   [`probe`]'s half-open TCP probes.
 //!
-//! The daemons that drive these (pulse, nanny, lvs) and the director
-//! reconciler arrive with their issues.
+//! - [`director`]: the reconciler that turns lvs.cf and the servers' health
+//!   into the IPVS operations the kernel's table needs.
+//!
+//! The daemons that drive these (pulse, nanny, lvs) live in `lvs-cli`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
+pub mod director;
 pub mod engine;
 pub mod failover;
 pub mod heartbeat;

@@ -126,6 +126,21 @@ impl Nanny {
         }
     }
 
+    /// A server the table already holds at `weight` (a restarted or
+    /// reloaded director adopting the kernel's entry): at a weight above 0
+    /// it is up, and slow start goes on from there; at 0 it is quiesced and
+    /// must pass `reentry` to come back.
+    pub fn adopted(config: NannyConfig, target: impl Into<String>, weight: u32) -> Nanny {
+        let mut nanny = Nanny::new(config, target);
+        nanny.in_table = true;
+        nanny.weight = weight;
+        nanny.active = weight > 0;
+        if weight == 0 {
+            nanny.successes = 0;
+        }
+        nanny
+    }
+
     pub fn is_active(&self) -> bool {
         self.active
     }
@@ -317,6 +332,32 @@ mod tests {
 
     fn down(n: &mut Nanny) -> Vec<NannyAction> {
         n.handle(NannyEvent::Checked { up: false })
+    }
+
+    #[test]
+    fn an_adopted_server_carries_on_from_the_tables_weight() {
+        let mut full = Nanny::adopted(config(), "10.0.0.1:80", 64);
+        assert!(
+            up(&mut full).is_empty(),
+            "already up at full weight: nothing to do"
+        );
+        assert!(down(&mut full).contains(&NannyAction::Remove));
+
+        let starting = Nanny::adopted(config(), "10.0.0.1:80", 8);
+        assert!(starting.is_active() && starting.in_table());
+        let mut quiesced = Nanny::adopted(config(), "10.0.0.1:80", 0);
+        assert!(!quiesced.is_active() && quiesced.in_table());
+        for _ in 1..config().reentry_checks() {
+            assert!(
+                !up(&mut quiesced)
+                    .iter()
+                    .any(|a| matches!(a, NannyAction::SetWeight { .. } | NannyAction::Add { .. })),
+                "a quiesced server passes reentry first"
+            );
+        }
+        assert!(up(&mut quiesced)
+            .iter()
+            .any(|a| matches!(a, NannyAction::SetWeight { .. } | NannyAction::Add { .. })));
     }
 
     #[test]

@@ -475,6 +475,7 @@ fn the_engine_watches_many_servers_in_one_runtime() {
                 load_monitor: false,
             },
             load_command: None,
+            adopt: None,
         });
     }
     let added = runtime().block_on(async move {

@@ -94,6 +94,55 @@ impl Table {
                 })
     }
 
+    /// Records in this model what `operation` did to the kernel's table, so
+    /// that a program can keep its view of the table without reading it
+    /// back. Operations that do not change services or destinations (timeouts,
+    /// counters, sync daemons) change nothing here.
+    pub fn apply(&mut self, operation: &Operation) {
+        match operation {
+            Operation::AddService(service) => {
+                self.services
+                    .entry(service.key)
+                    .or_insert_with(|| (service.clone(), Destinations::new()));
+            }
+            Operation::EditService(service) => {
+                if let Some((old, _)) = self.services.get_mut(&service.key) {
+                    *old = service.clone();
+                }
+            }
+            Operation::DeleteService(key) => {
+                self.services.remove(key);
+            }
+            Operation::AddDest(key, dest) | Operation::EditDest(key, dest) => {
+                if let Some((_, destinations)) = self.services.get_mut(key) {
+                    destinations.insert((dest.addr, dest.port), dest.clone());
+                }
+            }
+            Operation::DeleteDest(key, addr, port) => {
+                if let Some((_, destinations)) = self.services.get_mut(key) {
+                    destinations.remove(&(*addr, *port));
+                }
+            }
+            Operation::Flush => self.services.clear(),
+            Operation::SetTimeouts(_)
+            | Operation::Zero(_)
+            | Operation::StartDaemon(_)
+            | Operation::StopDaemon(_) => {}
+        }
+    }
+
+    /// The part of this table whose services `keep` accepts.
+    pub fn filtered(&self, mut keep: impl FnMut(&ServiceKey) -> bool) -> Table {
+        Table {
+            services: self
+                .services
+                .iter()
+                .filter(|(key, _)| keep(key))
+                .map(|(key, entry)| (*key, entry.clone()))
+                .collect(),
+        }
+    }
+
     /// The operations that build this table from an empty one.
     pub fn build_operations(&self) -> Vec<Operation> {
         diff(&Table::default(), self)

@@ -10,59 +10,43 @@ use proptest::prelude::*;
 mod common;
 use common::arb_table;
 
-/// What the kernel does with each operation a diff can hold, on a model table.
+/// What the kernel does with each operation a diff can hold: the kernel
+/// refuses an add of what exists and an edit or delete of what does not, so
+/// each operation is checked against that before `Table::apply` records it.
 fn apply_to_model(table: &mut Table, operations: &[Operation]) {
     for operation in operations {
+        let has_service = |key: &ServiceKey| table.services.contains_key(key);
+        let has_dest = |key: &ServiceKey, addr: IpAddr, port: u16| {
+            table
+                .services
+                .get(key)
+                .is_some_and(|(_, dests)| dests.contains_key(&(addr, port)))
+        };
         match operation {
             Operation::AddService(service) => {
-                assert!(
-                    !table.services.contains_key(&service.key),
-                    "add of an existing {:?}",
-                    service.key
-                );
-                table.insert(service.clone(), Vec::new());
+                assert!(!has_service(&service.key), "add of an existing {:?}", service.key)
             }
             Operation::EditService(service) => {
-                let (old, _) = table
-                    .services
-                    .get_mut(&service.key)
-                    .expect("edit of a missing service");
-                *old = service.clone();
+                assert!(has_service(&service.key), "edit of a missing service")
             }
-            Operation::DeleteService(key) => {
-                table.services.remove(key).expect("delete of a missing service");
-            }
+            Operation::DeleteService(key) => assert!(has_service(key), "delete of a missing service"),
             Operation::AddDest(key, dest) => {
-                let (_, dests) = table
-                    .services
-                    .get_mut(key)
-                    .expect("service of an added destination");
+                assert!(has_service(key), "service of an added destination");
                 assert!(
-                    dests.insert((dest.addr, dest.port), dest.clone()).is_none(),
+                    !has_dest(key, dest.addr, dest.port),
                     "add of an existing destination"
                 );
             }
-            Operation::EditDest(key, dest) => {
-                let (_, dests) = table
-                    .services
-                    .get_mut(key)
-                    .expect("service of an edited destination");
-                let old = dests
-                    .get_mut(&(dest.addr, dest.port))
-                    .expect("edit of a missing destination");
-                *old = dest.clone();
-            }
+            Operation::EditDest(key, dest) => assert!(
+                has_dest(key, dest.addr, dest.port),
+                "edit of a missing destination"
+            ),
             Operation::DeleteDest(key, addr, port) => {
-                let (_, dests) = table
-                    .services
-                    .get_mut(key)
-                    .expect("service of a deleted destination");
-                dests
-                    .remove(&(*addr, *port))
-                    .expect("delete of a missing destination");
+                assert!(has_dest(key, *addr, *port), "delete of a missing destination")
             }
             other => panic!("a diff holds no {other:?}"),
         }
+        table.apply(operation);
     }
 }
 

@@ -7,6 +7,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod farm;
 pub mod routers;
 
 /// True when the test may go on as root. Outside CI a non-root run prints

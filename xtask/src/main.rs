@@ -224,6 +224,7 @@ const KERNEL_TESTS: &[(&str, &str, &str)] = &[
     ("lvs-cli", "nanny_kernel", "--test-threads=2"),
     ("lvs-cli", "ipvsadm_kernel", ""),
     ("lvs-cli", "pulse_kernel", ""),
+    ("lvs-cli", "director_kernel", "--test-threads=1"),
 ];
 /// Examples that must run in the lab: `(package, example)`.
 const LAB_EXAMPLES: &[(&str, &str)] = &[("lvs-ipvs", "add_service")];

@@ -1,0 +1,742 @@
+//! The lvs daemon: the IO shell around `lvs-core`'s director reconciler and
+//! check engine.
+//!
+//! It reads the kernel's table, adopts the entries of the services lvs.cf
+//! names, runs every real server's check on the engine, and after each batch
+//! of health changes applies only the operations [`reconcile`] gives. SIGHUP
+//! reloads (an invalid file changes nothing), SIGTERM removes the services it
+//! runs. A Unix socket answers `--status`; `--metrics` serves Prometheus text.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use lvs_cf::Config;
+use lvs_core::director::{reconcile, Health, Plan, ServerRef};
+use lvs_core::engine::{Engine, LastCheck, Server, Update};
+use lvs_core::nanny::NannyAction;
+use lvs_ipvs::{ApplyOptions, Destination, Ipvs, Operation, Service, Table, Timeouts};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+use crate::config::load_config;
+use crate::log::Log;
+use crate::lvs::{LvsArgs, StatusFormat};
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("lvs: {message}");
+    ExitCode::FAILURE
+}
+
+/// How an operation reads in the log.
+fn describe(operation: &Operation) -> String {
+    match operation {
+        Operation::AddService(s) => format!("add virtual service {} ({})", s.key, s.scheduler),
+        Operation::EditService(s) => format!("edit virtual service {} ({})", s.key, s.scheduler),
+        Operation::DeleteService(key) => format!("delete virtual service {key}"),
+        Operation::AddDest(key, d) => format!("add {} to {key} (weight {})", endpoint(d), d.weight),
+        Operation::EditDest(key, d) => format!("set {} in {key} to weight {}", endpoint(d), d.weight),
+        Operation::DeleteDest(key, addr, port) => {
+            format!("remove {} from {key}", SocketAddr::new(*addr, *port))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn endpoint(d: &Destination) -> SocketAddr {
+    SocketAddr::new(d.addr, d.port)
+}
+
+/// The timeouts lvs.cf sets (0 leaves the kernel's), if it sets any.
+fn timeouts(config: &Config) -> Option<Timeouts> {
+    let wanted = Timeouts {
+        tcp: config.tcp_timeout,
+        tcp_fin: config.tcpfin_timeout,
+        udp: config.udp_timeout,
+    };
+    (wanted.tcp != 0 || wanted.tcp_fin != 0 || wanted.udp != 0).then_some(wanted)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn main(args: LvsArgs) -> ExitCode {
+    let config = match load_config(&args.configfile) {
+        Ok(config) => config,
+        Err(e) => return fail(&e),
+    };
+    let plan = match Plan::new(&config) {
+        Ok(plan) => plan,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let ipvs = if args.test_start {
+        None
+    } else {
+        match Ipvs::connect() {
+            Ok(ipvs) => Some(ipvs),
+            Err(e) => return fail(&e.to_string()),
+        }
+    };
+    let log = Log::open(c"lvsd", args.nodaemon, "", args.verbose);
+    if !args.nodaemon {
+        // SAFETY: no threads exist yet (the runtime starts below), so forking is sound.
+        let rc = unsafe {
+            if args.nofork {
+                libc::setsid().min(0)
+            } else {
+                libc::daemon(0, 0)
+            }
+        };
+        if rc < 0 && !args.nofork {
+            return fail(&format!(
+                "cannot become a daemon: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if let Err(e) = std::fs::write(&args.pidfile, format!("{}\n", std::process::id())) {
+            log.line(&format!("cannot write {}: {e}", args.pidfile.display()));
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start: {e}")),
+    };
+    runtime.block_on(async move {
+        let (director, updates) = match Director::start(args, config, plan, ipvs, log) {
+            Ok(started) => started,
+            Err(e) => return fail(&e),
+        };
+        director.run(updates).await
+    })
+}
+
+struct Director {
+    args: LvsArgs,
+    log: Log,
+    ipvs: Option<Ipvs>,
+    config: Config,
+    plan: Plan,
+    health: HashMap<ServerRef, Health>,
+    /// The kernel's entries of the services this daemon owns, as last known.
+    table: Table,
+    engine: Engine,
+    /// Engine id → server.
+    servers: Vec<(String, ServerRef)>,
+}
+
+impl Director {
+    fn start(
+        args: LvsArgs,
+        config: Config,
+        plan: Plan,
+        mut ipvs: Option<Ipvs>,
+        log: Log,
+    ) -> Result<(Director, UnboundedReceiver<Update>), String> {
+        let kernel = match ipvs.as_mut() {
+            Some(ipvs) => ipvs.snapshot().map_err(|e| e.to_string())?,
+            None => Table::default(),
+        };
+        let table = kernel.filtered(|key| plan.named.contains(key));
+        let checks = start_checks(&plan, &table);
+        let mut director = Director {
+            args,
+            log,
+            ipvs,
+            config,
+            plan,
+            health: checks.health,
+            table,
+            engine: checks.engine,
+            servers: checks.servers,
+        };
+        let updates = checks.updates;
+        if let Some(wanted) = timeouts(&director.config) {
+            director.set_timeouts(wanted);
+        }
+        let adopted = director.table.destination_count();
+        director.log.line(&format!(
+            "starting: {} virtual services, {} real servers checked, {adopted} entries adopted from the running table",
+            director.plan.services.len(),
+            director.servers.len()
+        ));
+        director.sync(None);
+        Ok((director, updates))
+    }
+
+    fn set_timeouts(&mut self, wanted: Timeouts) {
+        if self.args.test_start {
+            self.log.line(&format!("would set timeouts {wanted:?}"));
+        } else if let Some(ipvs) = self.ipvs.as_mut() {
+            if let Err(e) = ipvs.set_timeouts(wanted) {
+                self.log.line(&format!("cannot set timeouts: {e}"));
+            }
+        }
+    }
+
+    async fn run(mut self, mut updates: UnboundedReceiver<Update>) -> ExitCode {
+        let signals = (|| {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::hangup())?,
+            ))
+        })();
+        let (mut term, mut int, mut hup) = match signals {
+            Ok(signals) => signals,
+            Err(e) => return fail(&format!("cannot handle signals: {e}")),
+        };
+        // A socket left by a killed daemon is replaced.
+        let _ = std::fs::remove_file(&self.args.socket);
+        let status = match UnixListener::bind(&self.args.socket) {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                self.log.line(&format!(
+                    "no status socket at {}: {e}",
+                    self.args.socket.display()
+                ));
+                None
+            }
+        };
+        let metrics = match self.args.metrics {
+            Some(address) => match TcpListener::bind(address).await {
+                Ok(listener) => Some(listener),
+                Err(e) => return fail(&format!("cannot serve metrics on {address}: {e}")),
+            },
+            None => None,
+        };
+        // A plan without servers has no checks, and their channel closes at once.
+        let mut checking = true;
+        loop {
+            tokio::select! {
+                update = updates.recv(), if checking => {
+                    let Some(update) = update else {
+                        checking = false;
+                        continue;
+                    };
+                    self.note(update);
+                    while let Ok(more) = updates.try_recv() {
+                        self.note(more);
+                    }
+                    self.sync(None);
+                }
+                _ = hup.recv() => {
+                    if let Some(fresh) = self.reload() {
+                        updates = fresh;
+                        checking = true;
+                    }
+                }
+                _ = term.recv() => return self.shutdown(libc::SIGTERM),
+                _ = int.recv() => return self.shutdown(libc::SIGINT),
+                accepted = accept_unix(status.as_ref()) => {
+                    if let Ok((stream, _)) = accepted {
+                        self.answer_status(stream).await;
+                    }
+                }
+                accepted = accept_tcp(metrics.as_ref()) => {
+                    if let Ok((stream, _)) = accepted {
+                        self.answer_metrics(stream).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes in one health change (or log line) from the engine.
+    fn note(&mut self, update: Update) {
+        let Some((_, server)) = self.servers.get(update.id) else {
+            return;
+        };
+        let server = *server;
+        match update.action {
+            NannyAction::Add { weight } | NannyAction::SetWeight { weight } => {
+                self.health.insert(server, Health::In { weight });
+            }
+            NannyAction::Remove => {
+                self.health.insert(server, Health::Out);
+            }
+            NannyAction::Log(line) => self.log.line(&line),
+            NannyAction::QueryLoad => {}
+        }
+    }
+
+    /// Applies what the table lacks; `previous` is the plan before a reload.
+    fn sync(&mut self, previous: Option<&Plan>) {
+        let operations = reconcile(&self.plan, previous, &self.health, &self.table);
+        if operations.is_empty() {
+            return;
+        }
+        if self.args.test_start {
+            for operation in &operations {
+                self.log.line(&format!("would {}", describe(operation)));
+                self.table.apply(operation);
+            }
+            return;
+        }
+        let Some(ipvs) = self.ipvs.as_mut() else { return };
+        let results = ipvs.apply(&operations, ApplyOptions { idempotent: true });
+        for (operation, result) in operations.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    self.log.debug(&describe(operation));
+                    self.table.apply(operation);
+                }
+                Err(e) => self.log.line(&format!("failed to {}: {e}", describe(operation))),
+            }
+        }
+    }
+
+    /// SIGHUP: a valid new file replaces the plan, and the difference is
+    /// applied; an invalid one is logged and changes nothing. Returns the
+    /// new engine's updates.
+    fn reload(&mut self) -> Option<UnboundedReceiver<Update>> {
+        self.log.line("SIGHUP received: re-reading the configuration");
+        let loaded = load_config(&self.args.configfile).and_then(|config| {
+            Plan::new(&config)
+                .map(|plan| (config, plan))
+                .map_err(|e| e.to_string())
+        });
+        let (config, plan) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                self.log.line(&format!("{e}; keeping the running configuration"));
+                return None;
+            }
+        };
+        // Read the table again: it is the truth, whatever happened to it meanwhile.
+        if let Some(ipvs) = self.ipvs.as_mut() {
+            match ipvs.snapshot() {
+                Ok(kernel) => {
+                    self.table =
+                        kernel.filtered(|key| plan.named.contains(key) || self.plan.named.contains(key));
+                }
+                Err(e) => self.log.line(&format!("cannot read the table: {e}")),
+            }
+        }
+        let old_timeouts = timeouts(&self.config);
+        let mut checks = start_checks(&plan, &self.table);
+        // What is known of servers in both files carries over.
+        for (_, server) in &checks.servers {
+            if let Some(known) = self.health.get(server) {
+                checks.health.insert(*server, *known);
+            }
+        }
+        self.engine = checks.engine;
+        self.servers = checks.servers;
+        self.health = checks.health;
+        let updates = checks.updates;
+        let previous = std::mem::replace(&mut self.plan, plan);
+        self.config = config;
+        if let Some(wanted) = timeouts(&self.config).filter(|t| Some(*t) != old_timeouts) {
+            self.set_timeouts(wanted);
+        }
+        self.sync(Some(&previous));
+        self.table = self.table.filtered(|key| self.plan.named.contains(key));
+        self.log.line("configuration re-read");
+        Some(updates)
+    }
+
+    /// SIGTERM or SIGINT: the services this daemon runs go, then it exits.
+    fn shutdown(mut self, number: i32) -> ExitCode {
+        self.log.line(&format!("Terminating due to signal {number}"));
+        self.engine.stop_all();
+        let operations: Vec<Operation> = self
+            .plan
+            .services
+            .iter()
+            .map(|s| s.service.key)
+            .filter(|key| self.table.services.contains_key(key))
+            .map(Operation::DeleteService)
+            .collect();
+        if self.args.test_start {
+            for operation in &operations {
+                self.log.line(&format!("would {}", describe(operation)));
+            }
+        } else if let Some(ipvs) = self.ipvs.as_mut() {
+            let results = ipvs.apply(&operations, ApplyOptions { idempotent: true });
+            for (operation, result) in operations.iter().zip(results) {
+                if let Err(e) = result {
+                    self.log.line(&format!("failed to {}: {e}", describe(operation)));
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.args.socket);
+        if !self.args.nodaemon {
+            let _ = std::fs::remove_file(&self.args.pidfile);
+        }
+        ExitCode::SUCCESS
+    }
+
+    /// The state of every service and server, with the kernel's counters.
+    fn status(&mut self) -> Value {
+        let listing: HashMap<_, (Service, Endpoints)> = self
+            .ipvs
+            .as_mut()
+            .and_then(|ipvs| ipvs.listing().ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(service, dests)| {
+                let dests = dests.into_iter().map(|d| ((d.addr, d.port), d)).collect();
+                (service.key, (service, dests))
+            })
+            .collect();
+        let checks = self.engine.last_checks();
+        let now = SystemTime::now();
+        let services: Vec<Value> = self
+            .plan
+            .services
+            .iter()
+            .map(|planned| {
+                let key = planned.service.key;
+                let kernel = listing.get(&key);
+                let servers: Vec<Value> = planned
+                    .servers
+                    .iter()
+                    .map(|server| {
+                        let at = server.at;
+                        let dest = kernel.and_then(|(_, dests)| dests.get(&(at.addr, at.port)));
+                        let index = self.servers.iter().position(|(_, s)| *s == at);
+                        let last = index.and_then(|i| checks.get(i).cloned().flatten());
+                        server_status(
+                            &server.name,
+                            at,
+                            server.weight,
+                            self.health.get(&at),
+                            dest,
+                            last,
+                            now,
+                        )
+                    })
+                    .collect();
+                let sorry = planned.sorry.map(|(addr, port)| {
+                    json!({
+                        "address": addr.to_string(),
+                        "port": port,
+                        "in_use": kernel.is_some_and(|(_, dests)| dests.contains_key(&(addr, port))),
+                    })
+                });
+                let stats = kernel.and_then(|(service, _)| service.stats).unwrap_or_default();
+                json!({
+                    "name": planned.name,
+                    "service": key.to_string(),
+                    "scheduler": planned.service.scheduler,
+                    "persistent": planned.service.timeout,
+                    "in_kernel": kernel.is_some(),
+                    "connections": stats.conns,
+                    "in_packets": stats.in_pkts,
+                    "out_packets": stats.out_pkts,
+                    "in_bytes": stats.in_bytes,
+                    "out_bytes": stats.out_bytes,
+                    "servers": servers,
+                    "sorry_server": sorry,
+                })
+            })
+            .collect();
+        json!({ "pid": std::process::id(), "services": services })
+    }
+
+    async fn answer_status(&mut self, stream: UnixStream) {
+        let (reader, mut writer) = stream.into_split();
+        let mut request = String::new();
+        let asked = tokio::time::timeout(
+            Duration::from_secs(2),
+            BufReader::new(reader).read_line(&mut request),
+        )
+        .await;
+        if !matches!(asked, Ok(Ok(_))) {
+            return;
+        }
+        let status = self.status();
+        let reply = match request.trim() {
+            "json" => format!("{status:#}\n"),
+            _ => render_status(&status),
+        };
+        let _ = writer.write_all(reply.as_bytes()).await;
+    }
+
+    async fn answer_metrics(&mut self, mut stream: tokio::net::TcpStream) {
+        // One request per connection; what it asks for does not matter.
+        let mut buffer = [0u8; 1024];
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::io::AsyncReadExt::read(&mut stream, &mut buffer),
+        )
+        .await;
+        let body = render_metrics(&self.status());
+        let reply = format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(reply.as_bytes()).await;
+    }
+}
+
+/// A service's destinations by address and port.
+type Endpoints = HashMap<(std::net::IpAddr, u16), Destination>;
+
+/// The checks of a plan's servers, running.
+struct Checks {
+    engine: Engine,
+    /// Engine id → server.
+    servers: Vec<(String, ServerRef)>,
+    /// What the table says of them before any check: adopted entries are in.
+    health: HashMap<ServerRef, Health>,
+    updates: UnboundedReceiver<Update>,
+}
+
+/// The engine for `plan`'s servers: entries the table holds are adopted.
+fn start_checks(plan: &Plan, table: &Table) -> Checks {
+    let mut servers = Vec::new();
+    let mut engine_servers = Vec::new();
+    let mut health = HashMap::new();
+    for (id, planned) in plan.servers().enumerate() {
+        let at = planned.at;
+        let held = table
+            .services
+            .get(&at.service)
+            .and_then(|(_, dests)| dests.get(&(at.addr, at.port)))
+            .map(|d| d.weight);
+        if let Some(weight) = held {
+            health.insert(at, Health::In { weight });
+        }
+        servers.push((planned.name.clone(), at));
+        engine_servers.push(Server {
+            id,
+            target: SocketAddr::new(at.addr, at.port),
+            check: planned.check.clone(),
+            timeout: planned.timeout,
+            nanny: planned.nanny,
+            load_command: planned.load_command.clone(),
+            adopt: held,
+        });
+    }
+    let (sender, updates) = unbounded_channel();
+    Checks {
+        engine: Engine::start(engine_servers, sender),
+        servers,
+        health,
+        updates,
+    }
+}
+
+fn server_status(
+    name: &str,
+    at: ServerRef,
+    configured: u32,
+    health: Option<&Health>,
+    dest: Option<&Destination>,
+    last: Option<LastCheck>,
+    now: SystemTime,
+) -> Value {
+    let state = match health {
+        Some(Health::In { weight: 0 }) => "quiesced",
+        Some(Health::In { .. }) => "up",
+        Some(Health::Out) => "down",
+        Some(Health::Unknown) | None => "unknown",
+    };
+    let last = last.map(|check| {
+        json!({
+            "seconds_ago": now.duration_since(check.at).unwrap_or_default().as_secs_f64(),
+            "result": match &check.result {
+                Ok(()) => "ok".to_owned(),
+                Err(why) => why.to_string(),
+            },
+        })
+    });
+    let stats = dest.and_then(|d| d.stats).unwrap_or_default();
+    json!({
+        "name": name,
+        "address": at.addr.to_string(),
+        "port": at.port,
+        "health": state,
+        "configured_weight": configured,
+        "weight": dest.map(|d| d.weight),
+        "active_connections": dest.map_or(0, |d| d.active_conns),
+        "inactive_connections": dest.map_or(0, |d| d.inactive_conns),
+        "connections": stats.conns,
+        "in_bytes": stats.in_bytes,
+        "out_bytes": stats.out_bytes,
+        "last_check": last,
+    })
+}
+
+/// The status as a table for people.
+pub fn render_status(status: &Value) -> String {
+    let mut out = String::new();
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    for service in status["services"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "virtual {} {} {}{} connections {}\n",
+            text(&service["name"]),
+            text(&service["service"]),
+            text(&service["scheduler"]),
+            match service["persistent"].as_u64() {
+                Some(0) | None => String::new(),
+                Some(seconds) => format!(" persistent {seconds}"),
+            },
+            service["connections"]
+        ));
+        for server in service["servers"].as_array().into_iter().flatten() {
+            let weight = match server["weight"].as_u64() {
+                Some(w) => w.to_string(),
+                None => "-".to_owned(),
+            };
+            let last = match server["last_check"].as_object() {
+                Some(check) => format!(
+                    "{} ({:.1} s ago)",
+                    text(&check["result"]),
+                    check["seconds_ago"].as_f64().unwrap_or(0.0)
+                ),
+                None => "not checked yet".to_owned(),
+            };
+            out.push_str(&format!(
+                "  {:<12} {:<24} {:<9} weight {:>4}/{:<4} conns {}/{}  last check: {last}\n",
+                text(&server["name"]),
+                format!("{}:{}", text(&server["address"]), server["port"]),
+                text(&server["health"]),
+                weight,
+                server["configured_weight"],
+                server["active_connections"],
+                server["inactive_connections"],
+            ));
+        }
+        if let Some(sorry) = service["sorry_server"].as_object() {
+            out.push_str(&format!(
+                "  sorry server {}:{} {}\n",
+                text(&sorry["address"]),
+                sorry["port"],
+                if sorry["in_use"].as_bool() == Some(true) {
+                    "in use"
+                } else {
+                    "standing by"
+                }
+            ));
+        }
+    }
+    out
+}
+
+/// The status as Prometheus text.
+pub fn render_metrics(status: &Value) -> String {
+    let mut out = String::new();
+    let label = |v: &Value| {
+        v.as_str()
+            .unwrap_or_default()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+    };
+    let families: [(&str, &str, &str); 5] = [
+        (
+            "lvs_real_server_up",
+            "gauge",
+            "1 when the real server's checks pass",
+        ),
+        (
+            "lvs_real_server_weight",
+            "gauge",
+            "the real server's weight in the IPVS table (absent: not in it)",
+        ),
+        (
+            "lvs_real_server_active_connections",
+            "gauge",
+            "active connections to the real server",
+        ),
+        (
+            "lvs_real_server_inactive_connections",
+            "gauge",
+            "inactive connections to the real server",
+        ),
+        (
+            "lvs_real_server_connections_total",
+            "counter",
+            "connections scheduled to the real server",
+        ),
+    ];
+    for (name, kind, help) in families {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for service in status["services"].as_array().into_iter().flatten() {
+            for server in service["servers"].as_array().into_iter().flatten() {
+                let value = match name {
+                    "lvs_real_server_up" => Value::from(u8::from(server["health"] == "up")),
+                    "lvs_real_server_weight" if server["weight"].is_null() => continue,
+                    "lvs_real_server_weight" => server["weight"].clone(),
+                    "lvs_real_server_active_connections" => server["active_connections"].clone(),
+                    "lvs_real_server_inactive_connections" => server["inactive_connections"].clone(),
+                    _ => server["connections"].clone(),
+                };
+                out.push_str(&format!(
+                    "{name}{{service=\"{}\",server=\"{}\",address=\"{}:{}\"}} {value}\n",
+                    label(&service["name"]),
+                    label(&server["name"]),
+                    label(&server["address"]),
+                    server["port"]
+                ));
+            }
+        }
+    }
+    for (name, field) in [
+        ("lvs_virtual_service_connections_total", "connections"),
+        ("lvs_virtual_service_in_bytes_total", "in_bytes"),
+        ("lvs_virtual_service_out_bytes_total", "out_bytes"),
+    ] {
+        out.push_str(&format!("# TYPE {name} counter\n"));
+        for service in status["services"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "{name}{{service=\"{}\"}} {}\n",
+                label(&service["name"]),
+                service[field]
+            ));
+        }
+    }
+    out
+}
+
+async fn accept_unix(
+    listener: Option<&UnixListener>,
+) -> std::io::Result<(UnixStream, tokio::net::unix::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn accept_tcp(listener: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `lvs --status`: asks the running daemon and prints its answer.
+pub fn status(args: &LvsArgs) -> ExitCode {
+    let Some(format) = args.status_format() else {
+        return fail("--format for --status is text or json");
+    };
+    match ask(&args.socket, format) {
+        Ok(answer) => {
+            print!("{answer}");
+            let _ = std::io::stdout().flush();
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!(
+            "cannot reach the lvs daemon at {}: {e}",
+            args.socket.display()
+        )),
+    }
+}
+
+fn ask(socket: &Path, format: StatusFormat) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(match format {
+        StatusFormat::Json => b"json\n",
+        StatusFormat::Text => b"text\n",
+    })?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}

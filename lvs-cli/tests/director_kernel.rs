@@ -1,0 +1,512 @@
+//! The lvs daemon end to end, in the kernel test lab: a client, a director
+//! and three real web servers in namespaces (`testkit::farm`), with NAT and
+//! with direct routing, the real IPVS table and real traffic. `cargo xtask
+//! test` runs it in the VM with `LVS_KERNEL_TESTS=1`; elsewhere it skips.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lvs_ipvs::{ErrorKind, Ipvs, Table};
+use testkit::farm::{Farm, Mode, GATEWAY, VIP};
+use testkit::{kernel_lab, KernelProbe, TempDir};
+
+fn lab(test: &str) -> bool {
+    kernel_lab(test, "director", || match Ipvs::connect_without_modprobe() {
+        Ok(_) => KernelProbe::Ready,
+        Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
+        Err(e) => KernelProbe::Failed(e.to_string()),
+    })
+    .is_some()
+}
+
+/// What a test's lvs.cf holds beyond the farm's addresses.
+struct Options<'a> {
+    scheduler: &'a str,
+    /// Indexes into the farm's servers.
+    servers: &'a [usize],
+    extra: &'a str,
+}
+
+struct Director {
+    farm: Farm,
+    dir: TempDir,
+    config: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Director {
+    fn new(mode: Mode, name: &str) -> Director {
+        let farm = Farm::new(mode, 1);
+        farm.bring_up(0);
+        let dir = TempDir::new(name);
+        let config = dir.path().join("lvs.cf");
+        let log = dir.path().join("lvs.log");
+        Director {
+            farm,
+            dir,
+            config,
+            child: None,
+            log,
+        }
+    }
+
+    fn write_config(&self, options: &Options) {
+        let network = match self.farm.mode {
+            Mode::Nat => format!("network = nat\nnat_router = {GATEWAY} eth1:1\n"),
+            Mode::DirectRouting => "network = direct\n".to_owned(),
+        };
+        let servers: String = options
+            .servers
+            .iter()
+            .map(|&i| {
+                let server = &self.farm.servers[i];
+                format!(
+                    "  server {} {{\n    address = {}\n    active = 1\n    weight = 1\n  }}\n",
+                    server.name, server.address
+                )
+            })
+            .collect();
+        std::fs::write(
+            &self.config,
+            format!(
+                "serial_no = 1\nprimary = 10.8.0.1\nservice = lvs\nbackup_active = 0\n{network}\
+                 virtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 80\n  scheduler = {}\n\
+                 \x20 timeout = 1\n  reentry = 2\n{}{servers}}}\n",
+                options.scheduler, options.extra
+            ),
+        )
+        .expect("write lvs.cf");
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("lvs.sock")
+    }
+
+    /// `lvs --status` with these arguments.
+    fn status(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+            .arg("--status")
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .output()
+            .expect("lvs --status");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn start(&mut self) {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log");
+        let socket = self.socket();
+        self.child = Some(
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.farm.directors[0].name,
+                    env!("CARGO_BIN_EXE_lvs"),
+                    "-n",
+                    "-c",
+                ])
+                .arg(&self.config)
+                .arg("--socket")
+                .arg(socket)
+                .args(["--metrics", "127.0.0.1:9101"])
+                .stdout(Stdio::from(out.try_clone().expect("log")))
+                .stderr(Stdio::from(out))
+                .spawn()
+                .expect("start lvs"),
+        );
+    }
+
+    fn signal(&self, signal: i32) {
+        if let Some(child) = &self.child {
+            // SAFETY: kill(2) on our own child (ip netns exec becomes lvs).
+            unsafe { libc::kill(child.id() as i32, signal) };
+        }
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        child.wait().expect("wait for lvs")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn table(&self) -> Table {
+        self.farm.directors[0]
+            .run(|| Ipvs::connect().and_then(|mut ipvs| ipvs.snapshot()))
+            .expect("read the table")
+    }
+
+    /// The weights of the real servers in the table, by address.
+    fn weights(&self) -> Vec<(String, u32)> {
+        self.table()
+            .services
+            .values()
+            .flat_map(|(_, dests)| dests.values().map(|d| (d.addr.to_string(), d.weight)))
+            .collect()
+    }
+
+    fn has(&self, server: usize) -> bool {
+        let address = &self.farm.servers[server].address;
+        self.weights().iter().any(|(a, _)| a == address)
+    }
+
+    fn wait(&self, what: &str, limit: Duration, done: impl Fn() -> bool) -> Duration {
+        let started = Instant::now();
+        while !done() {
+            assert!(
+                started.elapsed() < limit,
+                "{what}: not within {limit:?}; table {:?}; lvs's log:\n{}",
+                self.weights(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        started.elapsed()
+    }
+
+    fn wait_log(&self, line: &str, limit: Duration) {
+        self.wait(&format!("log {line:?}"), limit, || self.log().contains(line));
+    }
+}
+
+impl Drop for Director {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn names(answers: &[Option<String>]) -> Vec<String> {
+    answers
+        .iter()
+        .map(|a| a.clone().unwrap_or_else(|| "FAILED".into()))
+        .collect()
+}
+
+fn spread_and_health(mode: Mode, name: &str) {
+    let mut lvs = Director::new(mode, name);
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1, 2],
+        extra: "",
+    });
+    lvs.start();
+    lvs.wait("all three servers in", Duration::from_secs(10), || {
+        (0..3).all(|i| lvs.has(i))
+    });
+
+    // What the daemon reports, for people, programs and Prometheus.
+    let status: serde_json::Value =
+        serde_json::from_str(&lvs.status(&["--format", "json"])).expect("JSON status");
+    let servers = status["services"][0]["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 3);
+    assert!(
+        servers.iter().all(|s| s["health"] == "up" && s["weight"] == 1),
+        "{status:#}"
+    );
+    assert!(
+        servers.iter().all(|s| s["last_check"]["result"] == "ok"),
+        "{status:#}"
+    );
+    let text = lvs.status(&[]);
+    assert!(
+        text.starts_with(&format!("virtual web TCP {VIP}:80 rr")),
+        "{text}"
+    );
+    assert_eq!(text.matches(" up ").count(), 3, "{text}");
+    let metrics = lvs.farm.directors[0].run(|| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect("127.0.0.1:9101").expect("metrics");
+        stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").expect("ask");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("read");
+        reply
+    });
+    assert!(metrics.starts_with("HTTP/1.0 200 OK"), "{metrics}");
+    assert_eq!(
+        metrics.matches("lvs_real_server_up{service=\"web\"").count(),
+        3,
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "lvs_real_server_weight{{service=\"web\",server=\"rs1\",address=\"{}:80\"}} 1",
+            lvs.farm.servers[0].address
+        )),
+        "{metrics}"
+    );
+
+    // Round robin: each server answers every third request.
+    let answers = names(&lvs.farm.gets(30));
+    for server in &lvs.farm.servers {
+        let count = answers.iter().filter(|a| **a == server.name).count();
+        assert_eq!(count, 10, "{} answered {count} of 30: {answers:?}", server.name);
+    }
+
+    // rs2 stops serving: it leaves within one check interval (1 s, plus the check's own time).
+    lvs.farm.servers[1].set_up(false);
+    let took = lvs.wait("rs2 out", Duration::from_secs(5), || !lvs.has(1));
+    assert!(took < Duration::from_millis(2500), "rs2 left after {took:?}");
+    lvs.wait_log(
+        &format!(
+            "[inactive] shutting down {}:80 due to connection failure",
+            lvs.farm.servers[1].address
+        ),
+        Duration::from_secs(1),
+    );
+    let answers = names(&lvs.farm.gets(10));
+    assert!(answers.iter().all(|a| a == "rs1" || a == "rs3"), "{answers:?}");
+
+    // Back after reentry (2 s of passing checks), not at the first success.
+    lvs.farm.servers[1].set_up(true);
+    let took = lvs.wait("rs2 back", Duration::from_secs(8), || lvs.has(1));
+    assert!(
+        took >= Duration::from_millis(1500),
+        "rs2 came back after {took:?}, before reentry"
+    );
+    lvs.wait_log(
+        &format!("[ active ] making {}:80 available", lvs.farm.servers[1].address),
+        Duration::from_secs(1),
+    );
+
+    // SIGTERM removes the service it added.
+    lvs.signal(libc::SIGTERM);
+    assert!(lvs.wait_exit().success());
+    assert!(lvs.table().services.is_empty(), "{:?}", lvs.weights());
+}
+
+#[test]
+fn nat_spreads_requests_and_follows_health() {
+    if !lab("nat_spreads_requests_and_follows_health") {
+        return;
+    }
+    spread_and_health(Mode::Nat, "director-nat");
+}
+
+#[test]
+fn direct_routing_spreads_requests_and_follows_health() {
+    if !lab("direct_routing_spreads_requests_and_follows_health") {
+        return;
+    }
+    spread_and_health(Mode::DirectRouting, "director-dr");
+}
+
+#[test]
+fn quiesce_keeps_an_established_connection() {
+    if !lab("quiesce_keeps_an_established_connection") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-quiesce");
+    // The check is a program: a server is down while a file names it.
+    let flags = lvs.dir.path().to_owned();
+    let script = lvs.dir.file(
+        "check.sh",
+        &format!("#!/bin/sh\ntest ! -e {}/down-$1\n", flags.display()),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1, 2],
+        extra: &format!(
+            "  quiesce_server = 1\n  send_program = \"{} %h\"\n",
+            script.display()
+        ),
+    });
+    lvs.start();
+    lvs.wait("all three servers in", Duration::from_secs(10), || {
+        (0..3).all(|i| lvs.has(i))
+    });
+
+    let mut held = lvs.farm.hold();
+    let server = held.server().expect("an answer on the held connection");
+    let index = lvs
+        .farm
+        .servers
+        .iter()
+        .position(|s| s.name == server)
+        .expect("a farm server");
+    let address = lvs.farm.servers[index].address.clone();
+    std::fs::write(flags.join(format!("down-{address}")), "").expect("flag");
+    lvs.wait("the server quiesced", Duration::from_secs(5), || {
+        lvs.weights().contains(&(address.clone(), 0))
+    });
+    assert_eq!(held.ask("still there?"), Some(format!("{server}: still there?")));
+    let answers = names(&lvs.farm.gets(9));
+    assert!(
+        !answers.contains(&server),
+        "a quiesced server gets no new connections: {answers:?}"
+    );
+}
+
+#[test]
+fn sighup_changes_only_the_difference_and_an_invalid_file_nothing() {
+    if !lab("sighup_changes_only_the_difference_and_an_invalid_file_nothing") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-reload");
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1],
+        extra: "",
+    });
+    lvs.start();
+    lvs.wait("rs1 and rs2 in", Duration::from_secs(10), || {
+        lvs.has(0) && lvs.has(1)
+    });
+    // A long-lived connection through rs1, which the reload leaves alone.
+    let mut held = (0..20)
+        .map(|_| lvs.farm.hold())
+        .find_map(|mut held| (held.server().as_deref() == Some("rs1")).then_some(held))
+        .expect("a connection through rs1");
+    let before = lvs.table();
+
+    // Add rs3, remove rs2, change the scheduler.
+    lvs.write_config(&Options {
+        scheduler: "wlc",
+        servers: &[0, 2],
+        extra: "",
+    });
+    lvs.signal(libc::SIGHUP);
+    lvs.wait_log("configuration re-read", Duration::from_secs(5));
+    lvs.wait("rs3 in, rs2 out", Duration::from_secs(10), || {
+        lvs.has(2) && !lvs.has(1)
+    });
+    let after = lvs.table();
+    let (key, (service_before, dests_before)) = before.services.iter().next().expect("the service");
+    let (service_after, dests_after) = &after.services[key];
+    assert_eq!(service_before.scheduler, "rr");
+    assert_eq!(service_after.scheduler, "wlc");
+    let rs1 = dests_before
+        .values()
+        .find(|d| d.addr.to_string() == lvs.farm.servers[0].address)
+        .expect("rs1 before");
+    let rs1_after = dests_after.get(&(rs1.addr, rs1.port)).expect("rs1 after");
+    assert!(rs1.same_settings(rs1_after), "rs1 untouched");
+    assert_eq!(
+        held.ask("after the reload"),
+        Some("rs1: after the reload".to_owned())
+    );
+    let log = lvs.log();
+    assert!(!log.contains("failed to"), "{log}");
+
+    // An invalid file: logged, and nothing changes.
+    std::fs::write(&lvs.config, "virtual web {\n  port = eighty\n").expect("write");
+    lvs.signal(libc::SIGHUP);
+    lvs.wait_log("keeping the running configuration", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(lvs.table().same_settings(&after));
+    assert_eq!(held.ask("still"), Some("rs1: still".to_owned()));
+}
+
+#[test]
+fn a_killed_director_restarts_without_touching_the_table() {
+    if !lab("a_killed_director_restarts_without_touching_the_table") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-kill");
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1, 2],
+        extra: "",
+    });
+    lvs.start();
+    lvs.wait("all three servers in", Duration::from_secs(10), || {
+        (0..3).all(|i| lvs.has(i))
+    });
+    let before = lvs.table();
+
+    // The client keeps asking throughout.
+    let running = Arc::new(AtomicBool::new(true));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let asking = {
+        let (running, ok, failed) = (Arc::clone(&running), Arc::clone(&ok), Arc::clone(&failed));
+        let client = lvs.farm.client.name.clone();
+        std::thread::spawn(move || {
+            let path = format!("/run/netns/{client}");
+            let file = std::fs::File::open(path).expect("namespace");
+            // SAFETY: setns on this thread only.
+            assert_eq!(
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) },
+                0
+            );
+            while running.load(Ordering::SeqCst) {
+                let answer = testkit::farm::get_here(Duration::from_secs(1));
+                if answer.is_some() {
+                    ok.fetch_add(1, Ordering::SeqCst)
+                } else {
+                    failed.fetch_add(1, Ordering::SeqCst)
+                };
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    lvs.signal(libc::SIGKILL);
+    lvs.wait_exit();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        lvs.table().same_settings(&before),
+        "kill -9 leaves the table as it was"
+    );
+    lvs.start();
+    lvs.wait_log("3 entries adopted from the running table", Duration::from_secs(5));
+    // Several check intervals with the adopted entries.
+    std::thread::sleep(Duration::from_secs(3));
+    running.store(false, Ordering::SeqCst);
+    asking.join().expect("the client");
+    assert!(
+        lvs.table().same_settings(&before),
+        "the restart adopted the table as it was"
+    );
+    assert_eq!(
+        failed.load(Ordering::SeqCst),
+        0,
+        "{} requests answered",
+        ok.load(Ordering::SeqCst)
+    );
+    assert!(ok.load(Ordering::SeqCst) > 20);
+    assert!(!lvs.log().contains("failed to"), "{}", lvs.log());
+}
+
+#[test]
+fn the_sorry_server_takes_over_when_every_server_is_down() {
+    if !lab("the_sorry_server_takes_over_when_every_server_is_down") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-sorry");
+    let sorry = lvs.farm.servers[2].address.clone();
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1],
+        extra: &format!("  sorry_server = {sorry}\n"),
+    });
+    lvs.start();
+    lvs.wait("rs1 and rs2 in", Duration::from_secs(10), || {
+        lvs.has(0) && lvs.has(1)
+    });
+    assert!(!lvs.has(2), "no sorry server while real servers are up");
+    lvs.farm.servers[0].set_up(false);
+    lvs.farm.servers[1].set_up(false);
+    lvs.wait("the sorry server in", Duration::from_secs(5), || lvs.has(2));
+    assert_eq!(names(&lvs.farm.gets(3)), ["rs3", "rs3", "rs3"]);
+    lvs.farm.servers[0].set_up(true);
+    lvs.wait("the sorry server out", Duration::from_secs(8), || {
+        !lvs.has(2) && lvs.has(0)
+    });
+    assert_eq!(names(&lvs.farm.gets(2)), ["rs1", "rs1"]);
+}

@@ -1,0 +1,471 @@
+//! The director reconciler: from lvs.cf and the health of every real server,
+//! the IPVS table the kernel should hold, and the operations that take the
+//! kernel's table there. Pure functions; the lvs daemon reads the kernel's
+//! table, calls these, and applies the operations with `lvs-ipvs`.
+//!
+//! Rules:
+//! - Only services lvs.cf names are touched ("owned"); everything else in
+//!   the kernel is left alone. Reloads own the services of the old file too,
+//!   so that those removed from it are deleted.
+//! - A server whose health is not known yet (the daemon just started, or a
+//!   reload added its check) keeps whatever the kernel has for it: a restart
+//!   adopts the running table instead of flushing it, and traffic goes on.
+//! - A server that is in gets its weight (0: quiesced, kept for its
+//!   connections); one that is out is removed.
+//! - `sorry_server` is added (weight 1) while no real server of its service
+//!   is in with a weight above 0.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lvs_cf::{Config, Host, Network, VirtualService};
+use lvs_ipvs::{Destination, Family, ForwardMethod, Operation, Service, ServiceFlags, ServiceKey, Table};
+
+use crate::check::{self, Check, Expect};
+use crate::nanny::NannyConfig;
+
+/// Why lvs.cf cannot be turned into a table.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("virtual server {service}: no address")]
+    NoAddress { service: String },
+    #[error("virtual server {service}: cannot resolve {host}")]
+    Resolve { service: String, host: String },
+    #[error("virtual server {service}, real server {server}: no address")]
+    NoServerAddress { service: String, server: String },
+    #[error("virtual server {service}: bad expect string: {why}")]
+    BadExpect { service: String, why: String },
+}
+
+/// One real server of one virtual service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerRef {
+    pub service: ServiceKey,
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+/// What the director knows of a real server's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// No check has decided yet: the kernel's entry, if any, is kept.
+    Unknown,
+    /// In the table with this weight (0: quiesced).
+    In { weight: u32 },
+    /// Out of the table.
+    Out,
+}
+
+/// A real server as the director runs it: where it is, and how it is checked.
+#[derive(Clone, Debug)]
+pub struct PlannedServer {
+    pub name: String,
+    pub at: ServerRef,
+    pub weight: u32,
+    pub check: Arc<Check>,
+    /// Bounds each check (lvs.cf `timeout`).
+    pub timeout: Duration,
+    pub nanny: NannyConfig,
+    /// `load_monitor` as nanny's `-U` takes it (`uptime` becomes `rsh_command`).
+    pub load_command: Option<String>,
+}
+
+/// A virtual service as the director runs it.
+#[derive(Clone, Debug)]
+pub struct PlannedService {
+    pub name: String,
+    pub service: Service,
+    pub forward: ForwardMethod,
+    /// Active real servers only.
+    pub servers: Vec<PlannedServer>,
+    /// The sorry server's address and port.
+    pub sorry: Option<(IpAddr, u16)>,
+}
+
+/// lvs.cf's active virtual services, as IPVS entries and checks.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub services: Vec<PlannedService>,
+    /// Every service key the file names, active or not: the services the
+    /// director owns.
+    pub named: BTreeSet<ServiceKey>,
+}
+
+fn resolve(service: &str, host: &Host) -> Result<IpAddr, PlanError> {
+    match host {
+        Host::Ip(ip) => Ok(*ip),
+        Host::Name(name) => (name.as_str(), 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .map(|addr| addr.ip())
+            .ok_or_else(|| PlanError::Resolve {
+                service: service.to_owned(),
+                host: name.clone(),
+            }),
+    }
+}
+
+/// The forwarding method of lvs.cf's `network`.
+pub fn forward_method(network: Network) -> ForwardMethod {
+    match network {
+        Network::Nat => ForwardMethod::Masquerade,
+        Network::Direct => ForwardMethod::DirectRoute,
+        Network::Tunnel => ForwardMethod::Tunnel,
+    }
+}
+
+fn service_key(vs: &VirtualService) -> Result<ServiceKey, PlanError> {
+    let vip = match &vs.address {
+        Some(address) => Some(resolve(&vs.name, &address.host)?),
+        None => None,
+    };
+    if vs.fwmark != 0 {
+        return Ok(ServiceKey::Fwmark {
+            family: vip.map_or(Family::Inet, Family::of),
+            mark: vs.fwmark,
+        });
+    }
+    let addr = vip.ok_or_else(|| PlanError::NoAddress {
+        service: vs.name.clone(),
+    })?;
+    let protocol = match vs.protocol {
+        lvs_cf::Protocol::Tcp => lvs_ipvs::Protocol::Tcp,
+        lvs_cf::Protocol::Udp => lvs_ipvs::Protocol::Udp,
+        lvs_cf::Protocol::Sctp => lvs_ipvs::Protocol::Sctp,
+    };
+    Ok(ServiceKey::Addr {
+        protocol,
+        addr,
+        port: vs.port,
+    })
+}
+
+fn ipvs_service(vs: &VirtualService, key: ServiceKey) -> Service {
+    let mut service = Service::new(key, &vs.scheduler.to_string());
+    if vs.persistent > 0 {
+        service.flags = ServiceFlags(ServiceFlags::PERSISTENT);
+        service.timeout = vs.persistent;
+        match (vs.effective_pmask(), key.family()) {
+            (Some(lvs_cf::Netmask::Dotted(mask)), Family::Inet) => {
+                service.netmask = lvs_ipvs::Netmask::V4(mask);
+            }
+            (Some(mask), Family::Inet) => {
+                let len = u32::from(mask.prefix_len().unwrap_or(32).min(32));
+                service.netmask =
+                    lvs_ipvs::Netmask::V4(Ipv4Addr::from(u32::MAX.checked_shl(32 - len).unwrap_or(0)));
+            }
+            (Some(mask), Family::Inet6) => {
+                service.netmask = lvs_ipvs::Netmask::V6(mask.prefix_len().unwrap_or(128));
+            }
+            (None, _) => {}
+        }
+    }
+    service
+}
+
+/// The check lvsd gives nanny for `vs`: a program, or send/expect over TCP
+/// or UDP, or on port 80 with neither nanny's `GET /` expecting `HTTP`.
+fn service_check(vs: &VirtualService) -> Result<Check, PlanError> {
+    if let Some(program) = &vs.send_program {
+        return Ok(Check::Program {
+            command: program.value.clone(),
+            expect: vs.expect.as_ref().map(|e| e.value.clone()),
+        });
+    }
+    let udp = vs.protocol == lvs_cf::Protocol::Udp;
+    let (send, expect) = match (&vs.send, &vs.expect) {
+        (None, None) if vs.port == 80 && !udp => (
+            Some(b"GET / HTTP/1.0\r\n\r\n".to_vec()),
+            Some(Expect::Prefix(b"HTTP".to_vec())),
+        ),
+        (send, expect) => (
+            send.as_ref().map(|s| check::translate_escapes(&s.value)),
+            expect
+                .as_ref()
+                .map(|e| Expect::from_nanny(&e.value, vs.use_regex, false))
+                .transpose()
+                .map_err(|e| PlanError::BadExpect {
+                    service: vs.name.clone(),
+                    why: e.to_string(),
+                })?,
+        ),
+    };
+    Ok(if udp {
+        Check::Udp { send, expect }
+    } else {
+        Check::Tcp { send, expect }
+    })
+}
+
+impl Plan {
+    /// The plan of `config`'s LVS services.
+    pub fn new(config: &Config) -> Result<Plan, PlanError> {
+        let forward = forward_method(config.network);
+        let mut plan = Plan::default();
+        for vs in &config.virtual_services {
+            let key = match service_key(vs) {
+                Ok(key) => key,
+                // An inactive block may be incomplete; it names nothing.
+                Err(_) if !vs.active => continue,
+                Err(e) => return Err(e),
+            };
+            plan.named.insert(key);
+            if !vs.active {
+                continue;
+            }
+            let check = Arc::new(service_check(vs)?);
+            let load_command = vs.load_monitor.as_ref().map(|monitor| {
+                if monitor == "uptime" {
+                    config.rsh_command.clone()
+                } else {
+                    monitor.clone()
+                }
+            });
+            let mut servers = Vec::new();
+            for server in vs.servers.iter().filter(|s| s.active) {
+                let host = server
+                    .address
+                    .as_ref()
+                    .ok_or_else(|| PlanError::NoServerAddress {
+                        service: vs.name.clone(),
+                        server: server.name.clone(),
+                    })?;
+                let addr = resolve(&vs.name, host)?;
+                servers.push(PlannedServer {
+                    name: server.name.clone(),
+                    at: ServerRef {
+                        service: key,
+                        addr,
+                        port: vs.server_port(server),
+                    },
+                    weight: server.weight,
+                    check: Arc::clone(&check),
+                    timeout: vs.timeout.as_duration(),
+                    nanny: NannyConfig {
+                        weight: server.weight,
+                        interval: vs.effective_check_interval().as_duration(),
+                        reentry: Duration::from_secs(u64::from(vs.reentry)),
+                        quiesce: vs.quiesce_server,
+                        failures: vs.failure_count,
+                        scale: 10,
+                        load_monitor: load_command.is_some(),
+                    },
+                    load_command: load_command.clone(),
+                });
+            }
+            plan.services.push(PlannedService {
+                name: vs.name.clone(),
+                service: ipvs_service(vs, key),
+                forward,
+                servers,
+                sorry: vs.sorry_server.map(|ip| (ip, vs.port)),
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Every real server of the plan.
+    pub fn servers(&self) -> impl Iterator<Item = &PlannedServer> {
+        self.services.iter().flat_map(|s| s.servers.iter())
+    }
+}
+
+/// The table `plan` asks for, given each server's health and `current`, the
+/// kernel's entries of the owned services.
+pub fn desired(plan: &Plan, health: &HashMap<ServerRef, Health>, current: &Table) -> Table {
+    let mut table = Table::default();
+    for planned in &plan.services {
+        let key = planned.service.key;
+        let existing = current.services.get(&key).map(|(_, dests)| dests);
+        let mut destinations = Vec::new();
+        let mut serving = false;
+        for server in &planned.servers {
+            let weight = match health.get(&server.at).copied().unwrap_or(Health::Unknown) {
+                Health::In { weight } => Some(weight),
+                Health::Out => None,
+                Health::Unknown => existing
+                    .and_then(|dests| dests.get(&(server.at.addr, server.at.port)))
+                    .map(|dest| dest.weight),
+            };
+            if let Some(weight) = weight {
+                serving |= weight > 0;
+                destinations.push(Destination::new(
+                    server.at.addr,
+                    server.at.port,
+                    planned.forward,
+                    weight,
+                ));
+            }
+        }
+        if let (Some((addr, port)), false) = (planned.sorry, serving) {
+            if !destinations.iter().any(|d| d.addr == addr && d.port == port) {
+                destinations.push(Destination::new(addr, port, planned.forward, 1));
+            }
+        }
+        table.insert(planned.service.clone(), destinations);
+    }
+    table
+}
+
+/// The operations that take the kernel's table (`kernel`, all of it) to what
+/// `plan` asks for, touching only services `plan` (or `previous`, the plan
+/// of the file before a reload) names.
+pub fn reconcile(
+    plan: &Plan,
+    previous: Option<&Plan>,
+    health: &HashMap<ServerRef, Health>,
+    kernel: &Table,
+) -> Vec<Operation> {
+    let owned =
+        kernel.filtered(|key| plan.named.contains(key) || previous.is_some_and(|p| p.named.contains(key)));
+    lvs_ipvs::diff(&owned, &desired(plan, health, &owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CF: &str = "network = direct\n\
+        virtual web {\n active = 1\n address = 10.0.0.100 eth0:1\n port = 80\n scheduler = rr\n\
+        sorry_server = 10.0.0.99\n persistent = 60\n pmask = 255.255.255.0\n\
+        server a {\n address = 10.0.1.1\n active = 1\n weight = 3\n }\n\
+        server b {\n address = 10.0.1.2\n active = 1\n weight = 1\n }\n\
+        server c {\n address = 10.0.1.3\n active = 0\n }\n}\n\
+        virtual dns {\n active = 1\n address = 10.0.0.100 eth0:1\n port = 53\n protocol = udp\n\
+        send = \"x\"\n expect = \"*\"\n server a {\n address = 10.0.1.1\n active = 1\n }\n}\n\
+        virtual old {\n active = 0\n address = 10.0.0.101 eth0:1\n port = 80\n}\n";
+
+    fn plan(text: &str) -> Plan {
+        Plan::new(&lvs_cf::parse(text).expect("valid").config).expect("plan")
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("literal")
+    }
+
+    #[test]
+    fn the_plan_follows_the_file() {
+        let plan = plan(CF);
+        assert_eq!(plan.services.len(), 2);
+        assert_eq!(plan.named.len(), 3, "inactive services are named too");
+        let web = &plan.services[0];
+        assert_eq!(web.service.scheduler, "rr");
+        assert_eq!(web.service.timeout, 60);
+        assert_eq!(
+            web.service.netmask,
+            lvs_ipvs::Netmask::V4(Ipv4Addr::new(255, 255, 255, 0))
+        );
+        assert_eq!(web.forward, ForwardMethod::DirectRoute);
+        assert_eq!(web.servers.len(), 2, "inactive servers are left out");
+        assert_eq!(web.sorry, Some((ip("10.0.0.99"), 80)));
+        assert!(
+            matches!(&*web.servers[0].check, Check::Tcp { send: Some(_), expect: Some(Expect::Prefix(p)) } if p == b"HTTP")
+        );
+        let dns = &plan.services[1];
+        assert!(matches!(
+            dns.service.key,
+            ServiceKey::Addr {
+                protocol: lvs_ipvs::Protocol::Udp,
+                port: 53,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &*dns.servers[0].check,
+            Check::Udp {
+                expect: Some(Expect::AnyByte),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn health_weights_sorry_server_and_adoption() {
+        let plan = plan(CF);
+        let web = &plan.services[0];
+        let (a, b) = (web.servers[0].at, web.servers[1].at);
+        let mut kernel = Table::default();
+        // A foreign service and a leftover entry of ours.
+        let foreign = Service::new(
+            ServiceKey::Addr {
+                protocol: lvs_ipvs::Protocol::Tcp,
+                addr: ip("192.0.2.1"),
+                port: 22,
+            },
+            "wlc",
+        );
+        kernel.insert(foreign.clone(), vec![]);
+        kernel.insert(
+            web.service.clone(),
+            vec![Destination::new(a.addr, 80, ForwardMethod::DirectRoute, 3)],
+        );
+
+        // Nothing known yet: the kernel's entry for a stays, b is not added, no sorry server
+        // (a serves), the UDP service is created, the foreign one untouched.
+        let health = HashMap::new();
+        let ops = reconcile(&plan, None, &health, &kernel);
+        assert!(ops
+            .iter()
+            .all(|op| !matches!(op, Operation::DeleteService(k) if *k == foreign.key)));
+        assert!(!ops
+            .iter()
+            .any(|op| matches!(op, Operation::AddDest(_, d) if d.addr == b.addr)));
+        assert!(!ops.iter().any(|op| matches!(op, Operation::DeleteDest(..))));
+        assert!(ops
+            .iter()
+            .any(|op| matches!(op, Operation::AddService(s) if s.key == plan.services[1].service.key)));
+        for op in &ops {
+            kernel.apply(op);
+        }
+        assert!(
+            reconcile(&plan, None, &health, &kernel).is_empty(),
+            "a second pass has nothing to do"
+        );
+
+        // a fails, b is quiesced: nothing serves, so the sorry server comes in.
+        let mut health = HashMap::new();
+        health.insert(a, Health::Out);
+        health.insert(b, Health::In { weight: 0 });
+        let ops = reconcile(&plan, None, &health, &kernel);
+        assert!(ops.contains(&Operation::DeleteDest(web.service.key, a.addr, 80)));
+        assert!(ops
+            .iter()
+            .any(|op| matches!(op, Operation::AddDest(_, d) if d.addr == b.addr && d.weight == 0)));
+        assert!(ops
+            .iter()
+            .any(|op| matches!(op, Operation::AddDest(_, d) if d.addr == ip("10.0.0.99") && d.weight == 1)));
+        for op in &ops {
+            kernel.apply(op);
+        }
+        // b returns at full weight: the sorry server goes.
+        health.insert(b, Health::In { weight: 1 });
+        let ops = reconcile(&plan, None, &health, &kernel);
+        assert!(ops.contains(&Operation::DeleteDest(web.service.key, ip("10.0.0.99"), 80)));
+        assert!(ops
+            .iter()
+            .any(|op| matches!(op, Operation::EditDest(_, d) if d.addr == b.addr && d.weight == 1)));
+    }
+
+    #[test]
+    fn a_reload_deletes_what_the_old_file_named_and_the_new_does_not() {
+        let old = plan(CF);
+        let new = plan(&CF.replace("virtual dns {\n active = 1", "virtual dns {\n active = 0"));
+        let mut kernel = Table::default();
+        for op in reconcile(&old, None, &HashMap::new(), &kernel) {
+            kernel.apply(&op);
+        }
+        let dns = old.services[1].service.key;
+        let ops = reconcile(&new, Some(&old), &HashMap::new(), &kernel);
+        assert_eq!(ops, vec![Operation::DeleteService(dns)]);
+        let gone = plan(&CF[..CF.find("virtual dns").expect("block")]);
+        let ops = reconcile(&gone, Some(&old), &HashMap::new(), &kernel);
+        assert_eq!(
+            ops,
+            vec![Operation::DeleteService(dns)],
+            "a block removed from the file"
+        );
+    }
+}

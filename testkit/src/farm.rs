@@ -1,0 +1,247 @@
+//! A server farm behind LVS directors, in network namespaces: a client,
+//! one or two directors and three real web servers.
+//!
+//! - NAT: the client and the directors share the front bridge; the real
+//!   servers sit on a back bridge, routed through `GATEWAY` (the NAT router
+//!   address the active director holds).
+//! - Direct routing: everyone shares the front bridge; each real server has
+//!   the VIP on its loopback and does not answer ARP for it.
+//!
+//! Each real server answers `GET` with `HTTP/1.0 200 OK` and its name, and
+//! echoes any other line back, prefixed with its name, on a connection that
+//! stays open: the connection that must survive reloads. A server can be
+//! switched off (it accepts and closes at once, so checks fail, while its
+//! open connections go on).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::routers::spawn_in;
+use crate::{veth, Netns};
+
+pub const VIP: &str = "10.8.0.100";
+pub const CLIENT: &str = "10.8.0.10";
+/// The directors' own front addresses.
+pub const DIRECTORS: [&str; 2] = ["10.8.0.1", "10.8.0.2"];
+/// NAT: the back network's gateway, a floating address (`nat_router`).
+pub const GATEWAY: &str = "10.8.1.254";
+pub const PORT: u16 = 80;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Nat,
+    DirectRouting,
+}
+
+/// A real web server.
+pub struct RealServer {
+    pub name: String,
+    pub address: String,
+    pub ns: Netns,
+    up: Arc<AtomicBool>,
+}
+
+impl RealServer {
+    /// Serving (true) or refusing every new connection (false).
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+}
+
+pub struct Farm {
+    pub mode: Mode,
+    pub switch: Netns,
+    pub client: Netns,
+    pub directors: Vec<Netns>,
+    pub servers: Vec<RealServer>,
+}
+
+fn serve(listener: TcpListener, name: String, up: Arc<AtomicBool>) {
+    for stream in listener.incoming().flatten() {
+        if !up.load(Ordering::SeqCst) {
+            continue;
+        }
+        let name = name.clone();
+        std::thread::spawn(move || {
+            let Ok(reader) = stream.try_clone() else { return };
+            let mut writer = stream;
+            for line in BufReader::new(reader).lines() {
+                let Ok(line) = line else { return };
+                if line.starts_with("GET ") {
+                    let _ = write!(
+                        writer,
+                        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n{name}\n"
+                    );
+                    return;
+                }
+                if writeln!(writer, "{name}: {line}").is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+impl Farm {
+    /// The farm with `directors` directors (1 or 2), none of them running
+    /// anything yet: the VIP and gateway are for their daemons to bring up.
+    pub fn new(mode: Mode, directors: usize) -> Farm {
+        let switch = Netns::new("farm-sw");
+        switch.ip(&["link", "add", "front", "type", "bridge"]);
+        switch.ip(&["link", "set", "front", "up"]);
+        switch.ip(&["link", "add", "back", "type", "bridge"]);
+        switch.ip(&["link", "set", "back", "up"]);
+        let plug = |ns: &Netns, device: &str, port: &str, bridge: &str, address: &str| {
+            veth(ns, device, &switch, port);
+            switch.ip(&["link", "set", port, "master", bridge]);
+            ns.ip(&["addr", "add", address, "dev", device]);
+        };
+        let client = Netns::new("farm-cl");
+        plug(&client, "eth0", "cl", "front", &format!("{CLIENT}/24"));
+        let directors: Vec<Netns> = (0..directors)
+            .map(|i| {
+                let ns = Netns::new(&format!("farm-d{}", i + 1));
+                plug(
+                    &ns,
+                    "eth0",
+                    &format!("d{}", i + 1),
+                    "front",
+                    &format!("{}/24", DIRECTORS[i]),
+                );
+                if mode == Mode::Nat {
+                    plug(
+                        &ns,
+                        "eth1",
+                        &format!("d{}b", i + 1),
+                        "back",
+                        &format!("10.8.1.{}/24", i + 1),
+                    );
+                }
+                let _ = ns.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+                ns
+            })
+            .collect();
+        let servers = (1..=3)
+            .map(|i| {
+                let name = format!("rs{i}");
+                let ns = Netns::new(&format!("farm-{name}"));
+                let address = match mode {
+                    Mode::Nat => {
+                        let address = format!("10.8.1.{}", 10 + i);
+                        plug(&ns, "eth0", &name, "back", &format!("{address}/24"));
+                        ns.ip(&["route", "add", "default", "via", GATEWAY]);
+                        address
+                    }
+                    Mode::DirectRouting => {
+                        let address = format!("10.8.0.{}", 10 + i);
+                        plug(&ns, "eth0", &name, "front", &format!("{address}/24"));
+                        ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
+                        for (key, value) in [("arp_ignore", "1"), ("arp_announce", "2")] {
+                            for device in ["all", "eth0"] {
+                                let _ = ns.exec(
+                                    "sysctl",
+                                    &["-qw", &format!("net.ipv4.conf.{device}.{key}={value}")],
+                                );
+                            }
+                        }
+                        address
+                    }
+                };
+                let up = Arc::new(AtomicBool::new(true));
+                let listener = ns.run(|| TcpListener::bind(("0.0.0.0", PORT)).expect("bind the web server"));
+                let (serving, label) = (Arc::clone(&up), name.clone());
+                spawn_in(&ns, move || serve(listener, label, serving));
+                RealServer {
+                    name,
+                    address,
+                    ns,
+                    up,
+                }
+            })
+            .collect();
+        Farm {
+            mode,
+            switch,
+            client,
+            directors,
+            servers,
+        }
+    }
+
+    /// Brings the VIP (and in NAT the gateway) up on `director` by hand, for
+    /// tests that run a director without pulse.
+    pub fn bring_up(&self, director: usize) {
+        let ns = &self.directors[director];
+        ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
+        if self.mode == Mode::Nat {
+            ns.ip(&["addr", "add", &format!("{GATEWAY}/24"), "dev", "eth1"]);
+        }
+    }
+
+    /// The client's `GET /` to the VIP: the name of the server that answered.
+    pub fn get(&self) -> Option<String> {
+        self.client.run(|| get_here(Duration::from_millis(500)))
+    }
+
+    /// `count` requests, one after another; the answers in order (`None` for a failure).
+    pub fn gets(&self, count: usize) -> Vec<Option<String>> {
+        self.client
+            .run(|| (0..count).map(|_| get_here(Duration::from_millis(500))).collect())
+    }
+
+    /// A connection to the VIP that stays open (see [`Held::ask`]).
+    pub fn hold(&self) -> Held {
+        let stream = self.client.run(|| {
+            let address: SocketAddr = format!("{VIP}:{PORT}").parse().expect("literal");
+            TcpStream::connect_timeout(&address, Duration::from_secs(2)).expect("connect to the VIP")
+        });
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        Held {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            stream,
+        }
+    }
+}
+
+/// An open connection through the director.
+pub struct Held {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Held {
+    /// Sends a line and returns the answer: `"rsN: line"`, or `None` when
+    /// the connection is broken.
+    pub fn ask(&mut self, line: &str) -> Option<String> {
+        writeln!(self.stream, "{line}").ok()?;
+        let mut answer = String::new();
+        match self.reader.read_line(&mut answer) {
+            Ok(n) if n > 0 => Some(answer.trim_end().to_owned()),
+            _ => None,
+        }
+    }
+
+    /// The server this connection reached.
+    pub fn server(&mut self) -> Option<String> {
+        self.ask("who")
+            .and_then(|a| a.split(':').next().map(str::to_owned))
+    }
+}
+
+/// A `GET /` to the VIP from the calling thread's namespace: the name of
+/// the server that answered.
+pub fn get_here(limit: Duration) -> Option<String> {
+    let address: SocketAddr = format!("{VIP}:{PORT}").parse().ok()?;
+    let mut stream = TcpStream::connect_timeout(&address, limit).ok()?;
+    stream.set_read_timeout(Some(limit)).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    let body = reply.split("\r\n\r\n").nth(1)?;
+    Some(body.trim().to_owned())
+}
