@@ -171,10 +171,38 @@ fn strict_rejects_extensions_as_piranha_does() {
 }
 
 #[test]
-fn a_mode_is_required() {
-    let out = Command::new(env!("CARGO_BIN_EXE_lvs")).output().expect("run lvs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("<--check|--dump>"));
+fn without_a_mode_it_is_the_daemon_which_needs_a_valid_file() {
+    let dir = TempDir::new("daemon");
+    let missing = dir.0.join("nope.cf");
+    let out = lvs(&["-n"], &missing);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("lvs: ") && text(&out.stderr).contains("nope.cf"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Modes exclude each other.
+    let good = dir.file("lvs.cf", GOOD);
+    assert_eq!(lvs(&["--check", "--status"], &good).status.code(), Some(2));
+}
+
+#[test]
+fn status_without_a_daemon_says_where_it_looked() {
+    let dir = TempDir::new("status");
+    let socket = dir.0.join("lvs.sock");
+    let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["--status", "--socket"])
+        .arg(&socket)
+        .output()
+        .expect("run lvs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(&format!("cannot reach the lvs daemon at {}", socket.display())));
+    let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["--status", "--format", "yaml"])
+        .output()
+        .expect("run lvs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "lvs: --format for --status is text or json\n");
 }
 
 #[test]
