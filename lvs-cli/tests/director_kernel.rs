@@ -510,3 +510,141 @@ fn the_sorry_server_takes_over_when_every_server_is_down() {
     });
     assert_eq!(names(&lvs.farm.gets(2)), ["rs1", "rs1"]);
 }
+
+#[test]
+fn failover_with_pulse_moves_the_vip_and_traffic_resumes_through_the_backup() {
+    if !lab("failover_with_pulse_moves_the_vip_and_traffic_resumes_through_the_backup") {
+        return;
+    }
+    let farm = Farm::new(Mode::Nat, 2);
+    let dir = TempDir::new("director-failover");
+    let servers: String = farm
+        .servers
+        .iter()
+        .map(|s| {
+            format!(
+                "  server {} {{\n    address = {}\n    active = 1\n    weight = 1\n  }}\n",
+                s.name, s.address
+            )
+        })
+        .collect();
+    let config = dir.file(
+        "lvs.cf",
+        &format!(
+            "primary = {}\nbackup_active = 1\nbackup = {}\nkeepalive = 0.2\ndeadtime = 1\nmonitor_links = 1\n\
+             network = nat\nnat_router = {GATEWAY} eth1:1\nnat_nmask = 255.255.255.0\narp_count = 3\narp_interval = 0.2\n\
+             virtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 80\n  scheduler = rr\n  timeout = 1\n  reentry = 2\n{servers}}}\n",
+            testkit::farm::DIRECTORS[0],
+            testkit::farm::DIRECTORS[1]
+        ),
+    );
+    // Each router's lvs daemon gets its own socket and pid file.
+    let pulses: Vec<(Child, PathBuf)> = (0..2)
+        .map(|i| {
+            let lvsd = dir.file(
+                &format!("lvsd-{i}"),
+                &format!(
+                    "#!/bin/sh\nexec {} \"$@\" --socket {dir}/lvs-{i}.sock --pidfile {dir}/lvs-{i}.pid\n",
+                    env!("CARGO_BIN_EXE_lvs"),
+                    dir = dir.path().display()
+                ),
+            );
+            std::fs::set_permissions(&lvsd, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+            let log = dir.path().join(format!("pulse-{i}.log"));
+            let out = std::fs::File::create(&log).expect("log");
+            let child = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &farm.directors[i].name,
+                    env!("CARGO_BIN_EXE_pulse"),
+                    "-n",
+                    "-c",
+                ])
+                .arg(&config)
+                .arg(format!("--lvsd={}", lvsd.display()))
+                .stdout(Stdio::from(out.try_clone().expect("log")))
+                .stderr(Stdio::from(out))
+                .spawn()
+                .expect("start pulse");
+            if i == 0 {
+                // The primary first, so that it is the active router.
+                wait_until("the primary serving", Duration::from_secs(30), &dir, || {
+                    farm.get().is_some()
+                });
+            }
+            (child, log)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let logs = || {
+        pulses
+            .iter()
+            .map(|(_, log)| std::fs::read_to_string(log).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+    let answers = names(&farm.gets(6));
+    assert!(
+        answers.iter().all(|a| a.starts_with("rs")),
+        "{answers:?}\n{}",
+        logs()
+    );
+
+    // The primary's front cable is pulled: the backup takes the VIP and the
+    // NAT gateway, starts its lvs daemon, and the client is served again.
+    let front = "d1";
+    farm.switch.ip(&["link", "set", front, "down"]);
+    let started = Instant::now();
+    wait_until(
+        "traffic through the backup",
+        Duration::from_secs(30),
+        &dir,
+        || farm.get().is_some(),
+    );
+    let took = started.elapsed();
+    let text = logs();
+    assert!(text.contains("partner dead: activating lvs"), "{text}");
+    assert!(text.contains("Local NIC link failure: Pulse disabled"), "{text}");
+    // deadtime (1 s) + a keepalive, the announcement, and the backup's first checks (1 s interval).
+    assert!(
+        took < Duration::from_secs(6),
+        "traffic resumed after {took:?}\n{text}"
+    );
+    let backup_has = |address: &str| farm.directors[1].ip(&["-o", "addr"]).contains(address);
+    assert!(backup_has(VIP) && backup_has(GATEWAY));
+    assert!(
+        !farm.directors[0].ip(&["-o", "addr"]).contains(VIP),
+        "the primary let the VIP go"
+    );
+    let answers = names(&farm.gets(6));
+    assert!(answers.iter().all(|a| a.starts_with("rs")), "{answers:?}\n{text}");
+    for (mut child, _) in pulses {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn wait_until(what: &str, limit: Duration, dir: &TempDir, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        if started.elapsed() > limit {
+            let logs: String = std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                .map(|e| {
+                    format!(
+                        "== {}\n{}",
+                        e.path().display(),
+                        std::fs::read_to_string(e.path()).unwrap_or_default()
+                    )
+                })
+                .collect();
+            panic!("{what}: not within {limit:?}\n{logs}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
