@@ -2,6 +2,10 @@
 //!
 //! - `test`: everything CI runs: formatting, lints, every host and namespace
 //!   test, then every kernel test in one boot of the kernel test lab.
+//! - `demo`: the lab demo (the README's main job): two routers running pulse
+//!   and lvs, three web servers and a client in the lab, with a server
+//!   failing and returning and the active router failing over.
+//! - `bench NAME`: a benchmark (see docs/benchmarks.md).
 //! - `vm -- CMD`: boot the lab and run CMD in it (IPVS modules loaded).
 //! - `man`: regenerate the man pages in `docs/man` from the argument definitions.
 //!
@@ -19,6 +23,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("man") => man(),
+        Some("demo") => demo(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("vm") => {
             let command: Vec<String> = args.iter().skip(1).skip_while(|a| *a == "--").cloned().collect();
@@ -29,7 +34,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|demo|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -227,7 +232,7 @@ const KERNEL_TESTS: &[(&str, &str, &str)] = &[
     ("lvs-cli", "director_kernel", "--test-threads=1"),
 ];
 /// Examples that must run in the lab: `(package, example)`.
-const LAB_EXAMPLES: &[(&str, &str)] = &[("lvs-ipvs", "add_service")];
+const LAB_EXAMPLES: &[(&str, &str)] = &[("lvs-ipvs", "add_service"), ("lvs-cli", "demo")];
 /// Loaded before anything runs in the lab; a missing one is reported, not fatal.
 const LAB_MODULES: &[&str] = &[
     "ip_vs_rr",
@@ -403,6 +408,30 @@ fn bench(name: Option<&str>) -> Result<(), String> {
         }
         _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover>".to_owned()),
     }
+}
+
+/// The lab demo: builds pulse, lvs and the demo, boots the lab and runs it.
+fn demo() -> Result<(), String> {
+    let kernel = ensure_lab_tools()?;
+    let bins = build_executables("bin", &["build", "-p", "lvs-cli", "--bins"])?;
+    let named = |name: &str| {
+        bins.iter()
+            .find(|path| path.file_name().is_some_and(|f| f == name))
+            .cloned()
+            .ok_or(format!("cargo built no {name}"))
+    };
+    let (pulse, lvs) = (named("pulse")?, named("lvs")?);
+    let demo = build_executables("example", &["build", "-p", "lvs-cli", "--example", "demo"])?;
+    let demo = demo.first().ok_or("cargo built no demo")?;
+    let config = workspace_root().join("docs/examples/demo.cf");
+    let script = lab_script(&format!(
+        "LVS_PULSE={} LVS_LVS={} LVS_DEMO_CF={} {}",
+        pulse.display(),
+        lvs.display(),
+        config.display(),
+        demo.display()
+    ))?;
+    counted_step("the lab demo", lab_command(&kernel, &script)).map(|_| ())
 }
 
 fn vm(command: &str) -> Result<(), String> {
