@@ -106,12 +106,33 @@ pub fn main(args: LvsArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot start: {e}")),
     };
     runtime.block_on(async move {
+        // Before anything else: a SIGHUP during start-up must not kill the daemon.
+        let signals = match Signals::new() {
+            Ok(signals) => signals,
+            Err(e) => return fail(&format!("cannot handle signals: {e}")),
+        };
         let (director, updates) = match Director::start(args, config, plan, ipvs, log) {
             Ok(started) => started,
             Err(e) => return fail(&e),
         };
-        director.run(updates).await
+        director.run(signals, updates).await
     })
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
 }
 
 struct Director {
@@ -141,7 +162,7 @@ impl Director {
             None => Table::default(),
         };
         let table = kernel.filtered(|key| plan.named.contains(key));
-        let checks = start_checks(&plan, &table);
+        let checks = start_checks(&plan, &table, None);
         let mut director = Director {
             args,
             log,
@@ -177,18 +198,12 @@ impl Director {
         }
     }
 
-    async fn run(mut self, mut updates: UnboundedReceiver<Update>) -> ExitCode {
-        let signals = (|| {
-            Ok::<_, std::io::Error>((
-                signal(SignalKind::terminate())?,
-                signal(SignalKind::interrupt())?,
-                signal(SignalKind::hangup())?,
-            ))
-        })();
-        let (mut term, mut int, mut hup) = match signals {
-            Ok(signals) => signals,
-            Err(e) => return fail(&format!("cannot handle signals: {e}")),
-        };
+    async fn run(mut self, signals: Signals, mut updates: UnboundedReceiver<Update>) -> ExitCode {
+        let Signals {
+            mut term,
+            mut int,
+            mut hup,
+        } = signals;
         // A socket left by a killed daemon is replaced.
         let _ = std::fs::remove_file(&self.args.socket);
         let status = match UnixListener::bind(&self.args.socket) {
@@ -264,19 +279,20 @@ impl Director {
     }
 
     /// Applies what the table lacks; `previous` is the plan before a reload.
-    fn sync(&mut self, previous: Option<&Plan>) {
+    /// Returns how many operations it made.
+    fn sync(&mut self, previous: Option<&Plan>) -> usize {
         let operations = reconcile(&self.plan, previous, &self.health, &self.table);
         if operations.is_empty() {
-            return;
+            return 0;
         }
         if self.args.test_start {
             for operation in &operations {
                 self.log.line(&format!("would {}", describe(operation)));
                 self.table.apply(operation);
             }
-            return;
+            return operations.len();
         }
-        let Some(ipvs) = self.ipvs.as_mut() else { return };
+        let Some(ipvs) = self.ipvs.as_mut() else { return 0 };
         let results = ipvs.apply(&operations, ApplyOptions { idempotent: true });
         for (operation, result) in operations.iter().zip(results) {
             match result {
@@ -287,6 +303,7 @@ impl Director {
                 Err(e) => self.log.line(&format!("failed to {}: {e}", describe(operation))),
             }
         }
+        operations.len()
     }
 
     /// SIGHUP: a valid new file replaces the plan, and the difference is
@@ -294,6 +311,7 @@ impl Director {
     /// new engine's updates.
     fn reload(&mut self) -> Option<UnboundedReceiver<Update>> {
         self.log.line("SIGHUP received: re-reading the configuration");
+        let started = std::time::Instant::now();
         let loaded = load_config(&self.args.configfile).and_then(|config| {
             Plan::new(&config)
                 .map(|plan| (config, plan))
@@ -306,36 +324,39 @@ impl Director {
                 return None;
             }
         };
-        // Read the table again: it is the truth, whatever happened to it meanwhile.
-        if let Some(ipvs) = self.ipvs.as_mut() {
-            match ipvs.snapshot() {
-                Ok(kernel) => {
-                    self.table =
-                        kernel.filtered(|key| plan.named.contains(key) || self.plan.named.contains(key));
-                }
-                Err(e) => self.log.line(&format!("cannot read the table: {e}")),
-            }
-        }
+        let read = started.elapsed();
+        // The table is known from the daemon's own operations; it is not read
+        // back (a reload must cost little however large the table).
         let old_timeouts = timeouts(&self.config);
-        let mut checks = start_checks(&plan, &self.table);
-        // What is known of servers in both files carries over.
-        for (_, server) in &checks.servers {
-            if let Some(known) = self.health.get(server) {
-                checks.health.insert(*server, *known);
-            }
-        }
+        let checks = start_checks(
+            &plan,
+            &self.table,
+            Some(Before {
+                plan: &self.plan,
+                health: &self.health,
+            }),
+        );
         self.engine = checks.engine;
         self.servers = checks.servers;
         self.health = checks.health;
         let updates = checks.updates;
+        let checked = started.elapsed();
         let previous = std::mem::replace(&mut self.plan, plan);
         self.config = config;
         if let Some(wanted) = timeouts(&self.config).filter(|t| Some(*t) != old_timeouts) {
             self.set_timeouts(wanted);
         }
-        self.sync(Some(&previous));
-        self.table = self.table.filtered(|key| self.plan.named.contains(key));
-        self.log.line("configuration re-read");
+        let applied = self.sync(Some(&previous));
+        let named = &self.plan.named;
+        self.table.services.retain(|key, _| named.contains(key));
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        self.log.line(&format!(
+            "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, checks {:.1} ms, table {:.1} ms)",
+            ms(started.elapsed()),
+            ms(read),
+            ms(checked - read),
+            ms(started.elapsed() - checked)
+        ));
         Some(updates)
     }
 
@@ -487,20 +508,44 @@ struct Checks {
     updates: UnboundedReceiver<Update>,
 }
 
-/// The engine for `plan`'s servers: entries the table holds are adopted.
-fn start_checks(plan: &Plan, table: &Table) -> Checks {
+/// What a reload knows of the servers from before it.
+struct Before<'a> {
+    plan: &'a Plan,
+    health: &'a HashMap<ServerRef, Health>,
+}
+
+/// The engine for `plan`'s servers. A server's health carries over from
+/// `before` (a reload), and one that was fully up takes its new configured
+/// weight; otherwise an entry the table holds is adopted at its weight.
+fn start_checks(plan: &Plan, table: &Table, before: Option<Before>) -> Checks {
     let mut servers = Vec::new();
     let mut engine_servers = Vec::new();
     let mut health = HashMap::new();
+    let configured_before: HashMap<ServerRef, u32> = before
+        .as_ref()
+        .map(|b| b.plan.servers().map(|s| (s.at, s.weight)).collect())
+        .unwrap_or_default();
     for (id, planned) in plan.servers().enumerate() {
         let at = planned.at;
-        let held = table
-            .services
-            .get(&at.service)
-            .and_then(|(_, dests)| dests.get(&(at.addr, at.port)))
-            .map(|d| d.weight);
-        if let Some(weight) = held {
-            health.insert(at, Health::In { weight });
+        let known = before.as_ref().and_then(|b| b.health.get(&at)).copied();
+        let state = match known {
+            Some(Health::In { weight }) if configured_before.get(&at) == Some(&weight) => Some(Health::In {
+                weight: planned.weight,
+            }),
+            Some(Health::In { weight }) => Some(Health::In { weight }),
+            Some(Health::Out) => Some(Health::Out),
+            Some(Health::Unknown) | None => table
+                .services
+                .get(&at.service)
+                .and_then(|(_, dests)| dests.get(&(at.addr, at.port)))
+                .map(|d| Health::In { weight: d.weight }),
+        };
+        let adopt = match state {
+            Some(Health::In { weight }) => Some(weight),
+            _ => None,
+        };
+        if let Some(state) = state {
+            health.insert(at, state);
         }
         servers.push((planned.name.clone(), at));
         engine_servers.push(Server {
@@ -510,7 +555,7 @@ fn start_checks(plan: &Plan, table: &Table) -> Checks {
             timeout: planned.timeout,
             nanny: planned.nanny,
             load_command: planned.load_command.clone(),
-            adopt: held,
+            adopt,
         });
     }
     let (sender, updates) = unbounded_channel();

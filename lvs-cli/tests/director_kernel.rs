@@ -30,6 +30,10 @@ struct Options<'a> {
     extra: &'a str,
 }
 
+impl Options<'_> {
+    const WEIGHT: u32 = 1;
+}
+
 struct Director {
     farm: Farm,
     dir: TempDir,
@@ -55,6 +59,10 @@ impl Director {
     }
 
     fn write_config(&self, options: &Options) {
+        self.write_weighted(options, Options::WEIGHT);
+    }
+
+    fn write_weighted(&self, options: &Options, weight: u32) {
         let network = match self.farm.mode {
             Mode::Nat => format!("network = nat\nnat_router = {GATEWAY} eth1:1\n"),
             Mode::DirectRouting => "network = direct\n".to_owned(),
@@ -65,7 +73,7 @@ impl Director {
             .map(|&i| {
                 let server = &self.farm.servers[i];
                 format!(
-                    "  server {} {{\n    address = {}\n    active = 1\n    weight = 1\n  }}\n",
+                    "  server {} {{\n    address = {}\n    active = 1\n    weight = {weight}\n  }}\n",
                     server.name, server.address
                 )
             })
@@ -403,6 +411,23 @@ fn sighup_changes_only_the_difference_and_an_invalid_file_nothing() {
     );
     let log = lvs.log();
     assert!(!log.contains("failed to"), "{log}");
+
+    // New weights are applied in place; the connection goes on.
+    lvs.write_weighted(
+        &Options {
+            scheduler: "wlc",
+            servers: &[0, 2],
+            extra: "",
+        },
+        3,
+    );
+    lvs.signal(libc::SIGHUP);
+    lvs.wait("weights 3", Duration::from_secs(5), || {
+        lvs.weights().iter().all(|(_, w)| *w == 3)
+    });
+    assert_eq!(lvs.weights().len(), 2);
+    assert_eq!(held.ask("weights"), Some("rs1: weights".to_owned()));
+    let after = lvs.table();
 
     // An invalid file: logged, and nothing changes.
     std::fs::write(&lvs.config, "virtual web {\n  port = eighty\n").expect("write");

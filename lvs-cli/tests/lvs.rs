@@ -219,3 +219,59 @@ fn help_and_version() {
         .expect("run lvs");
     assert_eq!(text(&out.stdout), format!("lvs {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("test-start");
+    // A real server that accepts: its first check adds it.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = server.local_addr().expect("address").port();
+    std::thread::spawn(move || for _stream in server.incoming() {});
+    let config = dir.file(
+        "lvs.cf",
+        &format!(
+            "primary = 127.0.0.1\nservice = lvs\nnetwork = direct\n\
+             virtual web {{\n active = 1\n address = 192.0.2.80 eth0:1\n port = {port}\n timeout = 1\n\
+             server one {{\n  address = 127.0.0.1\n  active = 1\n  weight = 2\n }}\n}}\n"
+        ),
+    );
+    let log = dir.0.join("lvs.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["-n", "-t", "-c"])
+        .arg(&config)
+        .arg("--socket")
+        .arg(dir.0.join("lvs.sock"))
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("start lvs");
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait = |line: &str| {
+        let started = Instant::now();
+        while !text().contains(line) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no {line:?}:\n{}",
+                text()
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    wait("starting: 1 virtual services, 1 real servers checked, 0 entries adopted");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+    wait("configuration re-read");
+    wait(&format!(
+        "would add 127.0.0.1:{port} to TCP 192.0.2.80:{port} (weight"
+    ));
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let status = daemon.wait().expect("lvs exits");
+    assert!(status.success(), "{status}:\n{}", text());
+    assert!(
+        text().contains(&format!("would delete virtual service TCP 192.0.2.80:{port}")),
+        "{}",
+        text()
+    );
+}

@@ -319,8 +319,13 @@ pub fn reconcile(
     health: &HashMap<ServerRef, Health>,
     kernel: &Table,
 ) -> Vec<Operation> {
-    let owned =
-        kernel.filtered(|key| plan.named.contains(key) || previous.is_some_and(|p| p.named.contains(key)));
+    let owns = |key: &ServiceKey| plan.named.contains(key) || previous.is_some_and(|p| p.named.contains(key));
+    // The daemon keeps a table of owned services only: no copy is needed then.
+    let owned = if kernel.services.keys().all(owns) {
+        std::borrow::Cow::Borrowed(kernel)
+    } else {
+        std::borrow::Cow::Owned(kernel.filtered(owns))
+    };
     lvs_ipvs::diff(&owned, &desired(plan, health, &owned))
 }
 

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|demo|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover, reload\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -376,15 +376,17 @@ fn bench(name: Option<&str>) -> Result<(), String> {
             let script = lab_script(&format!("{} --bench", exe.display()))?;
             counted_step("IPVS table benchmark in the lab", lab_command(&kernel, &script)).map(|_| ())
         }
-        Some("ipvsadm") => {
+        Some(name @ ("ipvsadm" | "reload")) => {
             let kernel = ensure_lab_tools()?;
-            let executables = build_executables(
-                "bench",
-                &["bench", "--no-run", "-p", "lvs-cli", "--bench", "ipvsadm"],
-            )?;
+            let executables =
+                build_executables("bench", &["bench", "--no-run", "-p", "lvs-cli", "--bench", name])?;
             let exe = executables.first().ok_or("cargo built no benchmark")?;
             let script = lab_script(&format!("{} --bench", exe.display()))?;
-            counted_step("ipvsadm benchmark in the lab", lab_command(&kernel, &script)).map(|_| ())
+            counted_step(
+                &format!("{name} benchmark in the lab"),
+                lab_command(&kernel, &script),
+            )
+            .map(|_| ())
         }
         Some("health") => {
             let nanny = build_executables("bin", &["build", "--release", "-p", "lvs-cli", "--bin", "nanny"])?;
@@ -406,7 +408,7 @@ fn bench(name: Option<&str>) -> Result<(), String> {
                 .env("LVS_PULSE", pulse);
             step("failover benchmark", bench)
         }
-        _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover>".to_owned()),
+        _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover|reload>".to_owned()),
     }
 }
 

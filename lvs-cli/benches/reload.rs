@@ -1,0 +1,208 @@
+//! A reload of the lvs daemon against a rebuild of the table with ipvsadm,
+//! in the same run: 1,000 virtual services x 10 real servers, of which 1%
+//! changes (10 services change scheduler, 100 servers change weight). The
+//! daemon's figure is from SIGHUP to its `configuration re-read` line (read
+//! the file, read the table, restart the checks, apply the difference);
+//! ipvsadm's is `ipvsadm -C` plus `ipvsadm -R` of the whole new table.
+//!
+//! The real servers' addresses are on a dummy interface of the namespace
+//! with a web server behind them, so their checks pass; they are checked
+//! once an hour, so checks do not disturb the measurement. Needs root, a
+//! kernel with IPVS and ipvsadm: `cargo xtask bench reload` runs it in the
+//! kernel test lab. Target: the reload in under 5% of the rebuild's time.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::{Netns, TempDir};
+
+const SERVICES: u32 = 1000;
+const SERVERS: u32 = 10;
+const ROUNDS: usize = 5;
+const LVS: &str = env!("CARGO_BIN_EXE_lvs");
+const IPVSADM: &str = "/usr/sbin/ipvsadm";
+
+fn vip(s: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0x0a00_0000 + s)
+}
+
+fn rip(s: u32, d: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0xac10_0000 + s * SERVERS + d)
+}
+
+/// Round `round`'s table: in odd rounds the first 10 services use `rr` and
+/// the first 100 servers (of 10 services further on) weigh 2 more.
+fn changed(round: usize, s: u32, d: u32) -> (bool, u32) {
+    let odd = round % 2 == 1;
+    let scheduler = odd && s < 10;
+    let weight = 1 + d + if odd && (100..110).contains(&s) { 2 } else { 0 };
+    (scheduler, weight)
+}
+
+fn lvs_cf(round: usize) -> String {
+    let mut text = String::from("primary = 10.255.0.1\nservice = lvs\nbackup_active = 0\nnetwork = nat\n");
+    for s in 0..SERVICES {
+        let (rr, _) = changed(round, s, 0);
+        let _ = write!(
+            text,
+            "virtual vs{s} {{\n active = 1\n address = {} eth0:1\n port = 80\n scheduler = {}\n timeout = 5\n check_interval = 3600\n",
+            vip(s),
+            if rr { "rr" } else { "wlc" }
+        );
+        for d in 0..SERVERS {
+            let (_, weight) = changed(round, s, d);
+            let _ = write!(
+                text,
+                " server r{d} {{\n  address = {}\n  active = 1\n  weight = {weight}\n }}\n",
+                rip(s, d)
+            );
+        }
+        text.push_str("}\n");
+    }
+    text
+}
+
+fn ipvsadm_restore(round: usize) -> String {
+    let mut text = String::new();
+    for s in 0..SERVICES {
+        let (rr, _) = changed(round, s, 0);
+        let _ = writeln!(text, "-A -t {}:80 -s {}", vip(s), if rr { "rr" } else { "wlc" });
+        for d in 0..SERVERS {
+            let (_, weight) = changed(round, s, d);
+            let _ = writeln!(text, "-a -t {}:80 -r {}:80 -m -w {weight}", vip(s), rip(s, d));
+        }
+    }
+    text
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() -> ExitCode {
+    if !std::path::Path::new(IPVSADM).exists() {
+        eprintln!(
+            "skipped: run `cargo xtask bench reload`, which runs it in the kernel test lab with ipvsadm"
+        );
+        return ExitCode::SUCCESS;
+    }
+    if !testkit::require_root("reload benchmark") {
+        return ExitCode::SUCCESS;
+    }
+    let ns = Netns::new("reload");
+    let dir = TempDir::new("reload-bench");
+    // The real servers: every address on a dummy interface, one web server on port 80.
+    ns.ip(&["link", "add", "eth0", "type", "dummy"]);
+    ns.ip(&["link", "set", "eth0", "up"]);
+    ns.ip(&["link", "add", "servers", "type", "dummy"]);
+    ns.ip(&["link", "set", "servers", "up"]);
+    let batch: String = (0..SERVICES)
+        .flat_map(|s| (0..SERVERS).map(move |d| format!("addr add {}/32 dev servers\n", rip(s, d))))
+        .collect();
+    let batch_file = dir.file("addresses", &batch);
+    let out = ns.exec("ip", &["-batch", batch_file.to_str().unwrap_or_default()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listener = ns.run(|| std::net::TcpListener::bind("0.0.0.0:80").expect("bind"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            drop(stream);
+        }
+    });
+
+    // ipvsadm: flush and restore the whole table, each round's version.
+    let mut rebuild = Vec::new();
+    for round in 0..ROUNDS {
+        let input = dir.file("restore", &ipvsadm_restore(round));
+        let took = ns.run(|| {
+            let started = Instant::now();
+            let flushed = Command::new(IPVSADM).arg("-C").status().expect("ipvsadm -C");
+            let restored = Command::new(IPVSADM)
+                .arg("-R")
+                .stdin(std::fs::File::open(&input).expect("restore file"))
+                .status()
+                .expect("ipvsadm -R");
+            assert!(flushed.success() && restored.success());
+            started.elapsed()
+        });
+        rebuild.push(took);
+    }
+    // The daemon adopts the table ipvsadm left (round ROUNDS - 1's), then reloads each round's file.
+    let config = dir.path().join("lvs.cf");
+    std::fs::write(&config, lvs_cf(ROUNDS - 1)).expect("write lvs.cf");
+    let log_path = dir.path().join("lvs.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut daemon: Child = Command::new("ip")
+        .args(["netns", "exec", &ns.name, LVS, "-n", "-c"])
+        .arg(&config)
+        .arg("--socket")
+        .arg(dir.path().join("lvs.sock"))
+        .stdout(Stdio::from(log.try_clone().expect("log")))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start lvs");
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let wait_for = |line: &str, count: usize| {
+        let started = Instant::now();
+        while read_log().matches(line).count() < count {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no {line:?}:\n{}",
+                read_log()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    wait_for("entries adopted from the running table", 1);
+    let mut reloads = Vec::new();
+    // Each reload flips the 1% (the table holds round ROUNDS - 1's, an even one).
+    for round in 0..ROUNDS {
+        std::fs::write(&config, lvs_cf(round + 1)).expect("write lvs.cf");
+        let started = Instant::now();
+        // SAFETY: kill(2) on our own child (ip netns exec becomes lvs).
+        unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+        wait_for("configuration re-read", round + 1);
+        reloads.push(started.elapsed());
+    }
+    let log_text = read_log();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(!log_text.contains("failed to"), "{log_text}");
+    let table = ns.exec(IPVSADM, &["-Sn"]);
+    let expected = ipvsadm_restore(ROUNDS);
+    let saved = String::from_utf8_lossy(&table.stdout);
+    assert_eq!(
+        saved.lines().filter(|l| l.starts_with("-a")).count(),
+        expected.lines().filter(|l| l.starts_with("-a")).count(),
+        "the daemon's table has every server"
+    );
+
+    let (reload, rebuild) = (median(reloads), median(rebuild));
+    let share = reload.as_secs_f64() / rebuild.as_secs_f64();
+    println!("reload of 1,000 services x 10 servers with 1% changed (medians of {ROUNDS})");
+    println!(
+        "  lvs SIGHUP, to `configuration re-read`   {:>9.1} ms",
+        ms(reload)
+    );
+    println!(
+        "  ipvsadm -C + ipvsadm -R                   {:>9.1} ms",
+        ms(rebuild)
+    );
+    println!("  the reload takes {:.1}% of the rebuild's time", share * 100.0);
+    if let Some(line) = log_text.lines().rfind(|l| l.contains("configuration re-read")) {
+        println!("  the daemon's last reload: {line}");
+    }
+    if share < 0.05 {
+        println!("target met (under 5%)");
+        ExitCode::SUCCESS
+    } else {
+        println!("TARGET NOT MET (under 5%)");
+        ExitCode::FAILURE
+    }
+}
