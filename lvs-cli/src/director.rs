@@ -7,7 +7,7 @@
 //! reloads (an invalid file changes nothing), SIGTERM removes the services it
 //! runs. A Unix socket answers `--status`; `--metrics` serves Prometheus text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -145,8 +145,8 @@ struct Director {
     /// The kernel's entries of the services this daemon owns, as last known.
     table: Table,
     engine: Engine,
-    /// Engine id → server.
-    servers: Vec<(String, ServerRef)>,
+    /// Engine ids: stable for a server across reloads.
+    ids: Ids,
 }
 
 impl Director {
@@ -162,7 +162,9 @@ impl Director {
             None => Table::default(),
         };
         let table = kernel.filtered(|key| plan.named.contains(key));
-        let checks = start_checks(&plan, &table, None);
+        let mut ids = Ids::default();
+        let checks = plan_checks(&plan, &table, None, &mut ids);
+        let (sender, updates) = unbounded_channel();
         let mut director = Director {
             args,
             log,
@@ -171,10 +173,9 @@ impl Director {
             plan,
             health: checks.health,
             table,
-            engine: checks.engine,
-            servers: checks.servers,
+            engine: Engine::start(checks.servers, sender),
+            ids,
         };
-        let updates = checks.updates;
         if let Some(wanted) = timeouts(&director.config) {
             director.set_timeouts(wanted);
         }
@@ -182,7 +183,7 @@ impl Director {
         director.log.line(&format!(
             "starting: {} virtual services, {} real servers checked, {adopted} entries adopted from the running table",
             director.plan.services.len(),
-            director.servers.len()
+            director.engine.len()
         ));
         director.sync(None);
         Ok((director, updates))
@@ -223,7 +224,7 @@ impl Director {
             },
             None => None,
         };
-        // A plan without servers has no checks, and their channel closes at once.
+        // The engine holds a sender, so the channel stays open; this is a guard.
         let mut checking = true;
         loop {
             tokio::select! {
@@ -238,12 +239,7 @@ impl Director {
                     }
                     self.sync(None);
                 }
-                _ = hup.recv() => {
-                    if let Some(fresh) = self.reload() {
-                        updates = fresh;
-                        checking = true;
-                    }
-                }
+                _ = hup.recv() => self.reload(),
                 _ = term.recv() => return self.shutdown(libc::SIGTERM),
                 _ = int.recv() => return self.shutdown(libc::SIGINT),
                 accepted = accept_unix(status.as_ref()) => {
@@ -262,10 +258,9 @@ impl Director {
 
     /// Takes in one health change (or log line) from the engine.
     fn note(&mut self, update: Update) {
-        let Some((_, server)) = self.servers.get(update.id) else {
+        let Some(server) = self.ids.server(update.id) else {
             return;
         };
-        let server = *server;
         match update.action {
             NannyAction::Add { weight } | NannyAction::SetWeight { weight } => {
                 self.health.insert(server, Health::In { weight });
@@ -307,9 +302,8 @@ impl Director {
     }
 
     /// SIGHUP: a valid new file replaces the plan, and the difference is
-    /// applied; an invalid one is logged and changes nothing. Returns the
-    /// new engine's updates.
-    fn reload(&mut self) -> Option<UnboundedReceiver<Update>> {
+    /// applied; an invalid one is logged and changes nothing.
+    fn reload(&mut self) {
         self.log.line("SIGHUP received: re-reading the configuration");
         let started = std::time::Instant::now();
         let loaded = load_config(&self.args.configfile).and_then(|config| {
@@ -321,25 +315,25 @@ impl Director {
             Ok(loaded) => loaded,
             Err(e) => {
                 self.log.line(&format!("{e}; keeping the running configuration"));
-                return None;
+                return;
             }
         };
         let read = started.elapsed();
         // The table is known from the daemon's own operations; it is not read
         // back (a reload must cost little however large the table).
         let old_timeouts = timeouts(&self.config);
-        let checks = start_checks(
+        let checks = plan_checks(
             &plan,
             &self.table,
             Some(Before {
                 plan: &self.plan,
                 health: &self.health,
             }),
+            &mut self.ids,
         );
-        self.engine = checks.engine;
-        self.servers = checks.servers;
+        // Unchanged servers keep their running checks.
+        self.engine.replace(checks.servers);
         self.health = checks.health;
-        let updates = checks.updates;
         let checked = started.elapsed();
         let previous = std::mem::replace(&mut self.plan, plan);
         self.config = config;
@@ -357,7 +351,6 @@ impl Director {
             ms(checked - read),
             ms(started.elapsed() - checked)
         ));
-        Some(updates)
     }
 
     /// SIGTERM or SIGINT: the services this daemon runs go, then it exits.
@@ -419,8 +412,7 @@ impl Director {
                     .map(|server| {
                         let at = server.at;
                         let dest = kernel.and_then(|(_, dests)| dests.get(&(at.addr, at.port)));
-                        let index = self.servers.iter().position(|(_, s)| *s == at);
-                        let last = index.and_then(|i| checks.get(i).cloned().flatten());
+                        let last = self.ids.id(&at).and_then(|id| checks.get(&id).cloned());
                         server_status(
                             &server.name,
                             at,
@@ -498,14 +490,47 @@ impl Director {
 /// A service's destinations by address and port.
 type Endpoints = HashMap<(std::net::IpAddr, u16), Destination>;
 
-/// The checks of a plan's servers, running.
+/// Engine ids of servers, stable across reloads.
+#[derive(Default)]
+struct Ids {
+    by_server: HashMap<ServerRef, usize>,
+    by_id: HashMap<usize, ServerRef>,
+    next: usize,
+}
+
+impl Ids {
+    /// The id of `at`, a new one for a new server.
+    fn assign(&mut self, at: ServerRef) -> usize {
+        if let Some(id) = self.by_server.get(&at) {
+            return *id;
+        }
+        let id = self.next;
+        self.next += 1;
+        self.by_server.insert(at, id);
+        self.by_id.insert(id, at);
+        id
+    }
+
+    /// Forgets every server but `keep`'s.
+    fn retain(&mut self, keep: &HashSet<ServerRef>) {
+        self.by_server.retain(|at, _| keep.contains(at));
+        self.by_id.retain(|_, at| keep.contains(at));
+    }
+
+    fn server(&self, id: usize) -> Option<ServerRef> {
+        self.by_id.get(&id).copied()
+    }
+
+    fn id(&self, at: &ServerRef) -> Option<usize> {
+        self.by_server.get(at).copied()
+    }
+}
+
+/// The checks of a plan's servers, for the engine.
 struct Checks {
-    engine: Engine,
-    /// Engine id → server.
-    servers: Vec<(String, ServerRef)>,
-    /// What the table says of them before any check: adopted entries are in.
+    servers: Vec<Server>,
+    /// What is known before any check: carried over, or adopted entries are in.
     health: HashMap<ServerRef, Health>,
-    updates: UnboundedReceiver<Update>,
 }
 
 /// What a reload knows of the servers from before it.
@@ -514,18 +539,17 @@ struct Before<'a> {
     health: &'a HashMap<ServerRef, Health>,
 }
 
-/// The engine for `plan`'s servers. A server's health carries over from
+/// The checks of `plan`'s servers. A server's health carries over from
 /// `before` (a reload), and one that was fully up takes its new configured
 /// weight; otherwise an entry the table holds is adopted at its weight.
-fn start_checks(plan: &Plan, table: &Table, before: Option<Before>) -> Checks {
+fn plan_checks(plan: &Plan, table: &Table, before: Option<Before>, ids: &mut Ids) -> Checks {
     let mut servers = Vec::new();
-    let mut engine_servers = Vec::new();
     let mut health = HashMap::new();
     let configured_before: HashMap<ServerRef, u32> = before
         .as_ref()
         .map(|b| b.plan.servers().map(|s| (s.at, s.weight)).collect())
         .unwrap_or_default();
-    for (id, planned) in plan.servers().enumerate() {
+    for planned in plan.servers() {
         let at = planned.at;
         let known = before.as_ref().and_then(|b| b.health.get(&at)).copied();
         let state = match known {
@@ -547,9 +571,8 @@ fn start_checks(plan: &Plan, table: &Table, before: Option<Before>) -> Checks {
         if let Some(state) = state {
             health.insert(at, state);
         }
-        servers.push((planned.name.clone(), at));
-        engine_servers.push(Server {
-            id,
+        servers.push(Server {
+            id: ids.assign(at),
             target: SocketAddr::new(at.addr, at.port),
             check: planned.check.clone(),
             timeout: planned.timeout,
@@ -558,13 +581,8 @@ fn start_checks(plan: &Plan, table: &Table, before: Option<Before>) -> Checks {
             adopt,
         });
     }
-    let (sender, updates) = unbounded_channel();
-    Checks {
-        engine: Engine::start(engine_servers, sender),
-        servers,
-        health,
-        updates,
-    }
+    ids.retain(&plan.servers().map(|s| s.at).collect());
+    Checks { servers, health }
 }
 
 fn server_status(

@@ -73,6 +73,18 @@ impl Expect {
     }
 }
 
+impl PartialEq for Expect {
+    /// Regular expressions are equal when written the same.
+    fn eq(&self, other: &Expect) -> bool {
+        match (self, other) {
+            (Expect::Prefix(a), Expect::Prefix(b)) => a == b,
+            (Expect::AnyByte, Expect::AnyByte) => true,
+            (Expect::Regex(a), Expect::Regex(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
 /// Nanny's escape translation of `send` and `expect`: `\r \n \t \\ \' \"`.
 /// Any other backslash sequence (`\d`, `\.`) is kept as written, so regular
 /// expressions keep their escapes.
@@ -126,6 +138,40 @@ pub enum Check {
         status: Vec<RangeInclusive<u16>>,
         body: Option<Regex>,
     },
+}
+
+impl PartialEq for Check {
+    fn eq(&self, other: &Check) -> bool {
+        match (self, other) {
+            (Check::Tcp { send: a, expect: x }, Check::Tcp { send: b, expect: y })
+            | (Check::Udp { send: a, expect: x }, Check::Udp { send: b, expect: y }) => a == b && x == y,
+            (
+                Check::Program {
+                    command: a,
+                    expect: x,
+                },
+                Check::Program {
+                    command: b,
+                    expect: y,
+                },
+            ) => a == b && x == y,
+            (
+                Check::HttpGet {
+                    path: a,
+                    host: h,
+                    status: s,
+                    body: x,
+                },
+                Check::HttpGet {
+                    path: b,
+                    host: i,
+                    status: t,
+                    body: y,
+                },
+            ) => a == b && h == i && s == t && x.as_ref().map(Regex::as_str) == y.as_ref().map(Regex::as_str),
+            _ => false,
+        }
+    }
 }
 
 /// Why a check failed.

@@ -11,6 +11,7 @@
 //! one raw socket ([`SynProber`]) when the process may open one; otherwise,
 //! and for every other check, each check makes its own connection.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +45,18 @@ pub struct Server {
     pub adopt: Option<u32>,
 }
 
+impl Server {
+    /// Whether `other` is checked the same way (its `adopt` aside, which
+    /// only matters to a check that starts).
+    pub fn same_check(&self, other: &Server) -> bool {
+        self.target == other.target
+            && self.timeout == other.timeout
+            && self.nanny == other.nanny
+            && self.load_command == other.load_command
+            && (Arc::ptr_eq(&self.check, &other.check) || *self.check == *other.check)
+    }
+}
+
 /// The outcome of a server's latest check.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LastCheck {
@@ -51,9 +64,8 @@ pub struct LastCheck {
     pub result: Result<(), Failure>,
 }
 
-/// The latest check of every server, by position in the list given to
-/// [`Engine::start`].
-pub type CheckBoard = Arc<Mutex<Vec<Option<LastCheck>>>>;
+/// The latest check of every server, by id.
+type CheckBoard = Arc<Mutex<HashMap<usize, LastCheck>>>;
 
 /// A table change (or a log line) for server `id`.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,72 +74,123 @@ pub struct Update {
     pub action: NannyAction,
 }
 
+/// A server's running check, and what it was started with.
+struct Watch {
+    server: Server,
+    task: JoinHandle<()>,
+}
+
 /// The running checks; dropping it stops them.
 pub struct Engine {
-    tasks: Vec<JoinHandle<()>>,
-    half_open: bool,
+    watches: HashMap<usize, Watch>,
+    prober: Option<Arc<SynProber>>,
     board: CheckBoard,
+    updates: UnboundedSender<Update>,
 }
 
 impl Engine {
     /// Starts a task per server on the current tokio runtime. Updates go to
-    /// `updates`; when the receiver is gone, the tasks end.
+    /// `updates`; when the receiver is gone, the tasks end. Ids must be unique.
     pub fn start(servers: Vec<Server>, updates: UnboundedSender<Update>) -> Engine {
-        let count = servers.len().max(1) as u32;
         let prober = servers
             .iter()
             .any(|server| is_plain_connect(&server.check) && server.target.is_ipv4())
             .then(SynProber::new)
             .and_then(Result::ok)
             .map(Arc::new);
-        let half_open = prober.is_some();
-        let board: CheckBoard = Arc::new(Mutex::new(vec![None; servers.len()]));
+        let mut engine = Engine {
+            watches: HashMap::new(),
+            prober,
+            board: Arc::new(Mutex::new(HashMap::new())),
+            updates,
+        };
+        engine.spawn_spread(servers);
+        engine
+    }
+
+    /// Starts `servers`, their first checks spread over their interval.
+    fn spawn_spread(&mut self, servers: Vec<Server>) {
+        let count = servers.len().max(1) as u32;
         let now = Instant::now();
-        let tasks = servers
-            .into_iter()
-            .enumerate()
-            .map(|(index, server)| {
-                let spread = server
-                    .nanny
-                    .interval
-                    .mul_f64(f64::from(index as u32) / f64::from(count));
-                // Whole slots, so that the runtime wakes once a slot for a
-                // batch of checks rather than once a millisecond.
-                let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
-                let updates = updates.clone();
-                let prober = prober.clone().filter(|_| is_plain_connect(&server.check));
-                let board = Slot {
-                    board: Arc::clone(&board),
-                    index,
-                };
-                tokio::spawn(watch(server, prober, board, now + offset, updates))
-            })
-            .collect();
-        Engine {
-            tasks,
-            half_open,
-            board,
+        for (index, server) in servers.into_iter().enumerate() {
+            let spread = server
+                .nanny
+                .interval
+                .mul_f64(f64::from(index as u32) / f64::from(count));
+            // Whole slots, so that the runtime wakes once a slot for a
+            // batch of checks rather than once a millisecond.
+            let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
+            let prober = self.prober.clone().filter(|_| is_plain_connect(&server.check));
+            let slot = Slot {
+                board: Arc::clone(&self.board),
+                id: server.id,
+            };
+            let task = tokio::spawn(watch(
+                server.clone(),
+                prober,
+                slot,
+                now + offset,
+                self.updates.clone(),
+            ));
+            if let Some(old) = self.watches.insert(server.id, Watch { server, task }) {
+                old.task.abort();
+            }
         }
     }
 
-    /// The latest check of each server, in the order they were given.
-    pub fn last_checks(&self) -> Vec<Option<LastCheck>> {
+    /// Changes the set of servers: a server whose id and settings are
+    /// unchanged keeps its running check (and its machine's state: slow
+    /// start, reentry counts); one that changed is restarted (adopted at
+    /// its new `adopt`); one that is gone stops; new ones start.
+    pub fn replace(&mut self, servers: Vec<Server>) {
+        let wanted: HashSet<usize> = servers.iter().map(|s| s.id).collect();
+        let gone: Vec<usize> = self
+            .watches
+            .keys()
+            .filter(|id| !wanted.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            if let Some(watch) = self.watches.remove(&id) {
+                watch.task.abort();
+            }
+            if let Ok(mut board) = self.board.lock() {
+                board.remove(&id);
+            }
+        }
+        let (fresh, _kept): (Vec<Server>, Vec<Server>) = servers.into_iter().partition(|server| {
+            self.watches
+                .get(&server.id)
+                .is_none_or(|watch| !watch.server.same_check(server))
+        });
+        if self.prober.is_none()
+            && fresh
+                .iter()
+                .any(|s| is_plain_connect(&s.check) && s.target.is_ipv4())
+        {
+            self.prober = SynProber::new().ok().map(Arc::new);
+        }
+        self.spawn_spread(fresh);
+    }
+
+    /// The latest check of each server, by id.
+    pub fn last_checks(&self) -> HashMap<usize, LastCheck> {
         self.board.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
     /// Whether plain TCP checks go out as half-open probes (the process may
     /// open a raw socket) rather than as connections.
     pub fn half_open(&self) -> bool {
-        self.half_open
+        self.prober.is_some()
     }
 
     /// How many servers are being watched.
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.watches.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.watches.is_empty()
     }
 
     /// Stops every check.
@@ -138,8 +201,8 @@ impl Engine {
     /// Stops every check, keeping the engine (for a caller that owns it in a
     /// struct it goes on using).
     pub fn stop_all(&self) {
-        for task in &self.tasks {
-            task.abort();
+        for watch in self.watches.values() {
+            watch.task.abort();
         }
     }
 }
@@ -163,18 +226,19 @@ fn is_plain_connect(check: &Check) -> bool {
 /// A server's place on the board.
 struct Slot {
     board: CheckBoard,
-    index: usize,
+    id: usize,
 }
 
 impl Slot {
     fn record(&self, result: &Result<(), Failure>) {
         if let Ok(mut board) = self.board.lock() {
-            if let Some(slot) = board.get_mut(self.index) {
-                *slot = Some(LastCheck {
+            board.insert(
+                self.id,
+                LastCheck {
                     at: std::time::SystemTime::now(),
                     result: result.clone(),
-                });
-            }
+                },
+            );
         }
     }
 }

@@ -560,3 +560,84 @@ fn half_open_probes() {
         assert_eq!(prober.probe(v6, LIMIT).await, None, "IPv6 is left to a connect");
     });
 }
+
+#[test]
+fn replacing_the_servers_keeps_the_checks_of_unchanged_ones() {
+    use lvs_core::engine::{Engine, Server, Update};
+    use lvs_core::nanny::{NannyAction, NannyConfig};
+    use std::sync::Arc;
+
+    let server = |id: usize, target: SocketAddr, weight: u32| Server {
+        id,
+        target,
+        check: Arc::new(Check::Tcp {
+            send: None,
+            expect: None,
+        }),
+        timeout: Duration::from_millis(300),
+        nanny: NannyConfig {
+            weight,
+            interval: Duration::from_millis(100),
+            reentry: Duration::from_millis(300),
+            quiesce: false,
+            failures: 1,
+            scale: 10,
+            load_monitor: false,
+        },
+        load_command: None,
+        adopt: None,
+    };
+    let (up, other) = (
+        tcp_server(Some(b"ok"), Duration::ZERO),
+        tcp_server(Some(b"ok"), Duration::ZERO),
+    );
+    runtime().block_on(async move {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();
+        let mut engine = Engine::start(vec![server(0, up, 1), server(1, closed_tcp_port(), 1)], sender);
+        let added =
+            |update: &Update, id: usize| update.id == id && matches!(update.action, NannyAction::Add { .. });
+        // The next table change, log lines aside.
+        async fn next_change(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<Update>) -> Update {
+            loop {
+                let update = tokio::time::timeout(Duration::from_secs(3), receiver.recv())
+                    .await
+                    .expect("an update")
+                    .expect("open");
+                if !matches!(update.action, NannyAction::Log(_)) {
+                    return update;
+                }
+            }
+        }
+        let first = next_change(&mut receiver).await;
+        assert!(added(&first, 0), "{first:?}");
+
+        // Server 0 unchanged, 1 gone, 2 new; then server 0 again with a new weight.
+        engine.replace(vec![server(0, up, 1), server(2, other, 1)]);
+        assert_eq!(engine.len(), 2);
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
+        while let Ok(Some(update)) = tokio::time::timeout_at(deadline, receiver.recv()).await {
+            seen.push(update);
+        }
+        assert!(
+            seen.iter().any(|u| added(u, 2)),
+            "the new server is added: {seen:?}"
+        );
+        assert!(
+            !seen.iter().any(|u| added(u, 0)),
+            "the kept check is not restarted: {seen:?}"
+        );
+        assert!(
+            !seen.iter().any(|u| u.id == 1),
+            "the removed server's check stopped: {seen:?}"
+        );
+        assert!(engine.last_checks().contains_key(&2) && !engine.last_checks().contains_key(&1));
+
+        engine.replace(vec![server(0, up, 4), server(2, other, 1)]);
+        let restarted = next_change(&mut receiver).await;
+        assert!(
+            added(&restarted, 0),
+            "a changed server's check starts again: {restarted:?}"
+        );
+    });
+}
