@@ -23,11 +23,12 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::config::load_config;
 use crate::log::Log;
 use crate::lvs::{LvsArgs, StatusFormat};
+use crate::nannies::{Nannies, NannyNews};
 
 fn fail(message: &str) -> ExitCode {
     eprintln!("lvs: {message}");
@@ -111,11 +112,11 @@ pub fn main(args: LvsArgs) -> ExitCode {
             Ok(signals) => signals,
             Err(e) => return fail(&format!("cannot handle signals: {e}")),
         };
-        let (director, updates) = match Director::start(args, config, plan, ipvs, log) {
+        let (director, updates, news) = match Director::start(args, config, plan, ipvs, log) {
             Ok(started) => started,
             Err(e) => return fail(&e),
         };
-        director.run(signals, updates).await
+        director.run(signals, updates, news).await
     })
 }
 
@@ -147,6 +148,9 @@ struct Director {
     engine: Engine,
     /// Engine ids: stable for a server across reloads.
     ids: Ids,
+    /// `--nanny-processes`: the nannies, and what they report.
+    nannies: Option<Nannies>,
+    news: UnboundedSender<NannyNews>,
 }
 
 impl Director {
@@ -156,15 +160,21 @@ impl Director {
         plan: Plan,
         mut ipvs: Option<Ipvs>,
         log: Log,
-    ) -> Result<(Director, UnboundedReceiver<Update>), String> {
+    ) -> Result<(Director, UnboundedReceiver<Update>, UnboundedReceiver<NannyNews>), String> {
         let kernel = match ipvs.as_mut() {
             Some(ipvs) => ipvs.snapshot().map_err(|e| e.to_string())?,
             None => Table::default(),
         };
         let table = kernel.filtered(|key| plan.named.contains(key));
         let mut ids = Ids::default();
-        let checks = plan_checks(&plan, &table, None, &mut ids);
+        let mut checks = plan_checks(&plan, &table, None, &mut ids);
+        let nannies = args.nanny_processes.then(Nannies::default);
+        if nannies.is_some() {
+            // Each nanny checks its own server.
+            checks.servers.clear();
+        }
         let (sender, updates) = unbounded_channel();
+        let (news, news_receiver) = unbounded_channel();
         let mut director = Director {
             args,
             log,
@@ -175,6 +185,8 @@ impl Director {
             table,
             engine: Engine::start(checks.servers, sender),
             ids,
+            nannies,
+            news,
         };
         if let Some(wanted) = timeouts(&director.config) {
             director.set_timeouts(wanted);
@@ -183,10 +195,11 @@ impl Director {
         director.log.line(&format!(
             "starting: {} virtual services, {} real servers checked, {adopted} entries adopted from the running table",
             director.plan.services.len(),
-            director.engine.len()
+            director.plan.servers().count()
         ));
         director.sync(None);
-        Ok((director, updates))
+        director.start_nannies();
+        Ok((director, updates, news_receiver))
     }
 
     fn set_timeouts(&mut self, wanted: Timeouts) {
@@ -199,7 +212,12 @@ impl Director {
         }
     }
 
-    async fn run(mut self, signals: Signals, mut updates: UnboundedReceiver<Update>) -> ExitCode {
+    async fn run(
+        mut self,
+        signals: Signals,
+        mut updates: UnboundedReceiver<Update>,
+        mut news: UnboundedReceiver<NannyNews>,
+    ) -> ExitCode {
         let Signals {
             mut term,
             mut int,
@@ -239,9 +257,19 @@ impl Director {
                     }
                     self.sync(None);
                 }
-                _ = hup.recv() => self.reload(),
-                _ = term.recv() => return self.shutdown(libc::SIGTERM),
-                _ = int.recv() => return self.shutdown(libc::SIGINT),
+                _ = hup.recv() => self.reload().await,
+                _ = term.recv() => return self.shutdown(libc::SIGTERM).await,
+                _ = int.recv() => return self.shutdown(libc::SIGINT).await,
+                Some(item) = news.recv() => {
+                    if let Some(code) = self.nanny_news(item).await {
+                        return code;
+                    }
+                }
+                died = next_death(self.nannies.as_mut()) => {
+                    if let Some(code) = self.nanny_news(died).await {
+                        return code;
+                    }
+                }
                 accepted = accept_unix(status.as_ref()) => {
                     if let Ok((stream, _)) = accepted {
                         self.answer_status(stream).await;
@@ -254,6 +282,115 @@ impl Director {
                 }
             }
         }
+    }
+
+    /// `--nanny-processes`: starts the nannies of the plan that do not run yet.
+    fn start_nannies(&mut self) {
+        let Some(nannies) = self.nannies.as_mut() else {
+            return;
+        };
+        if self.args.test_start {
+            return;
+        }
+        for (argv, service, server) in
+            nanny_argvs(&self.config, &self.plan, self.args.verbose, self.args.nodaemon)
+        {
+            match nannies.start(argv, &service, &server, &self.news) {
+                Ok(pid) => self.log.debug(&format!(
+                    "create_monitor for {service}/{server} running as pid {pid}"
+                )),
+                Err(e) => self.log.line(&format!("{service}/{server}: {e}")),
+            }
+        }
+    }
+
+    /// What a nanny said, or its death; an exit status when lvs must stop.
+    async fn nanny_news(&mut self, news: NannyNews) -> Option<ExitCode> {
+        match news {
+            NannyNews::Line(line) => self.log.debug(&line),
+            NannyNews::Status {
+                service,
+                server,
+                active,
+            } => {
+                let planned = self.plan.services.iter().find(|s| s.name == service);
+                if let Some(at) = planned.and_then(|p| p.servers.iter().find(|s| s.name == server)) {
+                    let state = if active {
+                        Health::In { weight: at.weight }
+                    } else {
+                        Health::Out
+                    };
+                    self.health.insert(at.at, state);
+                    self.sync(None);
+                }
+            }
+            NannyNews::Died {
+                service,
+                server,
+                status,
+            } => {
+                if self.config.hard_shutdown {
+                    self.log.line(&format!(
+                        "nanny for child {service}/{server} died! shutting down lvs ({status})"
+                    ));
+                    self.close().await;
+                    return Some(ExitCode::FAILURE);
+                }
+                self.log.line(&format!(
+                    "nanny for child {service}/{server} died! manual action needed! ({status})"
+                ));
+            }
+        }
+        None
+    }
+
+    /// `--nanny-processes`: the nannies edit the servers; lvs keeps the
+    /// services and the sorry server.
+    fn nanny_mode_operations(&self, previous: Option<&Plan>) -> Vec<Operation> {
+        let mut operations = Vec::new();
+        if let Some(previous) = previous {
+            for key in previous.named.difference(&self.plan.named) {
+                if self.table.services.contains_key(key) {
+                    operations.push(Operation::DeleteService(*key));
+                }
+            }
+        }
+        for planned in &self.plan.services {
+            let key = planned.service.key;
+            let existing = self.table.services.get(&key);
+            match existing {
+                None => operations.push(Operation::AddService(planned.service.clone())),
+                Some((service, _)) if !service.same_settings(&planned.service) => {
+                    operations.push(Operation::EditService(planned.service.clone()))
+                }
+                Some(_) => {}
+            }
+            let Some((addr, port)) = planned.sorry else {
+                continue;
+            };
+            let serving = planned
+                .servers
+                .iter()
+                .any(|s| matches!(self.health.get(&s.at), Some(Health::In { weight }) if *weight > 0));
+            let present = existing.is_some_and(|(_, dests)| dests.contains_key(&(addr, port)));
+            if !serving && !present {
+                self.log.line(&format!(
+                    "Virtual Server {}: No real servers; activate sorry_server {addr}",
+                    planned.name
+                ));
+                operations.push(Operation::AddDest(
+                    key,
+                    Destination::new(addr, port, planned.forward, 1),
+                ));
+            } else if serving && present {
+                self.log.line(&format!(
+                    "Virtual Server {}: real servers available; deactivate sorry_server {addr}",
+                    planned.name
+                ));
+                operations.push(Operation::DeleteDest(key, addr, port));
+            }
+        }
+        operations
     }
 
     /// Takes in one health change (or log line) from the engine.
@@ -276,7 +413,11 @@ impl Director {
     /// Applies what the table lacks; `previous` is the plan before a reload.
     /// Returns how many operations it made.
     fn sync(&mut self, previous: Option<&Plan>) -> usize {
-        let operations = reconcile(&self.plan, previous, &self.health, &self.table);
+        let operations = if self.nannies.is_some() {
+            self.nanny_mode_operations(previous)
+        } else {
+            reconcile(&self.plan, previous, &self.health, &self.table)
+        };
         if operations.is_empty() {
             return 0;
         }
@@ -303,7 +444,7 @@ impl Director {
 
     /// SIGHUP: a valid new file replaces the plan, and the difference is
     /// applied; an invalid one is logged and changes nothing.
-    fn reload(&mut self) {
+    async fn reload(&mut self) {
         self.log.line("SIGHUP received: re-reading the configuration");
         let started = std::time::Instant::now();
         let loaded = load_config(&self.args.configfile).and_then(|config| {
@@ -322,7 +463,7 @@ impl Director {
         // The table is known from the daemon's own operations; it is not read
         // back (a reload must cost little however large the table).
         let old_timeouts = timeouts(&self.config);
-        let checks = plan_checks(
+        let mut checks = plan_checks(
             &plan,
             &self.table,
             Some(Before {
@@ -331,6 +472,9 @@ impl Director {
             }),
             &mut self.ids,
         );
+        if self.nannies.is_some() {
+            checks.servers.clear();
+        }
         // Unchanged servers keep their running checks.
         self.engine.replace(checks.servers);
         self.health = checks.health;
@@ -340,7 +484,17 @@ impl Director {
         if let Some(wanted) = timeouts(&self.config).filter(|t| Some(*t) != old_timeouts) {
             self.set_timeouts(wanted);
         }
+        // Nannies whose arguments changed stop (removing their servers) before the table changes.
+        if let Some(nannies) = self.nannies.as_mut() {
+            let keep: Vec<Vec<String>> =
+                nanny_argvs(&self.config, &self.plan, self.args.verbose, self.args.nodaemon)
+                    .into_iter()
+                    .map(|(argv, _, _)| argv)
+                    .collect();
+            nannies.stop_except(&keep).await;
+        }
         let applied = self.sync(Some(&previous));
+        self.start_nannies();
         let named = &self.plan.named;
         self.table.services.retain(|key, _| named.contains(key));
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -354,9 +508,19 @@ impl Director {
     }
 
     /// SIGTERM or SIGINT: the services this daemon runs go, then it exits.
-    fn shutdown(mut self, number: i32) -> ExitCode {
+    async fn shutdown(mut self, number: i32) -> ExitCode {
         self.log.line(&format!("Terminating due to signal {number}"));
+        self.close().await;
+        ExitCode::SUCCESS
+    }
+
+    /// Stops the checks (and nannies, which remove their servers) and
+    /// removes the virtual services this daemon runs.
+    async fn close(&mut self) {
         self.engine.stop_all();
+        if let Some(nannies) = self.nannies.as_mut() {
+            nannies.stop_except(&[]).await;
+        }
         let operations: Vec<Operation> = self
             .plan
             .services
@@ -381,7 +545,6 @@ impl Director {
         if !self.args.nodaemon {
             let _ = std::fs::remove_file(&self.args.pidfile);
         }
-        ExitCode::SUCCESS
     }
 
     /// The state of every service and server, with the kernel's counters.
@@ -484,6 +647,47 @@ impl Director {
             body.len()
         );
         let _ = stream.write_all(reply.as_bytes()).await;
+    }
+}
+
+/// The nannies `--nanny-processes` runs for `plan`: argument list, service, server.
+fn nanny_argvs(
+    config: &Config,
+    plan: &Plan,
+    verbose: bool,
+    foreground: bool,
+) -> Vec<(Vec<String>, String, String)> {
+    let mut all = Vec::new();
+    for planned in &plan.services {
+        let Some(vs) = config
+            .virtual_services
+            .iter()
+            .find(|vs| vs.active && vs.name == planned.name)
+        else {
+            continue;
+        };
+        let vip = vs
+            .address
+            .as_ref()
+            .map_or_else(|| "0.0.0.0".to_owned(), |a| a.host.to_string());
+        for server in &planned.servers {
+            let Some(rs) = vs.servers.iter().find(|rs| rs.active && rs.name == server.name) else {
+                continue;
+            };
+            all.push((
+                crate::nannies::argv(config, vs, rs, server.at.addr, &vip, verbose, foreground),
+                planned.name.clone(),
+                server.name.clone(),
+            ));
+        }
+    }
+    all
+}
+
+async fn next_death(nannies: Option<&mut Nannies>) -> NannyNews {
+    match nannies {
+        Some(nannies) => nannies.next_death().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod director;
 pub mod ipvsadm;
 pub mod log;
 pub mod lvs;
+pub mod nannies;
 pub mod nanny;
 pub mod pulse;
 pub mod router;

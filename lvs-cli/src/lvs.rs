@@ -92,6 +92,11 @@ pub struct LvsArgs {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
+    /// Run a `nanny` process per real server (Piranha's model; its `client_monitor`) instead of
+    /// checking in-process. A nanny that dies stops lvs when `hard_shutdown = 1`.
+    #[arg(long = "nanny-processes")]
+    pub nanny_processes: bool,
+
     /// The Unix socket the daemon answers --status on.
     #[arg(long = "socket", value_name = "PATH", default_value = "/var/run/lvs.sock")]
     pub socket: PathBuf,

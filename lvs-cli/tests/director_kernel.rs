@@ -40,6 +40,8 @@ struct Director {
     config: PathBuf,
     child: Option<Child>,
     log: PathBuf,
+    /// More arguments for lvs.
+    args: Vec<String>,
 }
 
 impl Director {
@@ -55,6 +57,7 @@ impl Director {
             config,
             child: None,
             log,
+            args: Vec::new(),
         }
     }
 
@@ -128,6 +131,7 @@ impl Director {
                 .arg("--socket")
                 .arg(socket)
                 .args(["--metrics", "127.0.0.1:9101"])
+                .args(&self.args)
                 .stdout(Stdio::from(out.try_clone().expect("log")))
                 .stderr(Stdio::from(out))
                 .spawn()
@@ -672,4 +676,43 @@ fn wait_until(what: &str, limit: Duration, dir: &TempDir, done: impl Fn() -> boo
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn nanny_processes_as_piranha_and_hard_shutdown() {
+    if !lab("nanny_processes_as_piranha_and_hard_shutdown") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-nannies");
+    lvs.args.push("--nanny-processes".into());
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1, 2],
+        extra: &format!("  client_monitor = {}\n", env!("CARGO_BIN_EXE_nanny")),
+    });
+    lvs.start();
+    // Each nanny adds its own server.
+    lvs.wait("all three servers in", Duration::from_secs(15), || {
+        (0..3).all(|i| lvs.has(i))
+    });
+    let answers = names(&lvs.farm.gets(9));
+    assert_eq!(answers.iter().filter(|a| *a == "rs2").count(), 3, "{answers:?}");
+    lvs.farm.servers[1].set_up(false);
+    lvs.wait("rs2 out", Duration::from_secs(5), || !lvs.has(1));
+
+    // A nanny dies: with hard_shutdown (Piranha's default) lvs stops, removing its service.
+    let rip = lvs.farm.servers[2].address.clone();
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f", &format!("nanny -c -h {rip} ")])
+        .status()
+        .expect("pkill");
+    assert!(killed.success(), "no nanny for {rip}:\n{}", lvs.log());
+    let status = lvs.wait_exit();
+    assert!(!status.success());
+    let log = lvs.log();
+    assert!(
+        log.contains("nanny for child web/rs3 died! shutting down lvs"),
+        "{log}"
+    );
+    assert!(lvs.table().services.is_empty(), "{:?}", lvs.weights());
 }
