@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use testkit::routers::{RouterPair, BACKUP, NAMES, PRIMARY, VIP};
-use testkit::TempDir;
+use testkit::{median, TempDir};
 
 const ROUNDS: usize = 10;
 const ATTEMPT: Duration = Duration::from_millis(5);
@@ -214,12 +214,6 @@ impl Bench {
     }
 }
 
-fn median(times: &[Duration]) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
-}
-
 fn main() -> ExitCode {
     let Some(pulse) = std::env::var_os("LVS_PULSE").map(PathBuf::from) else {
         eprintln!("skipped: run `cargo xtask bench failover`, which builds pulse and names it in LVS_PULSE");
@@ -292,7 +286,7 @@ fn main() -> ExitCode {
     let mut keepalived_cut = None;
     for case in &cases {
         let times = bench.run(case);
-        let m = median(&times);
+        let m = median(times.clone());
         let (min, max) = (
             times.iter().min().copied().unwrap_or_default(),
             times.iter().max().copied().unwrap_or_default(),

@@ -14,7 +14,7 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use testkit::Netns;
+use testkit::{median, ms, Netns};
 
 const ROUNDS: usize = 5;
 const OURS: &str = env!("CARGO_BIN_EXE_ipvsadm-rs");
@@ -49,15 +49,6 @@ fn timed(ns: &Netns, program: &str, args: &[&str], stdin: Option<&std::path::Pat
         assert!(status.success(), "{program} {args:?} failed");
         elapsed
     })
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn main() -> ExitCode {

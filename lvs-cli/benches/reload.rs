@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use testkit::{Netns, TempDir};
+use testkit::{median, ms, Netns, TempDir};
 
 const SERVICES: u32 = 1000;
 const SERVERS: u32 = 10;
@@ -75,15 +75,6 @@ fn ipvsadm_restore(round: usize) -> String {
         }
     }
     text
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn main() -> ExitCode {

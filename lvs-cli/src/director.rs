@@ -26,6 +26,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::config::load_config;
+use crate::daemon::{detach, Detach};
 use crate::log::Log;
 use crate::lvs::{LvsArgs, StatusFormat};
 use crate::nannies::{Nannies, NannyNews};
@@ -83,28 +84,17 @@ pub fn main(args: LvsArgs) -> ExitCode {
         }
     };
     let log = Log::open(c"lvsd", args.nodaemon, "", args.verbose);
-    if !args.nodaemon {
-        // SAFETY: no threads exist yet (the runtime starts below), so forking is sound.
-        let rc = unsafe {
-            if args.nofork {
-                libc::setsid().min(0)
-            } else {
-                libc::daemon(0, 0)
-            }
-        };
-        if rc < 0 && !args.nofork {
-            return fail(&format!(
-                "cannot become a daemon: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        if let Err(e) = std::fs::write(&args.pidfile, format!("{}\n", std::process::id())) {
-            log.line(&format!("cannot write {}: {e}", args.pidfile.display()));
-        }
+    // No thread exists yet: the runtime starts below.
+    if let Err(e) = detach(
+        Detach::from_flags(args.nodaemon, args.nofork),
+        Some(&args.pidfile),
+        &log,
+    ) {
+        return fail(&e);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match crate::daemon::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => return fail(&format!("cannot start: {e}")),
+        Err(e) => return fail(&e),
     };
     runtime.block_on(async move {
         // Before anything else: a SIGHUP during start-up must not kill the daemon.

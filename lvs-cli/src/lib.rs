@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
+pub mod daemon;
 pub mod director;
 pub mod ipvsadm;
 pub mod log;

@@ -6,7 +6,7 @@
 //! carries out its actions through `lvs-arp` (VIPs and announcements) and
 //! `lvs-ipvs` (the sync daemon). Nothing here decides when to fail over.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use lvs_arp::packet::PacketSocket;
 use lvs_cf::{Config, Host, Network, ServiceType};
 
 use crate::config::load_config;
+use crate::daemon::{detach, Detach};
 use lvs_core::failover::{Action, DeactivateReason, Event, Failover, FailoverConfig, PeerState, Role};
 use lvs_core::heartbeat::{self, Authenticator, HeartbeatError};
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
@@ -83,18 +84,10 @@ pub struct Settings {
 }
 
 fn resolve(what: &'static str, host: &Host) -> Result<IpAddr, SetupError> {
-    match host {
-        Host::Ip(ip) => Ok(*ip),
-        Host::Name(name) => (name.as_str(), 0)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .map(|addr| addr.ip())
-            .ok_or_else(|| SetupError::Resolve {
-                what,
-                host: name.clone(),
-            }),
-    }
+    host.resolve().map_err(|_| SetupError::Resolve {
+        what,
+        host: host.to_string(),
+    })
 }
 
 fn default_prefix(ip: IpAddr) -> u8 {
@@ -287,21 +280,17 @@ pub fn main(args: PulseArgs) -> ExitCode {
         return fail("cannot create heartbeat socket. running as root?");
     };
     let log = Log::open(c"pulse", args.nodaemon, "pulse: ", args.verbose);
-    if !args.nodaemon {
-        // SAFETY: no threads exist yet (the runtime starts below), so forking is sound.
-        if unsafe { libc::daemon(0, 0) } < 0 {
-            return fail(&format!(
-                "cannot become a daemon: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        if let Err(e) = std::fs::write(&args.pidfile, format!("{}\n", std::process::id())) {
-            log.line(&format!("cannot write {}: {e}", args.pidfile.display()));
-        }
+    // No thread exists yet: the runtime starts below.
+    if let Err(e) = detach(
+        Detach::from_flags(args.nodaemon, false),
+        Some(&args.pidfile),
+        &log,
+    ) {
+        return fail(&e);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match crate::daemon::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => return fail(&format!("cannot start: {e}")),
+        Err(e) => return fail(&e),
     };
     let code = runtime.block_on(async move {
         let sockets: Result<Vec<UdpSocket>, _> = sockets.into_iter().map(UdpSocket::from_std).collect();

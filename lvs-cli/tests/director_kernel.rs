@@ -3,23 +3,20 @@
 //! with direct routing, the real IPVS table and real traffic. `cargo xtask
 //! test` runs it in the VM with `LVS_KERNEL_TESTS=1`; elsewhere it skips.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::{ErrorKind, Ipvs, Table};
+use lvs_ipvs::{Ipvs, Table};
 use testkit::farm::{Farm, Mode, GATEWAY, VIP};
-use testkit::{kernel_lab, KernelProbe, TempDir};
+use testkit::TempDir;
 
 fn lab(test: &str) -> bool {
-    kernel_lab(test, "director", || match Ipvs::connect_without_modprobe() {
-        Ok(_) => KernelProbe::Ready,
-        Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
-        Err(e) => KernelProbe::Failed(e.to_string()),
-    })
-    .is_some()
+    common::ipvs_lab(test, "director").is_some()
 }
 
 /// What a test's lvs.cf holds beyond the farm's addresses.

@@ -9,13 +9,14 @@
 //! apart: the version line (`-h`, `-v`) names ipvsadm-rs, and ipvsadm-rs may
 //! add `  hint: ` lines to standard error after ipvsadm's message.
 
+mod common;
+
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::{ErrorKind, Ipvs};
-use testkit::{kernel_lab, KernelProbe, Netns};
+use testkit::Netns;
 
 const OURS: &str = env!("CARGO_BIN_EXE_ipvsadm-rs");
 const THEIRS: &str = "/usr/sbin/ipvsadm";
@@ -23,13 +24,7 @@ const HINT: &str = "  hint: ";
 
 fn lab(test: &str) -> bool {
     let required = std::env::var_os("LVS_KERNEL_TESTS").is_some();
-    if kernel_lab(test, "ipvsadm-probe", || match Ipvs::connect_without_modprobe() {
-        Ok(_) => KernelProbe::Ready,
-        Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
-        Err(e) => KernelProbe::Failed(e.to_string()),
-    })
-    .is_none()
-    {
+    if common::ipvs_lab(test, "ipvsadm-probe").is_none() {
         return false;
     }
     if !std::path::Path::new(THEIRS).exists() {

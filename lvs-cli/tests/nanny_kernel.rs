@@ -2,6 +2,8 @@
 //! namespace of the kernel test lab (`cargo xtask test` runs it there with
 //! `LVS_KERNEL_TESTS=1`; elsewhere it skips with a reason).
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::process::{Child, Command};
@@ -9,17 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::{Destination, ErrorKind, Ipvs, Protocol, Service, ServiceKey};
-use testkit::{kernel_lab, KernelProbe, Netns};
+use lvs_ipvs::{Destination, Ipvs, Protocol, Service, ServiceKey};
+use testkit::Netns;
 
 const NANNY: &str = env!("CARGO_BIN_EXE_nanny");
 
 fn lab(test: &str) -> Option<Netns> {
-    kernel_lab(test, "nanny", || match Ipvs::connect_without_modprobe() {
-        Ok(_) => KernelProbe::Ready,
-        Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
-        Err(e) => KernelProbe::Failed(e.to_string()),
-    })
+    common::ipvs_lab(test, "nanny")
 }
 
 /// A web server in the namespace; dropping it closes the port.

@@ -2,18 +2,16 @@
 //! network namespace of the kernel test lab (`cargo xtask test` runs it there
 //! with `LVS_KERNEL_TESTS=1`; elsewhere it skips with a reason).
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::{Daemon, DaemonState, ErrorKind, Ipvs};
-use testkit::{kernel_lab, KernelProbe, Netns, TempDir};
+use lvs_ipvs::{Daemon, DaemonState, Ipvs};
+use testkit::{Netns, TempDir};
 
 fn lab(test: &str) -> Option<Netns> {
-    kernel_lab(test, "pulse", || match Ipvs::connect_without_modprobe() {
-        Ok(_) => KernelProbe::Ready,
-        Err(e) if e.kind == ErrorKind::NotAvailable => KernelProbe::NotAvailable,
-        Err(e) => KernelProbe::Failed(e.to_string()),
-    })
+    common::ipvs_lab(test, "pulse")
 }
 
 fn daemons(ns: &Netns) -> Vec<Daemon> {

@@ -16,7 +16,7 @@
 //!   is in with a weight above 0.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,18 +94,10 @@ pub struct Plan {
 }
 
 fn resolve(service: &str, host: &Host) -> Result<IpAddr, PlanError> {
-    match host {
-        Host::Ip(ip) => Ok(*ip),
-        Host::Name(name) => (name.as_str(), 0)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .map(|addr| addr.ip())
-            .ok_or_else(|| PlanError::Resolve {
-                service: service.to_owned(),
-                host: name.clone(),
-            }),
-    }
+    host.resolve().map_err(|_| PlanError::Resolve {
+        service: service.to_owned(),
+        host: host.to_string(),
+    })
 }
 
 /// The forwarding method of lvs.cf's `network`.

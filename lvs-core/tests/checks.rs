@@ -443,11 +443,35 @@ fn check_programs() {
     ));
 }
 
+/// A server for the engine: a plain TCP check every 100 ms.
+fn watched(id: usize, target: SocketAddr, weight: u32) -> lvs_core::engine::Server {
+    use lvs_core::nanny::NannyConfig;
+    lvs_core::engine::Server {
+        id,
+        target,
+        check: std::sync::Arc::new(Check::Tcp {
+            send: None,
+            expect: None,
+        }),
+        timeout: Duration::from_millis(300),
+        nanny: NannyConfig {
+            weight,
+            interval: Duration::from_millis(100),
+            reentry: Duration::from_millis(300),
+            quiesce: false,
+            failures: 1,
+            scale: 10,
+            load_monitor: false,
+        },
+        load_command: None,
+        adopt: None,
+    }
+}
+
 #[test]
 fn the_engine_watches_many_servers_in_one_runtime() {
-    use lvs_core::engine::{Engine, Server, Update};
-    use lvs_core::nanny::{NannyAction, NannyConfig};
-    use std::sync::Arc;
+    use lvs_core::engine::{Engine, Update};
+    use lvs_core::nanny::NannyAction;
 
     // Twenty that answer, twenty that refuse.
     let mut servers = Vec::new();
@@ -457,26 +481,7 @@ fn the_engine_watches_many_servers_in_one_runtime() {
         } else {
             closed_tcp_port()
         };
-        servers.push(Server {
-            id,
-            target,
-            check: Arc::new(Check::Tcp {
-                send: None,
-                expect: None,
-            }),
-            timeout: Duration::from_millis(300),
-            nanny: NannyConfig {
-                weight: 1,
-                interval: Duration::from_millis(100),
-                reentry: Duration::from_millis(300),
-                quiesce: false,
-                failures: 1,
-                scale: 10,
-                load_monitor: false,
-            },
-            load_command: None,
-            adopt: None,
-        });
+        servers.push(watched(id, target, 1));
     }
     let added = runtime().block_on(async move {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();
@@ -563,30 +568,10 @@ fn half_open_probes() {
 
 #[test]
 fn replacing_the_servers_keeps_the_checks_of_unchanged_ones() {
-    use lvs_core::engine::{Engine, Server, Update};
-    use lvs_core::nanny::{NannyAction, NannyConfig};
-    use std::sync::Arc;
+    use lvs_core::engine::{Engine, Update};
+    use lvs_core::nanny::NannyAction;
 
-    let server = |id: usize, target: SocketAddr, weight: u32| Server {
-        id,
-        target,
-        check: Arc::new(Check::Tcp {
-            send: None,
-            expect: None,
-        }),
-        timeout: Duration::from_millis(300),
-        nanny: NannyConfig {
-            weight,
-            interval: Duration::from_millis(100),
-            reentry: Duration::from_millis(300),
-            quiesce: false,
-            failures: 1,
-            scale: 10,
-            load_monitor: false,
-        },
-        load_command: None,
-        adopt: None,
-    };
+    let server = watched;
     let (up, other) = (
         tcp_server(Some(b"ok"), Duration::ZERO),
         tcp_server(Some(b"ok"), Duration::ZERO),

@@ -15,7 +15,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use lvs_ipvs::{ApplyOptions, Destination, ForwardMethod, Ipvs, Protocol, Service, ServiceKey, Table};
-use testkit::Netns;
+use testkit::{median, ms, Netns};
 
 const ROUNDS: usize = 5;
 
@@ -74,11 +74,6 @@ fn ipvsadm(ns: &Netns, args: &[&str], stdin: Option<&std::path::Path>) -> Durati
     let elapsed = started.elapsed();
     assert!(status.success(), "ipvsadm {args:?} failed");
     elapsed
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 fn main() -> ExitCode {
@@ -143,8 +138,4 @@ fn main() -> ExitCode {
         println!("TARGETS NOT MET");
         ExitCode::FAILURE
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

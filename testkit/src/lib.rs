@@ -219,3 +219,14 @@ pub fn kernel_lab(test: &str, prefix: &str, probe: impl FnOnce() -> KernelProbe 
         KernelProbe::Failed(why) => panic!("{test}: {why}"),
     }
 }
+
+/// The median of benchmark samples (the upper one of an even count).
+pub fn median(mut samples: Vec<std::time::Duration>) -> std::time::Duration {
+    samples.sort();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// A duration in milliseconds, for printing.
+pub fn ms(duration: std::time::Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use lvs_cli::daemon::{detach, Detach};
 use lvs_cli::log::Log;
 use lvs_cli::nanny::NannyArgs;
 use lvs_core::check::{self, Check, Expect};
@@ -138,25 +139,13 @@ fn main() -> ExitCode {
         load_monitor: args.loadcmd != "none",
     };
 
-    if !args.nodaemon {
-        // SAFETY: no threads exist yet (the runtime starts below), so forking is sound.
-        let rc = unsafe {
-            if args.nofork {
-                libc::setsid().min(0)
-            } else {
-                libc::daemon(0, 0)
-            }
-        };
-        if rc < 0 && !args.nofork {
-            return fail(&format!(
-                "cannot become a daemon: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+    // No thread exists yet: the runtime starts below.
+    if let Err(e) = detach(Detach::from_flags(args.nodaemon, args.nofork), None, &log) {
+        return fail(&e);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match lvs_cli::daemon::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => return fail(&format!("cannot start: {e}")),
+        Err(e) => return fail(&e),
     };
     let target = SocketAddr::new(rip, rport);
     let watch = Watch {

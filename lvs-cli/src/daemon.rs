@@ -1,0 +1,63 @@
+//! Starting as Piranha's daemons do: leaving the terminal, the pid file, and
+//! the single-threaded runtime they run on.
+
+use std::path::Path;
+
+use crate::log::Log;
+
+/// How a daemon leaves the terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detach {
+    /// `-n`/`--nodaemon`: stays in the foreground.
+    Foreground,
+    /// `--nofork`: a session of its own, same process (what pulse runs lvsd with).
+    NoFork,
+    /// The default: a background process.
+    Fork,
+}
+
+impl Detach {
+    pub fn from_flags(nodaemon: bool, nofork: bool) -> Detach {
+        match (nodaemon, nofork) {
+            (true, _) => Detach::Foreground,
+            (false, true) => Detach::NoFork,
+            (false, false) => Detach::Fork,
+        }
+    }
+}
+
+/// Leaves the terminal as `how` says and, when not in the foreground, writes
+/// `pidfile` (a failure there is logged, not fatal). Must be called before
+/// any thread is started.
+pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<(), String> {
+    match how {
+        Detach::Foreground => return Ok(()),
+        // SAFETY: setsid has no preconditions; failing (already a leader) is harmless.
+        Detach::NoFork => unsafe {
+            libc::setsid();
+        },
+        Detach::Fork => {
+            // SAFETY: the caller guarantees no other thread exists, so forking is sound.
+            if unsafe { libc::daemon(0, 0) } < 0 {
+                return Err(format!(
+                    "cannot become a daemon: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+    }
+    if let Some(pidfile) = pidfile {
+        if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
+            log.line(&format!("cannot write {}: {e}", pidfile.display()));
+        }
+    }
+    Ok(())
+}
+
+/// The daemons' runtime: one thread, with IO and timers.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))
+}
