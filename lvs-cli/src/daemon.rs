@@ -54,6 +54,13 @@ pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<(), Stri
     Ok(())
 }
 
+/// Detaches as `how` says (see [`detach`]), then builds the runtime the
+/// daemon runs on. Must be called before any thread is started.
+pub fn start(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<tokio::runtime::Runtime, String> {
+    detach(how, pidfile, log)?;
+    runtime()
+}
+
 /// The daemons' runtime: one thread, with IO and timers.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()

@@ -26,7 +26,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::config::load_config;
-use crate::daemon::{detach, Detach};
+use crate::daemon::Detach;
 use crate::log::Log;
 use crate::lvs::{LvsArgs, StatusFormat};
 use crate::nannies::{Nannies, NannyNews};
@@ -84,15 +84,12 @@ pub fn main(args: LvsArgs) -> ExitCode {
         }
     };
     let log = Log::open(c"lvsd", args.nodaemon, "", args.verbose);
-    // No thread exists yet: the runtime starts below.
-    if let Err(e) = detach(
+    // No thread exists yet: the runtime is built after detaching.
+    let runtime = match crate::daemon::start(
         Detach::from_flags(args.nodaemon, args.nofork),
         Some(&args.pidfile),
         &log,
     ) {
-        return fail(&e);
-    }
-    let runtime = match crate::daemon::runtime() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&e),
     };

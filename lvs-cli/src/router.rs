@@ -17,7 +17,7 @@ use lvs_arp::packet::PacketSocket;
 use lvs_cf::{Config, Host, Network, ServiceType};
 
 use crate::config::load_config;
-use crate::daemon::{detach, Detach};
+use crate::daemon::Detach;
 use lvs_core::failover::{Action, DeactivateReason, Event, Failover, FailoverConfig, PeerState, Role};
 use lvs_core::heartbeat::{self, Authenticator, HeartbeatError};
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
@@ -280,15 +280,12 @@ pub fn main(args: PulseArgs) -> ExitCode {
         return fail("cannot create heartbeat socket. running as root?");
     };
     let log = Log::open(c"pulse", args.nodaemon, "pulse: ", args.verbose);
-    // No thread exists yet: the runtime starts below.
-    if let Err(e) = detach(
+    // No thread exists yet: the runtime is built after detaching.
+    let runtime = match crate::daemon::start(
         Detach::from_flags(args.nodaemon, false),
         Some(&args.pidfile),
         &log,
     ) {
-        return fail(&e);
-    }
-    let runtime = match crate::daemon::runtime() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&e),
     };

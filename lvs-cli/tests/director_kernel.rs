@@ -90,6 +90,19 @@ impl Director {
         .expect("write lvs.cf");
     }
 
+    /// Starts lvs with all three servers, round robin, and waits for them.
+    fn serve_all_three(&mut self) {
+        self.write_config(&Options {
+            scheduler: "rr",
+            servers: &[0, 1, 2],
+            extra: "",
+        });
+        self.start();
+        self.wait("all three servers in", Duration::from_secs(10), || {
+            (0..3).all(|i| self.has(i))
+        });
+    }
+
     fn socket(&self) -> PathBuf {
         self.dir.path().join("lvs.sock")
     }
@@ -209,15 +222,7 @@ fn names(answers: &[Option<String>]) -> Vec<String> {
 
 fn spread_and_health(mode: Mode, name: &str) {
     let mut lvs = Director::new(mode, name);
-    lvs.write_config(&Options {
-        scheduler: "rr",
-        servers: &[0, 1, 2],
-        extra: "",
-    });
-    lvs.start();
-    lvs.wait("all three servers in", Duration::from_secs(10), || {
-        (0..3).all(|i| lvs.has(i))
-    });
+    lvs.serve_all_three();
 
     // What the daemon reports, for people, programs and Prometheus.
     let status: serde_json::Value =
@@ -445,15 +450,7 @@ fn a_killed_director_restarts_without_touching_the_table() {
         return;
     }
     let mut lvs = Director::new(Mode::Nat, "director-kill");
-    lvs.write_config(&Options {
-        scheduler: "rr",
-        servers: &[0, 1, 2],
-        extra: "",
-    });
-    lvs.start();
-    lvs.wait("all three servers in", Duration::from_secs(10), || {
-        (0..3).all(|i| lvs.has(i))
-    });
+    lvs.serve_all_three();
     let before = lvs.table();
 
     // The client keeps asking throughout.

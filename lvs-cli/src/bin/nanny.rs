@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use lvs_cli::daemon::{detach, Detach};
+use lvs_cli::daemon::Detach;
 use lvs_cli::log::Log;
 use lvs_cli::nanny::NannyArgs;
 use lvs_core::check::{self, Check, Expect};
@@ -139,11 +139,8 @@ fn main() -> ExitCode {
         load_monitor: args.loadcmd != "none",
     };
 
-    // No thread exists yet: the runtime starts below.
-    if let Err(e) = detach(Detach::from_flags(args.nodaemon, args.nofork), None, &log) {
-        return fail(&e);
-    }
-    let runtime = match lvs_cli::daemon::runtime() {
+    // No thread exists yet: the runtime is built after detaching.
+    let runtime = match lvs_cli::daemon::start(Detach::from_flags(args.nodaemon, args.nofork), None, &log) {
         Ok(runtime) => runtime,
         Err(e) => return fail(&e),
     };
