@@ -267,6 +267,17 @@ impl Failover {
                 if self.link_failed {
                     self.link_failed = false;
                     actions.push(Action::LinksRestored);
+                    // Nothing could be heard while the link was down: the
+                    // partner gets a fresh deadtime before it counts as dead
+                    // (else a router whose link returns activates at once and
+                    // takes over from a healthy partner), and a heartbeat goes
+                    // out now, which also renews the neighbour entries on
+                    // both sides so that the partner's heartbeats get through.
+                    self.need_at = now + self.config.deadtime;
+                    if self.config.backup_active {
+                        actions.push(Action::SendHeartbeat(self.own_state()));
+                        self.send_at = now + self.config.keepalive;
+                    }
                 }
             }
             Event::Stop => {
@@ -438,11 +449,37 @@ mod tests {
             ]
         );
         assert!(m.handle(Event::Heartbeat(PeerState::Stopped), t0).is_empty());
-        assert_eq!(m.handle(Event::LinkUp, t0), vec![Action::LinksRestored]);
+        assert_eq!(
+            m.handle(Event::LinkUp, t0),
+            vec![Action::LinksRestored, Action::SendHeartbeat(PeerState::Stopped)]
+        );
         assert_eq!(
             m.handle(Event::Heartbeat(PeerState::Stopped), t0),
             vec![Action::Activate(ActivateReason::BackupInactive)]
         );
+    }
+
+    #[test]
+    fn a_restored_link_gives_the_partner_a_fresh_deadtime() {
+        let t0 = Instant::now();
+        let (mut m, _) = Failover::new(config(Role::Master), t0);
+        m.handle(Event::LinkDown, t0);
+        // Long silence while the link is down: no activation.
+        let later = t0 + Duration::from_secs(30);
+        assert!(!m
+            .on_timeout(later)
+            .iter()
+            .any(|a| matches!(a, Action::Activate(_))));
+        m.handle(Event::LinkUp, later);
+        assert!(
+            !m.on_timeout(later + Duration::from_secs(4))
+                .iter()
+                .any(|a| matches!(a, Action::Activate(_))),
+            "within a deadtime of the link's return the partner is not dead"
+        );
+        assert!(m
+            .on_timeout(later + Duration::from_secs(5))
+            .contains(&Action::Activate(ActivateReason::PartnerDead)));
     }
 
     #[test]
