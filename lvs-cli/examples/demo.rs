@@ -229,6 +229,9 @@ fn main() -> ExitCode {
         }
     }
     ok &= demo.holds(1, VIP) && demo.holds(1, GATEWAY) && !demo.holds(0, VIP);
+    // r2's lvs adds each server at its first passing check, spread over one interval.
+    let took = demo.until(Duration::from_secs(10), || (0..3).all(|s| demo.table_has(1, s)));
+    ok &= demo.time("all three servers in r2's table", took.map(|_| cut.elapsed()));
     demo.status(1, &lvs);
     let counts = demo.traffic(9);
     ok &= counts.len() == 3;
