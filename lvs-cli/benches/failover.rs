@@ -223,8 +223,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let dir = TempDir::new("failover-bench");
-    let lvsd = dir.file("lvsd", "#!/bin/sh\ntrap '' HUP\nexec sleep 100000\n");
-    std::fs::set_permissions(&lvsd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let lvsd = dir.stand_in_lvsd();
     let bench = Bench {
         net: RouterPair::new(),
         dir,

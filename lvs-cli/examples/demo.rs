@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use testkit::farm::{Farm, Mode, GATEWAY, VIP};
@@ -34,29 +34,14 @@ fn step(title: &str) {
 
 impl Demo {
     fn start_router(&mut self, index: usize, pulse: &Path, lvs: &Path, config: &Path) {
-        // Each router's lvs daemon gets a socket and pid file of its own (the
-        // two routers share this machine's file system).
-        let lvsd = self.dir.file(
-            &format!("lvsd-r{}", index + 1),
-            &format!(
-                "#!/bin/sh\nexec {} \"$@\" --socket {dir}/r{n}.sock --pidfile {dir}/r{n}.pid\n",
-                lvs.display(),
-                dir = self.dir.path().display(),
-                n = index + 1
-            ),
+        let name = format!("r{}", index + 1);
+        let lvsd = format!("--lvsd={}", self.dir.lvsd_for(lvs, &name).display());
+        let log = self.dir.path().join(format!("{name}.log"));
+        let child = self.farm.directors[index].spawn_logged(
+            pulse,
+            ["-n".as_ref(), "-c".as_ref(), config.as_os_str(), lvsd.as_ref()],
+            &log,
         );
-        std::fs::set_permissions(&lvsd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-        let log = std::fs::File::create(self.dir.path().join(format!("r{}.log", index + 1))).expect("log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.farm.directors[index].name])
-            .arg(pulse)
-            .args(["-n", "-c"])
-            .arg(config)
-            .arg(format!("--lvsd={}", lvsd.display()))
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start pulse");
         self.pulses[index] = Some(child);
     }
 

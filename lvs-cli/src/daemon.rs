@@ -61,6 +61,27 @@ pub fn start(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<tokio::ru
     runtime()
 }
 
+/// The signals every daemon acts on: SIGTERM and SIGINT stop it, SIGHUP
+/// reloads. Made before anything else runs, so that a signal during
+/// start-up does not kill the daemon.
+pub struct Signals {
+    pub term: tokio::signal::unix::Signal,
+    pub int: tokio::signal::unix::Signal,
+    pub hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must be called inside the runtime.
+    pub fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 /// The daemons' runtime: one thread, with IO and timers.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()

@@ -22,11 +22,10 @@ use lvs_ipvs::{ApplyOptions, Destination, Ipvs, Operation, Service, Table, Timeo
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::config::load_config;
-use crate::daemon::Detach;
+use crate::daemon::{Detach, Signals};
 use crate::log::Log;
 use crate::lvs::{LvsArgs, StatusFormat};
 use crate::nannies::{Nannies, NannyNews};
@@ -105,22 +104,6 @@ pub fn main(args: LvsArgs) -> ExitCode {
         };
         director.run(signals, updates, news).await
     })
-}
-
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> std::io::Result<Signals> {
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-            hup: signal(SignalKind::hangup())?,
-        })
-    }
 }
 
 struct Director {
@@ -405,18 +388,25 @@ impl Director {
         } else {
             reconcile(&self.plan, previous, &self.health, &self.table)
         };
+        self.apply(&operations);
+        operations.len()
+    }
+
+    /// Makes `operations` (with `-t`, logs them), recording in the table
+    /// model what was done and logging each failure with its reason.
+    fn apply(&mut self, operations: &[Operation]) {
         if operations.is_empty() {
-            return 0;
+            return;
         }
         if self.args.test_start {
-            for operation in &operations {
+            for operation in operations {
                 self.log.line(&format!("would {}", describe(operation)));
                 self.table.apply(operation);
             }
-            return operations.len();
+            return;
         }
-        let Some(ipvs) = self.ipvs.as_mut() else { return 0 };
-        let results = ipvs.apply(&operations, ApplyOptions { idempotent: true });
+        let Some(ipvs) = self.ipvs.as_mut() else { return };
+        let results = ipvs.apply(operations, ApplyOptions { idempotent: true });
         for (operation, result) in operations.iter().zip(results) {
             match result {
                 Ok(()) => {
@@ -426,7 +416,6 @@ impl Director {
                 Err(e) => self.log.line(&format!("failed to {}: {e}", describe(operation))),
             }
         }
-        operations.len()
     }
 
     /// SIGHUP: a valid new file replaces the plan, and the difference is
@@ -516,18 +505,7 @@ impl Director {
             .filter(|key| self.table.services.contains_key(key))
             .map(Operation::DeleteService)
             .collect();
-        if self.args.test_start {
-            for operation in &operations {
-                self.log.line(&format!("would {}", describe(operation)));
-            }
-        } else if let Some(ipvs) = self.ipvs.as_mut() {
-            let results = ipvs.apply(&operations, ApplyOptions { idempotent: true });
-            for (operation, result) in operations.iter().zip(results) {
-                if let Err(e) = result {
-                    self.log.line(&format!("failed to {}: {e}", describe(operation)));
-                }
-            }
-        }
+        self.apply(&operations);
         let _ = std::fs::remove_file(&self.args.socket);
         if !self.args.nodaemon {
             let _ = std::fs::remove_file(&self.args.pidfile);

@@ -17,7 +17,7 @@ use lvs_arp::packet::PacketSocket;
 use lvs_cf::{Config, Host, Network, ServiceType};
 
 use crate::config::load_config;
-use crate::daemon::Detach;
+use crate::daemon::{Detach, Signals};
 use lvs_core::failover::{Action, DeactivateReason, Event, Failover, FailoverConfig, PeerState, Role};
 use lvs_core::heartbeat::{self, Authenticator, HeartbeatError};
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
@@ -159,41 +159,39 @@ impl Settings {
             partner.push(SocketAddr::new(partner_private.unwrap_or(partner_public), port));
         }
 
-        let mut vips: Vec<Vip> = Vec::new();
-        for vs in config.virtual_services.iter().filter(|vs| vs.active) {
-            let Some(address) = &vs.address else { continue };
-            let ip = resolve("virtual address", &address.host)?;
-            if vips.iter().any(|v| v.ip == ip) {
-                continue;
-            }
-            let prefix_len = vs
-                .vip_nmask
-                .and_then(|mask| mask.prefix_len())
-                .unwrap_or_else(|| default_prefix(ip));
-            vips.push(Vip {
-                device: address.device.clone(),
-                ip,
-                prefix_len,
-            });
-        }
-        if vips.is_empty() && !config.virtual_services.iter().any(|vs| vs.active) {
+        if !config.virtual_services.iter().any(|vs| vs.active) {
             return Err(SetupError::Config(
                 "no active virtual services are defined".to_owned(),
             ));
         }
-        if let (Network::Nat, Some(router)) = (config.network, &config.nat_router) {
-            let ip = resolve("nat_router", &router.host)?;
+        // One entry per address, the first block's device and mask winning.
+        let mut vips: Vec<Vip> = Vec::new();
+        let mut add = |device: &str, ip: IpAddr, mask: Option<lvs_cf::Netmask>| {
             if !vips.iter().any(|v| v.ip == ip) {
-                let prefix_len = config
-                    .nat_nmask
-                    .and_then(|mask| mask.prefix_len())
-                    .unwrap_or_else(|| default_prefix(ip));
                 vips.push(Vip {
-                    device: router.device.clone(),
+                    device: device.to_owned(),
                     ip,
-                    prefix_len,
+                    prefix_len: mask
+                        .and_then(|m| m.prefix_len())
+                        .unwrap_or_else(|| default_prefix(ip)),
                 });
             }
+        };
+        for vs in config.virtual_services.iter().filter(|vs| vs.active) {
+            if let Some(address) = &vs.address {
+                add(
+                    &address.device,
+                    resolve("virtual address", &address.host)?,
+                    vs.vip_nmask,
+                );
+            }
+        }
+        if let (Network::Nat, Some(router)) = (config.network, &config.nat_router) {
+            add(
+                &router.device,
+                resolve("nat_router", &router.host)?,
+                config.nat_nmask,
+            );
         }
         let key = config.heartbeat_key.as_deref().map(read_key).transpose()?;
         Ok(Settings {
@@ -295,7 +293,7 @@ pub fn main(args: PulseArgs) -> ExitCode {
             Ok(sockets) => sockets,
             Err(e) => return fail(&format!("cannot watch the heartbeat sockets: {e}")),
         };
-        let signals = match Signals::new() {
+        let signals = match PulseSignals::new() {
             Ok(signals) => signals,
             Err(e) => return fail(&format!("cannot handle signals: {e}")),
         };
@@ -305,20 +303,18 @@ pub fn main(args: PulseArgs) -> ExitCode {
     code
 }
 
-struct Signals {
-    term: Signal,
-    int: Signal,
-    hup: Signal,
+/// pulse's signals: the daemons' ones, and SIGUSR1/SIGUSR2, which it ignores
+/// (Piranha's pulse dies of them).
+struct PulseSignals {
+    common: Signals,
     usr1: Signal,
     usr2: Signal,
 }
 
-impl Signals {
-    fn new() -> std::io::Result<Signals> {
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-            hup: signal(SignalKind::hangup())?,
+impl PulseSignals {
+    fn new() -> std::io::Result<PulseSignals> {
+        Ok(PulseSignals {
+            common: Signals::new()?,
             usr1: signal(SignalKind::user_defined1())?,
             usr2: signal(SignalKind::user_defined2())?,
         })
@@ -387,7 +383,7 @@ impl Pulse {
         }
     }
 
-    async fn run(mut self, mut signals: Signals) -> ExitCode {
+    async fn run(mut self, mut signals: PulseSignals) -> ExitCode {
         for note in std::mem::take(&mut self.settings.notes) {
             self.log.line(&note);
         }
@@ -425,9 +421,9 @@ impl Pulse {
                         None => std::future::pending().await,
                     }
                 } => Wake::ChildExited(status),
-                _ = signals.term.recv() => Wake::Terminate(libc::SIGTERM),
-                _ = signals.int.recv() => Wake::Terminate(libc::SIGINT),
-                _ = signals.hup.recv() => Wake::Reload,
+                _ = signals.common.term.recv() => Wake::Terminate(libc::SIGTERM),
+                _ = signals.common.int.recv() => Wake::Terminate(libc::SIGINT),
+                _ = signals.common.hup.recv() => Wake::Reload,
                 _ = signals.usr1.recv() => Wake::Ignored("SIGUSR1"),
                 _ = signals.usr2.recv() => Wake::Ignored("SIGUSR2"),
             };

@@ -5,8 +5,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,32 +121,17 @@ impl Director {
     }
 
     fn start(&mut self) {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log");
         let socket = self.socket();
-        self.child = Some(
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.farm.directors[0].name,
-                    env!("CARGO_BIN_EXE_lvs"),
-                    "-n",
-                    "-c",
-                ])
-                .arg(&self.config)
-                .arg("--socket")
-                .arg(socket)
-                .args(["--metrics", "127.0.0.1:9101"])
-                .args(&self.args)
-                .stdout(Stdio::from(out.try_clone().expect("log")))
-                .stderr(Stdio::from(out))
-                .spawn()
-                .expect("start lvs"),
-        );
+        let mut args = vec![
+            "-n".as_ref(),
+            "-c".as_ref(),
+            self.config.as_os_str(),
+            "--socket".as_ref(),
+            socket.as_os_str(),
+        ];
+        args.extend(["--metrics", "127.0.0.1:9101"].map(std::ffi::OsStr::new));
+        args.extend(self.args.iter().map(std::ffi::OsStr::new));
+        self.child = Some(self.farm.directors[0].spawn_logged(env!("CARGO_BIN_EXE_lvs"), args, &self.log));
     }
 
     fn signal(&self, signal: i32) {
@@ -328,11 +313,10 @@ fn quiesce_keeps_an_established_connection() {
     let mut lvs = Director::new(Mode::Nat, "director-quiesce");
     // The check is a program: a server is down while a file names it.
     let flags = lvs.dir.path().to_owned();
-    let script = lvs.dir.file(
+    let script = lvs.dir.script(
         "check.sh",
         &format!("#!/bin/sh\ntest ! -e {}/down-$1\n", flags.display()),
     );
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     lvs.write_config(&Options {
         scheduler: "rr",
         servers: &[0, 1, 2],
@@ -564,33 +548,14 @@ fn failover_with_pulse_moves_the_vip_and_traffic_resumes_through_the_backup() {
     // Each router's lvs daemon gets its own socket and pid file.
     let pulses: Vec<(Child, PathBuf)> = (0..2)
         .map(|i| {
-            let lvsd = dir.file(
-                &format!("lvsd-{i}"),
-                &format!(
-                    "#!/bin/sh\nexec {} \"$@\" --socket {dir}/lvs-{i}.sock --pidfile {dir}/lvs-{i}.pid\n",
-                    env!("CARGO_BIN_EXE_lvs"),
-                    dir = dir.path().display()
-                ),
-            );
-            std::fs::set_permissions(&lvsd, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .expect("chmod");
+            let lvsd = dir.lvsd_for(Path::new(env!("CARGO_BIN_EXE_lvs")), &format!("lvs-{i}"));
             let log = dir.path().join(format!("pulse-{i}.log"));
-            let out = std::fs::File::create(&log).expect("log");
-            let child = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &farm.directors[i].name,
-                    env!("CARGO_BIN_EXE_pulse"),
-                    "-n",
-                    "-c",
-                ])
-                .arg(&config)
-                .arg(format!("--lvsd={}", lvsd.display()))
-                .stdout(Stdio::from(out.try_clone().expect("log")))
-                .stderr(Stdio::from(out))
-                .spawn()
-                .expect("start pulse");
+            let lvsd = format!("--lvsd={}", lvsd.display());
+            let child = farm.directors[i].spawn_logged(
+                env!("CARGO_BIN_EXE_pulse"),
+                ["-n".as_ref(), "-c".as_ref(), config.as_os_str(), lvsd.as_ref()],
+                &log,
+            );
             if i == 0 {
                 // The primary first, so that it is the active router.
                 wait_until("the primary serving", Duration::from_secs(30), &dir, || {

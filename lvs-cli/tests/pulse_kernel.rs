@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
@@ -49,8 +48,7 @@ fn the_sync_daemon_follows_the_routers_state() {
     ns.ip(&["link", "set", "sync1", "up"]);
     ns.ip(&["addr", "add", "10.9.0.1/24", "dev", "sync0"]);
     let dir = TempDir::new("pulse-kernel");
-    let lvsd = dir.file("lvsd", "#!/bin/sh\nexec sleep 100000\n");
-    std::fs::set_permissions(&lvsd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let lvsd = dir.stand_in_lvsd();
     // No backup router: the master activates after deadtime.
     let config = dir.file(
         "lvs.cf",
@@ -60,23 +58,17 @@ fn the_sync_daemon_follows_the_routers_state() {
          server one {\n    address = 10.9.0.50\n    active = 1\n  }\n}\n",
     );
     let log = dir.path().join("pulse.log");
-    let out = std::fs::File::create(&log).expect("log");
-    let mut pulse = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
-            env!("CARGO_BIN_EXE_pulse"),
-            "-n",
-            "-v",
-            "-c",
-        ])
-        .arg(&config)
-        .arg(format!("--lvsd={}", lvsd.display()))
-        .stdout(Stdio::from(out.try_clone().expect("log")))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .expect("start pulse");
+    let mut pulse = ns.spawn_logged(
+        env!("CARGO_BIN_EXE_pulse"),
+        [
+            "-n".as_ref(),
+            "-v".as_ref(),
+            "-c".as_ref(),
+            config.as_os_str(),
+            format!("--lvsd={}", lvsd.display()).as_ref(),
+        ],
+        &log,
+    );
 
     // Passive first (backup), then active (master) once deadtime has passed.
     wait_daemon(&ns, DaemonState::Master, &log);

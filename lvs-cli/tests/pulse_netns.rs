@@ -6,7 +6,7 @@
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -31,11 +31,7 @@ struct Lab {
 impl Lab {
     fn new(name: &str) -> Lab {
         let dir = TempDir::new(name);
-        // An lvs daemon stand-in: it lives until SIGTERM and ignores SIGHUP (an
-        // ignored signal stays ignored across exec).
-        let lvsd = dir.file("lvsd", "#!/bin/sh\ntrap '' HUP\nexec sleep 100000\n");
-        std::fs::set_permissions(&lvsd, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod lvsd");
+        let lvsd = dir.stand_in_lvsd();
         Lab {
             net: RouterPair::new(),
             dir,
@@ -75,18 +71,16 @@ impl Lab {
         let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         let log = self.dir.0.join(format!("pulse-{index}-{}.log", logs.len()));
         logs.push(log.clone());
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.net.routers[index].name])
-            .arg(env!("CARGO_BIN_EXE_pulse"))
-            .args(["-n", "-v", "-c"])
-            .arg(config)
-            .arg(format!("--lvsd={}", self.lvsd.display()))
-            .args(extra)
-            .stdout(Stdio::from(out.try_clone().expect("log file")))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("start pulse");
+        let lvsd = format!("--lvsd={}", self.lvsd.display());
+        let mut args = vec![
+            "-n".as_ref(),
+            "-v".as_ref(),
+            "-c".as_ref(),
+            config.as_os_str(),
+            lvsd.as_ref(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let child = self.net.routers[index].spawn_logged(env!("CARGO_BIN_EXE_pulse"), args, &log);
         Pulse { child, log }
     }
 

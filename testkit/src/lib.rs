@@ -82,6 +82,32 @@ impl Netns {
             .unwrap_or_else(|e| panic!("cannot run {program} in {}: {e}", self.name))
     }
 
+    /// Starts `program` in this namespace (`ip netns exec`, which becomes the
+    /// program) with standard output and error appended to `log`.
+    pub fn spawn_logged<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: impl IntoIterator<Item = S>,
+        log: &std::path::Path,
+    ) -> std::process::Child {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
+        let err = out
+            .try_clone()
+            .unwrap_or_else(|e| panic!("clone {}: {e}", log.display()));
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .arg(program)
+            .args(args)
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start a program in {}: {e}", self.name))
+    }
+
     /// Runs `f` on a thread that has entered this namespace, and returns its result.
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         let path = format!("/run/netns/{}", self.name);
@@ -171,6 +197,35 @@ impl TempDir {
 
     pub fn path(&self) -> &std::path::Path {
         &self.0
+    }
+
+    /// Writes an executable script `name` and returns its path.
+    pub fn script(&self, name: &str, text: &str) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.file(name, text);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+        path
+    }
+
+    /// A stand-in for the lvs daemon that pulse starts: it lives until
+    /// SIGTERM and ignores SIGHUP (an ignored signal stays ignored across exec).
+    pub fn stand_in_lvsd(&self) -> std::path::PathBuf {
+        self.script("lvsd", "#!/bin/sh\ntrap '' HUP\nexec sleep 100000\n")
+    }
+
+    /// The lvs daemon `lvs` for a router named `name`, as pulse starts it,
+    /// with a socket and pid file of its own in this directory (routers in
+    /// namespaces share the file system).
+    pub fn lvsd_for(&self, lvs: &std::path::Path, name: &str) -> std::path::PathBuf {
+        let dir = self.0.display();
+        self.script(
+            &format!("lvsd-{name}"),
+            &format!(
+                "#!/bin/sh\nexec {} \"$@\" --socket {dir}/{name}.sock --pidfile {dir}/{name}.pid\n",
+                lvs.display()
+            ),
+        )
     }
 
     /// Writes `text` to the file `name` in the directory and returns its path.
