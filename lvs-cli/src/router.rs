@@ -528,12 +528,16 @@ impl Pulse {
 
     /// Carries out the machine's actions; returns an exit status when told to exit.
     async fn perform(&mut self, actions: Vec<Action>) -> Option<i32> {
-        for action in actions {
+        let mut queue = std::collections::VecDeque::from(actions);
+        while let Some(action) = queue.pop_front() {
             match action {
                 Action::SendHeartbeat(state) => self.send_heartbeat(state).await,
                 Action::Activate(reason) => {
                     self.log.line(&reason.to_string());
-                    self.activate();
+                    if !self.activate() {
+                        // The lvs daemon could not start: a child failure, at once.
+                        queue.extend(self.machine.handle(Event::ChildExited, Instant::now()));
+                    }
                 }
                 Action::Deactivate(reason) => {
                     // A link failure has been logged in Piranha's words already.
@@ -557,11 +561,16 @@ impl Pulse {
 
     /// Piranha's activateLvs: active_cmd, the lvs daemon, the sync daemon as
     /// master, then the VIPs and their announcements.
-    fn activate(&mut self) {
+    /// Returns false when the lvs daemon cannot be started (and nothing
+    /// after it is done).
+    fn activate(&mut self) -> bool {
         self.run_command(self.settings.active_cmd.clone());
-        self.start_lvsd();
+        if !self.start_lvsd() {
+            return false;
+        }
         self.switch_sync_daemon(DaemonState::Master);
         self.announce();
+        true
     }
 
     /// Piranha's deactivateLvs: inactive_cmd, the sync daemon as backup, the
@@ -577,9 +586,10 @@ impl Pulse {
         self.take_down(&vips);
     }
 
-    fn start_lvsd(&mut self) {
+    /// Starts the lvs daemon unless it runs (or `--test-start`); false when it cannot be run.
+    fn start_lvsd(&mut self) -> bool {
         if self.args.test_start || self.lvsd.is_some() {
-            return;
+            return true;
         }
         let mut command = Command::new(&self.args.lvsd);
         command
@@ -601,20 +611,12 @@ impl Pulse {
                     child.id().unwrap_or(0)
                 ));
                 self.lvsd = Some(child);
+                true
             }
             Err(e) => {
-                // Seen as a child failure at once: the partner takes over.
                 self.log
                     .line(&format!("cannot run {}: {e}", self.args.lvsd.display()));
-                let actions = self.machine.handle(Event::ChildExited, Instant::now());
-                // Only a deactivation can follow; no IO here is awaited.
-                for action in actions {
-                    if let Action::Deactivate(reason) = action {
-                        self.log.line(&reason.to_string());
-                        let vips = self.settings.vips.clone();
-                        self.take_down(&vips);
-                    }
-                }
+                false
             }
         }
     }

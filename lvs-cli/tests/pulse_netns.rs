@@ -571,3 +571,45 @@ fn commands_vips_and_test_start_on_a_lone_master() {
         .log()
         .contains("We are backup node and backup is marked inactive -- exiting pulse"));
 }
+
+#[test]
+fn an_lvs_daemon_that_cannot_start_is_a_child_failure() {
+    let Some((_serial, lab)) = lab("pulse_no_lvsd") else {
+        return;
+    };
+    let config = lab.dir.file(
+        "lone.cf",
+        &format!(
+            "primary = {PRIMARY}\nservice = lvs\nbackup_active = 0\nkeepalive = 0.1\ndeadtime = 0.3\n\
+             network = direct\narp_count = 1\n\
+             virtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 8080\n}}\n"
+        ),
+    );
+    let log = lab.dir.path().join("no-lvsd.log");
+    let child = lab.net.routers[0].spawn_logged(
+        env!("CARGO_BIN_EXE_pulse"),
+        [
+            "-n".as_ref(),
+            "-c".as_ref(),
+            config.as_os_str(),
+            "--lvsd=/nonexistent/lvsd".as_ref(),
+        ],
+        &log,
+    );
+    let pulse = Pulse { child, log };
+    pulse.wait_log("partner dead: activating lvs", Duration::from_secs(3));
+    pulse.wait_log("cannot run /nonexistent/lvsd", Duration::from_secs(1));
+    pulse.wait_log("lvs daemon exited: deactivating LVS", Duration::from_secs(1));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !lab.net.has_vip(0),
+        "no VIP without an lvs daemon:\n{}",
+        pulse.log()
+    );
+    assert_eq!(
+        pulse.log().matches("activating lvs").count(),
+        1,
+        "CHILDFAIL holds it back:\n{}",
+        pulse.log()
+    );
+}
