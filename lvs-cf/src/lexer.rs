@@ -2,6 +2,7 @@
 
 use pest::iterators::Pair;
 use pest::Parser as _;
+use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver};
 
 use crate::model::Quote;
@@ -73,6 +74,174 @@ enum Source<'a> {
         receivers: Vec<Receiver<Chunk<'a>>>,
         turn: usize,
     },
+    /// Chunks cut where the content says, each looked up in `cache` first.
+    Cached {
+        rest: &'a str,
+        dialect: Dialect,
+        cache: &'a mut ChunkCache,
+    },
+}
+
+/// The lines and tokens of the chunks of earlier texts, by chunk text, so
+/// that lexing a new version of a file lexes only the chunks that changed.
+/// It holds the chunks of the last text lexed through it (about twice that
+/// text's size in memory).
+#[derive(Debug, Default)]
+pub(crate) struct ChunkCache {
+    dialect: Option<Dialect>,
+    /// What the last complete pass saw.
+    previous: HashMap<Box<str>, StoredChunk>,
+    /// What the current pass has seen so far.
+    current: HashMap<Box<str>, StoredChunk>,
+    /// Chunks lexed afresh, over the cache's life.
+    lexed: usize,
+}
+
+impl ChunkCache {
+    /// Readies the cache for a pass over a new text in `dialect`.
+    fn begin(&mut self, dialect: Dialect) {
+        if self.dialect != Some(dialect) {
+            self.previous.clear();
+            self.current.clear();
+            self.dialect = Some(dialect);
+        }
+        // A pass that stopped early (at an error) left its chunks in `current`.
+        let unfinished = std::mem::take(&mut self.current);
+        self.previous.extend(unfinished);
+    }
+
+    fn chunk<'a>(&mut self, text: &'a str, dialect: Dialect) -> Chunk<'a> {
+        let stored = match self.previous.remove_entry(text) {
+            Some((key, stored)) => self.current.entry(key).or_insert(stored),
+            None => {
+                self.lexed += 1;
+                let chunk = lex_chunk(text, dialect);
+                let stored = StoredChunk::of(&chunk, text);
+                self.current.entry(text.into()).or_insert(stored)
+            }
+        };
+        stored.chunk(text)
+    }
+
+    /// The pass is complete: what it did not see is dropped.
+    fn finish(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+}
+
+/// A chunk's lines and tokens as byte ranges of its text.
+#[derive(Debug)]
+struct StoredChunk {
+    /// Each line's start and end, and its tokens' range in `tokens`.
+    lines: Vec<(u32, u32, u32, u32)>,
+    tokens: Vec<StoredToken>,
+}
+
+#[derive(Debug)]
+struct StoredToken {
+    start: u32,
+    end: u32,
+    offset: u32,
+    quote: Quote,
+    kind: TokenKind,
+}
+
+impl StoredChunk {
+    fn of(chunk: &Chunk<'_>, text: &str) -> StoredChunk {
+        // Chunks are far below 4 GiB (CACHED_CHUNK_MAX_BYTES).
+        let at = |part: &str| (part.as_ptr() as usize - text.as_ptr() as usize) as u32;
+        StoredChunk {
+            lines: chunk
+                .lines
+                .iter()
+                .map(|line| {
+                    let start = at(line.text);
+                    (
+                        start,
+                        start + line.text.len() as u32,
+                        line.tokens.0 as u32,
+                        line.tokens.1 as u32,
+                    )
+                })
+                .collect(),
+            tokens: chunk
+                .tokens
+                .iter()
+                .map(|token| {
+                    let start = at(token.text);
+                    StoredToken {
+                        start,
+                        end: start + token.text.len() as u32,
+                        offset: token.offset as u32,
+                        quote: token.quote,
+                        kind: token.kind,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The chunk, over `text` (equal to the text it was stored from).
+    fn chunk<'a>(&self, text: &'a str) -> Chunk<'a> {
+        let slice = |start: u32, end: u32| text.get(start as usize..end as usize).unwrap_or("");
+        Chunk {
+            lines: self
+                .lines
+                .iter()
+                .map(|&(start, end, first, last)| LineInfo {
+                    text: slice(start, end),
+                    tokens: (first as usize, last as usize),
+                })
+                .collect(),
+            tokens: self
+                .tokens
+                .iter()
+                .map(|token| Token {
+                    text: slice(token.start, token.end),
+                    quote: token.quote,
+                    offset: token.offset as usize,
+                    kind: token.kind,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Cached chunks end where a line's hash says, at least this far in...
+const CACHED_CHUNK_MIN_BYTES: usize = 2 * 1024;
+/// ...and at the first line end after this, whatever the hashes.
+const CACHED_CHUNK_MAX_BYTES: usize = 64 * 1024;
+/// A line ends a chunk when its hash is a multiple of this.
+const CACHED_CHUNK_LINES: u64 = 64;
+
+/// The first chunk of `text` and the rest, cut by content: an edit moves
+/// only the boundaries near it, so the chunks after it are found again.
+fn split_cached_chunk(text: &str) -> (&str, &str) {
+    let bytes = text.as_bytes();
+    let mut line_start = 0;
+    while line_start < bytes.len() {
+        let line_end = bytes[line_start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| line_start + i);
+        if line_end == bytes.len() {
+            break;
+        }
+        let cut = line_end >= CACHED_CHUNK_MAX_BYTES
+            || (line_end >= CACHED_CHUNK_MIN_BYTES
+                && fnv1a(&bytes[line_start..line_end]).is_multiple_of(CACHED_CHUNK_LINES));
+        if cut {
+            return (&text[..line_end], &text[line_end + 1..]);
+        }
+        line_start = line_end + 1;
+    }
+    (text.strip_suffix('\n').unwrap_or(text), "")
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Splits a file into lines and tokens, a chunk of whole lines at a time.
@@ -124,6 +293,17 @@ impl<'a> Lexer<'a> {
         Lexer::from_source(Source::Workers { receivers, turn: 0 })
     }
 
+    /// A lexer that takes the chunks it has seen before from `cache` and
+    /// leaves in it the chunks of `text`.
+    pub(crate) fn cached(text: &'a str, dialect: Dialect, cache: &'a mut ChunkCache) -> Self {
+        cache.begin(dialect);
+        Lexer::from_source(Source::Cached {
+            rest: text,
+            dialect,
+            cache,
+        })
+    }
+
     fn from_source(source: Source<'a>) -> Self {
         Lexer {
             source,
@@ -166,6 +346,15 @@ impl<'a> Lexer<'a> {
                 let chunk = receivers[*turn % receivers.len()].recv().ok()?;
                 *turn += 1;
                 Some(chunk)
+            }
+            Source::Cached { rest, dialect, cache } => {
+                if rest.is_empty() {
+                    cache.finish();
+                    return None;
+                }
+                let (chunk, after) = split_cached_chunk(rest);
+                *rest = after;
+                Some(cache.chunk(chunk, *dialect))
             }
         }
     }
@@ -337,6 +526,70 @@ mod tests {
 
     fn texts(line: &str, dialect: Dialect) -> Vec<String> {
         toks(line, dialect).into_iter().map(|t| t.0).collect()
+    }
+
+    type Lexed = Vec<(usize, String, Vec<(String, Quote, usize, TokenKind)>)>;
+
+    fn lex_all(mut lexer: Lexer<'_>) -> Lexed {
+        let mut out = Vec::new();
+        while let Some((n, line, tokens)) = lexer.next_line() {
+            let tokens = tokens
+                .iter()
+                .map(|t| (t.text.to_owned(), t.quote, t.offset, t.kind))
+                .collect();
+            out.push((n, line.to_owned(), tokens));
+        }
+        out
+    }
+
+    fn big_file(weight_of: impl Fn(usize) -> usize) -> String {
+        let mut text = String::from("primary = 192.0.2.1\n");
+        for s in 0..400 {
+            text.push_str(&format!(
+                "virtual vs{s} {{\n address = \"10.0.{}.{} eth0:1\"\n",
+                s / 250,
+                s % 250
+            ));
+            for d in 0..5 {
+                text.push_str(&format!(
+                    "  server r{d} {{\n    address = 10.1.{s}.{d} # note\n    weight = {}\n  }}\n",
+                    weight_of(s * 5 + d)
+                ));
+            }
+            text.push_str("}\n");
+        }
+        text
+    }
+
+    #[test]
+    fn a_cached_lexer_relexes_only_chunks_that_changed() {
+        let before = big_file(|_| 1);
+        // One server's weight changes, in the middle; one line is longer.
+        let after = big_file(|i| if i == 1000 { 1000 } else { 1 });
+        let mut cache = ChunkCache::default();
+        for dialect in [Dialect::Extended, Dialect::Strict] {
+            let first = lex_all(Lexer::cached(&before, dialect, &mut cache));
+            assert_eq!(first, lex_all(Lexer::new(&before, dialect)));
+            let lexed_first = cache.lexed;
+            assert!(
+                lexed_first > 20,
+                "{lexed_first} chunks: the file should make many"
+            );
+            let second = lex_all(Lexer::cached(&after, dialect, &mut cache));
+            assert_eq!(second, lex_all(Lexer::new(&after, dialect)));
+            let lexed_again = cache.lexed - lexed_first;
+            assert!((1..=2).contains(&lexed_again), "{lexed_again} chunks lexed again");
+            // A pass that stops early keeps what it did not reach.
+            let mut partial = Lexer::cached(&before, dialect, &mut cache);
+            for _ in 0..10 {
+                partial.next_line();
+            }
+            drop(partial);
+            let lexed = cache.lexed;
+            assert_eq!(lex_all(Lexer::cached(&after, dialect, &mut cache)), second);
+            assert_eq!(cache.lexed, lexed, "every chunk of `after` was still there");
+            cache.lexed = 0;
+        }
     }
 
     #[test]

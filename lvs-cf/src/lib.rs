@@ -60,7 +60,7 @@ mod proptests;
 pub use error::{ErrorKind, LoadError, ParseError};
 pub use model::*;
 pub use parser::{
-    parse, parse_bytes, parse_file, parse_with, BlockMap, Location, ParseOptions, Parsed, SourceMap,
+    parse, parse_bytes, parse_file, parse_with, BlockMap, Location, ParseOptions, Parsed, Reparser, SourceMap,
 };
 pub use services::Services;
 pub use validate::{validate, Diagnostic, Severity};

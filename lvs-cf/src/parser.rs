@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::error::{ErrorKind, LoadError, ParseError};
 use crate::keys::{self, Scope};
-use crate::lexer::{self, Dialect, Lexer, Token, TokenKind};
+use crate::lexer::{self, ChunkCache, Dialect, Lexer, Token, TokenKind};
 use crate::model::*;
 use crate::services::Services;
 use crate::validate::{Diagnostic, Severity};
@@ -109,32 +109,79 @@ pub fn parse(text: &str) -> Result<Parsed, ParseError> {
 
 /// Parses lvs.cf text.
 pub fn parse_with(text: &str, options: &ParseOptions<'_>) -> Result<Parsed, ParseError> {
-    parse_text(text, options, &[])
+    parse_text(text, options, &[], None)
 }
 
 /// Parses lvs.cf bytes. Bytes that are not UTF-8 are accepted in comments
 /// (old files carry Latin-1 comments) and are an error anywhere else.
 pub fn parse_bytes(bytes: &[u8], options: &ParseOptions<'_>) -> Result<Parsed, ParseError> {
+    parse_bytes_with(bytes, options, None)
+}
+
+fn parse_bytes_with(
+    bytes: &[u8],
+    options: &ParseOptions<'_>,
+    cache: Option<&mut ChunkCache>,
+) -> Result<Parsed, ParseError> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => parse_with(text, options),
+        Ok(text) => parse_text(text, options, &[], cache),
         Err(_) => {
             let text = String::from_utf8_lossy(bytes);
             let bad_lines = lines_with_invalid_utf8(bytes);
-            parse_text(&text, options, &bad_lines)
+            parse_text(&text, options, &bad_lines, cache)
         }
     }
 }
 
 /// Reads and parses a file.
 pub fn parse_file(path: &Path, options: &ParseOptions<'_>) -> Result<Parsed, LoadError> {
+    parse_file_with(path, options, None)
+}
+
+fn parse_file_with(
+    path: &Path,
+    options: &ParseOptions<'_>,
+    cache: Option<&mut ChunkCache>,
+) -> Result<Parsed, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_owned(),
         source,
     })?;
-    parse_bytes(&bytes, options).map_err(|error| LoadError::Parse {
+    parse_bytes_with(&bytes, options, cache).map_err(|error| LoadError::Parse {
         path: path.to_owned(),
         error,
     })
+}
+
+/// Parses successive versions of one file, as a daemon does on each reload.
+/// It remembers how it split the last version into lines and tokens, and
+/// lexes again only the parts of a new version that differ, so re-reading a
+/// large file with a few changes costs a fraction of a fresh parse. The
+/// results are those of [`parse_file`] and [`parse_bytes`].
+///
+/// ```
+/// let mut reparser = lvs_cf::Reparser::default();
+/// let options = lvs_cf::ParseOptions::default();
+/// let first = reparser.parse_bytes(b"primary = 192.0.2.1\n", &options)?;
+/// let second = reparser.parse_bytes(b"primary = 192.0.2.2\n", &options)?;
+/// assert_ne!(first.config, second.config);
+/// # Ok::<(), lvs_cf::ParseError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Reparser {
+    cache: ChunkCache,
+}
+
+impl Reparser {
+    /// Reads and parses a file.
+    pub fn parse_file(&mut self, path: &Path, options: &ParseOptions<'_>) -> Result<Parsed, LoadError> {
+        parse_file_with(path, options, Some(&mut self.cache))
+    }
+
+    /// Parses lvs.cf bytes (see [`parse_bytes`]).
+    pub fn parse_bytes(&mut self, bytes: &[u8], options: &ParseOptions<'_>) -> Result<Parsed, ParseError> {
+        parse_bytes_with(bytes, options, Some(&mut self.cache))
+    }
 }
 
 fn lines_with_invalid_utf8(bytes: &[u8]) -> Vec<usize> {
@@ -164,6 +211,7 @@ fn parse_text(
     text: &str,
     options: &ParseOptions<'_>,
     bad_utf8_lines: &[usize],
+    cache: Option<&mut ChunkCache>,
 ) -> Result<Parsed, ParseError> {
     if text.is_empty() {
         return Err(ParseError {
@@ -199,6 +247,9 @@ fn parse_text(
             warnings: parser.warnings,
         })
     };
+    if let Some(cache) = cache {
+        return run(Lexer::cached(&text, dialect, cache));
+    }
     // Large files are lexed ahead by worker threads while this one builds
     // the model; the result is the same either way.
     if text.len() < PARALLEL_LEXING_BYTES {

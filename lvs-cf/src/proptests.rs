@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use crate::strategy::{self, ugly_text_options};
-use crate::{parse_bytes, parse_with, validate, write, ParseOptions, Services};
+use crate::{parse_bytes, parse_with, validate, write, ParseError, ParseOptions, Parsed, Reparser, Services};
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -77,6 +77,54 @@ proptest! {
             }
         }
     }
+}
+
+/// A reparser that read one text reads the next exactly as a fresh parse
+/// does, whatever the two texts (errors included). Two text strategies make
+/// stack frames too large for a test thread in debug builds, hence the
+/// runner on a thread of its own.
+#[test]
+fn a_reparser_reads_each_version_as_a_fresh_parse() {
+    let run = || {
+        let mut runner = proptest::test_runner::TestRunner::new(config(512));
+        let texts = (strategy::mutated_text(), strategy::ugly_text(), any::<bool>());
+        let result = runner.run(&texts, |(first, (_, second), strict)| {
+            let options = ParseOptions {
+                strict,
+                services: Some(Services::builtin()),
+            };
+            let mut reparser = Reparser::default();
+            let second = second.into_bytes();
+            for bytes in [&first, &second, &first] {
+                let cached = outcome(reparser.parse_bytes(bytes, &options));
+                prop_assert_eq!(cached, outcome(parse_bytes(bytes, &options)));
+            }
+            Ok(())
+        });
+        result.map_err(|e| e.to_string())
+    };
+    let outcome = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(run)
+        .expect("a test thread")
+        .join()
+        .expect("the property runs to its end");
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+}
+
+/// What a parse gave, in a comparable form.
+fn outcome(
+    result: Result<Parsed, ParseError>,
+) -> Result<(crate::Config, crate::SourceMap, Vec<String>), ParseError> {
+    result.map(|p| {
+        (
+            p.config,
+            p.source_map,
+            p.warnings.iter().map(|w| w.to_string()).collect(),
+        )
+    })
 }
 
 proptest! {

@@ -101,9 +101,10 @@ fn main() -> ExitCode {
     let out = ns.exec("ip", &["-batch", batch_file.to_str().unwrap_or_default()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let listener = ns.run(|| std::net::TcpListener::bind("0.0.0.0:80").expect("bind"));
+    // Port 80 with no send/expect is checked with `GET /` expecting `HTTP`.
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            drop(stream);
+        for mut stream in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.0 200 OK\r\n\r\n");
         }
     });
 
@@ -171,7 +172,12 @@ fn main() -> ExitCode {
     assert_eq!(
         saved.lines().filter(|l| l.starts_with("-a")).count(),
         expected.lines().filter(|l| l.starts_with("-a")).count(),
-        "the daemon's table has every server"
+        "the daemon's table has every server; its log:\n{}",
+        log_text
+            .lines()
+            .filter(|l| !l.starts_with("would") && !l.contains("available"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 
     let (reload, rebuild) = (median(reloads), median(rebuild));

@@ -7,24 +7,24 @@
 //! reloads (an invalid file changes nothing), SIGTERM removes the services it
 //! runs. A Unix socket answers `--status`; `--metrics` serves Prometheus text.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use lvs_cf::Config;
-use lvs_core::director::{reconcile, Health, Plan, ServerRef};
+use lvs_cf::{Config, Reparser};
+use lvs_core::director::{reconcile, reconcile_services, Health, Plan, ServerRef};
 use lvs_core::engine::{Engine, LastCheck, Server, Update};
 use lvs_core::nanny::NannyAction;
-use lvs_ipvs::{ApplyOptions, Destination, Ipvs, Operation, Service, Table, Timeouts};
+use lvs_ipvs::{ApplyOptions, Destination, Ipvs, Operation, Service, ServiceKey, Table, Timeouts};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::config::load_config;
+use crate::config::{load_config, load_config_with};
 use crate::daemon::{Detach, Signals};
 use crate::log::Log;
 use crate::lvs::{LvsArgs, StatusFormat};
@@ -66,7 +66,8 @@ fn timeouts(config: &Config) -> Option<Timeouts> {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn main(args: LvsArgs) -> ExitCode {
-    let config = match load_config(&args.configfile) {
+    let mut reparser = Reparser::default();
+    let config = match load_config(&args.configfile, Some(&mut reparser)) {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };
@@ -98,7 +99,7 @@ pub fn main(args: LvsArgs) -> ExitCode {
             Ok(signals) => signals,
             Err(e) => return fail(&format!("cannot handle signals: {e}")),
         };
-        let (director, updates, news) = match Director::start(args, config, plan, ipvs, log) {
+        let (director, updates, news) = match Director::start(args, (config, reparser), plan, ipvs, log) {
             Ok(started) => started,
             Err(e) => return fail(&e),
         };
@@ -111,10 +112,14 @@ struct Director {
     log: Log,
     ipvs: Option<Ipvs>,
     config: Config,
+    /// Keeps the file's tokens between reloads.
+    reparser: Reparser,
     plan: Plan,
     health: HashMap<ServerRef, Health>,
     /// The kernel's entries of the services this daemon owns, as last known.
     table: Table,
+    /// Services with an operation that failed: the next sync tries them again.
+    unsettled: BTreeSet<ServiceKey>,
     engine: Engine,
     /// Engine ids: stable for a server across reloads.
     ids: Ids,
@@ -126,7 +131,7 @@ struct Director {
 impl Director {
     fn start(
         args: LvsArgs,
-        config: Config,
+        (config, reparser): (Config, Reparser),
         plan: Plan,
         mut ipvs: Option<Ipvs>,
         log: Log,
@@ -137,7 +142,7 @@ impl Director {
         };
         let table = kernel.filtered(|key| plan.named.contains(key));
         let mut ids = Ids::default();
-        let mut checks = plan_checks(&plan, &table, None, &mut ids);
+        let mut checks = plan_checks(&plan, &table, None, &mut ids, |_| true);
         let nannies = args.nanny_processes.then(Nannies::default);
         if nannies.is_some() {
             // Each nanny checks its own server.
@@ -150,9 +155,11 @@ impl Director {
             log,
             ipvs,
             config,
+            reparser,
             plan,
             health: checks.health,
             table,
+            unsettled: BTreeSet::new(),
             engine: Engine::start(checks.servers, sender),
             ids,
             nannies,
@@ -221,11 +228,12 @@ impl Director {
                         checking = false;
                         continue;
                     };
-                    self.note(update);
+                    let mut touched = BTreeSet::new();
+                    touched.extend(self.note(update));
                     while let Ok(more) = updates.try_recv() {
-                        self.note(more);
+                        touched.extend(self.note(more));
                     }
-                    self.sync(None);
+                    self.sync_services(touched);
                 }
                 _ = hup.recv() => self.reload().await,
                 _ = term.recv() => return self.shutdown(libc::SIGTERM).await,
@@ -363,11 +371,10 @@ impl Director {
         operations
     }
 
-    /// Takes in one health change (or log line) from the engine.
-    fn note(&mut self, update: Update) {
-        let Some(server) = self.ids.server(update.id) else {
-            return;
-        };
+    /// Takes in one health change (or log line) from the engine; returns
+    /// the service whose server changed.
+    fn note(&mut self, update: Update) -> Option<ServiceKey> {
+        let server = self.ids.server(update.id)?;
         match update.action {
             NannyAction::Add { weight } | NannyAction::SetWeight { weight } => {
                 self.health.insert(server, Health::In { weight });
@@ -375,9 +382,13 @@ impl Director {
             NannyAction::Remove => {
                 self.health.insert(server, Health::Out);
             }
-            NannyAction::Log(line) => self.log.line(&line),
-            NannyAction::QueryLoad => {}
+            NannyAction::Log(line) => {
+                self.log.line(&line);
+                return None;
+            }
+            NannyAction::QueryLoad => return None,
         }
+        Some(server.service)
     }
 
     /// Applies what the table lacks; `previous` is the plan before a reload.
@@ -386,8 +397,22 @@ impl Director {
         let operations = if self.nannies.is_some() {
             self.nanny_mode_operations(previous)
         } else {
+            self.unsettled.clear();
             reconcile(&self.plan, previous, &self.health, &self.table)
         };
+        self.apply(&operations);
+        operations.len()
+    }
+
+    /// [`Director::sync`] for the services in `keys` (and those whose
+    /// operations failed before) only: the cost follows the change, not the
+    /// size of the table.
+    fn sync_services(&mut self, mut keys: BTreeSet<ServiceKey>) -> usize {
+        if self.nannies.is_some() {
+            return self.sync(None);
+        }
+        keys.append(&mut self.unsettled);
+        let operations = reconcile_services(&self.plan, &self.health, &self.table, &keys);
         self.apply(&operations);
         operations.len()
     }
@@ -413,7 +438,10 @@ impl Director {
                     self.log.debug(&describe(operation));
                     self.table.apply(operation);
                 }
-                Err(e) => self.log.line(&format!("failed to {}: {e}", describe(operation))),
+                Err(e) => {
+                    self.log.line(&format!("failed to {}: {e}", describe(operation)));
+                    self.unsettled.extend(operation.service_key());
+                }
             }
         }
     }
@@ -423,11 +451,9 @@ impl Director {
     async fn reload(&mut self) {
         self.log.line("SIGHUP received: re-reading the configuration");
         let started = std::time::Instant::now();
-        let loaded = load_config(&self.args.configfile).and_then(|config| {
-            Plan::new(&config)
-                .map(|plan| (config, plan))
-                .map_err(|e| e.to_string())
-        });
+        // The plan is derived while the file is validated.
+        let loaded = load_config_with(&self.args.configfile, Some(&mut self.reparser), Plan::new)
+            .and_then(|(config, plan)| plan.map(|plan| (config, plan)).map_err(|e| e.to_string()));
         let (config, plan) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
@@ -436,8 +462,12 @@ impl Director {
             }
         };
         let read = started.elapsed();
-        // The table is known from the daemon's own operations; it is not read
-        // back (a reload must cost little however large the table).
+        // Only the services that changed are looked at again: their checks,
+        // their health and their entries. The table is known from the
+        // daemon's own operations; it is not read back (a reload must cost
+        // little however large the table).
+        let changed = plan.changed_since(&self.plan);
+        let in_changed = |key: &ServiceKey| changed.contains(key);
         let old_timeouts = timeouts(&self.config);
         let mut checks = plan_checks(
             &plan,
@@ -447,16 +477,33 @@ impl Director {
                 health: &self.health,
             }),
             &mut self.ids,
+            in_changed,
         );
+        let kept: HashSet<ServerRef> = checks
+            .servers
+            .iter()
+            .filter_map(|s| self.ids.server(s.id))
+            .collect();
+        let gone: Vec<ServerRef> = self
+            .plan
+            .services
+            .iter()
+            .filter(|s| in_changed(&s.service.key))
+            .flat_map(|s| s.servers.iter().map(|server| server.at))
+            .filter(|at| !kept.contains(at))
+            .collect();
+        let gone_ids: Vec<usize> = gone.iter().filter_map(|at| self.ids.forget(at)).collect();
         if self.nannies.is_some() {
             checks.servers.clear();
         }
         // Unchanged servers keep their running checks.
-        self.engine.replace(checks.servers);
-        self.health = checks.health;
+        self.engine.revise(gone_ids, checks.servers);
+        self.health.retain(|at, _| !in_changed(&at.service));
+        self.health.extend(checks.health);
         let checked = started.elapsed();
         let previous = std::mem::replace(&mut self.plan, plan);
-        self.config = config;
+        // The old file's model is freed once the reload is done.
+        let previous_config = std::mem::replace(&mut self.config, config);
         if let Some(wanted) = timeouts(&self.config).filter(|t| Some(*t) != old_timeouts) {
             self.set_timeouts(wanted);
         }
@@ -469,18 +516,29 @@ impl Director {
                     .collect();
             nannies.stop_except(&keep).await;
         }
-        let applied = self.sync(Some(&previous));
+        let applied = if self.nannies.is_some() {
+            self.sync(Some(&previous))
+        } else {
+            self.sync_services(changed.clone())
+        };
         self.start_nannies();
         let named = &self.plan.named;
-        self.table.services.retain(|key, _| named.contains(key));
+        for key in &changed {
+            if !named.contains(key) {
+                self.table.services.remove(key);
+            }
+        }
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         self.log.line(&format!(
-            "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, checks {:.1} ms, table {:.1} ms)",
+            "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, checks {:.1} ms, table {:.1} ms; {} of {} services changed)",
             ms(started.elapsed()),
             ms(read),
             ms(checked - read),
-            ms(started.elapsed() - checked)
+            ms(started.elapsed() - checked),
+            changed.len(),
+            self.plan.named.len(),
         ));
+        drop((previous, previous_config));
     }
 
     /// SIGTERM or SIGINT: the services this daemon runs go, then it exits.
@@ -680,10 +738,11 @@ impl Ids {
         id
     }
 
-    /// Forgets every server but `keep`'s.
-    fn retain(&mut self, keep: &HashSet<ServerRef>) {
-        self.by_server.retain(|at, _| keep.contains(at));
-        self.by_id.retain(|_, at| keep.contains(at));
+    /// Forgets `at`, returning the id it had.
+    fn forget(&mut self, at: &ServerRef) -> Option<usize> {
+        let id = self.by_server.remove(at)?;
+        self.by_id.remove(&id);
+        Some(id)
     }
 
     fn server(&self, id: usize) -> Option<ServerRef> {
@@ -711,14 +770,30 @@ struct Before<'a> {
 /// The checks of `plan`'s servers. A server's health carries over from
 /// `before` (a reload), and one that was fully up takes its new configured
 /// weight; otherwise an entry the table holds is adopted at its weight.
-fn plan_checks(plan: &Plan, table: &Table, before: Option<Before>, ids: &mut Ids) -> Checks {
+fn plan_checks(
+    plan: &Plan,
+    table: &Table,
+    before: Option<Before>,
+    ids: &mut Ids,
+    wanted: impl Fn(&ServiceKey) -> bool,
+) -> Checks {
     let mut servers = Vec::new();
     let mut health = HashMap::new();
-    let configured_before: HashMap<ServerRef, u32> = before
-        .as_ref()
-        .map(|b| b.plan.servers().map(|s| (s.at, s.weight)).collect())
-        .unwrap_or_default();
-    for planned in plan.servers() {
+    let servers_of = |plan: &'_ Plan| {
+        plan.services
+            .iter()
+            .filter(|s| wanted(&s.service.key))
+            .flat_map(|s| s.servers.iter())
+            .map(|s| (s.at, s.weight))
+            .collect::<HashMap<ServerRef, u32>>()
+    };
+    let configured_before = before.as_ref().map(|b| servers_of(b.plan)).unwrap_or_default();
+    let planned_servers = plan
+        .services
+        .iter()
+        .filter(|s| wanted(&s.service.key))
+        .flat_map(|s| s.servers.iter());
+    for planned in planned_servers {
         let at = planned.at;
         let known = before.as_ref().and_then(|b| b.health.get(&at)).copied();
         let state = match known {
@@ -750,7 +825,6 @@ fn plan_checks(plan: &Plan, table: &Table, before: Option<Before>, ids: &mut Ids
             adopt,
         });
     }
-    ids.retain(&plan.servers().map(|s| s.at).collect());
     Checks { servers, health }
 }
 

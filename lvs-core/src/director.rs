@@ -15,7 +15,7 @@
 //! - `sorry_server` is added (weight 1) while no real server of its service
 //!   is in with a weight above 0.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +59,7 @@ pub enum Health {
 }
 
 /// A real server as the director runs it: where it is, and how it is checked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PlannedServer {
     pub name: String,
     pub at: ServerRef,
@@ -73,7 +73,7 @@ pub struct PlannedServer {
 }
 
 /// A virtual service as the director runs it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PlannedService {
     pub name: String,
     pub service: Service,
@@ -263,13 +263,42 @@ impl Plan {
     pub fn servers(&self) -> impl Iterator<Item = &PlannedServer> {
         self.services.iter().flat_map(|s| s.servers.iter())
     }
+
+    /// The services whose entries or checks may differ between `previous`
+    /// and this plan: those added, removed, changed in any setting or
+    /// server, and those that became (or stopped being) named. A reload
+    /// needs to touch only these.
+    pub fn changed_since(&self, previous: &Plan) -> BTreeSet<ServiceKey> {
+        let before: HashMap<ServiceKey, &PlannedService> =
+            previous.services.iter().map(|s| (s.service.key, s)).collect();
+        let mut changed: BTreeSet<ServiceKey> = self
+            .services
+            .iter()
+            .filter(|s| before.get(&s.service.key) != Some(s))
+            .map(|s| s.service.key)
+            .collect();
+        let now: HashSet<ServiceKey> = self.services.iter().map(|s| s.service.key).collect();
+        changed.extend(before.keys().filter(|key| !now.contains(key)));
+        changed.extend(self.named.symmetric_difference(&previous.named));
+        changed
+    }
 }
 
 /// The table `plan` asks for, given each server's health and `current`, the
 /// kernel's entries of the owned services.
 pub fn desired(plan: &Plan, health: &HashMap<ServerRef, Health>, current: &Table) -> Table {
+    desired_where(plan, health, current, |_| true)
+}
+
+/// [`desired`], for the services `wanted` picks.
+fn desired_where(
+    plan: &Plan,
+    health: &HashMap<ServerRef, Health>,
+    current: &Table,
+    wanted: impl Fn(&ServiceKey) -> bool,
+) -> Table {
     let mut table = Table::default();
-    for planned in &plan.services {
+    for planned in plan.services.iter().filter(|s| wanted(&s.service.key)) {
         let key = planned.service.key;
         let existing = current.services.get(&key).map(|(_, dests)| dests);
         let mut destinations = Vec::new();
@@ -319,6 +348,27 @@ pub fn reconcile(
         std::borrow::Cow::Owned(kernel.filtered(owns))
     };
     lvs_ipvs::diff(&owned, &desired(plan, health, &owned))
+}
+
+/// [`reconcile`] for the services in `keys` only, at a cost that grows with
+/// them rather than with the table: after a reload, the services that
+/// [`Plan::changed_since`] names; after health changes, those of the
+/// servers concerned. `table` holds the owned services' entries (the
+/// director's model of the kernel); services it does not name are left alone.
+pub fn reconcile_services(
+    plan: &Plan,
+    health: &HashMap<ServerRef, Health>,
+    table: &Table,
+    keys: &BTreeSet<ServiceKey>,
+) -> Vec<Operation> {
+    let current = Table {
+        services: keys
+            .iter()
+            .filter_map(|key| table.services.get(key).map(|entry| (*key, entry.clone())))
+            .collect(),
+    };
+    let wanted = |key: &ServiceKey| keys.contains(key);
+    lvs_ipvs::diff(&current, &desired_where(plan, health, &current, wanted))
 }
 
 #[cfg(test)]
@@ -464,5 +514,61 @@ mod tests {
             vec![Operation::DeleteService(dns)],
             "a block removed from the file"
         );
+    }
+
+    #[test]
+    fn a_reload_changes_only_the_services_that_differ() {
+        let before = plan(CF);
+        // web: b's weight changes; dns: unchanged; old: becomes active; new: added.
+        let edited = CF
+            .replace(
+                "address = 10.0.1.2\n active = 1\n weight = 1",
+                "address = 10.0.1.2\n active = 1\n weight = 5",
+            )
+            .replace("virtual old {\n active = 0", "virtual old {\n active = 1")
+            + "virtual new {\n active = 1\n address = 10.0.0.102 eth0:1\n port = 80\n}\n";
+        let after = plan(&edited);
+        let key = |plan: &Plan, i: usize| plan.services[i].service.key;
+        let changed = after.changed_since(&before);
+        let (web, dns) = (key(&before, 0), key(&before, 1));
+        let (old, new) = (key(&after, 2), key(&after, 3));
+        assert_eq!(changed, BTreeSet::from([web, old, new]), "dns is unchanged");
+        assert!(after.changed_since(&after).is_empty());
+        // A removed service is a change, as is one that is no longer named at all.
+        let removed = plan(&CF.replace(
+            "virtual old {\n active = 0\n address = 10.0.0.101 eth0:1\n port = 80\n}\n",
+            "",
+        ));
+        assert_eq!(removed.changed_since(&before), BTreeSet::from([old]));
+        assert_eq!(before.changed_since(&removed), BTreeSet::from([old]));
+        let without_dns = plan(&CF.replace("virtual dns {\n active = 1", "virtual dns {\n active = 0"));
+        assert_eq!(without_dns.changed_since(&before), BTreeSet::from([dns]));
+    }
+
+    #[test]
+    fn reconciling_some_services_is_the_full_reconcile_restricted_to_them() {
+        let before = plan(CF);
+        let edited = CF
+            .replace("scheduler = rr", "scheduler = wlc")
+            .replace("virtual old {\n active = 0", "virtual old {\n active = 1");
+        let after = plan(&edited);
+        // The table as the director left it for `before`, every server up.
+        let health: HashMap<ServerRef, Health> = after
+            .servers()
+            .map(|s| (s.at, Health::In { weight: s.weight }))
+            .collect();
+        let mut table = Table::default();
+        for op in reconcile(&before, None, &health, &Table::default()) {
+            table.apply(&op);
+        }
+        let full = reconcile(&after, Some(&before), &health, &table);
+        let changed = after.changed_since(&before);
+        let some = reconcile_services(&after, &health, &table, &changed);
+        assert_eq!(some, full, "the unchanged dns service needs nothing either way");
+        assert!(!some.is_empty());
+        // Keys outside the change give nothing more, and no key gives nothing.
+        assert!(reconcile_services(&after, &health, &table, &BTreeSet::new()).is_empty());
+        let dns = after.services[1].service.key;
+        assert!(reconcile_services(&after, &health, &table, &BTreeSet::from([dns])).is_empty());
     }
 }

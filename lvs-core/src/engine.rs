@@ -150,6 +150,13 @@ impl Engine {
             .filter(|id| !wanted.contains(id))
             .copied()
             .collect();
+        self.revise(gone, servers);
+    }
+
+    /// Stops the checks of `gone` and runs `servers`: as [`Engine::replace`]
+    /// does, but touching only the servers named, so that a reload that
+    /// changes a few servers costs little however many run.
+    pub fn revise(&mut self, gone: impl IntoIterator<Item = usize>, servers: Vec<Server>) {
         for id in gone {
             if let Some(watch) = self.watches.remove(&id) {
                 watch.task.abort();
@@ -158,11 +165,14 @@ impl Engine {
                 board.remove(&id);
             }
         }
-        let (fresh, _kept): (Vec<Server>, Vec<Server>) = servers.into_iter().partition(|server| {
-            self.watches
-                .get(&server.id)
-                .is_none_or(|watch| !watch.server.same_check(server))
-        });
+        let fresh: Vec<Server> = servers
+            .into_iter()
+            .filter(|server| {
+                self.watches
+                    .get(&server.id)
+                    .is_none_or(|watch| !watch.server.same_check(server))
+            })
+            .collect();
         if self.prober.is_none()
             && fresh
                 .iter()

@@ -41,6 +41,22 @@ impl Operation {
         }
     }
 
+    /// The service the operation changes, if it changes one.
+    pub fn service_key(&self) -> Option<ServiceKey> {
+        match self {
+            Operation::AddService(s) | Operation::EditService(s) => Some(s.key),
+            Operation::DeleteService(k)
+            | Operation::AddDest(k, _)
+            | Operation::EditDest(k, _)
+            | Operation::DeleteDest(k, _, _) => Some(*k),
+            Operation::Zero(k) => *k,
+            Operation::SetTimeouts(_)
+            | Operation::Flush
+            | Operation::StartDaemon(_)
+            | Operation::StopDaemon(_) => None,
+        }
+    }
+
     /// Whether the kernel's `errno` means the operation's end state already
     /// holds: an add of what exists, a delete of what is gone.
     pub fn is_already_done(&self, errno: i32) -> bool {
