@@ -17,6 +17,7 @@ pub mod nanny;
 pub mod pulse;
 pub mod router;
 pub mod send_arp;
+pub mod web;
 
 /// Every program with its man page section, for man page generation.
 pub fn programs() -> Vec<(clap::Command, &'static str)> {
@@ -26,5 +27,6 @@ pub fn programs() -> Vec<(clap::Command, &'static str)> {
         (nanny::NannyArgs::command(), "8"),
         (pulse::PulseArgs::command(), "8"),
         (send_arp::SendArpArgs::command(), "8"),
+        (web::WebArgs::command(), "8"),
     ]
 }

@@ -168,8 +168,12 @@ fn install_packages(packages: &[&str]) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
-    // Namespace tests drive iproute2.
-    ensure_commands(&[("ip", "iproute2")])?;
+    // Namespace tests drive iproute2; lvs-web's browser test drives Chromium.
+    ensure_commands(&[
+        ("ip", "iproute2"),
+        ("chromium", "chromium"),
+        ("chromedriver", "chromium-driver"),
+    ])?;
 
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);

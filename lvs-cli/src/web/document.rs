@@ -1,0 +1,362 @@
+//! lvs.cf as the web tool edits it: blocks of `key = value` entries, each
+//! value as lvs.cf spells it. A panel replaces the entries of one block; the
+//! edited document is turned back into text and read by `lvs-cf`, so a value
+//! means in the tool exactly what it means in the file, and every error
+//! `lvs-cf` finds is traced back to the block and key it came from.
+
+use lvs_cf::{Config, Diagnostic, ParseError, ParseOptions};
+
+/// Which block an entry belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Global,
+    /// A `virtual` or `failover` block, by its index in the document.
+    Block(usize),
+    /// A server of a block.
+    Server(usize, usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockKind {
+    Virtual,
+    Failover,
+}
+
+impl BlockKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            BlockKind::Virtual => "virtual",
+            BlockKind::Failover => "failover",
+        }
+    }
+}
+
+/// `key = value`, the value as lvs.cf spells it (quotes included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerBlock {
+    pub name: String,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub kind: BlockKind,
+    pub name: String,
+    pub entries: Vec<Entry>,
+    pub servers: Vec<ServerBlock>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Document {
+    pub globals: Vec<Entry>,
+    pub blocks: Vec<Block>,
+}
+
+/// A problem `lvs-cf` found, placed on the field it concerns when it can be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub place: Option<Place>,
+    /// The key (`name` for a block's name), when the line was an entry.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// The block name as written: the writer quotes names that need it.
+fn unquote(token: &str) -> &str {
+    for quote in ['"', '\''] {
+        if let Some(inner) = token.strip_prefix(quote).and_then(|t| t.strip_suffix(quote)) {
+            return inner;
+        }
+    }
+    token
+}
+
+/// A name as one lvs.cf token.
+fn name_token(name: &str) -> String {
+    if !name.is_empty() && !name.contains([' ', '\t']) && !name.starts_with(['"', '\'', '#', '=']) {
+        name.to_owned()
+    } else if name.contains('"') {
+        format!("'{name}'")
+    } else {
+        format!("\"{name}\"")
+    }
+}
+
+impl Entry {
+    pub fn new(key: &str, value: impl Into<String>) -> Entry {
+        Entry {
+            key: key.to_owned(),
+            value: value.into(),
+        }
+    }
+}
+
+/// The value of `key` among `entries`.
+pub fn value_of<'e>(entries: &'e [Entry], key: &str) -> Option<&'e str> {
+    entries.iter().rfind(|e| e.key == key).map(|e| e.value.as_str())
+}
+
+/// Sets `key` to `value` (`None` removes it), keeping its place.
+pub fn set(entries: &mut Vec<Entry>, key: &str, value: Option<String>) {
+    match (entries.iter().position(|e| e.key == key), value) {
+        (Some(i), Some(value)) => {
+            entries[i].value = value;
+            // Only the first occurrence stays.
+            let mut first = true;
+            entries.retain(|e| e.key != key || std::mem::take(&mut first));
+        }
+        (Some(_), None) => entries.retain(|e| e.key != key),
+        (None, Some(value)) => entries.push(Entry::new(key, value)),
+        (None, None) => {}
+    }
+}
+
+impl Document {
+    /// The document of `config`, in the canonical layout.
+    pub fn of(config: &Config) -> Document {
+        let text = lvs_cf::write(config);
+        let mut document = Document::default();
+        let mut in_block = false;
+        let mut in_server = false;
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(header) = line.strip_suffix(" {") {
+                let (word, name) = header.split_once(' ').unwrap_or((header, ""));
+                let name = unquote(name).to_owned();
+                match word {
+                    "server" => {
+                        if let Some(block) = document.blocks.last_mut() {
+                            block.servers.push(ServerBlock {
+                                name,
+                                entries: Vec::new(),
+                            });
+                        }
+                        in_server = true;
+                    }
+                    keyword => {
+                        let kind = if keyword == "failover" {
+                            BlockKind::Failover
+                        } else {
+                            BlockKind::Virtual
+                        };
+                        document.blocks.push(Block {
+                            kind,
+                            name,
+                            entries: Vec::new(),
+                            servers: Vec::new(),
+                        });
+                        in_block = true;
+                    }
+                }
+            } else if line == "}" {
+                if in_server {
+                    in_server = false;
+                } else {
+                    in_block = false;
+                }
+            } else if let Some((key, value)) = line.split_once(" = ") {
+                let entry = Entry::new(key, value);
+                match (in_block, in_server, document.blocks.last_mut()) {
+                    (true, true, Some(block)) => {
+                        if let Some(server) = block.servers.last_mut() {
+                            server.entries.push(entry);
+                        }
+                    }
+                    (true, false, Some(block)) => block.entries.push(entry),
+                    _ => document.globals.push(entry),
+                }
+            }
+        }
+        document
+    }
+
+    /// The document as lvs.cf text, with the place and key of each line.
+    pub fn text(&self) -> (String, Vec<(Place, Option<String>)>) {
+        let mut text = String::new();
+        let mut lines = Vec::new();
+        let mut line = |text: &mut String, content: String, place: Place, key: Option<&str>| {
+            text.push_str(&content);
+            text.push('\n');
+            lines.push((place, key.map(str::to_owned)));
+        };
+        for entry in &self.globals {
+            let content = format!("{} = {}", entry.key, entry.value);
+            line(&mut text, content, Place::Global, Some(&entry.key));
+        }
+        for (b, block) in self.blocks.iter().enumerate() {
+            let place = Place::Block(b);
+            let header = format!("{} {} {{", block.kind.keyword(), name_token(&block.name));
+            line(&mut text, header, place, Some("name"));
+            for entry in &block.entries {
+                line(
+                    &mut text,
+                    format!("     {} = {}", entry.key, entry.value),
+                    place,
+                    Some(&entry.key),
+                );
+            }
+            for (s, server) in block.servers.iter().enumerate() {
+                let place = Place::Server(b, s);
+                line(
+                    &mut text,
+                    format!("     server {} {{", name_token(&server.name)),
+                    place,
+                    Some("name"),
+                );
+                for entry in &server.entries {
+                    let content = format!("         {} = {}", entry.key, entry.value);
+                    line(&mut text, content, place, Some(&entry.key));
+                }
+                line(&mut text, "     }".to_owned(), place, None);
+            }
+            line(&mut text, "}".to_owned(), place, None);
+        }
+        (text, lines)
+    }
+
+    /// Reads the document with `lvs-cf`: the model, or every error found,
+    /// each placed on the block and key of its line.
+    pub fn check(&self) -> Result<Config, Vec<Problem>> {
+        let (text, lines) = self.text();
+        let locate = |line: Option<usize>| {
+            line.and_then(|n| n.checked_sub(1))
+                .and_then(|i| lines.get(i))
+                .cloned()
+        };
+        let problem = |line: Option<usize>, message: String| {
+            let (place, key) = match locate(line) {
+                Some((place, key)) => (Some(place), key),
+                None => (None, None),
+            };
+            Problem { place, key, message }
+        };
+        match lvs_cf::parse_with(&text, &ParseOptions::default()) {
+            Err(error) => Err(vec![problem(Some(error.line), parse_message(&error))]),
+            Ok(parsed) => {
+                let errors: Vec<Problem> = parsed
+                    .diagnostics()
+                    .into_iter()
+                    .filter(Diagnostic::is_error)
+                    .map(|d| problem(d.line, d.message))
+                    .collect();
+                if errors.is_empty() {
+                    Ok(parsed.config)
+                } else {
+                    Err(errors)
+                }
+            }
+        }
+    }
+
+    /// The entries of `place`, if it exists.
+    pub fn entries(&self, place: Place) -> Option<&Vec<Entry>> {
+        match place {
+            Place::Global => Some(&self.globals),
+            Place::Block(b) => self.blocks.get(b).map(|b| &b.entries),
+            Place::Server(b, s) => self.blocks.get(b)?.servers.get(s).map(|s| &s.entries),
+        }
+    }
+
+    pub fn entries_mut(&mut self, place: Place) -> Option<&mut Vec<Entry>> {
+        match place {
+            Place::Global => Some(&mut self.globals),
+            Place::Block(b) => self.blocks.get_mut(b).map(|b| &mut b.entries),
+            Place::Server(b, s) => self.blocks.get_mut(b)?.servers.get_mut(s).map(|s| &mut s.entries),
+        }
+    }
+
+    /// The name of a block or server (`None` for the globals).
+    pub fn name_mut(&mut self, place: Place) -> Option<&mut String> {
+        match place {
+            Place::Global => None,
+            Place::Block(b) => self.blocks.get_mut(b).map(|b| &mut b.name),
+            Place::Server(b, s) => self.blocks.get_mut(b)?.servers.get_mut(s).map(|s| &mut s.name),
+        }
+    }
+}
+
+/// A parse error in one line: what is wrong, and the parser's note.
+fn parse_message(error: &ParseError) -> String {
+    match &error.note {
+        Some(note) => format!("{} ({note})", error.kind),
+        None => error.kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CF: &str = "serial_no = 4\nprimary = 192.0.2.1\nservice = lvs\nnetwork = nat\n\
+        nat_router = 10.0.0.254 eth1:1\n\
+        virtual \"web site\" {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n\
+        send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n expect = \"HTTP\"\n\
+        server a {\n address = 10.0.0.1\n active = 1\n weight = 2\n }\n}\n\
+        failover ftp {\n active = 0\n address = 192.0.2.101 eth0:2\n port = 21\n}\n";
+
+    fn config() -> Config {
+        lvs_cf::parse(CF).expect("valid").config
+    }
+
+    #[test]
+    fn a_document_reads_back_to_its_model() {
+        let config = config();
+        let document = Document::of(&config);
+        assert_eq!(document.blocks.len(), 2);
+        assert_eq!(document.blocks[0].name, "web site");
+        assert_eq!(document.blocks[1].kind, BlockKind::Failover);
+        assert_eq!(
+            value_of(&document.globals, "nat_router"),
+            Some("10.0.0.254 eth1:1")
+        );
+        assert_eq!(
+            value_of(&document.blocks[0].entries, "send"),
+            Some("\"GET / HTTP/1.0\\r\\n\\r\\n\"")
+        );
+        assert_eq!(
+            value_of(&document.blocks[0].servers[0].entries, "weight"),
+            Some("2")
+        );
+        assert_eq!(document.check(), Ok(config));
+    }
+
+    #[test]
+    fn errors_land_on_their_block_and_key() {
+        let mut document = Document::of(&config());
+        set(
+            &mut document.blocks[0].servers[0].entries,
+            "weight",
+            Some("heavy".into()),
+        );
+        let problems = document.check().expect_err("a bad weight");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].place, Some(Place::Server(0, 0)));
+        assert_eq!(problems[0].key.as_deref(), Some("weight"));
+
+        // A validation error (not a syntax one) lands on its key too.
+        let mut document = Document::of(&config());
+        set(&mut document.blocks[0].entries, "timeout", Some("0".into()));
+        let problems = document.check().expect_err("validation errors");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.place == Some(Place::Block(0)) && p.key.as_deref() == Some("timeout")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn set_replaces_in_place_adds_and_removes() {
+        let mut entries = vec![Entry::new("a", "1"), Entry::new("b", "2")];
+        set(&mut entries, "a", Some("3".into()));
+        set(&mut entries, "c", Some("4".into()));
+        set(&mut entries, "b", None);
+        assert_eq!(entries, vec![Entry::new("a", "3"), Entry::new("c", "4")]);
+    }
+}

@@ -1,0 +1,383 @@
+//! The fields of each panel: which lvs.cf key each edits, and how a form's
+//! text becomes the key's value (and back). Every directive of lvs.cf has a
+//! field on some panel; `serial_no` is counted by the tool itself.
+
+use super::document::{set, value_of, Entry};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One value, quoted when it needs to be.
+    Word,
+    /// A quoted string as lvs.cf holds it (`send`, `expect`, commands): the
+    /// quote character is part of its meaning, so it is shown and kept.
+    Text,
+    /// An address and a device (`address = IP DEV`), in two inputs.
+    AddressAndDevice,
+    /// One of a list; empty is the default.
+    Choice(&'static [&'static str]),
+    /// A checkbox, and whether it is set when the file does not say.
+    Flag(bool),
+    /// Several tokens as written (`dirs = [ a b ]`).
+    Tokens,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+}
+
+const fn field(key: &'static str, label: &'static str, kind: Kind, help: &'static str) -> Field {
+    Field {
+        key,
+        label,
+        kind,
+        help,
+    }
+}
+
+const SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
+];
+
+pub const GLOBAL: &[Field] = &[
+    field(
+        "service",
+        "Service",
+        Kind::Choice(&["lvs", "fos"]),
+        "lvs: load balancing; fos: failover services",
+    ),
+    field("primary", "Primary server public IP", Kind::Word, ""),
+    field(
+        "primary_private",
+        "Primary server private IP",
+        Kind::Word,
+        "heartbeats on a private network too",
+    ),
+    field(
+        "primary_shared",
+        "Primary shared device",
+        Kind::Word,
+        "FOS shared SCSI",
+    ),
+    field(
+        "network",
+        "Network type",
+        Kind::Choice(&["nat", "direct", "tunnel"]),
+        "",
+    ),
+    field(
+        "nat_router",
+        "NAT router IP and device",
+        Kind::AddressAndDevice,
+        "the real servers' gateway, moved on failover",
+    ),
+    field(
+        "nat_nmask",
+        "NAT router netmask",
+        Kind::Word,
+        "e.g. 255.255.255.0 or /24",
+    ),
+    field(
+        "tcp_timeout",
+        "TCP timeout (s)",
+        Kind::Word,
+        "IPVS connection timeouts; empty or 0 leaves the kernel's",
+    ),
+    field("tcpfin_timeout", "TCP FIN timeout (s)", Kind::Word, ""),
+    field("udp_timeout", "UDP timeout (s)", Kind::Word, ""),
+    field(
+        "hard_shutdown",
+        "Stop lvs when a nanny dies",
+        Kind::Flag(true),
+        "hard_shutdown",
+    ),
+    field(
+        "rsh_command",
+        "Remote shell",
+        Kind::Word,
+        "for uptime load monitoring",
+    ),
+    field("ipvsadm", "ipvsadm path", Kind::Word, ""),
+    field("debug_level", "Debug level", Kind::Word, ""),
+    field(
+        "reservation_conflict_action",
+        "Reservation conflict",
+        Kind::Choice(&["nothing", "preempt"]),
+        "FOS shared SCSI",
+    ),
+    field("active_cmd", "Command on becoming active", Kind::Word, ""),
+    field("inactive_cmd", "Command on becoming inactive", Kind::Word, ""),
+];
+
+pub const REDUNDANCY: &[Field] = &[
+    field(
+        "backup_active",
+        "Redundancy enabled",
+        Kind::Flag(false),
+        "backup_active",
+    ),
+    field("backup", "Redundant server public IP", Kind::Word, ""),
+    field("backup_private", "Redundant server private IP", Kind::Word, ""),
+    field(
+        "backup_shared",
+        "Redundant shared device",
+        Kind::Word,
+        "FOS shared SCSI",
+    ),
+    field("heartbeat", "Heartbeats", Kind::Flag(true), ""),
+    field(
+        "heartbeat_port",
+        "Heartbeat runs on port",
+        Kind::Word,
+        "empty: 539",
+    ),
+    field(
+        "keepalive",
+        "Heartbeat interval (s)",
+        Kind::Word,
+        "fractions allowed, e.g. 0.2",
+    ),
+    field("deadtime", "Assume dead after (s)", Kind::Word, ""),
+    field(
+        "heartbeat_key",
+        "Heartbeat key file",
+        Kind::Word,
+        "HMAC-authenticated heartbeats (lvs-rs)",
+    ),
+    field(
+        "monitor_links",
+        "Monitor NIC links for failures",
+        Kind::Flag(false),
+        "",
+    ),
+    field("syncdaemon", "Use sync daemon", Kind::Flag(false), ""),
+    field("syncd_iface", "Sync daemon interface", Kind::Word, ""),
+    field("syncd_id", "Sync daemon id", Kind::Word, ""),
+    field("sync", "Sync lvs.cf to the backup", Kind::Flag(false), ""),
+    field("arp_count", "Gratuitous ARPs per VIP", Kind::Word, "lvs-rs"),
+    field(
+        "arp_interval",
+        "Between gratuitous ARPs (s)",
+        Kind::Word,
+        "lvs-rs",
+    ),
+];
+
+pub const VIRTUAL: &[Field] = &[
+    field("active", "Active", Kind::Flag(false), ""),
+    field(
+        "address",
+        "Virtual IP address and device",
+        Kind::AddressAndDevice,
+        "e.g. 192.0.2.100 and eth0:1",
+    ),
+    field("vip_nmask", "Virtual IP network mask", Kind::Word, ""),
+    field(
+        "port",
+        "Application port",
+        Kind::Word,
+        "a number or a service name",
+    ),
+    field("protocol", "Protocol", Kind::Choice(&["tcp", "udp", "sctp"]), ""),
+    field("fwmark", "Firewall mark", Kind::Word, ""),
+    field("scheduler", "Scheduling", Kind::Choice(SCHEDULERS), ""),
+    field("persistent", "Persistence (s)", Kind::Word, ""),
+    field("pmask", "Persistence network mask", Kind::Word, ""),
+    field(
+        "sorry_server",
+        "Sorry server",
+        Kind::Word,
+        "used while no real server is up",
+    ),
+    field("reentry", "Re-entry time (s)", Kind::Word, ""),
+    field("timeout", "Service timeout (s)", Kind::Word, ""),
+    field(
+        "check_interval",
+        "Check interval (s)",
+        Kind::Word,
+        "lvs-rs; empty: as Piranha",
+    ),
+    field("failure_count", "Failures before down", Kind::Word, "lvs-rs"),
+    field(
+        "quiesce_server",
+        "Quiesce server",
+        Kind::Flag(false),
+        "weight 0 instead of removal",
+    ),
+    field(
+        "load_monitor",
+        "Load monitoring tool",
+        Kind::Choice(&["none", "uptime", "rup", "ruptime"]),
+        "",
+    ),
+    field("client_monitor", "Client monitor", Kind::Word, ""),
+    field("start_cmd", "Start command (FOS)", Kind::Text, ""),
+    field("stop_cmd", "Stop command (FOS)", Kind::Text, ""),
+    field("master", "Master (FOS)", Kind::Word, ""),
+    field(
+        "dirs",
+        "Directories (FOS)",
+        Kind::Tokens,
+        "e.g. [ /srv/a /srv/b ]",
+    ),
+];
+
+pub const SCRIPTS: &[Field] = &[
+    field(
+        "send_program",
+        "Sending program",
+        Kind::Text,
+        "%h is the server's address",
+    ),
+    field("send", "Send", Kind::Text, "e.g. \"GET / HTTP/1.0\\r\\n\\r\\n\""),
+    field("expect", "Expect", Kind::Text, ""),
+    field(
+        "use_regex",
+        "Expect is a regular expression",
+        Kind::Flag(false),
+        "",
+    ),
+];
+
+pub const SERVER: &[Field] = &[
+    field("active", "Active", Kind::Flag(false), ""),
+    field("address", "Address", Kind::Word, ""),
+    field("port", "Port", Kind::Word, "empty: the virtual server's"),
+    field("weight", "Weight", Kind::Word, ""),
+];
+
+/// The suffix of the second input of an address-and-device field.
+pub const DEVICE_SUFFIX: &str = "__device";
+
+/// A token without the quotes the writer put around it.
+pub fn unquoted(value: &str) -> &str {
+    for quote in ['"', '\''] {
+        if let Some(inner) = value.strip_prefix(quote).and_then(|v| v.strip_suffix(quote)) {
+            return inner;
+        }
+    }
+    value
+}
+
+/// A single value as an lvs.cf token: quoted when it has blanks or starts
+/// with a quote or `#`.
+pub fn quote_if_needed(value: &str) -> String {
+    if !value.is_empty() && !value.contains([' ', '\t']) && !value.starts_with(['"', '\'', '#']) {
+        value.to_owned()
+    } else if value.contains('"') {
+        format!("'{value}'")
+    } else {
+        format!("\"{value}\"")
+    }
+}
+
+/// What the form's inputs show for `field`: one or two texts.
+pub fn shown(field: &Field, entries: &[Entry]) -> (String, String) {
+    let value = value_of(entries, field.key);
+    match field.kind {
+        Kind::Word => (value.map(unquoted).unwrap_or_default().to_owned(), String::new()),
+        Kind::Text | Kind::Tokens | Kind::Choice(_) => (value.unwrap_or_default().to_owned(), String::new()),
+        Kind::AddressAndDevice => {
+            let value = value.unwrap_or_default();
+            let (ip, device) = value.split_once(' ').unwrap_or((value, ""));
+            (ip.to_owned(), unquoted(device.trim()).to_owned())
+        }
+        Kind::Flag(default) => {
+            let on = value.map_or(default, |v| v.trim() != "0");
+            (if on { "1" } else { "0" }.to_owned(), String::new())
+        }
+    }
+}
+
+/// The value a form gives `field` (`None`: the key is left out, so its
+/// default holds). Text is never cut short.
+pub fn submitted(field: &Field, form: &std::collections::HashMap<String, String>) -> Option<String> {
+    let input = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or("");
+    let text = input(field.key);
+    match field.kind {
+        Kind::Flag(_) => Some(if text.is_empty() || text == "0" { "0" } else { "1" }.to_owned()),
+        _ if matches!(field.kind, Kind::AddressAndDevice) => {
+            let device = input(&format!("{}{DEVICE_SUFFIX}", field.key));
+            match (text.is_empty(), device.is_empty()) {
+                (true, true) => None,
+                (_, true) => Some(text.to_owned()),
+                _ => Some(format!("{text} {}", quote_if_needed(device))),
+            }
+        }
+        _ if text.is_empty() => None,
+        Kind::Word => Some(quote_if_needed(text)),
+        Kind::Text if text.starts_with(['"', '\'']) || !text.contains([' ', '\t']) => Some(text.to_owned()),
+        Kind::Text => Some(quote_if_needed(text)),
+        Kind::Tokens | Kind::Choice(_) | Kind::AddressAndDevice => Some(text.to_owned()),
+    }
+}
+
+/// Applies a form's values for `fields` to `entries`.
+pub fn apply(fields: &[Field], form: &std::collections::HashMap<String, String>, entries: &mut Vec<Entry>) {
+    for field in fields {
+        set(entries, field.key, submitted(field, form));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn form_values_become_lvs_cf_values() {
+        let address = &VIRTUAL[1];
+        let f = form(&[("address", "192.0.2.1"), ("address__device", "eth0:1")]);
+        assert_eq!(submitted(address, &f).as_deref(), Some("192.0.2.1 eth0:1"));
+        assert_eq!(submitted(address, &form(&[])), None);
+        let send = &SCRIPTS[1];
+        assert_eq!(
+            submitted(send, &form(&[("send", "GET / HTTP/1.0\\r\\n\\r\\n")])).as_deref(),
+            Some("\"GET / HTTP/1.0\\r\\n\\r\\n\"")
+        );
+        assert_eq!(
+            submitted(send, &form(&[("send", "'a b'")])).as_deref(),
+            Some("'a b'")
+        );
+        let flag = &SERVER[0];
+        assert_eq!(submitted(flag, &form(&[("active", "1")])).as_deref(), Some("1"));
+        assert_eq!(submitted(flag, &form(&[])).as_deref(), Some("0"));
+        let command = &GLOBAL[15];
+        assert_eq!(
+            submitted(command, &form(&[("active_cmd", "/usr/local/bin/up now")])).as_deref(),
+            Some("\"/usr/local/bin/up now\"")
+        );
+        // A long value stays whole (Piranha's tool cut lines at 80 characters).
+        let long = "x".repeat(300);
+        assert_eq!(submitted(&GLOBAL[1], &form(&[("primary", &long)])), Some(long));
+    }
+
+    #[test]
+    fn every_directive_has_a_field() {
+        let all: Vec<&str> = [GLOBAL, REDUNDANCY, VIRTUAL, SCRIPTS, SERVER]
+            .iter()
+            .flat_map(|fields| fields.iter().map(|f| f.key))
+            .collect();
+        for key in lvs_cf::keys::GLOBAL_KEYS
+            .iter()
+            .chain(lvs_cf::keys::VIRTUAL_KEYS)
+            .chain(lvs_cf::keys::SERVER_KEYS)
+        {
+            // Blocks are panels of their own; the tool counts serial_no.
+            if ["virtual", "failover", "server", "serial_no"].contains(&key.name) {
+                continue;
+            }
+            assert!(all.contains(&key.name), "no field for {}", key.name);
+        }
+    }
+}

@@ -1,0 +1,841 @@
+//! `lvs-web`: the web configuration and monitoring tool, successor of the
+//! Piranha Configuration Tool. Pages are rendered on the server (no
+//! JavaScript); every panel edits lvs.cf through `lvs-cf`, so what the tool
+//! accepts is what the daemons accept, and errors appear beside their fields.
+//!
+//! Every path and method but the login page needs a session, and every
+//! change also the session's CSRF token. It listens on 127.0.0.1:3636 by
+//! default.
+
+pub mod auth;
+pub mod document;
+pub mod fields;
+pub mod monitor;
+mod pages;
+pub mod store;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Form, Path as UrlPath, Query, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use clap::{Parser, Subcommand};
+
+use auth::{Passwords, SessionInfo, Sessions};
+use document::{Block, BlockKind, Document, Place, ServerBlock};
+use pages::Page;
+
+/// The web configuration and monitoring tool for LVS routers (Piranha's
+/// piranha-gui). It edits lvs.cf panel by panel (global settings,
+/// redundancy, virtual servers, real servers, monitoring scripts), validates
+/// every change with the daemons' own parser, writes the file atomically
+/// (keeping lvs.cf.bak and counting serial_no up), can ask pulse and lvs to
+/// reload, and shows the routers' state, the IPVS table with its counters and
+/// each real server's health.
+///
+/// Set a password first with `lvs-web passwd`. Every page needs a login;
+/// every change also needs the page's token. It listens on 127.0.0.1:3636:
+/// reach it through an SSH tunnel or an HTTPS proxy rather than exposing it.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "lvs-web", version, disable_help_flag = true)]
+pub struct WebArgs {
+    #[arg(short = '?', long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+
+    /// The configuration file to edit.
+    #[arg(short = 'c', long = "configfile", value_name = "FILE", default_value = lvs_cf::DEFAULT_PATH)]
+    pub configfile: PathBuf,
+
+    /// The password file (`USER:ARGON2-HASH` lines; see `lvs-web passwd`).
+    #[arg(long = "password-file", value_name = "FILE", default_value = auth::DEFAULT_PASSWORD_FILE)]
+    pub password_file: PathBuf,
+
+    /// The address and port to listen on.
+    #[arg(long = "listen", value_name = "ADDR:PORT", default_value = "127.0.0.1:3636")]
+    pub listen: SocketAddr,
+
+    /// The lvs daemon's status socket.
+    #[arg(long = "lvs-socket", value_name = "PATH", default_value = "/var/run/lvs.sock")]
+    pub lvs_socket: PathBuf,
+
+    /// pulse's pid file (a reload signals pulse, which passes it on to lvs).
+    #[arg(
+        long = "pulse-pidfile",
+        value_name = "FILE",
+        default_value = "/var/run/pulse.pid"
+    )]
+    pub pulse_pidfile: PathBuf,
+
+    /// The lvs daemon's pid file (signalled when pulse does not run).
+    #[arg(long = "lvs-pidfile", value_name = "FILE", default_value = "/var/run/lvs.pid")]
+    pub lvs_pidfile: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Option<WebCommand>,
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum WebCommand {
+    /// Set a user's password (read twice from the terminal, or once from
+    /// standard input when it is not a terminal). Piranha's piranha-passwd.
+    Passwd {
+        /// The user (Piranha's tool knew only `piranha`).
+        #[arg(long = "user", default_value = auth::DEFAULT_USER)]
+        user: String,
+    },
+}
+
+/// What every request handler shares.
+pub struct App {
+    pub args: WebArgs,
+    pub passwords: Passwords,
+    pub sessions: Sessions,
+    /// Saves one at a time: each reads, edits and writes the whole file.
+    saving: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    pub fn new(args: WebArgs, passwords: Passwords) -> Arc<App> {
+        Arc::new(App {
+            args,
+            passwords,
+            sessions: Sessions::default(),
+            saving: tokio::sync::Mutex::new(()),
+        })
+    }
+}
+
+type Shared = Arc<App>;
+type FormData = HashMap<String, String>;
+
+/// The tool's routes, behind the session guard.
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/control") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/control", get(control))
+        .route("/control/reload", post(reload))
+        .route("/global", get(global_page).post(global_save))
+        .route("/redundancy", get(redundancy_page).post(redundancy_save))
+        .route("/virtual", get(virtual_list))
+        .route("/virtual/new", get(virtual_new_page).post(virtual_new))
+        .route("/virtual/{b}", get(virtual_page).post(virtual_save))
+        .route("/virtual/{b}/delete", post(virtual_delete))
+        .route("/virtual/{b}/toggle", post(virtual_toggle))
+        .route("/virtual/{b}/scripts", get(scripts_page).post(scripts_save))
+        .route("/virtual/{b}/servers", get(servers_list))
+        .route("/virtual/{b}/servers/new", get(server_new_page).post(server_new))
+        .route("/virtual/{b}/servers/{s}", get(server_page).post(server_save))
+        .route("/virtual/{b}/servers/{s}/delete", post(server_delete))
+        .route("/virtual/{b}/servers/{s}/toggle", post(server_toggle))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// The largest form accepted (a whole lvs.cf's worth of fields).
+const FORM_LIMIT: usize = 1 << 20;
+
+/// Lets through the login page, and otherwise only requests with a live
+/// session; a request that is not a GET or HEAD must also carry the
+/// session's CSRF token in its form.
+async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let reading = matches!(*request.method(), Method::GET | Method::HEAD);
+    if path == "/login" && (reading || request.method() == Method::POST) {
+        return next.run(request).await;
+    }
+    let session = request
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::session_cookie)
+        .and_then(|id| app.sessions.find(id));
+    let Some(session) = session else {
+        return if reading {
+            Redirect::to("/login").into_response()
+        } else {
+            (StatusCode::UNAUTHORIZED, "log in first: no change was made").into_response()
+        };
+    };
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(session.clone());
+    if reading {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large").into_response();
+    };
+    let token: Option<String> = form_pairs(&bytes)
+        .into_iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v);
+    if !token.is_some_and(|t| auth::same_secret(&t, &session.csrf)) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the page's token is missing or stale: reload the page; no change was made",
+        )
+            .into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// Decodes `application/x-www-form-urlencoded` bytes.
+pub fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    fn decode(part: &[u8]) -> String {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < part.len() => {
+                    let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    bytes
+        .split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut halves = pair.splitn(2, |&b| b == b'=');
+            let key = decode(halves.next().unwrap_or_default());
+            let value = decode(halves.next().unwrap_or_default());
+            (key, value)
+        })
+        .collect()
+}
+
+async fn login_page() -> Response {
+    pages::login(None).into_response()
+}
+
+async fn login(State(app): State<Shared>, Form(form): Form<FormData>) -> Response {
+    let user = form.get("user").cloned().unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    let checker = app.clone();
+    let verified =
+        tokio::task::spawn_blocking(move || checker.passwords.verify(&user, &password).then_some(user))
+            .await
+            .ok()
+            .flatten();
+    let Some(user) = verified else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            pages::login(Some("wrong user or password")),
+        )
+            .into_response();
+    };
+    match app.sessions.open(&user) {
+        Ok(session) => (
+            [(header::SET_COOKIE, auth::set_cookie(Some(&session.id)))],
+            Redirect::to("/control"),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn logout(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+) -> Response {
+    app.sessions.close(&session.id);
+    (
+        [(header::SET_COOKIE, auth::set_cookie(None))],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Refresh {
+    refresh: Option<String>,
+    every: Option<u32>,
+}
+
+async fn control(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    Query(query): Query<Refresh>,
+) -> Response {
+    let refresh = query.refresh.is_some().then(|| query.every.unwrap_or(10).max(1));
+    let app2 = app.clone();
+    let view = tokio::task::spawn_blocking(move || pages::ControlView::gather(&app2.args)).await;
+    match view {
+        Ok(view) => Page::new("control", &session).control(&view, refresh, None),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn reload(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+) -> Response {
+    let note = signal_daemons(&app.args);
+    let app2 = app.clone();
+    match tokio::task::spawn_blocking(move || pages::ControlView::gather(&app2.args)).await {
+        Ok(view) => Page::new("control", &session).control(&view, None, Some(&note)),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Asks pulse (which passes it on) or else lvs to re-read lvs.cf.
+fn signal_daemons(args: &WebArgs) -> String {
+    let lvs = || {
+        monitor::lvs_daemon(
+            &args.lvs_pidfile,
+            monitor::lvs_status(&args.lvs_socket).ok().as_ref(),
+        )
+    };
+    if let Some(pid) = monitor::hangup(monitor::daemon(&args.pulse_pidfile)) {
+        format!("asked pulse (pid {pid}) to reload; it passes the signal on to lvs")
+    } else if let Some(pid) = monitor::hangup(lvs()) {
+        format!("asked lvs (pid {pid}) to reload")
+    } else {
+        "neither pulse nor lvs is running: nothing to reload".to_owned()
+    }
+}
+
+/// Loads the document, or the page that says why it cannot be.
+// The error is the response itself, made once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn load(app: &App, session: &SessionInfo) -> Result<Document, Response> {
+    store::load(&app.args.configfile).map_err(|e| Page::new("", session).failure(&e.to_string()))
+}
+
+/// Validates and saves `document`; on success redirects to `next` (with
+/// the reload asked for when the form says so), else shows `form_again`.
+async fn save_and_go(
+    app: &App,
+    form: &FormData,
+    document: &Document,
+    next: &str,
+    form_again: impl FnOnce(&[document::Problem]) -> Response,
+    session: &SessionInfo,
+) -> Response {
+    let _saving = app.saving.lock().await;
+    match store::save(&app.args.configfile, document) {
+        Ok(config) => {
+            let mut note = format!(
+                "saved {} (serial_no {})",
+                app.args.configfile.display(),
+                config.serial_no
+            );
+            if form.get("reload").is_some_and(|v| !v.is_empty()) {
+                note.push_str("; ");
+                note.push_str(&signal_daemons(&app.args));
+            }
+            Redirect::to(&format!("{next}?saved={}", pages::url_encode(&note))).into_response()
+        }
+        Err(store::StoreError::Invalid(problems)) => form_again(&problems),
+        Err(e) => Page::new("", session).failure(&e.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Saved {
+    saved: Option<String>,
+}
+
+async fn global_page(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    Query(saved): Query<Saved>,
+) -> Response {
+    panel_page(&app, &session, pages::Panel::Global, saved.saved)
+}
+
+async fn redundancy_page(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    Query(saved): Query<Saved>,
+) -> Response {
+    panel_page(&app, &session, pages::Panel::Redundancy, saved.saved)
+}
+
+fn panel_page(app: &App, session: &SessionInfo, panel: pages::Panel, saved: Option<String>) -> Response {
+    match load(app, session) {
+        Ok(document) => Page::new(panel.tab(), session).panel(panel, &document, &[], saved.as_deref()),
+        Err(page) => page,
+    }
+}
+
+async fn global_save(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    Form(form): Form<FormData>,
+) -> Response {
+    panel_save(&app, &session, pages::Panel::Global, form).await
+}
+
+async fn redundancy_save(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    Form(form): Form<FormData>,
+) -> Response {
+    panel_save(&app, &session, pages::Panel::Redundancy, form).await
+}
+
+/// Applies a panel's form to the document and saves it.
+async fn panel_save(app: &App, session: &SessionInfo, panel: pages::Panel, form: FormData) -> Response {
+    let mut document = match load(app, session) {
+        Ok(document) => document,
+        Err(page) => return page,
+    };
+    let place = panel.place();
+    if document.entries(place).is_none() {
+        return Page::new(panel.tab(), session).missing();
+    }
+    if let Some(name) = document.name_mut(place) {
+        if let Some(new) = form.get("name") {
+            *name = new.trim().to_owned();
+        }
+    }
+    if let Some(entries) = document.entries_mut(place) {
+        fields::apply(panel.fields(), &form, entries);
+    }
+    let next = panel.url();
+    let again = |problems: &[document::Problem]| {
+        Page::new(panel.tab(), session).panel(panel, &document, problems, None)
+    };
+    save_and_go(app, &form, &document, &next, again, session).await
+}
+
+async fn virtual_list(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    Query(saved): Query<Saved>,
+) -> Response {
+    match load(&app, &session) {
+        Ok(document) => Page::new("virtual", &session).virtual_list(&document, saved.saved.as_deref()),
+        Err(page) => page,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct NewBlock {
+    kind: Option<String>,
+}
+
+fn block_kind(kind: Option<&str>) -> BlockKind {
+    if kind == Some("failover") {
+        BlockKind::Failover
+    } else {
+        BlockKind::Virtual
+    }
+}
+
+async fn virtual_new_page(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    Query(query): Query<NewBlock>,
+) -> Response {
+    match load(&app, &session) {
+        Ok(mut document) => {
+            let b = document.blocks.len();
+            document.blocks.push(new_block(block_kind(query.kind.as_deref())));
+            Page::new("virtual", &session).panel(pages::Panel::Virtual { b, new: true }, &document, &[], None)
+        }
+        Err(page) => page,
+    }
+}
+
+fn new_block(kind: BlockKind) -> Block {
+    Block {
+        kind,
+        name: String::new(),
+        entries: vec![document::Entry::new("active", "0")],
+        servers: Vec::new(),
+    }
+}
+
+async fn virtual_new(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    Form(form): Form<FormData>,
+) -> Response {
+    let mut document = match load(&app, &session) {
+        Ok(document) => document,
+        Err(page) => return page,
+    };
+    let b = document.blocks.len();
+    document
+        .blocks
+        .push(new_block(block_kind(form.get("kind").map(String::as_str))));
+    let panel = pages::Panel::Virtual { b, new: true };
+    if let Some(name) = document.name_mut(Place::Block(b)) {
+        *name = form.get("name").map(|n| n.trim().to_owned()).unwrap_or_default();
+    }
+    if let Some(entries) = document.entries_mut(Place::Block(b)) {
+        fields::apply(fields::VIRTUAL, &form, entries);
+    }
+    let again = |problems: &[document::Problem]| {
+        Page::new("virtual", &session).panel(panel, &document, problems, None)
+    };
+    save_and_go(
+        &app,
+        &form,
+        &document,
+        &format!("/virtual/{b}/servers"),
+        again,
+        &session,
+    )
+    .await
+}
+
+async fn virtual_page(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+    Query(saved): Query<Saved>,
+) -> Response {
+    panel_page(
+        &app,
+        &session,
+        pages::Panel::Virtual { b, new: false },
+        saved.saved,
+    )
+}
+
+async fn virtual_save(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+    Form(form): Form<FormData>,
+) -> Response {
+    panel_save(&app, &session, pages::Panel::Virtual { b, new: false }, form).await
+}
+
+async fn scripts_page(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+    Query(saved): Query<Saved>,
+) -> Response {
+    panel_page(&app, &session, pages::Panel::Scripts { b }, saved.saved)
+}
+
+async fn scripts_save(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+    Form(form): Form<FormData>,
+) -> Response {
+    panel_save(&app, &session, pages::Panel::Scripts { b }, form).await
+}
+
+/// A change to the list of blocks or servers: applied, validated and saved.
+async fn list_change(
+    app: &App,
+    session: &SessionInfo,
+    form: &FormData,
+    next: &str,
+    change: impl FnOnce(&mut Document) -> bool,
+) -> Response {
+    let mut document = match load(app, session) {
+        Ok(document) => document,
+        Err(page) => return page,
+    };
+    if !change(&mut document) {
+        return Page::new("virtual", session).missing();
+    }
+    let again = |problems: &[document::Problem]| Page::new("virtual", session).problems(problems);
+    save_and_go(app, form, &document, next, again, session).await
+}
+
+/// Flips a block's or server's `active`.
+fn toggle(entries: &mut Vec<document::Entry>) {
+    let on = document::value_of(entries, "active").is_some_and(|v| v.trim() != "0");
+    document::set(entries, "active", Some(if on { "0" } else { "1" }.to_owned()));
+}
+
+async fn virtual_delete(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+    Form(form): Form<FormData>,
+) -> Response {
+    list_change(&app, &session, &form, "/virtual", |d| {
+        (b < d.blocks.len()).then(|| d.blocks.remove(b)).is_some()
+    })
+    .await
+}
+
+async fn virtual_toggle(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+    Form(form): Form<FormData>,
+) -> Response {
+    list_change(&app, &session, &form, "/virtual", |d| {
+        d.entries_mut(Place::Block(b)).map(toggle).is_some()
+    })
+    .await
+}
+
+async fn servers_list(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+    Query(saved): Query<Saved>,
+) -> Response {
+    match load(&app, &session) {
+        Ok(document) if b < document.blocks.len() => {
+            Page::new("virtual", &session).servers_list(&document, b, saved.saved.as_deref())
+        }
+        Ok(_) => Page::new("virtual", &session).missing(),
+        Err(page) => page,
+    }
+}
+
+fn new_server() -> ServerBlock {
+    ServerBlock {
+        name: String::new(),
+        entries: vec![
+            document::Entry::new("active", "1"),
+            document::Entry::new("weight", "1"),
+        ],
+    }
+}
+
+async fn server_new_page(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+) -> Response {
+    match load(&app, &session) {
+        Ok(mut document) if b < document.blocks.len() => {
+            let s = document.blocks[b].servers.len();
+            document.blocks[b].servers.push(new_server());
+            Page::new("virtual", &session).panel(
+                pages::Panel::Server { b, s, new: true },
+                &document,
+                &[],
+                None,
+            )
+        }
+        Ok(_) => Page::new("virtual", &session).missing(),
+        Err(page) => page,
+    }
+}
+
+async fn server_new(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath(b): UrlPath<usize>,
+    Form(form): Form<FormData>,
+) -> Response {
+    let mut document = match load(&app, &session) {
+        Ok(document) if b < document.blocks.len() => document,
+        Ok(_) => return Page::new("virtual", &session).missing(),
+        Err(page) => return page,
+    };
+    let s = document.blocks[b].servers.len();
+    document.blocks[b].servers.push(new_server());
+    let place = Place::Server(b, s);
+    if let Some(name) = document.name_mut(place) {
+        *name = form.get("name").map(|n| n.trim().to_owned()).unwrap_or_default();
+    }
+    if let Some(entries) = document.entries_mut(place) {
+        fields::apply(fields::SERVER, &form, entries);
+    }
+    let panel = pages::Panel::Server { b, s, new: true };
+    let again = |problems: &[document::Problem]| {
+        Page::new("virtual", &session).panel(panel, &document, problems, None)
+    };
+    save_and_go(
+        &app,
+        &form,
+        &document,
+        &format!("/virtual/{b}/servers"),
+        again,
+        &session,
+    )
+    .await
+}
+
+async fn server_page(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath((b, s)): UrlPath<(usize, usize)>,
+    Query(saved): Query<Saved>,
+) -> Response {
+    panel_page(
+        &app,
+        &session,
+        pages::Panel::Server { b, s, new: false },
+        saved.saved,
+    )
+}
+
+async fn server_save(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath((b, s)): UrlPath<(usize, usize)>,
+    Form(form): Form<FormData>,
+) -> Response {
+    panel_save(&app, &session, pages::Panel::Server { b, s, new: false }, form).await
+}
+
+async fn server_delete(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath((b, s)): UrlPath<(usize, usize)>,
+    Form(form): Form<FormData>,
+) -> Response {
+    list_change(&app, &session, &form, &format!("/virtual/{b}/servers"), |d| {
+        d.blocks
+            .get_mut(b)
+            .filter(|block| s < block.servers.len())
+            .map(|block| block.servers.remove(s))
+            .is_some()
+    })
+    .await
+}
+
+async fn server_toggle(
+    State(app): State<Shared>,
+    axum::Extension(session): axum::Extension<SessionInfo>,
+    UrlPath((b, s)): UrlPath<(usize, usize)>,
+    Form(form): Form<FormData>,
+) -> Response {
+    list_change(&app, &session, &form, &format!("/virtual/{b}/servers"), |d| {
+        d.entries_mut(Place::Server(b, s)).map(toggle).is_some()
+    })
+    .await
+}
+
+/// Reads a password without echo from a terminal, or a line from a pipe.
+fn read_password(prompt: &str) -> std::io::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let mut saved: Option<libc::termios> = None;
+    if terminal {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        // SAFETY: tcgetattr/tcsetattr on standard input with a zeroed struct.
+        unsafe {
+            let mut term: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut term) == 0 {
+                saved = Some(term);
+                term.c_lflag &= !libc::ECHO;
+                libc::tcsetattr(0, libc::TCSANOW, &term);
+            }
+        }
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if let Some(term) = saved {
+        // SAFETY: restores the settings read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &term) };
+        eprintln!();
+    }
+    read?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn passwd(args: &WebArgs, user: &str) -> ExitCode {
+    use std::io::IsTerminal as _;
+    let first = match read_password("New password: ") {
+        Ok(p) => p,
+        Err(e) => return fail(&format!("cannot read the password: {e}")),
+    };
+    if std::io::stdin().is_terminal() {
+        match read_password("Re-type new password: ") {
+            Ok(again) if again == first => {}
+            Ok(_) => return fail("the passwords differ; nothing was changed"),
+            Err(e) => return fail(&format!("cannot read the password: {e}")),
+        }
+    }
+    if first.is_empty() {
+        return fail("an empty password is not allowed; nothing was changed");
+    }
+    match auth::set_password(&args.password_file, user, &first) {
+        Ok(()) => {
+            println!("password for {user} set in {}", args.password_file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("lvs-web: {message}");
+    ExitCode::FAILURE
+}
+
+/// Runs the tool (or `passwd`).
+pub fn main(args: WebArgs) -> ExitCode {
+    if let Some(WebCommand::Passwd { user }) = &args.command {
+        return passwd(&args, user);
+    }
+    let passwords = match Passwords::load(&args.password_file) {
+        Ok(p) if !p.is_empty() => p,
+        Ok(_) => {
+            return fail(&format!(
+                "{}: no users; run `lvs-web passwd`",
+                args.password_file.display()
+            ))
+        }
+        Err(e) => return fail(&format!("{e} (set a password with `lvs-web passwd`)")),
+    };
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "lvs-web: warning: listening on {} without TLS; passwords and cookies cross the network in clear unless an HTTPS proxy fronts it",
+            args.listen
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start: {e}")),
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(listener) => listener,
+            Err(e) => return fail(&format!("cannot listen on {}: {e}", args.listen)),
+        };
+        eprintln!(
+            "lvs-web: serving {} on http://{}",
+            args.configfile.display(),
+            args.listen
+        );
+        let app = App::new(args, passwords);
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(e) => return fail(&format!("cannot handle signals: {e}")),
+        };
+        let served = axum::serve(listener, router(app))
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            })
+            .await;
+        match served {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e.to_string()),
+        }
+    })
+}

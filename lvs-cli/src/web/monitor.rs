@@ -1,0 +1,188 @@
+//! What the control and monitoring panel shows: whether pulse and lvs run,
+//! whether this router holds the virtual IPs (is the active one), the lvs
+//! daemon's table with health and counters (from its status socket), and
+//! the LVS processes, as Piranha's panel listed them.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use lvs_cf::Config;
+use serde_json::Value;
+
+/// A daemon's process, from its pid file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Daemon {
+    Running(u32),
+    NotRunning,
+}
+
+/// Reads a pid file and checks that the process exists.
+pub fn daemon(pidfile: &Path) -> Daemon {
+    let pid = std::fs::read_to_string(pidfile)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .filter(|&pid| pid > 0 && Path::new(&format!("/proc/{pid}")).exists());
+    pid.map_or(Daemon::NotRunning, Daemon::Running)
+}
+
+/// The lvs daemon: from its pid file, or else from its status (a daemon
+/// started with `-n` writes no pid file but answers on its socket).
+pub fn lvs_daemon(pidfile: &Path, status: Option<&Value>) -> Daemon {
+    match daemon(pidfile) {
+        Daemon::NotRunning => status
+            .and_then(|s| s["pid"].as_u64())
+            .and_then(|pid| u32::try_from(pid).ok())
+            .map_or(Daemon::NotRunning, Daemon::Running),
+        running => running,
+    }
+}
+
+/// Sends SIGHUP to a daemon; its pid when it was sent.
+pub fn hangup(daemon: Daemon) -> Option<u32> {
+    match daemon {
+        // SAFETY: kill(2) with a pid read from the daemon's pid file.
+        Daemon::Running(pid) if unsafe { libc::kill(pid as i32, libc::SIGHUP) } == 0 => Some(pid),
+        _ => None,
+    }
+}
+
+/// This router's part, from lvs.cf and the machine's addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// "primary", "backup", or `None` when neither address is local.
+    pub router: Option<&'static str>,
+    /// The active services' virtual IPs, and whether each is up here.
+    pub vips: Vec<(IpAddr, bool)>,
+}
+
+impl Role {
+    /// Active when every virtual IP is up on this machine.
+    pub fn active(&self) -> bool {
+        !self.vips.is_empty() && self.vips.iter().all(|(_, up)| *up)
+    }
+}
+
+pub fn role(config: &Config, local: &[IpAddr]) -> Role {
+    let is_local = |host: &Option<lvs_cf::Host>| {
+        host.as_ref()
+            .and_then(|h| h.resolve().ok())
+            .is_some_and(|ip| local.contains(&ip))
+    };
+    let router = if is_local(&config.primary) {
+        Some("primary")
+    } else if is_local(&config.backup) {
+        Some("backup")
+    } else {
+        None
+    };
+    let mut vips: Vec<(IpAddr, bool)> = Vec::new();
+    for vs in config.virtual_services.iter().filter(|vs| vs.active) {
+        if let Some(ip) = vs.address.as_ref().and_then(|a| a.host.resolve().ok()) {
+            if !vips.iter().any(|(v, _)| *v == ip) {
+                vips.push((ip, local.contains(&ip)));
+            }
+        }
+    }
+    Role { router, vips }
+}
+
+/// The machine's addresses (empty when rtnetlink cannot be read).
+pub fn local_addresses() -> Vec<IpAddr> {
+    lvs_arp::link::Rtnl::connect()
+        .and_then(|mut rtnl| rtnl.addresses())
+        .map(|all| all.into_iter().map(|a| a.ip).collect())
+        .unwrap_or_default()
+}
+
+/// The lvs daemon's status (see `lvs --status --format json`).
+pub fn lvs_status(socket: &Path) -> Result<Value, String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|e| format!("no lvs daemon answers at {}: {e}", socket.display()))?;
+    let timeout = Some(std::time::Duration::from_secs(5));
+    let _ = stream.set_read_timeout(timeout);
+    let _ = stream.set_write_timeout(timeout);
+    let mut answer = String::new();
+    stream
+        .write_all(b"json\n")
+        .and_then(|()| stream.read_to_string(&mut answer))
+        .map_err(|e| format!("{}: {e}", socket.display()))?;
+    serde_json::from_str(&answer).map_err(|e| format!("{}: {e}", socket.display()))
+}
+
+/// The LVS programs running on this machine: pid and command line.
+pub fn processes() -> Vec<(u32, String)> {
+    const NAMES: &[&str] = &[
+        "pulse",
+        "lvs",
+        "lvsd",
+        "nanny",
+        "send_arp",
+        "ipvsadm",
+        "ipvsadm-rs",
+    ];
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let argv: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let program = argv
+            .first()
+            .and_then(|a| Path::new(a).file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if NAMES.contains(&program) {
+            found.push((pid, argv.join(" ")));
+        }
+    }
+    found.sort();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_role_follows_the_local_addresses() {
+        let config = lvs_cf::parse(
+            "primary = 192.0.2.1\nbackup = 192.0.2.2\nbackup_active = 1\nservice = lvs\n\
+             virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n}\n\
+             virtual off {\n active = 0\n address = 192.0.2.101 eth0:2\n port = 80\n}\n",
+        )
+        .expect("valid")
+        .config;
+        let ip = |s: &str| s.parse::<IpAddr>().expect("literal");
+        let backup = role(&config, &[ip("192.0.2.2")]);
+        assert_eq!(backup.router, Some("backup"));
+        assert!(!backup.active());
+        assert_eq!(backup.vips, vec![(ip("192.0.2.100"), false)]);
+        let active = role(&config, &[ip("192.0.2.1"), ip("192.0.2.100")]);
+        assert_eq!(active.router, Some("primary"));
+        assert!(active.active());
+    }
+
+    #[test]
+    fn pid_files() {
+        let dir = testkit::TempDir::new("web-pid");
+        let path = dir.path().join("pulse.pid");
+        assert_eq!(daemon(&path), Daemon::NotRunning);
+        std::fs::write(&path, format!("{}\n", std::process::id())).expect("write");
+        assert_eq!(daemon(&path), Daemon::Running(std::process::id()));
+        std::fs::write(&path, "junk").expect("write");
+        assert_eq!(daemon(&path), Daemon::NotRunning);
+        let mine = processes();
+        assert!(mine.iter().all(|(pid, _)| *pid > 0));
+    }
+}

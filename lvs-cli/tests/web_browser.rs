@@ -1,0 +1,379 @@
+//! lvs-web in a real browser: headless Chromium from Debian's packages,
+//! driven over WebDriver (chromedriver). It logs in, adds a virtual server
+//! with two real servers, saves, and checks lvs.cf on disk and the
+//! monitoring page (with a real lvs daemon, in `-t` mode, behind it). It
+//! leaves screenshots of the main panels in `target/web-screenshots` (or in
+//! `$LVS_WEB_SCREENSHOTS`; docs/images holds the committed ones).
+//!
+//! Needs `chromium` and `chromium-driver`: `cargo xtask test` installs them.
+//! In CI it must run; elsewhere it skips, saying why, when they are missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use testkit::TempDir;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+const CF: &str = "serial_no = 1\nprimary = 127.0.0.1\nservice = lvs\nnetwork = nat\n\
+    virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n\
+    server www1 {\n address = 127.0.0.1\n active = 1\n weight = 1\n }\n}\n";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A child process killed (with its process group) when the test ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) of the child's own process group (chromedriver's
+        // browsers die with it).
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGTERM) };
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(command: &mut Command) -> Killed {
+    use std::os::unix::process::CommandExt as _;
+    Killed(command.process_group(0).spawn().expect("spawn"))
+}
+
+async fn wait_for_port(port: u16, what: &str) {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    std::env::var_os("LVS_WEB_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/web-screenshots"))
+}
+
+async fn shot(client: &Client, name: &str) {
+    let dir = screenshot_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn fill(client: &Client, id: &str, text: &str) {
+    let field = client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"));
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+async fn click(client: &Client, id: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn body_text(client: &Client) -> String {
+    client
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_add_a_virtual_server_with_two_real_servers_and_monitor() {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install chromium and chromium-driver"
+        );
+        eprintln!(
+            "skipped: {CHROMEDRIVER} or {CHROMIUM} is missing (apt-get install chromium chromium-driver)"
+        );
+        return;
+    }
+    let dir = TempDir::new("web-browser");
+    let config = dir.file("lvs.cf", CF);
+    let passwords = dir.path().join("lvs-web.passwd");
+    let set = Command::new(env!("CARGO_BIN_EXE_lvs-web"))
+        .args(["--password-file"])
+        .arg(&passwords)
+        .arg("passwd")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .map(|mut s| s.write_all(b"correct horse\n"))
+                .transpose()?;
+            child.wait()
+        })
+        .expect("lvs-web passwd");
+    assert!(set.success());
+
+    // A real lvs daemon (no kernel needed with -t) answers the status socket.
+    let socket = dir.path().join("lvs.sock");
+    let _lvs = spawn(
+        Command::new(env!("CARGO_BIN_EXE_lvs"))
+            .args(["-n", "-t", "-c"])
+            .arg(&config)
+            .arg("--socket")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let web_port = free_port();
+    let _web = spawn(
+        Command::new(env!("CARGO_BIN_EXE_lvs-web"))
+            .arg("-c")
+            .arg(&config)
+            .arg("--password-file")
+            .arg(&passwords)
+            .arg("--lvs-socket")
+            .arg(&socket)
+            .arg("--pulse-pidfile")
+            .arg(dir.path().join("pulse.pid"))
+            .arg("--lvs-pidfile")
+            .arg(dir.path().join("lvs.pid"))
+            .args(["--listen", &format!("127.0.0.1:{web_port}")])
+            .stdout(Stdio::null()),
+    );
+    let driver_port = free_port();
+    let _driver = spawn(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for_port(web_port, "lvs-web").await;
+    wait_for_port(driver_port, "chromedriver").await;
+
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a browser session");
+    let outcome = drive(&client, web_port, &config).await;
+    let _ = client.close().await;
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+}
+
+async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> {
+    let base = format!("http://127.0.0.1:{port}");
+    client
+        .goto(&format!("{base}/virtual"))
+        .await
+        .map_err(|e| e.to_string())?;
+    // Not logged in: the login page.
+    let url = client.current_url().await.map_err(|e| e.to_string())?;
+    if !url.as_str().ends_with("/login") {
+        return Err(format!("expected the login page, got {url}"));
+    }
+    shot(client, "login").await;
+    fill(client, "user", "piranha").await;
+    fill(client, "password", "correct horse").await;
+    click(client, "login").await;
+    client
+        .wait()
+        .for_element(Locator::Id("tab-virtual"))
+        .await
+        .map_err(|e| e.to_string())?;
+
+    // Add a virtual server.
+    click(client, "tab-virtual").await;
+    client
+        .wait()
+        .for_element(Locator::Id("add-virtual"))
+        .await
+        .map_err(|e| e.to_string())?;
+    click(client, "add-virtual").await;
+    client
+        .wait()
+        .for_element(Locator::Id("panel"))
+        .await
+        .map_err(|e| e.to_string())?;
+    fill(client, "name", "shop").await;
+    click(client, "active").await;
+    fill(client, "address", "192.0.2.120").await;
+    fill(client, "address__device", "eth0:2").await;
+    fill(client, "port", "443").await;
+    client
+        .find(Locator::Css("#scheduler option[value=''], #scheduler option"))
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .find(Locator::XPath("//select[@id='scheduler']/option[text()='wrr']"))
+        .await
+        .map_err(|e| e.to_string())?
+        .click()
+        .await
+        .map_err(|e| e.to_string())?;
+    fill(client, "persistent", "300").await;
+    shot(client, "virtual-server").await;
+    click(client, "accept").await;
+    client
+        .wait()
+        .for_element(Locator::Id("add-server"))
+        .await
+        .map_err(|e| e.to_string())?;
+
+    // Two real servers.
+    for (name, address, weight) in [("shop1", "10.0.2.1", "3"), ("shop2", "10.0.2.2", "1")] {
+        click(client, "add-server").await;
+        client
+            .wait()
+            .for_element(Locator::Id("panel"))
+            .await
+            .map_err(|e| e.to_string())?;
+        fill(client, "name", name).await;
+        fill(client, "address", address).await;
+        fill(client, "weight", weight).await;
+        if name == "shop2" {
+            shot(client, "real-server").await;
+        }
+        click(client, "accept").await;
+        client
+            .wait()
+            .for_element(Locator::Id("add-server"))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    shot(client, "real-servers").await;
+    let listed = body_text(client).await;
+    if !(listed.contains("10.0.2.1") && listed.contains("10.0.2.2")) {
+        return Err(format!("the real server list lacks the new servers:\n{listed}"));
+    }
+
+    // The file on disk.
+    let text = std::fs::read_to_string(config).map_err(|e| e.to_string())?;
+    let parsed = lvs_cf::parse(&text).map_err(|e| format!("{e}\n{text}"))?;
+    let shop = parsed
+        .config
+        .virtual_services
+        .iter()
+        .find(|vs| vs.name == "shop")
+        .ok_or_else(|| format!("no virtual server shop in:\n{text}"))?;
+    let servers: Vec<(String, u32)> = shop
+        .servers
+        .iter()
+        .map(|s| {
+            (
+                s.address.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+                s.weight,
+            )
+        })
+        .collect();
+    let expected = vec![("10.0.2.1".to_owned(), 3), ("10.0.2.2".to_owned(), 1)];
+    if !(shop.active && shop.port == 443 && shop.persistent == 300 && servers == expected) {
+        return Err(format!("lvs.cf is not what the browser entered:\n{text}"));
+    }
+    if parsed.config.serial_no != 4 {
+        return Err(format!("three saves should make serial_no 4:\n{text}"));
+    }
+
+    // The other panels, for the screenshots, and the monitoring page.
+    click(client, "tab-global").await;
+    client
+        .wait()
+        .for_element(Locator::Id("panel"))
+        .await
+        .map_err(|e| e.to_string())?;
+    shot(client, "global-settings").await;
+    click(client, "tab-redundancy").await;
+    client
+        .wait()
+        .for_element(Locator::Id("panel"))
+        .await
+        .map_err(|e| e.to_string())?;
+    shot(client, "redundancy").await;
+    client
+        .goto(&format!("{base}/virtual/1/scripts"))
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .wait()
+        .for_element(Locator::Id("panel"))
+        .await
+        .map_err(|e| e.to_string())?;
+    shot(client, "monitoring-scripts").await;
+    click(client, "tab-virtual").await;
+    client
+        .wait()
+        .for_element(Locator::Id("virtual-servers"))
+        .await
+        .map_err(|e| e.to_string())?;
+    shot(client, "virtual-servers").await;
+    click(client, "tab-control").await;
+    client
+        .wait()
+        .for_element(Locator::Id("ipvs-table"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let monitor = body_text(client).await;
+    if !(monitor.contains("www1") && monitor.contains("running")) {
+        return Err(format!(
+            "the monitoring page lacks the daemon's table:\n{monitor}"
+        ));
+    }
+    shot(client, "control-monitoring").await;
+    // The daemon runs the file it started with; after a reload from the
+    // panel it runs the new one, and the page shows the new service.
+    click(client, "reload").await;
+    client
+        .wait()
+        .for_element(Locator::Id("note"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    loop {
+        client
+            .goto(&format!("{base}/control"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = body_text(client).await;
+        if text.contains("shop1") && text.contains("10.0.2.2") {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            return Err(format!(
+                "after the reload the monitoring page lacks the new servers:\n{text}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    shot(client, "control-monitoring").await;
+    Ok(())
+}

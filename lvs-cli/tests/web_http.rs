@@ -1,0 +1,723 @@
+//! lvs-web over HTTP: requests go through the tool's whole router (session
+//! guard, CSRF check, panels, saving) as a browser would send them, and the
+//! lvs.cf on disk is checked after each. The control panel reads a real lvs
+//! daemon (in `-t` mode, which needs no kernel) over its status socket.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use clap::Parser as _;
+use http_body_util::BodyExt as _;
+use lvs_cli::web::{self, auth, App, WebArgs};
+use testkit::TempDir;
+use tower::ServiceExt as _;
+
+const CF: &str = "serial_no = 3\nprimary = 192.0.2.1\nservice = lvs\nnetwork = nat\n\
+    virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n scheduler = wlc\n\
+    server a {\n address = 10.0.0.1\n active = 1\n weight = 1\n }\n}\n";
+
+struct Tool {
+    dir: TempDir,
+    app: Arc<App>,
+}
+
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    cookie: Option<String>,
+    body: String,
+}
+
+impl Tool {
+    fn new(cf: &str) -> Tool {
+        let dir = TempDir::new("web-http");
+        let config = dir.file("lvs.cf", cf);
+        let passwords = dir.path().join("lvs-web.passwd");
+        let hash = auth::hash_password("s3cret", argon2::Params::new(256, 1, 1, None).ok()).expect("hash");
+        std::fs::write(&passwords, format!("piranha:{hash}\n")).expect("write");
+        let args = WebArgs::parse_from([
+            "lvs-web".as_ref(),
+            "-c".as_ref(),
+            config.as_os_str(),
+            "--password-file".as_ref(),
+            passwords.as_os_str(),
+            "--lvs-socket".as_ref(),
+            dir.path().join("lvs.sock").as_os_str(),
+            "--pulse-pidfile".as_ref(),
+            dir.path().join("pulse.pid").as_os_str(),
+            "--lvs-pidfile".as_ref(),
+            dir.path().join("lvs.pid").as_os_str(),
+        ]);
+        let loaded = auth::Passwords::load(&passwords).expect("load");
+        Tool {
+            dir,
+            app: App::new(args, loaded),
+        }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("lvs.cf")
+    }
+
+    fn file(&self) -> String {
+        std::fs::read_to_string(self.config()).expect("lvs.cf")
+    }
+
+    async fn send(&self, method: Method, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Reply {
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = web::router(self.app.clone())
+            .oneshot(request.body(Body::from(body)).expect("request"))
+            .await
+            .expect("response");
+        let header_text = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (status, location, cookie) = (
+            response.status(),
+            header_text(header::LOCATION),
+            header_text(header::SET_COOKIE),
+        );
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        Reply {
+            status,
+            location,
+            cookie,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// Logs in; the session cookie and the page's CSRF token.
+    async fn login(&self) -> (String, String) {
+        let reply = self
+            .send(
+                Method::POST,
+                "/login",
+                None,
+                &[("user", "piranha"), ("password", "s3cret")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let set = reply.cookie.expect("a session cookie");
+        assert!(
+            set.contains("HttpOnly") && set.contains("Secure") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        let cookie = set.split(';').next().unwrap_or_default().to_owned();
+        let page = self.send(Method::GET, "/global", Some(&cookie), &[]).await;
+        (cookie, csrf_of(&page.body))
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[start..].split('"').next().unwrap_or_default().to_owned()
+}
+
+/// The HTML of the form row of `key`.
+fn row<'h>(html: &'h str, key: &str) -> &'h str {
+    let at = html
+        .find(&format!("<label for=\"{key}\""))
+        .unwrap_or_else(|| panic!("no field {key}"));
+    let start = html[..at].rfind("<div class=\"row\">").unwrap_or(at);
+    let end = html[at..].find("</div>").map_or(html.len(), |e| at + e);
+    &html[start..end]
+}
+
+/// Every route, with its method.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/control"),
+    ("POST", "/control/reload"),
+    ("POST", "/logout"),
+    ("GET", "/global"),
+    ("POST", "/global"),
+    ("GET", "/redundancy"),
+    ("POST", "/redundancy"),
+    ("GET", "/virtual"),
+    ("GET", "/virtual/new"),
+    ("POST", "/virtual/new"),
+    ("GET", "/virtual/0"),
+    ("POST", "/virtual/0"),
+    ("POST", "/virtual/0/delete"),
+    ("POST", "/virtual/0/toggle"),
+    ("GET", "/virtual/0/scripts"),
+    ("POST", "/virtual/0/scripts"),
+    ("GET", "/virtual/0/servers"),
+    ("GET", "/virtual/0/servers/new"),
+    ("POST", "/virtual/0/servers/new"),
+    ("GET", "/virtual/0/servers/0"),
+    ("POST", "/virtual/0/servers/0"),
+    ("POST", "/virtual/0/servers/0/delete"),
+    ("POST", "/virtual/0/servers/0/toggle"),
+    ("GET", "/nowhere"),
+];
+
+fn method(name: &str) -> Method {
+    Method::from_bytes(name.as_bytes()).expect("method")
+}
+
+#[tokio::test]
+async fn nothing_is_seen_or_changed_without_a_session_and_its_token() {
+    let tool = Tool::new(CF);
+    let form = [
+        ("primary", "192.0.2.9"),
+        ("name", "x"),
+        ("address", "10.0.0.9"),
+        ("weight", "9"),
+    ];
+    for other in ["PUT", "DELETE", "PATCH"] {
+        let reply = tool.send(method(other), "/global", None, &form).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{other} /global");
+    }
+    for (name, path) in ROUTES {
+        let reply = tool.send(method(name), path, None, &form).await;
+        if *name == "GET" {
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{name} {path}");
+            assert_eq!(reply.location.as_deref(), Some("/login"), "{name} {path}");
+            assert!(
+                !reply.body.contains("192.0.2.1"),
+                "{name} {path} leaks the configuration"
+            );
+        } else {
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name} {path}");
+        }
+    }
+    // A wrong password gives no session.
+    let reply = tool
+        .send(
+            Method::POST,
+            "/login",
+            None,
+            &[("user", "piranha"), ("password", "guess")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.cookie.is_none());
+    let forged = format!("{}=00ff", auth::SESSION_COOKIE);
+    assert_eq!(
+        tool.send(Method::GET, "/global", Some(&forged), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // With a session, every change still needs the token.
+    let (cookie, csrf) = tool.login().await;
+    for (name, path) in ROUTES.iter().filter(|(m, _)| *m == "POST") {
+        let missing = tool.send(method(name), path, Some(&cookie), &form).await;
+        assert_eq!(
+            missing.status,
+            StatusCode::FORBIDDEN,
+            "{name} {path} without a token"
+        );
+        let mut wrong: Vec<(&str, &str)> = form.to_vec();
+        wrong.push(("csrf", "0123"));
+        let wrong_reply = tool.send(method(name), path, Some(&cookie), &wrong).await;
+        assert_eq!(
+            wrong_reply.status,
+            StatusCode::FORBIDDEN,
+            "{name} {path} with a wrong token"
+        );
+    }
+    assert_eq!(tool.file(), CF, "no request changed the file");
+    // And the token works: logging out ends the session.
+    let out = tool
+        .send(Method::POST, "/logout", Some(&cookie), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        tool.send(Method::GET, "/global", Some(&cookie), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn global_and_redundancy_panels_save_validated_files() {
+    let tool = Tool::new(CF);
+    let (cookie, csrf) = tool.login().await;
+    let page = tool.send(Method::GET, "/global", Some(&cookie), &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(row(&page.body, "primary").contains("value=\"192.0.2.1\""));
+    assert!(page.body.contains("id=\"serial_no\">3<"));
+
+    // An invalid value: refused, shown beside its field, file unchanged.
+    let bad = tool
+        .send(
+            Method::POST,
+            "/global",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("service", "lvs"),
+                ("primary", "192.0.2.1"),
+                ("network", "nat"),
+                ("tcp_timeout", "soon"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let tcp = row(&bad.body, "tcp_timeout");
+    assert!(
+        tcp.contains("class=\"error\"") && tcp.contains("value=\"soon\""),
+        "{tcp}"
+    );
+    assert_eq!(tool.file(), CF);
+
+    // A long command survives whole (Piranha's tool cut lines at 80).
+    let long = format!("/usr/local/sbin/notify --to ops --message '{}'", "x".repeat(120));
+    let good = tool
+        .send(
+            Method::POST,
+            "/global",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("service", "lvs"),
+                ("primary", "192.0.2.5"),
+                ("network", "direct"),
+                ("tcp_timeout", "900"),
+                ("active_cmd", &long),
+                ("hard_shutdown", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::SEE_OTHER, "{}", good.body);
+    let text = tool.file();
+    assert!(text.contains("serial_no = 4"), "{text}");
+    assert!(
+        text.contains("primary = 192.0.2.5") && text.contains("network = direct"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tcp_timeout = 900") && text.contains("hard_shutdown = 0"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("active_cmd = \"{long}\"")), "{text}");
+    let parsed = lvs_cf::parse(&text).expect("the saved file parses");
+    assert_eq!(parsed.config.active_cmd.as_deref(), Some(long.as_str()));
+    assert_eq!(
+        std::fs::read_to_string(web::store::backup_path(&tool.config())).expect("backup"),
+        CF
+    );
+    let after = tool
+        .send(
+            Method::GET,
+            good.location.as_deref().unwrap_or("/global"),
+            Some(&cookie),
+            &[],
+        )
+        .await;
+    assert!(after.body.contains("serial_no 4"), "the saved note");
+
+    let redundancy = tool
+        .send(
+            Method::POST,
+            "/redundancy",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("backup_active", "0"),
+                ("backup_active", "1"),
+                ("backup", "192.0.2.2"),
+                ("heartbeat", "1"),
+                ("keepalive", "0.5"),
+                ("deadtime", "2"),
+                ("heartbeat_key", "/etc/sysconfig/ha/heartbeat.key"),
+            ],
+        )
+        .await;
+    assert_eq!(redundancy.status, StatusCode::SEE_OTHER, "{}", redundancy.body);
+    let config = lvs_cf::parse(&tool.file()).expect("parses").config;
+    assert!(config.backup_active);
+    assert_eq!(config.keepalive.0, std::time::Duration::from_millis(500));
+    assert_eq!(
+        config.heartbeat_key.as_deref(),
+        Some("/etc/sysconfig/ha/heartbeat.key")
+    );
+    assert_eq!(config.serial_no, 5);
+    assert_eq!(
+        config.primary.map(|h| h.to_string()).as_deref(),
+        Some("192.0.2.5"),
+        "other panels' keys are kept"
+    );
+}
+
+#[tokio::test]
+async fn virtual_servers_real_servers_and_scripts() {
+    let tool = Tool::new(CF);
+    let (cookie, csrf) = tool.login().await;
+    let list = tool.send(Method::GET, "/virtual", Some(&cookie), &[]).await;
+    assert!(list.body.contains(">web<") && list.body.contains("192.0.2.100") && list.body.contains("eth0:1"));
+
+    // Add: a new service lands after the others; its page is the server list.
+    let added = tool
+        .send(
+            Method::POST,
+            "/virtual/new",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("kind", "virtual"),
+                ("name", "mail"),
+                ("active", "1"),
+                ("address", "192.0.2.110"),
+                ("address__device", "eth0:2"),
+                ("port", "25"),
+                ("scheduler", "rr"),
+                ("persistent", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    assert_eq!(
+        added
+            .location
+            .as_deref()
+            .map(|l| l.starts_with("/virtual/1/servers")),
+        Some(true)
+    );
+    let config = lvs_cf::parse(&tool.file()).expect("parses").config;
+    let mail = &config.virtual_services[1];
+    assert_eq!((mail.name.as_str(), mail.port, mail.persistent), ("mail", 25, 60));
+
+    // An address without its device is refused beside the address, and
+    // the form comes back with what was typed.
+    let partial = tool
+        .send(
+            Method::POST,
+            "/virtual/new",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("name", "ftp"),
+                ("address", "192.0.2.111"),
+                ("port", "21"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        partial.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        partial.body
+    );
+    let address = row(&partial.body, "address");
+    assert!(
+        address.contains("class=\"error\"") && address.contains("value=\"192.0.2.111\""),
+        "{address}"
+    );
+    assert!(row(&partial.body, "name").contains("value=\"ftp\""));
+    assert_eq!(
+        lvs_cf::parse(&tool.file())
+            .expect("parses")
+            .config
+            .virtual_services
+            .len(),
+        2
+    );
+
+    // Real servers: add two, edit one, deactivate and delete.
+    for (name, address) in [("m1", "10.0.1.1"), ("m2", "10.0.1.2")] {
+        let reply = tool
+            .send(
+                Method::POST,
+                "/virtual/1/servers/new",
+                Some(&cookie),
+                &[
+                    ("csrf", &csrf),
+                    ("name", name),
+                    ("address", address),
+                    ("weight", "2"),
+                    ("active", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    }
+    let servers = tool
+        .send(Method::GET, "/virtual/1/servers", Some(&cookie), &[])
+        .await;
+    assert!(servers.body.contains("10.0.1.1") && servers.body.contains("10.0.1.2"));
+    let edit = tool
+        .send(
+            Method::POST,
+            "/virtual/1/servers/1",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("name", "m2"),
+                ("address", "10.0.1.3"),
+                ("weight", "5"),
+                ("active", "1"),
+                ("port", "2525"),
+            ],
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::SEE_OTHER, "{}", edit.body);
+    let bad_weight = tool
+        .send(
+            Method::POST,
+            "/virtual/1/servers/1",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("name", "m2"),
+                ("address", "10.0.1.3"),
+                ("weight", "-1"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_weight.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(row(&bad_weight.body, "weight").contains("class=\"error\""));
+    let toggled = tool
+        .send(
+            Method::POST,
+            "/virtual/1/servers/0/toggle",
+            Some(&cookie),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(toggled.status, StatusCode::SEE_OTHER);
+    let config = lvs_cf::parse(&tool.file()).expect("parses").config;
+    let servers = &config.virtual_services[1].servers;
+    assert_eq!(servers.len(), 2);
+    assert!(!servers[0].active);
+    assert_eq!((servers[1].weight, servers[1].port), (5, Some(2525)));
+    assert_eq!(
+        servers[1].address.as_ref().map(|h| h.to_string()).as_deref(),
+        Some("10.0.1.3")
+    );
+    let deleted = tool
+        .send(
+            Method::POST,
+            "/virtual/1/servers/0/delete",
+            Some(&cookie),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        lvs_cf::parse(&tool.file())
+            .expect("parses")
+            .config
+            .virtual_services[1]
+            .servers
+            .len(),
+        1
+    );
+
+    // Monitoring scripts: a send string with blanks and escapes, whole.
+    let scripts = tool
+        .send(
+            Method::POST,
+            "/virtual/0/scripts",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                (
+                    "send",
+                    "HEAD /status HTTP/1.0\\r\\nHost: www.example.com\\r\\n\\r\\n",
+                ),
+                ("expect", "HTTP/1.[01] 200"),
+                ("use_regex", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(scripts.status, StatusCode::SEE_OTHER, "{}", scripts.body);
+    let config = lvs_cf::parse(&tool.file()).expect("parses").config;
+    let web = &config.virtual_services[0];
+    assert_eq!(
+        web.send.as_ref().map(|t| t.value.as_str()),
+        Some("HEAD /status HTTP/1.0\\r\\nHost: www.example.com\\r\\n\\r\\n")
+    );
+    assert!(web.use_regex);
+    let page = tool
+        .send(Method::GET, "/virtual/0/scripts", Some(&cookie), &[])
+        .await;
+    assert!(row(&page.body, "send").contains("Host: www.example.com"));
+
+    // Deactivate and delete a virtual server.
+    let off = tool
+        .send(
+            Method::POST,
+            "/virtual/1/toggle",
+            Some(&cookie),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER);
+    assert!(
+        !lvs_cf::parse(&tool.file())
+            .expect("parses")
+            .config
+            .virtual_services[1]
+            .active
+    );
+    let gone = tool
+        .send(
+            Method::POST,
+            "/virtual/1/delete",
+            Some(&cookie),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        lvs_cf::parse(&tool.file())
+            .expect("parses")
+            .config
+            .virtual_services
+            .len(),
+        1
+    );
+    // The only active service cannot go: the daemons would refuse the file.
+    let refused = tool
+        .send(
+            Method::POST,
+            "/virtual/0/delete",
+            Some(&cookie),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("no active virtual services"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        lvs_cf::parse(&tool.file())
+            .expect("parses")
+            .config
+            .virtual_services
+            .len(),
+        1
+    );
+    // Out of range is a 404, not a panic.
+    let none = tool
+        .send(Method::GET, "/virtual/9/servers/3", Some(&cookie), &[])
+        .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+}
+
+/// Runs `lvs -t` (no kernel needed) with a status socket and a pid file.
+fn lvs_daemon(dir: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["-n", "-t", "-c"])
+        .arg(dir.join("lvs.cf"))
+        .arg("--socket")
+        .arg(dir.join("lvs.sock"))
+        .arg("--pidfile")
+        .arg(dir.join("lvs.pid"))
+        .stdout(std::fs::File::create(dir.join("lvs.log")).expect("log"))
+        .stderr(
+            std::fs::File::options()
+                .append(true)
+                .open(dir.join("lvs.log"))
+                .expect("log"),
+        )
+        .spawn()
+        .expect("start lvs")
+}
+
+#[tokio::test]
+async fn the_control_panel_shows_the_daemon_and_asks_it_to_reload() {
+    let tool = Tool::new(CF);
+    let (cookie, csrf) = tool.login().await;
+    let idle = tool.send(Method::GET, "/control", Some(&cookie), &[]).await;
+    assert_eq!(idle.status, StatusCode::OK);
+    assert!(
+        idle.body
+            .contains("id=\"lvs-state\"><span class=\"down\">not running"),
+        "{}",
+        idle.body
+    );
+    assert!(idle.body.contains("no lvs daemon answers"));
+
+    let mut lvs = lvs_daemon(tool.dir.path());
+    let started = std::time::Instant::now();
+    while !tool.dir.path().join("lvs.sock").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "lvs did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = tool
+        .send(Method::GET, "/control?refresh=1&every=15", Some(&cookie), &[])
+        .await;
+    let _ = lvs.kill();
+    let _ = lvs.wait();
+    let _ = std::fs::remove_file(tool.dir.path().join("lvs.log"));
+    assert!(page.body.contains("<meta http-equiv=\"refresh\" content=\"15\">"));
+    assert!(
+        page.body.contains(&format!("(pid {})", lvs.id())),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("id=\"ipvs-table\"") && page.body.contains("10.0.0.1"),
+        "{}",
+        page.body
+    );
+
+    let mut lvs = lvs_daemon(tool.dir.path());
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(tool.dir.path().join("lvs.log"))
+        .unwrap_or_default()
+        .contains("starting")
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "lvs did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let reload = tool
+        .send(Method::POST, "/control/reload", Some(&cookie), &[("csrf", &csrf)])
+        .await;
+    assert!(
+        reload
+            .body
+            .contains(&format!("asked lvs (pid {}) to reload", lvs.id())),
+        "{}",
+        reload.body
+    );
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(tool.dir.path().join("lvs.log"))
+        .unwrap_or_default()
+        .contains("SIGHUP received")
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "lvs was not signalled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = lvs.kill();
+    let _ = lvs.wait();
+}
