@@ -74,12 +74,6 @@ enum Source<'a> {
         receivers: Vec<Receiver<Chunk<'a>>>,
         turn: usize,
     },
-    /// Chunks cut where the content says, each looked up in `cache` first.
-    Cached {
-        rest: &'a str,
-        dialect: Dialect,
-        cache: &'a mut ChunkCache,
-    },
 }
 
 /// The lines and tokens of the chunks of earlier texts, by chunk text, so
@@ -90,9 +84,9 @@ enum Source<'a> {
 pub(crate) struct ChunkCache {
     dialect: Option<Dialect>,
     /// What the last complete pass saw.
-    previous: HashMap<Box<str>, StoredChunk>,
+    previous: HashMap<Box<str>, StoredChunk, ChunkHasher>,
     /// What the current pass has seen so far.
-    current: HashMap<Box<str>, StoredChunk>,
+    current: HashMap<Box<str>, StoredChunk, ChunkHasher>,
     /// Chunks lexed afresh, over the cache's life.
     lexed: usize,
 }
@@ -108,24 +102,59 @@ impl ChunkCache {
         // A pass that stopped early (at an error) left its chunks in `current`.
         let unfinished = std::mem::take(&mut self.current);
         self.previous.extend(unfinished);
+        self.current.reserve(self.previous.len());
     }
 
-    fn chunk<'a>(&mut self, text: &'a str, dialect: Dialect) -> Chunk<'a> {
-        let stored = match self.previous.remove_entry(text) {
-            Some((key, stored)) => self.current.entry(key).or_insert(stored),
+    /// Puts the lines and tokens of `text` in `chunk`, lexing it only if
+    /// no earlier pass saw the same text.
+    fn fill<'a>(&mut self, text: &'a str, dialect: Dialect, chunk: &mut Chunk<'a>) {
+        match self.previous.remove_entry(text) {
+            Some((key, stored)) => {
+                stored.fill(text, chunk);
+                self.current.entry(key).or_insert(stored);
+            }
             None => {
                 self.lexed += 1;
-                let chunk = lex_chunk(text, dialect);
-                let stored = StoredChunk::of(&chunk, text);
-                self.current.entry(text.into()).or_insert(stored)
+                *chunk = lex_chunk(text, dialect);
+                let stored = StoredChunk::of(chunk, text);
+                self.current.entry(text.into()).or_insert(stored);
             }
-        };
-        stored.chunk(text)
+        }
     }
 
-    /// The pass is complete: what it did not see is dropped.
+    /// The pass is complete: what it did not see is dropped. (A lexer that
+    /// is asked again at the end finishes again: that changes nothing.)
     fn finish(&mut self) {
-        self.previous = std::mem::take(&mut self.current);
+        if !self.current.is_empty() {
+            self.previous = std::mem::take(&mut self.current);
+        }
+    }
+}
+
+/// Hashes chunk texts a word at a time: the keys are the file's own text,
+/// not chosen by an adversary, and SipHash over the whole file would cost
+/// more than the rest of a cached pass.
+type ChunkHasher = std::hash::BuildHasherDefault<WordHasher>;
+
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut array = [0u8; 8];
+            array.copy_from_slice(word);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(array)).wrapping_mul(K);
+        }
+        for &b in words.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -181,29 +210,24 @@ impl StoredChunk {
         }
     }
 
-    /// The chunk, over `text` (equal to the text it was stored from).
-    fn chunk<'a>(&self, text: &'a str) -> Chunk<'a> {
+    /// The chunk, over `text` (equal to the text it was stored from), in
+    /// `chunk`'s buffers.
+    fn fill<'a>(&self, text: &'a str, chunk: &mut Chunk<'a>) {
         let slice = |start: u32, end: u32| text.get(start as usize..end as usize).unwrap_or("");
-        Chunk {
-            lines: self
-                .lines
-                .iter()
-                .map(|&(start, end, first, last)| LineInfo {
-                    text: slice(start, end),
-                    tokens: (first as usize, last as usize),
-                })
-                .collect(),
-            tokens: self
-                .tokens
-                .iter()
-                .map(|token| Token {
-                    text: slice(token.start, token.end),
-                    quote: token.quote,
-                    offset: token.offset as usize,
-                    kind: token.kind,
-                })
-                .collect(),
-        }
+        chunk.lines.clear();
+        chunk
+            .lines
+            .extend(self.lines.iter().map(|&(start, end, first, last)| LineInfo {
+                text: slice(start, end),
+                tokens: (first as usize, last as usize),
+            }));
+        chunk.tokens.clear();
+        chunk.tokens.extend(self.tokens.iter().map(|token| Token {
+            text: slice(token.start, token.end),
+            quote: token.quote,
+            offset: token.offset as usize,
+            kind: token.kind,
+        }));
     }
 }
 
@@ -217,19 +241,13 @@ const CACHED_CHUNK_LINES: u64 = 64;
 /// The first chunk of `text` and the rest, cut by content: an edit moves
 /// only the boundaries near it, so the chunks after it are found again.
 fn split_cached_chunk(text: &str) -> (&str, &str) {
-    let bytes = text.as_bytes();
     let mut line_start = 0;
-    while line_start < bytes.len() {
-        let line_end = bytes[line_start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| line_start + i);
-        if line_end == bytes.len() {
-            break;
-        }
+    let bytes = text.as_bytes();
+    while let Some(i) = find_newline(&bytes[line_start..]) {
+        let line_end = line_start + i;
         let cut = line_end >= CACHED_CHUNK_MAX_BYTES
             || (line_end >= CACHED_CHUNK_MIN_BYTES
-                && fnv1a(&bytes[line_start..line_end]).is_multiple_of(CACHED_CHUNK_LINES));
+                && line_hash(&text.as_bytes()[line_start..line_end]).is_multiple_of(CACHED_CHUNK_LINES));
         if cut {
             return (&text[..line_end], &text[line_end + 1..]);
         }
@@ -238,10 +256,35 @@ fn split_cached_chunk(text: &str) -> (&str, &str) {
     (text.strip_suffix('\n').unwrap_or(text), "")
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+/// The index of the first `\n` in `bytes`, eight bytes at a time (lines
+/// are short, and this runs over the whole file on every reload).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut array = [0u8; 8];
+        array.copy_from_slice(word);
+        let x = u64::from_le_bytes(array) ^ NEWLINES;
+        // A zero byte in x is a newline in the word.
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words.remainder().iter().position(|&b| b == b'\n').map(|i| at + i)
+}
+
+fn line_hash(bytes: &[u8]) -> u64 {
+    use std::hash::Hasher as _;
+    let mut hasher = WordHasher::default();
+    hasher.write(bytes);
+    // The low bits of a product are its weakest: fold the high ones in.
+    let hash = hasher.finish();
+    hash ^ (hash >> 29)
 }
 
 /// Splits a file into lines and tokens, a chunk of whole lines at a time.
@@ -294,13 +337,35 @@ impl<'a> Lexer<'a> {
     }
 
     /// A lexer that takes the chunks it has seen before from `cache` and
-    /// leaves in it the chunks of `text`.
-    pub(crate) fn cached(text: &'a str, dialect: Dialect, cache: &'a mut ChunkCache) -> Self {
+    /// leaves in it the chunks of `text`. A thread of `scope` splits, looks
+    /// up (or lexes) and lays out the chunks a few ahead of the caller, which
+    /// is left the model to build.
+    pub(crate) fn cached_ahead<'scope>(
+        scope: &'scope std::thread::Scope<'scope, 'a>,
+        text: &'a str,
+        dialect: Dialect,
+        cache: &'a mut ChunkCache,
+    ) -> Self {
         cache.begin(dialect);
-        Lexer::from_source(Source::Cached {
-            rest: text,
-            dialect,
-            cache,
+        let (sender, receiver) = sync_channel::<Chunk<'a>>(4);
+        scope.spawn(move || {
+            let mut rest = text;
+            while !rest.is_empty() {
+                let (chunk_text, after) = split_cached_chunk(rest);
+                rest = after;
+                let mut chunk = Chunk::default();
+                cache.fill(chunk_text, dialect, &mut chunk);
+                // The consumer stops early on the first error; stop too (the
+                // next pass takes in what this one kept).
+                if sender.send(chunk).is_err() {
+                    return;
+                }
+            }
+            cache.finish();
+        });
+        Lexer::from_source(Source::Workers {
+            receivers: vec![receiver],
+            turn: 0,
         })
     }
 
@@ -310,6 +375,23 @@ impl<'a> Lexer<'a> {
             chunk: Chunk::default(),
             cursor: 0,
             base: 1,
+        }
+    }
+
+    /// Skips `count` lines (a block read before).
+    pub(crate) fn skip_lines(&mut self, mut count: usize) {
+        while count > 0 {
+            let left = self.chunk.lines.len() - self.cursor;
+            if count <= left {
+                self.cursor += count;
+                return;
+            }
+            count -= left;
+            self.cursor = self.chunk.lines.len();
+            if self.next_line().is_none() {
+                return;
+            }
+            count -= 1;
         }
     }
 
@@ -346,15 +428,6 @@ impl<'a> Lexer<'a> {
                 let chunk = receivers[*turn % receivers.len()].recv().ok()?;
                 *turn += 1;
                 Some(chunk)
-            }
-            Source::Cached { rest, dialect, cache } => {
-                if rest.is_empty() {
-                    cache.finish();
-                    return None;
-                }
-                let (chunk, after) = split_cached_chunk(rest);
-                *rest = after;
-                Some(cache.chunk(chunk, *dialect))
             }
         }
     }
@@ -561,6 +634,16 @@ mod tests {
         text
     }
 
+    /// Runs `with` on a cached lexer over `text`.
+    fn cached<R>(
+        text: &str,
+        dialect: Dialect,
+        cache: &mut ChunkCache,
+        with: impl FnOnce(Lexer<'_>) -> R,
+    ) -> R {
+        std::thread::scope(|scope| with(Lexer::cached_ahead(scope, text, dialect, cache)))
+    }
+
     #[test]
     fn a_cached_lexer_relexes_only_chunks_that_changed() {
         let before = big_file(|_| 1);
@@ -568,27 +651,85 @@ mod tests {
         let after = big_file(|i| if i == 1000 { 1000 } else { 1 });
         let mut cache = ChunkCache::default();
         for dialect in [Dialect::Extended, Dialect::Strict] {
-            let first = lex_all(Lexer::cached(&before, dialect, &mut cache));
+            let first = cached(&before, dialect, &mut cache, lex_all);
             assert_eq!(first, lex_all(Lexer::new(&before, dialect)));
             let lexed_first = cache.lexed;
             assert!(
                 lexed_first > 20,
                 "{lexed_first} chunks: the file should make many"
             );
-            let second = lex_all(Lexer::cached(&after, dialect, &mut cache));
+            let second = cached(&after, dialect, &mut cache, lex_all);
             assert_eq!(second, lex_all(Lexer::new(&after, dialect)));
             let lexed_again = cache.lexed - lexed_first;
             assert!((1..=2).contains(&lexed_again), "{lexed_again} chunks lexed again");
             // A pass that stops early keeps what it did not reach.
-            let mut partial = Lexer::cached(&before, dialect, &mut cache);
-            for _ in 0..10 {
-                partial.next_line();
-            }
-            drop(partial);
+            cached(&before, dialect, &mut cache, |mut partial| {
+                for _ in 0..10 {
+                    partial.next_line();
+                }
+            });
             let lexed = cache.lexed;
-            assert_eq!(lex_all(Lexer::cached(&after, dialect, &mut cache)), second);
+            assert_eq!(cached(&after, dialect, &mut cache, lex_all), second);
             assert_eq!(cache.lexed, lexed, "every chunk of `after` was still there");
             cache.lexed = 0;
+        }
+    }
+
+    #[test]
+    fn newlines_are_found_where_they_are() {
+        for text in [
+            "",
+            "\n",
+            "abc",
+            "abcdefgh\n",
+            "abcdefghijklmnop",
+            "a\nb",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\n",
+            "1234567\u{80}\n",
+        ] {
+            let bytes = text.as_bytes();
+            assert_eq!(
+                find_newline(bytes),
+                bytes.iter().position(|&b| b == b'\n'),
+                "{text:?}"
+            );
+        }
+        let long: Vec<u8> = (0..300u32)
+            .map(|i| {
+                if i % 37 == 36 {
+                    b'\n'
+                } else {
+                    b'a' + (i % 26) as u8
+                }
+            })
+            .collect();
+        for start in 0..long.len() {
+            assert_eq!(
+                find_newline(&long[start..]),
+                long[start..].iter().position(|&b| b == b'\n')
+            );
+        }
+    }
+
+    #[test]
+    fn skipped_lines_leave_the_lexer_where_reading_would() {
+        let text = big_file(|i| i % 7);
+        let all = lex_all(Lexer::new(&text, Dialect::Extended));
+        let mut cache = ChunkCache::default();
+        let _ = cached(&text, Dialect::Extended, &mut cache, lex_all);
+        let lexed = cache.lexed;
+        for skip in [0, 1, 5, 150, 2000, 4001, all.len() - 1, all.len(), all.len() + 3] {
+            let rest = cached(&text, Dialect::Extended, &mut cache, |mut lexer| {
+                lexer.skip_lines(3);
+                lexer.skip_lines(skip);
+                lex_all(lexer)
+            });
+            assert_eq!(
+                rest,
+                all.get(3 + skip..).unwrap_or_default(),
+                "after skipping {skip}"
+            );
+            assert_eq!(cache.lexed, lexed, "skipped chunks stay cached (skip {skip})");
         }
     }
 

@@ -1,6 +1,7 @@
 //! From tokens to the model, directive by directive, in the order Piranha's
 //! `lvsParseConfig()` checks them, so the first error reported is Piranha's.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -121,7 +122,7 @@ pub fn parse_bytes(bytes: &[u8], options: &ParseOptions<'_>) -> Result<Parsed, P
 fn parse_bytes_with(
     bytes: &[u8],
     options: &ParseOptions<'_>,
-    cache: Option<&mut ChunkCache>,
+    cache: Option<&mut ReparseCache>,
 ) -> Result<Parsed, ParseError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_text(text, options, &[], cache),
@@ -141,7 +142,7 @@ pub fn parse_file(path: &Path, options: &ParseOptions<'_>) -> Result<Parsed, Loa
 fn parse_file_with(
     path: &Path,
     options: &ParseOptions<'_>,
-    cache: Option<&mut ChunkCache>,
+    cache: Option<&mut ReparseCache>,
 ) -> Result<Parsed, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_owned(),
@@ -169,7 +170,84 @@ fn parse_file_with(
 /// ```
 #[derive(Debug, Default)]
 pub struct Reparser {
-    cache: ChunkCache,
+    cache: ReparseCache,
+}
+
+/// What a [`Reparser`] keeps of the last version: its chunks' tokens, and
+/// its blocks' models by their text.
+#[derive(Debug, Default)]
+struct ReparseCache {
+    chunks: ChunkCache,
+    blocks: BlockCache,
+}
+
+/// The models of `virtual` and `failover` blocks read before, by the
+/// block's exact text (header line to closing line): the same text in the
+/// same options reads to the same model, with line numbers shifted. Blocks
+/// that gave warnings are not kept (their messages quote line numbers).
+#[derive(Debug, Default)]
+struct BlockCache {
+    /// The options the blocks were read with (`strict`, services database).
+    options: Option<(bool, usize)>,
+    previous: HashMap<Box<str>, Vec<CachedBlock>>,
+    current: HashMap<Box<str>, Vec<CachedBlock>>,
+}
+
+#[derive(Debug)]
+struct CachedBlock {
+    /// The whole block, from its header line to its closing line.
+    text: Box<str>,
+    lines: usize,
+    service: VirtualService,
+    map: BlockMap,
+}
+
+impl BlockCache {
+    fn begin(&mut self, options: &ParseOptions<'_>) {
+        let key = (
+            options.strict,
+            options.services.map_or(0, |s| s as *const Services as usize),
+        );
+        if self.options != Some(key) {
+            self.previous.clear();
+            self.current.clear();
+            self.options = Some(key);
+        }
+        let unfinished = std::mem::take(&mut self.current);
+        for (header, blocks) in unfinished {
+            self.previous.entry(header).or_default().extend(blocks);
+        }
+    }
+
+    /// The block that `rest` (from a header line on) starts with, if read before.
+    fn take(&mut self, header: &str, rest: &str) -> Option<CachedBlock> {
+        let candidates = self.previous.get_mut(header)?;
+        let found = candidates.iter().position(|block| {
+            rest.starts_with(&*block.text)
+                && matches!(rest.as_bytes().get(block.text.len()), None | Some(b'\n'))
+        })?;
+        Some(candidates.swap_remove(found))
+    }
+
+    fn keep(&mut self, header: &str, block: CachedBlock) {
+        self.current.entry(header.into()).or_default().push(block);
+    }
+
+    fn finish(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+}
+
+/// Moves every line number of `map` by `delta`.
+fn shift(map: &mut BlockMap, delta: isize) {
+    let moved = |location: &mut Location| location.line = location.line.saturating_add_signed(delta);
+    moved(&mut map.header);
+    for (_, location) in &mut map.keys {
+        moved(location);
+    }
+    for server in &mut map.servers {
+        shift(server, delta);
+    }
 }
 
 impl Reparser {
@@ -211,7 +289,7 @@ fn parse_text(
     text: &str,
     options: &ParseOptions<'_>,
     bad_utf8_lines: &[usize],
-    cache: Option<&mut ChunkCache>,
+    cache: Option<&mut ReparseCache>,
 ) -> Result<Parsed, ParseError> {
     if text.is_empty() {
         return Err(ParseError {
@@ -228,42 +306,81 @@ fn parse_text(
     } else {
         Dialect::Extended
     };
-    let run = |lexer: Lexer<'_>| {
-        let mut parser = Parser {
-            lexer,
-            line_no: 0,
-            last_line_no: 0,
-            line: "",
-            tokens: Vec::with_capacity(8),
-            strict: options.strict,
-            services: options.services,
-            bad_utf8_lines,
-            warnings: Vec::new(),
-        };
-        let (config, source_map) = parser.parse_globals()?;
-        Ok(Parsed {
-            config,
-            source_map,
-            warnings: parser.warnings,
-        })
-    };
-    if let Some(cache) = cache {
-        return run(Lexer::cached(&text, dialect, cache));
+    let text: &str = &text;
+    if let Some(ReparseCache { chunks, blocks }) = cache {
+        blocks.begin(options);
+        // Line numbers of a file with bad UTF-8 lines matter to more than
+        // the blocks; such a file is read afresh.
+        let blocks = bad_utf8_lines.is_empty().then_some(blocks);
+        // Chunks are prepared on another thread while this one builds the model.
+        return std::thread::scope(|scope| {
+            run(
+                Lexer::cached_ahead(scope, text, dialect, chunks),
+                text,
+                blocks,
+                options,
+                bad_utf8_lines,
+            )
+        });
     }
     // Large files are lexed ahead by worker threads while this one builds
     // the model; the result is the same either way.
     if text.len() < PARALLEL_LEXING_BYTES {
-        return run(Lexer::new(&text, dialect));
+        return run(Lexer::new(text, dialect), text, None, options, bad_utf8_lines);
     }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-    std::thread::scope(|scope| run(Lexer::parallel(scope, &text, dialect, workers)))
+    std::thread::scope(|scope| {
+        run(
+            Lexer::parallel(scope, text, dialect, workers),
+            text,
+            None,
+            options,
+            bad_utf8_lines,
+        )
+    })
+}
+
+/// Parses `text` with the lines and tokens of `lexer`.
+fn run<'a>(
+    lexer: Lexer<'a>,
+    text: &'a str,
+    blocks: Option<&mut BlockCache>,
+    options: &ParseOptions<'_>,
+    bad_utf8_lines: &[usize],
+) -> Result<Parsed, ParseError> {
+    let mut parser = Parser {
+        lexer,
+        text,
+        blocks,
+        line_no: 0,
+        last_line_no: 0,
+        line: "",
+        tokens: Vec::with_capacity(8),
+        strict: options.strict,
+        services: options.services,
+        bad_utf8_lines,
+        warnings: Vec::new(),
+    };
+    let (config, source_map) = parser.parse_globals()?;
+    if let Some(blocks) = parser.blocks {
+        blocks.finish();
+    }
+    Ok(Parsed {
+        config,
+        source_map,
+        warnings: parser.warnings,
+    })
 }
 
 /// Below this size, starting threads costs more than it saves.
 const PARALLEL_LEXING_BYTES: usize = 512 * 1024;
 
-struct Parser<'a, 'o> {
+struct Parser<'a, 'o, 'c> {
     lexer: Lexer<'a>,
+    /// The whole (normalized) text, of which each line is a slice.
+    text: &'a str,
+    /// With a [`Reparser`]: blocks read before.
+    blocks: Option<&'c mut BlockCache>,
     line_no: usize,
     last_line_no: usize,
     line: &'a str,
@@ -289,7 +406,7 @@ const MAX_SECONDS: i64 = i32::MAX as i64;
 const MAX_PERSISTENT: i64 = 2_678_400; // ipvsadm's limit: 31 days
 const MAX_WEIGHT: i64 = 65_535; // ipvsadm's limit
 
-impl<'a> Parser<'a, '_> {
+impl<'a> Parser<'a, '_, '_> {
     /// Loads the next line with tokens; false at the end of the file.
     fn next_statement(&mut self) -> Result<bool, ParseError> {
         loop {
@@ -831,7 +948,7 @@ impl<'a> Parser<'a, '_> {
                 word @ ("virtual" | "failover") => {
                     self.check_block_header()?;
                     let failover = word == "failover";
-                    let (service, block) = self.parse_virtual()?;
+                    let (service, block) = self.parse_or_recall_virtual()?;
                     if failover {
                         c.failover_services.push(service);
                         map.failover_services.push(block);
@@ -859,6 +976,47 @@ impl<'a> Parser<'a, '_> {
                 self.last_line_no
             )),
         }
+    }
+
+    /// A virtual block from the block cache when its text was read before,
+    /// else parsed (and kept for the next version).
+    fn parse_or_recall_virtual(&mut self) -> Result<(VirtualService, BlockMap), ParseError> {
+        if self.blocks.is_none() {
+            return self.parse_virtual();
+        }
+        let header = self.line;
+        let header_line = self.line_no;
+        let start = header.as_ptr() as usize - self.text.as_ptr() as usize;
+        let rest = self.text.get(start..).unwrap_or("");
+        if let Some(cached) = self.blocks.as_mut().and_then(|b| b.take(header, rest)) {
+            self.lexer.skip_lines(cached.lines - 1);
+            self.line_no = header_line + cached.lines - 1;
+            self.last_line_no = self.line_no;
+            let block_text = rest.get(..cached.text.len()).unwrap_or("");
+            self.line = block_text.rsplit('\n').next().unwrap_or("");
+            let mut map = cached.map.clone();
+            shift(&mut map, header_line as isize - cached.map.header.line as isize);
+            let service = cached.service.clone();
+            if let Some(blocks) = self.blocks.as_mut() {
+                blocks.keep(header, cached);
+            }
+            return Ok((service, map));
+        }
+        let warnings_before = self.warnings.len();
+        let (service, map) = self.parse_virtual()?;
+        let end = self.line.as_ptr() as usize + self.line.len() - self.text.as_ptr() as usize;
+        if self.warnings.len() == warnings_before {
+            let block = CachedBlock {
+                text: self.text.get(start..end).unwrap_or("").into(),
+                lines: self.line_no + 1 - header_line,
+                service: service.clone(),
+                map: map.clone(),
+            };
+            if let Some(blocks) = self.blocks.as_mut() {
+                blocks.keep(header, block);
+            }
+        }
+        Ok((service, map))
     }
 
     fn parse_virtual(&mut self) -> Result<(VirtualService, BlockMap), ParseError> {

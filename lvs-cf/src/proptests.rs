@@ -142,3 +142,51 @@ proptest! {
         prop_assert_eq!(parsed.config, c);
     }
 }
+
+/// Blocks read before come back with their lines where the new text has
+/// them: after lines are added above, inside or between blocks.
+#[test]
+fn a_reparser_moves_remembered_blocks_to_their_new_lines() {
+    let block = |name: &str, port: u16| {
+        format!(
+            "virtual {name} {{\n active = 1\n address = 192.0.2.{port} eth0:1\n port = {port}\n\
+             server a {{\n address = 10.0.0.1\n active = 1\n }}\n}}\n"
+        )
+    };
+    let first = format!(
+        "primary = 192.0.2.1\n{}{}{}",
+        block("a", 80),
+        block("b", 81),
+        block("c", 82)
+    );
+    let versions = [
+        first.clone(),
+        format!("# added\n\n{first}"),
+        format!(
+            "primary = 192.0.2.1\n{}\n# between\n{}{}",
+            block("a", 80),
+            block("b", 81),
+            block("c", 82)
+        ),
+        first.replace(" port = 81\n", " port = 81\n reentry = 30\n"),
+        // A server before `port` gives a warning quoting a line number.
+        first.replace(
+            " port = 82\n server a {\n address = 10.0.0.1\n active = 1\n }\n",
+            " server a {\n address = 10.0.0.1\n active = 1\n }\n port = 82\n",
+        ),
+        format!(
+            "\n\n\n{}",
+            first.replace(
+                " port = 82\n server a {\n address = 10.0.0.1\n active = 1\n }\n",
+                " server a {\n address = 10.0.0.1\n active = 1\n }\n port = 82\n"
+            )
+        ),
+        first,
+    ];
+    let options = lenient();
+    let mut reparser = Reparser::default();
+    for text in &versions {
+        let cached = outcome(reparser.parse_bytes(text.as_bytes(), &options));
+        assert_eq!(cached, outcome(parse_bytes(text.as_bytes(), &options)), "{text}");
+    }
+}

@@ -112,11 +112,12 @@ impl Validator {
         });
     }
 
-    fn plain(&mut self, line: Option<usize>, what: &str, value: &str) {
+    /// `what` is made only for a value with a problem (it runs per server).
+    fn plain(&mut self, line: Option<usize>, what: impl FnOnce() -> String, value: &str) {
         if let Some(problem) = plain_problem(value) {
             self.error(
                 line,
-                format!("{what} {problem}, so it cannot be written in lvs.cf"),
+                format!("{} {problem}, so it cannot be written in lvs.cf", what()),
             );
         }
     }
@@ -244,7 +245,11 @@ impl Validator {
         }
         if let Some(router) = &c.nat_router {
             self.host(line("nat_router"), "nat_router", &Some(router.host.clone()));
-            self.plain(line("nat_router"), "the `nat_router` device", &router.device);
+            self.plain(
+                line("nat_router"),
+                || "the `nat_router` device".to_owned(),
+                &router.device,
+            );
         }
         for (key, value) in [
             ("primary_shared", c.primary_shared.as_deref()),
@@ -258,7 +263,7 @@ impl Validator {
             ("heartbeat_key", c.heartbeat_key.as_deref()),
         ] {
             if let Some(value) = value {
-                self.plain(line(key), &format!("`{key}`"), value);
+                self.plain(line(key), || format!("`{key}`"), value);
             }
         }
         for (key, value) in [
@@ -289,7 +294,7 @@ impl Validator {
         let header = block.map(|b| b.header.line);
         let line = |key: &str| key_line(block, key);
         let name = &vs.name;
-        self.plain(header, &format!("the {kind} name `{name}`"), name);
+        self.plain(header, || format!("the {kind} name `{name}`"), name);
         if vs.active && vs.address.is_none() {
             self.error(
                 header,
@@ -299,7 +304,11 @@ impl Validator {
         let vip = vs.address.as_ref().and_then(|a| a.host.ip());
         if let Some(address) = &vs.address {
             self.host(line("address"), "address", &Some(address.host.clone()));
-            self.plain(line("address"), "the `address` device", &address.device);
+            self.plain(
+                line("address"),
+                || "the `address` device".to_owned(),
+                &address.device,
+            );
         }
         self.netmask(line("vip_nmask"), "vip_nmask", vs.vip_nmask, vip);
         self.netmask(line("pmask"), "pmask", vs.pmask, vip);
@@ -349,9 +358,13 @@ impl Validator {
             self.text(line(key), key, text);
         }
         if let Some(monitor) = &vs.load_monitor {
-            self.plain(line("load_monitor"), "`load_monitor`", monitor);
+            self.plain(line("load_monitor"), || "`load_monitor`".to_owned(), monitor);
         }
-        self.plain(line("client_monitor"), "`client_monitor`", &vs.client_monitor);
+        self.plain(
+            line("client_monitor"),
+            || "`client_monitor`".to_owned(),
+            &vs.client_monitor,
+        );
         self.host(line("master"), "master", &vs.master);
         for dir in vs.dirs.iter().flatten() {
             if !crate::writer::is_bare_token(dir) || dir == "[" || dir == "]" {
@@ -378,7 +391,7 @@ impl Validator {
             }
             self.plain(
                 sheader,
-                &format!("the server name `{}`", server.name),
+                || format!("the server name `{}`", server.name),
                 &server.name,
             );
             self.host(sline("address"), "address", &server.address);

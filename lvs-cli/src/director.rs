@@ -407,13 +407,47 @@ impl Director {
     /// [`Director::sync`] for the services in `keys` (and those whose
     /// operations failed before) only: the cost follows the change, not the
     /// size of the table.
-    fn sync_services(&mut self, mut keys: BTreeSet<ServiceKey>) -> usize {
+    fn sync_services(&mut self, keys: BTreeSet<ServiceKey>) -> usize {
+        self.sync_services_with(keys, |_| {})
+    }
+
+    /// [`Director::sync_services`], running `meanwhile` on the engine while
+    /// the kernel works: its part is mostly waiting (a scheduler change
+    /// waits out an RCU grace period), so a reload restarts the changed
+    /// servers' checks on this thread as the operations go out on another.
+    fn sync_services_with(
+        &mut self,
+        mut keys: BTreeSet<ServiceKey>,
+        meanwhile: impl FnOnce(&mut Engine),
+    ) -> usize {
         if self.nannies.is_some() {
+            meanwhile(&mut self.engine);
             return self.sync(None);
         }
         keys.append(&mut self.unsettled);
         let operations = reconcile_services(&self.plan, &self.health, &self.table, &keys);
-        self.apply(&operations);
+        match self.ipvs.as_mut() {
+            Some(ipvs) if !self.args.test_start && !operations.is_empty() => {
+                let engine = &mut self.engine;
+                let sent = std::thread::scope(|scope| {
+                    let sending = scope.spawn(|| ipvs.apply(&operations, ApplyOptions { idempotent: true }));
+                    meanwhile(engine);
+                    sending.join()
+                });
+                match sent {
+                    Ok(results) => self.record(&operations, results),
+                    Err(_) => {
+                        self.log
+                            .line("the thread applying the table changes failed; they will be tried again");
+                        self.unsettled.extend(keys);
+                    }
+                }
+            }
+            _ => {
+                meanwhile(&mut self.engine);
+                self.apply(&operations);
+            }
+        }
         operations.len()
     }
 
@@ -432,6 +466,12 @@ impl Director {
         }
         let Some(ipvs) = self.ipvs.as_mut() else { return };
         let results = ipvs.apply(operations, ApplyOptions { idempotent: true });
+        self.record(operations, results);
+    }
+
+    /// Notes what each operation did: the table model follows the ones that
+    /// succeeded; failures are logged and their services tried again later.
+    fn record(&mut self, operations: &[Operation], results: Vec<Result<(), lvs_ipvs::IpvsError>>) {
         for (operation, result) in operations.iter().zip(results) {
             match result {
                 Ok(()) => {
@@ -496,9 +536,15 @@ impl Director {
         if self.nannies.is_some() {
             checks.servers.clear();
         }
-        // Unchanged servers keep their running checks.
-        self.engine.revise(gone_ids, checks.servers);
-        self.health.retain(|at, _| !in_changed(&at.service));
+        // Unchanged servers keep their running checks; the changed ones
+        // restart while the table changes (below).
+        let restarted = checks.servers;
+        // The changed services' servers, as they were, make way for the new.
+        for service in self.plan.services.iter().filter(|s| in_changed(&s.service.key)) {
+            for server in &service.servers {
+                self.health.remove(&server.at);
+            }
+        }
         self.health.extend(checks.health);
         let checked = started.elapsed();
         let previous = std::mem::replace(&mut self.plan, plan);
@@ -516,10 +562,12 @@ impl Director {
                     .collect();
             nannies.stop_except(&keep).await;
         }
+        let revise = |engine: &mut Engine| engine.revise(gone_ids, restarted);
         let applied = if self.nannies.is_some() {
+            revise(&mut self.engine);
             self.sync(Some(&previous))
         } else {
-            self.sync_services(changed.clone())
+            self.sync_services_with(changed.clone(), revise)
         };
         self.start_nannies();
         let named = &self.plan.named;
@@ -530,7 +578,7 @@ impl Director {
         }
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         self.log.line(&format!(
-            "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, checks {:.1} ms, table {:.1} ms; {} of {} services changed)",
+            "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, plan {:.1} ms, table and checks {:.1} ms; {} of {} services changed)",
             ms(started.elapsed()),
             ms(read),
             ms(checked - read),

@@ -90,6 +90,17 @@ async fn click(client: &Client, id: &str) {
         .expect("click");
 }
 
+/// Clicks `id` and waits for the next page's `until`.
+async fn follow(client: &Client, id: &str, until: &str) -> Result<(), String> {
+    click(client, id).await;
+    client
+        .wait()
+        .for_element(Locator::Id(until))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("after #{id}, no #{until}: {e}"))
+}
+
 async fn body_text(client: &Client) -> String {
     client
         .find(Locator::Css("body"))
@@ -205,26 +216,11 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
     shot(client, "login").await;
     fill(client, "user", "piranha").await;
     fill(client, "password", "correct horse").await;
-    click(client, "login").await;
-    client
-        .wait()
-        .for_element(Locator::Id("tab-virtual"))
-        .await
-        .map_err(|e| e.to_string())?;
+    follow(client, "login", "tab-virtual").await?;
 
     // Add a virtual server.
-    click(client, "tab-virtual").await;
-    client
-        .wait()
-        .for_element(Locator::Id("add-virtual"))
-        .await
-        .map_err(|e| e.to_string())?;
-    click(client, "add-virtual").await;
-    client
-        .wait()
-        .for_element(Locator::Id("panel"))
-        .await
-        .map_err(|e| e.to_string())?;
+    follow(client, "tab-virtual", "add-virtual").await?;
+    follow(client, "add-virtual", "panel").await?;
     fill(client, "name", "shop").await;
     click(client, "active").await;
     fill(client, "address", "192.0.2.120").await;
@@ -243,33 +239,18 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
         .map_err(|e| e.to_string())?;
     fill(client, "persistent", "300").await;
     shot(client, "virtual-server").await;
-    click(client, "accept").await;
-    client
-        .wait()
-        .for_element(Locator::Id("add-server"))
-        .await
-        .map_err(|e| e.to_string())?;
+    follow(client, "accept", "add-server").await?;
 
     // Two real servers.
     for (name, address, weight) in [("shop1", "10.0.2.1", "3"), ("shop2", "10.0.2.2", "1")] {
-        click(client, "add-server").await;
-        client
-            .wait()
-            .for_element(Locator::Id("panel"))
-            .await
-            .map_err(|e| e.to_string())?;
+        follow(client, "add-server", "panel").await?;
         fill(client, "name", name).await;
         fill(client, "address", address).await;
         fill(client, "weight", weight).await;
         if name == "shop2" {
             shot(client, "real-server").await;
         }
-        click(client, "accept").await;
-        client
-            .wait()
-            .for_element(Locator::Id("add-server"))
-            .await
-            .map_err(|e| e.to_string())?;
+        follow(client, "accept", "add-server").await?;
     }
     shot(client, "real-servers").await;
     let listed = body_text(client).await;
@@ -305,19 +286,9 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
     }
 
     // The other panels, for the screenshots, and the monitoring page.
-    click(client, "tab-global").await;
-    client
-        .wait()
-        .for_element(Locator::Id("panel"))
-        .await
-        .map_err(|e| e.to_string())?;
+    follow(client, "tab-global", "panel").await?;
     shot(client, "global-settings").await;
-    click(client, "tab-redundancy").await;
-    client
-        .wait()
-        .for_element(Locator::Id("panel"))
-        .await
-        .map_err(|e| e.to_string())?;
+    follow(client, "tab-redundancy", "panel").await?;
     shot(client, "redundancy").await;
     client
         .goto(&format!("{base}/virtual/1/scripts"))
@@ -329,19 +300,9 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
         .await
         .map_err(|e| e.to_string())?;
     shot(client, "monitoring-scripts").await;
-    click(client, "tab-virtual").await;
-    client
-        .wait()
-        .for_element(Locator::Id("virtual-servers"))
-        .await
-        .map_err(|e| e.to_string())?;
+    follow(client, "tab-virtual", "virtual-servers").await?;
     shot(client, "virtual-servers").await;
-    click(client, "tab-control").await;
-    client
-        .wait()
-        .for_element(Locator::Id("ipvs-table"))
-        .await
-        .map_err(|e| e.to_string())?;
+    follow(client, "tab-control", "ipvs-table").await?;
     let monitor = body_text(client).await;
     if !(monitor.contains("www1") && monitor.contains("running")) {
         return Err(format!(
@@ -351,12 +312,7 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
     shot(client, "control-monitoring").await;
     // The daemon runs the file it started with; after a reload from the
     // panel it runs the new one, and the page shows the new service.
-    click(client, "reload").await;
-    client
-        .wait()
-        .for_element(Locator::Id("note"))
-        .await
-        .map_err(|e| e.to_string())?;
+    follow(client, "reload", "note").await?;
     let started = Instant::now();
     loop {
         client

@@ -644,6 +644,17 @@ fn lvs_daemon(dir: &Path) -> std::process::Child {
         .expect("start lvs")
 }
 
+async fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "waited too long for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_control_panel_shows_the_daemon_and_asks_it_to_reload() {
     let tool = Tool::new(CF);
@@ -658,21 +669,17 @@ async fn the_control_panel_shows_the_daemon_and_asks_it_to_reload() {
     );
     assert!(idle.body.contains("no lvs daemon answers"));
 
+    let log = tool.dir.path().join("lvs.log");
+    let logged = |line: &'static str| {
+        let log = log.clone();
+        move || std::fs::read_to_string(&log).unwrap_or_default().contains(line)
+    };
     let mut lvs = lvs_daemon(tool.dir.path());
-    let started = std::time::Instant::now();
-    while !tool.dir.path().join("lvs.sock").exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "lvs did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let socket = tool.dir.path().join("lvs.sock");
+    wait_until(|| socket.exists() && logged("starting")(), "lvs to start").await;
     let page = tool
         .send(Method::GET, "/control?refresh=1&every=15", Some(&cookie), &[])
         .await;
-    let _ = lvs.kill();
-    let _ = lvs.wait();
-    let _ = std::fs::remove_file(tool.dir.path().join("lvs.log"));
     assert!(page.body.contains("<meta http-equiv=\"refresh\" content=\"15\">"));
     assert!(
         page.body.contains(&format!("(pid {})", lvs.id())),
@@ -685,18 +692,6 @@ async fn the_control_panel_shows_the_daemon_and_asks_it_to_reload() {
         page.body
     );
 
-    let mut lvs = lvs_daemon(tool.dir.path());
-    let started = std::time::Instant::now();
-    while !std::fs::read_to_string(tool.dir.path().join("lvs.log"))
-        .unwrap_or_default()
-        .contains("starting")
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "lvs did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
     let reload = tool
         .send(Method::POST, "/control/reload", Some(&cookie), &[("csrf", &csrf)])
         .await;
@@ -707,17 +702,7 @@ async fn the_control_panel_shows_the_daemon_and_asks_it_to_reload() {
         "{}",
         reload.body
     );
-    let started = std::time::Instant::now();
-    while !std::fs::read_to_string(tool.dir.path().join("lvs.log"))
-        .unwrap_or_default()
-        .contains("SIGHUP received")
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "lvs was not signalled"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until(logged("SIGHUP received"), "lvs to be signalled").await;
     let _ = lvs.kill();
     let _ = lvs.wait();
 }

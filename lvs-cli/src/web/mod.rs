@@ -396,12 +396,25 @@ async fn redundancy_save(
     panel_save(&app, &session, pages::Panel::Redundancy, form).await
 }
 
-/// Applies a panel's form to the document and saves it.
+/// Applies a panel's form to the file's document and saves it.
 async fn panel_save(app: &App, session: &SessionInfo, panel: pages::Panel, form: FormData) -> Response {
-    let mut document = match load(app, session) {
-        Ok(document) => document,
-        Err(page) => return page,
-    };
+    match load(app, session) {
+        Ok(document) => save_panel(app, session, panel, document, form, &panel.url()).await,
+        Err(page) => page,
+    }
+}
+
+/// Applies a panel's form (the block's name and the panel's fields) to
+/// `document` and saves it; a saved form goes on to `next`, a refused one
+/// comes back with its errors.
+async fn save_panel(
+    app: &App,
+    session: &SessionInfo,
+    panel: pages::Panel,
+    mut document: Document,
+    form: FormData,
+    next: &str,
+) -> Response {
     let place = panel.place();
     if document.entries(place).is_none() {
         return Page::new(panel.tab(), session).missing();
@@ -414,11 +427,10 @@ async fn panel_save(app: &App, session: &SessionInfo, panel: pages::Panel, form:
     if let Some(entries) = document.entries_mut(place) {
         fields::apply(panel.fields(), &form, entries);
     }
-    let next = panel.url();
     let again = |problems: &[document::Problem]| {
         Page::new(panel.tab(), session).panel(panel, &document, problems, None)
     };
-    save_and_go(app, &form, &document, &next, again, session).await
+    save_and_go(app, &form, &document, next, again, session).await
 }
 
 async fn virtual_list(
@@ -483,22 +495,13 @@ async fn virtual_new(
         .blocks
         .push(new_block(block_kind(form.get("kind").map(String::as_str))));
     let panel = pages::Panel::Virtual { b, new: true };
-    if let Some(name) = document.name_mut(Place::Block(b)) {
-        *name = form.get("name").map(|n| n.trim().to_owned()).unwrap_or_default();
-    }
-    if let Some(entries) = document.entries_mut(Place::Block(b)) {
-        fields::apply(fields::VIRTUAL, &form, entries);
-    }
-    let again = |problems: &[document::Problem]| {
-        Page::new("virtual", &session).panel(panel, &document, problems, None)
-    };
-    save_and_go(
+    save_panel(
         &app,
-        &form,
-        &document,
-        &format!("/virtual/{b}/servers"),
-        again,
         &session,
+        panel,
+        document,
+        form,
+        &format!("/virtual/{b}/servers"),
     )
     .await
 }
@@ -652,24 +655,14 @@ async fn server_new(
     };
     let s = document.blocks[b].servers.len();
     document.blocks[b].servers.push(new_server());
-    let place = Place::Server(b, s);
-    if let Some(name) = document.name_mut(place) {
-        *name = form.get("name").map(|n| n.trim().to_owned()).unwrap_or_default();
-    }
-    if let Some(entries) = document.entries_mut(place) {
-        fields::apply(fields::SERVER, &form, entries);
-    }
     let panel = pages::Panel::Server { b, s, new: true };
-    let again = |problems: &[document::Problem]| {
-        Page::new("virtual", &session).panel(panel, &document, problems, None)
-    };
-    save_and_go(
+    save_panel(
         &app,
-        &form,
-        &document,
-        &format!("/virtual/{b}/servers"),
-        again,
         &session,
+        panel,
+        document,
+        form,
+        &format!("/virtual/{b}/servers"),
     )
     .await
 }
