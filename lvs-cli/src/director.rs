@@ -64,6 +64,9 @@ fn timeouts(config: &Config) -> Option<Timeouts> {
     (wanted.tcp != 0 || wanted.tcp_fin != 0 || wanted.udp != 0).then_some(wanted)
 }
 
+/// How soon failed table operations are tried again.
+const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn main(args: LvsArgs) -> ExitCode {
     let mut reparser = Reparser::default();
@@ -236,6 +239,10 @@ impl Director {
                     self.sync_services(touched);
                 }
                 _ = hup.recv() => self.reload().await,
+                // Operations that failed are tried again while they fail.
+                _ = tokio::time::sleep(RETRY_INTERVAL), if !self.unsettled.is_empty() => {
+                    self.sync_services(BTreeSet::new());
+                }
                 _ = term.recv() => return self.shutdown(libc::SIGTERM).await,
                 _ = int.recv() => return self.shutdown(libc::SIGINT).await,
                 Some(item) = news.recv() => {
@@ -570,12 +577,8 @@ impl Director {
             self.sync_services_with(changed.clone(), revise)
         };
         self.start_nannies();
-        let named = &self.plan.named;
-        for key in &changed {
-            if !named.contains(key) {
-                self.table.services.remove(key);
-            }
-        }
+        // A service the file no longer names leaves the table model when its
+        // delete succeeds; one that failed stays, and is tried again.
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         self.log.line(&format!(
             "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, plan {:.1} ms, table and checks {:.1} ms; {} of {} services changed)",

@@ -65,7 +65,26 @@ impl Tool {
         std::fs::read_to_string(self.config()).expect("lvs.cf")
     }
 
+    /// Sends a request; a form that says no `serial` gets the file's
+    /// current one, as a page just loaded would.
     async fn send(&self, method: Method, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Reply {
+        let serial = lvs_cf::parse(&self.file())
+            .map(|p| p.config.serial_no.to_string())
+            .unwrap_or_default();
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        if method == Method::POST && !form.iter().any(|(k, _)| *k == "serial") {
+            form.push(("serial", &serial));
+        }
+        self.send_exactly(method, path, cookie, &form).await
+    }
+
+    async fn send_exactly(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Reply {
         let body: String = form
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -705,4 +724,111 @@ async fn the_control_panel_shows_the_daemon_and_asks_it_to_reload() {
     wait_until(logged("SIGHUP received"), "lvs to be signalled").await;
     let _ = lvs.kill();
     let _ = lvs.wait();
+}
+
+#[tokio::test]
+async fn a_stale_page_changes_nothing() {
+    // Two active services, so that one may be switched off.
+    let two = format!("{CF}virtual mail {{\n active = 1\n address = 192.0.2.101 eth0:2\n port = 25\n}}\n");
+    let tool = Tool::new(&two);
+    let (cookie, csrf) = tool.login().await;
+    let list = tool.send(Method::GET, "/virtual", Some(&cookie), &[]).await;
+    assert!(
+        list.body.contains("name=\"serial\" value=\"3\""),
+        "the page carries the file's serial_no"
+    );
+    // Two clicks on one page: the first changes the file, the second is refused.
+    let first = tool
+        .send_exactly(
+            Method::POST,
+            "/virtual/0/toggle",
+            Some(&cookie),
+            &[("csrf", &csrf), ("serial", "3")],
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let after_first = tool.file();
+    let second = tool
+        .send_exactly(
+            Method::POST,
+            "/virtual/0/toggle",
+            Some(&cookie),
+            &[("csrf", &csrf), ("serial", "3")],
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    assert!(second.body.contains("serial_no is now 4"));
+    assert_eq!(tool.file(), after_first);
+    // A form without the serial is refused too.
+    let bare = tool
+        .send_exactly(
+            Method::POST,
+            "/global",
+            Some(&cookie),
+            &[("csrf", &csrf), ("primary", "192.0.2.8")],
+        )
+        .await;
+    assert_eq!(bare.status, StatusCode::CONFLICT);
+    assert_eq!(tool.file(), after_first);
+}
+
+#[tokio::test]
+async fn a_value_cannot_add_lines_to_the_file() {
+    let tool = Tool::new(CF);
+    let (cookie, csrf) = tool.login().await;
+    let attempts: [(&str, &str, &str); 4] = [
+        (
+            "/virtual/0",
+            "protocol",
+            "tcp\n server evil {\n address = 10.6.6.6\n active = 1\n }",
+        ),
+        ("/virtual/0", "port", "80\rscheduler=rr"),
+        (
+            "/virtual/0/scripts",
+            "send",
+            "\"GET /\"\nsend_program = /bin/evil",
+        ),
+        ("/global", "primary", "192.0.2.1\nbackup_active = 1"),
+    ];
+    for (path, key, value) in attempts {
+        let reply = tool
+            .send(
+                Method::POST,
+                path,
+                Some(&cookie),
+                &[("csrf", &csrf), ("name", "web"), (key, value)],
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {key}: {}",
+            reply.body
+        );
+        assert!(
+            row(&reply.body, key).contains("line breaks and control characters are not allowed"),
+            "{path} {key}"
+        );
+        assert_eq!(tool.file(), CF, "{path} {key}");
+    }
+    let name = tool
+        .send(
+            Method::POST,
+            "/virtual/0",
+            Some(&cookie),
+            &[("csrf", &csrf), ("name", "web {\n}\nvirtual x")],
+        )
+        .await;
+    assert_eq!(name.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let choice = tool
+        .send(
+            Method::POST,
+            "/virtual/0",
+            Some(&cookie),
+            &[("csrf", &csrf), ("name", "web"), ("scheduler", "fastest")],
+        )
+        .await;
+    assert_eq!(choice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(row(&choice.body, "scheduler").contains("choose one of"));
+    assert_eq!(tool.file(), CF);
 }

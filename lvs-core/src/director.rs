@@ -571,4 +571,29 @@ mod tests {
         let dns = after.services[1].service.key;
         assert!(reconcile_services(&after, &health, &table, &BTreeSet::from([dns])).is_empty());
     }
+
+    #[test]
+    fn a_service_that_goes_is_deleted_while_the_table_model_holds_it() {
+        // The director keeps a removed service in its table model while the
+        // delete has not succeeded; naming its key deletes it again.
+        let before = plan(CF);
+        let after = plan(&CF.replace(
+            "virtual old {\n active = 0\n address = 10.0.0.101 eth0:1\n port = 80\n}\n",
+            "",
+        ));
+        let health = HashMap::new();
+        let mut table = Table::default();
+        for op in reconcile(&before, None, &health, &Table::default()) {
+            table.apply(&op);
+        }
+        let dns = before.services[1].service.clone();
+        let gone = plan(&CF.replace("virtual dns {\n active = 1", "virtual dns {\n active = 0"));
+        let keys = gone.changed_since(&before);
+        assert_eq!(
+            reconcile_services(&gone, &health, &table, &keys),
+            vec![Operation::DeleteService(dns.key)]
+        );
+        // The old service was never in the table: nothing to do for it.
+        assert!(reconcile_services(&after, &health, &table, &after.changed_since(&before)).is_empty());
+    }
 }

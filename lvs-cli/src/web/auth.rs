@@ -62,6 +62,9 @@ pub fn hash_password(password: &str, params: Option<Params>) -> Result<String, A
 #[derive(Clone, Debug, Default)]
 pub struct Passwords {
     users: Vec<(String, String)>,
+    /// Verified against for unknown users: their check costs what a known
+    /// user's does.
+    decoy: String,
 }
 
 impl Passwords {
@@ -89,7 +92,8 @@ impl Passwords {
                 }
             }
         }
-        Ok(Passwords { users })
+        let decoy = users.first().map(|(_, hash)| hash.clone()).unwrap_or_default();
+        Ok(Passwords { users, decoy })
     }
 
     /// Whether `user` exists and `password` is theirs. Unknown users cost a
@@ -100,14 +104,9 @@ impl Passwords {
             .iter()
             .find(|(name, _)| name == user)
             .map(|(_, hash)| hash.as_str());
-        let decoy;
-        let hash = match stored {
-            Some(hash) => hash,
-            None => {
-                decoy = hash_password("", None).unwrap_or_default();
-                decoy.as_str()
-            }
-        };
+        // An unknown user is checked against a real hash too; the result
+        // is thrown away below.
+        let hash = stored.unwrap_or(&self.decoy);
         let matches = PasswordHash::new(hash)
             .map(|parsed| {
                 Argon2::default()
@@ -265,7 +264,8 @@ mod tests {
         let hash = hash_password("s3cret", cheap()).expect("hash");
         assert!(hash.starts_with("$argon2id$"));
         let passwords = Passwords {
-            users: vec![("piranha".into(), hash)],
+            users: vec![("piranha".into(), hash.clone())],
+            decoy: hash,
         };
         assert!(passwords.verify("piranha", "s3cret"));
         assert!(!passwords.verify("piranha", "s3cret "));

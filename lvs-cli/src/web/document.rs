@@ -126,50 +126,51 @@ impl Document {
         let mut in_server = false;
         for line in text.lines() {
             let line = line.trim();
-            if let Some(header) = line.strip_suffix(" {") {
-                let (word, name) = header.split_once(' ').unwrap_or((header, ""));
-                let name = unquote(name).to_owned();
-                match word {
-                    "server" => {
-                        if let Some(block) = document.blocks.last_mut() {
-                            block.servers.push(ServerBlock {
-                                name,
-                                entries: Vec::new(),
-                            });
-                        }
-                        in_server = true;
-                    }
-                    keyword => {
-                        let kind = if keyword == "failover" {
-                            BlockKind::Failover
-                        } else {
-                            BlockKind::Virtual
-                        };
-                        document.blocks.push(Block {
-                            kind,
+            // The writer's layout: a line is a block header when its first
+            // word is the block keyword of its level (no key is one), so a
+            // value such as `expect = {` stays a value.
+            let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+            let header = rest.strip_suffix(" {").map(|name| unquote(name).to_owned());
+            match (word, header) {
+                ("server", Some(name)) if in_block && !in_server => {
+                    if let Some(block) = document.blocks.last_mut() {
+                        block.servers.push(ServerBlock {
                             name,
                             entries: Vec::new(),
-                            servers: Vec::new(),
                         });
-                        in_block = true;
                     }
+                    in_server = true;
                 }
-            } else if line == "}" {
-                if in_server {
-                    in_server = false;
-                } else {
-                    in_block = false;
+                ("virtual" | "failover", Some(name)) if !in_block => {
+                    let kind = if word == "failover" {
+                        BlockKind::Failover
+                    } else {
+                        BlockKind::Virtual
+                    };
+                    document.blocks.push(Block {
+                        kind,
+                        name,
+                        entries: Vec::new(),
+                        servers: Vec::new(),
+                    });
+                    in_block = true;
                 }
-            } else if let Some((key, value)) = line.split_once(" = ") {
-                let entry = Entry::new(key, value);
-                match (in_block, in_server, document.blocks.last_mut()) {
-                    (true, true, Some(block)) => {
-                        if let Some(server) = block.servers.last_mut() {
-                            server.entries.push(entry);
+                ("}", _) if in_server => in_server = false,
+                ("}", _) => in_block = false,
+                _ => {
+                    let Some((key, value)) = line.split_once(" = ") else {
+                        continue;
+                    };
+                    let entry = Entry::new(key, value);
+                    match (in_block, in_server, document.blocks.last_mut()) {
+                        (true, true, Some(block)) => {
+                            if let Some(server) = block.servers.last_mut() {
+                                server.entries.push(entry);
+                            }
                         }
+                        (true, false, Some(block)) => block.entries.push(entry),
+                        _ => document.globals.push(entry),
                     }
-                    (true, false, Some(block)) => block.entries.push(entry),
-                    _ => document.globals.push(entry),
                 }
             }
         }
@@ -349,6 +350,20 @@ mod tests {
                 .any(|p| p.place == Some(Place::Block(0)) && p.key.as_deref() == Some("timeout")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_brace_value_is_a_value() {
+        let mut config = config();
+        config.virtual_services[0].expect = Some(lvs_cf::Text {
+            value: "{".into(),
+            quote: lvs_cf::Quote::None,
+        });
+        let document = Document::of(&config);
+        assert_eq!(document.blocks.len(), 2);
+        assert_eq!(value_of(&document.blocks[0].entries, "expect"), Some("{"));
+        assert_eq!(document.blocks[0].servers.len(), 1);
+        assert_eq!(document.check(), Ok(config));
     }
 
     #[test]

@@ -315,11 +315,38 @@ pub fn submitted(field: &Field, form: &std::collections::HashMap<String, String>
     }
 }
 
-/// Applies a form's values for `fields` to `entries`.
-pub fn apply(fields: &[Field], form: &std::collections::HashMap<String, String>, entries: &mut Vec<Entry>) {
-    for field in fields {
-        set(entries, field.key, submitted(field, form));
+/// Why a form's text cannot be a value, if it cannot: a line break would
+/// start another directive, and a choice must be one of its options.
+pub fn refused(field: &Field, form: &std::collections::HashMap<String, String>) -> Option<String> {
+    let inputs = [field.key.to_owned(), format!("{}{DEVICE_SUFFIX}", field.key)];
+    for input in &inputs {
+        if form.get(input).is_some_and(|v| v.chars().any(char::is_control)) {
+            return Some("line breaks and control characters are not allowed".to_owned());
+        }
     }
+    match (field.kind, form.get(field.key).map(|v| v.trim())) {
+        (Kind::Choice(options), Some(value)) if !value.is_empty() && !options.contains(&value) => {
+            Some(format!("choose one of {}", options.join(", ")))
+        }
+        _ => None,
+    }
+}
+
+/// Applies a form's values for `fields` to `entries`; the fields whose text
+/// cannot be a value are left as they were and returned with the reason.
+pub fn apply(
+    fields: &[Field],
+    form: &std::collections::HashMap<String, String>,
+    entries: &mut Vec<Entry>,
+) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    for field in fields {
+        match refused(field, form) {
+            Some(why) => problems.push((field.key, why)),
+            None => set(entries, field.key, submitted(field, form)),
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -360,6 +387,26 @@ mod tests {
         // A long value stays whole (Piranha's tool cut lines at 80 characters).
         let long = "x".repeat(300);
         assert_eq!(submitted(&GLOBAL[1], &form(&[("primary", &long)])), Some(long));
+    }
+
+    #[test]
+    fn line_breaks_and_unknown_choices_are_refused() {
+        let mut entries = vec![Entry::new("port", "80")];
+        let f = form(&[
+            ("port", "80\nscheduler = rr"),
+            ("protocol", "tcp\r server x {"),
+            ("scheduler", "fastest"),
+        ]);
+        let problems = apply(VIRTUAL, &f, &mut entries);
+        let keys: Vec<&str> = problems.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec!["port", "protocol", "scheduler"]);
+        assert_eq!(
+            value_of(&entries, "port"),
+            Some("80"),
+            "a refused value changes nothing"
+        );
+        let device = form(&[("address", "10.0.0.1"), ("address__device", "eth0\nport = 1")]);
+        assert!(refused(&VIRTUAL[1], &device).is_some());
     }
 
     #[test]

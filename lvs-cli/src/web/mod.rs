@@ -100,6 +100,8 @@ pub struct App {
     pub sessions: Sessions,
     /// Saves one at a time: each reads, edits and writes the whole file.
     saving: tokio::sync::Mutex<()>,
+    /// Password checks at once: each takes an Argon2 run's memory and time.
+    logins: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -109,6 +111,7 @@ impl App {
             passwords,
             sessions: Sessions::default(),
             saving: tokio::sync::Mutex::new(()),
+            logins: tokio::sync::Semaphore::new(2),
         })
     }
 }
@@ -230,6 +233,13 @@ async fn login_page() -> Response {
 }
 
 async fn login(State(app): State<Shared>, Form(form): Form<FormData>) -> Response {
+    let Ok(_checking) = app.logins.try_acquire() else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many logins at once; try again",
+        )
+            .into_response();
+    };
     let user = form.get("user").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let checker = app.clone();
@@ -419,13 +429,33 @@ async fn save_panel(
     if document.entries(place).is_none() {
         return Page::new(panel.tab(), session).missing();
     }
+    if let Some(page) = stale(&document, &form, session) {
+        return page;
+    }
+    let mut refused = Vec::new();
     if let Some(name) = document.name_mut(place) {
-        if let Some(new) = form.get("name") {
-            *name = new.trim().to_owned();
+        match form.get("name") {
+            Some(new) if new.chars().any(char::is_control) => refused.push((
+                "name",
+                "line breaks and control characters are not allowed".to_owned(),
+            )),
+            Some(new) => *name = new.trim().to_owned(),
+            None => {}
         }
     }
     if let Some(entries) = document.entries_mut(place) {
-        fields::apply(panel.fields(), &form, entries);
+        refused.extend(fields::apply(panel.fields(), &form, entries));
+    }
+    if !refused.is_empty() {
+        let problems: Vec<document::Problem> = refused
+            .into_iter()
+            .map(|(key, message)| document::Problem {
+                place: Some(place),
+                key: Some(key.to_owned()),
+                message,
+            })
+            .collect();
+        return Page::new(panel.tab(), session).panel(panel, &document, &problems, None);
     }
     let again = |problems: &[document::Problem]| {
         Page::new(panel.tab(), session).panel(panel, &document, problems, None)
@@ -559,11 +589,22 @@ async fn list_change(
         Ok(document) => document,
         Err(page) => return page,
     };
+    if let Some(page) = stale(&document, form, session) {
+        return page;
+    }
     if !change(&mut document) {
         return Page::new("virtual", session).missing();
     }
     let again = |problems: &[document::Problem]| Page::new("virtual", session).problems(problems);
     save_and_go(app, form, &document, next, again, session).await
+}
+
+/// The refusal of a change made from a page that showed an older file (or
+/// none): blocks and servers are addressed by position, so a stale page
+/// could otherwise change the wrong one.
+fn stale(document: &Document, form: &FormData, session: &SessionInfo) -> Option<Response> {
+    let now = pages::serial_of(document);
+    (form.get("serial").map(String::as_str) != Some(now)).then(|| Page::new("virtual", session).stale(now))
 }
 
 /// Flips a block's or server's `active`.

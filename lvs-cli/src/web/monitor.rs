@@ -21,8 +21,14 @@ pub fn daemon(pidfile: &Path) -> Daemon {
     let pid = std::fs::read_to_string(pidfile)
         .ok()
         .and_then(|text| text.trim().parse::<u32>().ok())
-        .filter(|&pid| pid > 0 && Path::new(&format!("/proc/{pid}")).exists());
+        .filter(|&pid| live_pid(u64::from(pid)));
     pid.map_or(Daemon::NotRunning, Daemon::Running)
+}
+
+/// Whether `pid` names one existing process (never 0, which kill(2) reads
+/// as the caller's group, nor a number it would read as negative).
+fn live_pid(pid: u64) -> bool {
+    (1..=i32::MAX as u64).contains(&pid) && Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The lvs daemon: from its pid file, or else from its status (a daemon
@@ -31,6 +37,7 @@ pub fn lvs_daemon(pidfile: &Path, status: Option<&Value>) -> Daemon {
     match daemon(pidfile) {
         Daemon::NotRunning => status
             .and_then(|s| s["pid"].as_u64())
+            .filter(|&pid| live_pid(pid))
             .and_then(|pid| u32::try_from(pid).ok())
             .map_or(Daemon::NotRunning, Daemon::Running),
         running => running,

@@ -201,10 +201,16 @@ impl<'s> Page<'s> {
 
     /// A one-button form that posts to `action`.
     fn button(&self, action: &str, label: &str, id: &str) -> String {
+        self.button_at(action, label, id, None)
+    }
+
+    /// A one-button form that changes the file as it was at `serial`.
+    fn button_at(&self, action: &str, label: &str, id: &str, serial: Option<&str>) -> String {
         format!(
-            "<form class=\"inline\" method=\"post\" action=\"{}\">{}<button type=\"submit\" id=\"{}\">{}</button></form>",
+            "<form class=\"inline\" method=\"post\" action=\"{}\">{}{}<button type=\"submit\" id=\"{}\">{}</button></form>",
             escape(action),
             self.csrf(),
+            serial.map(serial_field).unwrap_or_default(),
             escape(id),
             escape(label)
         )
@@ -254,6 +260,20 @@ impl<'s> Page<'s> {
             "<p class=\"problems\">No such virtual or real server (the file may have changed).</p>",
         );
         *response.status_mut() = StatusCode::NOT_FOUND;
+        response
+    }
+
+    /// A change made from a page older than the file: refused.
+    pub fn stale(&self, now: &str) -> Response {
+        let mut response = self.render(
+            "Not saved",
+            "",
+            &format!(
+                "<p class=\"problems\" id=\"problems\">lvs.cf changed since this page was shown (its serial_no is now {}): nothing was changed. Reload the page and make the change again.</p>",
+                escape(now)
+            ),
+        );
+        *response.status_mut() = StatusCode::CONFLICT;
         response
     }
 
@@ -363,9 +383,10 @@ impl<'s> Page<'s> {
         }
         let _ = write!(
             html,
-            "<form method=\"post\" action=\"{}\" id=\"panel\">{}",
+            "<form method=\"post\" action=\"{}\" id=\"panel\">{}{}",
             escape(&panel.url()),
-            self.csrf()
+            self.csrf(),
+            serial_field(serial_of(document))
         );
         if let Panel::Virtual { b, new: true } = panel {
             let kind = document.blocks.get(b).map_or("virtual", |x| x.kind.keyword());
@@ -417,6 +438,7 @@ impl<'s> Page<'s> {
     }
 
     pub fn virtual_list(&self, document: &Document, saved: Option<&str>) -> Response {
+        let serial = serial_of(document);
         let mut html = Self::note(saved);
         html.push_str(
             "<table id=\"virtual-servers\"><tr><th>status</th><th>kind</th><th>name</th><th>virtual IP</th><th>netmask</th><th>port</th><th>protocol</th><th>interface</th><th>real servers</th><th></th></tr>",
@@ -439,8 +461,8 @@ impl<'s> Page<'s> {
                 escape(if get("protocol").is_empty() { "tcp" } else { get("protocol") }),
                 escape(device),
                 block.servers.len(),
-                self.button(&format!("/virtual/{b}/toggle"), if active { "Deactivate" } else { "Activate" }, &format!("toggle-{b}")),
-                self.button(&format!("/virtual/{b}/delete"), "Delete", &format!("delete-{b}")),
+                self.button_at(&format!("/virtual/{b}/toggle"), if active { "Deactivate" } else { "Activate" }, &format!("toggle-{b}"), Some(serial)),
+                self.button_at(&format!("/virtual/{b}/delete"), "Delete", &format!("delete-{b}"), Some(serial)),
             );
         }
         html.push_str("</table>");
@@ -449,6 +471,7 @@ impl<'s> Page<'s> {
     }
 
     pub fn servers_list(&self, document: &Document, b: usize, saved: Option<&str>) -> Response {
+        let serial = serial_of(document);
         let Some(block) = document.blocks.get(b) else {
             return self.missing();
         };
@@ -470,8 +493,8 @@ impl<'s> Page<'s> {
                 escape(get("address")),
                 escape(get("port")),
                 escape(get("weight")),
-                self.button(&format!("/virtual/{b}/servers/{s}/toggle"), if active { "Deactivate" } else { "Activate" }, &format!("toggle-rs-{s}")),
-                self.button(&format!("/virtual/{b}/servers/{s}/delete"), "Delete", &format!("delete-rs-{s}")),
+                self.button_at(&format!("/virtual/{b}/servers/{s}/toggle"), if active { "Deactivate" } else { "Activate" }, &format!("toggle-rs-{s}"), Some(serial)),
+                self.button_at(&format!("/virtual/{b}/servers/{s}/delete"), "Delete", &format!("delete-rs-{s}"), Some(serial)),
             );
         }
         let _ = write!(
@@ -484,6 +507,19 @@ impl<'s> Page<'s> {
             &html,
         )
     }
+}
+
+/// The file's `serial_no`, which a change must still find (else the page
+/// was stale: another save came between).
+pub fn serial_of(document: &Document) -> &str {
+    value_of(&document.globals, "serial_no").unwrap_or("0")
+}
+
+fn serial_field(serial: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"serial\" value=\"{}\">",
+        escape(serial)
+    )
 }
 
 fn panel_has(panel: Panel, key: Option<&str>) -> bool {

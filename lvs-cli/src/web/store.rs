@@ -108,7 +108,18 @@ fn replace(path: &Path, bytes: &[u8], like: Option<&std::fs::Metadata>) -> Resul
             path: path.to_owned(),
             source,
         }
-    })
+    })?;
+    // The rename reaches the disk with its directory.
+    let directory = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(directory)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StoreError::Io {
+            path: directory.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]
