@@ -24,7 +24,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::config::{load_config, load_config_with};
+use crate::config::load_config_with;
 use crate::daemon::{Detach, Signals};
 use crate::log::Log;
 use crate::lvs::{LvsArgs, StatusFormat};
@@ -64,19 +64,22 @@ fn timeouts(config: &Config) -> Option<Timeouts> {
     (wanted.tcp != 0 || wanted.tcp_fin != 0 || wanted.udp != 0).then_some(wanted)
 }
 
+/// Reads lvs.cf and derives its plan (while the file is validated), as the
+/// daemon does at start and on each reload.
+fn read_plan(path: &Path, reparser: &mut Reparser) -> Result<(Config, Plan), String> {
+    let (config, plan) = load_config_with(path, reparser, Plan::new)?;
+    Ok((config, plan.map_err(|e| e.to_string())?))
+}
+
 /// How soon failed table operations are tried again.
 const RETRY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn main(args: LvsArgs) -> ExitCode {
     let mut reparser = Reparser::default();
-    let config = match load_config(&args.configfile, Some(&mut reparser)) {
-        Ok(config) => config,
+    let (config, plan) = match read_plan(&args.configfile, &mut reparser) {
+        Ok(read) => read,
         Err(e) => return fail(&e),
-    };
-    let plan = match Plan::new(&config) {
-        Ok(plan) => plan,
-        Err(e) => return fail(&e.to_string()),
     };
     let ipvs = if args.test_start {
         None
@@ -102,7 +105,7 @@ pub fn main(args: LvsArgs) -> ExitCode {
             Ok(signals) => signals,
             Err(e) => return fail(&format!("cannot handle signals: {e}")),
         };
-        let (director, updates, news) = match Director::start(args, (config, reparser), plan, ipvs, log) {
+        let (director, updates, news) = match Director::start(args, config, reparser, plan, ipvs, log) {
             Ok(started) => started,
             Err(e) => return fail(&e),
         };
@@ -134,7 +137,8 @@ struct Director {
 impl Director {
     fn start(
         args: LvsArgs,
-        (config, reparser): (Config, Reparser),
+        config: Config,
+        reparser: Reparser,
         plan: Plan,
         mut ipvs: Option<Ipvs>,
         log: Log,
@@ -401,10 +405,11 @@ impl Director {
     /// Applies what the table lacks; `previous` is the plan before a reload.
     /// Returns how many operations it made.
     fn sync(&mut self, previous: Option<&Plan>) -> usize {
+        // A full sync covers every owned service, the unsettled ones too.
+        self.unsettled.clear();
         let operations = if self.nannies.is_some() {
             self.nanny_mode_operations(previous)
         } else {
-            self.unsettled.clear();
             reconcile(&self.plan, previous, &self.health, &self.table)
         };
         self.apply(&operations);
@@ -477,7 +482,9 @@ impl Director {
     }
 
     /// Notes what each operation did: the table model follows the ones that
-    /// succeeded; failures are logged and their services tried again later.
+    /// succeeded; failures are logged and their services tried again later
+    /// (a service the file no longer names stays in the model until its
+    /// delete succeeds).
     fn record(&mut self, operations: &[Operation], results: Vec<Result<(), lvs_ipvs::IpvsError>>) {
         for (operation, result) in operations.iter().zip(results) {
             match result {
@@ -499,9 +506,7 @@ impl Director {
         self.log.line("SIGHUP received: re-reading the configuration");
         let started = std::time::Instant::now();
         // The plan is derived while the file is validated.
-        let loaded = load_config_with(&self.args.configfile, Some(&mut self.reparser), Plan::new)
-            .and_then(|(config, plan)| plan.map(|plan| (config, plan)).map_err(|e| e.to_string()));
-        let (config, plan) = match loaded {
+        let (config, plan) = match read_plan(&self.args.configfile, &mut self.reparser) {
             Ok(loaded) => loaded,
             Err(e) => {
                 self.log.line(&format!("{e}; keeping the running configuration"));
@@ -526,33 +531,30 @@ impl Director {
             &mut self.ids,
             in_changed,
         );
-        let kept: HashSet<ServerRef> = checks
-            .servers
-            .iter()
-            .filter_map(|s| self.ids.server(s.id))
-            .collect();
-        let gone: Vec<ServerRef> = self
-            .plan
+        // The changed services' servers, as they were, make way for the new:
+        // their health goes, and so do the ids of those the file dropped.
+        let kept: HashSet<ServerRef> = plan
             .services
             .iter()
             .filter(|s| in_changed(&s.service.key))
             .flat_map(|s| s.servers.iter().map(|server| server.at))
-            .filter(|at| !kept.contains(at))
             .collect();
-        let gone_ids: Vec<usize> = gone.iter().filter_map(|at| self.ids.forget(at)).collect();
+        let mut gone_ids = Vec::new();
+        for service in self.plan.services.iter().filter(|s| in_changed(&s.service.key)) {
+            for server in &service.servers {
+                self.health.remove(&server.at);
+                if !kept.contains(&server.at) {
+                    gone_ids.extend(self.ids.forget(&server.at));
+                }
+            }
+        }
+        self.health.extend(checks.health);
         if self.nannies.is_some() {
             checks.servers.clear();
         }
         // Unchanged servers keep their running checks; the changed ones
         // restart while the table changes (below).
         let restarted = checks.servers;
-        // The changed services' servers, as they were, make way for the new.
-        for service in self.plan.services.iter().filter(|s| in_changed(&s.service.key)) {
-            for server in &service.servers {
-                self.health.remove(&server.at);
-            }
-        }
-        self.health.extend(checks.health);
         let checked = started.elapsed();
         let previous = std::mem::replace(&mut self.plan, plan);
         // The old file's model is freed once the reload is done.
@@ -577,8 +579,6 @@ impl Director {
             self.sync_services_with(changed.clone(), revise)
         };
         self.start_nannies();
-        // A service the file no longer names leaves the table model when its
-        // delete succeeds; one that failed stays, and is tried again.
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         self.log.line(&format!(
             "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, plan {:.1} ms, table and checks {:.1} ms; {} of {} services changed)",
@@ -1085,7 +1085,9 @@ pub fn status(args: &LvsArgs) -> ExitCode {
     }
 }
 
-fn ask(socket: &Path, format: StatusFormat) -> std::io::Result<String> {
+/// Asks the daemon at `socket` for its status in `format` (the client side
+/// of `--status`, and of lvs-web's monitoring panel).
+pub fn ask(socket: &Path, format: StatusFormat) -> std::io::Result<String> {
     use std::io::Read;
     let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;

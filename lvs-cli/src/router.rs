@@ -256,7 +256,7 @@ pub fn main(args: PulseArgs) -> ExitCode {
     if args.fos.is_some() {
         return fail("--fos (failover services) is not supported by lvs-rs");
     }
-    let config = match load_config(&args.configfile, None) {
+    let config = match load_config(&args.configfile) {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };
@@ -764,7 +764,7 @@ impl Pulse {
     /// changes nothing. The lvs daemon gets the signal too.
     async fn reload(&mut self, now: Instant) {
         self.log.line("SIGHUP received: re-reading the configuration");
-        let loaded = load_config(&self.args.configfile, None).and_then(|config| {
+        let loaded = load_config(&self.args.configfile).and_then(|config| {
             local_addresses(&mut self.rtnl)
                 .and_then(|local| Settings::from_config(&config, &local))
                 .map_err(|e| e.to_string())

@@ -110,15 +110,7 @@ fn engine(count: usize) -> Measurement {
                     expect: None,
                 }),
                 timeout: Duration::from_secs(1),
-                nanny: NannyConfig {
-                    weight: 1,
-                    interval: Duration::from_secs(1),
-                    reentry: Duration::from_secs(3),
-                    quiesce: false,
-                    failures: 1,
-                    scale: 10,
-                    load_monitor: false,
-                },
+                nanny: NannyConfig::piranha(1, Duration::from_secs(1), Duration::from_secs(3)),
                 load_command: None,
                 adopt: None,
             })

@@ -340,14 +340,9 @@ pub fn reconcile(
     health: &HashMap<ServerRef, Health>,
     kernel: &Table,
 ) -> Vec<Operation> {
-    let owns = |key: &ServiceKey| plan.named.contains(key) || previous.is_some_and(|p| p.named.contains(key));
-    // The daemon keeps a table of owned services only: no copy is needed then.
-    let owned = if kernel.services.keys().all(owns) {
-        std::borrow::Cow::Borrowed(kernel)
-    } else {
-        std::borrow::Cow::Owned(kernel.filtered(owns))
-    };
-    lvs_ipvs::diff(&owned, &desired(plan, health, &owned))
+    let mut owned = plan.named.clone();
+    owned.extend(previous.iter().flat_map(|p| p.named.iter().copied()));
+    reconcile_services(plan, health, kernel, &owned)
 }
 
 /// [`reconcile`] for the services in `keys` only, at a cost that grows with

@@ -39,6 +39,21 @@ pub struct NannyConfig {
 }
 
 impl NannyConfig {
+    /// Checks every `interval` at `weight`, re-adding after `reentry`, with
+    /// Piranha's defaults for the rest: no quiesce, out on the first
+    /// failure, load weights up to 10 × `weight`, no load monitor.
+    pub fn piranha(weight: u32, interval: Duration, reentry: Duration) -> NannyConfig {
+        NannyConfig {
+            weight,
+            interval,
+            reentry,
+            quiesce: false,
+            failures: 1,
+            scale: 10,
+            load_monitor: false,
+        }
+    }
+
     /// Successes needed to re-add a server: `reentry / interval`, whole checks.
     pub fn reentry_checks(&self) -> u64 {
         let interval = self.interval.as_secs_f64();
@@ -315,15 +330,7 @@ mod tests {
     use super::*;
 
     fn config() -> NannyConfig {
-        NannyConfig {
-            weight: 64,
-            interval: Duration::from_secs(10),
-            reentry: Duration::from_secs(180),
-            quiesce: false,
-            failures: 1,
-            scale: 10,
-            load_monitor: false,
-        }
+        NannyConfig::piranha(64, Duration::from_secs(10), Duration::from_secs(180))
     }
 
     fn up(n: &mut Nanny) -> Vec<NannyAction> {

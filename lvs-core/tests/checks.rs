@@ -454,15 +454,7 @@ fn watched(id: usize, target: SocketAddr, weight: u32) -> lvs_core::engine::Serv
             expect: None,
         }),
         timeout: Duration::from_millis(300),
-        nanny: NannyConfig {
-            weight,
-            interval: Duration::from_millis(100),
-            reentry: Duration::from_millis(300),
-            quiesce: false,
-            failures: 1,
-            scale: 10,
-            load_monitor: false,
-        },
+        nanny: NannyConfig::piranha(weight, Duration::from_millis(100), Duration::from_millis(300)),
         load_command: None,
         adopt: None,
     }

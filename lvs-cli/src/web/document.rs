@@ -6,6 +6,8 @@
 
 use lvs_cf::{Config, Diagnostic, ParseError, ParseOptions};
 
+use super::fields::{quote_if_needed, unquoted};
+
 /// Which block an entry belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -67,27 +69,6 @@ pub struct Problem {
     pub message: String,
 }
 
-/// The block name as written: the writer quotes names that need it.
-fn unquote(token: &str) -> &str {
-    for quote in ['"', '\''] {
-        if let Some(inner) = token.strip_prefix(quote).and_then(|t| t.strip_suffix(quote)) {
-            return inner;
-        }
-    }
-    token
-}
-
-/// A name as one lvs.cf token.
-fn name_token(name: &str) -> String {
-    if !name.is_empty() && !name.contains([' ', '\t']) && !name.starts_with(['"', '\'', '#', '=']) {
-        name.to_owned()
-    } else if name.contains('"') {
-        format!("'{name}'")
-    } else {
-        format!("\"{name}\"")
-    }
-}
-
 impl Entry {
     pub fn new(key: &str, value: impl Into<String>) -> Entry {
         Entry {
@@ -130,7 +111,7 @@ impl Document {
             // word is the block keyword of its level (no key is one), so a
             // value such as `expect = {` stays a value.
             let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
-            let header = rest.strip_suffix(" {").map(|name| unquote(name).to_owned());
+            let header = rest.strip_suffix(" {").map(|name| unquoted(name).to_owned());
             match (word, header) {
                 ("server", Some(name)) if in_block && !in_server => {
                     if let Some(block) = document.blocks.last_mut() {
@@ -192,7 +173,7 @@ impl Document {
         }
         for (b, block) in self.blocks.iter().enumerate() {
             let place = Place::Block(b);
-            let header = format!("{} {} {{", block.kind.keyword(), name_token(&block.name));
+            let header = format!("{} {} {{", block.kind.keyword(), quote_if_needed(&block.name));
             line(&mut text, header, place, Some("name"));
             for entry in &block.entries {
                 line(
@@ -206,7 +187,7 @@ impl Document {
                 let place = Place::Server(b, s);
                 line(
                     &mut text,
-                    format!("     server {} {{", name_token(&server.name)),
+                    format!("     server {} {{", quote_if_needed(&server.name)),
                     place,
                     Some("name"),
                 );

@@ -265,7 +265,8 @@ pub fn unquoted(value: &str) -> &str {
 /// A single value as an lvs.cf token: quoted when it has blanks or starts
 /// with a quote or `#`.
 pub fn quote_if_needed(value: &str) -> String {
-    if !value.is_empty() && !value.contains([' ', '\t']) && !value.starts_with(['"', '\'', '#']) {
+    // A leading `=` would be split off as the `key=value` extension's `=`.
+    if !value.is_empty() && !value.contains([' ', '\t']) && !value.starts_with(['"', '\'', '#', '=']) {
         value.to_owned()
     } else if value.contains('"') {
         format!("'{value}'")
@@ -315,14 +316,23 @@ pub fn submitted(field: &Field, form: &std::collections::HashMap<String, String>
     }
 }
 
-/// Why a form's text cannot be a value, if it cannot: a line break would
-/// start another directive, and a choice must be one of its options.
+/// Why `text` cannot stand in lvs.cf, if it cannot: a line break would
+/// start another directive (names and values alike).
+pub fn control_characters(text: &str) -> Option<String> {
+    text.chars()
+        .any(char::is_control)
+        .then(|| "line breaks and control characters are not allowed".to_owned())
+}
+
+/// Why a form's text cannot be a value, if it cannot: see
+/// [`control_characters`]; and a choice must be one of its options.
 pub fn refused(field: &Field, form: &std::collections::HashMap<String, String>) -> Option<String> {
     let inputs = [field.key.to_owned(), format!("{}{DEVICE_SUFFIX}", field.key)];
-    for input in &inputs {
-        if form.get(input).is_some_and(|v| v.chars().any(char::is_control)) {
-            return Some("line breaks and control characters are not allowed".to_owned());
-        }
+    if let Some(why) = inputs
+        .iter()
+        .find_map(|input| control_characters(form.get(input)?))
+    {
+        return Some(why);
     }
     match (field.kind, form.get(field.key).map(|v| v.trim())) {
         (Kind::Choice(options), Some(value)) if !value.is_empty() && !options.contains(&value) => {

@@ -178,7 +178,9 @@ async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Respo
     let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large").into_response();
     };
-    let token: Option<String> = form_pairs(&bytes)
+    // Decoded as the handlers' `Form` decodes it (axum uses this crate).
+    let token: Option<String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .unwrap_or_default()
         .into_iter()
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v);
@@ -190,42 +192,6 @@ async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Respo
             .into_response();
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
-}
-
-/// Decodes `application/x-www-form-urlencoded` bytes.
-pub fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    fn decode(part: &[u8]) -> String {
-        let mut out = Vec::with_capacity(part.len());
-        let mut i = 0;
-        while i < part.len() {
-            match part[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < part.len() => {
-                    let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok();
-                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    bytes
-        .split(|&b| b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let mut halves = pair.splitn(2, |&b| b == b'=');
-            let key = decode(halves.next().unwrap_or_default());
-            let value = decode(halves.next().unwrap_or_default());
-            (key, value)
-        })
-        .collect()
 }
 
 async fn login_page() -> Response {
@@ -289,12 +255,7 @@ async fn control(
     Query(query): Query<Refresh>,
 ) -> Response {
     let refresh = query.refresh.is_some().then(|| query.every.unwrap_or(10).max(1));
-    let app2 = app.clone();
-    let view = tokio::task::spawn_blocking(move || pages::ControlView::gather(&app2.args)).await;
-    match view {
-        Ok(view) => Page::new("control", &session).control(&view, refresh, None),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    control_page(&app, &session, refresh, None).await
 }
 
 async fn reload(
@@ -302,9 +263,20 @@ async fn reload(
     axum::Extension(session): axum::Extension<SessionInfo>,
 ) -> Response {
     let note = signal_daemons(&app.args);
-    let app2 = app.clone();
-    match tokio::task::spawn_blocking(move || pages::ControlView::gather(&app2.args)).await {
-        Ok(view) => Page::new("control", &session).control(&view, None, Some(&note)),
+    control_page(&app, &session, None, Some(&note)).await
+}
+
+/// The control and monitoring panel; gathering reads files and sockets,
+/// so it runs off the async threads.
+async fn control_page(
+    app: &Shared,
+    session: &SessionInfo,
+    refresh: Option<u32>,
+    note: Option<&str>,
+) -> Response {
+    let app = app.clone();
+    match tokio::task::spawn_blocking(move || pages::ControlView::gather(&app.args)).await {
+        Ok(view) => Page::new("control", session).control(&view, refresh, note),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -434,13 +406,11 @@ async fn save_panel(
     }
     let mut refused = Vec::new();
     if let Some(name) = document.name_mut(place) {
-        match form.get("name") {
-            Some(new) if new.chars().any(char::is_control) => refused.push((
-                "name",
-                "line breaks and control characters are not allowed".to_owned(),
-            )),
-            Some(new) => *name = new.trim().to_owned(),
-            None => {}
+        if let Some(new) = form.get("name") {
+            match fields::control_characters(new) {
+                Some(why) => refused.push(("name", why)),
+                None => *name = new.trim().to_owned(),
+            }
         }
     }
     if let Some(entries) = document.entries_mut(place) {

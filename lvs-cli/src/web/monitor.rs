@@ -103,17 +103,8 @@ pub fn local_addresses() -> Vec<IpAddr> {
 
 /// The lvs daemon's status (see `lvs --status --format json`).
 pub fn lvs_status(socket: &Path) -> Result<Value, String> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::os::unix::net::UnixStream::connect(socket)
+    let answer = crate::director::ask(socket, crate::lvs::StatusFormat::Json)
         .map_err(|e| format!("no lvs daemon answers at {}: {e}", socket.display()))?;
-    let timeout = Some(std::time::Duration::from_secs(5));
-    let _ = stream.set_read_timeout(timeout);
-    let _ = stream.set_write_timeout(timeout);
-    let mut answer = String::new();
-    stream
-        .write_all(b"json\n")
-        .and_then(|()| stream.read_to_string(&mut answer))
-        .map_err(|e| format!("{}: {e}", socket.display()))?;
     serde_json::from_str(&answer).map_err(|e| format!("{}: {e}", socket.display()))
 }
 

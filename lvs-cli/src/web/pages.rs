@@ -608,7 +608,6 @@ fn status_table(status: &Value) -> String {
         other => other.to_string(),
     };
     for service in status["services"].as_array().into_iter().flatten() {
-        let servers = service["servers"].as_array().cloned().unwrap_or_default();
         let _ = write!(
             html,
             "<tr class=\"service\"><td><b>{}</b> {} ({})</td><td colspan=\"6\"></td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -619,7 +618,7 @@ fn status_table(status: &Value) -> String {
             escape(&text(&service["in_bytes"])),
             escape(&text(&service["out_bytes"])),
         );
-        for server in &servers {
+        for server in service["servers"].as_array().into_iter().flatten() {
             let last = &server["last_check"];
             let last = if last.is_null() {
                 "none yet".to_owned()
