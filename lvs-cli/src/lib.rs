@@ -1,22 +1,17 @@
-//! Argument definitions of the lvs-rs programs.
+//! The lvs-rs programs' command lines.
 //!
-//! Each binary in `src/bin` parses its arguments with the definitions here
-//! and wires the library crates together; nothing else lives in the binaries.
-//! The definitions are a library so that `cargo xtask man` and the tests can
-//! render the man pages from them.
+//! Each binary in `src/bin` parses its arguments with the definitions here,
+//! maps them to a library's options and calls it: the daemons are
+//! `lvs-daemon`'s, the ipvsadm emulation `lvs-ipvsadm`'s, the web tool
+//! `lvs-web`'s. The definitions are a library so that `cargo xtask man` and
+//! the tests can render the man pages from them; nothing else lives here.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod config;
-pub mod daemon;
-pub mod director;
-pub mod ipvsadm;
-pub mod log;
 pub mod lvs;
-pub mod nannies;
 pub mod nanny;
 pub mod pulse;
-pub mod router;
 pub mod send_arp;
+#[cfg(feature = "web")]
 pub mod web;
 
 /// Every program with its man page section, for man page generation.
@@ -27,6 +22,13 @@ pub fn programs() -> Vec<(clap::Command, &'static str)> {
         (nanny::NannyArgs::command(), "8"),
         (pulse::PulseArgs::command(), "8"),
         (send_arp::SendArpArgs::command(), "8"),
+        #[cfg(feature = "web")]
         (web::WebArgs::command(), "8"),
     ]
+}
+
+/// Prints `program: message` on standard error and gives the failure status.
+pub(crate) fn fail(program: &str, message: &dyn std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("{program}: {message}");
+    std::process::ExitCode::FAILURE
 }

@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, ArgGroup, Parser, ValueEnum};
 use lvs_cf::{Config, LoadError, ParseOptions, Severity};
+use lvs_daemon::director::{Director, DirectorOptions};
+use lvs_daemon::log::Log;
+use lvs_daemon::process::{self, DaemonSignal, Detach, Signals};
+use lvs_daemon::status::{ask, Format};
 
 /// How `--status` writes the daemon's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -27,6 +31,7 @@ pub enum DumpFormat {
     Json,
 }
 
+/// `lvs`'s arguments.
 #[derive(Debug, Parser)]
 #[command(
     name = "lvs",
@@ -135,9 +140,90 @@ pub fn main(args: LvsArgs) -> ExitCode {
     if args.check || args.dump {
         check_or_dump(&args)
     } else if args.status {
-        crate::director::status(&args)
+        status(&args)
     } else {
-        crate::director::main(args)
+        daemon(args)
+    }
+}
+
+impl LvsArgs {
+    /// The director's options for these arguments.
+    pub fn director_options(&self) -> DirectorOptions {
+        DirectorOptions::new(&self.configfile)
+            .dry_run(self.test_start)
+            .verbose(self.verbose)
+            .nanny_processes(self.nanny_processes)
+            .nanny_foreground(self.nodaemon)
+            .status_socket(Some(self.socket.clone()))
+            .metrics(self.metrics)
+    }
+}
+
+/// The daemon: prepared before leaving the terminal (so that a bad file or
+/// a missing IPVS is reported to whoever started it), then run until
+/// SIGTERM or SIGINT; SIGHUP reloads.
+fn daemon(args: LvsArgs) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| crate::fail("lvs", e);
+    let log = Log::open(c"lvsd", args.nodaemon, "", args.verbose);
+    let director = match Director::prepare(args.director_options(), log.clone()) {
+        Ok(director) => director,
+        Err(e) => return fail(&e),
+    };
+    // No thread exists yet: the runtime is built after detaching.
+    let detach = Detach::from_flags(args.nodaemon, args.nofork);
+    let runtime = match process::start(detach, Some(&args.pidfile), &log) {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&e),
+    };
+    let code = runtime.block_on(async move {
+        // Before anything else: a SIGHUP during start-up must not kill the daemon.
+        let mut signals = match Signals::new() {
+            Ok(signals) => signals,
+            Err(e) => return fail(&format!("cannot handle signals: {e}")),
+        };
+        let handle = director.handle();
+        let stopped = async move {
+            loop {
+                match signals.next().await {
+                    DaemonSignal::Stop(number) => {
+                        handle.stop(format!("Terminating due to signal {number}"));
+                        return;
+                    }
+                    DaemonSignal::Reload => {
+                        handle.reload();
+                    }
+                }
+            }
+        };
+        tokio::spawn(stopped);
+        match director.run(std::future::pending()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        }
+    });
+    if detach != Detach::Foreground {
+        let _ = std::fs::remove_file(&args.pidfile);
+    }
+    code
+}
+
+/// `lvs --status`: asks the running daemon and prints its answer.
+fn status(args: &LvsArgs) -> ExitCode {
+    let format = match args.status_format() {
+        Some(StatusFormat::Text) => Format::Text,
+        Some(StatusFormat::Json) => Format::Json,
+        None => return crate::fail("lvs", &"--format for --status is text or json"),
+    };
+    match ask(&args.socket, format) {
+        Ok(answer) => {
+            print!("{answer}");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Err(e) => crate::fail(
+            "lvs",
+            &format!("cannot reach the lvs daemon at {}: {e}", args.socket.display()),
+        ),
     }
 }
 

@@ -1,7 +1,18 @@
 //! `nanny`: Piranha's per-real-server health checker; its options are nanny 0.8.6's.
 
-use clap::{ArgAction, Parser};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::{ArgAction, Parser};
+use lvs_core::check::{Check, Expect};
+use lvs_core::nanny::NannyConfig;
+use lvs_daemon::log::Log;
+use lvs_daemon::nanny::{NannyOptions, NannyWatch};
+use lvs_daemon::process::{self, DaemonSignal, Detach, Signals};
+use lvs_ipvs::{ForwardMethod, Protocol, ServiceKey};
+
+/// `nanny`'s arguments.
 #[derive(Debug, Parser)]
 #[command(
     name = "nanny",
@@ -115,4 +126,191 @@ pub struct NannyArgs {
     /// -t, which then only bounds each check (an lvs-rs extension).
     #[arg(long = "check-interval", value_name = "SECONDS")]
     pub check_interval: Option<f64>,
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("nanny: {message}");
+    ExitCode::FAILURE
+}
+
+/// `inet_aton` forms, as nanny reads `-h`.
+fn ipv4(text: &str) -> Option<Ipv4Addr> {
+    text.parse().ok().or_else(|| {
+        use std::net::ToSocketAddrs;
+        // getaddrinfo reads the short inet_aton forms (10.1) numerically; names are not allowed.
+        if text
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '.' || c == 'x' || c == 'X')
+        {
+            (text, 0).to_socket_addrs().ok()?.find_map(|a| match a.ip() {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            })
+        } else {
+            None
+        }
+    })
+}
+
+/// Runs nanny for one real server until SIGTERM or SIGINT; SIGUSR1 forces
+/// the server down, SIGUSR2 up, SIGHUP back to checking.
+pub fn main(args: NannyArgs) -> ExitCode {
+    if args.fos {
+        return fail("--fos (failover services) is not supported by lvs-rs");
+    }
+    if !args.lvs {
+        return fail("unknown service type");
+    }
+    let Some(server) = args.server.as_deref() else {
+        return fail("No address supplied for the server to monitor (-h)");
+    };
+    // IPv6 real servers are an lvs-rs extension; IPv4 takes every inet_aton form.
+    let Some(rip) = server
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| ipv4(server).map(IpAddr::V4))
+    else {
+        return fail(&format!("bad IP address -- {server}"));
+    };
+    let key = match (args.fwmark, args.vip.as_deref()) {
+        (Some(mark), _) if mark != 0 => ServiceKey::Fwmark {
+            family: lvs_ipvs::Family::of(rip),
+            mark,
+        },
+        (_, Some(vip)) => match vip.parse::<IpAddr>().ok().or_else(|| ipv4(vip).map(IpAddr::V4)) {
+            Some(addr) => ServiceKey::Addr {
+                protocol: if args.udp { Protocol::Udp } else { Protocol::Tcp },
+                addr,
+                port: args.port,
+            },
+            None => return fail(&format!("bad virtual address -- {vip}")),
+        },
+        _ => return fail("No virtual address supplied (-V or -f)"),
+    };
+    if args.interval == 0 {
+        return fail("the interval (-t) must be at least 1 second");
+    }
+    let forward = match args.method.trim_start_matches('-') {
+        "g" => ForwardMethod::DirectRoute,
+        "i" => ForwardMethod::Tunnel,
+        _ => ForwardMethod::Masquerade,
+    };
+    let rport = args.rport.unwrap_or(args.port);
+    let log = Log::open(c"nanny", args.nodaemon, "", args.verbose);
+
+    // The check, as nanny builds it.
+    let translate = |s: &str| {
+        if args.suppress {
+            s.as_bytes().to_vec()
+        } else {
+            lvs_core::check::translate_escapes(s)
+        }
+    };
+    let check = if let Some(command) = &args.send_program {
+        Check::Program {
+            command: command.clone(),
+            expect: args.expect.clone(),
+        }
+    } else {
+        let (send, expect) = if args.send.is_none() && args.expect.is_none() && args.port == 80 && !args.udp {
+            log.line("nanny: no monitor configured, assuming web service on port 80");
+            (
+                Some(b"GET / HTTP/1.0\r\n\r\n".to_vec()),
+                Some(Expect::Prefix(b"HTTP".to_vec())),
+            )
+        } else {
+            let expect = match args
+                .expect
+                .as_deref()
+                .map(|x| Expect::from_nanny(x, args.regex, args.suppress))
+            {
+                Some(Ok(expect)) => Some(expect),
+                Some(Err(e)) => return fail(&format!("bad regular expression in -x: {e}")),
+                None => None,
+            };
+            (args.send.as_deref().map(translate), expect)
+        };
+        if args.udp {
+            Check::Udp { send, expect }
+        } else {
+            Check::Tcp { send, expect }
+        }
+    };
+    let interval = match args.check_interval {
+        None => Duration::from_secs(args.interval),
+        Some(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Duration::from_secs_f64(seconds),
+        Some(seconds) => {
+            return fail(&format!(
+                "the check interval must be above 0 and at most a day, not {seconds}"
+            ))
+        }
+    };
+    let config = NannyConfig {
+        weight: args.weight,
+        interval,
+        reentry: Duration::from_secs(args.reentry.unwrap_or(180)),
+        quiesce: args.quiesce,
+        failures: args.failures,
+        scale: args.scale,
+        load_monitor: args.loadcmd != "none",
+    };
+
+    let options = NannyOptions::new(
+        key,
+        SocketAddr::new(rip, rport),
+        forward,
+        check,
+        config,
+        // -t bounds each check and load query; it is also the interval unless --check-interval.
+        Duration::from_secs(args.interval),
+    )
+    .load_command(args.loadcmd.clone())
+    .dry_run(args.test_start);
+    let watch = match NannyWatch::prepare(options, log.clone()) {
+        Ok(watch) => watch,
+        Err(e) => return fail(&e.to_string()),
+    };
+    // No thread exists yet: the runtime is built after detaching.
+    let runtime = match process::start(Detach::from_flags(args.nodaemon, args.nofork), None, &log) {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&e.to_string()),
+    };
+    runtime.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let signals = (|| {
+            Ok::<_, std::io::Error>((
+                Signals::new()?,
+                signal(SignalKind::user_defined1())?,
+                signal(SignalKind::user_defined2())?,
+            ))
+        })();
+        let (mut signals, mut usr1, mut usr2) = match signals {
+            Ok(signals) => signals,
+            Err(e) => return fail(&format!("cannot handle signals: {e}")),
+        };
+        let handle = watch.handle();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    signal = signals.next() => match signal {
+                        DaemonSignal::Stop(number) => {
+                            let name = if number == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                            handle.stop(format!("Terminating due to {name}"));
+                        }
+                        DaemonSignal::Reload => {
+                            handle.unforce();
+                        }
+                    },
+                    _ = usr1.recv() => {
+                        handle.force_down();
+                    }
+                    _ = usr2.recv() => {
+                        handle.force_up();
+                    }
+                }
+            }
+        });
+        watch.run().await;
+        ExitCode::SUCCESS
+    })
 }

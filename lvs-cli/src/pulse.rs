@@ -2,9 +2,14 @@
 //! options are pulse 0.8.6's.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{ArgAction, Parser};
+use lvs_daemon::log::Log;
+use lvs_daemon::process::{self, DaemonSignal, Detach, Signals};
+use lvs_daemon::pulse::{LvsDaemon, Pulse, PulseOptions};
 
+/// `pulse`'s arguments.
 #[derive(Debug, Parser)]
 #[command(
     name = "pulse",
@@ -66,4 +71,83 @@ pub struct PulseArgs {
     /// Where the daemon writes its process id.
     #[arg(long = "pidfile", value_name = "FILE", default_value = "/var/run/pulse.pid")]
     pub pidfile: PathBuf,
+}
+
+impl PulseArgs {
+    /// pulse's options for these arguments.
+    pub fn pulse_options(&self) -> PulseOptions {
+        PulseOptions::new(&self.configfile)
+            .dry_run(self.test_start)
+            .verbose(self.verbose)
+            .force_active(self.force_active)
+            .foreground(self.nodaemon)
+            .lvs(LvsDaemon::Program(self.lvsd.clone()))
+    }
+}
+
+/// Runs pulse until SIGTERM or SIGINT; SIGHUP reloads; SIGUSR1 and SIGUSR2
+/// are ignored (Piranha's pulse dies of them).
+pub fn main(args: PulseArgs) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| crate::fail("pulse", e);
+    if !args.operands.is_empty() {
+        return fail(&"unexpected arguments");
+    }
+    if args.fos.is_some() {
+        return fail(&"--fos (failover services) is not supported by lvs-rs");
+    }
+    let log = Log::open(c"pulse", args.nodaemon, "pulse: ", args.verbose);
+    // Prepared before daemonizing, so that a failure is seen by whoever started us.
+    let pulse = match Pulse::prepare(args.pulse_options(), log.clone()) {
+        Ok(pulse) => pulse,
+        Err(e) => return fail(&e),
+    };
+    // No thread exists yet: the runtime is built after detaching.
+    let detach = Detach::from_flags(args.nodaemon, false);
+    let runtime = match process::start(detach, Some(&args.pidfile), &log) {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&e),
+    };
+    let code = runtime.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let signals = (|| {
+            Ok::<_, std::io::Error>((
+                Signals::new()?,
+                signal(SignalKind::user_defined1())?,
+                signal(SignalKind::user_defined2())?,
+            ))
+        })();
+        let (mut signals, mut usr1, mut usr2) = match signals {
+            Ok(signals) => signals,
+            Err(e) => return fail(&format!("cannot handle signals: {e}")),
+        };
+        let handle = pulse.handle();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    signal = signals.next() => match signal {
+                        DaemonSignal::Stop(number) => {
+                            handle.stop(format!("Terminating due to signal {number}"));
+                        }
+                        DaemonSignal::Reload => {
+                            handle.reload();
+                        }
+                    },
+                    _ = usr1.recv() => {
+                        handle.note("SIGUSR1 received and ignored");
+                    }
+                    _ = usr2.recv() => {
+                        handle.note("SIGUSR2 received and ignored");
+                    }
+                }
+            }
+        });
+        match pulse.run(std::future::pending()).await {
+            Ok(exit) => ExitCode::from(exit.code()),
+            Err(e) => fail(&e),
+        }
+    });
+    if detach != Detach::Foreground {
+        let _ = std::fs::remove_file(&args.pidfile);
+    }
+    code
 }

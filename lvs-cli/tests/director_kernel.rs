@@ -676,3 +676,82 @@ fn nanny_processes_as_piranha_and_hard_shutdown() {
     );
     assert!(lvs.table().services.is_empty(), "{:?}", lvs.weights());
 }
+
+#[test]
+fn clients_that_send_nothing_or_never_read_delay_nothing() {
+    if !lab("clients_that_send_nothing_or_never_read_delay_nothing") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-idle-clients");
+    lvs.serve_all_three();
+    // 200 local clients: on the status socket and the metrics endpoint, half
+    // of each send nothing, half send a request and never read the answer.
+    let socket = lvs.socket();
+    let mut held_status = Vec::new();
+    for i in 0..100 {
+        let mut stream =
+            std::os::unix::net::UnixStream::connect(&socket).expect("connect to the status socket");
+        if i % 2 == 1 {
+            std::io::Write::write_all(&mut stream, b"json\n").expect("ask");
+        }
+        held_status.push(stream);
+    }
+    let held_metrics: Vec<std::net::TcpStream> = lvs.farm.directors[0].run(|| {
+        (0..100)
+            .map(|i| {
+                let mut stream =
+                    std::net::TcpStream::connect("127.0.0.1:9101").expect("connect to the metrics");
+                if i % 2 == 1 {
+                    std::io::Write::write_all(&mut stream, b"GET /metrics HTTP/1.0\r\n\r\n").expect("ask");
+                }
+                stream
+            })
+            .collect()
+    });
+
+    // A failed server leaves the table within its check interval (1 s) plus 1 s.
+    lvs.farm.servers[2].set_up(false);
+    let gone = lvs.wait("rs3 out", Duration::from_secs(10), || !lvs.has(2));
+    assert!(gone <= Duration::from_secs(2), "rs3 left after {gone:?}");
+
+    // A reload applies.
+    lvs.write_weighted(
+        &Options {
+            scheduler: "rr",
+            servers: &[0, 1, 2],
+            extra: "",
+        },
+        4,
+    );
+    lvs.signal(libc::SIGHUP);
+    let reloaded = lvs.wait("weights 4", Duration::from_secs(10), || {
+        let weights = lvs.weights();
+        weights.len() == 2 && weights.iter().all(|(_, w)| *w == 4)
+    });
+    assert!(reloaded <= Duration::from_secs(2), "the reload took {reloaded:?}");
+
+    // lvs --status answers.
+    let text = lvs.status(&[]);
+    assert!(text.contains("rs1") && text.contains("down"), "{text}");
+
+    // SIGTERM ends the daemon within 1 s, the clients still connected.
+    let stopping = Instant::now();
+    lvs.signal(libc::SIGTERM);
+    let mut child = lvs.child.take().expect("running");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for lvs") {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(5),
+            "lvs did not stop; its log:\n{}",
+            lvs.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stopped = stopping.elapsed();
+    assert!(status.success(), "{status}; log:\n{}", lvs.log());
+    assert!(stopped <= Duration::from_secs(1), "SIGTERM took {stopped:?}");
+    assert!(lvs.table().services.is_empty(), "the service is removed");
+    drop((held_status, held_metrics));
+}

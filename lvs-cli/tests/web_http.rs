@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use clap::Parser as _;
 use http_body_util::BodyExt as _;
-use lvs_cli::web::{self, auth, App, WebArgs};
+use lvs_web::{self as web, auth, App, WebOptions};
 use testkit::TempDir;
 use tower::ServiceExt as _;
 
@@ -37,23 +36,16 @@ impl Tool {
         let passwords = dir.path().join("lvs-web.passwd");
         let hash = auth::hash_password("s3cret", argon2::Params::new(256, 1, 1, None).ok()).expect("hash");
         std::fs::write(&passwords, format!("piranha:{hash}\n")).expect("write");
-        let args = WebArgs::parse_from([
-            "lvs-web".as_ref(),
-            "-c".as_ref(),
-            config.as_os_str(),
-            "--password-file".as_ref(),
-            passwords.as_os_str(),
-            "--lvs-socket".as_ref(),
-            dir.path().join("lvs.sock").as_os_str(),
-            "--pulse-pidfile".as_ref(),
-            dir.path().join("pulse.pid").as_os_str(),
-            "--lvs-pidfile".as_ref(),
-            dir.path().join("lvs.pid").as_os_str(),
-        ]);
+        let mut options = WebOptions::default();
+        options.configfile = config;
+        options.password_file = passwords.clone();
+        options.lvs_socket = dir.path().join("lvs.sock");
+        options.pulse_pidfile = dir.path().join("pulse.pid");
+        options.lvs_pidfile = dir.path().join("lvs.pid");
         let loaded = auth::Passwords::load(&passwords).expect("load");
         Tool {
             dir,
-            app: App::new(args, loaded),
+            app: App::new(options, loaded),
         }
     }
 

@@ -93,8 +93,19 @@ pub struct Plan {
     pub named: BTreeSet<ServiceKey>,
 }
 
-fn resolve(service: &str, host: &Host) -> Result<IpAddr, PlanError> {
-    host.resolve().map_err(|_| PlanError::Resolve {
+/// How host names in lvs.cf become addresses. The daemons pass
+/// [`Host::resolve`] (the system's resolver, which may block); tests and
+/// callers that must not wait pass [`literal_addresses`].
+pub type Resolve<'a> = dyn Fn(&Host) -> std::io::Result<IpAddr> + 'a;
+
+/// A resolver that takes IP literals only: a name is an error.
+pub fn literal_addresses(host: &Host) -> std::io::Result<IpAddr> {
+    host.ip()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not an IP literal"))
+}
+
+fn resolve(resolver: &Resolve<'_>, service: &str, host: &Host) -> Result<IpAddr, PlanError> {
+    resolver(host).map_err(|_| PlanError::Resolve {
         service: service.to_owned(),
         host: host.to_string(),
     })
@@ -109,9 +120,9 @@ pub fn forward_method(network: Network) -> ForwardMethod {
     }
 }
 
-fn service_key(vs: &VirtualService) -> Result<ServiceKey, PlanError> {
+fn service_key(vs: &VirtualService, resolver: &Resolve<'_>) -> Result<ServiceKey, PlanError> {
     let vip = match &vs.address {
-        Some(address) => Some(resolve(&vs.name, &address.host)?),
+        Some(address) => Some(resolve(resolver, &vs.name, &address.host)?),
         None => None,
     };
     if vs.fwmark != 0 {
@@ -193,12 +204,12 @@ fn service_check(vs: &VirtualService) -> Result<Check, PlanError> {
 }
 
 impl Plan {
-    /// The plan of `config`'s LVS services.
-    pub fn new(config: &Config) -> Result<Plan, PlanError> {
+    /// The plan of `config`'s LVS services, host names resolved by `resolver`.
+    pub fn new(config: &Config, resolver: &Resolve<'_>) -> Result<Plan, PlanError> {
         let forward = forward_method(config.network);
         let mut plan = Plan::default();
         for vs in &config.virtual_services {
-            let key = match service_key(vs) {
+            let key = match service_key(vs, resolver) {
                 Ok(key) => key,
                 // An inactive block may be incomplete; it names nothing.
                 Err(_) if !vs.active => continue,
@@ -225,7 +236,7 @@ impl Plan {
                         service: vs.name.clone(),
                         server: server.name.clone(),
                     })?;
-                let addr = resolve(&vs.name, host)?;
+                let addr = resolve(resolver, &vs.name, host)?;
                 servers.push(PlannedServer {
                     name: server.name.clone(),
                     at: ServerRef {
@@ -321,9 +332,12 @@ fn desired_where(
                 ));
             }
         }
-        if let (Some((addr, port)), false) = (planned.sorry, serving) {
-            if !destinations.iter().any(|d| d.addr == addr && d.port == port) {
-                destinations.push(Destination::new(addr, port, planned.forward, 1));
+        if let Some(sorry) = planned.sorry_destination(serving) {
+            if !destinations
+                .iter()
+                .any(|d| d.addr == sorry.addr && d.port == sorry.port)
+            {
+                destinations.push(sorry);
             }
         }
         table.insert(planned.service.clone(), destinations);
@@ -366,6 +380,140 @@ pub fn reconcile_services(
     lvs_ipvs::diff(&current, &desired_where(plan, health, &current, wanted))
 }
 
+impl PlannedService {
+    /// The sorry server's entry while none of the service's real servers is
+    /// `serving` (in the table with a weight above 0): Piranha's rule, in
+    /// both the in-process mode and the nanny-per-server one.
+    pub fn sorry_destination(&self, serving: bool) -> Option<Destination> {
+        match (self.sorry, serving) {
+            (Some((addr, port)), false) => Some(Destination::new(addr, port, self.forward, 1)),
+            _ => None,
+        }
+    }
+
+    /// Whether any of its servers is in with a weight above 0 by `health`.
+    pub fn serving(&self, health: &HashMap<ServerRef, Health>) -> bool {
+        self.servers
+            .iter()
+            .any(|s| matches!(health.get(&s.at), Some(Health::In { weight }) if *weight > 0))
+    }
+}
+
+/// The operations of `lvs --nanny-processes`, where a nanny per server adds
+/// and removes its own server: the services themselves (added, edited, and
+/// after a reload from `previous`, deleted) and the sorry server, by the
+/// health the nannies report. Servers' entries are left to the nannies.
+pub fn reconcile_nanny_mode(
+    plan: &Plan,
+    previous: Option<&Plan>,
+    health: &HashMap<ServerRef, Health>,
+    table: &Table,
+) -> Vec<Operation> {
+    let mut operations = Vec::new();
+    if let Some(previous) = previous {
+        for key in previous.named.difference(&plan.named) {
+            if table.services.contains_key(key) {
+                operations.push(Operation::DeleteService(*key));
+            }
+        }
+    }
+    for planned in &plan.services {
+        let key = planned.service.key;
+        let existing = table.services.get(&key);
+        match existing {
+            None => operations.push(Operation::AddService(planned.service.clone())),
+            Some((service, _)) if !service.same_settings(&planned.service) => {
+                operations.push(Operation::EditService(planned.service.clone()))
+            }
+            Some(_) => {}
+        }
+        let Some((addr, port)) = planned.sorry else {
+            continue;
+        };
+        let present = existing.is_some_and(|(_, dests)| dests.contains_key(&(addr, port)));
+        match planned.sorry_destination(planned.serving(health)) {
+            Some(sorry) if !present => operations.push(Operation::AddDest(key, sorry)),
+            None if present => operations.push(Operation::DeleteDest(key, addr, port)),
+            _ => {}
+        }
+    }
+    operations
+}
+
+/// What a reload knows of the servers from before it.
+#[derive(Clone, Copy, Debug)]
+pub struct Before<'a> {
+    /// The plan before the reload.
+    pub plan: &'a Plan,
+    /// The servers' health before it.
+    pub health: &'a HashMap<ServerRef, Health>,
+}
+
+/// The health of a plan's servers before any check of theirs has run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CarriedHealth<'a> {
+    /// Each server to check, with the weight its check starts adopted at
+    /// (see `Nanny::adopted`); `None` starts it out.
+    pub servers: Vec<(&'a PlannedServer, Option<u32>)>,
+    /// What is known of the servers already.
+    pub health: HashMap<ServerRef, Health>,
+}
+
+/// The health that `plan`'s servers (of the services `wanted` picks) start
+/// with. On a reload (`before`), a server's health carries over, and one that
+/// was in at its configured weight takes its new configured weight (a weight
+/// set by the load monitor stays); otherwise an entry the kernel's `table`
+/// holds is adopted at its weight, so that a restart does not drop traffic.
+pub fn carry_over<'a>(
+    plan: &'a Plan,
+    table: &Table,
+    before: Option<Before<'_>>,
+    wanted: impl Fn(&ServiceKey) -> bool,
+) -> CarriedHealth<'a> {
+    let configured_before: HashMap<ServerRef, u32> = before
+        .map(|b| {
+            b.plan
+                .services
+                .iter()
+                .filter(|s| wanted(&s.service.key))
+                .flat_map(|s| s.servers.iter())
+                .map(|s| (s.at, s.weight))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut carried = CarriedHealth::default();
+    let planned = plan
+        .services
+        .iter()
+        .filter(|s| wanted(&s.service.key))
+        .flat_map(|s| s.servers.iter());
+    for server in planned {
+        let at = server.at;
+        let known = before.and_then(|b| b.health.get(&at)).copied();
+        let state = match known {
+            Some(Health::In { weight }) if configured_before.get(&at) == Some(&weight) => Some(Health::In {
+                weight: server.weight,
+            }),
+            Some(Health::In { weight }) => Some(Health::In { weight }),
+            Some(Health::Out) => Some(Health::Out),
+            Some(Health::Unknown) | None => table
+                .services
+                .get(&at.service)
+                .and_then(|(_, dests)| dests.get(&(at.addr, at.port)))
+                .map(|d| Health::In { weight: d.weight }),
+        };
+        let adopt = match state {
+            Some(Health::In { weight }) => Some(weight),
+            _ => None,
+        };
+        if let Some(state) = state {
+            carried.health.insert(at, state);
+        }
+        carried.servers.push((server, adopt));
+    }
+    carried
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,7 +529,7 @@ mod tests {
         virtual old {\n active = 0\n address = 10.0.0.101 eth0:1\n port = 80\n}\n";
 
     fn plan(text: &str) -> Plan {
-        Plan::new(&lvs_cf::parse(text).expect("valid").config).expect("plan")
+        Plan::new(&lvs_cf::parse(text).expect("valid").config, &literal_addresses).expect("plan")
     }
 
     fn ip(s: &str) -> IpAddr {

@@ -1,29 +1,43 @@
-//! The decision-making core of lvs-rs: health-check primitives, the nanny
-//! (per-real-server health) and pulse (router failover) state machines, and
-//! the director reconciler that turns lvs.cf plus server health into the
-//! IPVS table the kernel should hold.
+//! The decisions of lvs-rs, and nothing else.
 //!
-//! The state machines are sans-IO: they take events and the current time and
-//! return actions, so they are tested with simulated time and packet loss.
-//! Sockets, timers and processes belong to the daemons in `lvs-cli`.
+//! This crate contains no networking code, starts no process and does not
+//! get any relevant timestamps from the operating system: every state
+//! machine takes events and the current time and returns actions, every
+//! planner takes what it needs (the parsed lvs.cf, the servers' health, the
+//! kernel's table as last known, a resolver for host names) and returns
+//! values. The daemons in `lvs-daemon` own the sockets, timers, processes
+//! and the IPVS handle, and carry the actions out; the checks run in
+//! `lvs-health`.
 //!
 //! - [`failover`]: pulse's state machine; [`heartbeat`]: its datagrams
-//!   (Piranha's format and an authenticated one).
-//! - [`check`]: health checks of a real server (TCP, UDP, program, HTTP GET);
-//!   [`nanny`]: the state machine that turns their results into table changes;
-//!   [`engine`]: thousands of servers checked in one runtime, with
-//!   [`probe`]'s half-open TCP probes.
+//!   (Piranha's format and an authenticated one); [`router`]: what pulse
+//!   takes from lvs.cf (role, heartbeat channels, VIPs, commands).
+//! - [`check`]: what a health check is and why one failed; [`nanny`]: the
+//!   machine that turns check results into table changes.
+//! - [`director`]: the planner and reconciler that turn lvs.cf and the
+//!   servers' health into the IPVS operations the kernel's table needs,
+//!   and the health a reload carries over; [`status`]: the director's typed
+//!   status, as it is served, printed and scraped.
 //!
-//! - [`director`]: the reconciler that turns lvs.cf and the servers' health
-//!   into the IPVS operations the kernel's table needs.
+//! # Call contract
 //!
-//! The daemons that drive these (pulse, nanny, lvs) live in `lvs-cli`.
+//! A machine's `handle`/`on_timeout` are called with a `now` that never goes
+//! backwards (a monotonic clock in the daemons, a simulated one in tests);
+//! `next_timeout` says when to call again. The actions returned are carried
+//! out in order before the next event is handed in.
+//!
+//! # Non-features
+//!
+//! - No IO of any kind: no sockets, no DNS (names resolve through the
+//!   resolver the caller passes), no clock, no tokio, no `libc`.
+//! - No retries or timers of its own: the caller's loop owns time.
+//! - No logging: log lines come back as actions or errors for the caller.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
 pub mod director;
-pub mod engine;
 pub mod failover;
 pub mod heartbeat;
 pub mod nanny;
-pub mod probe;
+pub mod router;
+pub mod status;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::model::*;
+#[cfg(feature = "netlink")]
 use crate::wire::Request;
 
 /// One change to the table.
@@ -23,6 +24,7 @@ pub enum Operation {
     StopDaemon(DaemonState),
 }
 
+#[cfg(feature = "netlink")]
 impl Operation {
     /// The request that carries it out.
     pub fn request(&self) -> Request {
@@ -40,7 +42,9 @@ impl Operation {
             Operation::StopDaemon(s) => Request::DelDaemon(*s),
         }
     }
+}
 
+impl Operation {
     /// The service the operation changes, if it changes one.
     pub fn service_key(&self) -> Option<ServiceKey> {
         match self {
@@ -62,10 +66,10 @@ impl Operation {
     pub fn is_already_done(&self, errno: i32) -> bool {
         match self {
             Operation::AddService(_) | Operation::AddDest(..) | Operation::StartDaemon(_) => {
-                errno == libc::EEXIST
+                errno == crate::linux::EEXIST
             }
-            Operation::DeleteService(_) | Operation::StopDaemon(_) => errno == libc::ESRCH,
-            Operation::DeleteDest(..) => errno == libc::ENOENT || errno == libc::ESRCH,
+            Operation::DeleteService(_) | Operation::StopDaemon(_) => errno == crate::linux::ESRCH,
+            Operation::DeleteDest(..) => errno == crate::linux::ENOENT || errno == crate::linux::ESRCH,
             _ => false,
         }
     }

@@ -14,6 +14,15 @@
 //! - [`IpvsError`]: the operation, the kernel's errno, ipvsadm's wording and
 //!   a plainer explanation.
 //!
+//! # Features
+//!
+//! - `netlink` (default): the socket ([`Ipvs`]), the wire layer ([`wire`])
+//!   and [`IpvsError`], over `neli` and `libc`. Without it the crate is the
+//!   table model, [`Table`] and [`diff()`] only, with no dependency at all:
+//!   what a planner that never touches a socket (`lvs-core`) needs.
+//!
+//! # Non-features
+//!
 //! It does not decide what the table should hold (that is `lvs-core`), nor
 //! print it as ipvsadm does (that is `ipvsadm-rs`). Every call acts in the
 //! network namespace of the thread that connected, and needs `CAP_NET_ADMIN`,
@@ -39,12 +48,18 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod diff;
+#[cfg(feature = "netlink")]
 mod error;
+#[cfg(feature = "netlink")]
 mod handle;
+mod linux;
 mod model;
+#[cfg(feature = "netlink")]
 pub mod wire;
 
 pub use diff::{diff, Destinations, Operation, Table};
+#[cfg(feature = "netlink")]
 pub use error::{strerror, ErrorKind, IpvsError, Op};
+#[cfg(feature = "netlink")]
 pub use handle::{ApplyOptions, Ipvs, BATCH_WINDOW, DEFAULT_TIMEOUT, DUMP_ATTEMPTS};
 pub use model::*;

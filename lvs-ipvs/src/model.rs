@@ -22,15 +22,15 @@ impl Family {
 
     pub fn raw(self) -> u16 {
         match self {
-            Family::Inet => libc::AF_INET as u16,
-            Family::Inet6 => libc::AF_INET6 as u16,
+            Family::Inet => crate::linux::AF_INET as u16,
+            Family::Inet6 => crate::linux::AF_INET6 as u16,
         }
     }
 
     pub fn from_raw(raw: u16) -> Option<Family> {
         match i32::from(raw) {
-            libc::AF_INET => Some(Family::Inet),
-            libc::AF_INET6 => Some(Family::Inet6),
+            crate::linux::AF_INET => Some(Family::Inet),
+            crate::linux::AF_INET6 => Some(Family::Inet6),
             _ => None,
         }
     }
@@ -47,17 +47,17 @@ pub enum Protocol {
 impl Protocol {
     pub fn raw(self) -> u16 {
         match self {
-            Protocol::Tcp => libc::IPPROTO_TCP as u16,
-            Protocol::Udp => libc::IPPROTO_UDP as u16,
-            Protocol::Sctp => libc::IPPROTO_SCTP as u16,
+            Protocol::Tcp => crate::linux::IPPROTO_TCP as u16,
+            Protocol::Udp => crate::linux::IPPROTO_UDP as u16,
+            Protocol::Sctp => crate::linux::IPPROTO_SCTP as u16,
         }
     }
 
     pub fn from_raw(raw: u16) -> Option<Protocol> {
         match i32::from(raw) {
-            libc::IPPROTO_TCP => Some(Protocol::Tcp),
-            libc::IPPROTO_UDP => Some(Protocol::Udp),
-            libc::IPPROTO_SCTP => Some(Protocol::Sctp),
+            crate::linux::IPPROTO_TCP => Some(Protocol::Tcp),
+            crate::linux::IPPROTO_UDP => Some(Protocol::Udp),
+            crate::linux::IPPROTO_SCTP => Some(Protocol::Sctp),
             _ => None,
         }
     }

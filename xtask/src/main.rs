@@ -236,7 +236,11 @@ const KERNEL_TESTS: &[(&str, &str, &str)] = &[
     ("lvs-cli", "director_kernel", "--test-threads=1"),
 ];
 /// Examples that must run in the lab: `(package, example)`.
-const LAB_EXAMPLES: &[(&str, &str)] = &[("lvs-ipvs", "add_service"), ("lvs-cli", "demo")];
+const LAB_EXAMPLES: &[(&str, &str)] = &[
+    ("lvs-ipvs", "add_service"),
+    ("lvs-daemon", "embed"),
+    ("lvs-cli", "demo"),
+];
 /// Loaded before anything runs in the lab; a missing one is reported, not fatal.
 const LAB_MODULES: &[&str] = &[
     "ip_vs_rr",
@@ -397,7 +401,7 @@ fn bench(name: Option<&str>) -> Result<(), String> {
             let nanny = nanny.first().ok_or("cargo built no nanny")?;
             let mut bench = cargo();
             bench
-                .args(["bench", "-p", "lvs-core", "--bench", "health"])
+                .args(["bench", "-p", "lvs-health", "--bench", "health"])
                 .env("LVS_NANNY", nanny);
             step("health check benchmark", bench)
         }

@@ -1,4 +1,4 @@
-//! `ipvsadm-rs`: a drop-in ipvsadm 1.31 over lvs-ipvs. See `lvs_cli::ipvsadm`.
+//! `ipvsadm-rs`: a drop-in ipvsadm 1.31 over lvs-ipvs. See `lvs_ipvsadm`.
 
 fn main() {
     let mut args = std::env::args();
@@ -10,10 +10,10 @@ fn main() {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
-    let status = lvs_cli::ipvsadm::run(
+    let status = lvs_ipvsadm::run(
         &program,
         &words,
-        &mut lvs_cli::ipvsadm::Io {
+        &mut lvs_ipvsadm::Io {
             input: &mut input,
             out: &mut out,
             err: &mut err,

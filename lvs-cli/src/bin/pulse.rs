@@ -1,4 +1,4 @@
-//! `pulse`: heartbeat and failover between two LVS routers (see `pulse --help`).
+//! `pulse`: heartbeats and failover between two LVS routers (see `pulse --help`).
 
 use std::process::ExitCode;
 
@@ -6,5 +6,5 @@ use clap::Parser;
 use lvs_cli::pulse::PulseArgs;
 
 fn main() -> ExitCode {
-    lvs_cli::router::main(PulseArgs::parse())
+    lvs_cli::pulse::main(PulseArgs::parse())
 }

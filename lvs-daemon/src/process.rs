@@ -1,9 +1,22 @@
-//! Starting as Piranha's daemons do: leaving the terminal, the pid file, and
-//! the single-threaded runtime they run on.
+//! Starting as Piranha's daemons do: leaving the terminal, the pid file, the
+//! signals, and the single-threaded runtime they run on. Opt-in parts for
+//! programs: a daemon embedded in another program uses none of them.
 
 use std::path::Path;
 
 use crate::log::Log;
+
+/// Why a daemon could not start as a process.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// `daemon(3)` failed.
+    #[error("cannot become a daemon: {0}")]
+    Detach(#[source] std::io::Error),
+    /// The runtime could not be built.
+    #[error("cannot start: {0}")]
+    Runtime(#[source] std::io::Error),
+}
 
 /// How a daemon leaves the terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +30,7 @@ pub enum Detach {
 }
 
 impl Detach {
+    /// Piranha's flags: `-n`/`--nodaemon` wins over `--nofork`.
     pub fn from_flags(nodaemon: bool, nofork: bool) -> Detach {
         match (nodaemon, nofork) {
             (true, _) => Detach::Foreground,
@@ -29,7 +43,7 @@ impl Detach {
 /// Leaves the terminal as `how` says and, when not in the foreground, writes
 /// `pidfile` (a failure there is logged, not fatal). Must be called before
 /// any thread is started.
-pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<(), String> {
+pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<(), ProcessError> {
     match how {
         Detach::Foreground => return Ok(()),
         // SAFETY: setsid has no preconditions; failing (already a leader) is harmless.
@@ -39,10 +53,7 @@ pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<(), Stri
         Detach::Fork => {
             // SAFETY: the caller guarantees no other thread exists, so forking is sound.
             if unsafe { libc::daemon(0, 0) } < 0 {
-                return Err(format!(
-                    "cannot become a daemon: {}",
-                    std::io::Error::last_os_error()
-                ));
+                return Err(ProcessError::Detach(std::io::Error::last_os_error()));
             }
         }
     }
@@ -56,7 +67,11 @@ pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<(), Stri
 
 /// Detaches as `how` says (see [`detach`]), then builds the runtime the
 /// daemon runs on. Must be called before any thread is started.
-pub fn start(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<tokio::runtime::Runtime, String> {
+pub fn start(
+    how: Detach,
+    pidfile: Option<&Path>,
+    log: &Log,
+) -> Result<tokio::runtime::Runtime, ProcessError> {
     detach(how, pidfile, log)?;
     runtime()
 }
@@ -65,8 +80,11 @@ pub fn start(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<tokio::ru
 /// reloads. Made before anything else runs, so that a signal during
 /// start-up does not kill the daemon.
 pub struct Signals {
+    /// SIGTERM.
     pub term: tokio::signal::unix::Signal,
+    /// SIGINT.
     pub int: tokio::signal::unix::Signal,
+    /// SIGHUP.
     pub hup: tokio::signal::unix::Signal,
 }
 
@@ -83,9 +101,29 @@ impl Signals {
 }
 
 /// The daemons' runtime: one thread, with IO and timers.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, ProcessError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start: {e}"))
+        .map_err(ProcessError::Runtime)
+}
+
+/// What one of the daemons' signals asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaemonSignal {
+    /// SIGTERM or SIGINT, by number.
+    Stop(i32),
+    /// SIGHUP.
+    Reload,
+}
+
+impl Signals {
+    /// The next signal.
+    pub async fn next(&mut self) -> DaemonSignal {
+        tokio::select! {
+            _ = self.term.recv() => DaemonSignal::Stop(libc::SIGTERM),
+            _ = self.int.recv() => DaemonSignal::Stop(libc::SIGINT),
+            _ = self.hup.recv() => DaemonSignal::Reload,
+        }
+    }
 }

@@ -5,13 +5,13 @@ use std::fmt::Write as _;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::Value;
+use lvs_core::status::Status;
 
 use super::auth::SessionInfo;
 use super::document::{value_of, Document, Place, Problem};
 use super::fields::{self, Field, Kind, DEVICE_SUFFIX};
 use super::monitor::{self, Daemon};
-use super::WebArgs;
+use super::WebOptions;
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -154,13 +154,13 @@ pub struct ControlView {
     pub pulse: Daemon,
     pub lvs: Daemon,
     pub role: Option<monitor::Role>,
-    pub status: Result<Value, String>,
+    pub status: Result<Status, String>,
     pub processes: Vec<(u32, String)>,
     pub config_problem: Option<String>,
 }
 
 impl ControlView {
-    pub fn gather(args: &WebArgs) -> ControlView {
+    pub fn gather(args: &WebOptions) -> ControlView {
         let parsed = lvs_cf::parse_file(&args.configfile, &lvs_cf::ParseOptions::default());
         let (role, config_problem) = match parsed {
             Ok(parsed) => (
@@ -598,63 +598,51 @@ fn field_html(field: &Field, entries: &[super::document::Entry], errors: &str) -
 
 /// The lvs daemon's status as a table: each service, its servers, health,
 /// last check, weight and counters.
-fn status_table(status: &Value) -> String {
+fn status_table(status: &Status) -> String {
     let mut html = String::from(
         "<table id=\"ipvs-table\"><tr><th>virtual service</th><th>real server</th><th>health</th><th>last check</th><th>weight</th><th>active conns</th><th>inactive conns</th><th>connections</th><th>bytes in</th><th>bytes out</th></tr>",
     );
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    for service in status["services"].as_array().into_iter().flatten() {
+    for service in &status.services {
         let _ = write!(
             html,
             "<tr class=\"service\"><td><b>{}</b> {} ({})</td><td colspan=\"6\"></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&text(&service["name"])),
-            escape(&text(&service["service"])),
-            escape(&text(&service["scheduler"])),
-            escape(&text(&service["connections"])),
-            escape(&text(&service["in_bytes"])),
-            escape(&text(&service["out_bytes"])),
+            escape(&service.name),
+            escape(&service.service),
+            escape(&service.scheduler),
+            service.connections,
+            service.in_bytes,
+            service.out_bytes,
         );
-        for server in service["servers"].as_array().into_iter().flatten() {
-            let last = &server["last_check"];
-            let last = if last.is_null() {
-                "none yet".to_owned()
-            } else {
-                format!(
-                    "{} ({:.0} s ago)",
-                    text(&last["result"]),
-                    last["seconds_ago"].as_f64().unwrap_or(0.0)
-                )
+        for server in &service.servers {
+            let last = match &server.last_check {
+                None => "none yet".to_owned(),
+                Some(check) => format!("{} ({:.0} s ago)", check.result, check.seconds_ago),
             };
-            let health = text(&server["health"]);
+            let health = server.health.as_str();
             let _ = write!(
                 html,
                 "<tr class=\"server\"><td></td><td>{} {}:{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&text(&server["name"])),
-                escape(&text(&server["address"])),
-                escape(&text(&server["port"])),
+                escape(&server.name),
+                server.address,
+                server.port,
                 if health == "up" { "up" } else { "down" },
-                escape(&health),
+                health,
                 escape(&last),
-                escape(&text(&server["weight"])),
-                escape(&text(&server["active_connections"])),
-                escape(&text(&server["inactive_connections"])),
-                escape(&text(&server["connections"])),
-                escape(&text(&server["in_bytes"])),
-                escape(&text(&server["out_bytes"])),
+                server.weight.map(|w| w.to_string()).unwrap_or_default(),
+                server.active_connections,
+                server.inactive_connections,
+                server.connections,
+                server.in_bytes,
+                server.out_bytes,
             );
         }
-        if let Some(sorry) = service["sorry_server"].as_object() {
-            let in_use = sorry.get("in_use").and_then(Value::as_bool).unwrap_or(false);
+        if let Some(sorry) = &service.sorry_server {
             let _ = write!(
                 html,
                 "<tr><td></td><td colspan=\"9\">sorry server {}:{} {}</td></tr>",
-                escape(&sorry.get("address").map(text).unwrap_or_default()),
-                escape(&sorry.get("port").map(text).unwrap_or_default()),
-                if in_use { "(in use)" } else { "(standing by)" }
+                sorry.address,
+                sorry.port,
+                if sorry.in_use { "(in use)" } else { "(standing by)" }
             );
         }
     }

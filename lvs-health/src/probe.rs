@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::check::Failure;
+use lvs_core::check::Failure;
 
 /// How long a looked-up source address is trusted before it is looked up
 /// again (routes rarely change; a stale one only costs a failed probe).

@@ -7,7 +7,10 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use lvs_cf::Config;
-use serde_json::Value;
+use lvs_core::failover::Role as RouterRole;
+use lvs_core::router::{router_of, vips};
+use lvs_core::status::Status;
+use lvs_daemon::director::system_resolver;
 
 /// A daemon's process, from its pid file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,10 +36,10 @@ fn live_pid(pid: u64) -> bool {
 
 /// The lvs daemon: from its pid file, or else from its status (a daemon
 /// started with `-n` writes no pid file but answers on its socket).
-pub fn lvs_daemon(pidfile: &Path, status: Option<&Value>) -> Daemon {
+pub fn lvs_daemon(pidfile: &Path, status: Option<&Status>) -> Daemon {
     match daemon(pidfile) {
         Daemon::NotRunning => status
-            .and_then(|s| s["pid"].as_u64())
+            .map(|s| u64::from(s.pid))
             .filter(|&pid| live_pid(pid))
             .and_then(|pid| u32::try_from(pid).ok())
             .map_or(Daemon::NotRunning, Daemon::Running),
@@ -69,27 +72,19 @@ impl Role {
     }
 }
 
+/// This router's part: the router pulse would run as, and the VIPs pulse
+/// brings up, each marked up here or not (`lvs-core` decides both, for
+/// pulse and for this page alike).
 pub fn role(config: &Config, local: &[IpAddr]) -> Role {
-    let is_local = |host: &Option<lvs_cf::Host>| {
-        host.as_ref()
-            .and_then(|h| h.resolve().ok())
-            .is_some_and(|ip| local.contains(&ip))
-    };
-    let router = if is_local(&config.primary) {
-        Some("primary")
-    } else if is_local(&config.backup) {
-        Some("backup")
-    } else {
-        None
-    };
-    let mut vips: Vec<(IpAddr, bool)> = Vec::new();
-    for vs in config.virtual_services.iter().filter(|vs| vs.active) {
-        if let Some(ip) = vs.address.as_ref().and_then(|a| a.host.resolve().ok()) {
-            if !vips.iter().any(|(v, _)| *v == ip) {
-                vips.push((ip, local.contains(&ip)));
-            }
-        }
-    }
+    let router = router_of(config, local, &system_resolver).map(|role| match role {
+        RouterRole::Master => "primary",
+        RouterRole::Backup => "backup",
+    });
+    let vips = vips(config, &system_resolver)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|vip| (vip.ip, local.contains(&vip.ip)))
+        .collect();
     Role { router, vips }
 }
 
@@ -102,10 +97,8 @@ pub fn local_addresses() -> Vec<IpAddr> {
 }
 
 /// The lvs daemon's status (see `lvs --status --format json`).
-pub fn lvs_status(socket: &Path) -> Result<Value, String> {
-    let answer = crate::director::ask(socket, crate::lvs::StatusFormat::Json)
-        .map_err(|e| format!("no lvs daemon answers at {}: {e}", socket.display()))?;
-    serde_json::from_str(&answer).map_err(|e| format!("{}: {e}", socket.display()))
+pub fn lvs_status(socket: &Path) -> Result<Status, String> {
+    lvs_daemon::status::fetch(socket).map_err(|e| e.to_string())
 }
 
 /// The LVS programs running on this machine: pid and command line.

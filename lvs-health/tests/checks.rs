@@ -8,7 +8,8 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lvs_core::check::{run, Check, Expect, Failure};
+use lvs_core::check::{Check, Expect, Failure};
+use lvs_health::run::run;
 
 const LIMIT: Duration = Duration::from_millis(500);
 
@@ -444,9 +445,9 @@ fn check_programs() {
 }
 
 /// A server for the engine: a plain TCP check every 100 ms.
-fn watched(id: usize, target: SocketAddr, weight: u32) -> lvs_core::engine::Server {
+fn watched(id: usize, target: SocketAddr, weight: u32) -> lvs_health::engine::Server {
     use lvs_core::nanny::NannyConfig;
-    lvs_core::engine::Server {
+    lvs_health::engine::Server {
         id,
         target,
         check: std::sync::Arc::new(Check::Tcp {
@@ -462,8 +463,8 @@ fn watched(id: usize, target: SocketAddr, weight: u32) -> lvs_core::engine::Serv
 
 #[test]
 fn the_engine_watches_many_servers_in_one_runtime() {
-    use lvs_core::engine::{Engine, Update};
     use lvs_core::nanny::NannyAction;
+    use lvs_health::engine::{Engine, Update};
 
     // Twenty that answer, twenty that refuse.
     let mut servers = Vec::new();
@@ -508,7 +509,7 @@ fn the_engine_watches_many_servers_in_one_runtime() {
 
 #[test]
 fn half_open_probes() {
-    use lvs_core::probe::SynProber;
+    use lvs_health::probe::SynProber;
     if !testkit::require_root("half_open_probes") {
         return;
     }
@@ -560,8 +561,8 @@ fn half_open_probes() {
 
 #[test]
 fn replacing_the_servers_keeps_the_checks_of_unchanged_ones() {
-    use lvs_core::engine::{Engine, Update};
     use lvs_core::nanny::NannyAction;
+    use lvs_health::engine::{Engine, Update};
 
     let server = watched;
     let (up, other) = (

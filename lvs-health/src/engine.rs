@@ -20,9 +20,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
-use crate::check::{self, Check, Failure};
-use crate::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 use crate::probe::SynProber;
+use lvs_core::check::{Check, Failure};
+use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 
 /// Checks start on these boundaries within the first interval.
 const SLOT: Duration = Duration::from_millis(10);
@@ -57,15 +57,37 @@ impl Server {
     }
 }
 
-/// The outcome of a server's latest check.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LastCheck {
-    pub at: std::time::SystemTime,
-    pub result: Result<(), Failure>,
-}
+pub use lvs_core::status::LastCheck;
 
-/// The latest check of every server, by id.
-type CheckBoard = Arc<Mutex<HashMap<usize, LastCheck>>>;
+/// The latest check of every server, by id: shared by the checks, which
+/// write it, and whoever reports on them (a status request reads it
+/// without going through the caller's loop).
+#[derive(Clone, Debug, Default)]
+pub struct CheckBoard(Arc<Mutex<HashMap<usize, LastCheck>>>);
+
+impl CheckBoard {
+    /// A copy of every server's latest check, by id.
+    pub fn snapshot(&self) -> HashMap<usize, LastCheck> {
+        self.0.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// The latest check of `id`.
+    pub fn get(&self, id: usize) -> Option<LastCheck> {
+        self.0.lock().ok().and_then(|b| b.get(&id).cloned())
+    }
+
+    fn insert(&self, id: usize, check: LastCheck) {
+        if let Ok(mut board) = self.0.lock() {
+            board.insert(id, check);
+        }
+    }
+
+    fn remove(&self, id: usize) {
+        if let Ok(mut board) = self.0.lock() {
+            board.remove(&id);
+        }
+    }
+}
 
 /// A table change (or a log line) for server `id`.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,7 +123,7 @@ impl Engine {
         let mut engine = Engine {
             watches: HashMap::new(),
             prober,
-            board: Arc::new(Mutex::new(HashMap::new())),
+            board: CheckBoard::default(),
             updates,
         };
         engine.spawn_spread(servers);
@@ -122,7 +144,7 @@ impl Engine {
             let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
             let prober = self.prober.clone().filter(|_| is_plain_connect(&server.check));
             let slot = Slot {
-                board: Arc::clone(&self.board),
+                board: self.board.clone(),
                 id: server.id,
             };
             let task = tokio::spawn(watch(
@@ -161,9 +183,7 @@ impl Engine {
             if let Some(watch) = self.watches.remove(&id) {
                 watch.task.abort();
             }
-            if let Ok(mut board) = self.board.lock() {
-                board.remove(&id);
-            }
+            self.board.remove(id);
         }
         let fresh: Vec<Server> = servers
             .into_iter()
@@ -185,7 +205,12 @@ impl Engine {
 
     /// The latest check of each server, by id.
     pub fn last_checks(&self) -> HashMap<usize, LastCheck> {
-        self.board.lock().map(|b| b.clone()).unwrap_or_default()
+        self.board.snapshot()
+    }
+
+    /// The board the checks record on, for readers outside the caller's loop.
+    pub fn board(&self) -> CheckBoard {
+        self.board.clone()
     }
 
     /// Whether plain TCP checks go out as half-open probes (the process may
@@ -241,15 +266,10 @@ struct Slot {
 
 impl Slot {
     fn record(&self, result: &Result<(), Failure>) {
-        if let Ok(mut board) = self.board.lock() {
-            board.insert(
-                self.id,
-                LastCheck {
-                    at: std::time::SystemTime::now(),
-                    result: result.clone(),
-                },
-            );
-        }
+        self.board.insert(
+            self.id,
+            LastCheck::new(std::time::SystemTime::now(), result.clone()),
+        );
     }
 }
 
@@ -274,14 +294,14 @@ async fn watch(
         };
         let result = match probed {
             Some(result) => result,
-            None => check::run(&server.check, server.target, server.timeout).await,
+            None => crate::run::run(&server.check, server.target, server.timeout).await,
         };
         slot.record(&result);
         let mut actions = machine.handle(NannyEvent::Checked { up: result.is_ok() });
         while let Some(position) = actions.iter().position(|a| *a == NannyAction::QueryLoad) {
             actions.remove(position);
             let load = match &server.load_command {
-                Some(command) => check::query_load(command, server.target.ip(), server.timeout).await,
+                Some(command) => crate::run::query_load(command, server.target.ip(), server.timeout).await,
                 None => None,
             };
             actions.extend(machine.handle(NannyEvent::Load(load)));

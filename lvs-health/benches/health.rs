@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lvs_core::check::Check;
-use lvs_core::engine::{Engine, Server, Update};
 use lvs_core::nanny::{NannyAction, NannyConfig};
+use lvs_health::engine::{Engine, Server, Update};
 
 const PORT: u16 = 8080;
 const WARM_UP: Duration = Duration::from_secs(3);

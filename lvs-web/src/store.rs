@@ -125,7 +125,7 @@ fn replace(path: &Path, bytes: &[u8], like: Option<&std::fs::Metadata>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::document::set;
+    use crate::document::set;
 
     const VALID: &str = "serial_no = 7\nprimary = 192.0.2.1\nservice = lvs\n\
         virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n\

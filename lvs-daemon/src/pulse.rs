@@ -1,226 +1,209 @@
-//! The pulse daemon: the IO shell around `lvs-core`'s failover machine.
+//! pulse: the failover daemon of an LVS router pair, the IO shell around
+//! `lvs-core`'s failover machine.
 //!
-//! [`Settings`] is what pulse takes from lvs.cf (role, heartbeat channels,
-//! timers, VIPs, commands); [`run`] owns the heartbeat sockets, the timers,
-//! the lvs daemon child and the signals, feeds events to the machine and
-//! carries out its actions through `lvs-arp` (VIPs and announcements) and
-//! `lvs-ipvs` (the sync daemon). Nothing here decides when to fail over.
+//! [`Pulse::prepare`] reads lvs.cf ([`RouterSettings`]: role, heartbeat
+//! channels, timers, VIPs, commands) and binds the heartbeat sockets;
+//! [`Pulse::run`] owns the sockets, the timers and the lvs daemon (a child
+//! process, or a [`Director`] in this process), feeds events to the machine
+//! and carries out its actions through `lvs-arp` (VIPs and announcements)
+//! and `lvs-ipvs` (the sync daemon). Nothing here decides when to fail over.
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::ExitCode;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use lvs_arp::announce::{send_burst, Burst};
 use lvs_arp::frame::Announcement;
 use lvs_arp::link::{Change, Rtnl};
 use lvs_arp::packet::PacketSocket;
-use lvs_cf::{Config, Host, Network, ServiceType};
-
-use crate::config::load_config;
-use crate::daemon::{Detach, Signals};
-use lvs_core::failover::{Action, DeactivateReason, Event, Failover, FailoverConfig, PeerState, Role};
+use lvs_core::failover::{Action, DeactivateReason, Event, Failover, PeerState, Role};
 use lvs_core::heartbeat::{self, Authenticator, HeartbeatError};
+use lvs_core::router::{RouterSettings, SettingsError, Vip};
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
 use tokio::net::UdpSocket;
 use tokio::process::{Child, Command};
-use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
+use crate::config::load_config;
+use crate::director::{system_resolver, Director, DirectorError, DirectorHandle, DirectorOptions};
 use crate::log::Log;
-use crate::pulse::PulseArgs;
 
 /// How long the lvs daemon has to exit after SIGTERM before it is killed.
 const LVSD_STOP_GRACE: Duration = Duration::from_secs(10);
 /// A shared key shorter than this is refused: it would be guessable.
 const MIN_KEY_LEN: usize = 16;
 
-/// Why pulse cannot start (or cannot take a new lvs.cf on SIGHUP).
+/// Why pulse cannot start (or cannot take a new lvs.cf on reload).
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
+#[non_exhaustive]
+pub enum PulseError {
+    /// lvs.cf cannot be read or is invalid.
     #[error("{0}")]
     Config(String),
-    #[error("cannot resolve {what} `{host}`")]
-    Resolve { what: &'static str, host: String },
+    /// lvs.cf gives this host no router settings.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The heartbeat key file cannot be read.
     #[error("cannot read the heartbeat key {path}: {source}")]
-    Key { path: String, source: std::io::Error },
+    Key {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The heartbeat key is too short.
     #[error("the heartbeat key {path} is too short ({len} bytes; at least {MIN_KEY_LEN})")]
-    ShortKey { path: String, len: usize },
+    ShortKey {
+        /// The file.
+        path: String,
+        /// Its length.
+        len: usize,
+    },
+    /// rtnetlink cannot be opened.
+    #[error("cannot open rtnetlink: {0}")]
+    Rtnetlink(#[source] lvs_arp::LinkError),
+    /// The host's addresses cannot be listed.
     #[error("cannot list this host's addresses: {0}")]
-    Addresses(String),
+    Addresses(#[source] lvs_arp::LinkError),
+    /// A heartbeat socket cannot be bound.
+    #[error("cannot create heartbeat socket. running as root?")]
+    Socket(#[source] std::io::Error),
+    /// The heartbeat sockets cannot be handed to the runtime.
+    #[error("cannot watch the heartbeat sockets: {0}")]
+    Watch(#[source] std::io::Error),
 }
 
-/// A virtual IP: where it goes and with what prefix.
+/// The lvs daemon pulse runs while active.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Vip {
-    /// Piranha's device name (`eth0:1`: interface `eth0`, label `eth0:1`).
-    pub device: String,
-    pub ip: IpAddr,
-    pub prefix_len: u8,
+#[non_exhaustive]
+pub enum LvsDaemon {
+    /// A program, run as `PATH --nofork -c FILE` (`--nodaemon` in the
+    /// foreground, `-v` when verbose) and stopped with SIGTERM.
+    Program(PathBuf),
+    /// A [`Director`] in this process, with these options (the config file
+    /// is pulse's own).
+    InProcess(DirectorOptions),
 }
 
-/// What pulse takes from lvs.cf.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Settings {
-    pub role: Role,
-    /// Our heartbeat addresses: public, and private when it differs.
-    pub own: Vec<SocketAddr>,
-    /// The partner's, in the same order.
-    pub partner: Vec<SocketAddr>,
-    pub keepalive: Duration,
-    pub deadtime: Duration,
-    pub backup_active: bool,
-    /// VIPs of the active virtual services, then `nat_router` (NAT only).
-    pub vips: Vec<Vip>,
-    pub active_cmd: Option<String>,
-    pub inactive_cmd: Option<String>,
-    pub monitor_links: bool,
-    /// `syncdaemon = 1`: the multicast interface and sync id.
-    pub sync_daemon: Option<(String, u32)>,
-    /// The shared key of authenticated heartbeats.
-    pub key: Option<Vec<u8>>,
-    pub burst: Burst,
-    /// Lines to log once running (Piranha's notes about the file).
-    pub notes: Vec<String>,
+/// What a pulse runs, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PulseOptions {
+    /// The lvs.cf to read.
+    pub configfile: PathBuf,
+    /// Exchange heartbeats and log, but change nothing.
+    pub dry_run: bool,
+    /// Log debugging lines; passes `-v` to the lvs daemon.
+    pub verbose: bool,
+    /// Start active, taking over from an active partner.
+    pub force_active: bool,
+    /// The lvs daemon runs in the foreground (`--nodaemon`).
+    pub foreground: bool,
+    /// The lvs daemon to run when active.
+    pub lvs: LvsDaemon,
 }
 
-fn resolve(what: &'static str, host: &Host) -> Result<IpAddr, SetupError> {
-    host.resolve().map_err(|_| SetupError::Resolve {
-        what,
-        host: host.to_string(),
-    })
-}
+impl PulseOptions {
+    /// A pulse of `configfile` that runs Piranha's `/usr/sbin/lvsd`.
+    pub fn new(configfile: impl Into<PathBuf>) -> PulseOptions {
+        PulseOptions {
+            configfile: configfile.into(),
+            dry_run: false,
+            verbose: false,
+            force_active: false,
+            foreground: false,
+            lvs: LvsDaemon::Program(PathBuf::from("/usr/sbin/lvsd")),
+        }
+    }
 
-fn default_prefix(ip: IpAddr) -> u8 {
-    if ip.is_ipv4() {
-        32
-    } else {
-        128
+    /// Exchanges heartbeats and logs, but changes nothing.
+    pub fn dry_run(mut self, dry_run: bool) -> PulseOptions {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Logs debugging lines.
+    pub fn verbose(mut self, verbose: bool) -> PulseOptions {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Starts active.
+    pub fn force_active(mut self, force: bool) -> PulseOptions {
+        self.force_active = force;
+        self
+    }
+
+    /// Runs the lvs daemon in the foreground.
+    pub fn foreground(mut self, foreground: bool) -> PulseOptions {
+        self.foreground = foreground;
+        self
+    }
+
+    /// The lvs daemon to run when active.
+    pub fn lvs(mut self, lvs: LvsDaemon) -> PulseOptions {
+        self.lvs = lvs;
+        self
     }
 }
 
-impl Settings {
-    /// Pulse's reading of `config` on a host whose addresses are `local`.
-    pub fn from_config(config: &Config, local: &[IpAddr]) -> Result<Settings, SetupError> {
-        if config.service == ServiceType::Fos {
-            return Err(SetupError::Config(
-                "service = fos (failover services) is not supported by lvs-rs".to_owned(),
-            ));
-        }
-        let primary = config
-            .primary
-            .as_ref()
-            .ok_or_else(|| SetupError::Config("no primary address in the configuration".to_owned()))
-            .and_then(|h| resolve("primary", h))?;
-        let backup = config
-            .backup
-            .as_ref()
-            .filter(|h| !h.is_unspecified())
-            .map(|h| resolve("backup", h))
-            .transpose()?;
-        let mut notes = Vec::new();
-        let mut backup_active = config.backup_active;
-        if backup_active && backup.is_none() {
-            notes.push("Undefined backup node marked as active? -- clearing that!".to_owned());
-            backup_active = false;
-        }
-        let role = if local.contains(&primary) {
-            Role::Master
-        } else {
-            Role::Backup
-        };
-        let primary_private = config
-            .effective_primary_private()
-            .map(|h| resolve("primary_private", h))
-            .transpose()?
-            .unwrap_or(primary);
-        let backup_private = config
-            .effective_backup_private()
-            .map(|h| resolve("backup_private", h))
-            .transpose()?;
-        let port = config.heartbeat_port;
-        let (own_public, own_private, partner_public, partner_private) = match role {
-            Role::Master => (Some(primary), primary_private, backup, backup_private),
-            Role::Backup => (
-                backup,
-                backup_private.unwrap_or(primary_private),
-                Some(primary),
-                Some(primary_private),
-            ),
-        };
-        let own_public = own_public.ok_or_else(|| {
-            SetupError::Config("this host is not the primary, and no backup address is set".to_owned())
-        })?;
-        let partner_public = partner_public.unwrap_or(own_public);
-        let mut own = vec![SocketAddr::new(own_public, port)];
-        let mut partner = vec![SocketAddr::new(partner_public, port)];
-        // A second channel only where Piranha opens one: primary_private differs from primary.
-        if primary_private != primary {
-            own.push(SocketAddr::new(own_private, port));
-            partner.push(SocketAddr::new(partner_private.unwrap_or(partner_public), port));
-        }
+/// How a pulse ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PulseExit {
+    /// Told to stop: it stood down and told the partner.
+    Stopped,
+    /// A backup with `backup_active = 0` has nothing to do (Piranha exits 255).
+    BackupInactive,
+}
 
-        if !config.virtual_services.iter().any(|vs| vs.active) {
-            return Err(SetupError::Config(
-                "no active virtual services are defined".to_owned(),
-            ));
+impl PulseExit {
+    /// Piranha's exit status for it.
+    pub fn code(self) -> u8 {
+        match self {
+            PulseExit::Stopped => 0,
+            PulseExit::BackupInactive => 255,
         }
-        // One entry per address, the first block's device and mask winning.
-        let mut vips: Vec<Vip> = Vec::new();
-        let mut add = |device: &str, ip: IpAddr, mask: Option<lvs_cf::Netmask>| {
-            if !vips.iter().any(|v| v.ip == ip) {
-                vips.push(Vip {
-                    device: device.to_owned(),
-                    ip,
-                    prefix_len: mask
-                        .and_then(|m| m.prefix_len())
-                        .unwrap_or_else(|| default_prefix(ip)),
-                });
-            }
-        };
-        for vs in config.virtual_services.iter().filter(|vs| vs.active) {
-            if let Some(address) = &vs.address {
-                add(
-                    &address.device,
-                    resolve("virtual address", &address.host)?,
-                    vs.vip_nmask,
-                );
-            }
-        }
-        if let (Network::Nat, Some(router)) = (config.network, &config.nat_router) {
-            add(
-                &router.device,
-                resolve("nat_router", &router.host)?,
-                config.nat_nmask,
-            );
-        }
-        let key = config.heartbeat_key.as_deref().map(read_key).transpose()?;
-        Ok(Settings {
-            role,
-            own,
-            partner,
-            keepalive: config.keepalive.as_duration(),
-            deadtime: config.deadtime.as_duration(),
-            backup_active,
-            vips,
-            active_cmd: config.active_cmd.clone(),
-            inactive_cmd: config.inactive_cmd.clone(),
-            monitor_links: config.monitor_links && backup_active,
-            sync_daemon: config
-                .syncdaemon
-                .then(|| (config.syncd_iface.clone(), u32::from(config.syncd_id))),
-            key,
-            burst: Burst {
-                count: config.arp_count,
-                interval: config.arp_interval.as_duration(),
-            },
-            notes,
-        })
+    }
+}
+
+/// What a [`PulseHandle`] asks of the running pulse.
+#[derive(Debug)]
+enum Command_ {
+    Reload,
+    Stop(String),
+    Note(String),
+}
+
+/// Reloads or stops a running pulse; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct PulseHandle {
+    commands: UnboundedSender<Command_>,
+}
+
+impl PulseHandle {
+    /// Asks for lvs.cf to be re-read (the lvs daemon is told too); false
+    /// when pulse has ended.
+    pub fn reload(&self) -> bool {
+        self.commands.send(Command_::Reload).is_ok()
+    }
+
+    /// Asks pulse to stand down, tell the partner and end, logging `why`.
+    pub fn stop(&self, why: impl Into<String>) -> bool {
+        self.commands.send(Command_::Stop(why.into())).is_ok()
+    }
+
+    /// Logs `line` as a debugging line (a signal pulse ignores, say).
+    pub fn note(&self, line: impl Into<String>) -> bool {
+        self.commands.send(Command_::Note(line.into())).is_ok()
     }
 }
 
 /// The key file's bytes, one trailing newline aside.
-fn read_key(path: &str) -> Result<Vec<u8>, SetupError> {
-    let mut key = std::fs::read(path).map_err(|source| SetupError::Key {
+fn read_key(path: &str) -> Result<Vec<u8>, PulseError> {
+    let mut key = std::fs::read(path).map_err(|source| PulseError::Key {
         path: path.to_owned(),
         source,
     })?;
@@ -228,7 +211,7 @@ fn read_key(path: &str) -> Result<Vec<u8>, SetupError> {
         key.pop();
     }
     if key.len() < MIN_KEY_LEN {
-        return Err(SetupError::ShortKey {
+        return Err(PulseError::ShortKey {
             path: path.to_owned(),
             len: key.len(),
         });
@@ -237,87 +220,28 @@ fn read_key(path: &str) -> Result<Vec<u8>, SetupError> {
 }
 
 /// Every address on this host's interfaces.
-fn local_addresses(rtnl: &mut Rtnl) -> Result<Vec<IpAddr>, SetupError> {
+fn local_addresses(rtnl: &mut Rtnl) -> Result<Vec<IpAddr>, PulseError> {
     rtnl.addresses()
         .map(|all| all.into_iter().map(|a| a.ip).collect())
-        .map_err(|e| SetupError::Addresses(e.to_string()))
+        .map_err(PulseError::Addresses)
 }
 
-fn fail(message: &str) -> ExitCode {
-    eprintln!("pulse: {message}");
-    ExitCode::FAILURE
+/// lvs.cf read as pulse reads it, with the heartbeat key.
+fn read_settings(
+    options: &PulseOptions,
+    rtnl: &mut Rtnl,
+) -> Result<(RouterSettings, Option<Vec<u8>>), PulseError> {
+    let config = load_config(&options.configfile).map_err(PulseError::Config)?;
+    let local = local_addresses(rtnl)?;
+    let settings = RouterSettings::from_config(&config, &local, &system_resolver)?;
+    let key = settings.key_file.as_deref().map(read_key).transpose()?;
+    Ok((settings, key))
 }
 
-/// Runs pulse. Returns once it is told to stop, or cannot go on.
-pub fn main(args: PulseArgs) -> ExitCode {
-    if !args.operands.is_empty() {
-        return fail("unexpected arguments");
-    }
-    if args.fos.is_some() {
-        return fail("--fos (failover services) is not supported by lvs-rs");
-    }
-    let config = match load_config(&args.configfile) {
-        Ok(config) => config,
-        Err(e) => return fail(&e),
-    };
-    let mut rtnl = match Rtnl::connect() {
-        Ok(rtnl) => rtnl,
-        Err(e) => return fail(&format!("cannot open rtnetlink: {e}")),
-    };
-    let settings = match local_addresses(&mut rtnl).and_then(|local| Settings::from_config(&config, &local)) {
-        Ok(settings) => settings,
-        Err(e) => return fail(&e.to_string()),
-    };
-    // Bound before daemonizing, so that a failure is seen by whoever started us.
-    let sockets: Result<Vec<std::net::UdpSocket>, _> = settings
-        .own
-        .iter()
-        .map(|own| std::net::UdpSocket::bind(own).and_then(|s| s.set_nonblocking(true).map(|()| s)))
-        .collect();
-    let Ok(sockets) = sockets else {
-        return fail("cannot create heartbeat socket. running as root?");
-    };
-    let log = Log::open(c"pulse", args.nodaemon, "pulse: ", args.verbose);
-    // No thread exists yet: the runtime is built after detaching.
-    let runtime = match crate::daemon::start(
-        Detach::from_flags(args.nodaemon, false),
-        Some(&args.pidfile),
-        &log,
-    ) {
-        Ok(runtime) => runtime,
-        Err(e) => return fail(&e),
-    };
-    let code = runtime.block_on(async move {
-        let sockets: Result<Vec<UdpSocket>, _> = sockets.into_iter().map(UdpSocket::from_std).collect();
-        let sockets = match sockets {
-            Ok(sockets) => sockets,
-            Err(e) => return fail(&format!("cannot watch the heartbeat sockets: {e}")),
-        };
-        let signals = match PulseSignals::new() {
-            Ok(signals) => signals,
-            Err(e) => return fail(&format!("cannot handle signals: {e}")),
-        };
-        let pulse = Pulse::new(args, settings, rtnl, sockets, log);
-        pulse.run(signals).await
-    });
-    code
-}
-
-/// pulse's signals: the daemons' ones, and SIGUSR1/SIGUSR2, which it ignores
-/// (Piranha's pulse dies of them).
-struct PulseSignals {
-    common: Signals,
-    usr1: Signal,
-    usr2: Signal,
-}
-
-impl PulseSignals {
-    fn new() -> std::io::Result<PulseSignals> {
-        Ok(PulseSignals {
-            common: Signals::new()?,
-            usr1: signal(SignalKind::user_defined1())?,
-            usr2: signal(SignalKind::user_defined2())?,
-        })
+fn burst(settings: &RouterSettings) -> Burst {
+    Burst {
+        count: settings.announcing.count,
+        interval: settings.announcing.interval,
     }
 }
 
@@ -325,65 +249,109 @@ impl PulseSignals {
 enum Wake {
     Timer,
     Datagram(usize, std::io::Result<(usize, SocketAddr)>),
-    ChildExited(std::io::Result<std::process::ExitStatus>),
-    Terminate(i32),
+    /// The lvs daemon ended, as the log says it.
+    ChildExited(String),
+    /// A stop, with the line to log.
+    Terminate(String),
     Reload,
-    Ignored(&'static str),
+    /// A line to log as debugging.
+    Ignored(String),
 }
 
-struct Pulse {
-    args: PulseArgs,
-    settings: Settings,
+/// A pulse: prepared by [`Pulse::prepare`], run by [`Pulse::run`].
+pub struct Pulse {
+    options: PulseOptions,
+    settings: RouterSettings,
+    key: Option<Vec<u8>>,
     machine: Failover,
     startup: Vec<Action>,
     rtnl: Rtnl,
+    /// Bound by [`Pulse::prepare`], handed to the runtime by [`Pulse::run`].
+    bound: Vec<std::net::UdpSocket>,
     sockets: Vec<UdpSocket>,
     auth: Option<Authenticator>,
-    lvsd: Option<Child>,
+    lvsd: Option<RunningLvs>,
     announcing: Option<JoinHandle<()>>,
     sync: Option<SyncSwitch>,
     link_failed: bool,
     log: Log,
+    commands: UnboundedReceiver<Command_>,
+    handle: PulseHandle,
 }
 
 impl Pulse {
-    fn new(args: PulseArgs, settings: Settings, rtnl: Rtnl, sockets: Vec<UdpSocket>, log: Log) -> Pulse {
-        let (machine, startup) = Failover::new(
-            Self::failover_config(&settings, args.force_active),
-            Instant::now(),
-        );
-        let auth = settings
-            .key
+    /// Reads lvs.cf, finds this router's part from the host's addresses and
+    /// binds the heartbeat sockets. Needs no runtime, so a program calls it
+    /// before detaching and its errors reach whoever started it.
+    pub fn prepare(options: PulseOptions, log: Log) -> Result<Pulse, PulseError> {
+        let mut rtnl = Rtnl::connect().map_err(PulseError::Rtnetlink)?;
+        let (settings, key) = read_settings(&options, &mut rtnl)?;
+        let bound = settings
+            .own
+            .iter()
+            .map(|own| std::net::UdpSocket::bind(own).and_then(|s| s.set_nonblocking(true).map(|()| s)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PulseError::Socket)?;
+        let (machine, startup) = Failover::new(settings.failover(options.force_active), Instant::now());
+        let auth = key
             .as_deref()
             .map(|key| Authenticator::new(key, settings.role, unix_now()));
-        let sync = SyncSwitch::for_settings(&settings, args.test_start, &log);
-        Pulse {
-            args,
+        let sync = SyncSwitch::for_settings(&settings, options.dry_run, &log);
+        let (sender, commands) = unbounded_channel();
+        Ok(Pulse {
+            options,
             settings,
+            key,
             machine,
             startup,
             rtnl,
-            sockets,
+            bound,
+            sockets: Vec::new(),
             auth,
             lvsd: None,
             announcing: None,
             sync,
             link_failed: false,
             log,
-        }
+            commands,
+            handle: PulseHandle { commands: sender },
+        })
     }
 
-    fn failover_config(settings: &Settings, force_active: bool) -> FailoverConfig {
-        FailoverConfig {
-            role: settings.role,
-            keepalive: settings.keepalive,
-            deadtime: settings.deadtime,
-            backup_active: settings.backup_active,
-            force_active,
-        }
+    /// A handle that reloads or stops this pulse.
+    pub fn handle(&self) -> PulseHandle {
+        self.handle.clone()
     }
 
-    async fn run(mut self, mut signals: PulseSignals) -> ExitCode {
+    /// Runs until `shutdown` completes or the handle says stop (then it
+    /// stands down and sends a last STOPPED heartbeat), or until the machine
+    /// says exit. Must be called inside a tokio runtime with IO and time
+    /// enabled.
+    pub async fn run(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<PulseExit, PulseError> {
+        self.sockets = std::mem::take(&mut self.bound)
+            .into_iter()
+            .map(UdpSocket::from_std)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PulseError::Watch)?;
+        let code = self.serve(shutdown).await;
+        // The sync daemon's last switch (to backup) is seen through, as Piranha does it inline.
+        if let Some(sync) = self.sync.take() {
+            sync.finish(LVSD_STOP_GRACE);
+        }
+        Ok(if code == 255 {
+            PulseExit::BackupInactive
+        } else {
+            PulseExit::Stopped
+        })
+    }
+
+    /// The event loop; returns the machine's exit status.
+    async fn serve(&mut self, shutdown: impl std::future::Future<Output = ()>) -> i32 {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut shut = false;
         for note in std::mem::take(&mut self.settings.notes) {
             self.log.line(&note);
         }
@@ -394,7 +362,7 @@ impl Pulse {
         if self.settings.role == Role::Backup && !self.settings.backup_active {
             self.log
                 .line("We are backup node and backup is marked inactive -- exiting pulse");
-            return self.exit(255);
+            return 255;
         }
         self.remove_stale_vips();
         // Start passive: inactive_cmd and the sync daemon as backup (§2.2 step 8).
@@ -402,7 +370,7 @@ impl Pulse {
         self.switch_sync_daemon(DaemonState::Backup);
         let startup = std::mem::take(&mut self.startup);
         if let Some(code) = self.perform(startup).await {
-            return self.exit(code);
+            return code;
         }
         let mut buffers = vec![[0u8; 512]; self.sockets.len()];
         loop {
@@ -417,15 +385,21 @@ impl Pulse {
                 (index, result) = receive(&self.sockets, &mut buffers) => Wake::Datagram(index, result),
                 status = async {
                     match self.lvsd.as_mut() {
-                        Some(child) => child.wait().await,
+                        Some(lvs) => lvs.exited().await,
                         None => std::future::pending().await,
                     }
                 } => Wake::ChildExited(status),
-                _ = signals.common.term.recv() => Wake::Terminate(libc::SIGTERM),
-                _ = signals.common.int.recv() => Wake::Terminate(libc::SIGINT),
-                _ = signals.common.hup.recv() => Wake::Reload,
-                _ = signals.usr1.recv() => Wake::Ignored("SIGUSR1"),
-                _ = signals.usr2.recv() => Wake::Ignored("SIGUSR2"),
+                () = &mut shutdown, if !shut => {
+                    shut = true;
+                    Wake::Terminate(String::new())
+                }
+                command = self.commands.recv() => match command {
+                    Some(Command_::Reload) => Wake::Reload,
+                    Some(Command_::Stop(why)) => Wake::Terminate(why),
+                    Some(Command_::Note(line)) => Wake::Ignored(line),
+                    // The pulse holds a sender itself: this never happens.
+                    None => Wake::Terminate(String::new()),
+                },
             };
             let now = Instant::now();
             let actions = match wake {
@@ -445,40 +419,30 @@ impl Pulse {
                     self.log.debug(&format!("heartbeat receive failed: {e}"));
                     Vec::new()
                 }
-                Wake::ChildExited(status) => {
-                    let pid = self.lvsd.as_ref().and_then(Child::id).unwrap_or(0);
+                Wake::ChildExited(how) => {
                     self.lvsd = None;
-                    self.log.line(&describe_exit(pid, status));
+                    self.log.line(&how);
                     self.machine.handle(Event::ChildExited, now)
                 }
-                Wake::Terminate(number) => {
-                    self.log.line(&format!("Terminating due to signal {number}"));
+                Wake::Terminate(why) => {
+                    if !why.is_empty() {
+                        self.log.line(&why);
+                    }
                     self.machine.handle(Event::Stop, now)
                 }
                 Wake::Reload => {
                     self.reload(now).await;
                     Vec::new()
                 }
-                Wake::Ignored(name) => {
-                    self.log.debug(&format!("{name} received and ignored"));
+                Wake::Ignored(line) => {
+                    self.log.debug(&line);
                     Vec::new()
                 }
             };
             if let Some(code) = self.perform(actions).await {
-                return self.exit(code);
+                return code;
             }
         }
-    }
-
-    fn exit(&mut self, code: i32) -> ExitCode {
-        // The sync daemon's last switch (to backup) is seen through, as Piranha does it inline.
-        if let Some(sync) = self.sync.take() {
-            sync.finish(LVSD_STOP_GRACE);
-        }
-        if !self.args.nodaemon {
-            let _ = std::fs::remove_file(&self.args.pidfile);
-        }
-        ExitCode::from(code.clamp(0, 255) as u8)
     }
 
     /// Checks a datagram and returns the partner's state, logging what is
@@ -586,56 +550,27 @@ impl Pulse {
         self.take_down(&vips);
     }
 
-    /// Starts the lvs daemon unless it runs (or `--test-start`); false when it cannot be run.
+    /// Starts the lvs daemon unless it runs (or in a dry run); false when
+    /// it cannot be started.
     fn start_lvsd(&mut self) -> bool {
-        if self.args.test_start || self.lvsd.is_some() {
+        if self.options.dry_run || self.lvsd.is_some() {
             return true;
         }
-        let mut command = Command::new(&self.args.lvsd);
-        command
-            .arg(if self.args.nodaemon {
-                "--nodaemon"
-            } else {
-                "--nofork"
-            })
-            .arg("-c")
-            .arg(&self.args.configfile);
-        if self.args.verbose {
-            command.arg("-v");
-        }
-        match command.spawn() {
-            Ok(child) => {
-                self.log.debug(&format!(
-                    "started {} (pid {})",
-                    self.args.lvsd.display(),
-                    child.id().unwrap_or(0)
-                ));
-                self.lvsd = Some(child);
+        match RunningLvs::start(&self.options, &self.log) {
+            Ok(lvs) => {
+                self.lvsd = Some(lvs);
                 true
             }
             Err(e) => {
-                self.log
-                    .line(&format!("cannot run {}: {e}", self.args.lvsd.display()));
+                self.log.line(&e);
                 false
             }
         }
     }
 
     async fn stop_lvsd(&mut self) {
-        let Some(mut child) = self.lvsd.take() else { return };
-        if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-            // SAFETY: kill(2) on our own child, which has not been reaped yet.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        match tokio::time::timeout(LVSD_STOP_GRACE, child.wait()).await {
-            Ok(_) => {}
-            Err(_) => {
-                self.log.line(&format!(
-                    "{} did not stop within {LVSD_STOP_GRACE:?}; killing it",
-                    self.args.lvsd.display()
-                ));
-                let _ = child.kill().await;
-            }
+        if let Some(lvs) = self.lvsd.take() {
+            lvs.stop(&self.log).await;
         }
     }
 
@@ -643,7 +578,7 @@ impl Pulse {
     /// spaces, no shell, not waited for.
     fn run_command(&self, command: Option<String>) {
         let Some(command) = command else { return };
-        if self.args.test_start {
+        if self.options.dry_run {
             return;
         }
         let mut argv = command.split(' ').filter(|w| !w.is_empty());
@@ -663,7 +598,7 @@ impl Pulse {
     /// Brings every VIP up now, then announces them in the background; logs
     /// Piranha's `gratuitous lvs arps finished` when the bursts are done.
     fn announce(&mut self) {
-        if self.args.test_start {
+        if self.options.dry_run {
             return;
         }
         if let Some(task) = self.announcing.take() {
@@ -686,7 +621,7 @@ impl Pulse {
                     .line(&format!("cannot bring up {} on {}: {e}", vip.ip, vip.device)),
             }
         }
-        let burst = self.settings.burst;
+        let burst = burst(&self.settings);
         let socket = match PacketSocket::open() {
             Ok(socket) => socket,
             Err(e) => {
@@ -708,7 +643,7 @@ impl Pulse {
     }
 
     fn take_down(&mut self, vips: &[Vip]) {
-        if self.args.test_start {
+        if self.options.dry_run {
             return;
         }
         for vip in vips {
@@ -722,7 +657,7 @@ impl Pulse {
     /// A crashed pulse may have left its VIPs up: a router starts passive, so
     /// they go.
     fn remove_stale_vips(&mut self) {
-        if self.args.test_start {
+        if self.options.dry_run {
             return;
         }
         for vip in self.settings.vips.clone() {
@@ -764,18 +699,14 @@ impl Pulse {
     /// changes nothing. The lvs daemon gets the signal too.
     async fn reload(&mut self, now: Instant) {
         self.log.line("SIGHUP received: re-reading the configuration");
-        let loaded = load_config(&self.args.configfile).and_then(|config| {
-            local_addresses(&mut self.rtnl)
-                .and_then(|local| Settings::from_config(&config, &local))
-                .map_err(|e| e.to_string())
-        });
+        let loaded = read_settings(&self.options, &mut self.rtnl);
         match loaded {
             Err(e) => self.log.line(&format!("{e}; keeping the running configuration")),
-            Ok(new) if new.role != self.settings.role || new.own != self.settings.own => self.log.line(
+            Ok((new, _)) if new.role != self.settings.role || new.own != self.settings.own => self.log.line(
                 "the router's role or heartbeat addresses changed; restart pulse to apply that. \
                  Keeping the running configuration",
             ),
-            Ok(mut new) => {
+            Ok((mut new, key)) => {
                 for note in std::mem::take(&mut new.notes) {
                     self.log.line(&note);
                 }
@@ -791,7 +722,7 @@ impl Pulse {
                     if let Some(old) = self.sync.take() {
                         old.finish(LVSD_STOP_GRACE);
                     }
-                    self.sync = SyncSwitch::for_settings(&new, self.args.test_start, &self.log);
+                    self.sync = SyncSwitch::for_settings(&new, self.options.dry_run, &self.log);
                     if let Some(sync) = &self.sync {
                         sync.switch(if self.machine.is_active() {
                             DaemonState::Master
@@ -800,11 +731,11 @@ impl Pulse {
                         });
                     }
                 }
-                if new.key != self.settings.key {
-                    self.auth = new
-                        .key
+                if key != self.key {
+                    self.auth = key
                         .as_deref()
                         .map(|key| Authenticator::new(key, new.role, unix_now()));
+                    self.key = key;
                 }
                 self.machine.set_timers(new.keepalive, new.deadtime, now);
                 self.settings = new;
@@ -818,14 +749,121 @@ impl Pulse {
             }
         }
         // Piranha signals its whole process group when no lvs daemon runs; only the daemon here.
-        if let Some(pid) = self
-            .lvsd
-            .as_ref()
-            .and_then(Child::id)
-            .and_then(|p| i32::try_from(p).ok())
-        {
-            // SAFETY: kill(2) on our own child, which has not been reaped yet.
-            unsafe { libc::kill(pid, libc::SIGHUP) };
+        if let Some(lvs) = &self.lvsd {
+            lvs.reload();
+        }
+    }
+}
+
+/// The lvs daemon while pulse runs it.
+enum RunningLvs {
+    Child {
+        child: Child,
+        path: PathBuf,
+    },
+    InProcess {
+        handle: DirectorHandle,
+        task: JoinHandle<Result<(), DirectorError>>,
+    },
+}
+
+impl RunningLvs {
+    /// Starts the daemon `options` names; the log line of a failure.
+    fn start(options: &PulseOptions, log: &Log) -> Result<RunningLvs, String> {
+        match &options.lvs {
+            LvsDaemon::Program(path) => {
+                let mut command = Command::new(path);
+                command
+                    .arg(if options.foreground {
+                        "--nodaemon"
+                    } else {
+                        "--nofork"
+                    })
+                    .arg("-c")
+                    .arg(&options.configfile);
+                if options.verbose {
+                    command.arg("-v");
+                }
+                let child = command
+                    .spawn()
+                    .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
+                log.debug(&format!(
+                    "started {} (pid {})",
+                    path.display(),
+                    child.id().unwrap_or(0)
+                ));
+                Ok(RunningLvs::Child {
+                    child,
+                    path: path.clone(),
+                })
+            }
+            LvsDaemon::InProcess(director) => {
+                let mut director = director.clone();
+                director.configfile = options.configfile.clone();
+                director.verbose |= options.verbose;
+                let director = Director::prepare(director, log.clone())
+                    .map_err(|e| format!("cannot start the director: {e}"))?;
+                let handle = director.handle();
+                let task = tokio::spawn(director.run(std::future::pending()));
+                log.debug("started the director in this process");
+                Ok(RunningLvs::InProcess { handle, task })
+            }
+        }
+    }
+
+    /// Waits for the daemon to end by itself; the line pulse logs.
+    async fn exited(&mut self) -> String {
+        match self {
+            RunningLvs::Child { child, .. } => {
+                let pid = child.id().unwrap_or(0);
+                describe_exit(pid, child.wait().await)
+            }
+            RunningLvs::InProcess { task, .. } => match task.await {
+                Ok(Ok(())) => "the director ended".to_owned(),
+                Ok(Err(e)) => format!("the director ended: {e}"),
+                Err(e) => format!("the director failed: {e}"),
+            },
+        }
+    }
+
+    /// Passes a reload on.
+    fn reload(&self) {
+        match self {
+            RunningLvs::Child { child, .. } => {
+                if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                    // SAFETY: kill(2) on our own child, which has not been reaped yet.
+                    unsafe { libc::kill(pid, libc::SIGHUP) };
+                }
+            }
+            RunningLvs::InProcess { handle, .. } => {
+                handle.reload();
+            }
+        }
+    }
+
+    /// Stops it, waiting up to [`LVSD_STOP_GRACE`] before killing it.
+    async fn stop(self, log: &Log) {
+        match self {
+            RunningLvs::Child { mut child, path } => {
+                if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                    // SAFETY: kill(2) on our own child, which has not been reaped yet.
+                    unsafe { libc::kill(pid, libc::SIGTERM) };
+                }
+                if tokio::time::timeout(LVSD_STOP_GRACE, child.wait()).await.is_err() {
+                    log.line(&format!(
+                        "{} did not stop within {LVSD_STOP_GRACE:?}; killing it",
+                        path.display()
+                    ));
+                    let _ = child.kill().await;
+                }
+            }
+            RunningLvs::InProcess { handle, mut task } => {
+                handle.stop("");
+                if tokio::time::timeout(LVSD_STOP_GRACE, &mut task).await.is_err() {
+                    log.line(&format!("the director did not stop within {LVSD_STOP_GRACE:?}"));
+                    task.abort();
+                }
+            }
         }
     }
 }
@@ -841,11 +879,13 @@ struct SyncSwitch {
 
 impl SyncSwitch {
     /// A switch when `syncdaemon = 1` (and pulse may change things).
-    fn for_settings(settings: &Settings, test_start: bool, log: &Log) -> Option<SyncSwitch> {
-        match (&settings.sync_daemon, test_start) {
-            (Some((interface, sync_id)), false) => {
-                Some(SyncSwitch::start(interface.clone(), *sync_id, log.clone()))
-            }
+    fn for_settings(settings: &RouterSettings, dry_run: bool, log: &Log) -> Option<SyncSwitch> {
+        match (&settings.sync_daemon, dry_run) {
+            (Some(daemon), false) => Some(SyncSwitch::start(
+                daemon.interface.clone(),
+                daemon.sync_id,
+                log.clone(),
+            )),
             _ => None,
         }
     }
@@ -943,82 +983,4 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(text: &str) -> Config {
-        lvs_cf::parse(text).expect("valid lvs.cf").config
-    }
-
-    const PAIR: &str = "primary = 10.0.0.1\nprimary_private = 192.168.0.1\nbackup_active = 1\n\
-                        backup = 10.0.0.2\nbackup_private = 192.168.0.2\nheartbeat_port = 600\n\
-                        keepalive = 0.5\ndeadtime = 2\nnetwork = direct\nnat_router = 10.0.0.254 eth0:9\n\
-                        virtual a {\n active = 1\n address = 10.0.0.100 eth0:1\n vip_nmask = 255.255.255.0\n}\n\
-                        virtual b {\n active = 1\n address = 10.0.0.100 eth0:1\n port = 443\n}\n\
-                        virtual c {\n active = 0\n address = 10.0.0.101 eth0:2\n}\n";
-
-    #[test]
-    fn roles_channels_and_vips() {
-        let ip = |s: &str| s.parse::<IpAddr>().expect("literal");
-        let sock = |s: &str| s.parse::<SocketAddr>().expect("literal");
-        let master = Settings::from_config(&config(PAIR), &[ip("10.0.0.1")]).expect("settings");
-        assert_eq!(master.role, Role::Master);
-        assert_eq!(master.own, [sock("10.0.0.1:600"), sock("192.168.0.1:600")]);
-        assert_eq!(master.partner, [sock("10.0.0.2:600"), sock("192.168.0.2:600")]);
-        assert_eq!(master.keepalive, Duration::from_millis(500));
-        // One VIP per address, from active services only; nat_router only with network = nat.
-        assert_eq!(
-            master.vips,
-            [Vip {
-                device: "eth0:1".into(),
-                ip: ip("10.0.0.100"),
-                prefix_len: 24
-            }]
-        );
-        assert_eq!(master.burst, Burst::PIRANHA);
-
-        let backup = Settings::from_config(&config(PAIR), &[ip("10.0.0.2")]).expect("settings");
-        assert_eq!(backup.role, Role::Backup);
-        assert_eq!(backup.own, [sock("10.0.0.2:600"), sock("192.168.0.2:600")]);
-        assert_eq!(backup.partner, [sock("10.0.0.1:600"), sock("192.168.0.1:600")]);
-
-        let nat = Settings::from_config(&config(&PAIR.replace("network = direct", "network = nat")), &[])
-            .expect("settings");
-        assert_eq!(nat.vips.len(), 2);
-        assert_eq!(nat.vips[1].ip, ip("10.0.0.254"));
-        assert_eq!(nat.vips[1].prefix_len, 32, "no nat_nmask: a host address");
-    }
-
-    #[test]
-    fn piranhas_start_up_rules() {
-        // Without primary_private there is one channel.
-        let single = PAIR
-            .replace("primary_private = 192.168.0.1\n", "")
-            .replace("backup_private = 192.168.0.2\n", "");
-        let settings = Settings::from_config(&config(&single), &[]).expect("settings");
-        assert_eq!(settings.own.len(), 1);
-        // backup_active without a backup is cleared, with Piranha's note.
-        let lone = single.replace("backup = 10.0.0.2\n", "");
-        let settings =
-            Settings::from_config(&config(&lone), &["10.0.0.1".parse().expect("literal")]).expect("settings");
-        assert!(!settings.backup_active);
-        assert_eq!(
-            settings.notes,
-            ["Undefined backup node marked as active? -- clearing that!"]
-        );
-        assert!(matches!(
-            Settings::from_config(
-                &config(
-                    &PAIR
-                        .replace("service = lvs", "")
-                        .replace("primary = 10.0.0.1\n", "service = fos\nprimary = 10.0.0.1\n")
-                ),
-                &[]
-            ),
-            Err(SetupError::Config(_))
-        ));
-    }
 }

@@ -17,7 +17,6 @@ pub mod store;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -27,75 +26,51 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use clap::{Parser, Subcommand};
 
 use auth::{Passwords, SessionInfo, Sessions};
 use document::{Block, BlockKind, Document, Place, ServerBlock};
 use pages::Page;
 
-/// The web configuration and monitoring tool for LVS routers (Piranha's
-/// piranha-gui). It edits lvs.cf panel by panel (global settings,
-/// redundancy, virtual servers, real servers, monitoring scripts), validates
-/// every change with the daemons' own parser, writes the file atomically
-/// (keeping lvs.cf.bak and counting serial_no up), can ask pulse and lvs to
-/// reload, and shows the routers' state, the IPVS table with its counters and
-/// each real server's health.
-///
-/// Set a password first with `lvs-web passwd`. Every page needs a login;
-/// every change also needs the page's token. It listens on 127.0.0.1:3636:
-/// reach it through an SSH tunnel or an HTTPS proxy rather than exposing it.
-#[derive(Clone, Debug, Parser)]
-#[command(name = "lvs-web", version, disable_help_flag = true)]
-pub struct WebArgs {
-    #[arg(short = '?', long = "help", action = clap::ArgAction::Help)]
-    help: Option<bool>,
-
+/// Where the tool finds what it edits, watches and signals, and where it
+/// listens. [`WebOptions::default`] gives Piranha's paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebOptions {
     /// The configuration file to edit.
-    #[arg(short = 'c', long = "configfile", value_name = "FILE", default_value = lvs_cf::DEFAULT_PATH)]
     pub configfile: PathBuf,
-
-    /// The password file (`USER:ARGON2-HASH` lines; see `lvs-web passwd`).
-    #[arg(long = "password-file", value_name = "FILE", default_value = auth::DEFAULT_PASSWORD_FILE)]
+    /// The password file (`USER:ARGON2-HASH` lines).
     pub password_file: PathBuf,
-
     /// The address and port to listen on.
-    #[arg(long = "listen", value_name = "ADDR:PORT", default_value = "127.0.0.1:3636")]
     pub listen: SocketAddr,
-
     /// The lvs daemon's status socket.
-    #[arg(long = "lvs-socket", value_name = "PATH", default_value = "/var/run/lvs.sock")]
     pub lvs_socket: PathBuf,
-
     /// pulse's pid file (a reload signals pulse, which passes it on to lvs).
-    #[arg(
-        long = "pulse-pidfile",
-        value_name = "FILE",
-        default_value = "/var/run/pulse.pid"
-    )]
     pub pulse_pidfile: PathBuf,
-
     /// The lvs daemon's pid file (signalled when pulse does not run).
-    #[arg(long = "lvs-pidfile", value_name = "FILE", default_value = "/var/run/lvs.pid")]
     pub lvs_pidfile: PathBuf,
-
-    #[command(subcommand)]
-    pub command: Option<WebCommand>,
 }
 
-#[derive(Clone, Debug, Subcommand)]
-pub enum WebCommand {
-    /// Set a user's password (read twice from the terminal, or once from
-    /// standard input when it is not a terminal). Piranha's piranha-passwd.
-    Passwd {
-        /// The user (Piranha's tool knew only `piranha`).
-        #[arg(long = "user", default_value = auth::DEFAULT_USER)]
-        user: String,
-    },
+/// The address the tool listens on unless told otherwise.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3636);
+
+impl Default for WebOptions {
+    fn default() -> WebOptions {
+        WebOptions {
+            configfile: PathBuf::from(lvs_cf::DEFAULT_PATH),
+            password_file: PathBuf::from(auth::DEFAULT_PASSWORD_FILE),
+            listen: DEFAULT_LISTEN,
+            lvs_socket: PathBuf::from("/var/run/lvs.sock"),
+            pulse_pidfile: PathBuf::from("/var/run/pulse.pid"),
+            lvs_pidfile: PathBuf::from("/var/run/lvs.pid"),
+        }
+    }
 }
 
 /// What every request handler shares.
 pub struct App {
-    pub args: WebArgs,
+    /// What the tool edits, watches and signals.
+    pub options: WebOptions,
     pub passwords: Passwords,
     pub sessions: Sessions,
     /// Saves one at a time: each reads, edits and writes the whole file.
@@ -105,9 +80,10 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(args: WebArgs, passwords: Passwords) -> Arc<App> {
+    /// The shared state of a tool serving `options` for `passwords`' users.
+    pub fn new(options: WebOptions, passwords: Passwords) -> Arc<App> {
         Arc::new(App {
-            args,
+            options,
             passwords,
             sessions: Sessions::default(),
             saving: tokio::sync::Mutex::new(()),
@@ -262,7 +238,7 @@ async fn reload(
     State(app): State<Shared>,
     axum::Extension(session): axum::Extension<SessionInfo>,
 ) -> Response {
-    let note = signal_daemons(&app.args);
+    let note = signal_daemons(&app.options);
     control_page(&app, &session, None, Some(&note)).await
 }
 
@@ -275,21 +251,21 @@ async fn control_page(
     note: Option<&str>,
 ) -> Response {
     let app = app.clone();
-    match tokio::task::spawn_blocking(move || pages::ControlView::gather(&app.args)).await {
+    match tokio::task::spawn_blocking(move || pages::ControlView::gather(&app.options)).await {
         Ok(view) => Page::new("control", session).control(&view, refresh, note),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
 /// Asks pulse (which passes it on) or else lvs to re-read lvs.cf.
-fn signal_daemons(args: &WebArgs) -> String {
+fn signal_daemons(options: &WebOptions) -> String {
     let lvs = || {
         monitor::lvs_daemon(
-            &args.lvs_pidfile,
-            monitor::lvs_status(&args.lvs_socket).ok().as_ref(),
+            &options.lvs_pidfile,
+            monitor::lvs_status(&options.lvs_socket).ok().as_ref(),
         )
     };
-    if let Some(pid) = monitor::hangup(monitor::daemon(&args.pulse_pidfile)) {
+    if let Some(pid) = monitor::hangup(monitor::daemon(&options.pulse_pidfile)) {
         format!("asked pulse (pid {pid}) to reload; it passes the signal on to lvs")
     } else if let Some(pid) = monitor::hangup(lvs()) {
         format!("asked lvs (pid {pid}) to reload")
@@ -302,7 +278,7 @@ fn signal_daemons(args: &WebArgs) -> String {
 // The error is the response itself, made once per request: boxing it buys nothing.
 #[allow(clippy::result_large_err)]
 fn load(app: &App, session: &SessionInfo) -> Result<Document, Response> {
-    store::load(&app.args.configfile).map_err(|e| Page::new("", session).failure(&e.to_string()))
+    store::load(&app.options.configfile).map_err(|e| Page::new("", session).failure(&e.to_string()))
 }
 
 /// Validates and saves `document`; on success redirects to `next` (with
@@ -316,16 +292,16 @@ async fn save_and_go(
     session: &SessionInfo,
 ) -> Response {
     let _saving = app.saving.lock().await;
-    match store::save(&app.args.configfile, document) {
+    match store::save(&app.options.configfile, document) {
         Ok(config) => {
             let mut note = format!(
                 "saved {} (serial_no {})",
-                app.args.configfile.display(),
+                app.options.configfile.display(),
                 config.serial_no
             );
             if form.get("reload").is_some_and(|v| !v.is_empty()) {
                 note.push_str("; ");
-                note.push_str(&signal_daemons(&app.args));
+                note.push_str(&signal_daemons(&app.options));
             }
             Redirect::to(&format!("{next}?saved={}", pages::url_encode(&note))).into_response()
         }
@@ -729,117 +705,14 @@ async fn server_toggle(
     .await
 }
 
-/// Reads a password without echo from a terminal, or a line from a pipe.
-fn read_password(prompt: &str) -> std::io::Result<String> {
-    use std::io::{BufRead as _, IsTerminal as _, Write as _};
-    let stdin = std::io::stdin();
-    let terminal = stdin.is_terminal();
-    let mut saved: Option<libc::termios> = None;
-    if terminal {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-        // SAFETY: tcgetattr/tcsetattr on standard input with a zeroed struct.
-        unsafe {
-            let mut term: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(0, &mut term) == 0 {
-                saved = Some(term);
-                term.c_lflag &= !libc::ECHO;
-                libc::tcsetattr(0, libc::TCSANOW, &term);
-            }
-        }
-    }
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    if let Some(term) = saved {
-        // SAFETY: restores the settings read above.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &term) };
-        eprintln!();
-    }
-    read?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
-}
-
-fn passwd(args: &WebArgs, user: &str) -> ExitCode {
-    use std::io::IsTerminal as _;
-    let first = match read_password("New password: ") {
-        Ok(p) => p,
-        Err(e) => return fail(&format!("cannot read the password: {e}")),
-    };
-    if std::io::stdin().is_terminal() {
-        match read_password("Re-type new password: ") {
-            Ok(again) if again == first => {}
-            Ok(_) => return fail("the passwords differ; nothing was changed"),
-            Err(e) => return fail(&format!("cannot read the password: {e}")),
-        }
-    }
-    if first.is_empty() {
-        return fail("an empty password is not allowed; nothing was changed");
-    }
-    match auth::set_password(&args.password_file, user, &first) {
-        Ok(()) => {
-            println!("password for {user} set in {}", args.password_file.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(&e.to_string()),
-    }
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("lvs-web: {message}");
-    ExitCode::FAILURE
-}
-
-/// Runs the tool (or `passwd`).
-pub fn main(args: WebArgs) -> ExitCode {
-    if let Some(WebCommand::Passwd { user }) = &args.command {
-        return passwd(&args, user);
-    }
-    let passwords = match Passwords::load(&args.password_file) {
-        Ok(p) if !p.is_empty() => p,
-        Ok(_) => {
-            return fail(&format!(
-                "{}: no users; run `lvs-web passwd`",
-                args.password_file.display()
-            ))
-        }
-        Err(e) => return fail(&format!("{e} (set a password with `lvs-web passwd`)")),
-    };
-    if !args.listen.ip().is_loopback() {
-        eprintln!(
-            "lvs-web: warning: listening on {} without TLS; passwords and cookies cross the network in clear unless an HTTPS proxy fronts it",
-            args.listen
-        );
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => return fail(&format!("cannot start: {e}")),
-    };
-    runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(args.listen).await {
-            Ok(listener) => listener,
-            Err(e) => return fail(&format!("cannot listen on {}: {e}", args.listen)),
-        };
-        eprintln!(
-            "lvs-web: serving {} on http://{}",
-            args.configfile.display(),
-            args.listen
-        );
-        let app = App::new(args, passwords);
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(e) => return fail(&format!("cannot handle signals: {e}")),
-        };
-        let served = axum::serve(listener, router(app))
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            })
-            .await;
-        match served {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&e.to_string()),
-        }
-    })
+/// Serves the tool on `listener` until `shutdown` completes, then finishes
+/// the requests under way.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -1,0 +1,448 @@
+//! The director's status: one typed record that the daemon serves on its
+//! socket, that `lvs --status` prints, that the metrics are rendered from and
+//! that the web tool reads. Field names are the JSON protocol's
+//! (`lvs --status --format json`); a renamed field is a compile error in
+//! every reader, not an empty column.
+//!
+//! [`Status::build`] is pure: the plan, the servers' health, the kernel's
+//! listing, the last checks and the current time go in.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use lvs_ipvs::{Destination, Service, ServiceKey};
+use serde::{Deserialize, Serialize};
+
+use crate::check::Failure;
+use crate::director::{Health, Plan, ServerRef};
+
+/// Everything the director reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Status {
+    /// The daemon's process id.
+    pub pid: u32,
+    /// Every active virtual service of the plan, in lvs.cf's order.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One virtual service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ServiceStatus {
+    /// The block's name in lvs.cf.
+    pub name: String,
+    /// The service as ipvsadm writes it (`TCP 192.0.2.1:80`, `FWM 7`).
+    pub service: String,
+    /// The scheduler's name.
+    pub scheduler: String,
+    /// Persistence in seconds; 0 when not persistent.
+    pub persistent: u32,
+    /// Whether the kernel's table holds the service.
+    pub in_kernel: bool,
+    /// Connections scheduled, from the kernel's counters.
+    pub connections: u64,
+    /// Packets in.
+    pub in_packets: u64,
+    /// Packets out.
+    pub out_packets: u64,
+    /// Bytes in.
+    pub in_bytes: u64,
+    /// Bytes out.
+    pub out_bytes: u64,
+    /// Its real servers.
+    pub servers: Vec<ServerStatus>,
+    /// Its sorry server, when lvs.cf sets one.
+    pub sorry_server: Option<SorryStatus>,
+}
+
+/// What the director makes of a real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ServerHealth {
+    /// Passing its checks, in the table with a weight above 0.
+    Up,
+    /// In the table at weight 0: it keeps its connections, gets no new ones.
+    Quiesced,
+    /// Failing its checks, out of the table.
+    Down,
+    /// No check has decided yet.
+    Unknown,
+}
+
+impl ServerHealth {
+    /// The word the status and the metrics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerHealth::Up => "up",
+            ServerHealth::Quiesced => "quiesced",
+            ServerHealth::Down => "down",
+            ServerHealth::Unknown => "unknown",
+        }
+    }
+
+    /// The word for what the director knows of a server.
+    pub fn of(health: Option<&Health>) -> ServerHealth {
+        match health {
+            Some(Health::In { weight: 0 }) => ServerHealth::Quiesced,
+            Some(Health::In { .. }) => ServerHealth::Up,
+            Some(Health::Out) => ServerHealth::Down,
+            Some(Health::Unknown) | None => ServerHealth::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for ServerHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One real server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ServerStatus {
+    /// The server block's name.
+    pub name: String,
+    /// Its address.
+    pub address: IpAddr,
+    /// Its port.
+    pub port: u16,
+    /// Its health.
+    pub health: ServerHealth,
+    /// The weight lvs.cf gives it.
+    pub configured_weight: u32,
+    /// Its weight in the kernel's table; `None` when not in it.
+    pub weight: Option<u32>,
+    /// Active connections, from the kernel.
+    pub active_connections: u32,
+    /// Inactive connections, from the kernel.
+    pub inactive_connections: u32,
+    /// Connections scheduled to it.
+    pub connections: u64,
+    /// Bytes in.
+    pub in_bytes: u64,
+    /// Bytes out.
+    pub out_bytes: u64,
+    /// Its latest check; `None` before the first.
+    pub last_check: Option<CheckStatus>,
+}
+
+/// The outcome of a server's latest check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CheckStatus {
+    /// How long ago it ended.
+    pub seconds_ago: f64,
+    /// `ok`, or why it failed.
+    pub result: String,
+}
+
+/// A service's sorry server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SorryStatus {
+    /// Its address.
+    pub address: IpAddr,
+    /// Its port.
+    pub port: u16,
+    /// Whether the table holds it (no real server is up).
+    pub in_use: bool,
+}
+
+/// A server's latest check, as the health runtime records it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct LastCheck {
+    /// When it ended.
+    pub at: SystemTime,
+    /// Its outcome.
+    pub result: Result<(), Failure>,
+}
+
+impl LastCheck {
+    /// A check that ended at `at` with `result`.
+    pub fn new(at: SystemTime, result: Result<(), Failure>) -> LastCheck {
+        LastCheck { at, result }
+    }
+}
+
+/// The kernel's entries of a service: the service and its destinations by
+/// address and port.
+pub type KernelService = (Service, HashMap<(IpAddr, u16), Destination>);
+
+/// What [`Status::build`] reads.
+#[derive(Clone, Copy, Debug)]
+pub struct StatusInputs<'a> {
+    /// The running plan.
+    pub plan: &'a Plan,
+    /// Each server's health.
+    pub health: &'a HashMap<ServerRef, Health>,
+    /// The kernel's listing of the owned services (empty when unknown).
+    pub kernel: &'a HashMap<ServiceKey, KernelService>,
+    /// Each server's latest check.
+    pub checks: &'a HashMap<ServerRef, LastCheck>,
+    /// The daemon's process id.
+    pub pid: u32,
+    /// The time now, for the checks' ages.
+    pub now: SystemTime,
+}
+
+impl Status {
+    /// The status of `inputs.plan`'s services.
+    pub fn build(inputs: StatusInputs<'_>) -> Status {
+        let services = inputs
+            .plan
+            .services
+            .iter()
+            .map(|planned| {
+                let key = planned.service.key;
+                let kernel = inputs.kernel.get(&key);
+                let servers = planned
+                    .servers
+                    .iter()
+                    .map(|server| {
+                        let at = server.at;
+                        let dest = kernel.and_then(|(_, dests)| dests.get(&(at.addr, at.port)));
+                        let stats = dest.and_then(|d| d.stats).unwrap_or_default();
+                        ServerStatus {
+                            name: server.name.clone(),
+                            address: at.addr,
+                            port: at.port,
+                            health: ServerHealth::of(inputs.health.get(&at)),
+                            configured_weight: server.weight,
+                            weight: dest.map(|d| d.weight),
+                            active_connections: dest.map_or(0, |d| d.active_conns),
+                            inactive_connections: dest.map_or(0, |d| d.inactive_conns),
+                            connections: stats.conns,
+                            in_bytes: stats.in_bytes,
+                            out_bytes: stats.out_bytes,
+                            last_check: inputs.checks.get(&at).map(|check| CheckStatus {
+                                seconds_ago: inputs
+                                    .now
+                                    .duration_since(check.at)
+                                    .unwrap_or(Duration::ZERO)
+                                    .as_secs_f64(),
+                                result: match &check.result {
+                                    Ok(()) => "ok".to_owned(),
+                                    Err(why) => why.to_string(),
+                                },
+                            }),
+                        }
+                    })
+                    .collect();
+                let stats = kernel.and_then(|(service, _)| service.stats).unwrap_or_default();
+                ServiceStatus {
+                    name: planned.name.clone(),
+                    service: key.to_string(),
+                    scheduler: planned.service.scheduler.clone(),
+                    persistent: planned.service.timeout,
+                    in_kernel: kernel.is_some(),
+                    connections: stats.conns,
+                    in_packets: stats.in_pkts,
+                    out_packets: stats.out_pkts,
+                    in_bytes: stats.in_bytes,
+                    out_bytes: stats.out_bytes,
+                    servers,
+                    sorry_server: planned.sorry.map(|(address, port)| SorryStatus {
+                        address,
+                        port,
+                        in_use: kernel.is_some_and(|(_, dests)| dests.contains_key(&(address, port))),
+                    }),
+                }
+            })
+            .collect();
+        Status {
+            pid: inputs.pid,
+            services,
+        }
+    }
+
+    /// The status as a table for people (`lvs --status`).
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for service in &self.services {
+            let persistent = match service.persistent {
+                0 => String::new(),
+                seconds => format!(" persistent {seconds}"),
+            };
+            let _ = writeln!(
+                out,
+                "virtual {} {} {}{persistent} connections {}",
+                service.name, service.service, service.scheduler, service.connections
+            );
+            for server in &service.servers {
+                let weight = server.weight.map_or_else(|| "-".to_owned(), |w| w.to_string());
+                let last = match &server.last_check {
+                    Some(check) => format!("{} ({:.1} s ago)", check.result, check.seconds_ago),
+                    None => "not checked yet".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<12} {:<24} {:<9} weight {:>4}/{:<4} conns {}/{}  last check: {last}",
+                    server.name,
+                    endpoint(server.address, server.port),
+                    server.health.as_str(),
+                    weight,
+                    server.configured_weight,
+                    server.active_connections,
+                    server.inactive_connections,
+                );
+            }
+            if let Some(sorry) = &service.sorry_server {
+                let _ = writeln!(
+                    out,
+                    "  sorry server {} {}",
+                    endpoint(sorry.address, sorry.port),
+                    if sorry.in_use { "in use" } else { "standing by" }
+                );
+            }
+        }
+        out
+    }
+
+    /// The status as Prometheus text.
+    pub fn render_metrics(&self) -> String {
+        let mut out = String::new();
+        type ServerValue = fn(&ServerStatus) -> Option<u64>;
+        let server_families: [(&str, &str, &str, ServerValue); 5] = [
+            (
+                "lvs_real_server_up",
+                "gauge",
+                "1 when the real server's checks pass",
+                |s| Some(u64::from(s.health == ServerHealth::Up)),
+            ),
+            (
+                "lvs_real_server_weight",
+                "gauge",
+                "the real server's weight in the IPVS table (absent: not in it)",
+                |s| s.weight.map(u64::from),
+            ),
+            (
+                "lvs_real_server_active_connections",
+                "gauge",
+                "active connections to the real server",
+                |s| Some(u64::from(s.active_connections)),
+            ),
+            (
+                "lvs_real_server_inactive_connections",
+                "gauge",
+                "inactive connections to the real server",
+                |s| Some(u64::from(s.inactive_connections)),
+            ),
+            (
+                "lvs_real_server_connections_total",
+                "counter",
+                "connections scheduled to the real server",
+                |s| Some(s.connections),
+            ),
+        ];
+        for (name, kind, help, value) in server_families {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+            for service in &self.services {
+                for server in &service.servers {
+                    let Some(value) = value(server) else { continue };
+                    let _ = writeln!(
+                        out,
+                        "{name}{{service=\"{}\",server=\"{}\",address=\"{}\"}} {value}",
+                        label(&service.name),
+                        label(&server.name),
+                        endpoint(server.address, server.port),
+                    );
+                }
+            }
+        }
+        type ServiceValue = fn(&ServiceStatus) -> u64;
+        let service_families: [(&str, ServiceValue); 3] = [
+            ("lvs_virtual_service_connections_total", |s| s.connections),
+            ("lvs_virtual_service_in_bytes_total", |s| s.in_bytes),
+            ("lvs_virtual_service_out_bytes_total", |s| s.out_bytes),
+        ];
+        for (name, value) in service_families {
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for service in &self.services {
+                let _ = writeln!(
+                    out,
+                    "{name}{{service=\"{}\"}} {}",
+                    label(&service.name),
+                    value(service)
+                );
+            }
+        }
+        out
+    }
+}
+
+/// `address:port`, as the status has always written it (IPv6 unbracketed).
+fn endpoint(address: IpAddr, port: u16) -> String {
+    format!("{address}:{port}")
+}
+
+/// A Prometheus label value, escaped.
+fn label(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::director::Plan;
+
+    fn plan() -> Plan {
+        let config = lvs_cf::parse(
+            "service = lvs\nprimary = 10.0.0.1\nvirtual web {\n active = 1\n address = 192.0.2.1 eth0:1\n \
+             port = 80\n sorry_server = 10.0.0.9\n server a {\n  address = 10.0.0.2\n  active = 1\n  weight = 3\n }\n \
+             server b {\n  address = 10.0.0.3\n  active = 1\n }\n}\n",
+        )
+        .expect("valid")
+        .config;
+        Plan::new(&config, &crate::director::literal_addresses).expect("plan")
+    }
+
+    #[test]
+    fn health_words_and_json_round_trip() {
+        let plan = plan();
+        let a = plan.services[0].servers[0].at;
+        let b = plan.services[0].servers[1].at;
+        let health = HashMap::from([(a, Health::In { weight: 3 }), (b, Health::Out)]);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let checks = HashMap::from([(
+            b,
+            LastCheck::new(now - Duration::from_secs(2), Err(Failure::ConnectTimeout)),
+        )]);
+        let status = Status::build(StatusInputs {
+            plan: &plan,
+            health: &health,
+            kernel: &HashMap::new(),
+            checks: &checks,
+            pid: 42,
+            now,
+        });
+        let servers = &status.services[0].servers;
+        assert_eq!(servers[0].health, ServerHealth::Up);
+        assert_eq!(servers[1].health, ServerHealth::Down);
+        assert_eq!(servers[1].last_check.as_ref().map(|c| c.seconds_ago), Some(2.0));
+        let json = serde_json::to_value(&status).expect("json");
+        assert_eq!(json["services"][0]["servers"][1]["health"], "down");
+        assert_eq!(json["services"][0]["servers"][0]["address"], "10.0.0.2");
+        assert_eq!(json["services"][0]["sorry_server"]["in_use"], false);
+        let back: Status = serde_json::from_value(json).expect("read back");
+        assert_eq!(back, status);
+        let text = status.render_text();
+        assert!(
+            text.contains("virtual web TCP 192.0.2.1:80 wlc connections 0"),
+            "{text}"
+        );
+        assert!(text.contains("connect timed out (2.0 s ago)"), "{text}");
+        let metrics = status.render_metrics();
+        assert!(
+            metrics.contains("lvs_real_server_up{service=\"web\",server=\"a\",address=\"10.0.0.2:80\"} 1")
+        );
+        assert!(!metrics.contains("lvs_real_server_weight{service=\"web\",server=\"b\""));
+    }
+}

@@ -1,0 +1,845 @@
+//! The director (Piranha's lvsd): the IO shell around `lvs-core`'s planner
+//! and reconciler and `lvs-health`'s check engine.
+//!
+//! [`Director::prepare`] reads lvs.cf and connects to IPVS (before a program
+//! detaches, so that its errors reach whoever started it); [`Director::run`]
+//! adopts the entries of the services lvs.cf names, runs every real
+//! server's check on the engine, and after each batch of health changes
+//! applies only the operations the reconciler gives. [`DirectorHandle`]
+//! reloads (an invalid file changes nothing) and stops it; a stop removes
+//! the services it runs.
+//!
+//! The status socket and the metrics listener are served off the event
+//! loop: each connection is a task of its own with a bounded time, reading a
+//! snapshot the loop publishes and the kernel's counters on a blocking
+//! thread, so no client can delay a health update, a reload or a stop.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lvs_cf::{Config, Host, Reparser};
+use lvs_core::director::{
+    carry_over, reconcile, reconcile_nanny_mode, reconcile_services, Before, Health, Plan, ServerRef,
+};
+use lvs_core::nanny::NannyAction;
+use lvs_health::engine::{Engine, Server, Update};
+use lvs_ipvs::{ApplyOptions, Destination, Ipvs, IpvsError, Operation, ServiceKey, Table, Timeouts};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
+
+use crate::config::load_config_with;
+use crate::log::Log;
+use crate::nannies::{Nannies, NannyNews};
+use crate::status::{Snapshot, StatusServer};
+
+/// How soon failed table operations are tried again.
+const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What a director runs, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DirectorOptions {
+    /// The lvs.cf to read (and re-read on reload).
+    pub configfile: PathBuf,
+    /// Log each table change instead of making it (lvsd's `-t`).
+    pub dry_run: bool,
+    /// Log every table change (`DEBUG -- ...`) and pass `-v` to nannies.
+    pub verbose: bool,
+    /// Run a `nanny` process per real server instead of checking in-process.
+    pub nanny_processes: bool,
+    /// Nannies stay in the foreground (`--nodaemon`).
+    pub nanny_foreground: bool,
+    /// The Unix socket that answers status requests, if any.
+    pub status_socket: Option<PathBuf>,
+    /// Where Prometheus metrics are served over HTTP, if anywhere.
+    pub metrics: Option<SocketAddr>,
+}
+
+impl DirectorOptions {
+    /// A director of `configfile`, making table changes, with Piranha's
+    /// status socket (`/var/run/lvs.sock`) and no metrics.
+    pub fn new(configfile: impl Into<PathBuf>) -> DirectorOptions {
+        DirectorOptions {
+            configfile: configfile.into(),
+            dry_run: false,
+            verbose: false,
+            nanny_processes: false,
+            nanny_foreground: false,
+            status_socket: Some(PathBuf::from("/var/run/lvs.sock")),
+            metrics: None,
+        }
+    }
+
+    /// Logs each table change instead of making it.
+    pub fn dry_run(mut self, dry_run: bool) -> DirectorOptions {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Logs every table change.
+    pub fn verbose(mut self, verbose: bool) -> DirectorOptions {
+        self.verbose = verbose;
+        self
+    }
+
+    /// A `nanny` process per real server (Piranha's model).
+    pub fn nanny_processes(mut self, nanny_processes: bool) -> DirectorOptions {
+        self.nanny_processes = nanny_processes;
+        self
+    }
+
+    /// Nannies stay in the foreground.
+    pub fn nanny_foreground(mut self, foreground: bool) -> DirectorOptions {
+        self.nanny_foreground = foreground;
+        self
+    }
+
+    /// The status socket; `None` for none.
+    pub fn status_socket(mut self, socket: Option<PathBuf>) -> DirectorOptions {
+        self.status_socket = socket;
+        self
+    }
+
+    /// The metrics address; `None` for none.
+    pub fn metrics(mut self, address: Option<SocketAddr>) -> DirectorOptions {
+        self.metrics = address;
+        self
+    }
+}
+
+/// Why a director cannot start, or had to stop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectorError {
+    /// lvs.cf cannot be read, is invalid, or cannot be planned.
+    #[error("{0}")]
+    Config(String),
+    /// The IPVS table cannot be reached or read.
+    #[error(transparent)]
+    Ipvs(#[from] IpvsError),
+    /// The metrics address cannot be bound.
+    #[error("cannot serve metrics on {address}: {source}")]
+    Metrics {
+        /// The address asked for.
+        address: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A nanny died with `hard_shutdown = 1`.
+    #[error("nanny for child {service}/{server} died ({status})")]
+    NannyDied {
+        /// Its virtual service.
+        service: String,
+        /// Its real server.
+        server: String,
+        /// How it ended.
+        status: String,
+    },
+}
+
+/// What a [`DirectorHandle`] asks of the running director.
+#[derive(Debug)]
+enum Command {
+    Reload,
+    Stop(String),
+}
+
+/// Reloads or stops a running director; cheap to clone, usable from any
+/// thread or task.
+#[derive(Clone, Debug)]
+pub struct DirectorHandle {
+    commands: UnboundedSender<Command>,
+}
+
+impl DirectorHandle {
+    /// Asks for lvs.cf to be re-read; false when the director has ended.
+    pub fn reload(&self) -> bool {
+        self.commands.send(Command::Reload).is_ok()
+    }
+
+    /// Asks the director to remove its services and end, logging `why`;
+    /// false when it has ended already.
+    pub fn stop(&self, why: impl Into<String>) -> bool {
+        self.commands.send(Command::Stop(why.into())).is_ok()
+    }
+}
+
+/// Resolves lvs.cf's host names: the one resolver of the daemons (the
+/// system's, through `getaddrinfo`).
+pub fn system_resolver(host: &Host) -> std::io::Result<std::net::IpAddr> {
+    host.resolve()
+}
+
+/// Reads lvs.cf and derives its plan (while the file is validated), as the
+/// director does at start and on each reload.
+fn read_plan(path: &Path, reparser: &mut Reparser) -> Result<(Config, Plan), DirectorError> {
+    let (config, plan) = load_config_with(path, reparser, |config| Plan::new(config, &system_resolver))
+        .map_err(DirectorError::Config)?;
+    Ok((config, plan.map_err(|e| DirectorError::Config(e.to_string()))?))
+}
+
+/// The timeouts lvs.cf sets (0 leaves the kernel's), if it sets any.
+fn timeouts(config: &Config) -> Option<Timeouts> {
+    let wanted = Timeouts {
+        tcp: config.tcp_timeout,
+        tcp_fin: config.tcpfin_timeout,
+        udp: config.udp_timeout,
+    };
+    (wanted.tcp != 0 || wanted.tcp_fin != 0 || wanted.udp != 0).then_some(wanted)
+}
+
+/// How an operation reads in the log.
+fn describe(operation: &Operation) -> String {
+    let endpoint = |d: &Destination| SocketAddr::new(d.addr, d.port);
+    match operation {
+        Operation::AddService(s) => format!("add virtual service {} ({})", s.key, s.scheduler),
+        Operation::EditService(s) => format!("edit virtual service {} ({})", s.key, s.scheduler),
+        Operation::DeleteService(key) => format!("delete virtual service {key}"),
+        Operation::AddDest(key, d) => format!("add {} to {key} (weight {})", endpoint(d), d.weight),
+        Operation::EditDest(key, d) => format!("set {} in {key} to weight {}", endpoint(d), d.weight),
+        Operation::DeleteDest(key, addr, port) => {
+            format!("remove {} from {key}", SocketAddr::new(*addr, *port))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// A director: prepared by [`Director::prepare`], run by [`Director::run`].
+pub struct Director {
+    options: DirectorOptions,
+    log: Log,
+    ipvs: Option<Ipvs>,
+    config: Config,
+    /// Keeps the file's tokens between reloads.
+    reparser: Reparser,
+    plan: Arc<Plan>,
+    health: HashMap<ServerRef, Health>,
+    /// The kernel's entries of the services this daemon owns, as last known.
+    table: Table,
+    /// Services with an operation that failed: the next sync tries them again.
+    unsettled: BTreeSet<ServiceKey>,
+    /// Engine ids: stable for a server across reloads.
+    ids: Ids,
+    commands: UnboundedReceiver<Command>,
+    handle: DirectorHandle,
+}
+
+/// What only exists while the director runs.
+struct Running {
+    engine: Engine,
+    updates: UnboundedReceiver<Update>,
+    /// `--nanny-processes`: the nannies, and what they report.
+    nannies: Option<Nannies>,
+    news_sender: UnboundedSender<NannyNews>,
+    news: UnboundedReceiver<NannyNews>,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+}
+
+/// How the loop ended.
+enum Ending {
+    Stop(String),
+    NannyDied(DirectorError),
+}
+
+impl Director {
+    /// Reads and plans lvs.cf, and connects to IPVS unless `dry_run`. Needs
+    /// no runtime, so a program calls it before detaching.
+    pub fn prepare(options: DirectorOptions, log: Log) -> Result<Director, DirectorError> {
+        let mut reparser = Reparser::default();
+        let (config, plan) = read_plan(&options.configfile, &mut reparser)?;
+        let ipvs = if options.dry_run {
+            None
+        } else {
+            Some(Ipvs::connect()?)
+        };
+        let (sender, commands) = unbounded_channel();
+        Ok(Director {
+            options,
+            log,
+            ipvs,
+            config,
+            reparser,
+            plan: Arc::new(plan),
+            health: HashMap::new(),
+            table: Table::default(),
+            unsettled: BTreeSet::new(),
+            ids: Ids::default(),
+            commands,
+            handle: DirectorHandle { commands: sender },
+        })
+    }
+
+    /// A handle that reloads or stops this director.
+    pub fn handle(&self) -> DirectorHandle {
+        self.handle.clone()
+    }
+
+    /// Runs until `shutdown` completes or the handle says stop, then
+    /// removes the virtual services it runs. Must be called inside a tokio
+    /// runtime with IO and time enabled.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DirectorError> {
+        let mut running = self.start().await?;
+        let server = StatusServer::start(
+            self.options.status_socket.as_deref(),
+            self.options.metrics,
+            running.snapshot.subscribe(),
+            running.engine.board(),
+            self.options.dry_run,
+            &self.log,
+        )
+        .await?;
+        let ending = self.serve(&mut running, shutdown).await;
+        server.stop();
+        self.close(&mut running).await;
+        match ending {
+            Ending::Stop(why) => {
+                if !why.is_empty() {
+                    self.log.line(&why);
+                }
+                Ok(())
+            }
+            Ending::NannyDied(e) => Err(e),
+        }
+    }
+
+    /// Adopts the table, starts the checks and makes the first sync.
+    async fn start(&mut self) -> Result<Running, DirectorError> {
+        let kernel = match self.ipvs.as_mut() {
+            Some(ipvs) => ipvs.snapshot()?,
+            None => Table::default(),
+        };
+        let plan = Arc::clone(&self.plan);
+        self.table = kernel.filtered(|key| plan.named.contains(key));
+        let carried = carry_over(&plan, &self.table, None, |_| true);
+        let nannies = self.options.nanny_processes.then(Nannies::default);
+        // Each nanny checks its own server.
+        let servers = if nannies.is_some() {
+            Vec::new()
+        } else {
+            engine_servers(&carried.servers, &mut self.ids)
+        };
+        self.health = carried.health;
+        let (sender, updates) = unbounded_channel();
+        let (news_sender, news) = unbounded_channel();
+        let engine = Engine::start(servers, sender);
+        let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
+        let mut running = Running {
+            engine,
+            updates,
+            nannies,
+            news_sender,
+            news,
+            snapshot,
+        };
+        if let Some(wanted) = timeouts(&self.config) {
+            self.set_timeouts(wanted);
+        }
+        self.log.line(&format!(
+            "starting: {} virtual services, {} real servers checked, {} entries adopted from the running table",
+            self.plan.services.len(),
+            self.plan.servers().count(),
+            self.table.destination_count(),
+        ));
+        self.sync(&running, None);
+        self.start_nannies(&mut running);
+        self.publish(&running);
+        Ok(running)
+    }
+
+    /// The event loop: health updates, commands, retries and nannies.
+    async fn serve(
+        &mut self,
+        running: &mut Running,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Ending {
+        let mut shutdown = std::pin::pin!(shutdown);
+        // The engine holds a sender, so the channel stays open; this is a guard.
+        let mut checking = true;
+        loop {
+            tokio::select! {
+                update = running.updates.recv(), if checking => {
+                    let Some(update) = update else {
+                        checking = false;
+                        continue;
+                    };
+                    let mut touched = BTreeSet::new();
+                    touched.extend(self.note(update));
+                    while let Ok(more) = running.updates.try_recv() {
+                        touched.extend(self.note(more));
+                    }
+                    if !touched.is_empty() {
+                        self.sync_services(running, touched);
+                        self.publish(running);
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(Command::Reload) => {
+                        self.reload(running).await;
+                        self.publish(running);
+                    }
+                    Some(Command::Stop(why)) => return Ending::Stop(why),
+                    // The director holds a sender itself: this never happens.
+                    None => return Ending::Stop(String::new()),
+                },
+                () = &mut shutdown => return Ending::Stop(String::new()),
+                // Operations that failed are tried again while they fail.
+                _ = tokio::time::sleep(RETRY_INTERVAL), if !self.unsettled.is_empty() => {
+                    self.sync_services(running, BTreeSet::new());
+                }
+                Some(item) = running.news.recv() => {
+                    if let Some(ending) = self.nanny_news(running, item) {
+                        return ending;
+                    }
+                }
+                died = next_death(running.nannies.as_mut()) => {
+                    if let Some(ending) = self.nanny_news(running, died) {
+                        return ending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Shares what status requests read: the plan, the health and the ids.
+    fn publish(&self, running: &Running) {
+        running.snapshot.send_replace(Arc::new(Snapshot {
+            plan: Arc::clone(&self.plan),
+            health: self.health.clone(),
+            ids: self.ids.by_server.clone(),
+        }));
+    }
+
+    fn set_timeouts(&mut self, wanted: Timeouts) {
+        if self.options.dry_run {
+            self.log.line(&format!("would set timeouts {wanted:?}"));
+        } else if let Some(ipvs) = self.ipvs.as_mut() {
+            if let Err(e) = ipvs.set_timeouts(wanted) {
+                self.log.line(&format!("cannot set timeouts: {e}"));
+            }
+        }
+    }
+
+    /// `--nanny-processes`: starts the nannies of the plan that do not run yet.
+    fn start_nannies(&mut self, running: &mut Running) {
+        let Some(nannies) = running.nannies.as_mut() else {
+            return;
+        };
+        if self.options.dry_run {
+            return;
+        }
+        for (argv, service, server) in nanny_argvs(
+            &self.config,
+            &self.plan,
+            self.options.verbose,
+            self.options.nanny_foreground,
+        ) {
+            match nannies.start(argv, &service, &server, &running.news_sender) {
+                Ok(pid) => self.log.debug(&format!(
+                    "create_monitor for {service}/{server} running as pid {pid}"
+                )),
+                Err(e) => self.log.line(&format!("{service}/{server}: {e}")),
+            }
+        }
+    }
+
+    /// What a nanny said, or its death; an ending when lvs must stop.
+    fn nanny_news(&mut self, running: &mut Running, news: NannyNews) -> Option<Ending> {
+        match news {
+            NannyNews::Line(line) => self.log.debug(&line),
+            NannyNews::Status {
+                service,
+                server,
+                active,
+            } => {
+                let planned = self.plan.services.iter().find(|s| s.name == service);
+                if let Some(at) = planned.and_then(|p| p.servers.iter().find(|s| s.name == server)) {
+                    let state = if active {
+                        Health::In { weight: at.weight }
+                    } else {
+                        Health::Out
+                    };
+                    self.health.insert(at.at, state);
+                    self.sync(running, None);
+                    self.publish(running);
+                }
+            }
+            NannyNews::Died {
+                service,
+                server,
+                status,
+            } => {
+                if self.config.hard_shutdown {
+                    self.log.line(&format!(
+                        "nanny for child {service}/{server} died! shutting down lvs ({status})"
+                    ));
+                    return Some(Ending::NannyDied(DirectorError::NannyDied {
+                        service,
+                        server,
+                        status,
+                    }));
+                }
+                self.log.line(&format!(
+                    "nanny for child {service}/{server} died! manual action needed! ({status})"
+                ));
+            }
+        }
+        None
+    }
+
+    /// Takes in one health change (or log line) from the engine; returns
+    /// the service whose server changed.
+    fn note(&mut self, update: Update) -> Option<ServiceKey> {
+        let server = self.ids.server(update.id)?;
+        match update.action {
+            NannyAction::Add { weight } | NannyAction::SetWeight { weight } => {
+                self.health.insert(server, Health::In { weight });
+            }
+            NannyAction::Remove => {
+                self.health.insert(server, Health::Out);
+            }
+            NannyAction::Log(line) => {
+                self.log.line(&line);
+                return None;
+            }
+            NannyAction::QueryLoad => return None,
+        }
+        Some(server.service)
+    }
+
+    /// Applies what the table lacks; `previous` is the plan before a reload.
+    /// Returns how many operations it made.
+    fn sync(&mut self, running: &Running, previous: Option<&Plan>) -> usize {
+        // A full sync covers every owned service, the unsettled ones too.
+        self.unsettled.clear();
+        let operations = if running.nannies.is_some() {
+            let operations = reconcile_nanny_mode(&self.plan, previous, &self.health, &self.table);
+            self.log_sorry_changes(&operations);
+            operations
+        } else {
+            reconcile(&self.plan, previous, &self.health, &self.table)
+        };
+        self.apply(&operations);
+        operations.len()
+    }
+
+    /// Piranha's lines for the sorry server coming and going.
+    fn log_sorry_changes(&self, operations: &[Operation]) {
+        for planned in &self.plan.services {
+            let Some((addr, port)) = planned.sorry else {
+                continue;
+            };
+            for operation in operations {
+                match operation {
+                    Operation::AddDest(key, d)
+                        if *key == planned.service.key && (d.addr, d.port) == (addr, port) =>
+                    {
+                        self.log.line(&format!(
+                            "Virtual Server {}: No real servers; activate sorry_server {addr}",
+                            planned.name
+                        ))
+                    }
+                    Operation::DeleteDest(key, a, p)
+                        if *key == planned.service.key && (*a, *p) == (addr, port) =>
+                    {
+                        self.log.line(&format!(
+                            "Virtual Server {}: real servers available; deactivate sorry_server {addr}",
+                            planned.name
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// [`Director::sync`] for the services in `keys` (and those whose
+    /// operations failed before) only: the cost follows the change, not the
+    /// size of the table.
+    fn sync_services(&mut self, running: &mut Running, keys: BTreeSet<ServiceKey>) -> usize {
+        self.sync_services_with(running, keys, |_| {})
+    }
+
+    /// [`Director::sync_services`], running `meanwhile` on the engine while
+    /// the kernel works: its part is mostly waiting (a scheduler change
+    /// waits out an RCU grace period), so a reload restarts the changed
+    /// servers' checks on this thread as the operations go out on another.
+    fn sync_services_with(
+        &mut self,
+        running: &mut Running,
+        mut keys: BTreeSet<ServiceKey>,
+        meanwhile: impl FnOnce(&mut Engine),
+    ) -> usize {
+        if running.nannies.is_some() {
+            meanwhile(&mut running.engine);
+            return self.sync(running, None);
+        }
+        keys.append(&mut self.unsettled);
+        let operations = reconcile_services(&self.plan, &self.health, &self.table, &keys);
+        match self.ipvs.as_mut() {
+            Some(ipvs) if !self.options.dry_run && !operations.is_empty() => {
+                let engine = &mut running.engine;
+                let sent = std::thread::scope(|scope| {
+                    let sending = scope.spawn(|| ipvs.apply(&operations, ApplyOptions { idempotent: true }));
+                    meanwhile(engine);
+                    sending.join()
+                });
+                match sent {
+                    Ok(results) => self.record(&operations, results),
+                    Err(_) => {
+                        self.log
+                            .line("the thread applying the table changes failed; they will be tried again");
+                        self.unsettled.extend(keys);
+                    }
+                }
+            }
+            _ => {
+                meanwhile(&mut running.engine);
+                self.apply(&operations);
+            }
+        }
+        operations.len()
+    }
+
+    /// Makes `operations` (with `dry_run`, logs them), recording in the
+    /// table model what was done and logging each failure with its reason.
+    fn apply(&mut self, operations: &[Operation]) {
+        if operations.is_empty() {
+            return;
+        }
+        if self.options.dry_run {
+            for operation in operations {
+                self.log.line(&format!("would {}", describe(operation)));
+                self.table.apply(operation);
+            }
+            return;
+        }
+        let Some(ipvs) = self.ipvs.as_mut() else { return };
+        let results = ipvs.apply(operations, ApplyOptions { idempotent: true });
+        self.record(operations, results);
+    }
+
+    /// Notes what each operation did: the table model follows the ones that
+    /// succeeded; failures are logged and their services tried again later
+    /// (a service the file no longer names stays in the model until its
+    /// delete succeeds).
+    fn record(&mut self, operations: &[Operation], results: Vec<Result<(), IpvsError>>) {
+        for (operation, result) in operations.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    self.log.debug(&describe(operation));
+                    self.table.apply(operation);
+                }
+                Err(e) => {
+                    self.log.line(&format!("failed to {}: {e}", describe(operation)));
+                    self.unsettled.extend(operation.service_key());
+                }
+            }
+        }
+    }
+
+    /// A reload: a valid new file replaces the plan, and the difference is
+    /// applied; an invalid one is logged and changes nothing.
+    async fn reload(&mut self, running: &mut Running) {
+        self.log.line("SIGHUP received: re-reading the configuration");
+        let started = Instant::now();
+        // The plan is derived while the file is validated.
+        let (config, plan) = match read_plan(&self.options.configfile, &mut self.reparser) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                self.log.line(&format!("{e}; keeping the running configuration"));
+                return;
+            }
+        };
+        let read = started.elapsed();
+        // Only the services that changed are looked at again: their checks,
+        // their health and their entries. The table is known from the
+        // daemon's own operations; it is not read back (a reload must cost
+        // little however large the table).
+        let changed = plan.changed_since(&self.plan);
+        let in_changed = |key: &ServiceKey| changed.contains(key);
+        let old_timeouts = timeouts(&self.config);
+        let carried = carry_over(
+            &plan,
+            &self.table,
+            Some(Before {
+                plan: &self.plan,
+                health: &self.health,
+            }),
+            in_changed,
+        );
+        // The changed services' servers, as they were, make way for the new:
+        // their health goes, and so do the ids of those the file dropped.
+        let kept: HashSet<ServerRef> = carried.servers.iter().map(|(server, _)| server.at).collect();
+        let mut gone_ids = Vec::new();
+        for service in self.plan.services.iter().filter(|s| in_changed(&s.service.key)) {
+            for server in &service.servers {
+                self.health.remove(&server.at);
+                if !kept.contains(&server.at) {
+                    gone_ids.extend(self.ids.forget(&server.at));
+                }
+            }
+        }
+        // Unchanged servers keep their running checks; the changed ones
+        // restart while the table changes (below).
+        let restarted = if running.nannies.is_some() {
+            Vec::new()
+        } else {
+            engine_servers(&carried.servers, &mut self.ids)
+        };
+        self.health.extend(carried.health);
+        let checked = started.elapsed();
+        let previous = std::mem::replace(&mut self.plan, Arc::new(plan));
+        // The old file's model is freed once the reload is done.
+        let previous_config = std::mem::replace(&mut self.config, config);
+        if let Some(wanted) = timeouts(&self.config).filter(|t| Some(*t) != old_timeouts) {
+            self.set_timeouts(wanted);
+        }
+        // Nannies whose arguments changed stop (removing their servers) before the table changes.
+        if let Some(nannies) = running.nannies.as_mut() {
+            let keep: Vec<Vec<String>> = nanny_argvs(
+                &self.config,
+                &self.plan,
+                self.options.verbose,
+                self.options.nanny_foreground,
+            )
+            .into_iter()
+            .map(|(argv, _, _)| argv)
+            .collect();
+            nannies.stop_except(&keep).await;
+        }
+        let revise = |engine: &mut Engine| engine.revise(gone_ids, restarted);
+        let applied = if running.nannies.is_some() {
+            revise(&mut running.engine);
+            self.sync(running, Some(&previous))
+        } else {
+            self.sync_services_with(running, changed.clone(), revise)
+        };
+        self.start_nannies(running);
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        self.log.line(&format!(
+            "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, plan {:.1} ms, table and checks {:.1} ms; {} of {} services changed)",
+            ms(started.elapsed()),
+            ms(read),
+            ms(checked - read),
+            ms(started.elapsed() - checked),
+            changed.len(),
+            self.plan.named.len(),
+        ));
+        drop((previous, previous_config));
+    }
+
+    /// Stops the checks (and nannies, which remove their servers) and
+    /// removes the virtual services this daemon runs.
+    async fn close(&mut self, running: &mut Running) {
+        running.engine.stop_all();
+        if let Some(nannies) = running.nannies.as_mut() {
+            nannies.stop_except(&[]).await;
+        }
+        let operations: Vec<Operation> = self
+            .plan
+            .services
+            .iter()
+            .map(|s| s.service.key)
+            .filter(|key| self.table.services.contains_key(key))
+            .map(Operation::DeleteService)
+            .collect();
+        self.apply(&operations);
+    }
+}
+
+/// The engine's servers for the carried-over ones, with their ids.
+fn engine_servers(
+    carried: &[(&lvs_core::director::PlannedServer, Option<u32>)],
+    ids: &mut Ids,
+) -> Vec<Server> {
+    carried
+        .iter()
+        .map(|(planned, adopt)| Server {
+            id: ids.assign(planned.at),
+            target: SocketAddr::new(planned.at.addr, planned.at.port),
+            check: Arc::clone(&planned.check),
+            timeout: planned.timeout,
+            nanny: planned.nanny,
+            load_command: planned.load_command.clone(),
+            adopt: *adopt,
+        })
+        .collect()
+}
+
+/// The nannies `--nanny-processes` runs for `plan`: argument list, service, server.
+fn nanny_argvs(
+    config: &Config,
+    plan: &Plan,
+    verbose: bool,
+    foreground: bool,
+) -> Vec<(Vec<String>, String, String)> {
+    let mut all = Vec::new();
+    for planned in &plan.services {
+        let Some(vs) = config
+            .virtual_services
+            .iter()
+            .find(|vs| vs.active && vs.name == planned.name)
+        else {
+            continue;
+        };
+        let vip = vs
+            .address
+            .as_ref()
+            .map_or_else(|| "0.0.0.0".to_owned(), |a| a.host.to_string());
+        for server in &planned.servers {
+            let Some(rs) = vs.servers.iter().find(|rs| rs.active && rs.name == server.name) else {
+                continue;
+            };
+            all.push((
+                crate::nannies::argv(config, vs, rs, server.at.addr, &vip, verbose, foreground),
+                planned.name.clone(),
+                server.name.clone(),
+            ));
+        }
+    }
+    all
+}
+
+async fn next_death(nannies: Option<&mut Nannies>) -> NannyNews {
+    match nannies {
+        Some(nannies) => nannies.next_death().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Engine ids of servers, stable across reloads.
+#[derive(Default)]
+struct Ids {
+    by_server: HashMap<ServerRef, usize>,
+    by_id: HashMap<usize, ServerRef>,
+    next: usize,
+}
+
+impl Ids {
+    /// The id of `at`, a new one for a new server.
+    fn assign(&mut self, at: ServerRef) -> usize {
+        if let Some(id) = self.by_server.get(&at) {
+            return *id;
+        }
+        let id = self.next;
+        self.next += 1;
+        self.by_server.insert(at, id);
+        self.by_id.insert(id, at);
+        id
+    }
+
+    /// Forgets `at`, returning the id it had.
+    fn forget(&mut self, at: &ServerRef) -> Option<usize> {
+        let id = self.by_server.remove(at)?;
+        self.by_id.remove(&id);
+        Some(id)
+    }
+
+    fn server(&self, id: usize) -> Option<ServerRef> {
+        self.by_id.get(&id).copied()
+    }
+}

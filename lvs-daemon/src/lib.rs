@@ -1,0 +1,51 @@
+//! The lvs-rs daemons as libraries: the director that keeps the IPVS table
+//! in step with lvs.cf and the servers' health ([`director`], Piranha's
+//! lvsd), the failover daemon of a router pair ([`pulse`]), and the nanny
+//! loop that checks one server ([`nanny`]).
+//!
+//! Each is built from an options struct (no command-line types), runs as a
+//! future on the caller's tokio runtime (a current-thread runtime with IO
+//! and time enabled is enough), and stops when the future the caller passes
+//! completes or when the caller's handle says so. Nothing here forks,
+//! installs signal handlers or opens syslog unless asked: [`process`] has
+//! detaching, pid files and the daemons' signals, and [`log::Log`] writes to
+//! syslog only when opened so. The programs in `lvs-cli` are those parts put
+//! together.
+//!
+//! ```no_run
+//! use lvs_daemon::director::{Director, DirectorOptions};
+//! use lvs_daemon::log::Log;
+//!
+//! # async fn run() -> Result<(), lvs_daemon::director::DirectorError> {
+//! let options = DirectorOptions::new("/etc/sysconfig/ha/lvs.cf").status_socket(None);
+//! let director = Director::prepare(options, Log::stderr("lvs: ", false))?;
+//! let handle = director.handle();
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! // Elsewhere: handle.reload(), or stop.send(()) to end the director.
+//! # drop((handle, stop));
+//! director.run(async { let _ = stopped.await; }).await
+//! # }
+//! ```
+//!
+//! `examples/embed.rs` embeds pulse and the director in one program, with
+//! its own shutdown signal; CI runs it against the kernel.
+//!
+//! # Non-features
+//!
+//! - No decisions of its own: when to fail over, when a server goes out and
+//!   what the table should hold come from `lvs-core`; this crate carries
+//!   them out.
+//! - No runtime of its own, no global state: two directors in one process
+//!   are two values (each with its own status socket, if any).
+//! - The status protocol is one line in, one answer out, on a Unix socket
+//!   whose permissions are the caller's to set (the socket's directory).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod director;
+pub mod log;
+pub mod nannies;
+pub mod nanny;
+pub mod process;
+pub mod pulse;
+pub mod status;

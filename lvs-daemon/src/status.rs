@@ -1,0 +1,326 @@
+//! The director's status, served and asked for.
+//!
+//! The server side answers on a Unix socket (one line in, `json` or `text`,
+//! the status out) and, when asked to, Prometheus text over HTTP. Each
+//! connection is a task of its own, bounded in time and in number, that
+//! reads the [`Snapshot`] the director's loop last published, the checks'
+//! board, and the kernel's counters on a blocking thread: a client that
+//! sends nothing or never reads costs a task until its time runs out, and
+//! never the loop's attention.
+//!
+//! The client side ([`ask`], [`fetch`]) is what `lvs --status` and the web
+//! tool use.
+
+use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use lvs_core::director::{Health, Plan, ServerRef};
+use lvs_core::status::{KernelService, LastCheck, Status, StatusInputs};
+use lvs_health::engine::CheckBoard;
+use lvs_ipvs::{Ipvs, ServiceKey};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::director::DirectorError;
+use crate::log::Log;
+
+/// How long a client has to send its request.
+pub const REQUEST_TIME: Duration = Duration::from_secs(2);
+/// How long a client has to take the answer.
+pub const ANSWER_TIME: Duration = Duration::from_secs(5);
+/// Connections served at once, per listener; more are closed at once.
+pub const MAX_CONNECTIONS: usize = 512;
+/// The longest request line read.
+const MAX_REQUEST: u64 = 8 * 1024;
+
+/// What the director's loop shares with status requests.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// The running plan.
+    pub plan: Arc<Plan>,
+    /// Each server's health.
+    pub health: HashMap<ServerRef, Health>,
+    /// Each server's id on the checks' board.
+    pub ids: HashMap<ServerRef, usize>,
+}
+
+/// Reads what a status answer needs, off the director's loop.
+#[derive(Clone)]
+struct Reader {
+    snapshot: watch::Receiver<Arc<Snapshot>>,
+    board: CheckBoard,
+    /// Whether the kernel is read (not in a dry run).
+    kernel: bool,
+}
+
+impl Reader {
+    async fn status(&self) -> Status {
+        let snapshot = Arc::clone(&self.snapshot.borrow());
+        let kernel = if self.kernel {
+            // A table dump blocks: it runs on a thread of the blocking pool.
+            tokio::task::spawn_blocking(kernel_listing)
+                .await
+                .unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
+        let board = self.board.snapshot();
+        let checks: HashMap<ServerRef, LastCheck> = snapshot
+            .ids
+            .iter()
+            .filter_map(|(at, id)| board.get(id).map(|check| (*at, check.clone())))
+            .collect();
+        Status::build(StatusInputs {
+            plan: &snapshot.plan,
+            health: &snapshot.health,
+            kernel: &kernel,
+            checks: &checks,
+            pid: std::process::id(),
+            now: SystemTime::now(),
+        })
+    }
+}
+
+/// The kernel's services and destinations; empty when it cannot be read.
+fn kernel_listing() -> HashMap<ServiceKey, KernelService> {
+    Ipvs::connect()
+        .and_then(|mut ipvs| ipvs.listing())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(service, dests)| {
+            let dests = dests.into_iter().map(|d| ((d.addr, d.port), d)).collect();
+            (service.key, (service, dests))
+        })
+        .collect()
+}
+
+/// The running listeners; [`StatusServer::stop`] ends them and every
+/// connection they serve.
+pub(crate) struct StatusServer {
+    tasks: Vec<JoinHandle<()>>,
+    socket: Option<PathBuf>,
+}
+
+impl StatusServer {
+    /// Binds the status socket (a failure is logged: the director runs
+    /// without one) and the metrics listener (a failure is an error).
+    pub(crate) async fn start(
+        socket: Option<&Path>,
+        metrics: Option<SocketAddr>,
+        snapshot: watch::Receiver<Arc<Snapshot>>,
+        board: CheckBoard,
+        dry_run: bool,
+        log: &Log,
+    ) -> Result<StatusServer, DirectorError> {
+        let reader = Reader {
+            snapshot,
+            board,
+            kernel: !dry_run,
+        };
+        let mut server = StatusServer {
+            tasks: Vec::new(),
+            socket: None,
+        };
+        if let Some(address) = metrics {
+            let listener = TcpListener::bind(address)
+                .await
+                .map_err(|source| DirectorError::Metrics { address, source })?;
+            server
+                .tasks
+                .push(tokio::spawn(serve_metrics(listener, reader.clone())));
+        }
+        if let Some(path) = socket {
+            // A socket left by a killed daemon is replaced.
+            let _ = std::fs::remove_file(path);
+            match UnixListener::bind(path) {
+                Ok(listener) => {
+                    server.tasks.push(tokio::spawn(serve_status(listener, reader)));
+                    server.socket = Some(path.to_owned());
+                }
+                Err(e) => log.line(&format!("no status socket at {}: {e}", path.display())),
+            }
+        }
+        Ok(server)
+    }
+
+    /// Stops listening, ends the connections and removes the socket.
+    pub(crate) fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+        if let Some(path) = self.socket {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A listener the status server accepts on.
+trait Listener: Send + 'static {
+    type Stream: Send + 'static;
+    fn accept_one(&self) -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
+}
+
+impl Listener for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept_one(&self) -> std::io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+impl Listener for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept_one(&self) -> std::io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+/// Accepts on `listener`, serving each connection with `serve` as a task of
+/// its own while fewer than [`MAX_CONNECTIONS`] are served.
+async fn serve_each<L: Listener, F>(listener: L, serve: impl Fn(L::Stream) -> F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Dropped (with this task) when the server stops: every connection ends too.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept_one() => {
+                let Ok(stream) = accepted else { continue };
+                // Over the limit a connection is closed at once: it never waits for a place.
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else { continue };
+                let served = serve(stream);
+                connections.spawn(async move {
+                    served.await;
+                    drop(permit);
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_status(listener: UnixListener, reader: Reader) {
+    serve_each(listener, |stream: tokio::net::UnixStream| {
+        let reader = reader.clone();
+        async move {
+            let (read, mut write) = stream.into_split();
+            let mut request = String::new();
+            let mut lines = BufReader::new(read.take(MAX_REQUEST));
+            if !matches!(
+                tokio::time::timeout(REQUEST_TIME, lines.read_line(&mut request)).await,
+                Ok(Ok(_))
+            ) {
+                return;
+            }
+            let status = reader.status().await;
+            let answer = match request.trim() {
+                "json" => match serde_json::to_string_pretty(&status) {
+                    Ok(json) => json + "\n",
+                    Err(_) => return,
+                },
+                _ => status.render_text(),
+            };
+            let _ = tokio::time::timeout(ANSWER_TIME, write.write_all(answer.as_bytes())).await;
+        }
+    })
+    .await;
+}
+
+async fn serve_metrics(listener: TcpListener, reader: Reader) {
+    serve_each(listener, |mut stream: tokio::net::TcpStream| {
+        let reader = reader.clone();
+        async move {
+            // One request per connection; what it asks for does not matter.
+            // Its head is read (up to the blank line) so that the answer is
+            // not written while the client is still sending.
+            let mut head = Vec::new();
+            let read = async {
+                let mut buffer = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && (head.len() as u64) < MAX_REQUEST {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return false,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                true
+            };
+            if !matches!(tokio::time::timeout(REQUEST_TIME, read).await, Ok(true)) {
+                return;
+            }
+            let body = reader.status().await.render_metrics();
+            let reply = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tokio::time::timeout(ANSWER_TIME, stream.write_all(reply.as_bytes())).await;
+        }
+    })
+    .await;
+}
+
+/// How an answer is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// A table for people.
+    Text,
+    /// JSON, as [`Status`] serializes.
+    Json,
+}
+
+/// Asks the director at `socket` for its status in `format`: the client of
+/// `lvs --status`.
+pub fn ask(socket: &Path, format: Format) -> std::io::Result<String> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(match format {
+        Format::Json => b"json\n",
+        Format::Text => b"text\n",
+    })?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// Why [`fetch`] has no status.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// No director answers at the socket.
+    #[error("no lvs daemon answers at {}: {source}", path.display())]
+    Unreachable {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The answer is not a status.
+    #[error("{}: {source}", path.display())]
+    Invalid {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The typed status of the director at `socket` (the web tool's view).
+pub fn fetch(socket: &Path) -> Result<Status, FetchError> {
+    let answer = ask(socket, Format::Json).map_err(|source| FetchError::Unreachable {
+        path: socket.to_owned(),
+        source,
+    })?;
+    serde_json::from_str(&answer).map_err(|source| FetchError::Invalid {
+        path: socket.to_owned(),
+        source,
+    })
+}
