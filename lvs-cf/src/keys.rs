@@ -1,8 +1,14 @@
-//! The keys each block accepts, and hints for keys that are not among them.
+//! The keys each block accepts, how each is read, and hints for keys that
+//! are not among them.
+
+use crate::error::ParseError;
+use crate::model::*;
+use crate::parser::{Parser, ANY_HOST, MAX_PERSISTENT, MAX_SECONDS, MAX_WEIGHT, NONZERO_HOST};
 
 /// Where a directive stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// The top level.
     Global,
     /// Inside `virtual NAME { }` or `failover NAME { }`.
     Virtual,
@@ -20,102 +26,625 @@ impl Scope {
     }
 }
 
-/// A key and whether lvs-rs added it (extensions are unknown under `--strict`).
-#[derive(Clone, Copy, Debug)]
-pub struct Key {
-    pub name: &'static str,
-    pub extension: bool,
+/// What a key's value is, as the parser reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// `0` or `1`.
+    Flag,
+    /// A whole number within the key's range.
+    Number,
+    /// Seconds, fractions allowed where lvs-rs extends Piranha.
+    Seconds,
+    /// An IP address or a host name.
+    Host,
+    /// An IP address.
+    Address,
+    /// An address and the device it goes on (`10.0.0.1 eth0:1`).
+    AddressOnDevice,
+    /// A netmask, dotted or as a prefix length.
+    Netmask,
+    /// A port number or a service name.
+    Port,
+    /// A word as written.
+    Word,
+    /// Quoted text, its quoting kept.
+    Text,
+    /// One of the key's keywords.
+    Choice,
+    /// `[ a b ]`.
+    List,
+    /// A block: `virtual NAME {`, `failover NAME {`, `server NAME {`.
+    Block,
 }
 
-const fn piranha(name: &'static str) -> Key {
+impl Kind {
+    /// Whether the line is `key = value` with exactly one value (the others
+    /// read their own shape).
+    fn one_value(self) -> bool {
+        !matches!(self, Kind::AddressOnDevice | Kind::List | Kind::Block)
+    }
+}
+
+/// How the parser reads a key into the model.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Read {
+    Global(fn(&Parser<'_, '_, '_>, &mut Config) -> Result<(), ParseError>),
+    Virtual(fn(&Parser<'_, '_, '_>, &mut VirtualService) -> Result<(), ParseError>),
+    Server(fn(&Parser<'_, '_, '_>, &mut RealServer) -> Result<(), ParseError>),
+    /// The parser reads the block itself.
+    Block,
+}
+
+/// A key of lvs.cf: the one table that the parser reads by, that unknown
+/// keys are matched against and that tools (the web tool's fields) list.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    /// The key as written.
+    pub name: &'static str,
+    /// Whether lvs-rs added it (extensions are unknown under `--strict`).
+    pub extension: bool,
+    /// Its value.
+    pub kind: Kind,
+    pub(crate) read: Read,
+}
+
+impl Key {
+    /// Whether the parser checks for `= value` before reading it.
+    pub(crate) fn one_value(&self) -> bool {
+        self.kind.one_value()
+    }
+}
+
+const fn piranha(name: &'static str, kind: Kind, read: Read) -> Key {
     Key {
         name,
         extension: false,
+        kind,
+        read,
     }
 }
 
-const fn extension(name: &'static str) -> Key {
+const fn extension(name: &'static str, kind: Kind, read: Read) -> Key {
     Key {
         name,
         extension: true,
+        kind,
+        read,
     }
 }
 
+/// The top level's keys.
 pub const GLOBAL_KEYS: &[Key] = &[
-    piranha("serial_no"),
-    piranha("service"),
-    piranha("primary"),
-    piranha("primary_private"),
-    piranha("primary_shared"),
-    piranha("backup"),
-    piranha("backup_private"),
-    piranha("backup_shared"),
-    piranha("backup_active"),
-    piranha("heartbeat"),
-    piranha("heartbeat_port"),
-    piranha("keepalive"),
-    piranha("deadtime"),
-    piranha("network"),
-    piranha("nat_router"),
-    piranha("nat_nmask"),
-    piranha("reservation_conflict_action"),
-    piranha("debug_level"),
-    piranha("rsh_command"),
-    piranha("ipvsadm"),
-    piranha("sync"),
-    piranha("active_cmd"),
-    piranha("inactive_cmd"),
-    piranha("monitor_links"),
-    piranha("hard_shutdown"),
-    piranha("syncdaemon"),
-    piranha("syncd_iface"),
-    piranha("syncd_id"),
-    piranha("tcp_timeout"),
-    piranha("tcpfin_timeout"),
-    piranha("udp_timeout"),
-    piranha("virtual"),
-    piranha("failover"),
-    extension("heartbeat_key"),
-    extension("arp_count"),
-    extension("arp_interval"),
+    piranha(
+        "serial_no",
+        Kind::Number,
+        Read::Global(|p, c| {
+            c.serial_no = p.int(2, i32::MIN.into(), i32::MAX.into())? as i32;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "service",
+        Kind::Choice,
+        Read::Global(|p, c| {
+            c.service = p.keyword(2, ServiceType::ALL, ServiceType::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "primary",
+        Kind::Host,
+        Read::Global(|p, c| {
+            c.primary = Some(p.host(2, NONZERO_HOST)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "primary_private",
+        Kind::Host,
+        Read::Global(|p, c| {
+            c.primary_private = Some(p.host(2, NONZERO_HOST)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "primary_shared",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.primary_shared = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "backup",
+        Kind::Host,
+        Read::Global(|p, c| {
+            c.backup = Some(p.host(2, ANY_HOST)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "backup_private",
+        Kind::Host,
+        Read::Global(|p, c| {
+            c.backup_private = Some(p.host(2, NONZERO_HOST)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "backup_shared",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.backup_shared = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "backup_active",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.backup_active = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "heartbeat",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.heartbeat = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "heartbeat_port",
+        Kind::Port,
+        Read::Global(|p, c| {
+            c.heartbeat_port = p.port(2, true)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "keepalive",
+        Kind::Seconds,
+        Read::Global(|p, c| {
+            c.keepalive = p.seconds(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "deadtime",
+        Kind::Seconds,
+        Read::Global(|p, c| {
+            c.deadtime = p.seconds(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "network",
+        Kind::Choice,
+        Read::Global(|p, c| {
+            c.network = p.keyword(2, Network::ALL, Network::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "nat_router",
+        Kind::AddressOnDevice,
+        Read::Global(|p, c| {
+            c.nat_router = Some(p.address_on_device()?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "nat_nmask",
+        Kind::Netmask,
+        Read::Global(|p, c| {
+            c.nat_nmask = Some(p.netmask(2)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "reservation_conflict_action",
+        Kind::Choice,
+        Read::Global(|p, c| {
+            c.reservation_conflict_action =
+                Some(p.keyword(2, ConflictAction::ALL, ConflictAction::from_keyword)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "debug_level",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.debug_level = p.string(2);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "rsh_command",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.rsh_command = p.string(2);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "ipvsadm",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.ipvsadm = p.string(2);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "sync",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.sync = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "active_cmd",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.active_cmd = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "inactive_cmd",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.inactive_cmd = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    // Read with getNum(), not as a boolean: any non-zero turns it on.
+    piranha(
+        "monitor_links",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.monitor_links = p.int(2, i32::MIN.into(), i32::MAX.into())? != 0;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "hard_shutdown",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.hard_shutdown = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "syncdaemon",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.syncdaemon = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "syncd_iface",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.syncd_iface = p.string(2);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "syncd_id",
+        Kind::Number,
+        Read::Global(|p, c| {
+            c.syncd_id = p.int(2, 0, 255)? as u8;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "tcp_timeout",
+        Kind::Number,
+        Read::Global(|p, c| {
+            c.tcp_timeout = p.int(2, 0, MAX_PERSISTENT)? as u32;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "tcpfin_timeout",
+        Kind::Number,
+        Read::Global(|p, c| {
+            c.tcpfin_timeout = p.int(2, 0, MAX_PERSISTENT)? as u32;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "udp_timeout",
+        Kind::Number,
+        Read::Global(|p, c| {
+            c.udp_timeout = p.int(2, 0, MAX_PERSISTENT)? as u32;
+            Ok(())
+        }),
+    ),
+    piranha("virtual", Kind::Block, Read::Block),
+    piranha("failover", Kind::Block, Read::Block),
+    extension(
+        "heartbeat_key",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.heartbeat_key = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "arp_count",
+        Kind::Number,
+        Read::Global(|p, c| {
+            c.arp_count = p.int(2, 0, 100)? as u32;
+            Ok(())
+        }),
+    ),
+    extension(
+        "arp_interval",
+        Kind::Seconds,
+        Read::Global(|p, c| {
+            c.arp_interval = p.seconds(2)?;
+            Ok(())
+        }),
+    ),
 ];
 
+/// The keys of `virtual` and `failover` blocks.
 pub const VIRTUAL_KEYS: &[Key] = &[
-    piranha("active"),
-    piranha("address"),
-    piranha("sorry_server"),
-    piranha("vip_nmask"),
-    piranha("fwmark"),
-    piranha("protocol"),
-    piranha("port"),
-    piranha("scheduler"),
-    piranha("persistent"),
-    piranha("pmask"),
-    piranha("client_monitor"),
-    piranha("send_program"),
-    piranha("send"),
-    piranha("expect"),
-    piranha("use_regex"),
-    piranha("timeout"),
-    piranha("reentry"),
-    piranha("load_monitor"),
-    piranha("quiesce_server"),
-    piranha("start_cmd"),
-    piranha("stop_cmd"),
-    piranha("master"),
-    piranha("dirs"),
-    piranha("server"),
-    extension("failure_count"),
-    extension("check_interval"),
+    piranha(
+        "active",
+        Kind::Flag,
+        Read::Virtual(|p, vs| {
+            vs.active = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "address",
+        Kind::AddressOnDevice,
+        Read::Virtual(|p, vs| {
+            vs.address = Some(p.address_on_device()?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "sorry_server",
+        Kind::Address,
+        Read::Virtual(|p, vs| {
+            vs.sorry_server = Some(p.address_literal(2)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "vip_nmask",
+        Kind::Netmask,
+        Read::Virtual(|p, vs| {
+            vs.vip_nmask = Some(p.netmask(2)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "fwmark",
+        Kind::Number,
+        Read::Virtual(|p, vs| {
+            vs.fwmark = p.int(2, 0, u32::MAX.into())? as u32;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "protocol",
+        Kind::Choice,
+        Read::Virtual(|p, vs| {
+            vs.protocol = p.keyword(2, Protocol::ALL, Protocol::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "port",
+        Kind::Port,
+        Read::Virtual(|p, vs| {
+            vs.port = p.port(2, true)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "scheduler",
+        Kind::Choice,
+        Read::Virtual(|p, vs| {
+            vs.scheduler = p.keyword(2, Scheduler::ALL, Scheduler::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "persistent",
+        Kind::Number,
+        Read::Virtual(|p, vs| {
+            vs.persistent = p.int(2, 0, MAX_PERSISTENT)? as u32;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "pmask",
+        Kind::Netmask,
+        Read::Virtual(|p, vs| {
+            vs.pmask = Some(p.netmask(2)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "client_monitor",
+        Kind::Word,
+        Read::Virtual(|p, vs| {
+            vs.client_monitor = p.string(2);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "send_program",
+        Kind::Text,
+        Read::Virtual(|p, vs| {
+            vs.send_program = Some(p.text(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "send",
+        Kind::Text,
+        Read::Virtual(|p, vs| {
+            vs.send = Some(p.text(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "expect",
+        Kind::Text,
+        Read::Virtual(|p, vs| {
+            vs.expect = Some(p.text(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "use_regex",
+        Kind::Flag,
+        Read::Virtual(|p, vs| {
+            vs.use_regex = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "timeout",
+        Kind::Seconds,
+        Read::Virtual(|p, vs| {
+            vs.timeout = p.seconds(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "reentry",
+        Kind::Number,
+        Read::Virtual(|p, vs| {
+            vs.reentry = p.int(2, 0, MAX_SECONDS)? as u32;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "load_monitor",
+        Kind::Word,
+        Read::Virtual(|p, vs| {
+            vs.load_monitor = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "quiesce_server",
+        Kind::Flag,
+        Read::Virtual(|p, vs| {
+            vs.quiesce_server = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "start_cmd",
+        Kind::Text,
+        Read::Virtual(|p, vs| {
+            vs.start_cmd = Some(p.text(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "stop_cmd",
+        Kind::Text,
+        Read::Virtual(|p, vs| {
+            vs.stop_cmd = Some(p.text(2));
+            Ok(())
+        }),
+    ),
+    piranha(
+        "master",
+        Kind::Host,
+        Read::Virtual(|p, vs| {
+            vs.master = Some(p.host(2, ANY_HOST)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "dirs",
+        Kind::List,
+        Read::Virtual(|p, vs| {
+            p.check_equal()?;
+            vs.dirs = Some(p.list()?);
+            Ok(())
+        }),
+    ),
+    piranha("server", Kind::Block, Read::Block),
+    extension(
+        "failure_count",
+        Kind::Number,
+        Read::Virtual(|p, vs| {
+            vs.failure_count = p.int(2, 1, 1000)? as u32;
+            Ok(())
+        }),
+    ),
+    extension(
+        "check_interval",
+        Kind::Seconds,
+        Read::Virtual(|p, vs| {
+            vs.check_interval = Some(p.seconds(2)?);
+            Ok(())
+        }),
+    ),
 ];
 
+/// The keys of `server` blocks.
 pub const SERVER_KEYS: &[Key] = &[
-    piranha("address"),
-    piranha("active"),
-    piranha("weight"),
-    piranha("port"),
+    piranha(
+        "address",
+        Kind::Host,
+        Read::Server(|p, server| {
+            server.address = Some(p.host(2, ANY_HOST)?);
+            Ok(())
+        }),
+    ),
+    piranha(
+        "active",
+        Kind::Flag,
+        Read::Server(|p, server| {
+            server.active = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "weight",
+        Kind::Number,
+        Read::Server(|p, server| {
+            server.weight = p.int(2, 0, MAX_WEIGHT)? as u32;
+            Ok(())
+        }),
+    ),
+    piranha(
+        "port",
+        Kind::Port,
+        Read::Server(|p, server| {
+            server.port = Some(p.port(2, false)?);
+            Ok(())
+        }),
+    ),
 ];
 
+/// The key `name` of `scope`, unless it is an extension and `strict`.
+pub(crate) fn find(scope: Scope, name: &str, strict: bool) -> Option<&'static Key> {
+    keys(scope)
+        .iter()
+        .find(|key| key.name == name)
+        .filter(|key| !(key.extension && strict))
+}
+
+/// Every key of `scope`.
 pub fn keys(scope: Scope) -> &'static [Key] {
     match scope {
         Scope::Global => GLOBAL_KEYS,

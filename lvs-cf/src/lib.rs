@@ -39,7 +39,6 @@
 //!
 //! With the `proptest` feature, [`strategy`] exports generators of valid
 //! models and of valid-but-ugly texts, for fuzzing tools that consume lvs.cf.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod error;
 pub mod keys;

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use crate::error::{ErrorKind, LoadError, ParseError};
-use crate::keys::{self, Scope};
+use crate::keys::{self, Key, Read, Scope};
 use crate::lexer::{self, ChunkCache, Dialect, Lexer, Token, TokenKind};
 use crate::model::*;
 use crate::services::Services;
@@ -375,7 +375,7 @@ fn run<'a>(
 /// Below this size, starting threads costs more than it saves.
 const PARALLEL_LEXING_BYTES: usize = 512 * 1024;
 
-struct Parser<'a, 'o, 'c> {
+pub(crate) struct Parser<'a, 'o, 'c> {
     lexer: Lexer<'a>,
     /// The whole (normalized) text, of which each line is a slice.
     text: &'a str,
@@ -393,18 +393,18 @@ struct Parser<'a, 'o, 'c> {
 
 /// What a host-valued directive accepts, and the error Piranha gives.
 #[derive(Clone, Copy)]
-struct HostRule {
+pub(crate) struct HostRule {
     zero_is_error: bool,
 }
 
-const ANY_HOST: HostRule = HostRule { zero_is_error: false };
-const NONZERO_HOST: HostRule = HostRule { zero_is_error: true };
+pub(crate) const ANY_HOST: HostRule = HostRule { zero_is_error: false };
+pub(crate) const NONZERO_HOST: HostRule = HostRule { zero_is_error: true };
 
 /// Piranha reads many directives with `getNum()` into an `int`; the model
 /// keeps each in its natural type, so values outside it are errors here.
-const MAX_SECONDS: i64 = i32::MAX as i64;
-const MAX_PERSISTENT: i64 = 2_678_400; // ipvsadm's limit: 31 days
-const MAX_WEIGHT: i64 = 65_535; // ipvsadm's limit
+pub(crate) const MAX_SECONDS: i64 = i32::MAX as i64;
+pub(crate) const MAX_PERSISTENT: i64 = 2_678_400; // ipvsadm's limit: 31 days
+pub(crate) const MAX_WEIGHT: i64 = 65_535; // ipvsadm's limit
 
 impl<'a> Parser<'a, '_, '_> {
     /// Loads the next line with tokens; false at the end of the file.
@@ -483,7 +483,7 @@ impl<'a> Parser<'a, '_, '_> {
     }
 
     /// Piranha's `CHECK_EQUAL`.
-    fn check_equal(&self) -> Result<(), ParseError> {
+    pub(crate) fn check_equal(&self) -> Result<(), ParseError> {
         match self.tokens.get(1) {
             Some(t) if t.text == "=" => Ok(()),
             _ => Err(self.error(
@@ -495,7 +495,7 @@ impl<'a> Parser<'a, '_, '_> {
     }
 
     /// Piranha's `CHECK_ARGS(count)`: `key = v1 .. vcount`, exactly.
-    fn check_args(&self, count: usize) -> Result<(), ParseError> {
+    pub(crate) fn check_args(&self, count: usize) -> Result<(), ParseError> {
         self.check_equal()?;
         let what = if count == 1 {
             "one value".to_owned()
@@ -558,7 +558,7 @@ impl<'a> Parser<'a, '_, '_> {
 
     // ---- values -------------------------------------------------------
 
-    fn int(&self, token: usize, min: i64, max: i64) -> Result<i64, ParseError> {
+    pub(crate) fn int(&self, token: usize, min: i64, max: i64) -> Result<i64, ParseError> {
         let text = self.tokens[token].text;
         let range = || Some(format!("`{}` must be between {min} and {max}", self.key()));
         match values::strtol(text) {
@@ -579,7 +579,7 @@ impl<'a> Parser<'a, '_, '_> {
         }
     }
 
-    fn boolean(&self, token: usize) -> Result<bool, ParseError> {
+    pub(crate) fn boolean(&self, token: usize) -> Result<bool, ParseError> {
         let text = self.tokens[token].text;
         match values::strtol(text) {
             None => Err(self.error(token, ErrorKind::IntExpected, Some("write 0 or 1".to_owned()))),
@@ -589,7 +589,7 @@ impl<'a> Parser<'a, '_, '_> {
         }
     }
 
-    fn port(&self, token: usize, names: bool) -> Result<u16, ParseError> {
+    pub(crate) fn port(&self, token: usize, names: bool) -> Result<u16, ParseError> {
         let text = self.tokens[token].text;
         if values::strtol(text).is_some() || !names {
             return Ok(self.int(token, 0, 65535)? as u16);
@@ -603,7 +603,7 @@ impl<'a> Parser<'a, '_, '_> {
         })
     }
 
-    fn seconds(&self, token: usize) -> Result<Seconds, ParseError> {
+    pub(crate) fn seconds(&self, token: usize) -> Result<Seconds, ParseError> {
         let text = self.tokens[token].text;
         let positive = || {
             Some(format!(
@@ -639,7 +639,7 @@ impl<'a> Parser<'a, '_, '_> {
     }
 
     /// `getHostname()`: `inet_aton`, else a host name (resolved later, not here).
-    fn host(&self, token: usize, rule: HostRule) -> Result<Host, ParseError> {
+    pub(crate) fn host(&self, token: usize, rule: HostRule) -> Result<Host, ParseError> {
         let text = self.tokens[token].text;
         if let Some(v4) = values::inet_aton(text) {
             if rule.zero_is_error && v4.is_unspecified() {
@@ -675,7 +675,7 @@ impl<'a> Parser<'a, '_, '_> {
     }
 
     /// `sorry_server`: an address literal only (`inet_aton`, or IPv6).
-    fn address_literal(&self, token: usize) -> Result<IpAddr, ParseError> {
+    pub(crate) fn address_literal(&self, token: usize) -> Result<IpAddr, ParseError> {
         let text = self.tokens[token].text;
         match values::ip_literal(text, true) {
             Some(IpAddr::V6(_)) if self.strict => {
@@ -690,7 +690,7 @@ impl<'a> Parser<'a, '_, '_> {
         }
     }
 
-    fn netmask(&self, token: usize) -> Result<Netmask, ParseError> {
+    pub(crate) fn netmask(&self, token: usize) -> Result<Netmask, ParseError> {
         let text = self.tokens[token].text;
         if let Some(mask) = values::inet_aton(text) {
             return Ok(Netmask::Dotted(mask));
@@ -718,7 +718,7 @@ impl<'a> Parser<'a, '_, '_> {
         ))
     }
 
-    fn keyword<T: Copy>(
+    pub(crate) fn keyword<T: Copy>(
         &self,
         token: usize,
         all: &[(T, &'static str, bool)],
@@ -746,11 +746,11 @@ impl<'a> Parser<'a, '_, '_> {
         }
     }
 
-    fn string(&self, token: usize) -> String {
+    pub(crate) fn string(&self, token: usize) -> String {
         self.tokens[token].text.to_owned()
     }
 
-    fn text(&self, token: usize) -> Text {
+    pub(crate) fn text(&self, token: usize) -> Text {
         let t = &self.tokens[token];
         Text {
             value: t.text.to_owned(),
@@ -758,7 +758,7 @@ impl<'a> Parser<'a, '_, '_> {
         }
     }
 
-    fn address_on_device(&self) -> Result<AddressOnDevice, ParseError> {
+    pub(crate) fn address_on_device(&self) -> Result<AddressOnDevice, ParseError> {
         self.check_args(2)?;
         Ok(AddressOnDevice {
             host: self.host(2, ANY_HOST)?,
@@ -773,183 +773,16 @@ impl<'a> Parser<'a, '_, '_> {
         let mut map = SourceMap::default();
         while self.next_statement()? {
             let at = self.here(0);
-            let key: &'static str = match self.key() {
-                "primary" => {
-                    self.check_args(1)?;
-                    c.primary = Some(self.host(2, NONZERO_HOST)?);
-                    "primary"
-                }
-                "serial_no" => {
-                    self.check_args(1)?;
-                    c.serial_no = self.int(2, i32::MIN.into(), i32::MAX.into())? as i32;
-                    "serial_no"
-                }
-                "primary_private" => {
-                    self.check_args(1)?;
-                    c.primary_private = Some(self.host(2, NONZERO_HOST)?);
-                    "primary_private"
-                }
-                "primary_shared" => {
-                    self.check_args(1)?;
-                    c.primary_shared = Some(self.string(2));
-                    "primary_shared"
-                }
-                "backup" => {
-                    self.check_args(1)?;
-                    c.backup = Some(self.host(2, ANY_HOST)?);
-                    "backup"
-                }
-                "backup_active" => {
-                    self.check_args(1)?;
-                    c.backup_active = self.boolean(2)?;
-                    "backup_active"
-                }
-                "backup_private" => {
-                    self.check_args(1)?;
-                    c.backup_private = Some(self.host(2, NONZERO_HOST)?);
-                    "backup_private"
-                }
-                "backup_shared" => {
-                    self.check_args(1)?;
-                    c.backup_shared = Some(self.string(2));
-                    "backup_shared"
-                }
-                "reservation_conflict_action" => {
-                    self.check_args(1)?;
-                    c.reservation_conflict_action =
-                        Some(self.keyword(2, ConflictAction::ALL, ConflictAction::from_keyword)?);
-                    "reservation_conflict_action"
-                }
-                "nat_nmask" => {
-                    self.check_args(1)?;
-                    c.nat_nmask = Some(self.netmask(2)?);
-                    "nat_nmask"
-                }
-                "nat_router" => {
-                    c.nat_router = Some(self.address_on_device()?);
-                    "nat_router"
-                }
-                "active_cmd" => {
-                    self.check_args(1)?;
-                    c.active_cmd = Some(self.string(2));
-                    "active_cmd"
-                }
-                "inactive_cmd" => {
-                    self.check_args(1)?;
-                    c.inactive_cmd = Some(self.string(2));
-                    "inactive_cmd"
-                }
-                "monitor_links" => {
-                    // Read with getNum(), not as a boolean: any non-zero turns it on.
-                    self.check_args(1)?;
-                    c.monitor_links = self.int(2, i32::MIN.into(), i32::MAX.into())? != 0;
-                    "monitor_links"
-                }
-                "debug_level" => {
-                    self.check_args(1)?;
-                    c.debug_level = self.string(2);
-                    "debug_level"
-                }
-                "hard_shutdown" => {
-                    self.check_args(1)?;
-                    c.hard_shutdown = self.boolean(2)?;
-                    "hard_shutdown"
-                }
-                "ipvsadm" => {
-                    self.check_args(1)?;
-                    c.ipvsadm = self.string(2);
-                    "ipvsadm"
-                }
-                "keepalive" => {
-                    self.check_args(1)?;
-                    c.keepalive = self.seconds(2)?;
-                    "keepalive"
-                }
-                "deadtime" => {
-                    self.check_args(1)?;
-                    c.deadtime = self.seconds(2)?;
-                    "deadtime"
-                }
-                "rsh_command" => {
-                    self.check_args(1)?;
-                    c.rsh_command = self.string(2);
-                    "rsh_command"
-                }
-                "syncdaemon" => {
-                    self.check_args(1)?;
-                    c.syncdaemon = self.boolean(2)?;
-                    "syncdaemon"
-                }
-                "syncd_iface" => {
-                    self.check_args(1)?;
-                    c.syncd_iface = self.string(2);
-                    "syncd_iface"
-                }
-                "syncd_id" => {
-                    self.check_args(1)?;
-                    c.syncd_id = self.int(2, 0, 255)? as u8;
-                    "syncd_id"
-                }
-                "tcp_timeout" => {
-                    self.check_args(1)?;
-                    c.tcp_timeout = self.int(2, 0, MAX_PERSISTENT)? as u32;
-                    "tcp_timeout"
-                }
-                "tcpfin_timeout" => {
-                    self.check_args(1)?;
-                    c.tcpfin_timeout = self.int(2, 0, MAX_PERSISTENT)? as u32;
-                    "tcpfin_timeout"
-                }
-                "udp_timeout" => {
-                    self.check_args(1)?;
-                    c.udp_timeout = self.int(2, 0, MAX_PERSISTENT)? as u32;
-                    "udp_timeout"
-                }
-                "heartbeat" => {
-                    self.check_args(1)?;
-                    c.heartbeat = self.boolean(2)?;
-                    "heartbeat"
-                }
-                "heartbeat_key" if !self.strict => {
-                    self.check_args(1)?;
-                    c.heartbeat_key = Some(self.string(2));
-                    "heartbeat_key"
-                }
-                "arp_count" if !self.strict => {
-                    self.check_args(1)?;
-                    c.arp_count = self.int(2, 0, 100)? as u32;
-                    "arp_count"
-                }
-                "arp_interval" if !self.strict => {
-                    self.check_args(1)?;
-                    c.arp_interval = self.seconds(2)?;
-                    "arp_interval"
-                }
-                "heartbeat_port" => {
-                    self.check_args(1)?;
-                    c.heartbeat_port = self.port(2, true)?;
-                    "heartbeat_port"
-                }
-                "sync" => {
-                    self.check_args(1)?;
-                    c.sync = self.boolean(2)?;
-                    "sync"
-                }
-                "network" => {
-                    self.check_args(1)?;
-                    c.network = self.keyword(2, Network::ALL, Network::from_keyword)?;
-                    "network"
-                }
-                "service" => {
-                    self.check_args(1)?;
-                    c.service = self.keyword(2, ServiceType::ALL, ServiceType::from_keyword)?;
-                    "service"
-                }
-                word @ ("virtual" | "failover") => {
+            let Some(key) = keys::find(Scope::Global, self.key(), self.strict) else {
+                return Err(self.unknown_key(Scope::Global));
+            };
+            match key.read {
+                Read::Global(read) => self.read_one(key, |p| read(p, &mut c))?,
+                // `virtual` and `failover`, the top level's blocks.
+                Read::Block | Read::Virtual(_) | Read::Server(_) => {
                     self.check_block_header()?;
-                    let failover = word == "failover";
                     let (service, block) = self.parse_or_recall_virtual()?;
-                    if failover {
+                    if key.name == "failover" {
                         c.failover_services.push(service);
                         map.failover_services.push(block);
                     } else {
@@ -958,11 +791,39 @@ impl<'a> Parser<'a, '_, '_> {
                     }
                     continue;
                 }
-                _ => return Err(self.unknown_key(Scope::Global)),
-            };
+            }
+            let key = key.name;
             map.globals.push((key, at));
         }
         Ok((c, map))
+    }
+
+    /// Reads `key`'s line with `read`, after checking for `= value` where
+    /// the key takes one value.
+    fn read_one(
+        &self,
+        key: &Key,
+        read: impl FnOnce(&Self) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
+        if key.one_value() {
+            self.check_args(1)?;
+        }
+        read(self)
+    }
+
+    /// Whether the line closes the block (`}` alone on its line).
+    fn close_block(&self) -> Result<bool, ParseError> {
+        if self.key() != "}" {
+            return Ok(false);
+        }
+        if self.tokens.len() > 1 {
+            return Err(self.error(
+                1,
+                ErrorKind::ExtraArgs,
+                Some("`}` stands alone on its line".to_owned()),
+            ));
+        }
+        Ok(true)
     }
 
     fn unclosed(&self, header: Location, what: &str, header_line: String) -> ParseError {
@@ -1034,142 +895,16 @@ impl<'a> Parser<'a, '_, '_> {
                 return Err(self.unclosed(block.header, &what, header_line));
             }
             let at = self.here(0);
-            let key: &'static str = match self.key() {
-                "}" => {
-                    if self.tokens.len() > 1 {
-                        return Err(self.error(
-                            1,
-                            ErrorKind::ExtraArgs,
-                            Some("`}` stands alone on its line".to_owned()),
-                        ));
-                    }
-                    break;
-                }
-                "active" => {
-                    self.check_args(1)?;
-                    vs.active = self.boolean(2)?;
-                    "active"
-                }
-                "address" => {
-                    vs.address = Some(self.address_on_device()?);
-                    "address"
-                }
-                "sorry_server" => {
-                    self.check_args(1)?;
-                    vs.sorry_server = Some(self.address_literal(2)?);
-                    "sorry_server"
-                }
-                "vip_nmask" => {
-                    self.check_args(1)?;
-                    vs.vip_nmask = Some(self.netmask(2)?);
-                    "vip_nmask"
-                }
-                "fwmark" => {
-                    self.check_args(1)?;
-                    vs.fwmark = self.int(2, 0, u32::MAX.into())? as u32;
-                    "fwmark"
-                }
-                "protocol" => {
-                    self.check_args(1)?;
-                    vs.protocol = self.keyword(2, Protocol::ALL, Protocol::from_keyword)?;
-                    "protocol"
-                }
-                "port" => {
-                    self.check_args(1)?;
-                    vs.port = self.port(2, true)?;
-                    "port"
-                }
-                "scheduler" => {
-                    self.check_args(1)?;
-                    vs.scheduler = self.keyword(2, Scheduler::ALL, Scheduler::from_keyword)?;
-                    "scheduler"
-                }
-                "persistent" => {
-                    self.check_args(1)?;
-                    vs.persistent = self.int(2, 0, MAX_PERSISTENT)? as u32;
-                    "persistent"
-                }
-                "pmask" => {
-                    self.check_args(1)?;
-                    vs.pmask = Some(self.netmask(2)?);
-                    "pmask"
-                }
-                "client_monitor" => {
-                    self.check_args(1)?;
-                    vs.client_monitor = self.string(2);
-                    "client_monitor"
-                }
-                "send_program" => {
-                    self.check_args(1)?;
-                    vs.send_program = Some(self.text(2));
-                    "send_program"
-                }
-                "send" => {
-                    self.check_args(1)?;
-                    vs.send = Some(self.text(2));
-                    "send"
-                }
-                "expect" => {
-                    self.check_args(1)?;
-                    vs.expect = Some(self.text(2));
-                    "expect"
-                }
-                "use_regex" => {
-                    self.check_args(1)?;
-                    vs.use_regex = self.boolean(2)?;
-                    "use_regex"
-                }
-                "timeout" => {
-                    self.check_args(1)?;
-                    vs.timeout = self.seconds(2)?;
-                    "timeout"
-                }
-                "reentry" => {
-                    self.check_args(1)?;
-                    vs.reentry = self.int(2, 0, MAX_SECONDS)? as u32;
-                    "reentry"
-                }
-                "load_monitor" => {
-                    self.check_args(1)?;
-                    vs.load_monitor = Some(self.string(2));
-                    "load_monitor"
-                }
-                "quiesce_server" => {
-                    self.check_args(1)?;
-                    vs.quiesce_server = self.boolean(2)?;
-                    "quiesce_server"
-                }
-                "failure_count" if !self.strict => {
-                    self.check_args(1)?;
-                    vs.failure_count = self.int(2, 1, 1000)? as u32;
-                    "failure_count"
-                }
-                "check_interval" if !self.strict => {
-                    self.check_args(1)?;
-                    vs.check_interval = Some(self.seconds(2)?);
-                    "check_interval"
-                }
-                "start_cmd" => {
-                    self.check_args(1)?;
-                    vs.start_cmd = Some(self.text(2));
-                    "start_cmd"
-                }
-                "stop_cmd" => {
-                    self.check_args(1)?;
-                    vs.stop_cmd = Some(self.text(2));
-                    "stop_cmd"
-                }
-                "master" => {
-                    self.check_args(1)?;
-                    vs.master = Some(self.host(2, ANY_HOST)?);
-                    "master"
-                }
-                "dirs" => {
-                    self.check_equal()?;
-                    vs.dirs = Some(self.list()?);
-                    "dirs"
-                }
-                "server" => {
+            if self.close_block()? {
+                break;
+            }
+            let Some(key) = keys::find(Scope::Virtual, self.key(), self.strict) else {
+                return Err(self.unknown_key(Scope::Virtual));
+            };
+            match key.read {
+                Read::Virtual(read) => self.read_one(key, |p| read(p, &mut vs))?,
+                // `server`, the only block inside a virtual one.
+                Read::Block | Read::Global(_) | Read::Server(_) => {
                     self.check_block_header()?;
                     let (server, server_block, explicit_port) = self.parse_server()?;
                     inherited.push((vs.port, explicit_port));
@@ -1177,8 +912,8 @@ impl<'a> Parser<'a, '_, '_> {
                     block.servers.push(server_block);
                     continue;
                 }
-                _ => return Err(self.unknown_key(Scope::Virtual)),
-            };
+            }
+            let key = key.name;
             block.keys.push((key, at));
         }
         // A server takes the virtual's port as of its block; keep that where
@@ -1205,7 +940,7 @@ impl<'a> Parser<'a, '_, '_> {
     }
 
     /// `dirs = [ a b ]`.
-    fn list(&self) -> Result<Vec<String>, ParseError> {
+    pub(crate) fn list(&self) -> Result<Vec<String>, ParseError> {
         let note = || Some("write `dirs = [ a b ]`".to_owned());
         match self.tokens.get(2) {
             Some(t) if t.text == "[" => {}
@@ -1240,40 +975,17 @@ impl<'a> Parser<'a, '_, '_> {
                 return Err(self.unclosed(block.header, &what, header_line));
             }
             let at = self.here(0);
-            let key: &'static str = match self.key() {
-                "}" => {
-                    if self.tokens.len() > 1 {
-                        return Err(self.error(
-                            1,
-                            ErrorKind::ExtraArgs,
-                            Some("`}` stands alone on its line".to_owned()),
-                        ));
-                    }
-                    break;
-                }
-                "address" => {
-                    self.check_args(1)?;
-                    server.address = Some(self.host(2, ANY_HOST)?);
-                    "address"
-                }
-                "active" => {
-                    self.check_args(1)?;
-                    server.active = self.boolean(2)?;
-                    "active"
-                }
-                "weight" => {
-                    self.check_args(1)?;
-                    server.weight = self.int(2, 0, MAX_WEIGHT)? as u32;
-                    "weight"
-                }
-                "port" => {
-                    self.check_args(1)?;
-                    server.port = Some(self.port(2, false)?);
-                    explicit_port = true;
-                    "port"
-                }
-                _ => return Err(self.unknown_key(Scope::Server)),
+            if self.close_block()? {
+                break;
+            }
+            let Some(key) = keys::find(Scope::Server, self.key(), self.strict) else {
+                return Err(self.unknown_key(Scope::Server));
             };
+            if let Read::Server(read) = key.read {
+                self.read_one(key, |p| read(p, &mut server))?;
+            }
+            explicit_port |= key.name == "port";
+            let key = key.name;
             block.keys.push((key, at));
         }
         Ok((server, block, explicit_port))

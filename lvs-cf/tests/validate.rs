@@ -1,4 +1,5 @@
 //! Validation beyond syntax: one test per rule, with the line it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
 
 use lvs_cf::*;
 

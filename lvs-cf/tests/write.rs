@@ -1,4 +1,5 @@
 //! The canonical writer: the GUI's layout, and parse(write(c)) == c.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
 
 use std::net::{IpAddr, Ipv4Addr};
 

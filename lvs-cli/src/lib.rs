@@ -5,7 +5,6 @@
 //! `lvs-daemon`'s, the ipvsadm emulation `lvs-ipvsadm`'s, the web tool
 //! `lvs-web`'s. The definitions are a library so that `cargo xtask man` and
 //! the tests can render the man pages from them; nothing else lives here.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod lvs;
 pub mod nanny;

@@ -39,7 +39,6 @@
 //!   are two values (each with its own status socket, if any).
 //! - The status protocol is one line in, one answer out, on a Unix socket
 //!   whose permissions are the caller's to set (the socket's directory).
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
 pub mod director;

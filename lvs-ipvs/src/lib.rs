@@ -45,7 +45,6 @@
 //!
 //! The same as a program: `examples/add_service.rs`, run in the kernel test
 //! lab by `cargo xtask test`.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod diff;
 #[cfg(feature = "netlink")]

@@ -18,6 +18,16 @@ pub enum Place {
     Server(usize, usize),
 }
 
+impl Place {
+    /// The block it is in, or is.
+    pub fn block(self) -> Option<usize> {
+        match self {
+            Place::Global => None,
+            Place::Block(b) | Place::Server(b, _) => Some(b),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockKind {
     Virtual,

@@ -20,7 +20,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Form, Path as UrlPath, Query, Request, State};
+use axum::extract::{Form, FromRequestParts, Path as UrlPath, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -103,19 +104,19 @@ pub fn router(app: Shared) -> Router {
         .route("/logout", post(logout))
         .route("/control", get(control))
         .route("/control/reload", post(reload))
-        .route("/global", get(global_page).post(global_save))
-        .route("/redundancy", get(redundancy_page).post(redundancy_save))
+        .route("/global", get(show).post(change))
+        .route("/redundancy", get(show).post(change))
         .route("/virtual", get(virtual_list))
-        .route("/virtual/new", get(virtual_new_page).post(virtual_new))
-        .route("/virtual/{b}", get(virtual_page).post(virtual_save))
-        .route("/virtual/{b}/delete", post(virtual_delete))
-        .route("/virtual/{b}/toggle", post(virtual_toggle))
-        .route("/virtual/{b}/scripts", get(scripts_page).post(scripts_save))
+        .route("/virtual/new", get(show).post(change))
+        .route("/virtual/{b}", get(show).post(change))
+        .route("/virtual/{b}/delete", post(change))
+        .route("/virtual/{b}/toggle", post(change))
+        .route("/virtual/{b}/scripts", get(show).post(change))
         .route("/virtual/{b}/servers", get(servers_list))
-        .route("/virtual/{b}/servers/new", get(server_new_page).post(server_new))
-        .route("/virtual/{b}/servers/{s}", get(server_page).post(server_save))
-        .route("/virtual/{b}/servers/{s}/delete", post(server_delete))
-        .route("/virtual/{b}/servers/{s}/toggle", post(server_toggle))
+        .route("/virtual/{b}/servers/new", get(show).post(change))
+        .route("/virtual/{b}/servers/{s}", get(show).post(change))
+        .route("/virtual/{b}/servers/{s}/delete", post(change))
+        .route("/virtual/{b}/servers/{s}/toggle", post(change))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
@@ -207,11 +208,8 @@ async fn login(State(app): State<Shared>, Form(form): Form<FormData>) -> Respons
     }
 }
 
-async fn logout(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-) -> Response {
-    app.sessions.close(&session.id);
+async fn logout(ctx: Ctx) -> Response {
+    ctx.app.sessions.close(&ctx.session.id);
     (
         [(header::SET_COOKIE, auth::set_cookie(None))],
         Redirect::to("/login"),
@@ -225,21 +223,14 @@ struct Refresh {
     every: Option<u32>,
 }
 
-async fn control(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    Query(query): Query<Refresh>,
-) -> Response {
+async fn control(ctx: Ctx, Query(query): Query<Refresh>) -> Response {
     let refresh = query.refresh.is_some().then(|| query.every.unwrap_or(10).max(1));
-    control_page(&app, &session, refresh, None).await
+    control_page(&ctx.app, &ctx.session, refresh, None).await
 }
 
-async fn reload(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-) -> Response {
-    let note = signal_daemons(&app.options);
-    control_page(&app, &session, None, Some(&note)).await
+async fn reload(ctx: Ctx) -> Response {
+    let note = signal_daemons(&ctx.app.options);
+    control_page(&ctx.app, &ctx.session, None, Some(&note)).await
 }
 
 /// The control and monitoring panel; gathering reads files and sockets,
@@ -315,20 +306,164 @@ struct Saved {
     saved: Option<String>,
 }
 
-async fn global_page(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    Query(saved): Query<Saved>,
-) -> Response {
-    panel_page(&app, &session, pages::Panel::Global, saved.saved)
+/// What every page handler starts from: the tool and the request's
+/// session (which the guard has checked).
+struct Ctx {
+    app: Shared,
+    session: SessionInfo,
 }
 
-async fn redundancy_page(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    Query(saved): Query<Saved>,
-) -> Response {
-    panel_page(&app, &session, pages::Panel::Redundancy, saved.saved)
+impl FromRequestParts<Shared> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Ctx, Response> {
+        match parts.extensions.get::<SessionInfo>() {
+            Some(session) => Ok(Ctx {
+                app: app.clone(),
+                session: session.clone(),
+            }),
+            None => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+/// What a path of the editing pages names: one parser for them all, so
+/// that a handler never re-reads positions from the path by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// A panel of something that exists.
+    Panel(pages::Panel),
+    /// A new virtual block, or a new server of block `b`.
+    New { server_of: Option<usize> },
+    /// Deleting or switching a block or a server.
+    List(Place, ListChange),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ListChange {
+    Delete,
+    Toggle,
+}
+
+impl Route {
+    fn of(path: &str) -> Option<Route> {
+        use pages::Panel;
+        let words: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let index = |word: &str| word.parse::<usize>().ok();
+        Some(match words.as_slice() {
+            ["global"] => Route::Panel(Panel::Global),
+            ["redundancy"] => Route::Panel(Panel::Redundancy),
+            ["virtual", "new"] => Route::New { server_of: None },
+            ["virtual", b] => Route::Panel(Panel::Virtual {
+                b: index(b)?,
+                new: false,
+            }),
+            ["virtual", b, "scripts"] => Route::Panel(Panel::Scripts { b: index(b)? }),
+            ["virtual", b, "delete"] => Route::List(Place::Block(index(b)?), ListChange::Delete),
+            ["virtual", b, "toggle"] => Route::List(Place::Block(index(b)?), ListChange::Toggle),
+            ["virtual", b, "servers", "new"] => Route::New {
+                server_of: Some(index(b)?),
+            },
+            ["virtual", b, "servers", s] => Route::Panel(Panel::Server {
+                b: index(b)?,
+                s: index(s)?,
+                new: false,
+            }),
+            ["virtual", b, "servers", s, change] => Route::List(
+                Place::Server(index(b)?, index(s)?),
+                match *change {
+                    "delete" => ListChange::Delete,
+                    "toggle" => ListChange::Toggle,
+                    _ => return None,
+                },
+            ),
+            _ => return None,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Route {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Route, Response> {
+        Route::of(parts.uri.path()).ok_or_else(|| (StatusCode::NOT_FOUND, "not found").into_response())
+    }
+}
+
+/// Adds a new block (of the form's `kind`) or server to `document`; the
+/// panel that edits it, or `None` when the server's block does not exist.
+fn add_new(document: &mut Document, server_of: Option<usize>, kind: Option<&str>) -> Option<pages::Panel> {
+    match server_of {
+        None => {
+            let b = document.blocks.len();
+            document.blocks.push(new_block(block_kind(kind)));
+            Some(pages::Panel::Virtual { b, new: true })
+        }
+        Some(b) => {
+            let block = document.blocks.get_mut(b)?;
+            let s = block.servers.len();
+            block.servers.push(new_server());
+            Some(pages::Panel::Server { b, s, new: true })
+        }
+    }
+}
+
+/// GET of an editing page: a panel, or the form for something new.
+async fn show(ctx: Ctx, route: Route, Query(query): Query<FormData>) -> Response {
+    let Ctx { app, session } = &ctx;
+    match route {
+        Route::Panel(panel) => panel_page(app, session, panel, query.get("saved").cloned()),
+        Route::New { server_of } => match load(app, session) {
+            Ok(mut document) => {
+                match add_new(&mut document, server_of, query.get("kind").map(String::as_str)) {
+                    Some(panel) => Page::new("virtual", session).panel(panel, &document, &[], None),
+                    None => Page::new("virtual", session).missing(),
+                }
+            }
+            Err(page) => page,
+        },
+        Route::List(..) => (StatusCode::METHOD_NOT_ALLOWED, "not a page").into_response(),
+    }
+}
+
+/// POST of an editing page: a panel's form, something new, or a deletion
+/// or switch in a list; each validated and saved.
+async fn change(ctx: Ctx, route: Route, Form(form): Form<FormData>) -> Response {
+    let Ctx { app, session } = &ctx;
+    match route {
+        Route::Panel(panel) => panel_save(app, session, panel, form).await,
+        Route::New { server_of } => {
+            let mut document = match load(app, session) {
+                Ok(document) => document,
+                Err(page) => return page,
+            };
+            let Some(panel) = add_new(&mut document, server_of, form.get("kind").map(String::as_str)) else {
+                return Page::new("virtual", session).missing();
+            };
+            let next = format!("/virtual/{}/servers", panel.place().block().unwrap_or(0));
+            save_panel(app, session, panel, document, form, &next).await
+        }
+        Route::List(place, what) => {
+            let next = match place {
+                Place::Server(b, _) => format!("/virtual/{b}/servers"),
+                _ => "/virtual".to_owned(),
+            };
+            list_change(app, session, &form, &next, |d| match (place, what) {
+                (Place::Block(b), ListChange::Delete) => {
+                    (b < d.blocks.len()).then(|| d.blocks.remove(b)).is_some()
+                }
+                (Place::Server(b, s), ListChange::Delete) => d
+                    .blocks
+                    .get_mut(b)
+                    .filter(|block| s < block.servers.len())
+                    .map(|block| block.servers.remove(s))
+                    .is_some(),
+                (place, ListChange::Toggle) => d.entries_mut(place).map(toggle).is_some(),
+                (Place::Global, ListChange::Delete) => false,
+            })
+            .await
+        }
+    }
 }
 
 fn panel_page(app: &App, session: &SessionInfo, panel: pages::Panel, saved: Option<String>) -> Response {
@@ -336,22 +471,6 @@ fn panel_page(app: &App, session: &SessionInfo, panel: pages::Panel, saved: Opti
         Ok(document) => Page::new(panel.tab(), session).panel(panel, &document, &[], saved.as_deref()),
         Err(page) => page,
     }
-}
-
-async fn global_save(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    Form(form): Form<FormData>,
-) -> Response {
-    panel_save(&app, &session, pages::Panel::Global, form).await
-}
-
-async fn redundancy_save(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    Form(form): Form<FormData>,
-) -> Response {
-    panel_save(&app, &session, pages::Panel::Redundancy, form).await
 }
 
 /// Applies a panel's form to the file's document and saves it.
@@ -409,20 +528,11 @@ async fn save_panel(
     save_and_go(app, &form, &document, next, again, session).await
 }
 
-async fn virtual_list(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    Query(saved): Query<Saved>,
-) -> Response {
-    match load(&app, &session) {
-        Ok(document) => Page::new("virtual", &session).virtual_list(&document, saved.saved.as_deref()),
+async fn virtual_list(ctx: Ctx, Query(saved): Query<Saved>) -> Response {
+    match load(&ctx.app, &ctx.session) {
+        Ok(document) => Page::new("virtual", &ctx.session).virtual_list(&document, saved.saved.as_deref()),
         Err(page) => page,
     }
-}
-
-#[derive(serde::Deserialize)]
-struct NewBlock {
-    kind: Option<String>,
 }
 
 fn block_kind(kind: Option<&str>) -> BlockKind {
@@ -433,21 +543,6 @@ fn block_kind(kind: Option<&str>) -> BlockKind {
     }
 }
 
-async fn virtual_new_page(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    Query(query): Query<NewBlock>,
-) -> Response {
-    match load(&app, &session) {
-        Ok(mut document) => {
-            let b = document.blocks.len();
-            document.blocks.push(new_block(block_kind(query.kind.as_deref())));
-            Page::new("virtual", &session).panel(pages::Panel::Virtual { b, new: true }, &document, &[], None)
-        }
-        Err(page) => page,
-    }
-}
-
 fn new_block(kind: BlockKind) -> Block {
     Block {
         kind,
@@ -455,72 +550,6 @@ fn new_block(kind: BlockKind) -> Block {
         entries: vec![document::Entry::new("active", "0")],
         servers: Vec::new(),
     }
-}
-
-async fn virtual_new(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    Form(form): Form<FormData>,
-) -> Response {
-    let mut document = match load(&app, &session) {
-        Ok(document) => document,
-        Err(page) => return page,
-    };
-    let b = document.blocks.len();
-    document
-        .blocks
-        .push(new_block(block_kind(form.get("kind").map(String::as_str))));
-    let panel = pages::Panel::Virtual { b, new: true };
-    save_panel(
-        &app,
-        &session,
-        panel,
-        document,
-        form,
-        &format!("/virtual/{b}/servers"),
-    )
-    .await
-}
-
-async fn virtual_page(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-    Query(saved): Query<Saved>,
-) -> Response {
-    panel_page(
-        &app,
-        &session,
-        pages::Panel::Virtual { b, new: false },
-        saved.saved,
-    )
-}
-
-async fn virtual_save(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-    Form(form): Form<FormData>,
-) -> Response {
-    panel_save(&app, &session, pages::Panel::Virtual { b, new: false }, form).await
-}
-
-async fn scripts_page(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-    Query(saved): Query<Saved>,
-) -> Response {
-    panel_page(&app, &session, pages::Panel::Scripts { b }, saved.saved)
-}
-
-async fn scripts_save(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-    Form(form): Form<FormData>,
-) -> Response {
-    panel_save(&app, &session, pages::Panel::Scripts { b }, form).await
 }
 
 /// A change to the list of blocks or servers: applied, validated and saved.
@@ -559,41 +588,13 @@ fn toggle(entries: &mut Vec<document::Entry>) {
     document::set(entries, "active", Some(if on { "0" } else { "1" }.to_owned()));
 }
 
-async fn virtual_delete(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-    Form(form): Form<FormData>,
-) -> Response {
-    list_change(&app, &session, &form, "/virtual", |d| {
-        (b < d.blocks.len()).then(|| d.blocks.remove(b)).is_some()
-    })
-    .await
-}
-
-async fn virtual_toggle(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-    Form(form): Form<FormData>,
-) -> Response {
-    list_change(&app, &session, &form, "/virtual", |d| {
-        d.entries_mut(Place::Block(b)).map(toggle).is_some()
-    })
-    .await
-}
-
-async fn servers_list(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-    Query(saved): Query<Saved>,
-) -> Response {
-    match load(&app, &session) {
+async fn servers_list(ctx: Ctx, UrlPath(b): UrlPath<usize>, Query(saved): Query<Saved>) -> Response {
+    let Ctx { app, session } = &ctx;
+    match load(app, session) {
         Ok(document) if b < document.blocks.len() => {
-            Page::new("virtual", &session).servers_list(&document, b, saved.saved.as_deref())
+            Page::new("virtual", session).servers_list(&document, b, saved.saved.as_deref())
         }
-        Ok(_) => Page::new("virtual", &session).missing(),
+        Ok(_) => Page::new("virtual", session).missing(),
         Err(page) => page,
     }
 }
@@ -608,103 +609,6 @@ fn new_server() -> ServerBlock {
     }
 }
 
-async fn server_new_page(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-) -> Response {
-    match load(&app, &session) {
-        Ok(mut document) if b < document.blocks.len() => {
-            let s = document.blocks[b].servers.len();
-            document.blocks[b].servers.push(new_server());
-            Page::new("virtual", &session).panel(
-                pages::Panel::Server { b, s, new: true },
-                &document,
-                &[],
-                None,
-            )
-        }
-        Ok(_) => Page::new("virtual", &session).missing(),
-        Err(page) => page,
-    }
-}
-
-async fn server_new(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath(b): UrlPath<usize>,
-    Form(form): Form<FormData>,
-) -> Response {
-    let mut document = match load(&app, &session) {
-        Ok(document) if b < document.blocks.len() => document,
-        Ok(_) => return Page::new("virtual", &session).missing(),
-        Err(page) => return page,
-    };
-    let s = document.blocks[b].servers.len();
-    document.blocks[b].servers.push(new_server());
-    let panel = pages::Panel::Server { b, s, new: true };
-    save_panel(
-        &app,
-        &session,
-        panel,
-        document,
-        form,
-        &format!("/virtual/{b}/servers"),
-    )
-    .await
-}
-
-async fn server_page(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath((b, s)): UrlPath<(usize, usize)>,
-    Query(saved): Query<Saved>,
-) -> Response {
-    panel_page(
-        &app,
-        &session,
-        pages::Panel::Server { b, s, new: false },
-        saved.saved,
-    )
-}
-
-async fn server_save(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath((b, s)): UrlPath<(usize, usize)>,
-    Form(form): Form<FormData>,
-) -> Response {
-    panel_save(&app, &session, pages::Panel::Server { b, s, new: false }, form).await
-}
-
-async fn server_delete(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath((b, s)): UrlPath<(usize, usize)>,
-    Form(form): Form<FormData>,
-) -> Response {
-    list_change(&app, &session, &form, &format!("/virtual/{b}/servers"), |d| {
-        d.blocks
-            .get_mut(b)
-            .filter(|block| s < block.servers.len())
-            .map(|block| block.servers.remove(s))
-            .is_some()
-    })
-    .await
-}
-
-async fn server_toggle(
-    State(app): State<Shared>,
-    axum::Extension(session): axum::Extension<SessionInfo>,
-    UrlPath((b, s)): UrlPath<(usize, usize)>,
-    Form(form): Form<FormData>,
-) -> Response {
-    list_change(&app, &session, &form, &format!("/virtual/{b}/servers"), |d| {
-        d.entries_mut(Place::Server(b, s)).map(toggle).is_some()
-    })
-    .await
-}
-
 /// Serves the tool on `listener` until `shutdown` completes, then finishes
 /// the requests under way.
 pub async fn serve(
@@ -715,4 +619,53 @@ pub async fn serve(
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pages::Panel;
+
+    #[test]
+    fn each_panel_url_routes_back_to_its_panel() {
+        for panel in [
+            Panel::Global,
+            Panel::Redundancy,
+            Panel::Virtual { b: 3, new: false },
+            Panel::Scripts { b: 0 },
+            Panel::Server {
+                b: 2,
+                s: 7,
+                new: false,
+            },
+        ] {
+            assert_eq!(
+                Route::of(&panel.url()),
+                Some(Route::Panel(panel)),
+                "{}",
+                panel.url()
+            );
+        }
+        assert_eq!(
+            Route::of(&Panel::Virtual { b: 0, new: true }.url()),
+            Some(Route::New { server_of: None })
+        );
+        assert_eq!(
+            Route::of(
+                &Panel::Server {
+                    b: 4,
+                    s: 0,
+                    new: true
+                }
+                .url()
+            ),
+            Some(Route::New { server_of: Some(4) })
+        );
+        assert_eq!(
+            Route::of("/virtual/1/servers/2/toggle"),
+            Some(Route::List(Place::Server(1, 2), ListChange::Toggle))
+        );
+        assert_eq!(Route::of("/virtual/x"), None);
+        assert_eq!(Route::of("/virtual/1/servers/2/rename"), None);
+    }
 }
