@@ -192,6 +192,8 @@ fn daemon(args: LvsArgs) -> ExitCode {
                     DaemonSignal::Reload => {
                         handle.reload();
                     }
+                    // Not asked for.
+                    DaemonSignal::User1 | DaemonSignal::User2 => {}
                 }
             }
         };

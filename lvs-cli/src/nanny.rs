@@ -276,38 +276,26 @@ pub fn main(args: NannyArgs) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     runtime.block_on(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let signals = (|| {
-            Ok::<_, std::io::Error>((
-                Signals::new()?,
-                signal(SignalKind::user_defined1())?,
-                signal(SignalKind::user_defined2())?,
-            ))
-        })();
-        let (mut signals, mut usr1, mut usr2) = match signals {
+        let mut signals = match Signals::with_user() {
             Ok(signals) => signals,
             Err(e) => return fail(&format!("cannot handle signals: {e}")),
         };
         let handle = watch.handle();
         tokio::spawn(async move {
             loop {
-                tokio::select! {
-                    signal = signals.next() => match signal {
-                        DaemonSignal::Stop(number) => {
-                            let name = if number == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
-                            handle.stop(format!("Terminating due to {name}"));
-                        }
-                        DaemonSignal::Reload => {
-                            handle.unforce();
-                        }
-                    },
-                    _ = usr1.recv() => {
-                        handle.force_down();
+                match signals.next().await {
+                    DaemonSignal::Stop(number) => {
+                        let name = if number == libc::SIGINT {
+                            "SIGINT"
+                        } else {
+                            "SIGTERM"
+                        };
+                        handle.stop(format!("Terminating due to {name}"))
                     }
-                    _ = usr2.recv() => {
-                        handle.force_up();
-                    }
-                }
+                    DaemonSignal::Reload => handle.unforce(),
+                    DaemonSignal::User1 => handle.force_down(),
+                    DaemonSignal::User2 => handle.force_up(),
+                };
             }
         });
         watch.run().await;

@@ -108,37 +108,19 @@ pub fn main(args: PulseArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let code = runtime.block_on(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let signals = (|| {
-            Ok::<_, std::io::Error>((
-                Signals::new()?,
-                signal(SignalKind::user_defined1())?,
-                signal(SignalKind::user_defined2())?,
-            ))
-        })();
-        let (mut signals, mut usr1, mut usr2) = match signals {
+        let mut signals = match Signals::with_user() {
             Ok(signals) => signals,
             Err(e) => return fail(&format!("cannot handle signals: {e}")),
         };
         let handle = pulse.handle();
         tokio::spawn(async move {
             loop {
-                tokio::select! {
-                    signal = signals.next() => match signal {
-                        DaemonSignal::Stop(number) => {
-                            handle.stop(format!("Terminating due to signal {number}"));
-                        }
-                        DaemonSignal::Reload => {
-                            handle.reload();
-                        }
-                    },
-                    _ = usr1.recv() => {
-                        handle.note("SIGUSR1 received and ignored");
-                    }
-                    _ = usr2.recv() => {
-                        handle.note("SIGUSR2 received and ignored");
-                    }
-                }
+                match signals.next().await {
+                    DaemonSignal::Stop(number) => handle.stop(format!("Terminating due to signal {number}")),
+                    DaemonSignal::Reload => handle.reload(),
+                    DaemonSignal::User1 => handle.note("SIGUSR1 received and ignored"),
+                    DaemonSignal::User2 => handle.note("SIGUSR2 received and ignored"),
+                };
             }
         });
         match pulse.run(std::future::pending()).await {

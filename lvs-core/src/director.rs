@@ -739,4 +739,97 @@ mod tests {
         // The old service was never in the table: nothing to do for it.
         assert!(reconcile_services(&after, &health, &table, &after.changed_since(&before)).is_empty());
     }
+
+    #[test]
+    fn the_sorry_server_rule_is_the_same_with_nanny_processes() {
+        let full = plan(CF);
+        let web = &full.services[0];
+        let (a, b) = (web.servers[0].at, web.servers[1].at);
+        let sorry = ip("10.0.0.99");
+        let mut table = Table::default();
+        // The services are made; the nannies own the servers' entries.
+        let ops = reconcile_nanny_mode(&full, None, &HashMap::new(), &table);
+        assert!(ops
+            .iter()
+            .all(|op| !matches!(op, Operation::AddDest(_, d) if d.addr == a.addr || d.addr == b.addr)));
+        assert!(ops.contains(&Operation::AddService(web.service.clone())));
+        // Nothing known to serve: the sorry server is in, in both modes.
+        assert!(ops.iter().any(|op| matches!(op, Operation::AddDest(k, d) if *k == web.service.key && d.addr == sorry && d.weight == 1)));
+        for op in &ops {
+            table.apply(op);
+        }
+        assert!(reconcile_nanny_mode(&full, None, &HashMap::new(), &table).is_empty());
+        // A quiesced server does not serve; one at weight 1 does, and the sorry server goes.
+        let mut health = HashMap::from([(a, Health::In { weight: 0 })]);
+        assert!(reconcile_nanny_mode(&full, None, &health, &table).is_empty());
+        health.insert(b, Health::In { weight: 1 });
+        assert_eq!(
+            reconcile_nanny_mode(&full, None, &health, &table),
+            [Operation::DeleteDest(web.service.key, sorry, 80)]
+        );
+        assert_eq!(web.sorry_destination(true), None);
+        assert_eq!(
+            web.sorry_destination(false).map(|d| (d.addr, d.weight)),
+            Some((sorry, 1))
+        );
+        // A reload that drops a service deletes it.
+        let smaller = plan(
+            &CF.replace("virtual dns", "virtual old2")
+                .replace("port = 53", "port = 54"),
+        );
+        let ops = reconcile_nanny_mode(&smaller, Some(&full), &health, &table);
+        assert!(ops.contains(&Operation::DeleteService(full.services[1].service.key)));
+    }
+
+    #[test]
+    fn health_carries_over_a_reload_and_adopts_the_running_table() {
+        let before = plan(CF);
+        let web = &before.services[0];
+        let (a, b) = (web.servers[0].at, web.servers[1].at);
+        let mut table = Table::default();
+        table.insert(
+            web.service.clone(),
+            vec![Destination::new(a.addr, 80, ForwardMethod::DirectRoute, 7)],
+        );
+        // At start: what the kernel holds is adopted at its weight; the rest starts out.
+        let start = carry_over(&before, &table, None, |_| true);
+        assert_eq!(start.health.get(&a), Some(&Health::In { weight: 7 }));
+        assert_eq!(start.health.get(&b), None);
+        let adopted: Vec<(ServerRef, Option<u32>)> = start.servers.iter().map(|(s, w)| (s.at, *w)).collect();
+        assert!(adopted.contains(&(a, Some(7))) && adopted.contains(&(b, None)));
+
+        // A reload that changes the weights: a server that was in at its configured
+        // weight takes the new one; one whose weight the load monitor set keeps it;
+        // one that was out stays out.
+        let after = plan(
+            &CF.replace("weight = 3", "weight = 5")
+                .replace("weight = 1\n }\n server c", "weight = 2\n }\n server c"),
+        );
+        let health = HashMap::from([(a, Health::In { weight: 3 }), (b, Health::Out)]);
+        let carried = carry_over(
+            &after,
+            &table,
+            Some(Before {
+                plan: &before,
+                health: &health,
+            }),
+            |_| true,
+        );
+        assert_eq!(carried.health.get(&a), Some(&Health::In { weight: 5 }));
+        assert_eq!(carried.health.get(&b), Some(&Health::Out));
+        let loaded = HashMap::from([(a, Health::In { weight: 9 })]);
+        let carried = carry_over(
+            &after,
+            &table,
+            Some(Before {
+                plan: &before,
+                health: &loaded,
+            }),
+            |_| true,
+        );
+        assert_eq!(carried.health.get(&a), Some(&Health::In { weight: 9 }));
+        // Only the services asked for are looked at.
+        let none = carry_over(&after, &table, None, |key| *key != web.service.key);
+        assert!(none.servers.iter().all(|(s, _)| s.at.service != web.service.key));
+    }
 }

@@ -86,17 +86,32 @@ pub struct Signals {
     pub int: tokio::signal::unix::Signal,
     /// SIGHUP.
     pub hup: tokio::signal::unix::Signal,
+    /// SIGUSR1 and SIGUSR2, for the daemons that act on them (nanny) or
+    /// must not die of them (pulse).
+    pub user: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Signals {
-    /// Must be called inside the runtime.
+    /// SIGTERM, SIGINT and SIGHUP. Must be called inside the runtime.
     pub fn new() -> std::io::Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Signals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
             hup: signal(SignalKind::hangup())?,
+            user: None,
         })
+    }
+
+    /// [`Signals::new`], and SIGUSR1 and SIGUSR2.
+    pub fn with_user() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut signals = Signals::new()?;
+        signals.user = Some((
+            signal(SignalKind::user_defined1())?,
+            signal(SignalKind::user_defined2())?,
+        ));
+        Ok(signals)
     }
 }
 
@@ -115,15 +130,29 @@ pub enum DaemonSignal {
     Stop(i32),
     /// SIGHUP.
     Reload,
+    /// SIGUSR1 (only with [`Signals::with_user`]).
+    User1,
+    /// SIGUSR2 (only with [`Signals::with_user`]).
+    User2,
 }
 
 impl Signals {
     /// The next signal.
     pub async fn next(&mut self) -> DaemonSignal {
+        let user = async {
+            match self.user.as_mut() {
+                Some((usr1, usr2)) => tokio::select! {
+                    _ = usr1.recv() => DaemonSignal::User1,
+                    _ = usr2.recv() => DaemonSignal::User2,
+                },
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = self.term.recv() => DaemonSignal::Stop(libc::SIGTERM),
             _ = self.int.recv() => DaemonSignal::Stop(libc::SIGINT),
             _ = self.hup.recv() => DaemonSignal::Reload,
+            signal = user => signal,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Who may use the web tool: a password file with Argon2id hashes, sessions
 //! in random cookies, and a CSRF token per session that every change must
 //! carry. Piranha's tool guarded only GET (CVE-2013-6492); here every path
-//! and method but the login page goes through [`Sessions::check`].
+//! and method but the login page goes through [`Sessions::find`].
 
 use std::collections::HashMap;
 use std::io::Read as _;

@@ -191,6 +191,26 @@ fn test() -> Result<(), String> {
     ]);
     step("cargo clippy", clippy)?;
 
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    step("cargo doc (warnings denied)", doc)?;
+
+    core_is_pure()?;
+
+    // Every library crate packages for crates.io, built from its package alone.
+    let mut package = cargo();
+    package.args([
+        "package",
+        "--workspace",
+        "--exclude",
+        "testkit",
+        "--exclude",
+        "xtask",
+        "--allow-dirty",
+    ]);
+    step("cargo package", package)?;
+
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--all-features"]);
     let host = counted_step("cargo test (host)", tests)?;
@@ -208,6 +228,58 @@ fn test() -> Result<(), String> {
         host.failed + kernel.failed
     );
     Ok(())
+}
+
+/// Crates `lvs-core` must never depend on: it makes decisions only (no
+/// runtime, no system calls, no sockets, no check runners).
+const NOT_IN_THE_CORE: &[&str] = &[
+    "tokio",
+    "libc",
+    "neli",
+    "mio",
+    "lvs-health",
+    "lvs-arp",
+    "pnet_packet",
+];
+
+/// `cargo tree -p lvs-core -e normal` holds none of [`NOT_IN_THE_CORE`].
+fn core_is_pure() -> Result<(), String> {
+    println!("==> lvs-core's dependencies");
+    let output = cargo()
+        .args([
+            "tree", "-p", "lvs-core", "-e", "normal", "--prefix", "none", "--format", "{p}",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let found = impure(&tree);
+    if found.is_empty() {
+        println!(
+            "<== lvs-core's dependencies: ok (none of {})",
+            NOT_IN_THE_CORE.join(", ")
+        );
+        Ok(())
+    } else {
+        Err(format!("lvs-core depends on {}:\n{tree}", found.join(", ")))
+    }
+}
+
+/// The crates of [`NOT_IN_THE_CORE`] that a `cargo tree --prefix none` listing names.
+fn impure(tree: &str) -> Vec<&'static str> {
+    NOT_IN_THE_CORE
+        .iter()
+        .copied()
+        .filter(|name| {
+            tree.lines()
+                .any(|line| line.split_whitespace().next() == Some(*name))
+        })
+        .collect()
 }
 
 fn man() -> Result<(), String> {
@@ -481,7 +553,15 @@ fn kernel_lab_tests() -> Result<Counts, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::Counts;
+    use super::{impure, Counts};
+
+    #[test]
+    fn the_core_check_names_what_it_finds() {
+        let pure = "lvs-core v0.1.0 (/x/lvs-core)\nlvs-ipvs v0.1.0 (/x/lvs-ipvs)\nregex v1.13.2\n";
+        assert!(impure(pure).is_empty());
+        let tokio = format!("{pure}tokio v1.48.0\nlibc v0.2.177\ntokio-macros v2.0.0\n");
+        assert_eq!(impure(&tokio), ["tokio", "libc"]);
+    }
 
     #[test]
     fn counts_cargo_test_result_lines() {
