@@ -278,6 +278,9 @@ macro_rules! keyword_enum {
             pub const ALL: &'static [($ty, &'static str, bool)] =
                 &[$((<$ty>::$variant, $word, false $(|| $ext)?)),*];
 
+            /// Every keyword, in the order of [`Self::ALL`].
+            pub const KEYWORDS: &'static [&'static str] = &[$($word),*];
+
             /// The keyword as written in lvs.cf.
             pub fn keyword(self) -> &'static str {
                 match self { $(<$ty>::$variant => $word),* }

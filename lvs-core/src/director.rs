@@ -149,7 +149,7 @@ fn service_key(vs: &VirtualService, resolver: &Resolve<'_>) -> Result<ServiceKey
 fn ipvs_service(vs: &VirtualService, key: ServiceKey) -> Service {
     let mut service = Service::new(key, &vs.scheduler.to_string());
     if vs.persistent > 0 {
-        service.flags = ServiceFlags(ServiceFlags::PERSISTENT);
+        service.flags = ServiceFlags::PERSISTENT;
         service.timeout = vs.persistent;
         match (vs.effective_pmask(), key.family()) {
             (Some(lvs_cf::Netmask::Dotted(mask)), Family::Inet) => {
@@ -324,12 +324,13 @@ fn desired_where(
             };
             if let Some(weight) = weight {
                 serving |= weight > 0;
-                destinations.push(Destination::new(
-                    server.at.addr,
-                    server.at.port,
-                    planned.forward,
-                    weight,
-                ));
+                destinations.push(
+                    Destination::at(
+                        std::net::SocketAddr::new(server.at.addr, server.at.port),
+                        planned.forward,
+                    )
+                    .weight(weight),
+                );
             }
         }
         if let Some(sorry) = planned.sorry_destination(serving) {
@@ -386,7 +387,9 @@ impl PlannedService {
     /// both the in-process mode and the nanny-per-server one.
     pub fn sorry_destination(&self, serving: bool) -> Option<Destination> {
         match (self.sorry, serving) {
-            (Some((addr, port)), false) => Some(Destination::new(addr, port, self.forward, 1)),
+            (Some((addr, port)), false) => {
+                Some(Destination::at(std::net::SocketAddr::new(addr, port), self.forward).weight(1))
+            }
             _ => None,
         }
     }
@@ -590,7 +593,9 @@ mod tests {
         kernel.insert(foreign.clone(), vec![]);
         kernel.insert(
             web.service.clone(),
-            vec![Destination::new(a.addr, 80, ForwardMethod::DirectRoute, 3)],
+            vec![
+                Destination::at(std::net::SocketAddr::new(a.addr, 80), ForwardMethod::DirectRoute).weight(3),
+            ],
         );
 
         // Nothing known yet: the kernel's entry for a stays, b is not added, no sorry server
@@ -789,7 +794,9 @@ mod tests {
         let mut table = Table::default();
         table.insert(
             web.service.clone(),
-            vec![Destination::new(a.addr, 80, ForwardMethod::DirectRoute, 7)],
+            vec![
+                Destination::at(std::net::SocketAddr::new(a.addr, 80), ForwardMethod::DirectRoute).weight(7),
+            ],
         );
         // At start: what the kernel holds is adopted at its weight; the rest starts out.
         let start = carry_over(&before, &table, None, |_| true);

@@ -206,7 +206,11 @@ impl NannyWatch {
                 }
                 NannyAction::Add { weight } | NannyAction::SetWeight { weight } => {
                     let add = matches!(action, NannyAction::Add { .. });
-                    let dest = Destination::new(target.ip(), target.port(), self.options.forward, weight);
+                    let dest = Destination::at(
+                        std::net::SocketAddr::new(target.ip(), target.port()),
+                        self.options.forward,
+                    )
+                    .weight(weight);
                     let verb = if add { "adding" } else { "setting the weight of" };
                     self.log
                         .debug(&format!("{verb} {target} in {key} (weight {weight})"));

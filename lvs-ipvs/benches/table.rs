@@ -30,12 +30,11 @@ fn table() -> Table {
         };
         let dests = (0..10u32)
             .map(|d| {
-                Destination::new(
-                    IpAddr::V4(Ipv4Addr::from(0xac10_0000 + s * 10 + d)),
-                    8080,
+                Destination::at(
+                    std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0xac10_0000 + s * 10 + d)), 8080),
                     ForwardMethod::Masquerade,
-                    d + 1,
                 )
+                .weight(d + 1)
             })
             .collect();
         table.insert(Service::new(key, "wlc"), dests);

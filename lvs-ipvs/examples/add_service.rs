@@ -15,7 +15,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for real in ["10.0.0.1", "10.0.0.2"] {
         ipvs.add_destination(
             &key,
-            &Destination::new(real.parse()?, 80, ForwardMethod::Masquerade, 1),
+            &Destination::at(
+                std::net::SocketAddr::new(real.parse()?, 80),
+                ForwardMethod::Masquerade,
+            )
+            .weight(1),
         )?;
     }
     let service = ipvs.service(&key)?;

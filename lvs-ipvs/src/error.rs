@@ -2,6 +2,7 @@
 //! a clearer explanation where ipvsadm's is poor.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::ServiceKey;
@@ -64,7 +65,8 @@ impl fmt::Display for Op {
 }
 
 /// What went wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The kernel refused with this errno.
     Kernel(i32),
@@ -72,20 +74,57 @@ pub enum ErrorKind {
     Timeout(Duration),
     /// The `IPVS` generic-netlink family does not exist: no IPVS in the kernel.
     NotAvailable,
-    /// A socket call failed.
-    Io(String),
+    /// A socket call failed: `during` says which (empty, `send: `, `receive: `, `poll: `).
+    Io {
+        /// The call, as the message starts.
+        during: &'static str,
+        /// The system's error, kept as the error's source.
+        source: Arc<std::io::Error>,
+    },
     /// A message could not be encoded, or a reply made no sense.
     Protocol(String),
+}
+
+impl PartialEq for ErrorKind {
+    /// Socket errors compare by their kind and text (an `io::Error` has no
+    /// equality of its own).
+    fn eq(&self, other: &ErrorKind) -> bool {
+        match (self, other) {
+            (ErrorKind::Kernel(a), ErrorKind::Kernel(b)) => a == b,
+            (ErrorKind::Timeout(a), ErrorKind::Timeout(b)) => a == b,
+            (ErrorKind::NotAvailable, ErrorKind::NotAvailable) => true,
+            (ErrorKind::Io { during: a, source: x }, ErrorKind::Io { during: b, source: y }) => {
+                a == b && x.kind() == y.kind() && x.to_string() == y.to_string()
+            }
+            (ErrorKind::Protocol(a), ErrorKind::Protocol(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ErrorKind {}
+
+impl ErrorKind {
+    /// A socket call's failure.
+    pub fn io(during: &'static str, source: std::io::Error) -> ErrorKind {
+        ErrorKind::Io {
+            during,
+            source: Arc::new(source),
+        }
+    }
 }
 
 /// An IPVS operation that failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpvsError {
+    /// What was being done.
     pub op: Op,
+    /// What went wrong.
     pub kind: ErrorKind,
 }
 
 impl IpvsError {
+    /// The failure `kind` of `op`.
     pub fn new(op: Op, kind: ErrorKind) -> IpvsError {
         IpvsError { op, kind }
     }
@@ -104,7 +143,8 @@ impl IpvsError {
             ErrorKind::Kernel(errno) => *errno,
             ErrorKind::Timeout(after) => return format!("No answer from the kernel within {after:?}"),
             ErrorKind::NotAvailable => return "Protocol not available".to_owned(),
-            ErrorKind::Io(message) | ErrorKind::Protocol(message) => return message.clone(),
+            ErrorKind::Io { during, source } => return format!("{during}{source}"),
+            ErrorKind::Protocol(message) => return message.clone(),
         };
         let by_function = match (&self.op, errno) {
             (Op::AddService { .. }, libc::EEXIST) => Some("Service already exists"),
@@ -205,4 +245,32 @@ impl fmt::Display for IpvsError {
     }
 }
 
-impl std::error::Error for IpvsError {}
+impl std::error::Error for IpvsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Io { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_error_is_kept_as_the_source() {
+        let error = IpvsError::new(
+            Op::Connect,
+            ErrorKind::io("send: ", std::io::Error::from_raw_os_error(libc::ENOBUFS)),
+        );
+        let source = std::error::Error::source(&error).expect("a source");
+        let io = source.downcast_ref::<std::io::Error>().expect("an io::Error");
+        assert_eq!(io.raw_os_error(), Some(libc::ENOBUFS));
+        assert!(
+            error.to_string().starts_with("connecting to IPVS: send: "),
+            "{error}"
+        );
+        assert_eq!(error.clone(), error);
+    }
+}

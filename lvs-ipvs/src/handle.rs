@@ -84,7 +84,7 @@ impl Ipvs {
 
     /// A blocking generic-netlink socket in the calling thread's namespace.
     fn open_socket() -> Result<NlSocket, IpvsError> {
-        let io = |e: std::io::Error| IpvsError::new(Op::Connect, ErrorKind::Io(e.to_string()));
+        let io = |e: std::io::Error| IpvsError::new(Op::Connect, ErrorKind::io("", e));
         let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty()).map_err(io)?;
         socket.block().map_err(io)?;
         Ok(socket)
@@ -153,7 +153,7 @@ impl Ipvs {
         self.socket
             .send(bytes, neli::consts::socket::Msg::empty())
             .map(|_| ())
-            .map_err(|e| IpvsError::new(op.clone(), ErrorKind::Io(format!("send: {e}"))))
+            .map_err(|e| IpvsError::new(op.clone(), ErrorKind::io("send: ", e)))
     }
 
     /// The next datagram from the kernel, as a range of the buffer, waiting
@@ -166,7 +166,7 @@ impl Ipvs {
             if let Some(range) = self.queued.pop_front() {
                 return Ok(range);
             }
-            let io = |e: std::io::Error| IpvsError::new(op.clone(), ErrorKind::Io(format!("receive: {e}")));
+            let io = |e: std::io::Error| IpvsError::new(op.clone(), ErrorKind::io("receive: ", e));
             match self.receive_waiting() {
                 Ok(0) => {}
                 Ok(_) => continue,
@@ -189,10 +189,7 @@ impl Ipvs {
             if unsafe { libc::poll(&mut poll, 1, millis) } < 0 {
                 let error = std::io::Error::last_os_error();
                 if error.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(IpvsError::new(
-                        op.clone(),
-                        ErrorKind::Io(format!("poll: {error}")),
-                    ));
+                    return Err(IpvsError::new(op.clone(), ErrorKind::io("poll: ", error)));
                 }
             }
         }

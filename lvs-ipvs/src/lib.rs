@@ -37,7 +37,7 @@
 //! let key = ServiceKey::Addr { protocol: Protocol::Tcp, addr: "192.0.2.10".parse()?, port: 80 };
 //! ipvs.add_service(&Service::new(key, "wlc"))?;
 //! for real in ["10.0.0.1", "10.0.0.2"] {
-//!     ipvs.add_destination(&key, &Destination::new(real.parse()?, 80, ForwardMethod::Masquerade, 1))?;
+//!     ipvs.add_destination(&key, &Destination::at(std::net::SocketAddr::new(real.parse()?, 80), ForwardMethod::Masquerade).weight(1))?;
 //! }
 //! assert_eq!(ipvs.destinations(&key)?.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -2,7 +2,7 @@
 //! timeouts, sync daemons.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// `AF_INET` or `AF_INET6`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -116,26 +116,31 @@ impl fmt::Display for ServiceKey {
     }
 }
 
-/// Service flags (`IP_VS_SVC_F_*`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ServiceFlags(pub u32);
+bitflags::bitflags! {
+    /// Service flags (`IP_VS_SVC_F_*`). Bits this crate does not name are
+    /// kept as the kernel sent them.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct ServiceFlags: u32 {
+        /// Persistent service (`-p`).
+        const PERSISTENT = 0x1;
+        /// Set by the kernel on services in its hash table; never sent.
+        const HASHED = 0x2;
+        /// One-packet scheduling (`-o`).
+        const ONE_PACKET = 0x4;
+        /// Scheduler flag 1 (`sh-fallback`, `mh-fallback`).
+        const SCHED1 = 0x8;
+        /// Scheduler flag 2 (`sh-port`, `mh-port`).
+        const SCHED2 = 0x10;
+        /// Scheduler flag 3.
+        const SCHED3 = 0x20;
+        const _ = !0;
+    }
+}
 
 impl ServiceFlags {
-    pub const PERSISTENT: u32 = 0x1;
-    /// Set by the kernel on services in its hash table; never sent.
-    pub const HASHED: u32 = 0x2;
-    pub const ONE_PACKET: u32 = 0x4;
-    pub const SCHED1: u32 = 0x8;
-    pub const SCHED2: u32 = 0x10;
-    pub const SCHED3: u32 = 0x20;
-
-    pub fn contains(self, bit: u32) -> bool {
-        self.0 & bit == bit
-    }
-
     /// The flags a request sets: everything but what only the kernel sets.
     pub fn settable(self) -> ServiceFlags {
-        ServiceFlags(self.0 & !Self::HASHED)
+        self - ServiceFlags::HASHED
     }
 }
 
@@ -176,7 +181,7 @@ impl Service {
 
     /// Makes the service persistent for `seconds`.
     pub fn persistent(mut self, seconds: u32) -> Service {
-        self.flags.0 |= ServiceFlags::PERSISTENT;
+        self.flags |= ServiceFlags::PERSISTENT;
         self.timeout = seconds;
         self
     }
@@ -289,12 +294,16 @@ pub struct Destination {
 }
 
 impl Destination {
-    pub fn new(addr: IpAddr, port: u16, forward: ForwardMethod, weight: u32) -> Destination {
+    /// A destination at `address`, reached by `forward`, with weight 1 and
+    /// no thresholds; [`Destination::weight`] and the public fields set the
+    /// rest. (An address and a method by type: a port and a weight cannot
+    /// be swapped silently.)
+    pub fn at(address: SocketAddr, forward: ForwardMethod) -> Destination {
         Destination {
-            addr,
-            port,
+            addr: address.ip(),
+            port: address.port(),
             forward,
-            weight,
+            weight: 1,
             upper_threshold: 0,
             lower_threshold: 0,
             tunnel: None,
@@ -303,6 +312,17 @@ impl Destination {
             persistent_conns: 0,
             stats: None,
         }
+    }
+
+    /// The destination with weight `weight`.
+    pub fn weight(mut self, weight: u32) -> Destination {
+        self.weight = weight;
+        self
+    }
+
+    /// Where it is.
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::new(self.addr, self.port)
     }
 
     /// Whether two destinations have the same settings (counters aside).

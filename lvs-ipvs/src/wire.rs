@@ -416,7 +416,7 @@ fn write_service(w: &mut Writer<'_>, key: &ServiceKey, settings: Option<&Service
         }
         // struct ip_vs_flags { flags; mask }: every settable bit is given.
         let mut flags = [0u8; 8];
-        flags[..4].copy_from_slice(&s.flags.settable().0.to_ne_bytes());
+        flags[..4].copy_from_slice(&s.flags.settable().bits().to_ne_bytes());
         flags[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
         w.attr(SvcAttr::Flags.into(), &flags);
         w.attr(SvcAttr::Timeout.into(), &s.timeout.to_ne_bytes());
@@ -655,7 +655,7 @@ pub fn decode_service(attrs: &[u8]) -> Result<Service, WireError> {
     Ok(Service {
         key,
         scheduler: get(SvcAttr::SchedName).map(string).unwrap_or_default(),
-        flags: ServiceFlags(get(SvcAttr::Flags).and_then(u32_ne).unwrap_or(0)),
+        flags: ServiceFlags::from_bits_retain(get(SvcAttr::Flags).and_then(u32_ne).unwrap_or(0)),
         timeout: get(SvcAttr::Timeout).and_then(u32_ne).unwrap_or(0),
         netmask,
         persistence_engine: get(SvcAttr::PeName).map(string).filter(|s| !s.is_empty()),

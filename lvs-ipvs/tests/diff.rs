@@ -66,20 +66,21 @@ fn changed_settings_are_edited_in_place() {
     a.insert(
         Service::new(key, "wlc"),
         vec![
-            Destination::new(v4(1), 80, ForwardMethod::Masquerade, 1),
-            Destination::new(v4(2), 80, ForwardMethod::Masquerade, 1),
+            Destination::at(std::net::SocketAddr::new(v4(1), 80), ForwardMethod::Masquerade).weight(1),
+            Destination::at(std::net::SocketAddr::new(v4(2), 80), ForwardMethod::Masquerade).weight(1),
         ],
     );
     let mut b = Table::default();
     let mut persistent = Service::new(key, "rr").persistent(300);
     persistent.netmask = Netmask::V4(Ipv4Addr::new(255, 255, 255, 0));
-    let mut heavier = Destination::new(v4(1), 80, ForwardMethod::Masquerade, 5);
+    let mut heavier =
+        Destination::at(std::net::SocketAddr::new(v4(1), 80), ForwardMethod::Masquerade).weight(5);
     heavier.upper_threshold = 100;
     b.insert(
         persistent.clone(),
         vec![
             heavier.clone(),
-            Destination::new(v4(2), 80, ForwardMethod::Masquerade, 1),
+            Destination::at(std::net::SocketAddr::new(v4(2), 80), ForwardMethod::Masquerade).weight(1),
         ],
     );
     assert_eq!(

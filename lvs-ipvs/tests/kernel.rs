@@ -68,7 +68,7 @@ fn services_of_every_kind() {
             },
             "rr",
         );
-        dns6.flags = ServiceFlags(ServiceFlags::ONE_PACKET);
+        dns6.flags = ServiceFlags::ONE_PACKET;
         let sctp = Service::new(
             ServiceKey::Addr {
                 protocol: Protocol::Sctp,
@@ -84,7 +84,7 @@ fn services_of_every_kind() {
             },
             "sh",
         );
-        fwm4.flags = ServiceFlags(ServiceFlags::SCHED1 | ServiceFlags::SCHED2);
+        fwm4.flags = ServiceFlags::SCHED1 | ServiceFlags::SCHED2;
         let fwm6 = Service::new(
             ServiceKey::Fwmark {
                 family: Family::Inet6,
@@ -126,7 +126,7 @@ fn services_of_every_kind() {
         .persistent(30);
         sip6.persistence_engine = Some("sip".into());
         let mut sh6 = Service::new(tcp(v6("2001:db8::6"), 80), "sh");
-        sh6.flags = ServiceFlags(ServiceFlags::SCHED1 | ServiceFlags::SCHED2);
+        sh6.flags = ServiceFlags::SCHED1 | ServiceFlags::SCHED2;
         let mut dns4 = Service::new(
             ServiceKey::Addr {
                 protocol: Protocol::Udp,
@@ -135,7 +135,7 @@ fn services_of_every_kind() {
             },
             "rr",
         );
-        dns4.flags = ServiceFlags(ServiceFlags::ONE_PACKET);
+        dns4.flags = ServiceFlags::ONE_PACKET;
         let all = [
             web, dns6, sctp, fwm4, fwm6, v6_persist, sip, sctp6, sip6, sh6, dns4,
         ];
@@ -179,49 +179,97 @@ fn destinations_of_every_kind() {
         let key6 = tcp(v6("2001:db8::1"), 80);
         ipvs.add_service(&Service::new(key4, "wlc")).expect("service");
         ipvs.add_service(&Service::new(key6, "wlc")).expect("service");
-        let mut masq = Destination::new(v4(10, 0, 0, 1), 8080, ForwardMethod::Masquerade, 3);
+        let mut masq = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 1), 8080),
+            ForwardMethod::Masquerade,
+        )
+        .weight(3);
         masq.upper_threshold = 100;
         masq.lower_threshold = 10;
-        let route = Destination::new(v4(10, 0, 0, 2), 80, ForwardMethod::DirectRoute, 0);
-        let ipip = Destination::new(v4(10, 0, 0, 3), 80, ForwardMethod::Tunnel, 1);
-        let mut gue = Destination::new(v4(10, 0, 0, 4), 80, ForwardMethod::Tunnel, 1);
+        let route = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 2), 80),
+            ForwardMethod::DirectRoute,
+        )
+        .weight(0);
+        let ipip = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 3), 80),
+            ForwardMethod::Tunnel,
+        )
+        .weight(1);
+        let mut gue = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 4), 80),
+            ForwardMethod::Tunnel,
+        )
+        .weight(1);
         gue.tunnel = Some(Tunnel {
             kind: TunnelType::Gue,
             port: 6080,
             flags: 1,
         });
-        let mut gre = Destination::new(v4(10, 0, 0, 5), 80, ForwardMethod::Tunnel, 1);
+        let mut gre = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 5), 80),
+            ForwardMethod::Tunnel,
+        )
+        .weight(1);
         gre.tunnel = Some(Tunnel {
             kind: TunnelType::Gre,
             port: 0,
             flags: 2,
         });
         // A tunnel may reach a real server of the other family.
-        let mixed = Destination::new(v6("2001:db8::99"), 80, ForwardMethod::Tunnel, 2);
+        let mixed = Destination::at(
+            std::net::SocketAddr::new(v6("2001:db8::99"), 80),
+            ForwardMethod::Tunnel,
+        )
+        .weight(2);
         let v4_dests = [masq, route, ipip, gue, gre, mixed];
         for dest in &v4_dests {
             ipvs.add_destination(&key4, dest)
                 .unwrap_or_else(|e| panic!("{dest:?}: {e}"));
         }
-        let mut gue6 = Destination::new(v6("2001:db8::12"), 80, ForwardMethod::Tunnel, 1);
+        let mut gue6 = Destination::at(
+            std::net::SocketAddr::new(v6("2001:db8::12"), 80),
+            ForwardMethod::Tunnel,
+        )
+        .weight(1);
         gue6.tunnel = Some(Tunnel {
             kind: TunnelType::Gue,
             port: 6081,
             flags: 2,
         });
-        let mut gre6 = Destination::new(v6("2001:db8::13"), 80, ForwardMethod::Tunnel, 1);
+        let mut gre6 = Destination::at(
+            std::net::SocketAddr::new(v6("2001:db8::13"), 80),
+            ForwardMethod::Tunnel,
+        )
+        .weight(1);
         gre6.tunnel = Some(Tunnel {
             kind: TunnelType::Gre,
             port: 0,
             flags: 1,
         });
-        let mut mixed4 = Destination::new(v4(10, 0, 0, 9), 80, ForwardMethod::Tunnel, 4);
+        let mut mixed4 = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 9), 80),
+            ForwardMethod::Tunnel,
+        )
+        .weight(4);
         mixed4.upper_threshold = 50;
         mixed4.lower_threshold = 5;
         let v6_dests = [
-            Destination::new(v6("2001:db8::10"), 80, ForwardMethod::Masquerade, 5),
-            Destination::new(v6("2001:db8::11"), 80, ForwardMethod::DirectRoute, 1),
-            Destination::new(v6("2001:db8::14"), 80, ForwardMethod::Tunnel, 1),
+            Destination::at(
+                std::net::SocketAddr::new(v6("2001:db8::10"), 80),
+                ForwardMethod::Masquerade,
+            )
+            .weight(5),
+            Destination::at(
+                std::net::SocketAddr::new(v6("2001:db8::11"), 80),
+                ForwardMethod::DirectRoute,
+            )
+            .weight(1),
+            Destination::at(
+                std::net::SocketAddr::new(v6("2001:db8::14"), 80),
+                ForwardMethod::Tunnel,
+            )
+            .weight(1),
             gue6,
             gre6,
             // A tunnel from an IPv6 service to an IPv4 real server.
@@ -268,7 +316,11 @@ fn destinations_of_every_kind() {
         let error = ipvs
             .add_destination(
                 &key6,
-                &Destination::new(v4(10, 0, 0, 10), 80, ForwardMethod::Masquerade, 1),
+                &Destination::at(
+                    std::net::SocketAddr::new(v4(10, 0, 0, 10), 80),
+                    ForwardMethod::Masquerade,
+                )
+                .weight(1),
             )
             .expect_err("mixed families outside a tunnel");
         assert_eq!(error.errno(), Some(libc::EINVAL));
@@ -291,7 +343,11 @@ fn every_error_the_reference_lists() {
         let missing = tcp(v4(192, 0, 2, 2), 80);
         let service = Service::new(key, "wlc");
         ipvs.add_service(&service).expect("add");
-        let dest = Destination::new(v4(10, 0, 0, 1), 80, ForwardMethod::Masquerade, 1);
+        let dest = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 1), 80),
+            ForwardMethod::Masquerade,
+        )
+        .weight(1);
         ipvs.add_destination(&key, &dest).expect("add dest");
 
         assert_eq!(
@@ -327,10 +383,16 @@ fn every_error_the_reference_lists() {
             (libc::ENOENT, "No such destination".into())
         );
         assert_eq!(
-            errno_of(ipvs.edit_destination(
-                &key,
-                &Destination::new(v4(10, 0, 0, 9), 80, ForwardMethod::Masquerade, 1)
-            )),
+            errno_of(
+                ipvs.edit_destination(
+                    &key,
+                    &Destination::at(
+                        std::net::SocketAddr::new(v4(10, 0, 0, 9), 80),
+                        ForwardMethod::Masquerade
+                    )
+                    .weight(1)
+                )
+            ),
             (libc::ENOENT, "No such destination".into())
         );
 
@@ -347,14 +409,22 @@ fn every_error_the_reference_lists() {
             "{error}"
         );
 
-        let mut thresholds = Destination::new(v4(10, 0, 0, 2), 80, ForwardMethod::Masquerade, 1);
+        let mut thresholds = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 2), 80),
+            ForwardMethod::Masquerade,
+        )
+        .weight(1);
         thresholds.upper_threshold = 5;
         thresholds.lower_threshold = 10;
         let error = ipvs.add_destination(&key, &thresholds).expect_err("l > u");
         assert_eq!(error.errno(), Some(libc::ERANGE));
         assert!(error.explanation().is_some());
 
-        let mut gue = Destination::new(v4(10, 0, 0, 3), 80, ForwardMethod::Tunnel, 1);
+        let mut gue = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 3), 80),
+            ForwardMethod::Tunnel,
+        )
+        .weight(1);
         gue.tunnel = Some(Tunnel {
             kind: TunnelType::Gue,
             port: 0,
@@ -366,7 +436,11 @@ fn every_error_the_reference_lists() {
             errno_of(ipvs.add_destination(&key, &gue)),
             (libc::EINVAL, invalid.clone())
         );
-        let mixed = Destination::new(v6("2001:db8::5"), 80, ForwardMethod::Masquerade, 1);
+        let mixed = Destination::at(
+            std::net::SocketAddr::new(v6("2001:db8::5"), 80),
+            ForwardMethod::Masquerade,
+        )
+        .weight(1);
         assert_eq!(
             errno_of(ipvs.add_destination(&key, &mixed)),
             (libc::EINVAL, invalid.clone())
@@ -529,12 +603,11 @@ fn large_table() -> Table {
         let service = Service::new(tcp(addr, 80), if s % 2 == 0 { "wlc" } else { "rr" });
         let dests = (0..10u32)
             .map(|d| {
-                Destination::new(
-                    IpAddr::V4(Ipv4Addr::from(0xac10_0000 + s * 10 + d)),
-                    8080,
+                Destination::at(
+                    std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0xac10_0000 + s * 10 + d)), 8080),
                     ForwardMethod::Masquerade,
-                    d + 1,
                 )
+                .weight(d + 1)
             })
             .collect();
         table.insert(service, dests);
@@ -572,7 +645,11 @@ fn batches_report_each_operation_and_can_be_idempotent() {
     ns.run(|| {
         let mut ipvs = Ipvs::connect().expect("connect");
         let key = tcp(v4(192, 0, 2, 1), 80);
-        let dest = Destination::new(v4(10, 0, 0, 1), 80, ForwardMethod::Masquerade, 1);
+        let dest = Destination::at(
+            std::net::SocketAddr::new(v4(10, 0, 0, 1), 80),
+            ForwardMethod::Masquerade,
+        )
+        .weight(1);
         let ops = vec![
             Operation::AddService(Service::new(key, "wlc")),
             Operation::AddDest(tcp(v4(192, 0, 2, 9), 80), dest.clone()),

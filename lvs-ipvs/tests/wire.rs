@@ -123,7 +123,7 @@ fn new_service_ipv4_with_persistence() {
 #[test]
 fn set_service_ipv6_with_a_persistence_engine_and_flags() {
     let mut service = Service::new(v6_key(), "sh");
-    service.flags = ServiceFlags(ServiceFlags::ONE_PACKET | ServiceFlags::SCHED2 | ServiceFlags::HASHED);
+    service.flags = ServiceFlags::ONE_PACKET | ServiceFlags::SCHED2 | ServiceFlags::HASHED;
     service.persistence_engine = Some("sip".into());
     let mut attrs = key_attrs(&v6_key());
     attrs.push(tlv(6, &cstr("sh")));
@@ -183,12 +183,11 @@ fn requests_without_attributes() {
 
 #[test]
 fn destinations() {
-    let mut dest = Destination::new(
-        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        8080,
+    let mut dest = Destination::at(
+        std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 8080),
         ForwardMethod::Masquerade,
-        5,
-    );
+    )
+    .weight(5);
     dest.upper_threshold = 100;
     dest.lower_threshold = 10;
     let dest_attrs = vec![
@@ -226,7 +225,7 @@ fn destinations() {
 #[test]
 fn a_tunnelled_ipv6_destination_of_an_ipv4_service() {
     let addr: IpAddr = "2001:db8::7".parse().expect("literal");
-    let mut dest = Destination::new(addr, 80, ForwardMethod::Tunnel, 1);
+    let mut dest = Destination::at(std::net::SocketAddr::new(addr, 80), ForwardMethod::Tunnel).weight(1);
     dest.tunnel = Some(Tunnel {
         kind: TunnelType::Gue,
         port: 6080,

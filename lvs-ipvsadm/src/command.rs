@@ -249,7 +249,7 @@ impl ServiceSpec {
     pub fn service(&self) -> Option<Service> {
         let key = self.key()?;
         let mut service = Service::new(key, &self.scheduler);
-        service.flags = ServiceFlags(self.flags);
+        service.flags = ServiceFlags::from_bits_retain(self.flags);
         service.timeout = self.timeout;
         service.netmask = match (key.family(), self.netmask) {
             (Family::Inet, Mask::V4(mask)) => Netmask::V4(mask),
@@ -289,7 +289,8 @@ impl DestSpec {
     }
 
     pub fn destination(&self) -> Option<Destination> {
-        let mut dest = Destination::new(self.addr?, self.port, self.forward, self.weight);
+        let mut dest = Destination::at(std::net::SocketAddr::new(self.addr?, self.port), self.forward)
+            .weight(self.weight);
         dest.upper_threshold = self.upper_threshold;
         dest.lower_threshold = self.lower_threshold;
         if self.forward == ForwardMethod::Tunnel {
@@ -416,13 +417,13 @@ fn parse_sched_flags(scheduler: &str, text: &str) -> Result<u32, Stop> {
     let mut flags = 0;
     for flag in text.split(',').filter(|f| !f.is_empty()) {
         let (bit, needs) = match flag {
-            "flag-1" => (ServiceFlags::SCHED1, None),
-            "flag-2" => (ServiceFlags::SCHED2, None),
-            "flag-3" => (ServiceFlags::SCHED3, None),
-            "sh-fallback" => (ServiceFlags::SCHED1, Some("sh")),
-            "sh-port" => (ServiceFlags::SCHED2, Some("sh")),
-            "mh-fallback" => (ServiceFlags::SCHED1, Some("mh")),
-            "mh-port" => (ServiceFlags::SCHED2, Some("mh")),
+            "flag-1" => (ServiceFlags::SCHED1.bits(), None),
+            "flag-2" => (ServiceFlags::SCHED2.bits(), None),
+            "flag-3" => (ServiceFlags::SCHED3.bits(), None),
+            "sh-fallback" => (ServiceFlags::SCHED1.bits(), Some("sh")),
+            "sh-port" => (ServiceFlags::SCHED2.bits(), Some("sh")),
+            "mh-fallback" => (ServiceFlags::SCHED1.bits(), Some("mh")),
+            "mh-port" => (ServiceFlags::SCHED2.bits(), Some("mh")),
             _ => return Err(fail(format!("invalid scheduler flag `{flag}'"))),
         };
         flags |= bit;
@@ -554,7 +555,7 @@ pub fn parse(words: &[&str]) -> Result<Entry, Stop> {
             }
             Tag::Persistent => {
                 set(&mut entry, Opt::Persistent)?;
-                entry.svc.flags |= ServiceFlags::PERSISTENT;
+                entry.svc.flags |= ServiceFlags::PERSISTENT.bits();
                 entry.svc.timeout = parse_timeout(found.value, 1, MAX_TIMEOUT)?;
             }
             Tag::Netmask => {
@@ -665,7 +666,7 @@ pub fn parse(words: &[&str]) -> Result<Entry, Stop> {
             }
             Tag::OnePacket => {
                 set(&mut entry, Opt::OnePacket)?;
-                entry.svc.flags |= ServiceFlags::ONE_PACKET;
+                entry.svc.flags |= ServiceFlags::ONE_PACKET.bits();
             }
             Tag::PersistenceEngine => {
                 set(&mut entry, Opt::PersistenceEngine)?;
@@ -768,7 +769,8 @@ pub fn parse(words: &[&str]) -> Result<Entry, Stop> {
         return Err(fail(format!("unexpected argument {extra}")));
     }
     if let Some(text) = sched_flags.filter(|t| !t.is_empty()) {
-        entry.svc.flags &= !(ServiceFlags::SCHED1 | ServiceFlags::SCHED2 | ServiceFlags::SCHED3);
+        entry.svc.flags &=
+            !(ServiceFlags::SCHED1.bits() | ServiceFlags::SCHED2.bits() | ServiceFlags::SCHED3.bits());
         entry.svc.flags |= parse_sched_flags(&entry.svc.scheduler, &text)?;
     }
     check(&mut entry)?;
@@ -860,10 +862,12 @@ fn check(entry: &mut Entry) -> Result<(), Stop> {
 
     if matches!(entry.cmd, Cmd::Add | Cmd::Edit) {
         let svc = &mut entry.svc;
-        if svc.fwmark == 0 && svc.port == 0 && svc.flags & ServiceFlags::PERSISTENT == 0 {
+        if svc.fwmark == 0 && svc.port == 0 && svc.flags & ServiceFlags::PERSISTENT.bits() == 0 {
             return Err(fail("Zero port specified for non-persistent service"));
         }
-        if svc.flags & ServiceFlags::ONE_PACKET != 0 && svc.fwmark == 0 && svc.protocol != Protocol::Udp.raw()
+        if svc.flags & ServiceFlags::ONE_PACKET.bits() != 0
+            && svc.fwmark == 0
+            && svc.protocol != Protocol::Udp.raw()
         {
             return Err(fail("One-Packet Scheduling is only for UDP virtual services"));
         }

@@ -38,15 +38,11 @@ const fn field(key: &'static str, label: &'static str, kind: Kind, help: &'stati
     }
 }
 
-const SCHEDULERS: &[&str] = &[
-    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
-];
-
 pub const GLOBAL: &[Field] = &[
     field(
         "service",
         "Service",
-        Kind::Choice(&["lvs", "fos"]),
+        Kind::Choice(lvs_cf::ServiceType::KEYWORDS),
         "lvs: load balancing; fos: failover services",
     ),
     field("primary", "Primary server public IP", Kind::Word, ""),
@@ -65,7 +61,7 @@ pub const GLOBAL: &[Field] = &[
     field(
         "network",
         "Network type",
-        Kind::Choice(&["nat", "direct", "tunnel"]),
+        Kind::Choice(lvs_cf::Network::KEYWORDS),
         "",
     ),
     field(
@@ -105,7 +101,7 @@ pub const GLOBAL: &[Field] = &[
     field(
         "reservation_conflict_action",
         "Reservation conflict",
-        Kind::Choice(&["nothing", "preempt"]),
+        Kind::Choice(lvs_cf::ConflictAction::KEYWORDS),
         "FOS shared SCSI",
     ),
     field("active_cmd", "Command on becoming active", Kind::Word, ""),
@@ -181,9 +177,19 @@ pub const VIRTUAL: &[Field] = &[
         Kind::Word,
         "a number or a service name",
     ),
-    field("protocol", "Protocol", Kind::Choice(&["tcp", "udp", "sctp"]), ""),
+    field(
+        "protocol",
+        "Protocol",
+        Kind::Choice(lvs_cf::Protocol::KEYWORDS),
+        "",
+    ),
     field("fwmark", "Firewall mark", Kind::Word, ""),
-    field("scheduler", "Scheduling", Kind::Choice(SCHEDULERS), ""),
+    field(
+        "scheduler",
+        "Scheduling",
+        Kind::Choice(lvs_cf::Scheduler::KEYWORDS),
+        "",
+    ),
     field("persistent", "Persistence (s)", Kind::Word, ""),
     field("pmask", "Persistence network mask", Kind::Word, ""),
     field(

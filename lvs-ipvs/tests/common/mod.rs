@@ -60,7 +60,7 @@ fn destination(family: Family, (host, weight, method, tunnel, (upper, lower)): D
         ForwardMethod::DirectRoute,
         ForwardMethod::Tunnel,
     ][method as usize];
-    let mut dest = Destination::new(addr, 80, forward, weight);
+    let mut dest = Destination::at(std::net::SocketAddr::new(addr, 80), forward).weight(weight);
     if forward == ForwardMethod::Tunnel {
         dest.tunnel = match tunnel {
             0 => None,
