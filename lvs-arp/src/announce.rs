@@ -9,7 +9,9 @@ use crate::packet::PacketSocket;
 /// How many frames to send, how far apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Burst {
+    /// Frames to send.
     pub count: u32,
+    /// Time between them.
     pub interval: Duration,
 }
 

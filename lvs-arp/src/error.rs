@@ -7,10 +7,15 @@ use std::time::Duration;
 /// The rtnetlink operation an error comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkOp {
+    /// Opening the rtnetlink socket.
     Connect,
+    /// Listing interfaces.
     ListInterfaces,
+    /// Listing addresses.
     ListAddresses,
+    /// Adding this address.
     AddAddress(IpAddr),
+    /// Removing this address.
     RemoveAddress(IpAddr),
 }
 
@@ -36,19 +41,48 @@ pub fn os_message(errno: i32) -> String {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why an interface or address operation failed.
+#[non_exhaustive]
 pub enum LinkError {
     #[error("{op}: {message}")]
-    Netlink { op: LinkOp, message: String },
+    /// The socket failed.
+    Netlink {
+        /// What was being done.
+        op: LinkOp,
+        /// Why.
+        message: String,
+    },
     #[error("{op}: {}", os_message(*errno))]
-    Kernel { op: LinkOp, errno: i32 },
+    /// The kernel refused.
+    Kernel {
+        /// What was being done.
+        op: LinkOp,
+        /// The kernel's errno.
+        errno: i32,
+    },
     #[error("{op}: no answer from the kernel within {after:?}")]
-    Timeout { op: LinkOp, after: Duration },
+    /// No answer in time.
+    Timeout {
+        /// What was being done.
+        op: LinkOp,
+        /// How long it waited.
+        after: Duration,
+    },
     #[error("no such device: {0}")]
+    /// No interface of this name.
     NoSuchDevice(String),
     #[error("device {0} has no hardware address")]
+    /// The interface has no hardware address to announce.
     NoHardwareAddress(String),
     #[error("invalid prefix length /{prefix_len} for {ip}")]
-    InvalidPrefix { ip: IpAddr, prefix_len: u8 },
+    /// A prefix length too long for the address.
+    InvalidPrefix {
+        /// The address.
+        ip: IpAddr,
+        /// The prefix length.
+        prefix_len: u8,
+    },
     #[error("address label `{0}` is too long (at most 15 bytes)")]
+    /// An address label the kernel would refuse.
     InvalidLabel(String),
 }

@@ -37,22 +37,32 @@ const NDISC_HOP_LIMIT: u8 = 255;
 pub enum Announcement {
     /// Piranha's gratuitous ARP (a reply), to `eth_destination` (pulse uses broadcast).
     PiranhaGarp {
+        /// The address announced.
         ip: Ipv4Addr,
+        /// The hardware address it is at.
         mac: MacAddr,
+        /// Where the frame goes.
         eth_destination: MacAddr,
     },
     /// keepalived's gratuitous ARP (a request), to `eth_destination`.
     ArpRequest {
+        /// The address announced.
         ip: Ipv4Addr,
+        /// The hardware address it is at.
         mac: MacAddr,
+        /// Where the frame goes.
         eth_destination: MacAddr,
     },
     /// IPv6 unsolicited neighbour advertisement; `router` sets the R flag
     /// (keepalived sets it when the interface forwards).
     UnsolicitedNa {
+        /// The address announced.
         ip: Ipv6Addr,
+        /// The hardware address it is at.
         mac: MacAddr,
+        /// Where the frame goes.
         eth_destination: MacAddr,
+        /// Whether the R flag is set.
         router: bool,
     },
 }
@@ -186,30 +196,49 @@ fn na_frame(ip: Ipv6Addr, mac: MacAddr, destination: MacAddr, router: bool) -> V
 /// A received frame, decoded as far as announcements go (for captures).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
+    /// An ARP frame.
     Arp {
+        /// The Ethernet destination.
         eth_destination: MacAddr,
+        /// The Ethernet source.
         eth_source: MacAddr,
         /// The ARP header: hardware type (1, Ethernet), protocol type
         /// (0x0800, IPv4), and the two address lengths (6 and 4).
         hardware_type: u16,
+        /// The protocol type.
         protocol_type: u16,
+        /// The hardware address length.
         hw_addr_len: u8,
+        /// The protocol address length.
         proto_addr_len: u8,
+        /// 1 for a request, 2 for a reply.
         operation: u16,
+        /// The sender's hardware address.
         sender_mac: MacAddr,
+        /// The sender's IP address.
         sender_ip: Ipv4Addr,
+        /// The target's hardware address.
         target_mac: MacAddr,
+        /// The target's IP address.
         target_ip: Ipv4Addr,
         /// The frame's length as received.
         length: usize,
     },
+    /// An ICMPv6 neighbour advertisement.
     NeighborAdvert {
+        /// The Ethernet destination.
         eth_destination: MacAddr,
+        /// The Ethernet source.
         eth_source: MacAddr,
+        /// The IPv6 source.
         ip_source: Ipv6Addr,
+        /// The IPv6 destination.
         ip_destination: Ipv6Addr,
+        /// The IPv6 hop limit (255 for neighbour discovery).
         hop_limit: u8,
+        /// The R, S and O flags.
         flags: u8,
+        /// The address advertised.
         target: Ipv6Addr,
         /// The Target Link-Layer Address option.
         target_mac: Option<MacAddr>,

@@ -11,10 +11,15 @@
 //! - [`packet`]: AF_PACKET sockets to send frames and to capture them.
 //! - [`announce`]: bursts with a count and an interval, blocking or on tokio.
 //!
-//! It does not decide when a VIP should move; that is the failover state
-//! machine in `lvs-core`. Everything acts in the network namespace of the
-//! calling thread, and sending or changing addresses needs `CAP_NET_ADMIN`
-//! and `CAP_NET_RAW`.
+//! # Non-features
+//!
+//! - It does not decide when a VIP should move; that is the failover state
+//!   machine in `lvs-core`.
+//! - No routes, no neighbour table edits, no VRRP: addresses and
+//!   announcements only.
+//!
+//! Everything acts in the network namespace of the calling thread, and
+//! sending or changing addresses needs `CAP_NET_ADMIN` and `CAP_NET_RAW`.
 //!
 //! ```no_run
 //! use lvs_arp::{announce::{send_burst_blocking, Burst}, frame::Announcement, link::Rtnl, packet::PacketSocket};

@@ -26,7 +26,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A network interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interface {
+    /// Its index.
     pub index: u32,
+    /// Its name.
     pub name: String,
     /// The hardware address; `None` for interfaces without one (loopback has all zeros).
     pub mac: Option<MacAddr>,
@@ -39,8 +41,11 @@ pub struct Interface {
 /// An address on an interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceAddress {
+    /// The interface's index.
     pub index: u32,
+    /// The address.
     pub ip: IpAddr,
+    /// Its prefix length.
     pub prefix_len: u8,
     /// The IPv4 address label (`eth0:1`), Piranha's alias device.
     pub label: Option<String>,
@@ -49,9 +54,13 @@ pub struct InterfaceAddress {
 /// What an idempotent change did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
+    /// It was added.
     Added,
+    /// It was there already.
     AlreadyPresent,
+    /// It was removed.
     Removed,
+    /// It was not there.
     AlreadyAbsent,
 }
 
@@ -71,6 +80,7 @@ pub struct Rtnl {
 }
 
 impl Rtnl {
+    /// Opens an rtnetlink socket in the calling thread's network namespace.
     pub fn connect() -> Result<Self, LinkError> {
         let socket = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(|e| {
             LinkError::Netlink {

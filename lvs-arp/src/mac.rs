@@ -8,10 +8,12 @@ use std::str::FromStr;
 pub struct MacAddr(pub [u8; 6]);
 
 impl MacAddr {
+    /// `ff:ff:ff:ff:ff:ff`.
     pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
     /// The Ethernet address of the IPv6 all-nodes group ff02::1.
     pub const IPV6_ALL_NODES: MacAddr = MacAddr([0x33, 0x33, 0, 0, 0, 1]);
 
+    /// Its six bytes.
     pub fn octets(&self) -> [u8; 6] {
         self.0
     }

@@ -78,6 +78,7 @@ impl PacketSocket {
 /// A frame seen by a [`Capture`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CapturedFrame {
+    /// The frame, from the Ethernet header on.
     pub bytes: Vec<u8>,
     /// `PACKET_HOST`, `PACKET_BROADCAST`, `PACKET_MULTICAST`, `PACKET_OUTGOING`, ...
     pub packet_type: u8,
@@ -91,6 +92,7 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// Captures every frame on the interface `ifindex` (needs `CAP_NET_RAW`).
     pub fn open(ifindex: u32) -> io::Result<Self> {
         let protocol = libc::ETH_P_ALL as u16;
         let fd = packet_socket(protocol)?;

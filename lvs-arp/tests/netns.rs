@@ -1,6 +1,6 @@
 //! Network-namespace tests: real interfaces, real frames, real neighbour
 //! tables. They need root; CI runs them.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! Parsing and validating a large lvs.cf: 10,000 virtual services with 10
 //! real servers each (target: under 200 ms on the project's 2-core machine).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -10,12 +10,10 @@ use lvs_cf::{AddressOnDevice, Config, Host, RealServer, Text, VirtualService};
 
 /// A GUI-style file: every service active, with checks and persistence.
 fn large_config(services: u32, servers: u32) -> Config {
-    let mut config = Config {
-        primary: Some(Host::Ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))),
-        backup: Some(Host::Ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)))),
-        backup_active: true,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.primary = Some(Host::Ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))));
+    config.backup = Some(Host::Ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2))));
+    config.backup_active = true;
     for i in 0..services {
         let mut vs = VirtualService::new(format!("service{i}"));
         vs.active = true;

@@ -7,36 +7,52 @@ use std::path::PathBuf;
 /// that match Piranha's messages keep working; the kinds below `Empty` are
 /// lvs-rs's own (Piranha accepted those inputs silently).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ErrorKind {
     #[error("quotation mismatch")]
+    /// A quote is not closed on its line.
     BadQuoting,
     #[error("unexpected end of file")]
+    /// The file ends inside a block.
     Eof,
     #[error("unexpected arguments")]
+    /// More values than the key takes.
     ExtraArgs,
     #[error("equal (=) expected after command")]
+    /// No `=` after the key.
     EqualExpected,
     #[error("missing arguments")]
+    /// Fewer values than the key takes.
     MissingArgs,
     #[error("invalid host name or ip address")]
+    /// Not an IP address or a host name.
     BadHostname,
     #[error("invalid argument")]
+    /// A value the key does not take.
     BadArgument,
     #[error("integer expected")]
+    /// Not a whole number.
     IntExpected,
     #[error("boolean expected")]
+    /// Neither 0 nor 1.
     BoolExpected,
     #[error("unknown command")]
+    /// An unknown key.
     BadCommand,
     #[error("list expected")]
+    /// Not `[ a b ]`.
     ListExpected,
     #[error("Bad subnet mask specified")]
+    /// Not a netmask.
     BadNetmask,
     #[error("Empty configuration")]
+    /// The file holds nothing.
     Empty,
     #[error("value out of range")]
+    /// A number outside the key's range.
     OutOfRange,
     #[error("invalid UTF-8")]
+    /// The file is not UTF-8.
     InvalidUtf8,
 }
 
@@ -50,6 +66,7 @@ pub struct ParseError {
     pub line: usize,
     /// 1-based column, in characters.
     pub column: usize,
+    /// What is wrong.
     pub kind: ErrorKind,
     /// The text of the offending line.
     pub source_line: String,
@@ -95,14 +112,23 @@ impl std::error::Error for ParseError {}
 
 /// Reading and parsing a file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// Piranha's wording, with the file and the system's reason added.
     #[error("cannot read {path}: I/O error while reading configuration: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("error parsing {path} at line {}: {}", error.line, error.kind)]
-    Parse { path: PathBuf, error: ParseError },
+    /// The file does not parse.
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        error: ParseError,
+    },
 }

@@ -10,9 +10,16 @@
 //! fractional seconds for `keepalive`, `deadtime` and `timeout`, and newer
 //! IPVS schedulers and protocols.
 //!
-//! It is not a daemon and touches nothing outside the text it is given: host
-//! names are kept as names ([`Host::resolve`] looks them up on request), and
-//! the only file it may read by itself is `/etc/services`, for `port = http`.
+//! # Non-features
+//!
+//! - It is not a daemon and touches nothing outside the text it is given:
+//!   host names are kept as names ([`Host::resolve`] looks them up on
+//!   request), and the only file it may read by itself is `/etc/services`,
+//!   for `port = http`.
+//! - It does not turn a file into a table or a failover plan; `lvs-core`
+//!   does, from the model.
+//! - It keeps no comments: the writer writes the canonical layout, as
+//!   Piranha's tool did.
 //!
 //! ```
 //! let parsed = lvs_cf::parse("

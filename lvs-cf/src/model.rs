@@ -19,7 +19,9 @@ use serde::{Serialize, Serializer};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum Host {
+    /// An IP address as written.
     Ip(IpAddr),
+    /// A host name, resolved by the daemons.
     Name(String),
 }
 
@@ -75,6 +77,7 @@ impl From<IpAddr> for Host {
 /// `nat_router = 10.0.0.254 eth1:1`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct AddressOnDevice {
+    /// The address.
     pub host: Host,
     /// The device; an alias such as `eth0:1` names an address label.
     pub device: String,
@@ -85,7 +88,9 @@ pub struct AddressOnDevice {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Netmask {
+    /// `255.255.255.0`.
     Dotted(Ipv4Addr),
+    /// `/24` or `24`.
     Prefix(u8),
 }
 
@@ -118,10 +123,12 @@ impl fmt::Display for Netmask {
 pub struct Seconds(pub Duration);
 
 impl Seconds {
+    /// Whole seconds.
     pub const fn whole(secs: u64) -> Self {
         Seconds(Duration::from_secs(secs))
     }
 
+    /// As a `Duration`.
     pub fn as_duration(&self) -> Duration {
         self.0
     }
@@ -163,12 +170,16 @@ impl Serialize for Seconds {
 #[serde(rename_all = "snake_case")]
 pub enum Quote {
     #[default]
+    /// Written bare.
     None,
+    /// In double quotes.
     Double,
+    /// In single quotes.
     Single,
 }
 
 impl Quote {
+    /// The quote character, if any.
     pub fn char(self) -> Option<char> {
         match self {
             Quote::None => None,
@@ -183,6 +194,7 @@ impl Quote {
 pub struct Text {
     /// The characters between the quotes, verbatim: no escape is processed.
     pub value: String,
+    /// How it was quoted.
     pub quote: Quote,
 }
 
@@ -217,7 +229,9 @@ impl Text {
 #[serde(rename_all = "snake_case")]
 pub enum ServiceType {
     #[default]
+    /// LVS routing (the one lvs-rs runs).
     Lvs,
+    /// Piranha's failover services (read, not run).
     Fos,
 }
 
@@ -225,9 +239,12 @@ pub enum ServiceType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Network {
+    /// Direct routing.
     Direct,
     #[default]
+    /// NAT.
     Nat,
+    /// IP tunnelling.
     Tunnel,
 }
 
@@ -236,8 +253,11 @@ pub enum Network {
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     #[default]
+    /// TCP.
     Tcp,
+    /// UDP.
     Udp,
+    /// SCTP (an lvs-rs extension).
     Sctp,
 }
 
@@ -246,20 +266,34 @@ pub enum Protocol {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheduler {
+    /// Round robin.
     Rr,
+    /// Weighted round robin.
     Wrr,
+    /// Least connections.
     Lc,
     #[default]
+    /// Weighted least connections (Piranha's default).
     Wlc,
+    /// Locality-based least connections.
     Lblc,
+    /// Locality-based least connections with replication.
     Lblcr,
+    /// Destination hashing.
     Dh,
+    /// Source hashing.
     Sh,
+    /// Shortest expected delay.
     Sed,
+    /// Never queue.
     Nq,
+    /// Weighted failover.
     Fo,
+    /// Weighted overflow.
     Ovf,
+    /// Maglev hashing.
     Mh,
+    /// Weighted random twos choice.
     Twos,
 }
 
@@ -267,7 +301,9 @@ pub enum Scheduler {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictAction {
+    /// Leave the reservation alone.
     Nothing,
+    /// Take the reservation over.
     Preempt,
 }
 
@@ -291,6 +327,7 @@ macro_rules! keyword_enum {
                 match self { $(<$ty>::$variant => false $(|| $ext)?),* }
             }
 
+            /// The value written `word`, if it is one.
             pub fn from_keyword(word: &str) -> Option<Self> {
                 match word { $($word => Some(<$ty>::$variant),)* _ => None }
             }
@@ -327,45 +364,69 @@ keyword_enum!(ConflictAction { Nothing = "nothing", Preempt = "preempt" });
 
 /// A whole lvs.cf file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Config {
     /// Incremented by the configuration tool on every save; unused by the daemons.
     pub serial_no: i32,
+    /// `service`: lvs or fos.
     pub service: ServiceType,
     /// The master router: a node is master when one of its interfaces has this address.
     pub primary: Option<Host>,
     /// A second heartbeat channel; see [`Config::effective_primary_private`].
     pub primary_private: Option<Host>,
+    /// `primary_shared`.
     pub primary_shared: Option<String>,
+    /// `backup`: the backup router's address.
     pub backup: Option<Host>,
+    /// `backup_private`: its heartbeat address on a private network.
     pub backup_private: Option<Host>,
+    /// `backup_shared`.
     pub backup_shared: Option<String>,
     /// Whether a backup router exists; without it no heartbeats are exchanged.
     pub backup_active: bool,
     /// Written by the GUI, read by no daemon.
     pub heartbeat: bool,
+    /// `heartbeat_port` (539).
     pub heartbeat_port: u16,
+    /// `keepalive`: seconds between heartbeats.
     pub keepalive: Seconds,
+    /// `deadtime`: silence after which the partner is dead.
     pub deadtime: Seconds,
+    /// `network`: how real servers are reached.
     pub network: Network,
+    /// `nat_router`: the NAT gateway address and its device.
     pub nat_router: Option<AddressOnDevice>,
+    /// `nat_nmask`: its netmask.
     pub nat_nmask: Option<Netmask>,
+    /// `reservation_conflict_action`.
     pub reservation_conflict_action: Option<ConflictAction>,
+    /// `debug_level`.
     pub debug_level: String,
+    /// `rsh_command`: what `load_monitor = uptime` runs.
     pub rsh_command: String,
     /// The ipvsadm binary Piranha's daemons run.
     pub ipvsadm: String,
     /// Parsed, unused (legacy file sync).
     pub sync: bool,
+    /// `active_cmd`: run on activation.
     pub active_cmd: Option<String>,
+    /// `inactive_cmd`: run on deactivation.
     pub inactive_cmd: Option<String>,
+    /// `monitor_links`: fail over when a heartbeat link goes down.
     pub monitor_links: bool,
+    /// `hard_shutdown`: lvs stops when a nanny dies.
     pub hard_shutdown: bool,
+    /// `syncdaemon`: run the IPVS connection-sync daemon.
     pub syncdaemon: bool,
+    /// `syncd_iface`: its multicast interface.
     pub syncd_iface: String,
+    /// `syncd_id`: its sync id.
     pub syncd_id: u8,
     /// IPVS timeouts in seconds; 0 leaves the kernel's value unchanged.
     pub tcp_timeout: u32,
+    /// `tcpfin_timeout`: seconds (0: the kernel's).
     pub tcpfin_timeout: u32,
+    /// `udp_timeout`: seconds (0: the kernel's).
     pub udp_timeout: u32,
     /// lvs-rs extension: a file holding the key both routers share; with it,
     /// heartbeats are authenticated (HMAC-SHA-256, state and sequence number).
@@ -468,30 +529,43 @@ impl Config {
 
 /// A `virtual NAME { }` (or `failover NAME { }`) block.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct VirtualService {
+    /// The block's name.
     pub name: String,
+    /// `active`.
     pub active: bool,
     /// The VIP and the device it is brought up on.
     pub address: Option<AddressOnDevice>,
+    /// `vip_nmask`: the VIP's netmask.
     pub vip_nmask: Option<Netmask>,
     /// Added with weight 1 when no real server is up.
     pub sorry_server: Option<IpAddr>,
+    /// `port`.
     pub port: u16,
+    /// `protocol`.
     pub protocol: Protocol,
     /// Non-zero makes this a firewall-mark service.
     pub fwmark: u32,
+    /// `scheduler`.
     pub scheduler: Scheduler,
     /// Persistence timeout in seconds; 0 is off.
     pub persistent: u32,
+    /// `pmask`: the persistence netmask.
     pub pmask: Option<Netmask>,
+    /// `send`: what a check writes.
     pub send: Option<Text>,
+    /// `expect`: what a check must read.
     pub expect: Option<Text>,
+    /// `use_regex`: `expect` is an extended regular expression.
     pub use_regex: bool,
+    /// `send_program`: a check program.
     pub send_program: Option<Text>,
     /// Both the check interval and the connect/read timeout in Piranha.
     pub timeout: Seconds,
     /// Seconds a failed server must pass checks before it is re-added.
     pub reentry: u32,
+    /// `quiesce_server`: weight 0 instead of removal on failure.
     pub quiesce_server: bool,
     /// Consecutive failed checks before a server is taken out (an lvs-rs
     /// extension; Piranha's nanny takes it out after one).
@@ -499,15 +573,19 @@ pub struct VirtualService {
     /// Seconds between checks, when they should differ from `timeout` (an
     /// lvs-rs extension; Piranha uses `timeout` for both).
     pub check_interval: Option<Seconds>,
+    /// `load_monitor`: how load-based weights are read.
     pub load_monitor: Option<String>,
     /// The health checker lvsd starts per real server.
     pub client_monitor: String,
+    /// `start_cmd` (failover services).
     pub start_cmd: Option<Text>,
+    /// `stop_cmd` (failover services).
     pub stop_cmd: Option<Text>,
     /// Parsed, unused (legacy file sync).
     pub master: Option<Host>,
     /// Parsed, unused (legacy file sync): `dirs = [ a b ]`.
     pub dirs: Option<Vec<String>>,
+    /// Its `server` blocks.
     pub servers: Vec<RealServer>,
 }
 
@@ -565,10 +643,15 @@ impl VirtualService {
 
 /// A `server NAME { }` block.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RealServer {
+    /// The block's name.
     pub name: String,
+    /// `address`.
     pub address: Option<Host>,
+    /// `active`.
     pub active: bool,
+    /// `weight`.
     pub weight: u32,
     /// `None` when the server takes the virtual service's `port`.
     ///

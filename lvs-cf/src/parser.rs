@@ -25,6 +25,7 @@ pub struct ParseOptions<'s> {
 }
 
 impl ParseOptions<'_> {
+    /// Piranha 0.8.6's syntax only: each lvs-rs extension is an error.
     pub fn strict() -> Self {
         ParseOptions {
             strict: true,
@@ -36,7 +37,9 @@ impl ParseOptions<'_> {
 /// Where something stands in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Location {
+    /// The line, from 1.
     pub line: usize,
+    /// The column, from 1.
     pub column: usize,
 }
 
@@ -52,6 +55,7 @@ pub struct BlockMap {
 }
 
 impl BlockMap {
+    /// Where the block sets `key`, if it does.
     pub fn key(&self, key: &str) -> Option<Location> {
         self.keys
             .iter()
@@ -70,12 +74,16 @@ impl BlockMap {
 /// Kept apart from the model so that models compare by meaning alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceMap {
+    /// Where each top-level key is set, in the file's order.
     pub globals: Vec<(&'static str, Location)>,
+    /// Each `virtual` block's keys.
     pub virtual_services: Vec<BlockMap>,
+    /// Each `failover` block's keys.
     pub failover_services: Vec<BlockMap>,
 }
 
 impl SourceMap {
+    /// Where the top level sets `key`, if it does.
     pub fn global(&self, key: &str) -> Option<Location> {
         self.globals
             .iter()
@@ -89,8 +97,11 @@ impl SourceMap {
 /// the parser itself raised (see [`Parsed::diagnostics`] for all of them).
 #[derive(Clone, Debug)]
 pub struct Parsed {
+    /// The model.
     pub config: Config,
+    /// Where each key stands in the file.
     pub source_map: SourceMap,
+    /// What the parser noticed but accepted.
     pub warnings: Vec<Diagnostic>,
 }
 

@@ -89,6 +89,7 @@ impl Services {
         }
     }
 
+    /// The TCP port of the service `name`.
     pub fn port(&self, name: &str) -> Option<u16> {
         self.ports.get(name).copied()
     }

@@ -13,20 +13,27 @@ use crate::writer::{plain_problem, text_problem};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+/// How bad a finding is.
 pub enum Severity {
+    /// The daemons run, but probably not as meant.
     Warning,
+    /// The daemons refuse the file.
     Error,
 }
 
 /// One finding, with the line it concerns when the model came from a file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
+    /// How bad.
     pub severity: Severity,
+    /// The line it is about, where there is one.
     pub line: Option<usize>,
+    /// What is wrong, and what to do.
     pub message: String,
 }
 
 impl Diagnostic {
+    /// Whether it is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -1,5 +1,5 @@
 //! The canonical writer: the GUI's layout, and parse(write(c)) == c.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -158,11 +158,9 @@ failover ftp {
 
 #[test]
 fn a_model_without_extensions_is_written_as_piranha_reads_it() {
-    let mut config = Config {
-        primary: Some(Host::Ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))),
-        active_cmd: Some("/usr/local/bin/notify active".into()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.primary = Some(Host::Ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))));
+    config.active_cmd = Some("/usr/local/bin/notify active".into());
     let mut web = VirtualService::new("web");
     web.active = true;
     web.address = Some(AddressOnDevice {

@@ -8,7 +8,7 @@
 //! or its daemon is stopped gracefully (SIGTERM). Each case runs 10 times,
 //! always against the router that is active at the time; medians are
 //! printed. `cargo xtask bench failover` builds pulse and runs this as root.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};

@@ -10,7 +10,7 @@
 //! once an hour, so checks do not disturb the measurement. Needs root, a
 //! kernel with IPVS and ipvsadm: `cargo xtask bench reload` runs it in the
 //! kernel test lab. Target: the reload in under 5% of the rebuild's time.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;

@@ -8,7 +8,7 @@
 //! The programs are named by `LVS_PULSE` and `LVS_LVS` (default: those cargo
 //! built beside the example); the example file by `LVS_DEMO_CF` (default: the
 //! repository's). `cargo xtask test` runs it in the lab too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -24,6 +24,7 @@ pub const PIRANHA_USAGE: &str = "send_arp: sends out custom ARP packet. Yuri Vol
                   advertisement (with the Override flag, to all nodes when TARG_HW_ADDR is ffffffffffff).\n\n\
                   Exit status: 0 when every frame was sent, 1 otherwise. Needs root (CAP_NET_RAW)."
 )]
+/// `send_arp`'s arguments.
 pub struct SendArpArgs {
     /// The device to send on.
     #[arg(short = 'i', value_name = "dev", default_value = "eth0")]

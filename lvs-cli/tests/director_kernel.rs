@@ -2,7 +2,7 @@
 //! and three real web servers in namespaces (`testkit::farm`), with NAT and
 //! with direct routing, the real IPVS table and real traffic. `cargo xtask
 //! test` runs it in the VM with `LVS_KERNEL_TESTS=1`; elsewhere it skips.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 mod common;
 

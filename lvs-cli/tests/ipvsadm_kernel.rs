@@ -8,7 +8,7 @@
 //! ipvsadm in both namespaces). Two differences are allowed and checked
 //! apart: the version line (`-h`, `-v`) names ipvsadm-rs, and ipvsadm-rs may
 //! add `  hint: ` lines to standard error after ipvsadm's message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! The `lvs` program: --check, --dump, --strict, exit codes and messages.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,6 @@
 //! nanny's command line: Piranha's options and the refusals that come
 //! before any check or table change (no root or IPVS needed).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::process::{Command, Output};
 

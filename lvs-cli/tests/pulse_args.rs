@@ -1,6 +1,6 @@
 //! pulse's command line and start-up refusals: Piranha's options, and the
 //! errors that come before any heartbeat (no root or namespace needed).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::process::{Command, Output};
 

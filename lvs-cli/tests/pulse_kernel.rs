@@ -1,7 +1,7 @@
 //! `pulse` with `syncdaemon = 1` against the real IPVS sync daemons, in a
 //! network namespace of the kernel test lab (`cargo xtask test` runs it there
 //! with `LVS_KERNEL_TESTS=1`; elsewhere it skips with a reason).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! router's name, so the client sees which router owns the VIP.
 //!
 //! Needs root (namespaces); in CI it must run, elsewhere it skips.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! `send_arp`: Piranha's command line and messages, the extensions, and the
 //! frames it puts on a real link (in network namespaces; needs root).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};

@@ -7,7 +7,7 @@
 //!
 //! Needs `chromium` and `chromium-driver`: `cargo xtask test` installs them.
 //! In CI it must run; elsewhere it skips, saying why, when they are missing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

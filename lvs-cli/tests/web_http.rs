@@ -2,7 +2,7 @@
 //! guard, CSRF check, panels, saving) as a browser would send them, and the
 //! lvs.cf on disk is checked after each. The control panel reads a real lvs
 //! daemon (in `-t` mode, which needs no kernel) over its status socket.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

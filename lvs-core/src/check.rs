@@ -57,6 +57,7 @@ impl Expect {
         }
     }
 
+    /// Whether `reply` (one read) is what is expected.
     pub fn matches(&self, reply: &[u8]) -> Result<(), Failure> {
         match self {
             Expect::AnyByte if !reply.is_empty() => Ok(()),
@@ -116,24 +117,37 @@ pub fn translate_escapes(text: &str) -> Vec<u8> {
 pub enum Check {
     /// Connect, and with `send`/`expect`, write once and read once.
     Tcp {
+        /// Written once after connecting.
         send: Option<Vec<u8>>,
+        /// What the one read must look like; none: connecting is enough.
         expect: Option<Expect>,
     },
     /// Send a datagram (the send string, or an empty one) and require a reply.
     Udp {
+        /// The datagram sent (empty when none).
         send: Option<Vec<u8>>,
+        /// What the reply must look like; none: any reply.
         expect: Option<Expect>,
     },
     /// Run a program; `%h` and `%p` tokens become the address and port. Up
     /// when it exits 0 and, with `expect`, prints exactly that (one trailing
     /// newline aside).
-    Program { command: String, expect: Option<String> },
+    Program {
+        /// The command line, split on single spaces.
+        command: String,
+        /// Its exact output, when it must print something.
+        expect: Option<String>,
+    },
     /// `GET path`; up when the status is in `status` and, with `body`, the
     /// body matches.
     HttpGet {
+        /// The path asked for.
         path: String,
+        /// The `Host` header (default: the server's address and port).
         host: Option<String>,
+        /// Accepted status codes (none given: 200 to 299).
         status: Vec<RangeInclusive<u16>>,
+        /// What the body must match.
         body: Option<Regex>,
     },
 }
@@ -175,17 +189,34 @@ impl PartialEq for Check {
 /// Why a check failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
+    /// No connection within the timeout.
     ConnectTimeout,
+    /// The connection was refused or failed.
     Connect(String),
+    /// The send string could not be written.
     Send(String),
+    /// No reply within the timeout.
     ReadTimeout,
+    /// Reading the reply failed.
     Read(String),
-    ShortRead { got: usize, wanted: usize },
+    /// The reply was shorter than the expected prefix.
+    ShortRead {
+        /// Bytes read.
+        got: usize,
+        /// Bytes expected.
+        wanted: usize,
+    },
+    /// The reply was not the one expected.
     Mismatch(String),
+    /// No datagram came back.
     NoReply,
+    /// The check program could not run, failed or printed the wrong thing.
     Program(String),
+    /// The check program ran out of time and was killed.
     ProgramTimeout,
+    /// An HTTP status outside the accepted ones.
     Status(u16),
+    /// The answer was not HTTP.
     BadResponse(String),
 }
 

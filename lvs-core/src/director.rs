@@ -28,22 +28,48 @@ use crate::nanny::NannyConfig;
 
 /// Why lvs.cf cannot be turned into a table.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlanError {
     #[error("virtual server {service}: no address")]
-    NoAddress { service: String },
+    /// An active service with neither an address nor a firewall mark.
+    NoAddress {
+        /// The block's name.
+        service: String,
+    },
     #[error("virtual server {service}: cannot resolve {host}")]
-    Resolve { service: String, host: String },
+    /// A host name did not resolve.
+    Resolve {
+        /// The block's name.
+        service: String,
+        /// The name.
+        host: String,
+    },
     #[error("virtual server {service}, real server {server}: no address")]
-    NoServerAddress { service: String, server: String },
+    /// An active real server without an address.
+    NoServerAddress {
+        /// The virtual block's name.
+        service: String,
+        /// The server block's name.
+        server: String,
+    },
     #[error("virtual server {service}: bad expect string: {why}")]
-    BadExpect { service: String, why: String },
+    /// `expect` is not a valid regular expression with `use_regex = 1`.
+    BadExpect {
+        /// The block's name.
+        service: String,
+        /// The regular expression's error.
+        why: String,
+    },
 }
 
 /// One real server of one virtual service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServerRef {
+    /// Its virtual service.
     pub service: ServiceKey,
+    /// Its address.
     pub addr: IpAddr,
+    /// Its port.
     pub port: u16,
 }
 
@@ -53,7 +79,10 @@ pub enum Health {
     /// No check has decided yet: the kernel's entry, if any, is kept.
     Unknown,
     /// In the table with this weight (0: quiesced).
-    In { weight: u32 },
+    In {
+        /// Its weight.
+        weight: u32,
+    },
     /// Out of the table.
     Out,
 }
@@ -61,12 +90,17 @@ pub enum Health {
 /// A real server as the director runs it: where it is, and how it is checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedServer {
+    /// The server block's name.
     pub name: String,
+    /// Where it is.
     pub at: ServerRef,
+    /// Its configured weight.
     pub weight: u32,
+    /// How it is checked (shared by the servers of a service).
     pub check: Arc<Check>,
     /// Bounds each check (lvs.cf `timeout`).
     pub timeout: Duration,
+    /// Its nanny machine's settings.
     pub nanny: NannyConfig,
     /// `load_monitor` as nanny's `-U` takes it (`uptime` becomes `rsh_command`).
     pub load_command: Option<String>,
@@ -75,8 +109,11 @@ pub struct PlannedServer {
 /// A virtual service as the director runs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedService {
+    /// The block's name.
     pub name: String,
+    /// The IPVS service.
     pub service: Service,
+    /// How its real servers are reached.
     pub forward: ForwardMethod,
     /// Active real servers only.
     pub servers: Vec<PlannedServer>,
@@ -87,6 +124,7 @@ pub struct PlannedService {
 /// lvs.cf's active virtual services, as IPVS entries and checks.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
+    /// The active services, in lvs.cf's order.
     pub services: Vec<PlannedService>,
     /// Every service key the file names, active or not: the services the
     /// director owns.

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 /// Which router this is: the one owning `primary`, or the backup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// The router holding `primary`.
     Master,
+    /// The other router.
     Backup,
 }
 
@@ -34,9 +36,13 @@ pub enum PeerState {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The machine's settings, from lvs.cf and pulse's options.
 pub struct FailoverConfig {
+    /// Which router this is.
     pub role: Role,
+    /// Time between heartbeats.
     pub keepalive: Duration,
+    /// Silence after which the partner is dead.
     pub deadtime: Duration,
     /// `backup_active = 0`: no heartbeats at all; the master activates after
     /// `deadtime`, and a backup has nothing to do and exits.
@@ -54,6 +60,7 @@ pub enum Event {
     ChildExited,
     /// A monitored link went down (Piranha's LINKFAIL) or came back.
     LinkDown,
+    /// The monitored links are up again.
     LinkUp,
     /// A graceful stop (SIGTERM): stand down and tell the partner at once.
     Stop,
@@ -62,9 +69,13 @@ pub enum Event {
 /// Why the router activates, with Piranha's log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActivateReason {
+    /// No heartbeat for `deadtime`.
     PartnerDead,
+    /// The partner is a backup that says it is inactive.
     BackupInactive,
+    /// The partner is the primary and says it is inactive.
     PrimaryInactive,
+    /// `--forceactive`.
     Forced,
 }
 
@@ -82,9 +93,13 @@ impl fmt::Display for ActivateReason {
 /// Why the router stands down, with Piranha's log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeactivateReason {
+    /// The partner is active and wins.
     PartnerActive,
+    /// A monitored link failed.
     LinkFailure,
+    /// The lvs daemon exited.
     ChildFailure,
+    /// pulse is stopping.
     Stopping,
 }
 
@@ -102,6 +117,7 @@ impl fmt::Display for DeactivateReason {
 /// What the daemon must do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Send a heartbeat saying this.
     SendHeartbeat(PeerState),
     /// Bring the VIPs up, start the lvs daemon, announce (active_cmd first).
     Activate(ActivateReason),
@@ -112,6 +128,7 @@ pub enum Action {
     ResendAnnouncements,
     /// A link failure was noted or cleared (log only).
     LinkFailed,
+    /// Log that the links are back (Piranha's words).
     LinksRestored,
     /// Exit with this status (a backup with `backup_active = 0`, or after a stop).
     Exit(i32),
@@ -163,14 +180,17 @@ impl Failover {
         (machine, actions)
     }
 
+    /// Whether this router is active (holds the VIPs).
     pub fn is_active(&self) -> bool {
         self.active
     }
 
+    /// Whether the machine has stopped (after `Stop` or an exit).
     pub fn is_stopped(&self) -> bool {
         self.stopped
     }
 
+    /// Its settings.
     pub fn config(&self) -> &FailoverConfig {
         &self.config
     }

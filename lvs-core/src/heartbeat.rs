@@ -28,29 +28,45 @@ pub const RUNNING_MAGIC: u32 = 0xbdad_dbda;
 pub const STOPPED_MAGIC: u32 = 0xadbd_dabd;
 /// FOS mode magics: accepted as Piranha's, but they are not LVS heartbeats.
 pub const FOS_RUNNING_MAGIC: u32 = 0xbeef_babe;
+/// The failover-services heartbeat `STOPPED` (recognised, not spoken).
 pub const FOS_STOPPED_MAGIC: u32 = 0xdead_beef;
+/// The failover-services heartbeat `STOPME`.
 pub const FOS_STOPME_MAGIC: u32 = 0xdead_dada;
+/// The shared-disk `HOLD` heartbeat.
 pub const HOLD_MAGIC: u32 = 0xdeaf_babe;
+/// The shared-disk `HELD` heartbeat.
 pub const HELD_MAGIC: u32 = 0xdeaf_dada;
 
 /// Why a datagram is not a heartbeat to act on, with Piranha's log line
 /// where Piranha has one.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HeartbeatError {
     #[error("Unexpected heartbeat from {0}")]
+    /// From an address that is not the partner's.
     UnexpectedSource(IpAddr),
     #[error("bad heartbeat packet")]
+    /// Neither Piranha's length nor the authenticated one.
     BadLength(usize),
     #[error("Incompatible heartbeat received -- other system not using identical services")]
+    /// A magic number of another mode (failover services, shared disk).
     Incompatible(u32),
     /// A Piranha magic that is valid but not an LVS state (FOS, HOLD).
     #[error("heartbeat {0:#010x} is not an LVS heartbeat")]
     NotLvs(u32),
     #[error("forged or altered heartbeat (its HMAC does not verify)")]
+    /// The MAC does not match the key.
     BadMac,
     #[error("replayed heartbeat (sequence {seq}, already accepted {last})")]
-    Replayed { seq: u64, last: u64 },
+    /// Not newer than the last one accepted.
+    Replayed {
+        /// Its sequence number.
+        seq: u64,
+        /// The last one accepted.
+        last: u64,
+    },
     #[error("our own heartbeat came back (reflected)")]
+    /// Our own heartbeat, sent back.
     Reflected,
 }
 

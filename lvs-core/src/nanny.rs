@@ -21,6 +21,7 @@
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// The settings of one server's machine.
 pub struct NannyConfig {
     /// The configured weight `W`.
     pub weight: u32,
@@ -78,13 +79,16 @@ impl NannyConfig {
 pub enum NannyEvent {
     /// A health check finished.
     Checked {
+        /// Whether it passed.
         up: bool,
     },
     /// The load monitor's 1-minute load average, if it could be read.
     Load(Option<f64>),
     /// Forced down (SIGUSR1), forced up (SIGUSR2), back to checking (SIGHUP).
     ForceDown,
+    /// Forced up (SIGUSR2).
     ForceUp,
+    /// Back to the checks' verdict (SIGHUP).
     Unforce,
 }
 
@@ -92,9 +96,15 @@ pub enum NannyEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub enum NannyAction {
     /// Add the server to the service with this weight.
-    Add { weight: u32 },
+    Add {
+        /// The weight.
+        weight: u32,
+    },
     /// Change the weight of the server (0 quiesces it).
-    SetWeight { weight: u32 },
+    SetWeight {
+        /// The new weight.
+        weight: u32,
+    },
     /// Remove the server from the service.
     Remove,
     /// Run the load monitor and report with [`NannyEvent::Load`].
@@ -156,6 +166,7 @@ impl Nanny {
         nanny
     }
 
+    /// Whether the checks say up (or it is forced up).
     pub fn is_active(&self) -> bool {
         self.active
     }
@@ -165,10 +176,12 @@ impl Nanny {
         self.weight
     }
 
+    /// Whether the server is in the table as far as the machine knows.
     pub fn in_table(&self) -> bool {
         self.in_table
     }
 
+    /// Handles `event`; the table changes and log lines to carry out, in order.
     pub fn handle(&mut self, event: NannyEvent) -> Vec<NannyAction> {
         let mut actions = Vec::new();
         match event {

@@ -1,7 +1,7 @@
 //! Two routers running the failover state machine, exchanging heartbeats
 //! over a simulated network with delay and loss, in simulated time; the
 //! properties of the issue checked over generated timings and networks.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

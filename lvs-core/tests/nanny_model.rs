@@ -1,7 +1,7 @@
 //! The nanny state machine against a small reference model of Piranha's
 //! `run()` loop, over generated configurations and check results, in
 //! simulated time (one step per check interval).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::time::Duration;
 

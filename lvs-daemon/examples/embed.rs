@@ -10,7 +10,7 @@
 //!
 //! It needs root and a kernel with IPVS: `cargo xtask test` runs it in the
 //! kernel test lab. Elsewhere it says why it cannot run and exits 0.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;

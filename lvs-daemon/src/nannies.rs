@@ -108,16 +108,22 @@ pub fn argv(
 pub enum NannyNews {
     /// `[ active ]` (true) or `[inactive]` (false) from the nanny of this service and server.
     Status {
+        /// The virtual service's block name.
         service: String,
+        /// The server's block name.
         server: String,
+        /// Whether it said active.
         active: bool,
     },
     /// Another line of its output, to log.
     Line(String),
     /// It exited.
     Died {
+        /// The virtual service's block name.
         service: String,
+        /// The server's block name.
         server: String,
+        /// How it ended.
         status: String,
     },
 }
@@ -249,10 +255,12 @@ impl Nannies {
         }
     }
 
+    /// How many run.
     pub fn len(&self) -> usize {
         self.running.len()
     }
 
+    /// Whether none runs.
     pub fn is_empty(&self) -> bool {
         self.running.is_empty()
     }

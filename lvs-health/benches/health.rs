@@ -7,7 +7,7 @@
 //!
 //! `cargo xtask bench health` builds nanny and runs this. Targets: the 10,000
 //! under 10% of a core and 64 MiB; the exit status says whether they were met.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};

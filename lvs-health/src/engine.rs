@@ -32,7 +32,9 @@ const SLOT: Duration = Duration::from_millis(10);
 pub struct Server {
     /// The caller's name for it, returned with its updates.
     pub id: usize,
+    /// Where it is checked.
     pub target: SocketAddr,
+    /// How.
     pub check: Arc<Check>,
     /// Bounds each check (Piranha: the interval).
     pub timeout: Duration,
@@ -92,7 +94,9 @@ impl CheckBoard {
 /// A table change (or a log line) for server `id`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Update {
+    /// The server's id.
     pub id: usize,
+    /// What its machine decided.
     pub action: NannyAction,
 }
 
@@ -224,6 +228,7 @@ impl Engine {
         self.watches.len()
     }
 
+    /// Whether no server is watched.
     pub fn is_empty(&self) -> bool {
         self.watches.is_empty()
     }

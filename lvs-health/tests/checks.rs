@@ -2,7 +2,7 @@
 //! that refuses, one that never answers, one that answers wrongly, one that
 //! answers slowly; and check programs that succeed, fail, hang and print
 //! the wrong text.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};

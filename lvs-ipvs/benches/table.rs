@@ -9,7 +9,7 @@
 //! Needs root, a kernel with IPVS and ipvsadm: `cargo xtask bench ipvs` runs
 //! it in the kernel test lab. Targets: building at least 10x faster, reading
 //! at least 2x faster; the exit status says whether they were met.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, ExitCode, Stdio};

@@ -1,6 +1,6 @@
 //! Adds a service with two destinations and prints what the kernel holds.
 //! Needs root and a kernel with IPVS; `cargo xtask test` runs it in the lab.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use lvs_ipvs::{Destination, ForwardMethod, Ipvs, Protocol, Service, ServiceKey};
 

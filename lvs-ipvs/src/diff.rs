@@ -11,16 +11,27 @@ use crate::wire::Request;
 /// One change to the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Operation {
+    /// Add a service (`-A`).
     AddService(Service),
+    /// Change a service's settings (`-E`).
     EditService(Service),
+    /// Delete a service and its destinations (`-D`).
     DeleteService(ServiceKey),
+    /// Add a destination to a service (`-a`).
     AddDest(ServiceKey, Destination),
+    /// Change a destination's settings (`-e`).
     EditDest(ServiceKey, Destination),
+    /// Delete a destination by address and port (`-d`).
     DeleteDest(ServiceKey, IpAddr, u16),
+    /// Set the connection timeouts (`--set`).
     SetTimeouts(Timeouts),
+    /// Zero one service's counters, or all (`-Z`).
     Zero(Option<ServiceKey>),
+    /// Delete every service (`-C`).
     Flush,
+    /// Start a connection-sync daemon (`--start-daemon`).
     StartDaemon(Daemon),
+    /// Stop the sync daemon of this state (`--stop-daemon`).
     StopDaemon(DaemonState),
 }
 
@@ -81,10 +92,12 @@ pub type Destinations = BTreeMap<(IpAddr, u16), Destination>;
 /// A table: services with their destinations, ordered by key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Table {
+    /// The services by key, each with its destinations.
     pub services: BTreeMap<ServiceKey, (Service, Destinations)>,
 }
 
 impl Table {
+    /// Adds (or replaces) `service` with `destinations`.
     pub fn insert(&mut self, service: Service, destinations: Vec<Destination>) {
         let destinations = destinations.into_iter().map(|d| ((d.addr, d.port), d)).collect();
         self.services.insert(service.key, (service, destinations));

@@ -10,31 +10,55 @@ use crate::model::ServiceKey;
 /// The operation an error comes from (ipvsadm's `ipvs_func`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// Opening the socket and finding the family.
     Connect,
+    /// Adding a service.
     AddService {
+        /// The service.
         key: ServiceKey,
+        /// Its scheduler.
         scheduler: String,
+        /// Its persistence engine.
         persistence_engine: Option<String>,
     },
+    /// Editing a service.
     EditService {
+        /// The service.
         key: ServiceKey,
+        /// Its scheduler.
         scheduler: String,
+        /// Its persistence engine.
         persistence_engine: Option<String>,
     },
+    /// Deleting a service.
     DeleteService(ServiceKey),
+    /// Reading a service.
     GetService(ServiceKey),
+    /// Listing the services.
     GetServices,
+    /// Adding a destination to this service.
     AddDest(ServiceKey),
+    /// Editing a destination of this service.
     EditDest(ServiceKey),
+    /// Deleting a destination of this service.
     DeleteDest(ServiceKey),
+    /// Listing this service's destinations.
     GetDests(ServiceKey),
+    /// Starting a sync daemon.
     StartDaemon,
+    /// Stopping a sync daemon.
     StopDaemon,
+    /// Listing the sync daemons.
     GetDaemons,
+    /// Setting the timeouts.
     SetTimeouts,
+    /// Reading the timeouts.
     GetTimeouts,
+    /// Reading the version and table size.
     GetInfo,
+    /// Zeroing counters.
     Zero(Option<ServiceKey>),
+    /// Deleting every service.
     Flush,
 }
 

@@ -278,11 +278,13 @@ impl Ipvs {
             .ok_or_else(|| IpvsError::new(op, ErrorKind::Protocol("no reply".into())))
     }
 
+    /// Adds `service` (`ipvsadm -A`).
     pub fn add_service(&mut self, service: &Service) -> Result<(), IpvsError> {
         let operation = Operation::AddService(service.clone());
         self.command(op_of(&operation), &operation.request())
     }
 
+    /// Changes `service`'s settings (`ipvsadm -E`).
     pub fn edit_service(&mut self, service: &Service) -> Result<(), IpvsError> {
         let operation = Operation::EditService(service.clone());
         self.command(op_of(&operation), &operation.request())
@@ -340,14 +342,17 @@ impl Ipvs {
         self.exchange(Op::GetServices, &Request::GetServices, wire::decode_service)
     }
 
+    /// Adds `dest` to the service `key` (`ipvsadm -a`).
     pub fn add_destination(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
         self.command(Op::AddDest(*key), &Request::NewDest(*key, dest.clone()))
     }
 
+    /// Changes `dest`'s settings in the service `key` (`ipvsadm -e`).
     pub fn edit_destination(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), IpvsError> {
         self.command(Op::EditDest(*key), &Request::SetDest(*key, dest.clone()))
     }
 
+    /// Deletes the destination at `addr`:`port` from the service `key` (`ipvsadm -d`).
     pub fn delete_destination(&mut self, key: &ServiceKey, addr: IpAddr, port: u16) -> Result<(), IpvsError> {
         self.command(Op::DeleteDest(*key), &Request::DelDest(*key, addr, port))
     }
@@ -361,6 +366,7 @@ impl Ipvs {
         })
     }
 
+    /// The connection timeouts (`ipvsadm -L --timeout`).
     pub fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
         self.get_one(Op::GetTimeouts, &Request::GetConfig, |attrs| {
             Ok(wire::decode_timeouts(attrs))
@@ -372,6 +378,7 @@ impl Ipvs {
         self.command(Op::SetTimeouts, &Request::SetConfig(timeouts))
     }
 
+    /// The IPVS version and connection table size.
     pub fn info(&mut self) -> Result<Info, IpvsError> {
         self.get_one(Op::GetInfo, &Request::GetInfo, wire::decode_info)
     }
@@ -386,6 +393,7 @@ impl Ipvs {
         self.command(Op::Flush, &Request::Flush)
     }
 
+    /// Starts a connection-sync daemon (`ipvsadm --start-daemon`).
     pub fn start_daemon(&mut self, daemon: &Daemon) -> Result<(), IpvsError> {
         self.command(Op::StartDaemon, &Request::NewDaemon(daemon.clone()))
     }

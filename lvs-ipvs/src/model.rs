@@ -7,11 +7,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// `AF_INET` or `AF_INET6`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
+    /// IPv4.
     Inet,
+    /// IPv6.
     Inet6,
 }
 
 impl Family {
+    /// The family of `ip`.
     pub fn of(ip: IpAddr) -> Family {
         if ip.is_ipv4() {
             Family::Inet
@@ -20,6 +23,7 @@ impl Family {
         }
     }
 
+    /// Its `AF_*` number.
     pub fn raw(self) -> u16 {
         match self {
             Family::Inet => crate::linux::AF_INET as u16,
@@ -27,6 +31,7 @@ impl Family {
         }
     }
 
+    /// The family of an `AF_*` number.
     pub fn from_raw(raw: u16) -> Option<Family> {
         match i32::from(raw) {
             crate::linux::AF_INET => Some(Family::Inet),
@@ -39,12 +44,16 @@ impl Family {
 /// The transport protocol of an address-based service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
+    /// TCP.
     Tcp,
+    /// UDP.
     Udp,
+    /// SCTP.
     Sctp,
 }
 
 impl Protocol {
+    /// Its `IPPROTO_*` number.
     pub fn raw(self) -> u16 {
         match self {
             Protocol::Tcp => crate::linux::IPPROTO_TCP as u16,
@@ -53,6 +62,7 @@ impl Protocol {
         }
     }
 
+    /// The protocol of an `IPPROTO_*` number.
     pub fn from_raw(raw: u16) -> Option<Protocol> {
         match i32::from(raw) {
             crate::linux::IPPROTO_TCP => Some(Protocol::Tcp),
@@ -78,15 +88,24 @@ impl fmt::Display for Protocol {
 pub enum ServiceKey {
     /// `-t|-u|--sctp-service ADDR:PORT`
     Addr {
+        /// The transport protocol.
         protocol: Protocol,
+        /// The virtual address.
         addr: IpAddr,
+        /// The virtual port.
         port: u16,
     },
     /// `-f MARK` (`-6` for IPv6); the kernel treats it as TCP.
-    Fwmark { family: Family, mark: u32 },
+    Fwmark {
+        /// The address family of its packets.
+        family: Family,
+        /// The firewall mark.
+        mark: u32,
+    },
 }
 
 impl ServiceKey {
+    /// The address family of its packets.
     pub fn family(&self) -> Family {
         match *self {
             ServiceKey::Addr { addr, .. } => Family::of(addr),
@@ -147,8 +166,11 @@ impl ServiceFlags {
 /// A virtual service as the kernel holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
+    /// What identifies it.
     pub key: ServiceKey,
+    /// The scheduler's name (`wlc`, `mh`, ...).
     pub scheduler: String,
+    /// Its flags.
     pub flags: ServiceFlags,
     /// Persistence timeout in seconds (0 without persistence).
     pub timeout: u32,
@@ -201,7 +223,9 @@ impl Service {
 /// The persistence netmask of a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Netmask {
+    /// An IPv4 netmask.
     V4(Ipv4Addr),
+    /// An IPv6 prefix length.
     V6(u8),
 }
 
@@ -219,6 +243,7 @@ pub enum ForwardMethod {
 }
 
 impl ForwardMethod {
+    /// Its `IP_VS_CONN_F_*` number.
     pub fn raw(self) -> u32 {
         match self {
             ForwardMethod::Masquerade => 0,
@@ -228,6 +253,7 @@ impl ForwardMethod {
         }
     }
 
+    /// The method of an `IP_VS_CONN_F_*` number (its low bits).
     pub fn from_raw(raw: u32) -> Option<ForwardMethod> {
         match raw & 0x7 {
             0 => Some(ForwardMethod::Masquerade),
@@ -242,12 +268,16 @@ impl ForwardMethod {
 /// Tunnel encapsulation of a tunnelled destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TunnelType {
+    /// IP in IP.
     Ipip,
+    /// Generic UDP encapsulation.
     Gue,
+    /// Generic routing encapsulation.
     Gre,
 }
 
 impl TunnelType {
+    /// Its `IP_VS_CONN_F_TUNNEL_TYPE_*` number.
     pub fn raw(self) -> u8 {
         match self {
             TunnelType::Ipip => 0,
@@ -256,6 +286,7 @@ impl TunnelType {
         }
     }
 
+    /// The type of an `IP_VS_CONN_F_TUNNEL_TYPE_*` number.
     pub fn from_raw(raw: u8) -> Option<TunnelType> {
         match raw {
             0 => Some(TunnelType::Ipip),
@@ -269,7 +300,9 @@ impl TunnelType {
 /// Tunnel settings (GUE needs a port; checksum flags for GUE and GRE).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tunnel {
+    /// The encapsulation.
     pub kind: TunnelType,
+    /// The GUE port (0 for the others).
     pub port: u16,
     /// `IP_VS_TUNNEL_ENCAP_FLAG_*`: 0 no checksum, 1 checksum, 2 remote checksum.
     pub flags: u16,
@@ -278,18 +311,27 @@ pub struct Tunnel {
 /// A real server of a service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Destination {
+    /// Its address.
     pub addr: IpAddr,
+    /// Its port.
     pub port: u16,
+    /// How it is reached.
     pub forward: ForwardMethod,
+    /// Its weight (0: no new connections).
     pub weight: u32,
+    /// Connections above which it gets no new ones (0: no limit).
     pub upper_threshold: u32,
+    /// Connections below which it gets new ones again.
     pub lower_threshold: u32,
     /// Tunnel settings, for tunnelled destinations on kernels that report them.
     pub tunnel: Option<Tunnel>,
     /// Connection counters, in replies only.
     pub active_conns: u32,
+    /// Inactive connections.
     pub inactive_conns: u32,
+    /// Persistence templates.
     pub persistent_conns: u32,
+    /// Traffic counters, in replies only.
     pub stats: Option<Stats>,
 }
 
@@ -357,30 +399,45 @@ impl Destination {
 /// Traffic counters (64-bit where the kernel has them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Stats {
+    /// Connections scheduled.
     pub conns: u64,
+    /// Packets in.
     pub in_pkts: u64,
+    /// Packets out.
     pub out_pkts: u64,
+    /// Bytes in.
     pub in_bytes: u64,
+    /// Bytes out.
     pub out_bytes: u64,
+    /// Connections per second.
     pub cps: u64,
+    /// Packets in per second.
     pub in_pps: u64,
+    /// Packets out per second.
     pub out_pps: u64,
+    /// Bytes in per second.
     pub in_bps: u64,
+    /// Bytes out per second.
     pub out_bps: u64,
 }
 
 /// Connection timeouts in seconds (`ipvsadm --set`); 0 leaves one unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timeouts {
+    /// Established TCP connections.
     pub tcp: u32,
+    /// TCP connections after a FIN.
     pub tcp_fin: u32,
+    /// UDP flows.
     pub udp: u32,
 }
 
 /// The kernel's IPVS version and connection table size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Info {
+    /// The IPVS version, as `0xMMmmpp`.
     pub version: u32,
+    /// The connection table's size.
     pub conn_tab_size: u32,
 }
 
@@ -399,11 +456,14 @@ impl Info {
 /// A connection-sync daemon's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DaemonState {
+    /// Sends connection entries.
     Master,
+    /// Receives them.
     Backup,
 }
 
 impl DaemonState {
+    /// Its `IP_VS_STATE_*` number.
     pub fn raw(self) -> u32 {
         match self {
             DaemonState::Master => 1,
@@ -415,17 +475,24 @@ impl DaemonState {
 /// A connection-sync daemon (`ipvsadm --start-daemon`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Daemon {
+    /// Master or backup.
     pub state: DaemonState,
+    /// The interface it sends or listens on.
     pub mcast_interface: String,
+    /// The sync id that pairs master and backup.
     pub sync_id: u32,
     /// Zero or absent: the kernel's default.
     pub sync_maxlen: Option<u16>,
+    /// The multicast group (the kernel's default when none).
     pub mcast_group: Option<IpAddr>,
+    /// The UDP port (the kernel's default when none).
     pub mcast_port: Option<u16>,
+    /// The multicast TTL (the kernel's default when none).
     pub mcast_ttl: Option<u8>,
 }
 
 impl Daemon {
+    /// A daemon in `state` on `mcast_interface` with `sync_id`, the rest the kernel's defaults.
     pub fn new(state: DaemonState, mcast_interface: &str, sync_id: u32) -> Daemon {
         Daemon {
             state,

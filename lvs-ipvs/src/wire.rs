@@ -136,36 +136,52 @@ impl NlAttrType for StatsAttr {}
 
 /// A message could not be built or a reply did not make sense.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WireError {
     #[error("cannot encode the request: {0}")]
+    /// A value could not be encoded.
     Encode(String),
     #[error("malformed reply: {0}")]
+    /// A reply could not be decoded.
     Decode(String),
 }
 
 /// One IPVS request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
+    /// `IPVS_CMD_NEW_SERVICE`.
     NewService(Service),
+    /// `IPVS_CMD_SET_SERVICE`.
     SetService(Service),
+    /// `IPVS_CMD_DEL_SERVICE`.
     DelService(ServiceKey),
+    /// `IPVS_CMD_GET_SERVICE` for one service.
     GetService(ServiceKey),
     /// Every service (a dump).
     GetServices,
+    /// `IPVS_CMD_NEW_DEST`.
     NewDest(ServiceKey, Destination),
+    /// `IPVS_CMD_SET_DEST`.
     SetDest(ServiceKey, Destination),
+    /// `IPVS_CMD_DEL_DEST`.
     DelDest(ServiceKey, IpAddr, u16),
     /// Every destination of a service (a dump).
     GetDests(ServiceKey),
+    /// `IPVS_CMD_NEW_DAEMON`.
     NewDaemon(Daemon),
+    /// `IPVS_CMD_DEL_DAEMON`.
     DelDaemon(DaemonState),
     /// Every sync daemon (a dump).
     GetDaemons,
+    /// `IPVS_CMD_SET_CONFIG`.
     SetConfig(Timeouts),
+    /// `IPVS_CMD_GET_CONFIG`.
     GetConfig,
+    /// `IPVS_CMD_GET_INFO`.
     GetInfo,
     /// Zero the counters of one service, or of all.
     Zero(Option<ServiceKey>),
+    /// `IPVS_CMD_FLUSH`.
     Flush,
 }
 
@@ -180,6 +196,7 @@ const NLMSG_HEADER: usize = 16;
 const GENL_HEADER: usize = 4;
 
 impl Request {
+    /// The generic-netlink command that carries it.
     pub fn command(&self) -> IpvsCmd {
         match self {
             Request::NewService(_) => IpvsCmd::NewService,
@@ -476,16 +493,35 @@ fn write_daemon(w: &mut Writer<'_>, d: &Daemon) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
     /// Data: the command and the top-level attributes after the generic-netlink header.
-    Data { seq: u32, command: u8, attrs: &'a [u8] },
+    Data {
+        /// The request's sequence number.
+        seq: u32,
+        /// The generic-netlink command.
+        command: u8,
+        /// Its attributes, undecoded.
+        attrs: &'a [u8],
+    },
     /// An acknowledgement (`NLMSG_ERROR` with error 0).
-    Ack { seq: u32 },
+    Ack {
+        /// The request's sequence number.
+        seq: u32,
+    },
     /// A refusal with the kernel's errno.
-    Error { seq: u32, errno: i32 },
+    Error {
+        /// The request's sequence number.
+        seq: u32,
+        /// The kernel's errno.
+        errno: i32,
+    },
     /// The end of a dump.
-    Done { seq: u32 },
+    Done {
+        /// The request's sequence number.
+        seq: u32,
+    },
 }
 
 impl Message<'_> {
+    /// The sequence number of the request it answers.
     pub fn seq(&self) -> u32 {
         match *self {
             Message::Data { seq, .. }
@@ -547,6 +583,7 @@ impl<'a> Attrs<'a> {
         self.iter().find(|&(k, _)| k == kind).map(|(_, payload)| payload)
     }
 
+    /// Each attribute's type and payload.
     pub fn iter(&self) -> impl Iterator<Item = (u16, &'a [u8])> + 'a {
         let mut rest = self.0;
         std::iter::from_fn(move || {

@@ -1,7 +1,7 @@
 //! The diff, without a kernel: what it changes in place, against a model of
 //! what the kernel does with each operation. The kernel tests apply the same
 //! generated tables to the real table.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -5,7 +5,7 @@
 //! has IPVS) with `LVS_KERNEL_TESTS=1`; each test works in a network
 //! namespace of its own, so each has a table of its own. Where the kernel has
 //! no IPVS and that variable is unset, they skip with a printed reason.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -2,7 +2,7 @@
 //! laid out by hand from the protocol description: netlink header, generic
 //! netlink header, then type-length-value attributes padded to 4 bytes, with
 //! ports and IPv4 netmasks in network order and other integers in host order.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,16 +1,24 @@
 //! `ipvsadm-rs`: ipvsadm 1.31's command line over `lvs-ipvs`.
 //!
-//! Options are read as popt reads them for ipvsadm ([`scan`]), given
-//! ipvsadm's meaning and checks ([`command`]), and carried out with its
-//! messages, listings and exit statuses ([`list`], [`names`]). Beyond
+//! [`run`] reads options as popt reads them for ipvsadm (the `scan`
+//! module), gives them ipvsadm's meaning and checks (`command`), and carries
+//! them out with its messages, listings and exit statuses (`list`,
+//! `names`). Beyond
 //! ipvsadm: `-L --json`, a `hint:` line on standard error after a kernel
 //! error whose ipvsadm wording is cryptic, `-h` and `-v` without IPVS, and
 //! `-R` sent to the kernel as pipelined batches.
+//!
+//! # Non-features
+//!
+//! - Not a library of table operations: that is `lvs-ipvs`; this crate is
+//!   the command line and its output, byte for byte ipvsadm's.
+//! - No `--mcast-*` options beyond ipvsadm 1.31's, and no persistence of
+//!   rules of its own (`-S` writes them, `-R` reads them back).
 
-pub mod command;
-pub mod list;
-pub mod names;
-pub mod scan;
+mod command;
+mod list;
+mod names;
+mod scan;
 
 use std::io::{BufRead, Write};
 
@@ -27,8 +35,11 @@ pub const VERSION: &str = concat!(
 
 /// Standard input, output and error of one run.
 pub struct Io<'a> {
+    /// Standard input (`-R` reads rules from it).
     pub input: &'a mut dyn BufRead,
+    /// Standard output.
     pub out: &'a mut dyn Write,
+    /// Standard error.
     pub err: &'a mut dyn Write,
 }
 

@@ -22,17 +22,34 @@ pub const DEFAULT_USER: &str = "piranha";
 /// How long a session lasts without a request.
 pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 
+/// The session cookie's name.
 pub const SESSION_COOKIE: &str = "lvs_web_session";
 
 #[derive(Debug, thiserror::Error)]
+/// Why a password or session operation failed.
+#[non_exhaustive]
 pub enum AuthError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The password file cannot be read or written.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     #[error("{path}: line {line}: expected USER:ARGON2-HASH")]
-    Malformed { path: PathBuf, line: usize },
+    /// A line of the password file is not `USER:HASH`.
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// Its number.
+        line: usize,
+    },
     #[error("cannot hash the password: {0}")]
+    /// The password could not be hashed.
     Hash(String),
     #[error("cannot read random bytes: {0}")]
+    /// No randomness for a session id or salt.
     Random(std::io::Error),
 }
 
@@ -117,6 +134,7 @@ impl Passwords {
         matches && stored.is_some()
     }
 
+    /// Whether there are no users.
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }
@@ -170,8 +188,11 @@ struct Session {
 /// A live session, as a request sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// The cookie's value.
     pub id: String,
+    /// The token every change must carry.
     pub csrf: String,
+    /// Who logged in.
     pub user: String,
 }
 
@@ -219,6 +240,7 @@ impl Sessions {
         })
     }
 
+    /// Ends the session `id`.
     pub fn close(&self, id: &str) {
         if let Ok(mut live) = self.live.lock() {
             live.remove(id);

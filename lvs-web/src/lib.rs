@@ -5,12 +5,21 @@
 //!
 //! Every path and method but the login page needs a session, and every
 //! change also the session's CSRF token. It listens on 127.0.0.1:3636 by
-//! default.
+//! default. [`serve`] runs it on a listener the caller binds, until a future
+//! the caller owns completes; [`WebOptions`] says what it edits and watches.
+//!
+//! # Non-features
+//!
+//! - No TLS: reach it through an SSH tunnel or an HTTPS proxy.
+//! - No JavaScript and nothing from another host: every page is HTML made
+//!   on the server.
+//! - It changes the table only through the daemons: it edits lvs.cf and asks
+//!   pulse or lvs to reload, and never speaks to IPVS itself.
 
 pub mod auth;
-pub mod document;
-pub mod fields;
-pub mod monitor;
+mod document;
+mod fields;
+mod monitor;
 mod pages;
 pub mod store;
 
@@ -72,7 +81,9 @@ impl Default for WebOptions {
 pub struct App {
     /// What the tool edits, watches and signals.
     pub options: WebOptions,
+    /// Who may log in.
     pub passwords: Passwords,
+    /// The open sessions.
     pub sessions: Sessions,
     /// Saves one at a time: each reads, edits and writes the whole file.
     saving: tokio::sync::Mutex<()>,

@@ -12,12 +12,27 @@ use lvs_cf::{Config, ParseOptions};
 use super::document::{Document, Problem};
 
 #[derive(Debug, thiserror::Error)]
+/// Why lvs.cf cannot be loaded or saved.
+#[non_exhaustive]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The file cannot be read or written.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     #[error("{path} does not parse: {message}")]
-    Unreadable { path: PathBuf, message: String },
+    /// The file cannot be parsed.
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        message: String,
+    },
     #[error("the configuration has errors")]
+    /// The edited file has errors: nothing was written.
     Invalid(Vec<Problem>),
 }
 

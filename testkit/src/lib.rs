@@ -2,7 +2,7 @@
 //! up after themselves, running code inside one, and the rule for tests that
 //! need root: in CI they must run, elsewhere they may skip with a reason.
 // Test support: a failed set-up is the report, so it may panic and unwrap.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::fs::File;
 use std::os::fd::AsRawFd;

@@ -1,5 +1,5 @@
 //! What the kernel tests of lvs-cli share.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test: a failure is the report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use lvs_ipvs::{ErrorKind, Ipvs};
 use testkit::{kernel_lab, KernelProbe, Netns};
