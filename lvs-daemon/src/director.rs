@@ -291,17 +291,25 @@ impl Director {
             self.options.dry_run,
             &self.log,
         )
-        .await?;
+        .await;
+        let server = match server {
+            Ok(server) => server,
+            Err((address, source)) => {
+                // What the start added goes again: nothing is left half-run.
+                self.close(&mut running).await;
+                return Err(DirectorError::Metrics { address, source });
+            }
+        };
         let ending = self.serve(&mut running, shutdown).await;
+        if let Ending::Stop(why) = &ending {
+            if !why.is_empty() {
+                self.log.line(why);
+            }
+        }
         server.stop();
         self.close(&mut running).await;
         match ending {
-            Ending::Stop(why) => {
-                if !why.is_empty() {
-                    self.log.line(&why);
-                }
-                Ok(())
-            }
+            Ending::Stop(_) => Ok(()),
             Ending::NannyDied(e) => Err(e),
         }
     }

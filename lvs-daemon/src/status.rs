@@ -27,7 +27,6 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::director::DirectorError;
 use crate::log::Log;
 
 /// How long a client has to send its request.
@@ -109,7 +108,8 @@ pub(crate) struct StatusServer {
 
 impl StatusServer {
     /// Binds the status socket (a failure is logged: the director runs
-    /// without one) and the metrics listener (a failure is an error).
+    /// without one) and the metrics listener (a failure is an error, with
+    /// the address asked for).
     pub(crate) async fn start(
         socket: Option<&Path>,
         metrics: Option<SocketAddr>,
@@ -117,7 +117,7 @@ impl StatusServer {
         board: CheckBoard,
         dry_run: bool,
         log: &Log,
-    ) -> Result<StatusServer, DirectorError> {
+    ) -> Result<StatusServer, (SocketAddr, std::io::Error)> {
         let reader = Reader {
             snapshot,
             board,
@@ -130,7 +130,7 @@ impl StatusServer {
         if let Some(address) = metrics {
             let listener = TcpListener::bind(address)
                 .await
-                .map_err(|source| DirectorError::Metrics { address, source })?;
+                .map_err(|source| (address, source))?;
             server
                 .tasks
                 .push(tokio::spawn(serve_metrics(listener, reader.clone())));
