@@ -638,10 +638,19 @@ pub const SERVER_KEYS: &[Key] = &[
 
 /// The key `name` of `scope`, unless it is an extension and `strict`.
 pub(crate) fn find(scope: Scope, name: &str, strict: bool) -> Option<&'static Key> {
-    keys(scope)
-        .iter()
-        .find(|key| key.name == name)
-        .filter(|key| !(key.extension && strict))
+    // Every line of a file is looked up: an index, not a scan of the table.
+    type Index = std::collections::HashMap<&'static str, &'static Key>;
+    static INDEXES: std::sync::OnceLock<[Index; 3]> = std::sync::OnceLock::new();
+    let indexes = INDEXES.get_or_init(|| {
+        [Scope::Global, Scope::Virtual, Scope::Server]
+            .map(|scope| keys(scope).iter().map(|k| (k.name, k)).collect())
+    });
+    let index = match scope {
+        Scope::Global => &indexes[0],
+        Scope::Virtual => &indexes[1],
+        Scope::Server => &indexes[2],
+    };
+    index.get(name).copied().filter(|key| !(key.extension && strict))
 }
 
 /// Every key of `scope`.

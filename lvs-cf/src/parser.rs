@@ -402,6 +402,15 @@ pub(crate) struct Parser<'a, 'o, 'c> {
     warnings: Vec<Diagnostic>,
 }
 
+/// Where a block began, for the error when it is never closed.
+struct Opening {
+    at: Location,
+    /// `virtual web`, `server www1`.
+    what: String,
+    /// The header line as written.
+    line: String,
+}
+
 /// What a host-valued directive accepts, and the error Piranha gives.
 #[derive(Clone, Copy)]
 pub(crate) struct HostRule {
@@ -822,6 +831,27 @@ impl<'a> Parser<'a, '_, '_> {
         read(self)
     }
 
+    /// The next key of the block `opening` began, with where it stands;
+    /// `None` at the block's `}`. The file ending first, or a key the block
+    /// does not take, is an error.
+    fn next_in_block(
+        &mut self,
+        opening: &Opening,
+        scope: Scope,
+    ) -> Result<Option<(&'static Key, Location)>, ParseError> {
+        if !self.next_statement()? {
+            return Err(self.unclosed(opening.at, &opening.what, opening.line.clone()));
+        }
+        let at = self.here(0);
+        if self.close_block()? {
+            return Ok(None);
+        }
+        match keys::find(scope, self.key(), self.strict) {
+            Some(key) => Ok(Some((key, at))),
+            None => Err(self.unknown_key(scope)),
+        }
+    }
+
     /// Whether the line closes the block (`}` alone on its line).
     fn close_block(&self) -> Result<bool, ParseError> {
         if self.key() != "}" {
@@ -898,20 +928,14 @@ impl<'a> Parser<'a, '_, '_> {
             ..BlockMap::default()
         };
         let what = format!("{} {}", self.key(), vs.name);
-        let header_line = self.line.to_owned();
+        let opening = Opening {
+            at: block.header,
+            what: what.clone(),
+            line: self.line.to_owned(),
+        };
         // Per server: the port it inherited and whether its block set one.
         let mut inherited: Vec<(u16, bool)> = Vec::new();
-        loop {
-            if !self.next_statement()? {
-                return Err(self.unclosed(block.header, &what, header_line));
-            }
-            let at = self.here(0);
-            if self.close_block()? {
-                break;
-            }
-            let Some(key) = keys::find(Scope::Virtual, self.key(), self.strict) else {
-                return Err(self.unknown_key(Scope::Virtual));
-            };
+        while let Some((key, at)) = self.next_in_block(&opening, Scope::Virtual)? {
             match key.read {
                 Read::Virtual(read) => self.read_one(key, |p| read(p, &mut vs))?,
                 // `server`, the only block inside a virtual one.
@@ -978,20 +1002,13 @@ impl<'a> Parser<'a, '_, '_> {
             header: self.here(0),
             ..BlockMap::default()
         };
-        let what = format!("server {}", server.name);
-        let header_line = self.line.to_owned();
+        let opening = Opening {
+            at: block.header,
+            what: format!("server {}", server.name),
+            line: self.line.to_owned(),
+        };
         let mut explicit_port = false;
-        loop {
-            if !self.next_statement()? {
-                return Err(self.unclosed(block.header, &what, header_line));
-            }
-            let at = self.here(0);
-            if self.close_block()? {
-                break;
-            }
-            let Some(key) = keys::find(Scope::Server, self.key(), self.strict) else {
-                return Err(self.unknown_key(Scope::Server));
-            };
+        while let Some((key, at)) = self.next_in_block(&opening, Scope::Server)? {
             if let Read::Server(read) = key.read {
                 self.read_one(key, |p| read(p, &mut server))?;
             }
