@@ -1,15 +1,55 @@
 //! Reading lvs.cf the way the daemons do: parsed and validated, with the
 //! first error as the programs print it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lvs_cf::{Config, LoadError, ParseOptions, Reparser};
 
-/// Reads and checks lvs.cf, with the error as the programs print it.
-pub fn load_config(path: &Path) -> Result<Config, String> {
-    let parsed = lvs_cf::parse_file(path, &ParseOptions::default()).map_err(load_error)?;
-    let errors = validation_errors(&parsed);
-    settled(path, errors).map(|()| parsed.config)
+/// Why lvs.cf cannot be run. `Display` is what the programs print.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error(transparent)]
+    Read(LoadError),
+    /// The file does not parse: Piranha's words.
+    #[error("error parsing {} at line {}: {}", path.display(), error.line, error.kind)]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        #[source]
+        error: lvs_cf::ParseError,
+    },
+    /// The file parses but has errors.
+    #[error("{}: {}", path.display(), errors.join("; "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Each error, as `lvs --check` prints it.
+        errors: Vec<String>,
+    },
+    /// Validation could not run.
+    #[error("{}: validation failed", path.display())]
+    Validation {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl From<LoadError> for ConfigError {
+    fn from(error: LoadError) -> ConfigError {
+        match error {
+            LoadError::Parse { path, error } => ConfigError::Parse { path, error },
+            other => ConfigError::Read(other),
+        }
+    }
+}
+
+/// Reads and checks lvs.cf.
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let parsed = lvs_cf::parse_file(path, &ParseOptions::default())?;
+    settled(path, validation_errors(&parsed)).map(|()| parsed.config)
 }
 
 /// [`load_config`] for a daemon that reloads: `reparser` remembers the file
@@ -21,16 +61,16 @@ pub fn load_config_with<T: Send>(
     path: &Path,
     reparser: &mut Reparser,
     also: impl FnOnce(&Config) -> T + Send,
-) -> Result<(Config, T), String> {
-    let parsed = reparser
-        .parse_file(path, &ParseOptions::default())
-        .map_err(load_error)?;
+) -> Result<(Config, T), ConfigError> {
+    let parsed = reparser.parse_file(path, &ParseOptions::default())?;
     let (errors, derived) = std::thread::scope(|scope| {
         let errors = scope.spawn(|| validation_errors(&parsed));
         let derived = also(&parsed.config);
         (errors.join(), derived)
     });
-    let errors = errors.map_err(|_| format!("{}: validation failed", path.display()))?;
+    let errors = errors.map_err(|_| ConfigError::Validation {
+        path: path.to_owned(),
+    })?;
     settled(path, errors).map(|()| (parsed.config, derived))
 }
 
@@ -43,23 +83,14 @@ fn validation_errors(parsed: &lvs_cf::Parsed) -> Vec<String> {
         .collect()
 }
 
-/// The file's errors as the programs print them, if it has any.
-fn settled(path: &Path, errors: Vec<String>) -> Result<(), String> {
+/// The file's errors, if it has any.
+fn settled(path: &Path, errors: Vec<String>) -> Result<(), ConfigError> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(format!("{}: {}", path.display(), errors.join("; ")))
-    }
-}
-
-fn load_error(error: LoadError) -> String {
-    match error {
-        LoadError::Parse { path, error } => format!(
-            "error parsing {} at line {}: {}",
-            path.display(),
-            error.line,
-            error.kind
-        ),
-        error => error.to_string(),
+        Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            errors,
+        })
     }
 }

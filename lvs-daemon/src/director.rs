@@ -114,9 +114,12 @@ impl DirectorOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DirectorError {
-    /// lvs.cf cannot be read, is invalid, or cannot be planned.
-    #[error("{0}")]
-    Config(String),
+    /// lvs.cf cannot be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// lvs.cf cannot be planned (a name does not resolve, say).
+    #[error(transparent)]
+    Plan(#[from] lvs_core::director::PlanError),
     /// The IPVS table cannot be reached or read.
     #[error(transparent)]
     Ipvs(#[from] IpvsError),
@@ -177,9 +180,8 @@ pub fn system_resolver(host: &Host) -> std::io::Result<std::net::IpAddr> {
 /// Reads lvs.cf and derives its plan (while the file is validated), as the
 /// director does at start and on each reload.
 fn read_plan(path: &Path, reparser: &mut Reparser) -> Result<(Config, Plan), DirectorError> {
-    let (config, plan) = load_config_with(path, reparser, |config| Plan::new(config, &system_resolver))
-        .map_err(DirectorError::Config)?;
-    Ok((config, plan.map_err(|e| DirectorError::Config(e.to_string()))?))
+    let (config, plan) = load_config_with(path, reparser, |config| Plan::new(config, &system_resolver))?;
+    Ok((config, plan?))
 }
 
 /// The timeouts lvs.cf sets (0 leaves the kernel's), if it sets any.

@@ -39,8 +39,8 @@ const MIN_KEY_LEN: usize = 16;
 #[non_exhaustive]
 pub enum PulseError {
     /// lvs.cf cannot be read or is invalid.
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// lvs.cf gives this host no router settings.
     #[error(transparent)]
     Settings(#[from] SettingsError),
@@ -231,7 +231,7 @@ fn read_settings(
     options: &PulseOptions,
     rtnl: &mut Rtnl,
 ) -> Result<(RouterSettings, Option<Vec<u8>>), PulseError> {
-    let config = load_config(&options.configfile).map_err(PulseError::Config)?;
+    let config = load_config(&options.configfile)?;
     let local = local_addresses(rtnl)?;
     let settings = RouterSettings::from_config(&config, &local, &system_resolver)?;
     let key = settings.key_file.as_deref().map(read_key).transpose()?;
