@@ -241,14 +241,24 @@ const NOT_IN_THE_CORE: &[&str] = &[
     "lvs-arp",
     "pnet_packet",
 ];
+/// Crates the programs other than the web tool build without.
+const ONLY_FOR_THE_WEB: &[&str] = &["axum", "argon2", "hyper"];
 
-/// `cargo tree -p lvs-core -e normal` holds none of [`NOT_IN_THE_CORE`].
+/// The rooms keep their rules: `lvs-core` depends on no IO crate, and
+/// `lvs-cli` without its `web` feature builds no web stack.
 fn core_is_pure() -> Result<(), String> {
-    println!("==> lvs-core's dependencies");
+    tree_lacks(&["-p", "lvs-core"], NOT_IN_THE_CORE)?;
+    tree_lacks(&["-p", "lvs-cli", "--no-default-features"], ONLY_FOR_THE_WEB)
+}
+
+/// `cargo tree ARGS -e normal` holds none of `banned`.
+fn tree_lacks(args: &[&str], banned: &'static [&'static str]) -> Result<(), String> {
+    let what = args.join(" ");
+    println!("==> the dependencies of {what}");
     let output = cargo()
-        .args([
-            "tree", "-p", "lvs-core", "-e", "normal", "--prefix", "none", "--format", "{p}",
-        ])
+        .arg("tree")
+        .args(args)
+        .args(["-e", "normal", "--prefix", "none", "--format", "{p}"])
         .output()
         .map_err(|e| format!("cannot run cargo tree: {e}"))?;
     if !output.status.success() {
@@ -258,21 +268,21 @@ fn core_is_pure() -> Result<(), String> {
         ));
     }
     let tree = String::from_utf8_lossy(&output.stdout);
-    let found = impure(&tree);
+    let found = named_in(&tree, banned);
     if found.is_empty() {
         println!(
-            "<== lvs-core's dependencies: ok (none of {})",
-            NOT_IN_THE_CORE.join(", ")
+            "<== the dependencies of {what}: ok (none of {})",
+            banned.join(", ")
         );
         Ok(())
     } else {
-        Err(format!("lvs-core depends on {}:\n{tree}", found.join(", ")))
+        Err(format!("{what} depends on {}:\n{tree}", found.join(", ")))
     }
 }
 
-/// The crates of [`NOT_IN_THE_CORE`] that a `cargo tree --prefix none` listing names.
-fn impure(tree: &str) -> Vec<&'static str> {
-    NOT_IN_THE_CORE
+/// The crates of `banned` that a `cargo tree --prefix none` listing names.
+fn named_in(tree: &str, banned: &'static [&'static str]) -> Vec<&'static str> {
+    banned
         .iter()
         .copied()
         .filter(|name| {
@@ -553,14 +563,14 @@ fn kernel_lab_tests() -> Result<Counts, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{impure, Counts};
+    use super::{named_in, Counts, NOT_IN_THE_CORE};
 
     #[test]
     fn the_core_check_names_what_it_finds() {
         let pure = "lvs-core v0.1.0 (/x/lvs-core)\nlvs-ipvs v0.1.0 (/x/lvs-ipvs)\nregex v1.13.2\n";
-        assert!(impure(pure).is_empty());
+        assert!(named_in(pure, NOT_IN_THE_CORE).is_empty());
         let tokio = format!("{pure}tokio v1.48.0\nlibc v0.2.177\ntokio-macros v2.0.0\n");
-        assert_eq!(impure(&tokio), ["tokio", "libc"]);
+        assert_eq!(named_in(&tokio, NOT_IN_THE_CORE), ["tokio", "libc"]);
     }
 
     #[test]
