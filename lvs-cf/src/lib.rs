@@ -71,7 +71,7 @@ pub use parser::{
 pub use services::Services;
 pub use validate::{validate, Diagnostic, Severity};
 pub use values::inet_aton;
-pub use writer::write;
+pub use writer::{quote, unquote, write};
 
 /// Where Piranha keeps the file.
 pub const DEFAULT_PATH: &str = "/etc/sysconfig/ha/lvs.cf";

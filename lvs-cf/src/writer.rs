@@ -29,11 +29,11 @@ pub fn write(config: &Config) -> String {
         entry(w, "", "primary_private", host);
     }
     if let Some(dev) = &config.primary_shared {
-        entry(w, "", "primary_shared", token(dev));
+        entry(w, "", "primary_shared", quote(dev));
     }
     entry(w, "", "service", config.service);
     if config.rsh_command != defaults.rsh_command {
-        entry(w, "", "rsh_command", token(&config.rsh_command));
+        entry(w, "", "rsh_command", quote(&config.rsh_command));
     }
     entry(w, "", "backup_active", u8::from(config.backup_active));
     if let Some(host) = &config.backup {
@@ -43,7 +43,7 @@ pub fn write(config: &Config) -> String {
         entry(w, "", "backup_private", host);
     }
     if let Some(dev) = &config.backup_shared {
-        entry(w, "", "backup_shared", token(dev));
+        entry(w, "", "backup_shared", quote(dev));
     }
     entry(w, "", "heartbeat", u8::from(config.heartbeat));
     entry(w, "", "heartbeat_port", config.heartbeat_port);
@@ -60,13 +60,13 @@ pub fn write(config: &Config) -> String {
         entry(w, "", "reservation_conflict_action", action);
     }
     if config.debug_level != defaults.debug_level {
-        entry(w, "", "debug_level", token(&config.debug_level));
+        entry(w, "", "debug_level", quote(&config.debug_level));
     }
     if let Some(cmd) = &config.active_cmd {
-        entry(w, "", "active_cmd", token(cmd));
+        entry(w, "", "active_cmd", quote(cmd));
     }
     if let Some(cmd) = &config.inactive_cmd {
-        entry(w, "", "inactive_cmd", token(cmd));
+        entry(w, "", "inactive_cmd", quote(cmd));
     }
     if config.monitor_links {
         entry(w, "", "monitor_links", 1);
@@ -75,7 +75,7 @@ pub fn write(config: &Config) -> String {
         entry(w, "", "syncdaemon", 1);
     }
     if config.syncd_iface != defaults.syncd_iface {
-        entry(w, "", "syncd_iface", token(&config.syncd_iface));
+        entry(w, "", "syncd_iface", quote(&config.syncd_iface));
     }
     if config.syncd_id != 0 {
         entry(w, "", "syncd_id", config.syncd_id);
@@ -93,13 +93,13 @@ pub fn write(config: &Config) -> String {
         entry(w, "", "hard_shutdown", 0);
     }
     if config.ipvsadm != defaults.ipvsadm {
-        entry(w, "", "ipvsadm", token(&config.ipvsadm));
+        entry(w, "", "ipvsadm", quote(&config.ipvsadm));
     }
     if config.sync {
         entry(w, "", "sync", 1);
     }
     if let Some(path) = &config.heartbeat_key {
-        entry(w, "", "heartbeat_key", token(path));
+        entry(w, "", "heartbeat_key", quote(path));
     }
     if config.arp_count != defaults.arp_count {
         entry(w, "", "arp_count", config.arp_count);
@@ -118,7 +118,7 @@ pub fn write(config: &Config) -> String {
 
 fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
     let defaults = VirtualService::new("");
-    let _ = writeln!(w, "{block} {} {{", name_token(&vs.name));
+    let _ = writeln!(w, "{block} {} {{", quote(&vs.name));
     let i = BLOCK_INDENT;
     entry(w, i, "active", u8::from(vs.active));
     if let Some(address) = &vs.address {
@@ -153,7 +153,7 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
         entry(w, i, "send_program", quoted(text));
     }
     if let Some(monitor) = &vs.load_monitor {
-        entry(w, i, "load_monitor", token(monitor));
+        entry(w, i, "load_monitor", quote(monitor));
     }
     entry(w, i, "scheduler", vs.scheduler);
     entry(w, i, "protocol", vs.protocol);
@@ -169,7 +169,7 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
         entry(w, i, "check_interval", interval);
     }
     if vs.client_monitor != defaults.client_monitor {
-        entry(w, i, "client_monitor", token(&vs.client_monitor));
+        entry(w, i, "client_monitor", quote(&vs.client_monitor));
     }
     if let Some(text) = &vs.start_cmd {
         entry(w, i, "start_cmd", quoted(text));
@@ -184,13 +184,13 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
         let mut list = String::from("[");
         for dir in dirs {
             list.push(' ');
-            list.push_str(&token(dir));
+            list.push_str(&quote(dir));
         }
         list.push_str(" ]");
         entry(w, i, "dirs", list);
     }
     for server in &vs.servers {
-        let _ = writeln!(w, "{BLOCK_INDENT}server {} {{", name_token(&server.name));
+        let _ = writeln!(w, "{BLOCK_INDENT}server {} {{", quote(&server.name));
         let s = SERVER_INDENT;
         if let Some(address) = &server.address {
             entry(w, s, "address", address);
@@ -210,7 +210,7 @@ fn entry(w: &mut String, indent: &str, key: &str, value: impl std::fmt::Display)
 }
 
 fn address_on_device(a: &AddressOnDevice) -> String {
-    format!("{} {}", a.host, token(&a.device))
+    format!("{} {}", a.host, quote(&a.device))
 }
 
 /// Whether `s` can stand as one token without quotes.
@@ -218,11 +218,14 @@ pub(crate) fn is_bare_token(s: &str) -> bool {
     !s.is_empty() && !s.contains([' ', '\t', '\r', '\n']) && !s.starts_with(['"', '\'', '#'])
 }
 
-/// `s` as one token: bare where it can be, else quoted with a quote it does not
-/// contain. A string with blanks and both quotes cannot be written (no escapes
-/// exist); validation reports those, and this writes them double-quoted.
-pub(crate) fn token(s: &str) -> Cow<'_, str> {
-    if is_bare_token(s) {
+/// `s` as one lvs.cf token: bare where it can be, else quoted with a
+/// quote it does not contain. A leading `=` is quoted too (the `key=value`
+/// extension would split it off). A string with blanks and both quotes
+/// cannot be written (no escapes exist); validation reports those, and this
+/// writes them double-quoted. The one quoting rule of lvs-rs: the writer and
+/// the web tool both use it.
+pub fn quote(s: &str) -> Cow<'_, str> {
+    if is_bare_token(s) && !s.starts_with('=') {
         Cow::Borrowed(s)
     } else if !s.contains('"') || s.contains('\'') {
         Cow::Owned(format!("\"{s}\""))
@@ -231,14 +234,14 @@ pub(crate) fn token(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// A block name: a token that must also not start with `=`, which the
-/// `key=value` extension would split off.
-fn name_token(s: &str) -> Cow<'_, str> {
-    if s.starts_with('=') {
-        Cow::Owned(format!("\"{s}\""))
-    } else {
-        token(s)
+/// A token's text without the quotes [`quote`] put around it.
+pub fn unquote(token: &str) -> &str {
+    for mark in ['"', '\''] {
+        if let Some(inner) = token.strip_prefix(mark).and_then(|t| t.strip_suffix(mark)) {
+            return inner;
+        }
     }
+    token
 }
 
 fn quoted(text: &Text) -> Cow<'_, str> {

@@ -183,3 +183,22 @@ fn a_model_without_extensions_is_written_as_piranha_reads_it() {
         "{written}"
     );
 }
+
+#[test]
+fn one_quoting_rule_reads_back_as_written() {
+    for value in [
+        "plain",
+        "two words",
+        "=starts-with-equals",
+        "say \"hi\" now",
+        "it's here",
+        "#hash",
+    ] {
+        let token = lvs_cf::quote(value);
+        assert_eq!(lvs_cf::unquote(&token), value, "{token}");
+        let parsed = lvs_cf::parse(&format!("primary = 10.0.0.1\nactive_cmd = {token}\n")).expect("parses");
+        assert_eq!(parsed.config.active_cmd.as_deref(), Some(value), "{token}");
+    }
+    assert_eq!(lvs_cf::quote("plain"), "plain");
+    assert_eq!(lvs_cf::quote("say \"hi\" now"), "'say \"hi\" now'");
+}

@@ -6,8 +6,6 @@
 
 use lvs_cf::{Config, Diagnostic, ParseError, ParseOptions};
 
-use super::fields::{quote_if_needed, unquoted};
-
 /// Which block an entry belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -121,7 +119,9 @@ impl Document {
             // word is the block keyword of its level (no key is one), so a
             // value such as `expect = {` stays a value.
             let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
-            let header = rest.strip_suffix(" {").map(|name| unquoted(name).to_owned());
+            let header = rest
+                .strip_suffix(" {")
+                .map(|name| lvs_cf::unquote(name).to_owned());
             match (word, header) {
                 ("server", Some(name)) if in_block && !in_server => {
                     if let Some(block) = document.blocks.last_mut() {
@@ -183,7 +183,7 @@ impl Document {
         }
         for (b, block) in self.blocks.iter().enumerate() {
             let place = Place::Block(b);
-            let header = format!("{} {} {{", block.kind.keyword(), quote_if_needed(&block.name));
+            let header = format!("{} {} {{", block.kind.keyword(), lvs_cf::quote(&block.name));
             line(&mut text, header, place, Some("name"));
             for entry in &block.entries {
                 line(
@@ -197,7 +197,7 @@ impl Document {
                 let place = Place::Server(b, s);
                 line(
                     &mut text,
-                    format!("     server {} {{", quote_if_needed(&server.name)),
+                    format!("     server {} {{", lvs_cf::quote(&server.name)),
                     place,
                     Some("name"),
                 );

@@ -258,39 +258,19 @@ pub const SERVER: &[Field] = &[
 /// The suffix of the second input of an address-and-device field.
 pub const DEVICE_SUFFIX: &str = "__device";
 
-/// A token without the quotes the writer put around it.
-pub fn unquoted(value: &str) -> &str {
-    for quote in ['"', '\''] {
-        if let Some(inner) = value.strip_prefix(quote).and_then(|v| v.strip_suffix(quote)) {
-            return inner;
-        }
-    }
-    value
-}
-
-/// A single value as an lvs.cf token: quoted when it has blanks or starts
-/// with a quote or `#`.
-pub fn quote_if_needed(value: &str) -> String {
-    // A leading `=` would be split off as the `key=value` extension's `=`.
-    if !value.is_empty() && !value.contains([' ', '\t']) && !value.starts_with(['"', '\'', '#', '=']) {
-        value.to_owned()
-    } else if value.contains('"') {
-        format!("'{value}'")
-    } else {
-        format!("\"{value}\"")
-    }
-}
-
 /// What the form's inputs show for `field`: one or two texts.
 pub fn shown(field: &Field, entries: &[Entry]) -> (String, String) {
     let value = value_of(entries, field.key);
     match field.kind {
-        Kind::Word => (value.map(unquoted).unwrap_or_default().to_owned(), String::new()),
+        Kind::Word => (
+            value.map(lvs_cf::unquote).unwrap_or_default().to_owned(),
+            String::new(),
+        ),
         Kind::Text | Kind::Tokens | Kind::Choice(_) => (value.unwrap_or_default().to_owned(), String::new()),
         Kind::AddressAndDevice => {
             let value = value.unwrap_or_default();
             let (ip, device) = value.split_once(' ').unwrap_or((value, ""));
-            (ip.to_owned(), unquoted(device.trim()).to_owned())
+            (ip.to_owned(), lvs_cf::unquote(device.trim()).to_owned())
         }
         Kind::Flag(default) => {
             let on = value.map_or(default, |v| v.trim() != "0");
@@ -311,13 +291,13 @@ pub fn submitted(field: &Field, form: &std::collections::HashMap<String, String>
             match (text.is_empty(), device.is_empty()) {
                 (true, true) => None,
                 (_, true) => Some(text.to_owned()),
-                _ => Some(format!("{text} {}", quote_if_needed(device))),
+                _ => Some(format!("{text} {}", lvs_cf::quote(device))),
             }
         }
         _ if text.is_empty() => None,
-        Kind::Word => Some(quote_if_needed(text)),
+        Kind::Word => Some(lvs_cf::quote(text).into_owned()),
         Kind::Text if text.starts_with(['"', '\'']) || !text.contains([' ', '\t']) => Some(text.to_owned()),
-        Kind::Text => Some(quote_if_needed(text)),
+        Kind::Text => Some(lvs_cf::quote(text).into_owned()),
         Kind::Tokens | Kind::Choice(_) | Kind::AddressAndDevice => Some(text.to_owned()),
     }
 }

@@ -444,7 +444,7 @@ impl<'s> Page<'s> {
             "<table id=\"virtual-servers\"><tr><th>status</th><th>kind</th><th>name</th><th>virtual IP</th><th>netmask</th><th>port</th><th>protocol</th><th>interface</th><th>real servers</th><th></th></tr>",
         );
         for (b, block) in document.blocks.iter().enumerate() {
-            let get = |key| value_of(&block.entries, key).map(fields::unquoted).unwrap_or("");
+            let get = |key| value_of(&block.entries, key).map(lvs_cf::unquote).unwrap_or("");
             let active = get("active") == "1";
             let address = get("address");
             let (ip, device) = address.split_once(' ').unwrap_or((address, ""));
@@ -482,7 +482,7 @@ impl<'s> Page<'s> {
              <table id=\"real-servers\"><tr><th>status</th><th>name</th><th>address</th><th>port</th><th>weight</th><th></th></tr>"
         );
         for (s, server) in block.servers.iter().enumerate() {
-            let get = |key| value_of(&server.entries, key).map(fields::unquoted).unwrap_or("");
+            let get = |key| value_of(&server.entries, key).map(lvs_cf::unquote).unwrap_or("");
             let active = get("active") == "1";
             let _ = write!(
                 html,
