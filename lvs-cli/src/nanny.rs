@@ -212,12 +212,11 @@ pub fn main(args: NannyArgs) -> ExitCode {
             expect: args.expect.clone(),
         }
     } else {
-        let (send, expect) = if args.send.is_none() && args.expect.is_none() && args.port == 80 && !args.udp {
+        let default = lvs_core::check::web_default(args.port, args.udp)
+            .filter(|_| args.send.is_none() && args.expect.is_none());
+        let (send, expect) = if let Some((send, expect)) = default {
             log.line("nanny: no monitor configured, assuming web service on port 80");
-            (
-                Some(b"GET / HTTP/1.0\r\n\r\n".to_vec()),
-                Some(Expect::Prefix(b"HTTP".to_vec())),
-            )
+            (Some(send), Some(expect))
         } else {
             let expect = match args
                 .expect

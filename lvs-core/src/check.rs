@@ -112,6 +112,19 @@ pub fn translate_escapes(text: &str) -> Vec<u8> {
     out
 }
 
+/// nanny's check when neither a send nor an expect string is given, on TCP
+/// port 80: `GET / HTTP/1.0`, expecting a reply that starts `HTTP`. `None`
+/// elsewhere (a plain connect, or any UDP reply). Piranha's rule, for the
+/// director's checks and the `nanny` program alike.
+pub fn web_default(port: u16, udp: bool) -> Option<(Vec<u8>, Expect)> {
+    (port == 80 && !udp).then(|| {
+        (
+            b"GET / HTTP/1.0\r\n\r\n".to_vec(),
+            Expect::Prefix(b"HTTP".to_vec()),
+        )
+    })
+}
+
 /// A check of one real server.
 #[derive(Clone, Debug)]
 pub enum Check {

@@ -217,12 +217,10 @@ fn service_check(vs: &VirtualService) -> Result<Check, PlanError> {
         });
     }
     let udp = vs.protocol == lvs_cf::Protocol::Udp;
-    let (send, expect) = match (&vs.send, &vs.expect) {
-        (None, None) if vs.port == 80 && !udp => (
-            Some(b"GET / HTTP/1.0\r\n\r\n".to_vec()),
-            Some(Expect::Prefix(b"HTTP".to_vec())),
-        ),
-        (send, expect) => (
+    let default = check::web_default(vs.port, udp).filter(|_| vs.send.is_none() && vs.expect.is_none());
+    let (send, expect) = match (default, &vs.send, &vs.expect) {
+        (Some((send, expect)), _, _) => (Some(send), Some(expect)),
+        (None, send, expect) => (
             send.as_ref().map(|s| check::translate_escapes(&s.value)),
             expect
                 .as_ref()
