@@ -44,9 +44,15 @@
 //! # Ok::<(), lvs_cf::ParseError>(())
 //! ```
 //!
-//! With the `proptest` feature, [`strategy`] exports generators of valid
+//! [`edit`] is the editing API: a file as blocks of `key = value` entries
+//! that a program changes and turns back into text, with every error the
+//! parser finds placed on the block and key it came from (the web tool edits
+//! lvs.cf through it). [`keys`] is the one table of lvs.cf's keys.
+//!
+//! With the `proptest` feature, `strategy` exports generators of valid
 //! models and of valid-but-ugly texts, for fuzzing tools that consume lvs.cf.
 
+pub mod edit;
 mod error;
 pub mod keys;
 mod lexer;

@@ -2,7 +2,7 @@
 //! text becomes the key's value (and back). Every directive of lvs.cf has a
 //! field on some panel; `serial_no` is counted by the tool itself.
 
-use super::document::{set, value_of, Entry};
+use lvs_cf::edit::{set, value_of, Entry};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

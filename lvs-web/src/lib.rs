@@ -17,7 +17,7 @@
 //!   pulse or lvs to reload, and never speaks to IPVS itself.
 
 pub mod auth;
-mod document;
+
 mod fields;
 mod monitor;
 mod pages;
@@ -38,7 +38,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use auth::{Passwords, SessionInfo, Sessions};
-use document::{Block, BlockKind, Document, Place, ServerBlock};
+use lvs_cf::edit::{Block, BlockKind, Document, Place, ServerBlock};
 use pages::Page;
 
 /// Where the tool finds what it edits, watches and signals, and where it
@@ -290,7 +290,7 @@ async fn save_and_go(
     form: &FormData,
     document: &Document,
     next: &str,
-    form_again: impl FnOnce(&[document::Problem]) -> Response,
+    form_again: impl FnOnce(&[lvs_cf::edit::Problem]) -> Response,
     session: &SessionInfo,
 ) -> Response {
     let _saving = app.saving.lock().await;
@@ -523,9 +523,9 @@ async fn save_panel(
         refused.extend(fields::apply(panel.fields(), &form, entries));
     }
     if !refused.is_empty() {
-        let problems: Vec<document::Problem> = refused
+        let problems: Vec<lvs_cf::edit::Problem> = refused
             .into_iter()
-            .map(|(key, message)| document::Problem {
+            .map(|(key, message)| lvs_cf::edit::Problem {
                 place: Some(place),
                 key: Some(key.to_owned()),
                 message,
@@ -533,7 +533,7 @@ async fn save_panel(
             .collect();
         return Page::new(panel.tab(), session).panel(panel, &document, &problems, None);
     }
-    let again = |problems: &[document::Problem]| {
+    let again = |problems: &[lvs_cf::edit::Problem]| {
         Page::new(panel.tab(), session).panel(panel, &document, problems, None)
     };
     save_and_go(app, &form, &document, next, again, session).await
@@ -558,7 +558,7 @@ fn new_block(kind: BlockKind) -> Block {
     Block {
         kind,
         name: String::new(),
-        entries: vec![document::Entry::new("active", "0")],
+        entries: vec![lvs_cf::edit::Entry::new("active", "0")],
         servers: Vec::new(),
     }
 }
@@ -581,7 +581,7 @@ async fn list_change(
     if !change(&mut document) {
         return Page::new("virtual", session).missing();
     }
-    let again = |problems: &[document::Problem]| Page::new("virtual", session).problems(problems);
+    let again = |problems: &[lvs_cf::edit::Problem]| Page::new("virtual", session).problems(problems);
     save_and_go(app, form, &document, next, again, session).await
 }
 
@@ -594,9 +594,9 @@ fn stale(document: &Document, form: &FormData, session: &SessionInfo) -> Option<
 }
 
 /// Flips a block's or server's `active`.
-fn toggle(entries: &mut Vec<document::Entry>) {
-    let on = document::value_of(entries, "active").is_some_and(|v| v.trim() != "0");
-    document::set(entries, "active", Some(if on { "0" } else { "1" }.to_owned()));
+fn toggle(entries: &mut Vec<lvs_cf::edit::Entry>) {
+    let on = lvs_cf::edit::value_of(entries, "active").is_some_and(|v| v.trim() != "0");
+    lvs_cf::edit::set(entries, "active", Some(if on { "0" } else { "1" }.to_owned()));
 }
 
 async fn servers_list(ctx: Ctx, UrlPath(b): UrlPath<usize>, Query(saved): Query<Saved>) -> Response {
@@ -614,8 +614,8 @@ fn new_server() -> ServerBlock {
     ServerBlock {
         name: String::new(),
         entries: vec![
-            document::Entry::new("active", "1"),
-            document::Entry::new("weight", "1"),
+            lvs_cf::edit::Entry::new("active", "1"),
+            lvs_cf::edit::Entry::new("weight", "1"),
         ],
     }
 }

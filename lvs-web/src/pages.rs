@@ -8,8 +8,8 @@ use axum::response::{Html, IntoResponse, Response};
 use lvs_core::status::Status;
 
 use super::auth::SessionInfo;
-use super::document::{value_of, Document, Place, Problem};
 use super::fields::{self, Field, Kind, DEVICE_SUFFIX};
+use lvs_cf::edit::{value_of, Document, Place, Problem};
 use super::monitor::{self, Daemon};
 use super::WebOptions;
 
@@ -555,7 +555,7 @@ fn problem_list(problems: &[Problem], keep: impl Fn(&Problem) -> bool) -> String
     }
 }
 
-fn field_html(field: &Field, entries: &[super::document::Entry], errors: &str) -> String {
+fn field_html(field: &Field, entries: &[lvs_cf::edit::Entry], errors: &str) -> String {
     let (value, second) = fields::shown(field, entries);
     let key = field.key;
     let help = if field.help.is_empty() {

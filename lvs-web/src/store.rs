@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use lvs_cf::{Config, ParseOptions};
 
-use super::document::{Document, Problem};
+use lvs_cf::edit::{Document, Problem};
 
 #[derive(Debug, thiserror::Error)]
 /// Why lvs.cf cannot be loaded or saved.
@@ -140,7 +140,7 @@ fn replace(path: &Path, bytes: &[u8], like: Option<&std::fs::Metadata>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::set;
+    use lvs_cf::edit::set;
 
     const VALID: &str = "serial_no = 7\nprimary = 192.0.2.1\nservice = lvs\n\
         virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n\

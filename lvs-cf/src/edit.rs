@@ -1,14 +1,15 @@
-//! lvs.cf as the web tool edits it: blocks of `key = value` entries, each
+//! lvs.cf as a program edits it (the web tool does): blocks of `key = value` entries, each
 //! value as lvs.cf spells it. A panel replaces the entries of one block; the
 //! edited document is turned back into text and read by `lvs-cf`, so a value
 //! means in the tool exactly what it means in the file, and every error
 //! `lvs-cf` finds is traced back to the block and key it came from.
 
-use lvs_cf::{Config, Diagnostic, ParseError, ParseOptions};
+use crate::{Config, Diagnostic, ParseError, ParseOptions};
 
 /// Which block an entry belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
+    /// The top level.
     Global,
     /// A `virtual` or `failover` block, by its index in the document.
     Block(usize),
@@ -27,12 +28,16 @@ impl Place {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The keyword of a service block.
 pub enum BlockKind {
+    /// `virtual NAME {`.
     Virtual,
+    /// `failover NAME {`.
     Failover,
 }
 
 impl BlockKind {
+    /// The keyword as written.
     pub fn keyword(self) -> &'static str {
         match self {
             BlockKind::Virtual => "virtual",
@@ -44,40 +49,56 @@ impl BlockKind {
 /// `key = value`, the value as lvs.cf spells it (quotes included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
+    /// The key.
     pub key: String,
+    /// The value as written, quotes included.
     pub value: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// A `server NAME { }` block.
 pub struct ServerBlock {
+    /// Its name.
     pub name: String,
+    /// Its entries, in order.
     pub entries: Vec<Entry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// A `virtual` or `failover` block.
 pub struct Block {
+    /// Which keyword opens it.
     pub kind: BlockKind,
+    /// Its name.
     pub name: String,
+    /// Its entries, in order.
     pub entries: Vec<Entry>,
+    /// Its server blocks.
     pub servers: Vec<ServerBlock>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A whole lvs.cf as blocks of entries.
 pub struct Document {
+    /// The top level's entries.
     pub globals: Vec<Entry>,
+    /// The service blocks, in order.
     pub blocks: Vec<Block>,
 }
 
 /// A problem `lvs-cf` found, placed on the field it concerns when it can be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// The block it is about, when it is about one.
     pub place: Option<Place>,
     /// The key (`name` for a block's name), when the line was an entry.
     pub key: Option<String>,
+    /// What is wrong.
     pub message: String,
 }
 
 impl Entry {
+    /// `key = value`.
     pub fn new(key: &str, value: impl Into<String>) -> Entry {
         Entry {
             key: key.to_owned(),
@@ -109,7 +130,7 @@ pub fn set(entries: &mut Vec<Entry>, key: &str, value: Option<String>) {
 impl Document {
     /// The document of `config`, in the canonical layout.
     pub fn of(config: &Config) -> Document {
-        let text = lvs_cf::write(config);
+        let text = crate::write(config);
         let mut document = Document::default();
         let mut in_block = false;
         let mut in_server = false;
@@ -121,7 +142,7 @@ impl Document {
             let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
             let header = rest
                 .strip_suffix(" {")
-                .map(|name| lvs_cf::unquote(name).to_owned());
+                .map(|name| crate::unquote(name).to_owned());
             match (word, header) {
                 ("server", Some(name)) if in_block && !in_server => {
                     if let Some(block) = document.blocks.last_mut() {
@@ -183,7 +204,7 @@ impl Document {
         }
         for (b, block) in self.blocks.iter().enumerate() {
             let place = Place::Block(b);
-            let header = format!("{} {} {{", block.kind.keyword(), lvs_cf::quote(&block.name));
+            let header = format!("{} {} {{", block.kind.keyword(), crate::quote(&block.name));
             line(&mut text, header, place, Some("name"));
             for entry in &block.entries {
                 line(
@@ -197,7 +218,7 @@ impl Document {
                 let place = Place::Server(b, s);
                 line(
                     &mut text,
-                    format!("     server {} {{", lvs_cf::quote(&server.name)),
+                    format!("     server {} {{", crate::quote(&server.name)),
                     place,
                     Some("name"),
                 );
@@ -228,7 +249,7 @@ impl Document {
             };
             Problem { place, key, message }
         };
-        match lvs_cf::parse_with(&text, &ParseOptions::default()) {
+        match crate::parse_with(&text, &ParseOptions::default()) {
             Err(error) => Err(vec![problem(Some(error.line), parse_message(&error))]),
             Ok(parsed) => {
                 let errors: Vec<Problem> = parsed
@@ -255,6 +276,7 @@ impl Document {
         }
     }
 
+    /// The entries at `place`, to change them.
     pub fn entries_mut(&mut self, place: Place) -> Option<&mut Vec<Entry>> {
         match place {
             Place::Global => Some(&mut self.globals),
@@ -293,7 +315,7 @@ mod tests {
         failover ftp {\n active = 0\n address = 192.0.2.101 eth0:2\n port = 21\n}\n";
 
     fn config() -> Config {
-        lvs_cf::parse(CF).expect("valid").config
+        crate::parse(CF).expect("valid").config
     }
 
     #[test]
@@ -346,9 +368,9 @@ mod tests {
     #[test]
     fn a_brace_value_is_a_value() {
         let mut config = config();
-        config.virtual_services[0].expect = Some(lvs_cf::Text {
+        config.virtual_services[0].expect = Some(crate::Text {
             value: "{".into(),
-            quote: lvs_cf::Quote::None,
+            quote: crate::Quote::None,
         });
         let document = Document::of(&config);
         assert_eq!(document.blocks.len(), 2);
