@@ -26,6 +26,47 @@ pub fn programs() -> Vec<(clap::Command, &'static str)> {
     ]
 }
 
+/// Runs a prepared daemon as a program: leaves the terminal as `detach`
+/// says (writing `pidfile`), builds the runtime, installs the daemons'
+/// signals (SIGUSR1 and SIGUSR2 too with `user_signals`) before anything else
+/// runs and hands each to `on_signal`, runs `daemon` to its end, and removes
+/// the pid file. Must be called before any thread is started.
+pub(crate) fn run_daemon(
+    program: &str,
+    (detach, pidfile): (lvs_daemon::process::Detach, Option<&std::path::Path>),
+    log: &lvs_daemon::log::Log,
+    user_signals: bool,
+    mut on_signal: impl FnMut(lvs_daemon::process::DaemonSignal) + Send + 'static,
+    daemon: impl std::future::Future<Output = std::process::ExitCode>,
+) -> std::process::ExitCode {
+    use lvs_daemon::process::{self, Detach, Signals};
+    let runtime = match process::start(detach, pidfile, log) {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(program, &e),
+    };
+    let code = runtime.block_on(async move {
+        let signals = if user_signals {
+            Signals::with_user()
+        } else {
+            Signals::new()
+        };
+        let mut signals = match signals {
+            Ok(signals) => signals,
+            Err(e) => return fail(program, &format!("cannot handle signals: {e}")),
+        };
+        tokio::spawn(async move {
+            loop {
+                on_signal(signals.next().await);
+            }
+        });
+        daemon.await
+    });
+    if let (Some(pidfile), false) = (pidfile, detach == Detach::Foreground) {
+        let _ = std::fs::remove_file(pidfile);
+    }
+    code
+}
+
 /// Prints `program: message` on standard error and gives the failure status.
 pub(crate) fn fail(program: &str, message: &dyn std::fmt::Display) -> std::process::ExitCode {
     eprintln!("{program}: {message}");

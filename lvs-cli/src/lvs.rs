@@ -9,7 +9,7 @@ use clap::{ArgAction, ArgGroup, Parser, ValueEnum};
 use lvs_cf::{Config, LoadError, ParseOptions, Severity};
 use lvs_daemon::director::{Director, DirectorOptions};
 use lvs_daemon::log::Log;
-use lvs_daemon::process::{self, DaemonSignal, Detach, Signals};
+use lvs_daemon::process::{DaemonSignal, Detach};
 use lvs_daemon::status::{ask, Format};
 
 /// How `--status` writes the daemon's state.
@@ -169,44 +169,26 @@ fn daemon(args: LvsArgs) -> ExitCode {
         Ok(director) => director,
         Err(e) => return fail(&e),
     };
-    // No thread exists yet: the runtime is built after detaching.
-    let detach = Detach::from_flags(args.nodaemon, args.nofork);
-    let runtime = match process::start(detach, Some(&args.pidfile), &log) {
-        Ok(runtime) => runtime,
-        Err(e) => return fail(&e),
+    let handle = director.handle();
+    let on_signal = move |signal| match signal {
+        DaemonSignal::Stop(number) => {
+            handle.stop(format!("Terminating due to signal {number}"));
+        }
+        DaemonSignal::Reload => {
+            handle.reload();
+        }
+        // Not asked for.
+        DaemonSignal::User1 | DaemonSignal::User2 => {}
     };
-    let code = runtime.block_on(async move {
-        // Before anything else: a SIGHUP during start-up must not kill the daemon.
-        let mut signals = match Signals::new() {
-            Ok(signals) => signals,
-            Err(e) => return fail(&format!("cannot handle signals: {e}")),
-        };
-        let handle = director.handle();
-        let stopped = async move {
-            loop {
-                match signals.next().await {
-                    DaemonSignal::Stop(number) => {
-                        handle.stop(format!("Terminating due to signal {number}"));
-                        return;
-                    }
-                    DaemonSignal::Reload => {
-                        handle.reload();
-                    }
-                    // Not asked for.
-                    DaemonSignal::User1 | DaemonSignal::User2 => {}
-                }
-            }
-        };
-        tokio::spawn(stopped);
+    let run = async move {
         match director.run(std::future::pending()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
         }
-    });
-    if detach != Detach::Foreground {
-        let _ = std::fs::remove_file(&args.pidfile);
-    }
-    code
+    };
+    // No thread exists yet: the runtime is built after detaching.
+    let detach = Detach::from_flags(args.nodaemon, args.nofork);
+    crate::run_daemon("lvs", (detach, Some(&args.pidfile)), &log, false, on_signal, run)
 }
 
 /// `lvs --status`: asks the running daemon and prints its answer.

@@ -9,7 +9,7 @@ use lvs_core::check::{Check, Expect};
 use lvs_core::nanny::NannyConfig;
 use lvs_daemon::log::Log;
 use lvs_daemon::nanny::{NannyOptions, NannyWatch};
-use lvs_daemon::process::{self, DaemonSignal, Detach, Signals};
+use lvs_daemon::process::{DaemonSignal, Detach};
 use lvs_ipvs::{ForwardMethod, Protocol, ServiceKey};
 
 /// `nanny`'s arguments.
@@ -269,35 +269,27 @@ pub fn main(args: NannyArgs) -> ExitCode {
         Ok(watch) => watch,
         Err(e) => return fail(&e.to_string()),
     };
-    // No thread exists yet: the runtime is built after detaching.
-    let runtime = match process::start(Detach::from_flags(args.nodaemon, args.nofork), None, &log) {
-        Ok(runtime) => runtime,
-        Err(e) => return fail(&e.to_string()),
-    };
-    runtime.block_on(async move {
-        let mut signals = match Signals::with_user() {
-            Ok(signals) => signals,
-            Err(e) => return fail(&format!("cannot handle signals: {e}")),
-        };
-        let handle = watch.handle();
-        tokio::spawn(async move {
-            loop {
-                match signals.next().await {
-                    DaemonSignal::Stop(number) => {
-                        let name = if number == libc::SIGINT {
-                            "SIGINT"
-                        } else {
-                            "SIGTERM"
-                        };
-                        handle.stop(format!("Terminating due to {name}"))
-                    }
-                    DaemonSignal::Reload => handle.unforce(),
-                    DaemonSignal::User1 => handle.force_down(),
-                    DaemonSignal::User2 => handle.force_up(),
+    let handle = watch.handle();
+    let on_signal = move |signal| {
+        match signal {
+            DaemonSignal::Stop(number) => {
+                let name = if number == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
                 };
+                handle.stop(format!("Terminating due to {name}"))
             }
-        });
+            DaemonSignal::Reload => handle.unforce(),
+            DaemonSignal::User1 => handle.force_down(),
+            DaemonSignal::User2 => handle.force_up(),
+        };
+    };
+    let run = async move {
         watch.run().await;
         ExitCode::SUCCESS
-    })
+    };
+    // No thread exists yet: the runtime is built after detaching.
+    let detach = Detach::from_flags(args.nodaemon, args.nofork);
+    crate::run_daemon("nanny", (detach, None), &log, true, on_signal, run)
 }

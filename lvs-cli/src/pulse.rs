@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Parser};
 use lvs_daemon::log::Log;
-use lvs_daemon::process::{self, DaemonSignal, Detach, Signals};
+use lvs_daemon::process::{DaemonSignal, Detach};
 use lvs_daemon::pulse::{LvsDaemon, Pulse, PulseOptions};
 
 /// `pulse`'s arguments.
@@ -101,35 +101,22 @@ pub fn main(args: PulseArgs) -> ExitCode {
         Ok(pulse) => pulse,
         Err(e) => return fail(&e),
     };
-    // No thread exists yet: the runtime is built after detaching.
-    let detach = Detach::from_flags(args.nodaemon, false);
-    let runtime = match process::start(detach, Some(&args.pidfile), &log) {
-        Ok(runtime) => runtime,
-        Err(e) => return fail(&e),
-    };
-    let code = runtime.block_on(async move {
-        let mut signals = match Signals::with_user() {
-            Ok(signals) => signals,
-            Err(e) => return fail(&format!("cannot handle signals: {e}")),
+    let handle = pulse.handle();
+    let on_signal = move |signal| {
+        match signal {
+            DaemonSignal::Stop(number) => handle.stop(format!("Terminating due to signal {number}")),
+            DaemonSignal::Reload => handle.reload(),
+            DaemonSignal::User1 => handle.note("SIGUSR1 received and ignored"),
+            DaemonSignal::User2 => handle.note("SIGUSR2 received and ignored"),
         };
-        let handle = pulse.handle();
-        tokio::spawn(async move {
-            loop {
-                match signals.next().await {
-                    DaemonSignal::Stop(number) => handle.stop(format!("Terminating due to signal {number}")),
-                    DaemonSignal::Reload => handle.reload(),
-                    DaemonSignal::User1 => handle.note("SIGUSR1 received and ignored"),
-                    DaemonSignal::User2 => handle.note("SIGUSR2 received and ignored"),
-                };
-            }
-        });
+    };
+    let run = async move {
         match pulse.run(std::future::pending()).await {
             Ok(exit) => ExitCode::from(exit.code()),
             Err(e) => fail(&e),
         }
-    });
-    if detach != Detach::Foreground {
-        let _ = std::fs::remove_file(&args.pidfile);
-    }
-    code
+    };
+    // No thread exists yet: the runtime is built after detaching.
+    let detach = Detach::from_flags(args.nodaemon, false);
+    crate::run_daemon("pulse", (detach, Some(&args.pidfile)), &log, true, on_signal, run)
 }

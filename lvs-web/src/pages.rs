@@ -9,9 +9,9 @@ use lvs_core::status::Status;
 
 use super::auth::SessionInfo;
 use super::fields::{self, Field, Kind, DEVICE_SUFFIX};
-use lvs_cf::edit::{value_of, Document, Place, Problem};
 use super::monitor::{self, Daemon};
 use super::WebOptions;
+use lvs_cf::edit::{value_of, Document, Place, Problem};
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
