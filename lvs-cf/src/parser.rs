@@ -798,8 +798,10 @@ impl<'a> Parser<'a, '_, '_> {
             };
             match key.read {
                 Read::Global(read) => self.read_one(key, |p| read(p, &mut c))?,
+                // A reader of another scope cannot stand in this table.
+                Read::Virtual(_) | Read::Server(_) => return Err(self.unknown_key(Scope::Global)),
                 // `virtual` and `failover`, the top level's blocks.
-                Read::Block | Read::Virtual(_) | Read::Server(_) => {
+                Read::Block => {
                     self.check_block_header()?;
                     let (service, block) = self.parse_or_recall_virtual()?;
                     if key.name == "failover" {
@@ -938,8 +940,9 @@ impl<'a> Parser<'a, '_, '_> {
         while let Some((key, at)) = self.next_in_block(&opening, Scope::Virtual)? {
             match key.read {
                 Read::Virtual(read) => self.read_one(key, |p| read(p, &mut vs))?,
+                Read::Global(_) | Read::Server(_) => return Err(self.unknown_key(Scope::Virtual)),
                 // `server`, the only block inside a virtual one.
-                Read::Block | Read::Global(_) | Read::Server(_) => {
+                Read::Block => {
                     self.check_block_header()?;
                     let (server, server_block, explicit_port) = self.parse_server()?;
                     inherited.push((vs.port, explicit_port));
@@ -1009,8 +1012,12 @@ impl<'a> Parser<'a, '_, '_> {
         };
         let mut explicit_port = false;
         while let Some((key, at)) = self.next_in_block(&opening, Scope::Server)? {
-            if let Read::Server(read) = key.read {
-                self.read_one(key, |p| read(p, &mut server))?;
+            match key.read {
+                Read::Server(read) => self.read_one(key, |p| read(p, &mut server))?,
+                // No block nests in a server, and other scopes' readers cannot stand here.
+                Read::Global(_) | Read::Virtual(_) | Read::Block => {
+                    return Err(self.unknown_key(Scope::Server))
+                }
             }
             explicit_port |= key.name == "port";
             let key = key.name;

@@ -756,3 +756,35 @@ fn clients_that_send_nothing_or_never_read_delay_nothing() {
     assert!(lvs.table().services.is_empty(), "the service is removed");
     drop((held_status, held_metrics));
 }
+
+#[test]
+fn a_metrics_port_in_use_stops_the_start_and_leaves_the_table_alone() {
+    if !lab("a_metrics_port_in_use_stops_the_start_and_leaves_the_table_alone") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-metrics-taken");
+    lvs.serve_all_three();
+    let before = lvs.table();
+    // A second director of the same file, whose metrics port the first holds.
+    let socket = lvs.dir.path().join("second.sock");
+    let log = lvs.dir.path().join("second.log");
+    let args = [
+        "-n".as_ref(),
+        "-c".as_ref(),
+        lvs.config.as_os_str(),
+        "--socket".as_ref(),
+        socket.as_os_str(),
+        "--metrics".as_ref(),
+        "127.0.0.1:9101".as_ref(),
+    ];
+    let mut second = lvs.farm.directors[0].spawn_logged(env!("CARGO_BIN_EXE_lvs"), args, &log);
+    let status = second.wait().expect("wait for the second lvs");
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!status.success(), "{said}");
+    assert!(said.contains("cannot serve metrics on 127.0.0.1:9101"), "{said}");
+    assert!(
+        lvs.table().same_settings(&before),
+        "the running table is untouched"
+    );
+    assert_eq!(lvs.farm.gets(3).iter().flatten().count(), 3, "traffic goes on");
+}

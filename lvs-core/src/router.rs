@@ -200,11 +200,11 @@ impl RouterSettings {
             notes.push("Undefined backup node marked as active? -- clearing that!".to_owned());
             backup_active = false;
         }
-        // Piranha's rule: whoever does not hold the primary address is the backup.
-        let role = if local.contains(&primary) {
-            Role::Master
-        } else {
-            Role::Backup
+        // Piranha's rule: whoever does not hold the primary address is the
+        // backup, a router that holds neither address included.
+        let role = match router_of(config, local, resolver) {
+            Some(Role::Master) => Role::Master,
+            Some(Role::Backup) | None => Role::Backup,
         };
         let primary_private = config
             .effective_primary_private()
@@ -373,17 +373,24 @@ mod tests {
     #[test]
     fn the_web_tool_and_pulse_agree_on_the_router_and_its_vips() {
         let cf = config(&PAIR.replace("network = direct", "network = nat"));
-        for (local, router) in [
-            (vec![ip("10.0.0.1")], Some(Role::Master)),
-            (vec![ip("10.0.0.2")], Some(Role::Backup)),
-            (vec![ip("10.9.9.9")], None),
+        // The VIPs: one per address of the active services, then nat_router.
+        let expected = [("eth0:1", ip("10.0.0.100"), 24), ("eth0:9", ip("10.0.0.254"), 32)];
+        let all = vips(&cf, &literal_addresses).expect("vips");
+        let listed: Vec<(&str, IpAddr, u8)> = all
+            .iter()
+            .map(|v| (v.device.as_str(), v.ip, v.prefix_len))
+            .collect();
+        assert_eq!(listed, expected);
+        for (local, router, pulse_role) in [
+            (vec![ip("10.0.0.1")], Some(Role::Master), Role::Master),
+            (vec![ip("10.0.0.2")], Some(Role::Backup), Role::Backup),
+            // Neither address is here: the web tool says so; pulse, by Piranha's rule, is the backup.
+            (vec![ip("10.9.9.9")], None, Role::Backup),
         ] {
             assert_eq!(router_of(&cf, &local, &literal_addresses), router);
-            if let Some(role) = router {
-                let pulse = RouterSettings::from_config(&cf, &local, &literal_addresses).expect("settings");
-                assert_eq!(pulse.role, role);
-                assert_eq!(vips(&cf, &literal_addresses).expect("vips"), pulse.vips);
-            }
+            let pulse = RouterSettings::from_config(&cf, &local, &literal_addresses).expect("settings");
+            assert_eq!(pulse.role, pulse_role);
+            assert_eq!(pulse.vips, vips(&cf, &literal_addresses).expect("vips"));
         }
     }
 }

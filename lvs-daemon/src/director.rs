@@ -215,6 +215,10 @@ pub struct Director {
     options: DirectorOptions,
     log: Log,
     ipvs: Option<Ipvs>,
+    /// The handle status requests read the kernel's counters with.
+    status_ipvs: Option<Ipvs>,
+    /// The metrics listener, bound by `prepare`.
+    metrics: Option<std::net::TcpListener>,
     config: Config,
     /// Keeps the file's tokens between reloads.
     reparser: Reparser,
@@ -224,6 +228,8 @@ pub struct Director {
     table: Table,
     /// Services with an operation that failed: the next sync tries them again.
     unsettled: BTreeSet<ServiceKey>,
+    /// When the unsettled services are tried again.
+    retry_at: Instant,
     /// Engine ids: stable for a server across reloads.
     ids: Ids,
     commands: UnboundedReceiver<Command>,
@@ -253,22 +259,37 @@ impl Director {
     pub fn prepare(options: DirectorOptions, log: Log) -> Result<Director, DirectorError> {
         let mut reparser = Reparser::default();
         let (config, plan) = read_plan(&options.configfile, &mut reparser)?;
-        let ipvs = if options.dry_run {
-            None
+        let (ipvs, status_ipvs) = if options.dry_run {
+            (None, None)
         } else {
-            Some(Ipvs::connect()?)
+            // A second handle answers status requests: opened here, in the
+            // caller's network namespace, not on whichever thread asks.
+            (Some(Ipvs::connect()?), Some(Ipvs::connect()?))
         };
+        // Bound before anything touches the kernel: a port in use stops the
+        // start, and the running table is left as it was.
+        let metrics = options
+            .metrics
+            .map(|address| {
+                std::net::TcpListener::bind(address)
+                    .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+                    .map_err(|source| DirectorError::Metrics { address, source })
+            })
+            .transpose()?;
         let (sender, commands) = unbounded_channel();
         Ok(Director {
             options,
             log,
             ipvs,
+            status_ipvs,
+            metrics,
             config,
             reparser,
             plan: Arc::new(plan),
             health: HashMap::new(),
             table: Table::default(),
             unsettled: BTreeSet::new(),
+            retry_at: Instant::now(),
             ids: Ids::default(),
             commands,
             handle: DirectorHandle { commands: sender },
@@ -287,29 +308,21 @@ impl Director {
         let mut running = self.start().await?;
         let server = StatusServer::start(
             self.options.status_socket.as_deref(),
-            self.options.metrics,
+            self.metrics.take(),
             running.snapshot.subscribe(),
             running.engine.board(),
-            self.options.dry_run,
+            self.status_ipvs.take(),
             &self.log,
-        )
-        .await;
-        let server = match server {
-            Ok(server) => server,
-            Err((address, source)) => {
-                // What the start added goes again: nothing is left half-run.
-                self.close(&mut running).await;
-                return Err(DirectorError::Metrics { address, source });
-            }
-        };
+        );
         let ending = self.serve(&mut running, shutdown).await;
         if let Ending::Stop(why) = &ending {
             if !why.is_empty() {
                 self.log.line(why);
             }
         }
-        server.stop();
         self.close(&mut running).await;
+        // The socket goes last: while it answers, the director still runs.
+        drop(server);
         match ending {
             Ending::Stop(_) => Ok(()),
             Ending::NannyDied(e) => Err(e),
@@ -381,8 +394,10 @@ impl Director {
                     while let Ok(more) = running.updates.try_recv() {
                         touched.extend(self.note(more));
                     }
-                    if !touched.is_empty() {
-                        self.sync_services(running, touched);
+                    let changed = !touched.is_empty();
+                    // Services whose operations failed are tried again with the batch.
+                    self.sync_services(running, touched);
+                    if changed {
                         self.publish(running);
                     }
                 }
@@ -397,7 +412,9 @@ impl Director {
                 },
                 () = &mut shutdown => return Ending::Stop(String::new()),
                 // Operations that failed are tried again while they fail.
-                _ = tokio::time::sleep(RETRY_INTERVAL), if !self.unsettled.is_empty() => {
+                // A fixed deadline, not a sleep made afresh on each wake-up
+                // (steady wake-ups would otherwise put the retries off for ever).
+                () = tokio::time::sleep_until(self.retry_at.into()), if !self.unsettled.is_empty() => {
                     self.sync_services(running, BTreeSet::new());
                 }
                 Some(item) = running.news.recv() => {
@@ -603,6 +620,7 @@ impl Director {
                         self.log
                             .line("the thread applying the table changes failed; they will be tried again");
                         self.unsettled.extend(keys);
+                        self.retry_at = Instant::now() + RETRY_INTERVAL;
                     }
                 }
             }
@@ -646,6 +664,7 @@ impl Director {
                 Err(e) => {
                     self.log.line(&format!("failed to {}: {e}", describe(operation)));
                     self.unsettled.extend(operation.service_key());
+                    self.retry_at = Instant::now() + RETRY_INTERVAL;
                 }
             }
         }

@@ -26,7 +26,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use crate::config::load_config;
-use crate::director::{system_resolver, Director, DirectorError, DirectorHandle, DirectorOptions};
+use crate::director::{system_resolver, Director, DirectorHandle, DirectorOptions};
 use crate::log::Log;
 
 /// How long the lvs daemon has to exit after SIGTERM before it is killed.
@@ -749,7 +749,7 @@ impl Pulse {
             }
         }
         // Piranha signals its whole process group when no lvs daemon runs; only the daemon here.
-        if let Some(lvs) = &self.lvsd {
+        if let Some(lvs) = self.lvsd.as_mut() {
             lvs.reload();
         }
     }
@@ -761,9 +761,15 @@ enum RunningLvs {
         child: Child,
         path: PathBuf,
     },
+    /// A director on a thread of its own (with its own runtime), so that
+    /// reading lvs.cf, resolving names and applying a large table never
+    /// delay pulse's heartbeats.
     InProcess {
-        handle: DirectorHandle,
-        task: JoinHandle<Result<(), DirectorError>>,
+        /// Its handle, once it is prepared.
+        handle: Option<DirectorHandle>,
+        prepared: tokio::sync::oneshot::Receiver<DirectorHandle>,
+        /// How it ended, sent as its thread ends.
+        ended: tokio::sync::oneshot::Receiver<String>,
     },
 }
 
@@ -801,12 +807,23 @@ impl RunningLvs {
                 let mut director = director.clone();
                 director.configfile = options.configfile.clone();
                 director.verbose |= options.verbose;
-                let director = Director::prepare(director, log.clone())
+                let (handle_sender, prepared) = tokio::sync::oneshot::channel();
+                let (end_sender, ended) = tokio::sync::oneshot::channel();
+                let director_log = log.clone();
+                // The thread starts in this thread's network namespace, where pulse runs.
+                std::thread::Builder::new()
+                    .name("lvs-director".to_owned())
+                    .spawn(move || {
+                        let end = run_director(director, director_log, handle_sender);
+                        let _ = end_sender.send(end);
+                    })
                     .map_err(|e| format!("cannot start the director: {e}"))?;
-                let handle = director.handle();
-                let task = tokio::spawn(director.run(std::future::pending()));
                 log.debug("started the director in this process");
-                Ok(RunningLvs::InProcess { handle, task })
+                Ok(RunningLvs::InProcess {
+                    handle: None,
+                    prepared,
+                    ended,
+                })
             }
         }
     }
@@ -818,30 +835,39 @@ impl RunningLvs {
                 let pid = child.id().unwrap_or(0);
                 describe_exit(pid, child.wait().await)
             }
-            RunningLvs::InProcess { task, .. } => match task.await {
-                Ok(Ok(())) => "the director ended".to_owned(),
-                Ok(Err(e)) => format!("the director ended: {e}"),
-                Err(e) => format!("the director failed: {e}"),
-            },
+            RunningLvs::InProcess { ended, .. } => ended
+                .await
+                .unwrap_or_else(|_| "the director's thread ended".to_owned()),
+        }
+    }
+
+    /// The in-process director's handle, once it is prepared.
+    fn director(&mut self) -> Option<&DirectorHandle> {
+        match self {
+            RunningLvs::Child { .. } => None,
+            RunningLvs::InProcess { handle, prepared, .. } => {
+                if handle.is_none() {
+                    *handle = prepared.try_recv().ok();
+                }
+                handle.as_ref()
+            }
         }
     }
 
     /// Passes a reload on.
-    fn reload(&self) {
-        match self {
-            RunningLvs::Child { child, .. } => {
-                if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-                    // SAFETY: kill(2) on our own child, which has not been reaped yet.
-                    unsafe { libc::kill(pid, libc::SIGHUP) };
-                }
+    fn reload(&mut self) {
+        if let RunningLvs::Child { child, .. } = self {
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                // SAFETY: kill(2) on our own child, which has not been reaped yet.
+                unsafe { libc::kill(pid, libc::SIGHUP) };
             }
-            RunningLvs::InProcess { handle, .. } => {
-                handle.reload();
-            }
+        } else if let Some(handle) = self.director() {
+            handle.reload();
         }
     }
 
-    /// Stops it, waiting up to [`LVSD_STOP_GRACE`] before killing it.
+    /// Stops it, waiting up to [`LVSD_STOP_GRACE`] before killing it (a
+    /// director in this process is told to stop and waited for).
     async fn stop(self, log: &Log) {
         match self {
             RunningLvs::Child { mut child, path } => {
@@ -857,14 +883,49 @@ impl RunningLvs {
                     let _ = child.kill().await;
                 }
             }
-            RunningLvs::InProcess { handle, mut task } => {
-                handle.stop("");
-                if tokio::time::timeout(LVSD_STOP_GRACE, &mut task).await.is_err() {
+            RunningLvs::InProcess {
+                handle,
+                prepared,
+                mut ended,
+            } => {
+                let stopped = async {
+                    let handle = match handle {
+                        Some(handle) => Some(handle),
+                        // Still preparing: it is stopped as soon as it can be.
+                        None => prepared.await.ok(),
+                    };
+                    if let Some(handle) = handle {
+                        handle.stop("");
+                    }
+                    let _ = (&mut ended).await;
+                };
+                if tokio::time::timeout(LVSD_STOP_GRACE, stopped).await.is_err() {
                     log.line(&format!("the director did not stop within {LVSD_STOP_GRACE:?}"));
-                    task.abort();
                 }
             }
         }
+    }
+}
+
+/// Prepares and runs a director on the calling thread, with a runtime of
+/// its own; sends its handle once prepared; returns how it ended.
+fn run_director(
+    options: DirectorOptions,
+    log: Log,
+    handle: tokio::sync::oneshot::Sender<DirectorHandle>,
+) -> String {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return format!("cannot start the director: {e}"),
+    };
+    let director = match Director::prepare(options, log) {
+        Ok(director) => director,
+        Err(e) => return format!("cannot start the director: {e}"),
+    };
+    let _ = handle.send(director.handle());
+    match runtime.block_on(director.run(std::future::pending())) {
+        Ok(()) => "the director ended".to_owned(),
+        Err(e) => format!("the director ended: {e}"),
     }
 }
 

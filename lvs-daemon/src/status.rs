@@ -13,10 +13,9 @@
 
 use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use lvs_core::director::{Health, Plan, ServerRef};
 use lvs_core::status::{KernelService, LastCheck, Status, StatusInputs};
@@ -49,26 +48,55 @@ pub struct Snapshot {
     pub ids: HashMap<ServerRef, usize>,
 }
 
+/// How long one reading of the kernel's counters serves the requests that
+/// follow it: a burst of scrapes costs one table dump, not one each.
+const LISTING_REUSE: Duration = Duration::from_secs(1);
+
+/// The kernel's services and destinations, by key.
+type Listing = HashMap<ServiceKey, KernelService>;
+
+/// The director's status handle and its last reading, with when it was made.
+type KernelReader = (Ipvs, Option<(Instant, Arc<Listing>)>);
+
 /// Reads what a status answer needs, off the director's loop.
 #[derive(Clone)]
 struct Reader {
     snapshot: watch::Receiver<Arc<Snapshot>>,
     board: CheckBoard,
-    /// Whether the kernel is read (not in a dry run).
-    kernel: bool,
+    /// The kernel's counters: the director's status handle and the last
+    /// reading; `None` in a dry run.
+    kernel: Option<Arc<std::sync::Mutex<KernelReader>>>,
 }
 
 impl Reader {
+    /// The kernel's listing, read at most once a [`LISTING_REUSE`]; empty
+    /// when it cannot be read.
+    async fn listing(&self) -> Arc<Listing> {
+        let Some(kernel) = self.kernel.clone() else {
+            return Arc::default();
+        };
+        // A table dump blocks: it runs on a thread of the blocking pool.
+        tokio::task::spawn_blocking(move || {
+            let Ok(mut kernel) = kernel.lock() else {
+                return Arc::default();
+            };
+            let (ipvs, last) = &mut *kernel;
+            if let Some((at, listing)) = last {
+                if at.elapsed() < LISTING_REUSE {
+                    return Arc::clone(listing);
+                }
+            }
+            let listing = Arc::new(kernel_listing(ipvs));
+            *last = Some((Instant::now(), Arc::clone(&listing)));
+            listing
+        })
+        .await
+        .unwrap_or_default()
+    }
+
     async fn status(&self) -> Status {
         let snapshot = Arc::clone(&self.snapshot.borrow());
-        let kernel = if self.kernel {
-            // A table dump blocks: it runs on a thread of the blocking pool.
-            tokio::task::spawn_blocking(kernel_listing)
-                .await
-                .unwrap_or_default()
-        } else {
-            HashMap::new()
-        };
+        let kernel = self.listing().await;
         let board = self.board.snapshot();
         let checks: HashMap<ServerRef, LastCheck> = snapshot
             .ids
@@ -86,10 +114,9 @@ impl Reader {
     }
 }
 
-/// The kernel's services and destinations; empty when it cannot be read.
-fn kernel_listing() -> HashMap<ServiceKey, KernelService> {
-    Ipvs::connect()
-        .and_then(|mut ipvs| ipvs.listing())
+/// The kernel's services and destinations; empty when they cannot be read.
+fn kernel_listing(ipvs: &mut Ipvs) -> Listing {
+    ipvs.listing()
         .unwrap_or_default()
         .into_iter()
         .map(|(service, dests)| {
@@ -99,8 +126,8 @@ fn kernel_listing() -> HashMap<ServiceKey, KernelService> {
         .collect()
 }
 
-/// The running listeners; [`StatusServer::stop`] ends them and every
-/// connection they serve.
+/// The running listeners; dropping it ends them and every connection they
+/// serve, and removes the socket (however the director's run ended).
 pub(crate) struct StatusServer {
     tasks: Vec<JoinHandle<()>>,
     socket: Option<PathBuf>,
@@ -108,32 +135,32 @@ pub(crate) struct StatusServer {
 
 impl StatusServer {
     /// Binds the status socket (a failure is logged: the director runs
-    /// without one) and the metrics listener (a failure is an error, with
-    /// the address asked for).
-    pub(crate) async fn start(
+    /// without one) and serves it and the metrics listener, if any, reading
+    /// the kernel with `kernel`. Must be called inside the runtime.
+    pub(crate) fn start(
         socket: Option<&Path>,
-        metrics: Option<SocketAddr>,
+        metrics: Option<std::net::TcpListener>,
         snapshot: watch::Receiver<Arc<Snapshot>>,
         board: CheckBoard,
-        dry_run: bool,
+        kernel: Option<Ipvs>,
         log: &Log,
-    ) -> Result<StatusServer, (SocketAddr, std::io::Error)> {
+    ) -> StatusServer {
         let reader = Reader {
             snapshot,
             board,
-            kernel: !dry_run,
+            kernel: kernel.map(|ipvs| Arc::new(std::sync::Mutex::new((ipvs, None)))),
         };
         let mut server = StatusServer {
             tasks: Vec::new(),
             socket: None,
         };
-        if let Some(address) = metrics {
-            let listener = TcpListener::bind(address)
-                .await
-                .map_err(|source| (address, source))?;
-            server
-                .tasks
-                .push(tokio::spawn(serve_metrics(listener, reader.clone())));
+        if let Some(listener) = metrics {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => server
+                    .tasks
+                    .push(tokio::spawn(serve_metrics(listener, reader.clone()))),
+                Err(e) => log.line(&format!("cannot serve metrics: {e}")),
+            }
         }
         if let Some(path) = socket {
             // A socket left by a killed daemon is replaced.
@@ -146,15 +173,16 @@ impl StatusServer {
                 Err(e) => log.line(&format!("no status socket at {}: {e}", path.display())),
             }
         }
-        Ok(server)
+        server
     }
+}
 
-    /// Stops listening, ends the connections and removes the socket.
-    pub(crate) fn stop(self) {
-        for task in self.tasks {
+impl Drop for StatusServer {
+    fn drop(&mut self) {
+        for task in &self.tasks {
             task.abort();
         }
-        if let Some(path) = self.socket {
+        if let Some(path) = self.socket.take() {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -238,20 +266,24 @@ async fn serve_metrics(listener: TcpListener, reader: Reader) {
         let reader = reader.clone();
         async move {
             // One request per connection; what it asks for does not matter.
-            // Its head is read (up to the blank line) so that the answer is
-            // not written while the client is still sending.
+            // Its head is read up to the blank line (CRLF or LF), the end of
+            // what it sends, or REQUEST_TIME, whichever comes first, so that
+            // the answer does not cross a request still being sent.
             let mut head = Vec::new();
             let read = async {
                 let mut buffer = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && (head.len() as u64) < MAX_REQUEST {
+                let ended =
+                    |head: &[u8]| head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n");
+                while !ended(&head) && (head.len() as u64) < MAX_REQUEST {
                     match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return false,
+                        Ok(0) => return true,
+                        Err(_) => return false,
                         Ok(n) => head.extend_from_slice(&buffer[..n]),
                     }
                 }
                 true
             };
-            if !matches!(tokio::time::timeout(REQUEST_TIME, read).await, Ok(true)) {
+            if matches!(tokio::time::timeout(REQUEST_TIME, read).await, Ok(false)) {
                 return;
             }
             let body = reader.status().await.render_metrics();
