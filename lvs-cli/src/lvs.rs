@@ -12,15 +12,6 @@ use lvs_daemon::log::Log;
 use lvs_daemon::process::{DaemonSignal, Detach};
 use lvs_daemon::status::{ask, Format};
 
-/// How `--status` writes the daemon's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum StatusFormat {
-    /// A table for people.
-    Text,
-    /// JSON for programs.
-    Json,
-}
-
 /// How `--dump` writes the configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DumpFormat {
@@ -103,7 +94,7 @@ pub struct LvsArgs {
     pub nanny_processes: bool,
 
     /// The Unix socket the daemon answers --status on.
-    #[arg(long = "socket", value_name = "PATH", default_value = "/var/run/lvs.sock")]
+    #[arg(long = "socket", value_name = "PATH", default_value = lvs_daemon::DEFAULT_STATUS_SOCKET)]
     pub socket: PathBuf,
 
     /// Serve Prometheus metrics over HTTP on this local address (for example 127.0.0.1:9101).
@@ -111,7 +102,7 @@ pub struct LvsArgs {
     pub metrics: Option<std::net::SocketAddr>,
 
     /// Where the daemon writes its process id.
-    #[arg(long = "pidfile", value_name = "FILE", default_value = "/var/run/lvs.pid")]
+    #[arg(long = "pidfile", value_name = "FILE", default_value = lvs_daemon::DEFAULT_LVS_PIDFILE)]
     pub pidfile: PathBuf,
 }
 
@@ -126,10 +117,10 @@ impl LvsArgs {
     }
 
     /// --status's format; `None` for a value it does not know.
-    pub fn status_format(&self) -> Option<StatusFormat> {
+    pub fn status_format(&self) -> Option<Format> {
         match self.format.as_deref() {
-            None | Some("text") => Some(StatusFormat::Text),
-            Some("json") => Some(StatusFormat::Json),
+            None | Some("text") => Some(Format::Text),
+            Some("json") => Some(Format::Json),
             Some(_) => None,
         }
     }
@@ -193,10 +184,8 @@ fn daemon(args: LvsArgs) -> ExitCode {
 
 /// `lvs --status`: asks the running daemon and prints its answer.
 fn status(args: &LvsArgs) -> ExitCode {
-    let format = match args.status_format() {
-        Some(StatusFormat::Text) => Format::Text,
-        Some(StatusFormat::Json) => Format::Json,
-        None => return crate::fail("lvs", &"--format for --status is text or json"),
+    let Some(format) = args.status_format() else {
+        return crate::fail("lvs", &"--format for --status is text or json");
     };
     match ask(&args.socket, format) {
         Ok(answer) => {

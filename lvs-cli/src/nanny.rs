@@ -1,6 +1,6 @@
 //! `nanny`: Piranha's per-real-server health checker; its options are nanny 0.8.6's.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -133,25 +133,6 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// `inet_aton` forms, as nanny reads `-h`.
-fn ipv4(text: &str) -> Option<Ipv4Addr> {
-    text.parse().ok().or_else(|| {
-        use std::net::ToSocketAddrs;
-        // getaddrinfo reads the short inet_aton forms (10.1) numerically; names are not allowed.
-        if text
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() || c == '.' || c == 'x' || c == 'X')
-        {
-            (text, 0).to_socket_addrs().ok()?.find_map(|a| match a.ip() {
-                IpAddr::V4(v4) => Some(v4),
-                IpAddr::V6(_) => None,
-            })
-        } else {
-            None
-        }
-    })
-}
-
 /// Runs nanny for one real server until SIGTERM or SIGINT; SIGUSR1 forces
 /// the server down, SIGUSR2 up, SIGHUP back to checking.
 pub fn main(args: NannyArgs) -> ExitCode {
@@ -168,7 +149,7 @@ pub fn main(args: NannyArgs) -> ExitCode {
     let Some(rip) = server
         .parse::<IpAddr>()
         .ok()
-        .or_else(|| ipv4(server).map(IpAddr::V4))
+        .or_else(|| lvs_cf::inet_aton(server).map(IpAddr::V4))
     else {
         return fail(&format!("bad IP address -- {server}"));
     };
@@ -177,7 +158,11 @@ pub fn main(args: NannyArgs) -> ExitCode {
             family: lvs_ipvs::Family::of(rip),
             mark,
         },
-        (_, Some(vip)) => match vip.parse::<IpAddr>().ok().or_else(|| ipv4(vip).map(IpAddr::V4)) {
+        (_, Some(vip)) => match vip
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| lvs_cf::inet_aton(vip).map(IpAddr::V4))
+        {
             Some(addr) => ServiceKey::Addr {
                 protocol: if args.udp { Protocol::Udp } else { Protocol::Tcp },
                 addr,

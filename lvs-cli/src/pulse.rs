@@ -69,7 +69,7 @@ pub struct PulseArgs {
     #[arg(hide = true, num_args = 0.., allow_hyphen_values = false)]
     pub operands: Vec<String>,
     /// Where the daemon writes its process id.
-    #[arg(long = "pidfile", value_name = "FILE", default_value = "/var/run/pulse.pid")]
+    #[arg(long = "pidfile", value_name = "FILE", default_value = lvs_daemon::DEFAULT_PULSE_PIDFILE)]
     pub pidfile: PathBuf,
 }
 

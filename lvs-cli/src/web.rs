@@ -40,19 +40,19 @@ pub struct WebArgs {
     pub listen: SocketAddr,
 
     /// The lvs daemon's status socket.
-    #[arg(long = "lvs-socket", value_name = "PATH", default_value = "/var/run/lvs.sock")]
+    #[arg(long = "lvs-socket", value_name = "PATH", default_value = lvs_daemon::DEFAULT_STATUS_SOCKET)]
     pub lvs_socket: PathBuf,
 
     /// pulse's pid file (a reload signals pulse, which passes it on to lvs).
     #[arg(
         long = "pulse-pidfile",
         value_name = "FILE",
-        default_value = "/var/run/pulse.pid"
+        default_value = lvs_daemon::DEFAULT_PULSE_PIDFILE
     )]
     pub pulse_pidfile: PathBuf,
 
     /// The lvs daemon's pid file (signalled when pulse does not run).
-    #[arg(long = "lvs-pidfile", value_name = "FILE", default_value = "/var/run/lvs.pid")]
+    #[arg(long = "lvs-pidfile", value_name = "FILE", default_value = lvs_daemon::DEFAULT_LVS_PIDFILE)]
     pub lvs_pidfile: PathBuf,
 
     /// What to do instead of serving.

@@ -68,7 +68,7 @@ impl DirectorOptions {
             verbose: false,
             nanny_processes: false,
             nanny_foreground: false,
-            status_socket: Some(PathBuf::from("/var/run/lvs.sock")),
+            status_socket: Some(PathBuf::from(crate::DEFAULT_STATUS_SOCKET)),
             metrics: None,
         }
     }

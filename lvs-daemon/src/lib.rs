@@ -40,6 +40,13 @@
 //! - The status protocol is one line in, one answer out, on a Unix socket
 //!   whose permissions are the caller's to set (the socket's directory).
 
+/// Where the director answers status requests unless told otherwise.
+pub const DEFAULT_STATUS_SOCKET: &str = "/var/run/lvs.sock";
+/// The director's pid file (Piranha's).
+pub const DEFAULT_LVS_PIDFILE: &str = "/var/run/lvs.pid";
+/// pulse's pid file (Piranha's).
+pub const DEFAULT_PULSE_PIDFILE: &str = "/var/run/pulse.pid";
+
 pub mod config;
 pub mod director;
 pub mod log;

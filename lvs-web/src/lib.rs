@@ -70,9 +70,9 @@ impl Default for WebOptions {
             configfile: PathBuf::from(lvs_cf::DEFAULT_PATH),
             password_file: PathBuf::from(auth::DEFAULT_PASSWORD_FILE),
             listen: DEFAULT_LISTEN,
-            lvs_socket: PathBuf::from("/var/run/lvs.sock"),
-            pulse_pidfile: PathBuf::from("/var/run/pulse.pid"),
-            lvs_pidfile: PathBuf::from("/var/run/lvs.pid"),
+            lvs_socket: PathBuf::from(lvs_daemon::DEFAULT_STATUS_SOCKET),
+            pulse_pidfile: PathBuf::from(lvs_daemon::DEFAULT_PULSE_PIDFILE),
+            lvs_pidfile: PathBuf::from(lvs_daemon::DEFAULT_LVS_PIDFILE),
         }
     }
 }
