@@ -26,7 +26,7 @@ use lvs_core::director::{
 };
 use lvs_core::nanny::NannyAction;
 use lvs_health::engine::{Engine, Server, Update};
-use lvs_ipvs::{ApplyOptions, Destination, Ipvs, IpvsError, Operation, ServiceKey, Table, Timeouts};
+use lvs_ipvs::{ApplyOptions, Ipvs, IpvsError, Operation, ServiceKey, Table, Timeouts};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
@@ -196,13 +196,12 @@ fn timeouts(config: &Config) -> Option<Timeouts> {
 
 /// How an operation reads in the log.
 fn describe(operation: &Operation) -> String {
-    let endpoint = |d: &Destination| SocketAddr::new(d.addr, d.port);
     match operation {
         Operation::AddService(s) => format!("add virtual service {} ({})", s.key, s.scheduler),
         Operation::EditService(s) => format!("edit virtual service {} ({})", s.key, s.scheduler),
         Operation::DeleteService(key) => format!("delete virtual service {key}"),
-        Operation::AddDest(key, d) => format!("add {} to {key} (weight {})", endpoint(d), d.weight),
-        Operation::EditDest(key, d) => format!("set {} in {key} to weight {}", endpoint(d), d.weight),
+        Operation::AddDest(key, d) => format!("add {} to {key} (weight {})", d.address(), d.weight),
+        Operation::EditDest(key, d) => format!("set {} in {key} to weight {}", d.address(), d.weight),
         Operation::DeleteDest(key, addr, port) => {
             format!("remove {} from {key}", SocketAddr::new(*addr, *port))
         }
@@ -555,31 +554,26 @@ impl Director {
 
     /// Piranha's lines for the sorry server coming and going.
     fn log_sorry_changes(&self, operations: &[Operation]) {
-        for planned in &self.plan.services {
-            let Some((addr, port)) = planned.sorry else {
+        for operation in operations {
+            let (key, at, coming) = match operation {
+                Operation::AddDest(key, d) => (key, (d.addr, d.port), true),
+                Operation::DeleteDest(key, addr, port) => (key, (*addr, *port), false),
+                _ => continue,
+            };
+            let Some(planned) = self
+                .plan
+                .services
+                .iter()
+                .find(|s| s.service.key == *key && s.sorry == Some(at))
+            else {
                 continue;
             };
-            for operation in operations {
-                match operation {
-                    Operation::AddDest(key, d)
-                        if *key == planned.service.key && (d.addr, d.port) == (addr, port) =>
-                    {
-                        self.log.line(&format!(
-                            "Virtual Server {}: No real servers; activate sorry_server {addr}",
-                            planned.name
-                        ))
-                    }
-                    Operation::DeleteDest(key, a, p)
-                        if *key == planned.service.key && (*a, *p) == (addr, port) =>
-                    {
-                        self.log.line(&format!(
-                            "Virtual Server {}: real servers available; deactivate sorry_server {addr}",
-                            planned.name
-                        ))
-                    }
-                    _ => {}
-                }
-            }
+            let (name, addr) = (&planned.name, at.0);
+            self.log.line(&if coming {
+                format!("Virtual Server {name}: No real servers; activate sorry_server {addr}")
+            } else {
+                format!("Virtual Server {name}: real servers available; deactivate sorry_server {addr}")
+            });
         }
     }
 

@@ -73,11 +73,6 @@ impl CheckBoard {
         self.0.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
-    /// The latest check of `id`.
-    pub fn get(&self, id: usize) -> Option<LastCheck> {
-        self.0.lock().ok().and_then(|b| b.get(&id).cloned())
-    }
-
     fn insert(&self, id: usize, check: LastCheck) {
         if let Ok(mut board) = self.0.lock() {
             board.insert(id, check);

@@ -196,7 +196,7 @@ fn test() -> Result<(), String> {
         .env("RUSTDOCFLAGS", "-D warnings");
     step("cargo doc (warnings denied)", doc)?;
 
-    core_is_pure()?;
+    rooms_keep_their_rules()?;
 
     // Every library crate packages for crates.io, built from its package alone.
     let mut package = cargo();
@@ -246,7 +246,7 @@ const ONLY_FOR_THE_WEB: &[&str] = &["axum", "argon2", "hyper"];
 
 /// The rooms keep their rules: `lvs-core` depends on no IO crate, and
 /// `lvs-cli` without its `web` feature builds no web stack.
-fn core_is_pure() -> Result<(), String> {
+fn rooms_keep_their_rules() -> Result<(), String> {
     tree_lacks(&["-p", "lvs-core"], NOT_IN_THE_CORE)?;
     tree_lacks(&["-p", "lvs-cli", "--no-default-features"], ONLY_FOR_THE_WEB)
 }
