@@ -8,12 +8,22 @@
 //! can send from the partner's address can make a router stand down.
 //!
 //! The authenticated format (an lvs-rs extension) carries the sender's role,
-//! its state and a sequence number, sealed with HMAC-SHA-256 under a key both
-//! routers share. A receiver drops forged and altered datagrams, its own
-//! datagrams reflected back at it, and replays: a sequence number not above
-//! the last one accepted. Sequence numbers start from the sender's start time
-//! (seconds since the epoch, shifted left 32 bits), so a restarted router
-//! goes on above where it stopped.
+//! its state, the sender's session, a sequence number and an echo of the
+//! receiver's session, sealed with HMAC-SHA-256 under a key both routers
+//! share. A session is a random number a router draws when it starts, so
+//! freshness depends on no clock: a heartbeat is acted on only when it echoes
+//! the receiver's current session (it was made after the sender heard this
+//! run of the receiver) and its sequence is above the last accepted from that
+//! sender's session. The first heartbeat after either side starts is
+//! therefore only a handshake; the next one counts. The threat model is in
+//! `docs/pulse.md`.
+//!
+//! A receiver drops forged and altered datagrams, its own reflected back at
+//! it, stale ones (made for an earlier run of the receiver: captured and
+//! replayed, or sent before the partner heard this run), replays within a
+//! session, and heartbeats of a session the partner has since left. The same
+//! datagram arriving again over the second heartbeat channel is a
+//! [`HeartbeatError::Duplicate`], which the daemon drops without a word.
 
 use std::net::IpAddr;
 
@@ -58,7 +68,7 @@ pub enum HeartbeatError {
     /// The MAC does not match the key.
     BadMac,
     #[error("replayed heartbeat (sequence {seq}, already accepted {last})")]
-    /// Not newer than the last one accepted.
+    /// Older than the last one accepted from the same session.
     Replayed {
         /// Its sequence number.
         seq: u64,
@@ -68,6 +78,59 @@ pub enum HeartbeatError {
     #[error("our own heartbeat came back (reflected)")]
     /// Our own heartbeat, sent back.
     Reflected,
+    /// Authentic, but it does not echo this run of the receiver: captured
+    /// earlier and replayed, or sent before the partner heard this run (the
+    /// handshake after a start, which the daemon does not log).
+    #[error("stale heartbeat (made before the partner heard this run of pulse)")]
+    Stale,
+    /// The heartbeat last accepted, again: its copy over the other channel.
+    #[error("duplicate heartbeat")]
+    Duplicate,
+    /// From a session the partner has since replaced by restarting.
+    #[error("replayed heartbeat (from a run of the partner that has ended)")]
+    LeftSession,
+}
+
+/// What became of the datagrams from the partner's side, by kind: the
+/// part of pulse's status that shows an attack or a misconfiguration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct HeartbeatCounters {
+    /// Heartbeats acted on.
+    pub accepted: u64,
+    /// Copies of an accepted heartbeat over the other channel.
+    pub duplicate: u64,
+    /// Authentic but made before the partner heard this run (the handshake, or a replay).
+    pub stale: u64,
+    /// Replays within a session, or of a session that has ended.
+    pub replayed: u64,
+    /// Whose HMAC does not verify.
+    pub forged: u64,
+    /// Of the wrong length, magic or version.
+    pub malformed: u64,
+    /// From an address that is not the partner's.
+    pub unexpected_source: u64,
+    /// Our own, sent back.
+    pub reflected: u64,
+}
+
+impl HeartbeatCounters {
+    /// Counts one datagram's outcome.
+    pub fn count(&mut self, outcome: &Result<PeerState, HeartbeatError>) {
+        let counter = match outcome {
+            Ok(_) => &mut self.accepted,
+            Err(HeartbeatError::Duplicate) => &mut self.duplicate,
+            Err(HeartbeatError::Stale) => &mut self.stale,
+            Err(HeartbeatError::Replayed { .. } | HeartbeatError::LeftSession) => &mut self.replayed,
+            Err(HeartbeatError::BadMac) => &mut self.forged,
+            Err(
+                HeartbeatError::BadLength(_) | HeartbeatError::Incompatible(_) | HeartbeatError::NotLvs(_),
+            ) => &mut self.malformed,
+            Err(HeartbeatError::UnexpectedSource(_)) => &mut self.unexpected_source,
+            Err(HeartbeatError::Reflected) => &mut self.reflected,
+        };
+        *counter += 1;
+    }
 }
 
 /// Piranha's first check: the datagram must come from the partner's public
@@ -106,30 +169,52 @@ pub fn decode_piranha(datagram: &[u8]) -> Result<PeerState, HeartbeatError> {
 
 /// `LVSA`: the first bytes of an authenticated heartbeat.
 const AUTH_MAGIC: [u8; 4] = *b"LVSA";
-const AUTH_VERSION: u8 = 1;
+/// Version 2 carries sessions; version 1 (a clock-seeded sequence) is refused.
+const AUTH_VERSION: u8 = 2;
 const MAC_LEN: usize = 32;
-/// magic, version, role, state, reserved, sequence, MAC.
-pub const AUTH_LEN: usize = 4 + 1 + 1 + 1 + 1 + 8 + MAC_LEN;
+/// magic, version, role, state, reserved, sender's session, sequence, echo, MAC.
+pub const AUTH_LEN: usize = 4 + 1 + 1 + 1 + 1 + 8 + 8 + 8 + MAC_LEN;
+/// How many sessions a partner has left are remembered, so that their
+/// heartbeats stay refused after it restarted.
+const RETIRED_SESSIONS: usize = 64;
+
+/// The partner's session once one of its heartbeats proved fresh.
+#[derive(Clone, Copy, Debug)]
+struct Verified {
+    session: u64,
+    last_seq: u64,
+}
 
 /// Seals and opens authenticated heartbeats for one router.
+///
+/// Create one per run of the router with a session drawn from a random
+/// source (the daemon reads the operating system's); never reuse one.
 pub struct Authenticator {
     mac: Hmac<Sha256>,
     role: Role,
+    session: u64,
     next_seq: u64,
-    last_accepted: Option<u64>,
+    /// What our heartbeats echo: the verified partner session, or, until one
+    /// is verified, the session of the last authentic heartbeat heard.
+    echo: u64,
+    partner: Option<Verified>,
+    retired: std::collections::VecDeque<u64>,
 }
 
 impl Authenticator {
-    /// `start_unix_secs`: when this router started, which seeds its sequence numbers.
-    pub fn new(key: &[u8], role: Role, start_unix_secs: u64) -> Authenticator {
+    /// `session`: this run's random session number.
+    pub fn new(key: &[u8], role: Role, session: u64) -> Authenticator {
         // HMAC takes keys of any length; this cannot fail.
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
         Authenticator {
             mac,
             role,
-            next_seq: start_unix_secs << 32,
-            last_accepted: None,
+            session,
+            next_seq: 0,
+            echo: 0,
+            partner: None,
+            retired: std::collections::VecDeque::new(),
         }
     }
 
@@ -140,7 +225,13 @@ impl Authenticator {
         }
     }
 
-    /// The next heartbeat for `state`.
+    /// Whether a heartbeat of the partner has proved fresh in this run.
+    pub fn partner_verified(&self) -> bool {
+        self.partner.is_some()
+    }
+
+    /// The next heartbeat for `state`. Seal once per round and send the same
+    /// datagram over every channel: the copies are duplicates, not replays.
     pub fn seal(&mut self, state: PeerState) -> [u8; AUTH_LEN] {
         self.next_seq += 1;
         let mut datagram = [0u8; AUTH_LEN];
@@ -151,7 +242,9 @@ impl Authenticator {
             PeerState::Running => 1,
             PeerState::Stopped => 2,
         };
-        datagram[8..16].copy_from_slice(&self.next_seq.to_be_bytes());
+        datagram[8..16].copy_from_slice(&self.session.to_be_bytes());
+        datagram[16..24].copy_from_slice(&self.next_seq.to_be_bytes());
+        datagram[24..32].copy_from_slice(&self.echo.to_be_bytes());
         let mut mac = self.mac.clone();
         mac.update(&datagram[..AUTH_LEN - MAC_LEN]);
         datagram[AUTH_LEN - MAC_LEN..].copy_from_slice(&mac.finalize().into_bytes());
@@ -172,7 +265,13 @@ impl Authenticator {
                 body[0], body[1], body[2], body[3],
             ])));
         }
-        if body[5] == Authenticator::role_byte(self.role) {
+        let word = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&body[at..at + 8]);
+            u64::from_be_bytes(bytes)
+        };
+        let (session, seq, echo) = (word(8), word(16), word(24));
+        if body[5] == Authenticator::role_byte(self.role) || session == self.session {
             return Err(HeartbeatError::Reflected);
         }
         let state = match body[6] {
@@ -180,15 +279,45 @@ impl Authenticator {
             2 => PeerState::Stopped,
             other => return Err(HeartbeatError::Incompatible(u32::from(other))),
         };
-        let mut seq_bytes = [0u8; 8];
-        seq_bytes.copy_from_slice(&body[8..16]);
-        let seq = u64::from_be_bytes(seq_bytes);
-        if let Some(last) = self.last_accepted {
-            if seq <= last {
-                return Err(HeartbeatError::Replayed { seq, last });
-            }
+        if self.retired.contains(&session) {
+            return Err(HeartbeatError::LeftSession);
         }
-        self.last_accepted = Some(seq);
+        if echo != self.session {
+            // Authentic but not made for this run of ours. Until a partner
+            // session is verified, answer it, so that its next heartbeat can
+            // be; once one is, only a fresh heartbeat moves the echo, so old
+            // captures replayed at us cannot.
+            if self.partner.is_none() {
+                self.echo = session;
+            }
+            return Err(HeartbeatError::Stale);
+        }
+        match self.partner {
+            Some(partner) if partner.session == session => {
+                if seq == partner.last_seq {
+                    return Err(HeartbeatError::Duplicate);
+                }
+                if seq < partner.last_seq {
+                    return Err(HeartbeatError::Replayed {
+                        seq,
+                        last: partner.last_seq,
+                    });
+                }
+            }
+            Some(partner) => {
+                // The partner restarted: its old session is over for good.
+                if self.retired.len() == RETIRED_SESSIONS {
+                    self.retired.pop_front();
+                }
+                self.retired.push_back(partner.session);
+            }
+            None => {}
+        }
+        self.partner = Some(Verified {
+            session,
+            last_seq: seq,
+        });
+        self.echo = session;
         Ok(state)
     }
 }
@@ -233,35 +362,106 @@ mod tests {
         );
     }
 
-    #[test]
-    fn authenticated_round_trip_and_restart() {
-        let mut master = Authenticator::new(b"shared secret", Role::Master, 1_700_000_000);
-        let mut backup = Authenticator::new(b"shared secret", Role::Backup, 1_700_000_100);
+    /// A master and a backup that have exchanged one round (the handshake).
+    fn paired(master_session: u64, backup_session: u64) -> (Authenticator, Authenticator) {
+        let mut master = Authenticator::new(b"shared secret", Role::Master, master_session);
+        let mut backup = Authenticator::new(b"shared secret", Role::Backup, backup_session);
+        assert_eq!(
+            backup.open(&master.seal(PeerState::Running)),
+            Err(HeartbeatError::Stale),
+            "the first heartbeat is only a handshake"
+        );
+        assert_eq!(
+            master.open(&backup.seal(PeerState::Stopped)),
+            Ok(PeerState::Stopped),
+            "the backup's answer echoes the master's session"
+        );
         assert_eq!(
             backup.open(&master.seal(PeerState::Running)),
             Ok(PeerState::Running)
         );
+        (master, backup)
+    }
+
+    #[test]
+    fn authenticated_round_trip_and_duplicates_over_two_channels() {
+        let (mut master, mut backup) = paired(11, 22);
+        assert!(master.partner_verified() && backup.partner_verified());
+        let heartbeat = master.seal(PeerState::Stopped);
+        assert_eq!(backup.open(&heartbeat), Ok(PeerState::Stopped));
+        assert_eq!(backup.open(&heartbeat), Err(HeartbeatError::Duplicate));
         assert_eq!(
-            backup.open(&master.seal(PeerState::Stopped)),
-            Ok(PeerState::Stopped)
-        );
-        assert_eq!(
-            master.open(&backup.seal(PeerState::Stopped)),
-            Ok(PeerState::Stopped)
-        );
-        // The master restarts later: its sequence numbers go on above the old ones.
-        let mut restarted = Authenticator::new(b"shared secret", Role::Master, 1_700_000_500);
-        assert_eq!(
-            backup.open(&restarted.seal(PeerState::Running)),
+            backup.open(&master.seal(PeerState::Running)),
             Ok(PeerState::Running)
         );
     }
 
     #[test]
+    fn a_capture_replayed_after_the_receiver_restarts_is_stale() {
+        let (mut master, mut backup) = paired(11, 22);
+        let captured = master.seal(PeerState::Running);
+        assert_eq!(backup.open(&captured), Ok(PeerState::Running));
+        // The backup restarts (a new session); a week later the capture comes back.
+        drop(backup);
+        let mut restarted = Authenticator::new(b"shared secret", Role::Backup, 23);
+        for _ in 0..3 {
+            assert_eq!(restarted.open(&captured), Err(HeartbeatError::Stale));
+        }
+        assert!(!restarted.partner_verified());
+        // The live master hears the new session and is believed from its next heartbeat on.
+        assert_eq!(
+            master.open(&restarted.seal(PeerState::Stopped)),
+            Ok(PeerState::Stopped)
+        );
+        assert_eq!(
+            restarted.open(&master.seal(PeerState::Running)),
+            Ok(PeerState::Running)
+        );
+        // Once verified, captures replayed at it cannot move what it echoes.
+        assert_eq!(restarted.open(&captured), Err(HeartbeatError::Stale));
+        assert_eq!(
+            master.open(&restarted.seal(PeerState::Stopped)),
+            Ok(PeerState::Stopped)
+        );
+    }
+
+    #[test]
+    fn a_restarted_sender_is_believed_and_its_old_session_is_not() {
+        let (mut master, mut backup) = paired(11, 22);
+        let old_session = master.seal(PeerState::Stopped);
+        assert_eq!(backup.open(&old_session), Ok(PeerState::Stopped));
+        // The master restarts; nothing about it depends on a clock.
+        let mut restarted = Authenticator::new(b"shared secret", Role::Master, 12);
+        assert_eq!(
+            backup.open(&restarted.seal(PeerState::Running)),
+            Err(HeartbeatError::Stale)
+        );
+        assert_eq!(
+            restarted.open(&backup.seal(PeerState::Stopped)),
+            Err(HeartbeatError::Stale),
+            "the backup still echoes the old session until the new one proves fresh"
+        );
+        assert_eq!(
+            restarted.open(&backup.seal(PeerState::Stopped)),
+            Err(HeartbeatError::Stale)
+        );
+        let mut master = restarted;
+        // The restarted master echoes the backup now, so the backup believes it.
+        assert_eq!(
+            backup.open(&master.seal(PeerState::Running)),
+            Ok(PeerState::Running)
+        );
+        assert_eq!(backup.open(&old_session), Err(HeartbeatError::LeftSession));
+        assert_eq!(
+            master.open(&backup.seal(PeerState::Stopped)),
+            Ok(PeerState::Stopped)
+        );
+    }
+
+    #[test]
     fn forged_altered_replayed_and_reflected_heartbeats_are_dropped() {
-        let mut master = Authenticator::new(b"shared secret", Role::Master, 1_700_000_000);
-        let mut backup = Authenticator::new(b"shared secret", Role::Backup, 1_700_000_000);
-        let mut forger = Authenticator::new(b"guessed key", Role::Master, 1_800_000_000);
+        let (mut master, mut backup) = paired(11, 22);
+        let mut forger = Authenticator::new(b"guessed key", Role::Master, 11);
         assert_eq!(
             backup.open(&forger.seal(PeerState::Running)),
             Err(HeartbeatError::BadMac)
@@ -274,10 +474,6 @@ mod tests {
             assert_eq!(backup.open(&altered), Err(HeartbeatError::BadMac), "byte {i}");
         }
         assert_eq!(backup.open(&genuine), Ok(PeerState::Stopped));
-        assert!(matches!(
-            backup.open(&genuine),
-            Err(HeartbeatError::Replayed { .. })
-        ));
         let older = master.seal(PeerState::Running);
         let newer = master.seal(PeerState::Running);
         assert_eq!(backup.open(&newer), Ok(PeerState::Running));
@@ -285,6 +481,10 @@ mod tests {
             matches!(backup.open(&older), Err(HeartbeatError::Replayed { .. })),
             "an older sequence is a replay"
         );
+        assert!(matches!(
+            backup.open(&genuine),
+            Err(HeartbeatError::Replayed { .. })
+        ));
         let own = backup.seal(PeerState::Running);
         assert_eq!(backup.open(&own), Err(HeartbeatError::Reflected));
         assert_eq!(backup.open(&genuine[..10]), Err(HeartbeatError::BadLength(10)));

@@ -17,7 +17,8 @@
 //! - [`director`]: the planner and reconciler that turn lvs.cf and the
 //!   servers' health into the IPVS operations the kernel's table needs,
 //!   and the health a reload carries over; [`status`]: the director's typed
-//!   status, as it is served, printed and scraped.
+//!   status, as it is served, printed and scraped; [`throttle`]: how
+//!   often a repeated log line may be written.
 //!
 //! # Call contract
 //!
@@ -40,3 +41,4 @@ pub mod heartbeat;
 pub mod nanny;
 pub mod router;
 pub mod status;
+pub mod throttle;

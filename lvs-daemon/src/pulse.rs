@@ -17,8 +17,9 @@ use lvs_arp::frame::Announcement;
 use lvs_arp::link::{Change, Rtnl};
 use lvs_arp::packet::PacketSocket;
 use lvs_core::failover::{Action, DeactivateReason, Event, Failover, PeerState, Role};
-use lvs_core::heartbeat::{self, Authenticator, HeartbeatError};
+use lvs_core::heartbeat::{self, Authenticator, HeartbeatCounters, HeartbeatError};
 use lvs_core::router::{RouterSettings, SettingsError, Vip};
+use lvs_core::throttle::{Throttle, Verdict};
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
 use tokio::net::UdpSocket;
 use tokio::process::{Child, Command};
@@ -33,6 +34,13 @@ use crate::log::Log;
 const LVSD_STOP_GRACE: Duration = Duration::from_secs(10);
 /// A shared key shorter than this is refused: it would be guessable.
 const MIN_KEY_LEN: usize = 16;
+/// Logged when heartbeats go without `heartbeat_key` (Piranha's format).
+const UNAUTHENTICATED_WARNING: &str =
+    "WARNING: heartbeats are not authenticated (no heartbeat_key in lvs.cf): \
+     anyone who can send from the partner's address can make this router take over or stand down; \
+     see docs/pulse.md";
+/// Lines about dropped heartbeats: at most this many a minute, then a count.
+const DROPPED_LINES_PER_MINUTE: u32 = 5;
 
 /// Why pulse cannot start (or cannot take a new lvs.cf on reload).
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +75,9 @@ pub enum PulseError {
     /// The host's addresses cannot be listed.
     #[error("cannot list this host's addresses: {0}")]
     Addresses(#[source] lvs_arp::LinkError),
+    /// No random session number for authenticated heartbeats.
+    #[error("cannot read random bytes for the heartbeat session: {0}")]
+    Random(#[source] std::io::Error),
     /// A heartbeat socket cannot be bound.
     #[error("cannot create heartbeat socket. running as root?")]
     Socket(#[source] std::io::Error),
@@ -181,9 +192,19 @@ enum Command_ {
 #[derive(Clone, Debug)]
 pub struct PulseHandle {
     commands: UnboundedSender<Command_>,
+    heartbeats: std::sync::Arc<std::sync::Mutex<HeartbeatCounters>>,
 }
 
 impl PulseHandle {
+    /// What became of the datagrams from the partner's side so far.
+    pub fn heartbeats(&self) -> HeartbeatCounters {
+        // A poisoned lock still holds counts worth reading.
+        *self
+            .heartbeats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Asks for lvs.cf to be re-read (the lvs daemon is told too); false
     /// when pulse has ended.
     pub fn reload(&self) -> bool {
@@ -233,8 +254,18 @@ fn read_settings(
 ) -> Result<(RouterSettings, Option<Vec<u8>>), PulseError> {
     let config = load_config(&options.configfile)?;
     let local = local_addresses(rtnl)?;
-    let settings = RouterSettings::from_config(&config, &local, &system_resolver)?;
+    let mut settings = RouterSettings::from_config(&config, &local, &system_resolver)?;
     let key = settings.key_file.as_deref().map(read_key).transpose()?;
+    // Logged with the settings' notes, at start and on each reload.
+    match settings.key_file.as_deref() {
+        Some(path) => settings.notes.extend(crate::files::exposure_warning(
+            std::path::Path::new(path),
+            "heartbeat key file",
+            true,
+        )),
+        None if settings.partner.is_empty() => {}
+        None => settings.notes.push(UNAUTHENTICATED_WARNING.to_owned()),
+    }
     Ok((settings, key))
 }
 
@@ -270,6 +301,8 @@ pub struct Pulse {
     bound: Vec<std::net::UdpSocket>,
     sockets: Vec<UdpSocket>,
     auth: Option<Authenticator>,
+    heartbeats: std::sync::Arc<std::sync::Mutex<HeartbeatCounters>>,
+    dropped_lines: Throttle,
     lvsd: Option<RunningLvs>,
     announcing: Option<JoinHandle<()>>,
     sync: Option<SyncSwitch>,
@@ -295,9 +328,11 @@ impl Pulse {
         let (machine, startup) = Failover::new(settings.failover(options.force_active), Instant::now());
         let auth = key
             .as_deref()
-            .map(|key| Authenticator::new(key, settings.role, unix_now()));
+            .map(|key| new_session(key, settings.role))
+            .transpose()?;
         let sync = SyncSwitch::for_settings(&settings, options.dry_run, &log);
         let (sender, commands) = unbounded_channel();
+        let heartbeats: std::sync::Arc<std::sync::Mutex<HeartbeatCounters>> = std::sync::Arc::default();
         Ok(Pulse {
             options,
             settings,
@@ -308,13 +343,18 @@ impl Pulse {
             bound,
             sockets: Vec::new(),
             auth,
+            heartbeats: heartbeats.clone(),
+            dropped_lines: Throttle::new(DROPPED_LINES_PER_MINUTE, Duration::from_secs(60)),
             lvsd: None,
             announcing: None,
             sync,
             link_failed: false,
             log,
             commands,
-            handle: PulseHandle { commands: sender },
+            handle: PulseHandle {
+                commands: sender,
+                heartbeats,
+            },
         })
     }
 
@@ -410,7 +450,7 @@ impl Pulse {
                 }
                 Wake::Datagram(index, Ok((len, from))) => {
                     let datagram = buffers[index][..len].to_vec();
-                    match self.read_heartbeat(&datagram, from) {
+                    match self.read_heartbeat(&datagram, from, now) {
                         Some(state) => self.machine.handle(Event::Heartbeat(state), now),
                         None => Vec::new(),
                     }
@@ -445,45 +485,72 @@ impl Pulse {
         }
     }
 
-    /// Checks a datagram and returns the partner's state, logging what is
-    /// dropped and why.
-    fn read_heartbeat(&mut self, datagram: &[u8], from: SocketAddr) -> Option<PeerState> {
+    /// Checks a datagram and returns the partner's state; counts what is
+    /// dropped and logs why, a few lines a minute at most.
+    fn read_heartbeat(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) -> Option<PeerState> {
         let partners: Vec<IpAddr> = self.settings.partner.iter().map(SocketAddr::ip).collect();
-        if let Err(e) = heartbeat::check_source(from.ip(), &partners) {
-            self.log.debug(&e.to_string());
-            return None;
-        }
-        let decoded = match self.auth.as_mut() {
+        let outcome = heartbeat::check_source(from.ip(), &partners).and_then(|()| match self.auth.as_mut() {
             Some(auth) => auth.open(datagram),
             None => heartbeat::decode_piranha(datagram),
-        };
-        match decoded {
+        });
+        self.heartbeats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .count(&outcome);
+        let line = match outcome {
             Ok(state) => {
                 self.log.debug(&format!("heartbeat {state:?} from {}", from.ip()));
-                Some(state)
+                return Some(state);
             }
-            Err(e @ (HeartbeatError::BadLength(_) | HeartbeatError::Incompatible(_))) => {
-                self.log.line(&e.to_string());
-                None
+            // Expected: a stranger's datagram, the copy over the second
+            // channel, the handshake after a start.
+            Err(
+                e @ (HeartbeatError::UnexpectedSource(_)
+                | HeartbeatError::Duplicate
+                | HeartbeatError::Stale
+                | HeartbeatError::NotLvs(_)),
+            ) => {
+                self.log.debug(&format!("{e} (from {})", from.ip()));
+                return None;
             }
-            Err(e @ HeartbeatError::NotLvs(_)) => {
-                self.log.debug(&e.to_string());
-                None
+            Err(e @ (HeartbeatError::BadLength(_) | HeartbeatError::Incompatible(_))) => e.to_string(),
+            Err(e) => format!("dropped a heartbeat from {}: {e}", from.ip()),
+        };
+        match self.dropped_lines.check(now) {
+            Verdict::Log { suppressed } => {
+                if suppressed > 0 {
+                    self.log.line(&format!(
+                        "{suppressed} more bad heartbeats were dropped without a line (counts: {})",
+                        self.counts_line()
+                    ));
+                }
+                self.log.line(&line);
             }
-            Err(e) => {
-                self.log
-                    .line(&format!("dropped a heartbeat from {}: {e}", from.ip()));
-                None
-            }
+            _ => self.log.debug(&line),
         }
+        None
+    }
+
+    /// The heartbeat counters, as a log line shows them.
+    fn counts_line(&self) -> String {
+        let c = *self
+            .heartbeats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        format!(
+            "accepted {}, forged {}, replayed {}, malformed {}, reflected {}, stale {}, duplicate {}, from strangers {}",
+            c.accepted, c.forged, c.replayed, c.malformed, c.reflected, c.stale, c.duplicate, c.unexpected_source
+        )
     }
 
     async fn send_heartbeat(&mut self, state: PeerState) {
+        // Sealed once: the copy over the other channel is a duplicate, not a replay.
+        let datagram: Vec<u8> = match self.auth.as_mut() {
+            Some(auth) => auth.seal(state).to_vec(),
+            None => heartbeat::encode_piranha(state).to_vec(),
+        };
         for (socket, partner) in self.sockets.iter().zip(&self.settings.partner) {
-            let sent = match self.auth.as_mut() {
-                Some(auth) => socket.send_to(&auth.seal(state), partner).await,
-                None => socket.send_to(&heartbeat::encode_piranha(state), partner).await,
-            };
+            let sent = socket.send_to(&datagram, partner).await;
             if let Err(e) = sent {
                 self.log.debug(&format!("heartbeat to {partner} failed: {e}"));
             }
@@ -732,10 +799,13 @@ impl Pulse {
                     }
                 }
                 if key != self.key {
-                    self.auth = key
-                        .as_deref()
-                        .map(|key| Authenticator::new(key, new.role, unix_now()));
-                    self.key = key;
+                    match key.as_deref().map(|key| new_session(key, new.role)).transpose() {
+                        Ok(auth) => {
+                            self.auth = auth;
+                            self.key = key;
+                        }
+                        Err(e) => self.log.line(&format!("{e}; keeping the running key")),
+                    }
                 }
                 self.machine.set_timers(new.keepalive, new.deadtime, now);
                 self.settings = new;
@@ -1040,8 +1110,9 @@ fn describe_exit(pid: u32, status: std::io::Result<std::process::ExitStatus>) ->
     }
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// An authenticator for a new session: a random number from the kernel, so
+/// that no clock is trusted and no two runs share one.
+fn new_session(key: &[u8], role: Role) -> Result<Authenticator, PulseError> {
+    let session = getrandom::u64().map_err(|e| PulseError::Random(std::io::Error::other(e.to_string())))?;
+    Ok(Authenticator::new(key, role, session))
 }

@@ -143,8 +143,6 @@ impl Passwords {
 /// Sets `user`'s password in the file at `path`, creating it (mode 0600) or
 /// replacing the user's line; the file is replaced atomically.
 pub fn set_password(path: &Path, user: &str, password: &str) -> Result<(), AuthError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let io = |source| AuthError::Io {
         path: path.to_owned(),
         source,
@@ -164,18 +162,8 @@ pub fn set_password(path: &Path, user: &str, password: &str) -> Result<(), AuthE
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let temporary = path.with_extension("passwd.new");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(io)?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+    lvs_daemon::files::replace_atomically(path, text.as_bytes(), 0o600)
+        .map_err(|(path, source)| AuthError::Io { path, source })
 }
 
 #[derive(Clone, Debug)]

@@ -1,15 +1,17 @@
 //! Reading and writing lvs.cf for the web tool: a save is validated, counts
 //! `serial_no` up, keeps the previous file as `lvs.cf.bak` and replaces the
 //! file atomically (a temporary file in the same directory, then a rename),
-//! with the old file's mode and owner.
+//! with the old file's mode and owner; a new file is created 0600, whatever
+//! the umask.
 
-use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use lvs_cf::{Config, ParseOptions};
 
 use lvs_cf::edit::{Document, Problem};
+
+/// The mode of an lvs.cf the tool creates: its commands run as root.
+pub const NEW_FILE_MODE: u32 = 0o600;
 
 #[derive(Debug, thiserror::Error)]
 /// Why lvs.cf cannot be loaded or saved.
@@ -72,75 +74,24 @@ pub fn save(path: &Path, document: &Document) -> Result<Config, StoreError> {
         let path = path.to_owned();
         move |source| StoreError::Io { path, source }
     };
-    let old = std::fs::metadata(path).ok();
-    if old.is_some() {
-        replace(
-            &backup_path(path),
-            &std::fs::read(path).map_err(io(path))?,
-            old.as_ref(),
-        )?;
+    if path.exists() {
+        replace(&backup_path(path), &std::fs::read(path).map_err(io(path))?)?;
     }
-    replace(path, lvs_cf::write(&config).as_bytes(), old.as_ref())?;
+    replace(path, lvs_cf::write(&config).as_bytes())?;
     Ok(config)
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it over
-/// `path`, so readers see the old file or the new one, never a part.
-fn replace(path: &Path, bytes: &[u8], like: Option<&std::fs::Metadata>) -> Result<(), StoreError> {
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(format!(".tmp-{}", std::process::id()));
-    let temporary = path.with_file_name(name);
-    let io = |source| StoreError::Io {
-        path: temporary.clone(),
-        source,
-    };
-    let mode = like.map_or(0o644, |m| m.permissions().mode() & 0o7777);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&temporary)
-        .map_err(io)?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.set_permissions(std::fs::Permissions::from_mode(mode)))
-        .and_then(|()| match like {
-            // Only root may give a file away; others keep their own.
-            Some(m) if unsafe { libc::geteuid() } == 0 => {
-                std::os::unix::fs::fchown(&file, Some(m.uid()), Some(m.gid()))
-            }
-            _ => Ok(()),
-        })
-        .and_then(|()| file.sync_all());
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(io(e));
-    }
-    std::fs::rename(&temporary, path).map_err(|source| {
-        let _ = std::fs::remove_file(&temporary);
-        StoreError::Io {
-            path: path.to_owned(),
-            source,
-        }
-    })?;
-    // The rename reaches the disk with its directory.
-    let directory = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::File::open(directory)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| StoreError::Io {
-            path: directory.to_owned(),
-            source,
-        })
+/// Replaces `path` atomically; a new file is private to its owner (0600).
+fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    lvs_daemon::files::replace_atomically(path, bytes, NEW_FILE_MODE)
+        .map_err(|(path, source)| StoreError::Io { path, source })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lvs_cf::edit::set;
+    use std::os::unix::fs::PermissionsExt as _;
 
     const VALID: &str = "serial_no = 7\nprimary = 192.0.2.1\nservice = lvs\n\
         virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n\
@@ -167,6 +118,21 @@ mod tests {
         assert_eq!(mode, 0o640);
         // Nothing but the file and its backup is left in the directory.
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 2);
+    }
+
+    #[test]
+    fn a_new_file_is_private_whatever_the_umask() {
+        let dir = testkit::TempDir::new("web-store-new");
+        let path = dir.path().join("lvs.cf");
+        std::fs::write(dir.path().join("seed.cf"), VALID).expect("write");
+        let document = load(&dir.path().join("seed.cf")).expect("load");
+        // SAFETY: umask has no preconditions.
+        let before = unsafe { libc::umask(0o000) };
+        let saved = save(&path, &document);
+        unsafe { libc::umask(before) };
+        saved.expect("save");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, NEW_FILE_MODE);
     }
 
     #[test]
