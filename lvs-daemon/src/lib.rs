@@ -38,7 +38,7 @@
 //! - No runtime of its own, no global state: two directors in one process
 //!   are two values (each with its own status socket, if any).
 //! - The status protocol is one line in, one answer out, on a Unix socket
-//!   whose permissions are the caller's to set (the socket's directory).
+//!   of mode 0600: no authentication beyond who may connect.
 
 /// Where the director answers status requests unless told otherwise.
 pub const DEFAULT_STATUS_SOCKET: &str = "/var/run/lvs.sock";

@@ -130,7 +130,7 @@ fn kernel_listing(ipvs: &mut Ipvs) -> Listing {
 /// serve, and removes the socket (however the director's run ended).
 pub(crate) struct StatusServer {
     tasks: Vec<JoinHandle<()>>,
-    socket: Option<PathBuf>,
+    socket: Option<(PathBuf, FileIdentity)>,
 }
 
 impl StatusServer {
@@ -163,12 +163,12 @@ impl StatusServer {
             }
         }
         if let Some(path) = socket {
-            // A socket left by a killed daemon is replaced.
-            let _ = std::fs::remove_file(path);
-            match UnixListener::bind(path) {
-                Ok(listener) => {
+            match bind_private(path).and_then(|(listener, identity)| {
+                UnixListener::from_std(listener).map(|listener| (listener, identity))
+            }) {
+                Ok((listener, identity)) => {
                     server.tasks.push(tokio::spawn(serve_status(listener, reader)));
-                    server.socket = Some(path.to_owned());
+                    server.socket = Some((path.to_owned(), identity));
                 }
                 Err(e) => log.line(&format!("no status socket at {}: {e}", path.display())),
             }
@@ -177,13 +177,67 @@ impl StatusServer {
     }
 }
 
+/// A file's device and inode: what tells our socket from one put in its place.
+type FileIdentity = (u64, u64);
+
+fn identity(metadata: &std::fs::Metadata) -> FileIdentity {
+    use std::os::unix::fs::MetadataExt as _;
+    (metadata.dev(), metadata.ino())
+}
+
+/// Binds a socket at `path` that only its owner (root) can connect to,
+/// whatever the umask: it is bound under a temporary name, given mode 0600
+/// and renamed into place. Only a stale socket (one nobody answers on) is
+/// replaced; any other file, or a socket a live daemon answers on, is left
+/// alone and refused.
+fn bind_private(path: &Path) -> std::io::Result<(std::os::unix::net::UnixListener, FileIdentity)> {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+        Ok(metadata) if !metadata.file_type().is_socket() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket; it is left alone",
+            ))
+        }
+        Ok(_) => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another daemon answers on it",
+                ));
+            }
+        }
+    }
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".new-{}", std::process::id()));
+    let temporary = path.with_file_name(name);
+    let _ = std::fs::remove_file(&temporary);
+    let listener = std::os::unix::net::UnixListener::bind(&temporary)?;
+    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| listener.set_nonblocking(true))
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .and_then(|()| std::fs::symlink_metadata(path));
+    match placed {
+        Ok(metadata) => Ok((listener, identity(&metadata))),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(e)
+        }
+    }
+}
+
 impl Drop for StatusServer {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
         }
-        if let Some(path) = self.socket.take() {
-            let _ = std::fs::remove_file(path);
+        // Only our own socket: whatever has been put there since stays.
+        if let Some((path, ours)) = self.socket.take() {
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| identity(&m) == ours) {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }
@@ -355,4 +409,108 @@ pub fn fetch(socket: &Path) -> Result<Status, FetchError> {
         path: socket.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn serve(path: &Path) -> (tokio::runtime::Runtime, StatusServer) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (publisher, snapshot) = watch::channel(Arc::new(Snapshot::default()));
+        let server = {
+            let _inside = runtime.enter();
+            StatusServer::start(
+                Some(path),
+                None,
+                snapshot,
+                CheckBoard::default(),
+                None,
+                &Log::stderr("test: ", false),
+            )
+        };
+        // The director's loop would hold the sender for as long as it runs.
+        std::mem::forget(publisher);
+        (runtime, server)
+    }
+
+    #[test]
+    fn the_socket_is_private_whatever_the_umask_and_only_a_stale_one_is_replaced() {
+        let dir = testkit::TempDir::new("status-socket");
+        let path = dir.path().join("lvs.sock");
+        // A file that is not a socket is never deleted.
+        std::fs::write(&path, "keep me").expect("write");
+        assert!(bind_private(&path).is_err());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "keep me");
+        std::fs::remove_file(&path).expect("remove");
+
+        // SAFETY: umask has no preconditions.
+        let before = unsafe { libc::umask(0) };
+        let bound = bind_private(&path);
+        unsafe { libc::umask(before) };
+        let (live, _) = bound.expect("bind");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A socket that a live daemon answers on is not taken over.
+        let error = bind_private(&path).expect_err("in use");
+        assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+        drop(live);
+        // A stale one (a killed daemon's) is.
+        bind_private(&path).expect("replace the stale socket");
+    }
+
+    #[test]
+    fn the_server_removes_only_its_own_socket() {
+        let dir = testkit::TempDir::new("status-socket-own");
+        let path = dir.path().join("lvs.sock");
+        let (runtime, server) = serve(&path);
+        assert!(path.exists());
+        std::fs::remove_file(&path).expect("remove");
+        std::fs::write(&path, "someone else's").expect("write");
+        drop(server);
+        drop(runtime);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "someone else's");
+
+        let (runtime, server) = serve(&path.with_file_name("second.sock"));
+        drop(server);
+        drop(runtime);
+        assert!(!path.with_file_name("second.sock").exists());
+    }
+
+    #[test]
+    fn a_request_without_an_end_is_cut_at_its_limit() {
+        let dir = testkit::TempDir::new("status-socket-long");
+        let path = dir.path().join("lvs.sock");
+        let (runtime, server) = serve(&path);
+        let client = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let mut stream = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+                stream
+                    .set_write_timeout(Some(Duration::from_secs(5)))
+                    .expect("timeout");
+                // 64 MiB without a newline: the server stops reading at its
+                // limit and answers, so the writes fail long before the end.
+                let chunk = vec![b'x'; 1 << 20];
+                let written = (0..64).take_while(|_| stream.write_all(&chunk).is_ok()).count();
+                let mut answer = String::new();
+                let _ = stream.read_to_string(&mut answer);
+                (written, answer)
+            }
+        });
+        let (written, answer) = runtime.block_on(async {
+            loop {
+                if client.is_finished() {
+                    break client.join().expect("client");
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        assert!(written < 64, "the server read {written} MiB of one request");
+        drop((answer, server));
+    }
 }
