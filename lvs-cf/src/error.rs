@@ -54,6 +54,9 @@ pub enum ErrorKind {
     #[error("invalid UTF-8")]
     /// The file is not UTF-8.
     InvalidUtf8,
+    #[error("line too long")]
+    /// A line longer than [`MAX_LINE_BYTES`](crate::MAX_LINE_BYTES).
+    LineTooLong,
 }
 
 /// A parse error at a line and column, with the offending line.

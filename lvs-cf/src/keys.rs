@@ -707,18 +707,37 @@ pub fn unknown_key_note(key: &str, scope: Scope, strict: bool) -> String {
         }
     }
     match nearest(key, scope) {
-        Some(near) => format!("unknown key `{key}`; did you mean `{near}`?"),
-        None => format!("unknown key `{key}`"),
+        Some(near) => format!("unknown key `{}`; did you mean `{near}`?", shown(key)),
+        None => format!("unknown key `{}`", shown(key)),
     }
 }
 
-/// The known key of `scope` with the smallest edit distance to `word`.
+/// The known key of `scope` with the smallest edit distance to `word`,
+/// among those whose length is within [`SUGGESTION_REACH`] of the word's: a
+/// word much longer or shorter than every key gets no suggestion, and costs
+/// no more than reading its length.
 pub fn nearest(word: &str, scope: Scope) -> Option<&'static str> {
+    let length = word.chars().take(MAX_KEY_CHARS + SUGGESTION_REACH + 1).count();
     keys(scope)
         .iter()
+        .filter(|k| k.name.len().abs_diff(length) <= SUGGESTION_REACH)
         .map(|k| (edit_distance(word, k.name), k.name))
         .min_by_key(|&(d, _)| d)
         .map(|(_, name)| name)
+}
+
+/// How many characters longer or shorter than a key a word may be and still
+/// get it suggested.
+const SUGGESTION_REACH: usize = 4;
+/// Longer than any key's name.
+const MAX_KEY_CHARS: usize = 40;
+
+/// `word` for a message: at most 64 characters of it.
+fn shown(word: &str) -> std::borrow::Cow<'_, str> {
+    match word.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &word[..end]).into(),
+        None => word.into(),
+    }
 }
 
 /// Levenshtein distance over characters.
@@ -740,6 +759,24 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_key_is_shorter_than_the_suggestion_bound() {
+        for scope in [Scope::Global, Scope::Virtual, Scope::Server] {
+            for key in keys(scope) {
+                assert!(key.name.chars().count() <= MAX_KEY_CHARS, "{}", key.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_unknown_word_gets_no_suggestion_and_a_short_message() {
+        let word = "k".repeat(60_000);
+        assert_eq!(nearest(&word, Scope::Global), None);
+        let note = unknown_key_note(&word, Scope::Global, false);
+        assert!(note.len() < 100, "{} bytes", note.len());
+        assert_eq!(nearest("deadtmie", Scope::Global), Some("deadtime"));
+    }
 
     #[test]
     fn distance() {

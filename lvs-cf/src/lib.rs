@@ -81,3 +81,8 @@ pub use writer::{quote, unquote, write};
 
 /// Where Piranha keeps the file.
 pub const DEFAULT_PATH: &str = "/etc/sysconfig/ha/lvs.cf";
+
+/// The longest line read, in bytes: a longer one is
+/// [`ErrorKind::LineTooLong`], so that a hostile file cannot make the parser
+/// take memory or time out of proportion to its size.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;

@@ -296,6 +296,28 @@ fn lines_with_invalid_utf8(bytes: &[u8]) -> Vec<usize> {
     bad
 }
 
+/// The error for the first line longer than [`MAX_LINE_BYTES`]: no lvs.cf
+/// needs one, and refusing it keeps the lexer's memory and the time of
+/// every message bounded by a small multiple of the file's size.
+fn overlong_line(text: &str) -> Option<ParseError> {
+    let (index, line) = text
+        .split('\n')
+        .enumerate()
+        .find(|(_, line)| line.len() > crate::MAX_LINE_BYTES)?;
+    let shown: String = line.chars().take(80).collect();
+    Some(ParseError {
+        line: index + 1,
+        column: 1,
+        kind: ErrorKind::LineTooLong,
+        source_line: format!("{shown}..."),
+        note: Some(format!(
+            "the line has {} bytes; lines are limited to {}",
+            line.len(),
+            crate::MAX_LINE_BYTES
+        )),
+    })
+}
+
 fn parse_text(
     text: &str,
     options: &ParseOptions<'_>,
@@ -312,6 +334,9 @@ fn parse_text(
         });
     }
     let text = lexer::normalize_line_ends(text);
+    if let Some(error) = overlong_line(&text) {
+        return Err(error);
+    }
     let dialect = if options.strict {
         Dialect::Strict
     } else {

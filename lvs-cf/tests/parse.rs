@@ -984,3 +984,20 @@ fn virtual_and_failover_blocks_in_one_file() {
         assert_eq!(c.failover_services[0].name, "ftp");
     }
 }
+
+#[test]
+fn an_overlong_line_is_refused_with_its_number_and_a_short_message() {
+    let text = format!(
+        "serial_no = 1\nprimary = 192.0.2.1\n{} = 1\nservice = lvs\n",
+        "a ".repeat(lvs_cf::MAX_LINE_BYTES)
+    );
+    let error = lvs_cf::parse(&text).expect_err("too long");
+    assert_eq!(error.kind, lvs_cf::ErrorKind::LineTooLong);
+    assert_eq!(error.line, 3);
+    let message = error.to_string();
+    assert!(message.len() < 400, "{message}");
+    assert!(message.contains("lines are limited to 65536"), "{message}");
+    // Up to the limit, a line is read as usual.
+    let text = format!("serial_no = 1\n#{}\nprimary = 192.0.2.1\nservice = lvs\n", "x".repeat(60_000));
+    assert!(lvs_cf::parse(&text).is_ok());
+}

@@ -106,7 +106,7 @@ struct Outcome {
     status: Option<i32>,
 }
 
-fn run(program: &str, args: &[String], input: Option<&str>) -> Outcome {
+fn run<A: AsRef<std::ffi::OsStr>>(program: &str, args: &[A], input: Option<&str>) -> Outcome {
     let mut child = Command::new(program)
         .arg0("ipvsadm")
         .args(args)
@@ -323,6 +323,41 @@ fn cryptic_kernel_errors_get_a_hint_after_ipvsadms_line() {
         "{:?}",
         steps[3]
     );
+}
+
+/// Arguments that are not UTF-8 are refused as ipvsadm refuses them (the
+/// standard library's `args` would have panicked with status 101).
+#[test]
+fn arguments_that_are_not_utf8_are_refused_as_ipvsadm_refuses_them() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt as _;
+    if !lab("arguments_that_are_not_utf8_are_refused_as_ipvsadm_refuses_them") {
+        return;
+    }
+    let ns = Netns::new("ipvsadm-bytes");
+    for args in [
+        vec![OsString::from("-A"), OsString::from("-t"), OsString::from_vec(b"192.0.2.\xff:80".to_vec())],
+        vec![OsString::from_vec(b"-\xfe".to_vec())],
+        vec![
+            OsString::from("-A"),
+            OsString::from("-t"),
+            OsString::from("192.0.2.1:80"),
+            OsString::from("-s"),
+            OsString::from_vec(b"r\xffr".to_vec()),
+        ],
+    ] {
+        let (theirs, ours) = ns.run(|| (run(THEIRS, &args, None), run(OURS, &args, None)));
+        let (theirs, ours) = comparable(&theirs, &ours);
+        assert_ne!(ours.status, Some(101), "{args:?}: {ours:?}");
+        assert_eq!(ours.status, theirs.status, "{args:?}: ours {ours:?}, theirs {theirs:?}");
+        assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
+        assert_eq!(
+            ours.stderr.replace('\u{fffd}', "?"),
+            theirs.stderr.replace('\u{fffd}', "?"),
+            "{args:?}"
+        );
+        ns.run(|| run(THEIRS, &["-C"], None));
+    }
 }
 
 /// `-L --json`: the table for programs.
