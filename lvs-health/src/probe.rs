@@ -47,7 +47,7 @@ enum Reply {
 /// acknowledgement number its reply must carry (our sequence number + 1).
 #[derive(Default)]
 struct Waiting {
-    next_sequence: u32,
+    sequences: Sequences,
     replies: HashMap<(SocketAddrV4, u32), oneshot::Sender<Reply>>,
     sources: HashMap<Ipv4Addr, (Ipv4Addr, Instant)>,
 }
@@ -104,10 +104,7 @@ impl SynProber {
         let shared = Arc::new(Shared {
             socket,
             port,
-            waiting: Mutex::new(Waiting {
-                next_sequence: initial_sequence(),
-                ..Waiting::default()
-            }),
+            waiting: Mutex::new(Waiting::default()),
         });
         let reader = tokio::spawn(read_replies(Arc::clone(&shared)));
         Ok(SynProber {
@@ -134,8 +131,7 @@ impl SynProber {
         let (sender, receiver) = oneshot::channel();
         let sequence = {
             let mut waiting = self.shared.waiting();
-            let sequence = waiting.next_sequence;
-            waiting.next_sequence = sequence.wrapping_add(1);
+            let sequence = waiting.sequences.next(target);
             waiting.replies.insert((target, sequence.wrapping_add(1)), sender);
             sequence
         };
@@ -233,13 +229,33 @@ impl Drop for Entry<'_> {
     }
 }
 
-/// Sequence numbers start somewhere unpredictable, so a reply left over from
-/// an earlier run is unlikely to match a probe of this one.
-fn initial_sequence() -> u32 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    now.subsec_nanos() ^ (now.as_secs() as u32).rotate_left(16) ^ std::process::id()
+/// Sequence numbers no one outside can predict: a keyed hash (SipHash,
+/// with keys the standard library draws from the operating system) of the
+/// target and a counter, in the manner of RFC 6528's initial sequence
+/// numbers. A server that sees its own probes learns nothing about the
+/// numbers of the others, so it cannot answer for them; and a reply left
+/// over from an earlier run matches no probe of this one.
+struct Sequences {
+    key: std::collections::hash_map::RandomState,
+    counter: u64,
+}
+
+impl Default for Sequences {
+    fn default() -> Sequences {
+        Sequences {
+            key: std::collections::hash_map::RandomState::new(),
+            counter: 0,
+        }
+    }
+}
+
+impl Sequences {
+    fn next(&mut self, target: SocketAddrV4) -> u32 {
+        use std::hash::BuildHasher as _;
+        self.counter += 1;
+        // The low 32 bits of a 64-bit keyed hash.
+        self.key.hash_one((target, self.counter)) as u32
+    }
 }
 
 /// A SYN from `source:port` to `target` with sequence number `sequence`.
@@ -359,6 +375,25 @@ fn attach_reply_filter(fd: &OwnedFd, port: u16) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_numbers_do_not_follow_from_one_another() {
+        let a: SocketAddrV4 = "10.0.0.1:80".parse().expect("literal");
+        let b: SocketAddrV4 = "10.0.0.2:80".parse().expect("literal");
+        let mut sequences = Sequences::default();
+        let mut other_run = Sequences::default();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let (x, y) = (sequences.next(a), sequences.next(b));
+            // What a server sees of its own probe says nothing of the next one.
+            for delta in [0u32, 1, 2] {
+                assert_ne!(y, x.wrapping_add(delta));
+            }
+            assert_ne!(x, other_run.next(a), "two runs share numbers");
+            seen.insert(x);
+        }
+        assert!(seen.len() > 9_990, "{} distinct of 10000", seen.len());
+    }
 
     #[test]
     fn a_syn_and_the_replies_to_it() {
