@@ -55,6 +55,11 @@ pub struct WebArgs {
     #[arg(long = "lvs-pidfile", value_name = "FILE", default_value = lvs_daemon::DEFAULT_LVS_PIDFILE)]
     pub lvs_pidfile: PathBuf,
 
+    /// A host name the tool answers to, besides IP addresses and localhost
+    /// (repeatable); requests naming any other host are refused.
+    #[arg(long = "server-name", value_name = "NAME")]
+    pub server_names: Vec<String>,
+
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<WebCommand>,
@@ -70,6 +75,7 @@ impl WebArgs {
         options.lvs_socket = self.lvs_socket.clone();
         options.pulse_pidfile = self.pulse_pidfile.clone();
         options.lvs_pidfile = self.lvs_pidfile.clone();
+        options.host_names = self.server_names.clone();
         options
     }
 }
@@ -162,6 +168,9 @@ pub fn main(args: WebArgs) -> ExitCode {
         }
         Err(e) => return fail(&format!("{e} (set a password with `lvs-web passwd`)")),
     };
+    if let Some(warning) = lvs_daemon::files::exposure_warning(&options.password_file, "password file", true) {
+        eprintln!("lvs-web: {warning}");
+    }
     if !options.listen.ip().is_loopback() {
         eprintln!(
             "lvs-web: warning: listening on {} without TLS; passwords and cookies cross the network in clear unless an HTTPS proxy fronts it",

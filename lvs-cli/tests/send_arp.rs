@@ -73,7 +73,9 @@ fn without_root_the_socket_is_refused() {
     if !require_root("without_root_the_socket_is_refused") {
         return;
     }
-    let out = Command::new(SEND_ARP)
+    // Run from a copy: the build may sit where other users cannot enter.
+    let (_dir, send_arp) = testkit::TempDir::public_copy("send-arp-nobody", std::path::Path::new(SEND_ARP));
+    let out = Command::new(send_arp)
         .args([
             "-i",
             "lo",

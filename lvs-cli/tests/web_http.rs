@@ -61,8 +61,9 @@ impl Tool {
     /// Sends a request; a form that says no `serial` gets the file's
     /// current one, as a page just loaded would.
     async fn send(&self, method: Method, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Reply {
-        let serial = lvs_cf::parse(&self.file())
-            .map(|p| p.config.serial_no.to_string())
+        // The version a page just loaded would carry.
+        let serial = web::store::load(&self.config())
+            .map(|document| web::store::version(&document))
             .unwrap_or_default();
         let mut form: Vec<(&str, &str)> = form.to_vec();
         if method == Method::POST && !form.iter().any(|(k, _)| *k == "serial") {
@@ -86,6 +87,7 @@ impl Tool {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
+            .header(header::HOST, "127.0.0.1:3636")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
@@ -726,9 +728,11 @@ async fn a_stale_page_changes_nothing() {
     let tool = Tool::new(&two);
     let (cookie, csrf) = tool.login().await;
     let list = tool.send(Method::GET, "/virtual", Some(&cookie), &[]).await;
+    let version = web::store::version(&web::store::load(&tool.config()).expect("load"));
+    assert!(version.starts_with("3-"), "{version}");
     assert!(
-        list.body.contains("name=\"serial\" value=\"3\""),
-        "the page carries the file's serial_no"
+        list.body.contains(&format!("name=\"serial\" value=\"{version}\"")),
+        "the page carries the file's version"
     );
     // Two clicks on one page: the first changes the file, the second is refused.
     let first = tool
@@ -736,7 +740,7 @@ async fn a_stale_page_changes_nothing() {
             Method::POST,
             "/virtual/0/toggle",
             Some(&cookie),
-            &[("csrf", &csrf), ("serial", "3")],
+            &[("csrf", &csrf), ("serial", &version)],
         )
         .await;
     assert_eq!(first.status, StatusCode::SEE_OTHER);
@@ -746,7 +750,7 @@ async fn a_stale_page_changes_nothing() {
             Method::POST,
             "/virtual/0/toggle",
             Some(&cookie),
-            &[("csrf", &csrf), ("serial", "3")],
+            &[("csrf", &csrf), ("serial", &version)],
         )
         .await;
     assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
@@ -824,4 +828,181 @@ async fn a_value_cannot_add_lines_to_the_file() {
     assert_eq!(choice.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(row(&choice.body, "scheduler").contains("choose one of"));
     assert_eq!(tool.file(), CF);
+}
+
+/// The status and headers of one GET with these headers.
+async fn get_with(tool: &Tool, path: &str, headers: &[(header::HeaderName, &str)]) -> axum::http::Response<Body> {
+    let mut request = Request::builder().method(Method::GET).uri(path);
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    web::router(tool.app.clone())
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("response")
+}
+
+#[tokio::test]
+async fn other_host_names_are_refused_and_every_answer_carries_the_security_headers() {
+    let tool = Tool::new(CF);
+    for host in ["evil.example.com", "evil.example.com:3636", ""] {
+        let reply = get_with(&tool, "/login", &[(header::HOST, host)]).await;
+        assert_eq!(reply.status(), StatusCode::MISDIRECTED_REQUEST, "{host}");
+    }
+    let reply = get_with(&tool, "/login", &[]).await;
+    assert_eq!(reply.status(), StatusCode::MISDIRECTED_REQUEST, "no Host at all");
+    for host in ["127.0.0.1:3636", "localhost:3636", "[::1]:3636", "192.0.2.1"] {
+        let reply = get_with(&tool, "/login", &[(header::HOST, host)]).await;
+        assert_eq!(reply.status(), StatusCode::OK, "{host}");
+        let headers = reply.headers();
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("text");
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+    }
+    // A configured name is a host.
+    let mut named = Tool::new(CF);
+    let mut options = named.app.options.clone();
+    options.host_names = vec!["lb1.example.net".to_owned()];
+    named.app = App::new(
+        options,
+        auth::Passwords::load(&named.dir.path().join("lvs-web.passwd")).expect("load"),
+    );
+    let reply = get_with(&named, "/login", &[(header::HOST, "lb1.example.net:3636")]).await;
+    assert_eq!(reply.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_and_a_dropped_cookie_is_explained() {
+    let tool = Tool::new(CF);
+    let attempt = |password: &'static str| {
+        let tool = &tool;
+        async move {
+            tool.send(
+                Method::POST,
+                "/login",
+                None,
+                &[("user", "piranha"), ("password", password)],
+            )
+            .await
+        }
+    };
+    for _ in 0..4 {
+        assert_eq!(attempt("guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password waits now: guessing has slowed to a crawl.
+    let held = attempt("s3cret").await;
+    assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS, "{}", held.body);
+    assert!(held.body.contains("too many failed logins from this address"), "{}", held.body);
+    assert!(held.cookie.is_none());
+
+    // A login whose cookie the browser did not keep says why, not a loop.
+    let fresh = Tool::new(CF);
+    let reply = fresh
+        .send(
+            Method::POST,
+            "/login",
+            None,
+            &[("user", "piranha"), ("password", "s3cret")],
+        )
+        .await;
+    let next = reply.location.expect("a redirect");
+    let without_cookie = fresh.send(Method::GET, &next, None, &[]).await;
+    assert_eq!(without_cookie.status, StatusCode::OK);
+    assert!(
+        without_cookie.body.contains("did not send the session cookie back"),
+        "{}",
+        without_cookie.body
+    );
+    // Elsewhere, no session is a plain redirect to the login page.
+    let plain = fresh.send(Method::GET, "/control", None, &[]).await;
+    assert_eq!(plain.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn the_stale_page_check_holds_at_the_largest_serial() {
+    let top = CF.replace("serial_no = 3", "serial_no = 2147483647");
+    let two = format!("{top}virtual mail {{\n active = 1\n address = 192.0.2.101 eth0:2\n port = 25\n}}\n");
+    let tool = Tool::new(&two);
+    let (cookie, csrf) = tool.login().await;
+    let version = web::store::version(&web::store::load(&tool.config()).expect("load"));
+    let first = tool
+        .send_exactly(
+            Method::POST,
+            "/virtual/0/toggle",
+            Some(&cookie),
+            &[("csrf", &csrf), ("serial", &version)],
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert!(tool.file().contains("serial_no = 2147483647"), "the serial cannot count higher");
+    let after_first = tool.file();
+    let second = tool
+        .send_exactly(
+            Method::POST,
+            "/virtual/0/toggle",
+            Some(&cookie),
+            &[("csrf", &csrf), ("serial", &version)],
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    assert_eq!(tool.file(), after_first);
+}
+
+/// Over real sockets: slow and idle clients are cut off and capped, a real
+/// user still gets an answer, and a stop does not wait for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_capped_and_do_not_hold_a_stop() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let tool = Tool::new(CF);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(web::serve(listener, tool.app.clone(), async {
+        let _ = stopped.await;
+    }));
+    // 200 half-sent requests from one address.
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+        let _ = stream.write_all(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n").await;
+        held.push(stream);
+    }
+    // A user from another address is still answered.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.2:0".parse().expect("literal")).expect("bind 127.0.0.2");
+    let mut user = socket.connect(address).await.expect("connect");
+    user.write_all(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("send");
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), user.read_to_end(&mut answer))
+        .await
+        .expect("the user is answered while 200 clients hold their requests")
+        .expect("read");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    // Most of the 200 were closed at once; the rest within the header time.
+    let started = std::time::Instant::now();
+    for stream in &mut held {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(web::HEADER_TIME * 2, stream.read(&mut byte)).await;
+        assert!(read.is_ok(), "a half-sent request was held past twice the header time");
+    }
+    assert!(started.elapsed() < web::HEADER_TIME * 2);
+    // A stop with new slow clients connected ends within the grace.
+    for _ in 0..10 {
+        let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+        let _ = stream.write_all(b"GET / HTTP/1.1\r\n").await;
+        held.push(stream);
+    }
+    let stopping = std::time::Instant::now();
+    let _ = stop.send(());
+    tokio::time::timeout(web::STOP_GRACE * 2, server)
+        .await
+        .expect("the stop waited on slow clients")
+        .expect("join")
+        .expect("serve");
+    assert!(stopping.elapsed() <= web::STOP_GRACE + std::time::Duration::from_secs(1));
 }

@@ -21,6 +21,8 @@ pub const DEFAULT_USER: &str = "piranha";
 
 /// How long a session lasts without a request.
 pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+/// How long a session lasts at most, however busy: then the user logs in again.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "lvs_web_session";
@@ -170,7 +172,31 @@ pub fn set_password(path: &Path, user: &str, password: &str) -> Result<(), AuthE
 struct Session {
     csrf: String,
     user: String,
+    opened: Instant,
     last_seen: Instant,
+    limits: Limits,
+}
+
+impl Session {
+    fn live(&self) -> bool {
+        self.last_seen.elapsed() < self.limits.idle && self.opened.elapsed() < self.limits.lifetime
+    }
+}
+
+/// How long sessions last.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    idle: Duration,
+    lifetime: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            idle: SESSION_IDLE,
+            lifetime: SESSION_LIFETIME,
+        }
+    }
 }
 
 /// A live session, as a request sees it.
@@ -188,9 +214,19 @@ pub struct SessionInfo {
 #[derive(Debug, Default)]
 pub struct Sessions {
     live: Mutex<HashMap<String, Session>>,
+    limits: Limits,
 }
 
 impl Sessions {
+    /// Sessions that end after `idle` without a request, or `lifetime`
+    /// after they opened ([`SESSION_IDLE`] and [`SESSION_LIFETIME`] by default).
+    pub fn with_limits(idle: Duration, lifetime: Duration) -> Sessions {
+        Sessions {
+            live: Mutex::default(),
+            limits: Limits { idle, lifetime },
+        }
+    }
+
     /// A new session for `user`.
     pub fn open(&self, user: &str) -> Result<SessionInfo, AuthError> {
         let info = SessionInfo {
@@ -199,13 +235,15 @@ impl Sessions {
             user: user.to_owned(),
         };
         if let Ok(mut live) = self.live.lock() {
-            live.retain(|_, s| s.last_seen.elapsed() < SESSION_IDLE);
+            live.retain(|_, s| s.live());
             live.insert(
                 info.id.clone(),
                 Session {
                     csrf: info.csrf.clone(),
                     user: info.user.clone(),
+                    opened: Instant::now(),
                     last_seen: Instant::now(),
+                    limits: self.limits,
                 },
             );
         }
@@ -216,7 +254,7 @@ impl Sessions {
     pub fn find(&self, id: &str) -> Option<SessionInfo> {
         let mut live = self.live.lock().ok()?;
         let session = live.get_mut(id)?;
-        if session.last_seen.elapsed() >= SESSION_IDLE {
+        if !session.live() {
             live.remove(id);
             return None;
         }
@@ -299,6 +337,19 @@ mod tests {
         std::fs::write(&path, "piranha:plain\n").expect("write");
         let error = Passwords::load(&path).expect_err("not a hash");
         assert!(error.to_string().contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn a_busy_session_still_ends_at_its_lifetime() {
+        let sessions = Sessions::with_limits(Duration::from_secs(60), Duration::from_millis(200));
+        let info = sessions.open("piranha").expect("session");
+        let opened = Instant::now();
+        while opened.elapsed() < Duration::from_millis(150) {
+            assert!(sessions.find(&info.id).is_some(), "in use, within its lifetime");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(sessions.find(&info.id), None, "past its lifetime, however busy");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //!   pulse or lvs to reload, and never speaks to IPVS itself.
 
 pub mod auth;
+pub mod throttle;
 
 mod fields;
 mod monitor;
@@ -58,6 +59,9 @@ pub struct WebOptions {
     pub pulse_pidfile: PathBuf,
     /// The lvs daemon's pid file (signalled when pulse does not run).
     pub lvs_pidfile: PathBuf,
+    /// Host names the tool answers to besides IP addresses and `localhost`
+    /// (a request for any other name is refused: DNS rebinding).
+    pub host_names: Vec<String>,
 }
 
 /// The address the tool listens on unless told otherwise.
@@ -73,6 +77,7 @@ impl Default for WebOptions {
             lvs_socket: PathBuf::from(lvs_daemon::DEFAULT_STATUS_SOCKET),
             pulse_pidfile: PathBuf::from(lvs_daemon::DEFAULT_PULSE_PIDFILE),
             lvs_pidfile: PathBuf::from(lvs_daemon::DEFAULT_LVS_PIDFILE),
+            host_names: Vec::new(),
         }
     }
 }
@@ -89,6 +94,8 @@ pub struct App {
     saving: tokio::sync::Mutex<()>,
     /// Password checks at once: each takes an Argon2 run's memory and time.
     logins: tokio::sync::Semaphore,
+    /// Failed logins by source and user.
+    throttle: std::sync::Mutex<throttle::LoginThrottle>,
 }
 
 impl App {
@@ -100,6 +107,7 @@ impl App {
             sessions: Sessions::default(),
             saving: tokio::sync::Mutex::new(()),
             logins: tokio::sync::Semaphore::new(2),
+            throttle: std::sync::Mutex::default(),
         })
     }
 }
@@ -130,42 +138,122 @@ pub fn router(app: Shared) -> Router {
         .route("/virtual/{b}/servers/{s}/toggle", post(change))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(middleware::from_fn(security_headers))
         .with_state(app)
 }
 
 /// The largest form accepted (a whole lvs.cf's worth of fields).
 const FORM_LIMIT: usize = 1 << 20;
+/// How long a client has to send a request's head.
+pub const HEADER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a client has to send a request's body.
+pub const BODY_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one connection is served at most, answer included.
+pub const CONNECTION_TIME: std::time::Duration = std::time::Duration::from_secs(60);
+/// Connections served at once; more are closed at once.
+pub const MAX_CONNECTIONS: usize = 128;
+/// Connections served at once from one address.
+pub const MAX_CONNECTIONS_PER_SOURCE: usize = 16;
+/// How long a stop waits for the requests under way.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Lets through the login page, and otherwise only requests with a live
-/// session; a request that is not a GET or HEAD must also carry the
-/// session's CSRF token in its form.
-async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let reading = matches!(*request.method(), Method::GET | Method::HEAD);
-    if path == "/login" && (reading || request.method() == Method::POST) {
-        return next.run(request).await;
+/// The address a request came from, as [`serve`] records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
+/// The headers every answer carries: no scripts, frames, other origins or
+/// caching, and no referrer (URLs carry the notes of saves).
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
     }
-    let session = request
+    response
+}
+
+/// Whether `host` (a Host header) names this tool: an IP address,
+/// `localhost`, or one of the configured names; a port is ignored.
+fn host_allowed(host: &str, names: &[String]) -> bool {
+    let name = match host.strip_prefix('[') {
+        // An IPv6 literal: "[::1]:3636".
+        Some(rest) => return rest.split(']').next().is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || names.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// The login page's words when a login worked but the browser did not send
+/// the cookie back.
+const COOKIE_DROPPED: &str = "You logged in, but your browser did not send the session cookie back. \
+    The cookie is Secure: browsers keep it only over HTTPS, or over plain HTTP to this machine \
+    (http://127.0.0.1 or http://localhost). Reach lvs-web through an SSH tunnel to its address \
+    (ssh -L 3636:127.0.0.1:3636 router) or through an HTTPS proxy.";
+
+/// Refuses requests for other host names; lets through the login page,
+/// and otherwise only requests with a live session; a request that is not
+/// a GET or HEAD must also carry the session's CSRF token in its form,
+/// sent within [`BODY_TIME`].
+async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Response {
+    let host = request
         .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !host_allowed(host, &app.options.host_names) {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "lvs-web does not answer to the host name {host:?}; start it with --server-name NAME to allow a name"
+            ),
+        )
+            .into_response();
+    }
+    let reading = matches!(*request.method(), Method::GET | Method::HEAD);
+    let (mut parts, body) = request.into_parts();
+    let bytes = if reading {
+        axum::body::Bytes::new()
+    } else {
+        match tokio::time::timeout(BODY_TIME, axum::body::to_bytes(body, FORM_LIMIT)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large").into_response(),
+            Err(_) => return (StatusCode::REQUEST_TIMEOUT, "the form came too slowly").into_response(),
+        }
+    };
+    let path = parts.uri.path();
+    if path == "/login" && (reading || parts.method == Method::POST) {
+        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    }
+    let session = parts
+        .headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(auth::session_cookie)
         .and_then(|id| app.sessions.find(id));
     let Some(session) = session else {
-        return if reading {
+        return if reading && parts.uri.query() == Some(FROM_LOGIN) {
+            pages::login(Some(COOKIE_DROPPED)).into_response()
+        } else if reading {
             Redirect::to("/login").into_response()
         } else {
             (StatusCode::UNAUTHORIZED, "log in first: no change was made").into_response()
         };
     };
-    let (mut parts, body) = request.into_parts();
     parts.extensions.insert(session.clone());
     if reading {
-        return next.run(Request::from_parts(parts, body)).await;
+        return next.run(Request::from_parts(parts, Body::empty())).await;
     }
-    let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large").into_response();
-    };
     // Decoded as the handlers' `Form` decodes it (axum uses this crate).
     let token: Option<String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
         .unwrap_or_default()
@@ -186,7 +274,15 @@ async fn login_page() -> Response {
     pages::login(None).into_response()
 }
 
-async fn login(State(app): State<Shared>, Form(form): Form<FormData>) -> Response {
+/// The query of the page a login goes on to: without a session there, the
+/// browser dropped the cookie.
+const FROM_LOGIN: &str = "from=login";
+
+async fn login(
+    State(app): State<Shared>,
+    peer: Option<axum::Extension<Peer>>,
+    Form(form): Form<FormData>,
+) -> Response {
     let Ok(_checking) = app.logins.try_acquire() else {
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -196,6 +292,25 @@ async fn login(State(app): State<Shared>, Form(form): Form<FormData>) -> Respons
     };
     let user = form.get("user").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
+    let source = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0 .0.ip());
+    let throttle = || app.throttle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let checked = throttle().check(&user, source, std::time::Instant::now());
+    if let Err(refusal) = checked {
+        let seconds = refusal.wait().as_secs().max(1);
+        let why = match refusal {
+            throttle::Refusal::Source(_) => "from this address",
+            throttle::Refusal::User(_) => "for this user",
+        };
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, seconds.to_string())],
+            pages::login(Some(&format!(
+                "too many failed logins {why}; try again in {seconds} s"
+            ))),
+        )
+            .into_response();
+    }
+    let tried = user.clone();
     let checker = app.clone();
     let verified =
         tokio::task::spawn_blocking(move || checker.passwords.verify(&user, &password).then_some(user))
@@ -203,16 +318,18 @@ async fn login(State(app): State<Shared>, Form(form): Form<FormData>) -> Respons
             .ok()
             .flatten();
     let Some(user) = verified else {
+        throttle().failed(&tried, source, std::time::Instant::now());
         return (
             StatusCode::UNAUTHORIZED,
             pages::login(Some("wrong user or password")),
         )
             .into_response();
     };
+    throttle().succeeded(&user, source);
     match app.sessions.open(&user) {
         Ok(session) => (
             [(header::SET_COOKIE, auth::set_cookie(Some(&session.id)))],
-            Redirect::to("/control"),
+            Redirect::to(&format!("/control?{FROM_LOGIN}")),
         )
             .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -448,11 +565,15 @@ async fn change(ctx: Ctx, route: Route, Form(form): Form<FormData>) -> Response 
                 Ok(document) => document,
                 Err(page) => return page,
             };
+            // The page showed the file before the new block or server.
+            if let Some(page) = stale(&document, &form, session) {
+                return page;
+            }
             let Some(panel) = add_new(&mut document, server_of, form.get("kind").map(String::as_str)) else {
                 return Page::new("virtual", session).missing();
             };
             let next = format!("/virtual/{}/servers", panel.place().block().unwrap_or(0));
-            save_panel(app, session, panel, document, form, &next).await
+            save_panel(app, session, panel, document, form, &next, Checked::Already).await
         }
         Route::List(place, what) => {
             let next = match place {
@@ -487,9 +608,16 @@ fn panel_page(app: &App, session: &SessionInfo, panel: pages::Panel, saved: Opti
 /// Applies a panel's form to the file's document and saves it.
 async fn panel_save(app: &App, session: &SessionInfo, panel: pages::Panel, form: FormData) -> Response {
     match load(app, session) {
-        Ok(document) => save_panel(app, session, panel, document, form, &panel.url()).await,
+        Ok(document) => save_panel(app, session, panel, document, form, &panel.url(), Checked::Not).await,
         Err(page) => page,
     }
+}
+
+/// Whether a form's version has been checked against the file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    Already,
+    Not,
 }
 
 /// Applies a panel's form (the block's name and the panel's fields) to
@@ -502,13 +630,16 @@ async fn save_panel(
     mut document: Document,
     form: FormData,
     next: &str,
+    checked: Checked,
 ) -> Response {
     let place = panel.place();
     if document.entries(place).is_none() {
         return Page::new(panel.tab(), session).missing();
     }
-    if let Some(page) = stale(&document, &form, session) {
-        return page;
+    if checked == Checked::Not {
+        if let Some(page) = stale(&document, &form, session) {
+            return page;
+        }
     }
     let mut refused = Vec::new();
     if let Some(name) = document.name_mut(place) {
@@ -589,8 +720,8 @@ async fn list_change(
 /// none): blocks and servers are addressed by position, so a stale page
 /// could otherwise change the wrong one.
 fn stale(document: &Document, form: &FormData, session: &SessionInfo) -> Option<Response> {
-    let now = pages::serial_of(document);
-    (form.get("serial").map(String::as_str) != Some(now)).then(|| Page::new("virtual", session).stale(now))
+    let now = pages::version_of(document);
+    (form.get("serial") != Some(&now)).then(|| Page::new("virtual", session).stale(pages::serial_of(document)))
 }
 
 /// Flips a block's or server's `active`.
@@ -620,22 +751,110 @@ fn new_server() -> ServerBlock {
     }
 }
 
-/// Serves the tool on `listener` until `shutdown` completes, then finishes
-/// the requests under way.
+/// Serves the tool on `listener` until `shutdown` completes, then gives
+/// the requests under way [`STOP_GRACE`] to finish. Each connection serves
+/// one request: its head must arrive within [`HEADER_TIME`], its body
+/// within [`BODY_TIME`], and the whole within [`CONNECTION_TIME`]; at most
+/// [`MAX_CONNECTIONS`] are served at once, [`MAX_CONNECTIONS_PER_SOURCE`]
+/// from one address, and more are closed at once, so that slow or idle
+/// clients cannot hold every descriptor.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let router = router(app);
+    let per_source: Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>> = Arc::default();
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(_) => {
+                    // Out of descriptors, say: let connections end rather than spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            () = &mut shutdown => break,
+        };
+        if connections.len() >= MAX_CONNECTIONS {
+            continue;
+        }
+        let Some(slot) = SourceSlot::take(&per_source, peer.ip()) else {
+            continue;
+        };
+        let router = router.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(Peer(peer));
+                tower::ServiceExt::oneshot(router.clone(), request.map(Body::new))
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIME)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_TIME, connection).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(STOP_GRACE, async { while connections.join_next().await.is_some() {} }).await;
+    Ok(())
+}
+
+/// One connection's place in its source's count; given back when dropped.
+struct SourceSlot {
+    counts: Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>,
+    source: std::net::IpAddr,
+}
+
+impl SourceSlot {
+    fn take(counts: &Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>, source: std::net::IpAddr) -> Option<SourceSlot> {
+        let mut map = counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = map.entry(source).or_insert(0);
+        if *count >= MAX_CONNECTIONS_PER_SOURCE {
+            return None;
+        }
+        *count += 1;
+        Some(SourceSlot {
+            counts: Arc::clone(counts),
+            source,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = map.get_mut(&self.source) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&self.source);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use pages::Panel;
+
+    #[test]
+    fn only_addresses_localhost_and_configured_names_are_hosts() {
+        let names = vec!["lb1.example.net".to_owned()];
+        for host in ["127.0.0.1:3636", "192.0.2.1", "[::1]:3636", "localhost:3636", "LB1.example.net:80"] {
+            assert!(host_allowed(host, &names), "{host}");
+        }
+        for host in ["", "evil.example.com", "evil.example.com:3636", "lb1.example.net.evil.com", "[zz]:1"] {
+            assert!(!host_allowed(host, &names), "{host}");
+        }
+    }
 
     #[test]
     fn each_panel_url_routes_back_to_its_panel() {

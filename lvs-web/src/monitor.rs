@@ -19,38 +19,54 @@ pub enum Daemon {
     NotRunning,
 }
 
-/// Reads a pid file and checks that the process exists.
+/// The names pulse runs under.
+pub const PULSE_NAMES: &[&str] = &["pulse"];
+/// The names the lvs daemon runs under (pulse, when it runs the director
+/// in its own process).
+pub const LVS_NAMES: &[&str] = &["lvs", "lvsd", "pulse"];
+
+/// Reads pulse's pid file and checks that the process is pulse.
 pub fn daemon(pidfile: &Path) -> Daemon {
+    daemon_named(pidfile, PULSE_NAMES)
+}
+
+/// Reads a pid file and checks that the process exists and runs one of
+/// `names`: a stale pid file may name whatever process took the number.
+fn daemon_named(pidfile: &Path, names: &[&str]) -> Daemon {
     let pid = std::fs::read_to_string(pidfile)
         .ok()
         .and_then(|text| text.trim().parse::<u32>().ok())
-        .filter(|&pid| live_pid(u64::from(pid)));
+        .filter(|&pid| is_daemon(u64::from(pid), names));
     pid.map_or(Daemon::NotRunning, Daemon::Running)
 }
 
 /// Whether `pid` names one existing process (never 0, which kill(2) reads
-/// as the caller's group, nor a number it would read as negative).
-fn live_pid(pid: u64) -> bool {
-    (1..=i32::MAX as u64).contains(&pid) && Path::new(&format!("/proc/{pid}")).exists()
+/// as the caller's group, nor a number it would read as negative) whose
+/// name, as the kernel keeps it in /proc, is one of `names`.
+fn is_daemon(pid: u64, names: &[&str]) -> bool {
+    (1..=i32::MAX as u64).contains(&pid)
+        && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|comm| names.contains(&comm.trim_end_matches('\n')))
 }
 
 /// The lvs daemon: from its pid file, or else from its status (a daemon
 /// started with `-n` writes no pid file but answers on its socket).
 pub fn lvs_daemon(pidfile: &Path, status: Option<&Status>) -> Daemon {
-    match daemon(pidfile) {
+    match daemon_named(pidfile, LVS_NAMES) {
         Daemon::NotRunning => status
             .map(|s| u64::from(s.pid))
-            .filter(|&pid| live_pid(pid))
+            .filter(|&pid| is_daemon(pid, LVS_NAMES))
             .and_then(|pid| u32::try_from(pid).ok())
             .map_or(Daemon::NotRunning, Daemon::Running),
         running => running,
     }
 }
 
-/// Sends SIGHUP to a daemon; its pid when it was sent.
+/// Sends SIGHUP to a daemon found by [`daemon`] or [`lvs_daemon`] (so a
+/// process checked to be one); its pid when it was sent.
 pub fn hangup(daemon: Daemon) -> Option<u32> {
     match daemon {
-        // SAFETY: kill(2) with a pid read from the daemon's pid file.
+        // SAFETY: kill(2) with a pid checked, just now, to be the daemon's.
         Daemon::Running(pid) if unsafe { libc::kill(pid as i32, libc::SIGHUP) } == 0 => Some(pid),
         _ => None,
     }
@@ -169,8 +185,18 @@ mod tests {
         let dir = testkit::TempDir::new("web-pid");
         let path = dir.path().join("pulse.pid");
         assert_eq!(daemon(&path), Daemon::NotRunning);
+        // A live process that is not pulse (this test) is never taken for it.
         std::fs::write(&path, format!("{}\n", std::process::id())).expect("write");
-        assert_eq!(daemon(&path), Daemon::Running(std::process::id()));
+        assert_eq!(daemon(&path), Daemon::NotRunning);
+        assert_eq!(hangup(daemon(&path)), None);
+        // One that is, is.
+        let dir_lvs = dir.path().join("pulse");
+        std::fs::copy("/bin/sleep", &dir_lvs).expect("copy sleep");
+        let mut child = std::process::Command::new(&dir_lvs).arg("30").spawn().expect("spawn");
+        std::fs::write(&path, format!("{}\n", child.id())).expect("write");
+        assert_eq!(daemon(&path), Daemon::Running(child.id()));
+        let _ = child.kill();
+        let _ = child.wait();
         std::fs::write(&path, "junk").expect("write");
         assert_eq!(daemon(&path), Daemon::NotRunning);
         let mine = processes();

@@ -386,7 +386,7 @@ impl<'s> Page<'s> {
             "<form method=\"post\" action=\"{}\" id=\"panel\">{}{}",
             escape(&panel.url()),
             self.csrf(),
-            serial_field(serial_of(document))
+            serial_field(&version_of(document))
         );
         if let Panel::Virtual { b, new: true } = panel {
             let kind = document.blocks.get(b).map_or("virtual", |x| x.kind.keyword());
@@ -438,7 +438,8 @@ impl<'s> Page<'s> {
     }
 
     pub fn virtual_list(&self, document: &Document, saved: Option<&str>) -> Response {
-        let serial = serial_of(document);
+        let version = version_of(document);
+        let serial = version.as_str();
         let mut html = Self::note(saved);
         html.push_str(
             "<table id=\"virtual-servers\"><tr><th>status</th><th>kind</th><th>name</th><th>virtual IP</th><th>netmask</th><th>port</th><th>protocol</th><th>interface</th><th>real servers</th><th></th></tr>",
@@ -471,7 +472,8 @@ impl<'s> Page<'s> {
     }
 
     pub fn servers_list(&self, document: &Document, b: usize, saved: Option<&str>) -> Response {
-        let serial = serial_of(document);
+        let version = version_of(document);
+        let serial = version.as_str();
         let Some(block) = document.blocks.get(b) else {
             return self.missing();
         };
@@ -515,10 +517,12 @@ pub fn serial_of(document: &Document) -> &str {
     value_of(&document.globals, "serial_no").unwrap_or("0")
 }
 
-fn serial_field(serial: &str) -> String {
+pub use crate::store::version as version_of;
+
+fn serial_field(version: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"serial\" value=\"{}\">",
-        escape(serial)
+        escape(version)
     )
 }
 

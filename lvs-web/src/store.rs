@@ -58,6 +58,19 @@ pub fn load(path: &Path) -> Result<Document, StoreError> {
         })
 }
 
+/// What a page's forms carry to say which file they were made from: the
+/// `serial_no` and a digest of the whole text, so that the check holds
+/// whatever the serial does (one that can count no higher, one edited by
+/// hand, one set back).
+pub fn version(document: &Document) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    // SipHash with fixed keys: the same text gives the same digest in any
+    // run; guessing one buys nothing, as the CSRF token guards the form.
+    let mut hasher = std::hash::DefaultHasher::new();
+    document.text().0.hash(&mut hasher);
+    format!("{}-{:016x}", lvs_cf::edit::value_of(&document.globals, "serial_no").unwrap_or("0"), hasher.finish())
+}
+
 /// The backup a save leaves: the file as it was before.
 pub fn backup_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_owned();

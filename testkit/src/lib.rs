@@ -201,6 +201,33 @@ impl TempDir {
         &self.0
     }
 
+    /// A copy of the program at `program` that any user can run, in a fresh
+    /// directory every user can enter (under the temporary directory when
+    /// each of its ancestors lets others through, else under /tmp): a test
+    /// that runs a program as another user must not depend on where the
+    /// checkout, and so the build, sits.
+    pub fn public_copy(name: &str, program: &std::path::Path) -> (TempDir, std::path::PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let others_pass = |dir: &std::path::Path| {
+            dir.ancestors()
+                .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+        };
+        let dir = if others_pass(&std::env::temp_dir()) {
+            TempDir::new(name)
+        } else {
+            let dir = std::path::Path::new("/tmp").join(format!("lvs-rs-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+            TempDir(dir)
+        };
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", dir.0.display()));
+        let copy = dir.0.join(program.file_name().unwrap_or_default());
+        std::fs::copy(program, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", program.display()));
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", copy.display()));
+        (dir, copy)
+    }
+
     /// Writes an executable script `name` and returns its path.
     pub fn script(&self, name: &str, text: &str) -> std::path::PathBuf {
         use std::os::unix::fs::PermissionsExt;
