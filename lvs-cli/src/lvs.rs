@@ -234,11 +234,19 @@ pub fn check_or_dump(args: &LvsArgs) -> ExitCode {
     for diagnostic in &diagnostics {
         eprintln!("lvs: {}: {diagnostic}", path.display());
     }
-    let errors = diagnostics
+    let mut errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
     let warnings = diagnostics.len() - errors;
+    if errors == 0 {
+        // What the daemons themselves would refuse, found by their own reading.
+        let refusals = lvs_core::acceptance::refusals(&parsed.config, &lvs_daemon::director::system_resolver);
+        for refusal in &refusals {
+            eprintln!("lvs: {}: error: {refusal}", path.display());
+        }
+        errors += refusals.len();
+    }
 
     if args.dump {
         match format {

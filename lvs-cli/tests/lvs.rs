@@ -276,3 +276,29 @@ fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
         text()
     );
 }
+
+#[test]
+fn check_refuses_what_the_daemons_refuse() {
+    let dir = testkit::TempDir::new("lvs-check-daemons");
+    let good = "serial_no = 1\nprimary = 192.0.2.1\nservice = lvs\n\
+        virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n\
+        server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
+    let path = dir.file("good.cf", good);
+    assert_eq!(lvs(&["--check"], &path).status.code(), Some(0));
+    let regex = dir.file(
+        "regex.cf",
+        &good.replace("port = 80\n", "port = 80\n use_regex = 1\n expect = \"HTTP/1.[01\"\n"),
+    );
+    let out = lvs(&["--check"], &regex);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: the lvs daemon would refuse it: virtual server web: bad expect string"),
+        "{stderr}"
+    );
+    let no_primary = dir.file("no-primary.cf", &good.replace("primary = 192.0.2.1\n", ""));
+    let out = lvs(&["--check"], &no_primary);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("error: pulse would refuse it: no primary address in the configuration"));
+}

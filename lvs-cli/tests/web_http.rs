@@ -1006,3 +1006,37 @@ async fn slow_clients_are_cut_off_capped_and_do_not_hold_a_stop() {
         .expect("serve");
     assert!(stopping.elapsed() <= web::STOP_GRACE + std::time::Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn a_save_the_daemons_would_refuse_is_not_made() {
+    let tool = Tool::new(CF);
+    let (cookie, csrf) = tool.login().await;
+    let before = tool.file();
+    // Only the token and the serial: every field of the panel emptied, the primary with them.
+    let wiped = tool.send(Method::POST, "/global", Some(&cookie), &[("csrf", &csrf)]).await;
+    assert_ne!(wiped.status, StatusCode::SEE_OTHER, "{}", wiped.body);
+    assert!(
+        wiped.body.contains("pulse would refuse it: no primary address in the configuration"),
+        "{}",
+        wiped.body
+    );
+    assert_eq!(tool.file(), before, "nothing was written");
+    // A regular expression the director cannot compile, as `lvs -t` would refuse it.
+    let scripts = tool.send(Method::GET, "/virtual/0/scripts", Some(&cookie), &[]).await;
+    assert_eq!(scripts.status, StatusCode::OK);
+    let bad = tool
+        .send(
+            Method::POST,
+            "/virtual/0/scripts",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("send", "GET / HTTP/1.0\\r\\n\\r\\n"),
+                ("expect", "HTTP/1.[01"),
+                ("use_regex", "1"),
+            ],
+        )
+        .await;
+    assert!(bad.body.contains("the lvs daemon would refuse it"), "{}", bad.body);
+    assert_eq!(tool.file(), before, "nothing was written");
+}

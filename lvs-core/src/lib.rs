@@ -12,6 +12,8 @@
 //! - [`failover`]: pulse's state machine; [`heartbeat`]: its datagrams
 //!   (Piranha's format and an authenticated one); [`router`]: what pulse
 //!   takes from lvs.cf (role, heartbeat channels, VIPs, commands).
+//! - [`acceptance`]: whether the daemons would take a configuration (the
+//!   check `lvs --check` and the web tool share with them).
 //! - [`check`]: what a health check is and why one failed; [`nanny`]: the
 //!   machine that turns check results into table changes.
 //! - [`director`]: the planner and reconciler that turn lvs.cf and the
@@ -34,6 +36,7 @@
 //! - No retries or timers of its own: the caller's loop owns time.
 //! - No logging: log lines come back as actions or errors for the caller.
 
+pub mod acceptance;
 pub mod check;
 pub mod director;
 pub mod failover;

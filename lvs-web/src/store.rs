@@ -82,6 +82,10 @@ pub fn backup_path(path: &Path) -> PathBuf {
 /// `serial_no`. Returns the model written.
 pub fn save(path: &Path, document: &Document) -> Result<Config, StoreError> {
     let mut config = document.check().map_err(StoreError::Invalid)?;
+    let problems = new_refusals(path, &config);
+    if !problems.is_empty() {
+        return Err(StoreError::Invalid(problems));
+    }
     config.serial_no = config.serial_no.saturating_add(1);
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -92,6 +96,36 @@ pub fn save(path: &Path, document: &Document) -> Result<Config, StoreError> {
     }
     replace(path, lvs_cf::write(&config).as_bytes())?;
     Ok(config)
+}
+
+/// What a daemon that takes the file as it is would refuse in `config`: a
+/// save never takes a working router stack to one that cannot start. (A
+/// file being built up from nothing may stay unready for a daemon that
+/// was never ready for it.)
+fn new_refusals(path: &Path, config: &Config) -> Vec<Problem> {
+    use lvs_core::acceptance::refusals;
+    let resolver = &lvs_daemon::director::system_resolver;
+    let now = refusals(config, resolver);
+    if now.is_empty() {
+        return Vec::new();
+    }
+    let before = std::fs::read(path)
+        .ok()
+        .and_then(|bytes| lvs_cf::parse_bytes(&bytes, &ParseOptions::default()).ok())
+        .map(|parsed| refusals(&parsed.config, resolver));
+    let refused_before = |daemon| {
+        before
+            .as_ref()
+            .is_none_or(|before| before.iter().any(|r| r.daemon == daemon))
+    };
+    now.into_iter()
+        .filter(|r| !refused_before(r.daemon))
+        .map(|r| Problem {
+            place: None,
+            key: None,
+            message: format!("not saved: {r}"),
+        })
+        .collect()
 }
 
 /// Replaces `path` atomically; a new file is private to its owner (0600).
