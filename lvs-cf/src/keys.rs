@@ -713,7 +713,7 @@ pub fn unknown_key_note(key: &str, scope: Scope, strict: bool) -> String {
 }
 
 /// The known key of `scope` with the smallest edit distance to `word`,
-/// among those whose length is within [`SUGGESTION_REACH`] of the word's: a
+/// among those whose length is within four characters of the word's: a
 /// word much longer or shorter than every key gets no suggestion, and costs
 /// no more than reading its length.
 pub fn nearest(word: &str, scope: Scope) -> Option<&'static str> {

@@ -998,6 +998,9 @@ fn an_overlong_line_is_refused_with_its_number_and_a_short_message() {
     assert!(message.len() < 400, "{message}");
     assert!(message.contains("lines are limited to 65536"), "{message}");
     // Up to the limit, a line is read as usual.
-    let text = format!("serial_no = 1\n#{}\nprimary = 192.0.2.1\nservice = lvs\n", "x".repeat(60_000));
+    let text = format!(
+        "serial_no = 1\n#{}\nprimary = 192.0.2.1\nservice = lvs\n",
+        "x".repeat(60_000)
+    );
     assert!(lvs_cf::parse(&text).is_ok());
 }

@@ -168,7 +168,8 @@ pub fn main(args: WebArgs) -> ExitCode {
         }
         Err(e) => return fail(&format!("{e} (set a password with `lvs-web passwd`)")),
     };
-    if let Some(warning) = lvs_daemon::files::exposure_warning(&options.password_file, "password file", true) {
+    if let Some(warning) = lvs_daemon::files::exposure_warning(&options.password_file, "password file", true)
+    {
         eprintln!("lvs-web: {warning}");
     }
     if !options.listen.ip().is_loopback() {

@@ -788,3 +788,410 @@ fn a_metrics_port_in_use_stops_the_start_and_leaves_the_table_alone() {
     );
     assert_eq!(lvs.farm.gets(3).iter().flatten().count(), 3, "traffic goes on");
 }
+
+/// Lifts this process's limit of open files to the hard limit.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// A small random source for the kill points, seeded from the clock and
+/// printed, so that a failing run can be told apart and repeated.
+struct Points(u64);
+
+impl Points {
+    fn new() -> Points {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1;
+        println!("kill points seeded with {seed}");
+        Points(seed)
+    }
+
+    fn below(&mut self, limit: Duration) -> Duration {
+        // xorshift64
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        limit.mul_f64((self.0 % 10_000) as f64 / 10_000.0)
+    }
+}
+
+/// lvs.cf with `web` on the VIP (the farm's three servers, the same in
+/// every version) and 200 more services; `version` 1 drops 50 of them, adds
+/// 50 others, reschedules 50 and makes 10 persistent.
+fn crash_config(farm: &Farm, version: u32) -> String {
+    let servers = |weight: u32| -> String {
+        farm.servers
+            .iter()
+            .map(|s| {
+                format!(
+                    "  server {} {{\n    address = {}\n    active = 1\n    weight = {weight}\n  }}\n",
+                    s.name, s.address
+                )
+            })
+            .collect()
+    };
+    let mut text = format!(
+        "serial_no = {version}\nprimary = 10.8.0.1\nservice = lvs\nbackup_active = 0\n\
+         network = nat\nnat_router = {GATEWAY} eth1:1\n\
+         virtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 80\n  scheduler = rr\n\
+         \x20 timeout = 1\n  reentry = 2\n{}}}\n",
+        servers(1)
+    );
+    let range = if version == 0 { 0..200 } else { 0..150 };
+    for n in range.chain(if version == 0 { 0..0 } else { 200..250 }) {
+        // Weights stay: a raised weight would be reached by slow start, over minutes.
+        let scheduler = if version == 1 && n < 50 { "wlc" } else { "rr" };
+        let persistent = if version == 1 && (50..60).contains(&n) {
+            "  persistent = 60\n"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "virtual s{n} {{\n  active = 1\n  address = 10.99.{}.{} eth0:1\n  port = 80\n  scheduler = {scheduler}\n\
+             {persistent}\x20 timeout = 1\n  reentry = 1\n{}}}\n",
+            n / 200,
+            n % 200 + 1,
+            servers(1)
+        ));
+    }
+    text
+}
+
+#[test]
+fn killed_at_random_points_of_reloads_and_starts_the_table_converges() {
+    use lvs_core::director::{desired, literal_addresses, Health, Plan};
+    if !lab("killed_at_random_points_of_reloads_and_starts_the_table_converges") {
+        return;
+    }
+    // The farm's servers run in this process, a thread per connection, and
+    // 600 servers' checks keep many connections open at once.
+    raise_open_files_limit();
+    let mut lvs = Director::new(Mode::Nat, "director-crash");
+    let configs = [crash_config(&lvs.farm, 0), crash_config(&lvs.farm, 1)];
+    // What each file asks for with every server healthy.
+    let wanted: Vec<Table> = configs
+        .iter()
+        .map(|text| {
+            let config = lvs_cf::parse(text).expect("valid").config;
+            let plan = Plan::new(&config, &literal_addresses).expect("plan");
+            let health = plan
+                .servers()
+                .map(|s| (s.at, Health::In { weight: s.weight }))
+                .collect();
+            desired(&plan, &health, &Table::default())
+        })
+        .collect();
+    // A service the director does not own, made by hand.
+    let foreign = "-A -t 10.200.0.1:9999 -s rr\n-a -t 10.200.0.1:9999 -r 10.7.7.7:9999 -m -w 4\n";
+    lvs.farm.directors[0].run(|| {
+        let mut child = Command::new("/usr/sbin/ipvsadm")
+            .arg("-R")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("ipvsadm -R");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(foreign.as_bytes())
+            .expect("write");
+        assert!(child.wait().expect("wait").success());
+    });
+    let foreign_key = lvs_ipvs::ServiceKey::Addr {
+        protocol: lvs_ipvs::Protocol::Tcp,
+        addr: "10.200.0.1".parse().expect("literal"),
+        port: 9999,
+    };
+    let foreign_before = lvs.table().services[&foreign_key].clone();
+    let ours = |table: Table| table.filtered(|key| *key != foreign_key);
+    let converged = |lvs: &Director, version: usize| {
+        lvs.wait(
+            &format!("the table of version {version}"),
+            Duration::from_secs(30),
+            || ours(lvs.table()).same_settings(&wanted[version]),
+        );
+        let table = lvs.table();
+        let now = &table.services[&foreign_key];
+        assert!(
+            now.0.same_settings(&foreign_before.0) && now.1.len() == 1,
+            "the foreign service was touched: {now:?}"
+        );
+    };
+
+    std::fs::write(&lvs.config, &configs[0]).expect("write");
+    lvs.start();
+    converged(&lvs, 0);
+    let mut held = lvs.farm.hold();
+    assert!(held.server().is_some(), "a connection through web");
+    let mut points = Points::new();
+    let mut version = 0;
+    for round in 0..50 {
+        let during_reload = round % 2 == 0;
+        let next = 1 - version;
+        std::fs::write(&lvs.config, &configs[next]).expect("write");
+        let delay = if during_reload {
+            lvs.signal(libc::SIGHUP);
+            points.below(Duration::from_millis(80))
+        } else {
+            // Killed while it starts and adopts the table of the other version.
+            lvs.signal(libc::SIGKILL);
+            lvs.wait_exit();
+            lvs.start();
+            points.below(Duration::from_millis(400))
+        };
+        std::thread::sleep(delay);
+        lvs.signal(libc::SIGKILL);
+        lvs.wait_exit();
+        lvs.start();
+        converged(&lvs, next);
+        println!("round {round}: killed {delay:?} into a {}; converged", if during_reload { "reload" } else { "start" });
+        assert!(
+            held.ask("still there").is_some(),
+            "round {round} ({} at {delay:?}): the connection through an unchanged server broke",
+            if during_reload { "reload" } else { "start" }
+        );
+        version = next;
+    }
+    lvs.signal(libc::SIGTERM);
+    lvs.wait_exit();
+    let left = lvs.table();
+    assert_eq!(
+        left.services.len(),
+        1,
+        "a clean stop leaves only the foreign service"
+    );
+    assert!(
+        !lvs.dir.path().join("lvs.owned").exists(),
+        "the record goes with the services"
+    );
+}
+
+/// The soak's lvs.cf: 100 services of 10 servers each on one real server's
+/// address, ports 20000-20999, checked by TCP connect (port 8080 has no
+/// HTTP default, as port 80 has); `round` changes the scheduler of the last 20
+/// services (whose servers do not flap).
+fn soak_config(address: &str, round: u64) -> String {
+    let mut text = format!(
+        "serial_no = {}\nprimary = 10.8.0.1\nservice = lvs\nbackup_active = 0\nnetwork = nat\nnat_router = {GATEWAY} eth1:1\n",
+        round + 1
+    );
+    for n in 0..100u32 {
+        // Only the scheduler changes: a raised weight would be reached by slow start, over minutes.
+        let scheduler = if n >= 80 && round % 2 == 1 { "rr" } else { "wlc" };
+        text.push_str(&format!(
+            "virtual s{n} {{\n  active = 1\n  address = 10.98.0.{} eth0:1\n  port = 8080\n  scheduler = {scheduler}\n  timeout = 1\n  reentry = 1\n",
+            n + 1
+        ));
+        for j in 0..10u32 {
+            text.push_str(&format!(
+                "  server r{j} {{\n    address = {address}\n    port = {}\n    active = 1\n    weight = 1\n  }}\n",
+                20000 + n * 10 + j
+            ));
+        }
+        text.push_str("}\n");
+    }
+    text
+}
+
+/// The soak (`cargo xtask soak` runs it longer; CI for SOAK_SECONDS, 90 by
+/// default): 1,000 real servers, 800 of them flapping at random, a reload
+/// every 3 s and clients asking for the status all along. At the end the
+/// table is what the file asks for, the director's memory has not grown
+/// past a bound, and each flapping server's log lines alternate, down and
+/// up, ending up: none lost, none doubled.
+#[test]
+fn soak_flapping_servers_reloads_and_status_clients() {
+    use lvs_core::director::{desired, literal_addresses, Health, Plan};
+    use std::net::TcpListener;
+    if !lab("soak_flapping_servers_reloads_and_status_clients") {
+        return;
+    }
+    raise_open_files_limit();
+    let seconds: u64 = std::env::var("SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(90);
+    let mut lvs = Director::new(Mode::Nat, "director-soak");
+    let address = lvs.farm.servers[0].address.clone();
+    let ip: std::net::IpAddr = address.parse().expect("an address");
+    // The listeners: bound in the real server's namespace, accepted and
+    // dropped by one thread there, which also makes them flap.
+    let running = Arc::new(AtomicBool::new(true));
+    let flapping = Arc::new(AtomicBool::new(false));
+    let flaps = Arc::new(AtomicUsize::new(0));
+    {
+        let (running, flapping, flaps) = (Arc::clone(&running), Arc::clone(&flapping), Arc::clone(&flaps));
+        testkit::routers::spawn_in(&lvs.farm.servers[0].ns, move || {
+            let bind = |port: u16| {
+                let listener = TcpListener::bind((ip, port)).expect("bind a real server");
+                listener.set_nonblocking(true).expect("nonblocking");
+                listener
+            };
+            let mut listeners: Vec<Option<TcpListener>> = (0..1000).map(|i| Some(bind(20000 + i))).collect();
+            let mut points = Points::new();
+            let mut last_flap = Instant::now();
+            while running.load(Ordering::SeqCst) {
+                for listener in listeners.iter().flatten() {
+                    while let Ok((stream, _)) = listener.accept() {
+                        drop(stream);
+                    }
+                }
+                if flapping.load(Ordering::SeqCst) && last_flap.elapsed() > Duration::from_millis(200) {
+                    last_flap = Instant::now();
+                    for _ in 0..10 {
+                        let i = (points.below(Duration::from_secs(800)).as_secs() as usize).min(799);
+                        listeners[i] = match listeners[i].take() {
+                            Some(_) => None,
+                            None => Some(bind(20000 + i as u16)),
+                        };
+                        flaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                } else if !flapping.load(Ordering::SeqCst) {
+                    for (i, slot) in listeners.iter_mut().enumerate() {
+                        if slot.is_none() {
+                            *slot = Some(bind(20000 + i as u16));
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+    }
+    let wanted = |round: u64| {
+        let config = lvs_cf::parse(&soak_config(&address, round))
+            .expect("valid")
+            .config;
+        let plan = Plan::new(&config, &literal_addresses).expect("plan");
+        let health = plan
+            .servers()
+            .map(|s| (s.at, Health::In { weight: s.weight }))
+            .collect();
+        desired(&plan, &health, &Table::default())
+    };
+    std::fs::write(&lvs.config, soak_config(&address, 0)).expect("write");
+    lvs.start();
+    lvs.wait("every server in", Duration::from_secs(30), || {
+        lvs.table().same_settings(&wanted(0))
+    });
+    let pid = lvs.child.as_ref().expect("running").id();
+    let rss = || -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse().ok()))
+            })
+            .unwrap_or(0)
+    };
+    // Status clients, all along.
+    let answers = Arc::new(AtomicUsize::new(0));
+    let askers: Vec<_> = (0..3)
+        .map(|_| {
+            let (running, answers, socket) = (Arc::clone(&running), Arc::clone(&answers), lvs.socket());
+            std::thread::spawn(move || {
+                while running.load(Ordering::SeqCst) {
+                    if lvs_daemon::status::ask(&socket, lvs_daemon::status::Format::Json)
+                        .is_ok_and(|a| a.contains("\"services\""))
+                    {
+                        answers.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    flapping.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let mut round = 0;
+    let mut warm_rss = 0;
+    let mut peak_rss = 0;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_secs(3));
+        round += 1;
+        std::fs::write(&lvs.config, soak_config(&address, round)).expect("write");
+        lvs.signal(libc::SIGHUP);
+        let now = rss();
+        if round == 3 {
+            warm_rss = now;
+        }
+        peak_rss = peak_rss.max(now);
+    }
+    flapping.store(false, Ordering::SeqCst);
+    lvs.wait(
+        "the table the last file asks for",
+        Duration::from_secs(30),
+        || lvs.table().same_settings(&wanted(round)),
+    );
+    running.store(false, Ordering::SeqCst);
+    for asker in askers {
+        asker.join().expect("a status client");
+    }
+    let end_rss = rss();
+    println!(
+        "soak: {seconds} s, {round} reloads, {} flaps, {} status answers; RSS {warm_rss} kB after 3 reloads, peak {peak_rss} kB, {end_rss} kB at the end",
+        flaps.load(Ordering::SeqCst),
+        answers.load(Ordering::SeqCst)
+    );
+    assert!(
+        answers.load(Ordering::SeqCst) > 100,
+        "the status clients were answered"
+    );
+    assert!(
+        end_rss.max(peak_rss) <= warm_rss + (warm_rss * 3 / 10).max(16 * 1024),
+        "the director grew from {warm_rss} kB to {peak_rss} kB (end {end_rss} kB)"
+    );
+    let log = lvs.log();
+    let mut transitions = 0;
+    for i in 0..800u16 {
+        let server = format!("{address}:{}", 20000 + i);
+        let (up, down) = (
+            format!("making {server} available"),
+            format!("shutting down {server} due"),
+        );
+        let events: Vec<bool> = log
+            .lines()
+            .filter_map(|l| {
+                if l.contains(&up) {
+                    Some(true)
+                } else if l.contains(&down) {
+                    Some(false)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(
+            events.first(),
+            Some(&true),
+            "{server}: its first line is the first check's"
+        );
+        assert!(
+            events.windows(2).all(|w| w[0] != w[1]),
+            "{server}: a line lost or doubled: {events:?}"
+        );
+        assert_eq!(
+            events.last(),
+            Some(&true),
+            "{server} ends up, and its last line says so"
+        );
+        transitions += events.len();
+    }
+    assert!(
+        transitions > 1600,
+        "only {transitions} transitions: the servers hardly flapped"
+    );
+    assert!(!log.contains("failed to"), "operations failed:\n{log}");
+}

@@ -336,7 +336,11 @@ fn arguments_that_are_not_utf8_are_refused_as_ipvsadm_refuses_them() {
     }
     let ns = Netns::new("ipvsadm-bytes");
     for args in [
-        vec![OsString::from("-A"), OsString::from("-t"), OsString::from_vec(b"192.0.2.\xff:80".to_vec())],
+        vec![
+            OsString::from("-A"),
+            OsString::from("-t"),
+            OsString::from_vec(b"192.0.2.\xff:80".to_vec()),
+        ],
         vec![OsString::from_vec(b"-\xfe".to_vec())],
         vec![
             OsString::from("-A"),
@@ -349,7 +353,10 @@ fn arguments_that_are_not_utf8_are_refused_as_ipvsadm_refuses_them() {
         let (theirs, ours) = ns.run(|| (run(THEIRS, &args, None), run(OURS, &args, None)));
         let (theirs, ours) = comparable(&theirs, &ours);
         assert_ne!(ours.status, Some(101), "{args:?}: {ours:?}");
-        assert_eq!(ours.status, theirs.status, "{args:?}: ours {ours:?}, theirs {theirs:?}");
+        assert_eq!(
+            ours.status, theirs.status,
+            "{args:?}: ours {ours:?}, theirs {theirs:?}"
+        );
         assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
         assert_eq!(
             ours.stderr.replace('\u{fffd}', "?"),

@@ -287,7 +287,10 @@ fn check_refuses_what_the_daemons_refuse() {
     assert_eq!(lvs(&["--check"], &path).status.code(), Some(0));
     let regex = dir.file(
         "regex.cf",
-        &good.replace("port = 80\n", "port = 80\n use_regex = 1\n expect = \"HTTP/1.[01\"\n"),
+        &good.replace(
+            "port = 80\n",
+            "port = 80\n use_regex = 1\n expect = \"HTTP/1.[01\"\n",
+        ),
     );
     let out = lvs(&["--check"], &regex);
     assert_eq!(out.status.code(), Some(1));

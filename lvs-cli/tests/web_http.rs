@@ -731,7 +731,8 @@ async fn a_stale_page_changes_nothing() {
     let version = web::store::version(&web::store::load(&tool.config()).expect("load"));
     assert!(version.starts_with("3-"), "{version}");
     assert!(
-        list.body.contains(&format!("name=\"serial\" value=\"{version}\"")),
+        list.body
+            .contains(&format!("name=\"serial\" value=\"{version}\"")),
         "the page carries the file's version"
     );
     // Two clicks on one page: the first changes the file, the second is refused.
@@ -831,7 +832,11 @@ async fn a_value_cannot_add_lines_to_the_file() {
 }
 
 /// The status and headers of one GET with these headers.
-async fn get_with(tool: &Tool, path: &str, headers: &[(header::HeaderName, &str)]) -> axum::http::Response<Body> {
+async fn get_with(
+    tool: &Tool,
+    path: &str,
+    headers: &[(header::HeaderName, &str)],
+) -> axum::http::Response<Body> {
     let mut request = Request::builder().method(Method::GET).uri(path);
     for (name, value) in headers {
         request = request.header(name, *value);
@@ -856,7 +861,10 @@ async fn other_host_names_are_refused_and_every_answer_carries_the_security_head
         assert_eq!(reply.status(), StatusCode::OK, "{host}");
         let headers = reply.headers();
         let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("text");
-        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
@@ -895,7 +903,11 @@ async fn failed_logins_are_throttled_and_a_dropped_cookie_is_explained() {
     // Even the right password waits now: guessing has slowed to a crawl.
     let held = attempt("s3cret").await;
     assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS, "{}", held.body);
-    assert!(held.body.contains("too many failed logins from this address"), "{}", held.body);
+    assert!(
+        held.body.contains("too many failed logins from this address"),
+        "{}",
+        held.body
+    );
     assert!(held.cookie.is_none());
 
     // A login whose cookie the browser did not keep says why, not a loop.
@@ -912,7 +924,9 @@ async fn failed_logins_are_throttled_and_a_dropped_cookie_is_explained() {
     let without_cookie = fresh.send(Method::GET, &next, None, &[]).await;
     assert_eq!(without_cookie.status, StatusCode::OK);
     assert!(
-        without_cookie.body.contains("did not send the session cookie back"),
+        without_cookie
+            .body
+            .contains("did not send the session cookie back"),
         "{}",
         without_cookie.body
     );
@@ -937,7 +951,10 @@ async fn the_stale_page_check_holds_at_the_largest_serial() {
         )
         .await;
     assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
-    assert!(tool.file().contains("serial_no = 2147483647"), "the serial cannot count higher");
+    assert!(
+        tool.file().contains("serial_no = 2147483647"),
+        "the serial cannot count higher"
+    );
     let after_first = tool.file();
     let second = tool
         .send_exactly(
@@ -967,12 +984,16 @@ async fn slow_clients_are_cut_off_capped_and_do_not_hold_a_stop() {
     let mut held = Vec::new();
     for _ in 0..200 {
         let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
-        let _ = stream.write_all(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n").await;
+        let _ = stream
+            .write_all(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await;
         held.push(stream);
     }
     // A user from another address is still answered.
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.bind("127.0.0.2:0".parse().expect("literal")).expect("bind 127.0.0.2");
+    socket
+        .bind("127.0.0.2:0".parse().expect("literal"))
+        .expect("bind 127.0.0.2");
     let mut user = socket.connect(address).await.expect("connect");
     user.write_all(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .await
@@ -982,13 +1003,20 @@ async fn slow_clients_are_cut_off_capped_and_do_not_hold_a_stop() {
         .await
         .expect("the user is answered while 200 clients hold their requests")
         .expect("read");
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     // Most of the 200 were closed at once; the rest within the header time.
     let started = std::time::Instant::now();
     for stream in &mut held {
         let mut byte = [0u8; 1];
         let read = tokio::time::timeout(web::HEADER_TIME * 2, stream.read(&mut byte)).await;
-        assert!(read.is_ok(), "a half-sent request was held past twice the header time");
+        assert!(
+            read.is_ok(),
+            "a half-sent request was held past twice the header time"
+        );
     }
     assert!(started.elapsed() < web::HEADER_TIME * 2);
     // A stop with new slow clients connected ends within the grace.
@@ -1013,16 +1041,22 @@ async fn a_save_the_daemons_would_refuse_is_not_made() {
     let (cookie, csrf) = tool.login().await;
     let before = tool.file();
     // Only the token and the serial: every field of the panel emptied, the primary with them.
-    let wiped = tool.send(Method::POST, "/global", Some(&cookie), &[("csrf", &csrf)]).await;
+    let wiped = tool
+        .send(Method::POST, "/global", Some(&cookie), &[("csrf", &csrf)])
+        .await;
     assert_ne!(wiped.status, StatusCode::SEE_OTHER, "{}", wiped.body);
     assert!(
-        wiped.body.contains("pulse would refuse it: no primary address in the configuration"),
+        wiped
+            .body
+            .contains("pulse would refuse it: no primary address in the configuration"),
         "{}",
         wiped.body
     );
     assert_eq!(tool.file(), before, "nothing was written");
     // A regular expression the director cannot compile, as `lvs -t` would refuse it.
-    let scripts = tool.send(Method::GET, "/virtual/0/scripts", Some(&cookie), &[]).await;
+    let scripts = tool
+        .send(Method::GET, "/virtual/0/scripts", Some(&cookie), &[])
+        .await;
     assert_eq!(scripts.status, StatusCode::OK);
     let bad = tool
         .send(
@@ -1037,6 +1071,10 @@ async fn a_save_the_daemons_would_refuse_is_not_made() {
             ],
         )
         .await;
-    assert!(bad.body.contains("the lvs daemon would refuse it"), "{}", bad.body);
+    assert!(
+        bad.body.contains("the lvs daemon would refuse it"),
+        "{}",
+        bad.body
+    );
     assert_eq!(tool.file(), before, "nothing was written");
 }

@@ -72,7 +72,10 @@ mod tests {
             server a {\n address = 10.0.0.1\n active = 1\n }\n}\n";
         assert_eq!(refusals(&config(good), &literal_addresses), vec![]);
 
-        let bad_regex = good.replace("port = 80\n", "port = 80\n use_regex = 1\n expect = \"HTTP/1.[01\"\n");
+        let bad_regex = good.replace(
+            "port = 80\n",
+            "port = 80\n use_regex = 1\n expect = \"HTTP/1.[01\"\n",
+        );
         let found = refusals(&config(&bad_regex), &literal_addresses);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].daemon, Daemon::Lvs);

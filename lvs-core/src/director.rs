@@ -241,6 +241,17 @@ fn service_check(vs: &VirtualService) -> Result<Check, PlanError> {
 
 impl Plan {
     /// The plan of `config`'s LVS services, host names resolved by `resolver`.
+    /// A plan that names `keys` and asks for nothing: what a run that was
+    /// killed owned, handed to [`reconcile`] as the previous plan so that
+    /// the services the file no longer names go.
+    pub fn owning(keys: BTreeSet<ServiceKey>) -> Plan {
+        Plan {
+            named: keys,
+            ..Plan::default()
+        }
+    }
+
+    /// Plans `config`, resolving host names with `resolver`.
     pub fn new(config: &Config, resolver: &Resolve<'_>) -> Result<Plan, PlanError> {
         let forward = forward_method(config.network);
         let mut plan = Plan::default();

@@ -56,6 +56,11 @@ pub struct DirectorOptions {
     pub status_socket: Option<PathBuf>,
     /// Where Prometheus metrics are served over HTTP, if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// The record of the services this director owns (see
+    /// [`crate::ownership`]); `None` puts it beside the status socket
+    /// (`/var/run/lvs.owned` for `/var/run/lvs.sock`), and without a socket
+    /// there is none.
+    pub ownership_file: Option<PathBuf>,
 }
 
 impl DirectorOptions {
@@ -70,6 +75,7 @@ impl DirectorOptions {
             nanny_foreground: false,
             status_socket: Some(PathBuf::from(crate::DEFAULT_STATUS_SOCKET)),
             metrics: None,
+            ownership_file: None,
         }
     }
 
@@ -106,6 +112,14 @@ impl DirectorOptions {
     /// The metrics address; `None` for none.
     pub fn metrics(mut self, address: Option<SocketAddr>) -> DirectorOptions {
         self.metrics = address;
+        self
+    }
+
+    /// Where the director records the services it owns; `None` (the
+    /// default) puts the record beside the status socket. Two directors (in
+    /// two network namespaces, say) need two records, as they need two sockets.
+    pub fn ownership_file(mut self, path: Option<PathBuf>) -> DirectorOptions {
+        self.ownership_file = path;
         self
     }
 }
@@ -233,6 +247,8 @@ pub struct Director {
     ids: Ids,
     commands: UnboundedReceiver<Command>,
     handle: DirectorHandle,
+    /// The record of owned services could not be read: it is left alone.
+    no_record: bool,
 }
 
 /// What only exists while the director runs.
@@ -292,6 +308,7 @@ impl Director {
             ids: Ids::default(),
             commands,
             handle: DirectorHandle { commands: sender },
+            no_record: false,
         })
     }
 
@@ -335,7 +352,13 @@ impl Director {
             None => Table::default(),
         };
         let plan = Arc::clone(&self.plan);
-        self.table = kernel.filtered(|key| plan.named.contains(key));
+        // What a run killed before it could clean up left, and this file no longer names.
+        let leftover: BTreeSet<ServiceKey> = self
+            .recorded()
+            .into_iter()
+            .filter(|key| !plan.named.contains(key))
+            .collect();
+        self.table = kernel.filtered(|key| plan.named.contains(key) || leftover.contains(key));
         let carried = carry_over(&plan, &self.table, None, |_| true);
         let nannies = self.options.nanny_processes.then(Nannies::default);
         // Each nanny checks its own server.
@@ -366,7 +389,9 @@ impl Director {
             self.plan.servers().count(),
             self.table.destination_count(),
         ));
-        self.sync(&running, None);
+        self.record_owned(plan.named.iter().chain(&leftover));
+        self.sync(&running, Some(&Plan::owning(leftover)));
+        self.record_settled(&[]);
         self.start_nannies(&mut running);
         self.publish(&running);
         Ok(running)
@@ -735,12 +760,15 @@ impl Director {
             nannies.stop_except(&keep).await;
         }
         let revise = |engine: &mut Engine| engine.revise(gone_ids, restarted);
+        // Before the table changes: a kill from here on leaves a record of both files' services.
+        self.record_owned(previous.named.iter().chain(&self.plan.named));
         let applied = if running.nannies.is_some() {
             revise(&mut running.engine);
             self.sync(running, Some(&previous))
         } else {
             self.sync_services_with(running, changed.clone(), revise)
         };
+        self.record_settled(&[&previous]);
         self.start_nannies(running);
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         self.log.line(&format!(
@@ -771,6 +799,68 @@ impl Director {
             .map(Operation::DeleteService)
             .collect();
         self.apply(&operations);
+        if self.table.services.is_empty() {
+            if let Some(path) = self.ownership_path() {
+                if let Err(e) = crate::ownership::remove(&path) {
+                    self.log
+                        .line(&format!("cannot remove the record of owned services: {e}"));
+                }
+            }
+        }
+    }
+
+    /// The record's path, when this director keeps one (not in a dry run).
+    fn ownership_path(&self) -> Option<PathBuf> {
+        if self.options.dry_run || self.no_record {
+            return None;
+        }
+        self.options.ownership_file.clone().or_else(|| {
+            self.options
+                .status_socket
+                .as_ref()
+                .map(|socket| socket.with_extension("owned"))
+        })
+    }
+
+    /// The services a previous run recorded; none (logged) when the record
+    /// cannot be read, which is then left alone.
+    fn recorded(&mut self) -> BTreeSet<ServiceKey> {
+        let Some(path) = self.ownership_path() else {
+            return BTreeSet::new();
+        };
+        match crate::ownership::read(&path) {
+            Ok(keys) => keys,
+            Err(e) => {
+                self.log
+                    .line(&format!("{e}; no record of owned services is kept"));
+                self.no_record = true;
+                BTreeSet::new()
+            }
+        }
+    }
+
+    /// Records `keys` as owned, before the table may gain them.
+    fn record_owned<'k>(&self, keys: impl Iterator<Item = &'k ServiceKey>) {
+        if let Some(path) = self.ownership_path() {
+            let keys: BTreeSet<&ServiceKey> = keys.collect();
+            if let Err(e) = crate::ownership::write(&path, keys) {
+                self.log.line(&format!("cannot record the owned services: {e}"));
+            }
+        }
+    }
+
+    /// After the table changed: what the file names, and whatever else of
+    /// ours is still in the table (of the `older` plans; at a start, with
+    /// none, the leftovers of a killed run that could not be removed).
+    fn record_settled(&self, older: &[&Plan]) {
+        let table = &self.table;
+        let still: Vec<&ServiceKey> = table
+            .services
+            .keys()
+            .filter(|key| !self.plan.named.contains(key))
+            .filter(|key| older.iter().any(|p| p.named.contains(key)) || older.is_empty())
+            .collect();
+        self.record_owned(self.plan.named.iter().chain(still));
     }
 }
 

@@ -53,6 +53,7 @@ pub mod files;
 pub mod log;
 pub mod nannies;
 pub mod nanny;
+pub mod ownership;
 pub mod process;
 pub mod pulse;
 pub mod status;

@@ -2,7 +2,7 @@
 //! timeouts, sync daemons.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// `AF_INET` or `AF_INET6`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -506,12 +506,13 @@ impl Daemon {
     }
 }
 
+#[cfg(feature = "netlink")]
 pub(crate) fn ip_from_bytes(family: Family, bytes: &[u8]) -> Option<IpAddr> {
     match family {
         Family::Inet => Some(IpAddr::V4(Ipv4Addr::from(
             <[u8; 4]>::try_from(bytes.get(..4)?).ok()?,
         ))),
-        Family::Inet6 => Some(IpAddr::V6(Ipv6Addr::from(
+        Family::Inet6 => Some(IpAddr::V6(std::net::Ipv6Addr::from(
             <[u8; 16]>::try_from(bytes.get(..16)?).ok()?,
         ))),
     }

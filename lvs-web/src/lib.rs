@@ -186,7 +186,12 @@ async fn security_headers(request: Request, next: Next) -> Response {
 fn host_allowed(host: &str, names: &[String]) -> bool {
     let name = match host.strip_prefix('[') {
         // An IPv6 literal: "[::1]:3636".
-        Some(rest) => return rest.split(']').next().is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        Some(rest) => {
+            return rest
+                .split(']')
+                .next()
+                .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+        }
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
     };
     name.parse::<std::net::Ipv4Addr>().is_ok()
@@ -293,7 +298,11 @@ async fn login(
     let user = form.get("user").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let source = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0 .0.ip());
-    let throttle = || app.throttle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let throttle = || {
+        app.throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     let checked = throttle().check(&user, source, std::time::Instant::now());
     if let Err(refusal) = checked {
         let seconds = refusal.wait().as_secs().max(1);
@@ -721,7 +730,8 @@ async fn list_change(
 /// could otherwise change the wrong one.
 fn stale(document: &Document, form: &FormData, session: &SessionInfo) -> Option<Response> {
     let now = pages::version_of(document);
-    (form.get("serial") != Some(&now)).then(|| Page::new("virtual", session).stale(pages::serial_of(document)))
+    (form.get("serial") != Some(&now))
+        .then(|| Page::new("virtual", session).stale(pages::serial_of(document)))
 }
 
 /// Flips a block's or server's `active`.
@@ -789,10 +799,11 @@ pub async fn serve(
         };
         let router = router.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(Peer(peer));
-                tower::ServiceExt::oneshot(router.clone(), request.map(Body::new))
-            });
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(Peer(peer));
+                    tower::ServiceExt::oneshot(router.clone(), request.map(Body::new))
+                });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIME)
@@ -803,7 +814,10 @@ pub async fn serve(
         });
     }
     drop(listener);
-    let _ = tokio::time::timeout(STOP_GRACE, async { while connections.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(STOP_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
     Ok(())
 }
 
@@ -814,7 +828,10 @@ struct SourceSlot {
 }
 
 impl SourceSlot {
-    fn take(counts: &Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>, source: std::net::IpAddr) -> Option<SourceSlot> {
+    fn take(
+        counts: &Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>,
+        source: std::net::IpAddr,
+    ) -> Option<SourceSlot> {
         let mut map = counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = map.entry(source).or_insert(0);
         if *count >= MAX_CONNECTIONS_PER_SOURCE {
@@ -830,7 +847,10 @@ impl SourceSlot {
 
 impl Drop for SourceSlot {
     fn drop(&mut self) {
-        let mut map = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(count) = map.get_mut(&self.source) {
             *count -= 1;
             if *count == 0 {
@@ -848,10 +868,22 @@ mod tests {
     #[test]
     fn only_addresses_localhost_and_configured_names_are_hosts() {
         let names = vec!["lb1.example.net".to_owned()];
-        for host in ["127.0.0.1:3636", "192.0.2.1", "[::1]:3636", "localhost:3636", "LB1.example.net:80"] {
+        for host in [
+            "127.0.0.1:3636",
+            "192.0.2.1",
+            "[::1]:3636",
+            "localhost:3636",
+            "LB1.example.net:80",
+        ] {
             assert!(host_allowed(host, &names), "{host}");
         }
-        for host in ["", "evil.example.com", "evil.example.com:3636", "lb1.example.net.evil.com", "[zz]:1"] {
+        for host in [
+            "",
+            "evil.example.com",
+            "evil.example.com:3636",
+            "lb1.example.net.evil.com",
+            "[zz]:1",
+        ] {
             assert!(!host_allowed(host, &names), "{host}");
         }
     }

@@ -192,7 +192,10 @@ mod tests {
         // One that is, is.
         let dir_lvs = dir.path().join("pulse");
         std::fs::copy("/bin/sleep", &dir_lvs).expect("copy sleep");
-        let mut child = std::process::Command::new(&dir_lvs).arg("30").spawn().expect("spawn");
+        let mut child = std::process::Command::new(&dir_lvs)
+            .arg("30")
+            .spawn()
+            .expect("spawn");
         std::fs::write(&path, format!("{}\n", child.id())).expect("write");
         assert_eq!(daemon(&path), Daemon::Running(child.id()));
         let _ = child.kill();

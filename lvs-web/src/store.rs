@@ -68,7 +68,11 @@ pub fn version(document: &Document) -> String {
     // run; guessing one buys nothing, as the CSRF token guards the form.
     let mut hasher = std::hash::DefaultHasher::new();
     document.text().0.hash(&mut hasher);
-    format!("{}-{:016x}", lvs_cf::edit::value_of(&document.globals, "serial_no").unwrap_or("0"), hasher.finish())
+    format!(
+        "{}-{:016x}",
+        lvs_cf::edit::value_of(&document.globals, "serial_no").unwrap_or("0"),
+        hasher.finish()
+    )
 }
 
 /// The backup a save leaves: the file as it was before.

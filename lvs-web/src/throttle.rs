@@ -180,6 +180,10 @@ mod tests {
             throttle.check("piranha", ip("203.0.113.7"), now),
             Err(Refusal::User(_))
         ));
-        assert_eq!(throttle.check("piranha", home, now), Ok(()), "the real user still gets in");
+        assert_eq!(
+            throttle.check("piranha", home, now),
+            Ok(()),
+            "the real user still gets in"
+        );
     }
 }

@@ -6,6 +6,9 @@
 //!   and lvs, three web servers and a client in the lab, with a server
 //!   failing and returning and the active router failing over.
 //! - `bench NAME`: a benchmark (see docs/benchmarks.md).
+//! - `soak [SECONDS]`: the director's soak test in the lab, for SECONDS
+//!   (300 by default; `test` runs it for 90): flapping servers, reloads and
+//!   status clients, then the table, memory and log checked.
 //! - `vm -- CMD`: boot the lab and run CMD in it (IPVS modules loaded).
 //! - `man`: regenerate the man pages in `docs/man` from the argument definitions.
 //!
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
         Some("man") => man(),
         Some("demo") => demo(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
+        Some("soak") => soak(args.get(1).map(String::as_str)),
         Some("vm") => {
             let command: Vec<String> = args.iter().skip(1).skip_while(|a| *a == "--").cloned().collect();
             if command.is_empty() {
@@ -34,7 +38,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover, reload\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|demo|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover, reload\n  soak [SECS]  the director's soak test in the lab (300 s by default)\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -500,6 +504,25 @@ fn bench(name: Option<&str>) -> Result<(), String> {
         }
         _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover|reload>".to_owned()),
     }
+}
+
+/// The soak test alone, in the lab, for `seconds` (300 by default).
+fn soak(seconds: Option<&str>) -> Result<(), String> {
+    let seconds: u64 = seconds
+        .unwrap_or("300")
+        .parse()
+        .map_err(|_| "usage: cargo xtask soak [SECONDS]".to_owned())?;
+    let kernel = ensure_lab_tools()?;
+    let executables = build_executables(
+        "test",
+        &["test", "--no-run", "-p", "lvs-cli", "--test", "director_kernel"],
+    )?;
+    let exe = executables.first().ok_or("cargo built no director_kernel test")?;
+    let script = lab_script(&format!(
+        "LVS_KERNEL_TESTS=1 SOAK_SECONDS={seconds} {} --test-threads=1 --nocapture soak_",
+        exe.display()
+    ))?;
+    counted_step("soak test in the lab", lab_command(&kernel, &script)).map(|_| ())
 }
 
 /// The lab demo: builds pulse, lvs and the demo, boots the lab and runs it.
