@@ -1078,3 +1078,33 @@ async fn a_save_the_daemons_would_refuse_is_not_made() {
     );
     assert_eq!(tool.file(), before, "nothing was written");
 }
+
+#[test]
+fn a_password_file_others_can_change_is_warned_about() {
+    use std::io::BufRead as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let tool = Tool::new(CF);
+    let passwords = tool.dir.path().join("lvs-web.passwd");
+    std::fs::set_permissions(&passwords, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lvs-web"))
+        .arg("-c")
+        .arg(tool.config())
+        .arg("--password-file")
+        .arg(&passwords)
+        .args(["--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lvs-web");
+    let stderr = child.stderr.take().expect("stderr");
+    let first = std::io::BufReader::new(stderr)
+        .lines()
+        .next()
+        .and_then(Result::ok);
+    let _ = child.kill();
+    let _ = child.wait();
+    let expected = format!(
+        "lvs-web: WARNING: password file {} has mode 0666: other users can read and change it; chmod 600 it",
+        passwords.display()
+    );
+    assert_eq!(first.as_deref(), Some(expected.as_str()));
+}
