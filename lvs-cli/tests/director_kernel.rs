@@ -1013,10 +1013,11 @@ fn soak_config(address: &str, round: u64) -> String {
 /// every 3 s and clients asking for the status all along. At the end the
 /// table is what the file asks for, the director's memory has not grown
 /// past a bound, and each flapping server's log lines alternate, down and
-/// up, ending up: none lost, none doubled.
+/// up, ending up: none lost, none doubled. With SOAK_NO_FLAP set, no server
+/// flaps (the load alone).
 #[test]
-#[ignore = "fails today: under flapping and reloads the director reports listening servers down and \
-            does not bring them back (run it with `cargo xtask soak`)"]
+#[ignore = "fails today: at 1,000 checks a second the lab's director reports listening servers down, \
+            flapping or not, and many stay out (run it with `cargo xtask soak`)"]
 fn soak_flapping_servers_reloads_and_status_clients() {
     use std::net::TcpListener;
     if !lab("soak_flapping_servers_reloads_and_status_clients") {
@@ -1081,7 +1082,9 @@ fn soak_flapping_servers_reloads_and_status_clients() {
                     }
                 }
                 listening.store(listeners.iter().flatten().count(), Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(5));
+                // Checks are half-open, so there is little to accept: a
+                // tighter loop would take the CPU the director needs.
+                std::thread::sleep(Duration::from_millis(100));
             }
         });
     }
@@ -1119,7 +1122,7 @@ fn soak_flapping_servers_reloads_and_status_clients() {
             })
         })
         .collect();
-    flapping.store(true, Ordering::SeqCst);
+    flapping.store(std::env::var_os("SOAK_NO_FLAP").is_none(), Ordering::SeqCst);
     let started = Instant::now();
     let mut round = 0;
     let mut warm_rss = 0;
