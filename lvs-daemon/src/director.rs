@@ -694,8 +694,27 @@ impl Director {
     async fn reload(&mut self, running: &mut Running) {
         self.log.line("SIGHUP received: re-reading the configuration");
         let started = Instant::now();
-        // The plan is derived while the file is validated.
-        let (config, plan) = match read_plan(&self.options.configfile, &mut self.reparser) {
+        // The plan is derived while the file is validated, on a blocking
+        // thread: a large file takes a while to read (and names to resolve),
+        // and the checks on this runtime must keep their time meanwhile.
+        let path = self.options.configfile.clone();
+        let mut reparser = std::mem::take(&mut self.reparser);
+        let read = tokio::task::spawn_blocking(move || {
+            let loaded = read_plan(&path, &mut reparser);
+            (loaded, reparser)
+        })
+        .await;
+        let loaded = match read {
+            Ok((loaded, reparser)) => {
+                self.reparser = reparser;
+                loaded
+            }
+            Err(e) => {
+                self.log.line(&format!("cannot re-read the configuration: {e}"));
+                return;
+            }
+        };
+        let (config, plan) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
                 self.log.line(&format!("{e}; keeping the running configuration"));

@@ -285,7 +285,10 @@ async fn watch(
         None => Nanny::new(server.nanny, server.target.to_string()),
     };
     let mut ticker = interval_at(start, server.nanny.interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // After a stall (a busy runtime), missed checks are skipped and the
+    // next one keeps its place in the spread; delaying them instead would
+    // leave every stalled server checking at the same instant from then on.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         ticker.tick().await;
         let probed = match &prober {

@@ -98,6 +98,7 @@ impl SynProber {
         // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         attach_reply_filter(&fd, port)?;
+        enlarge_receive_buffer(&fd);
         // SAFETY: the AsyncFd owns the descriptor and nothing closes or
         // replaces it while it is registered.
         let socket = unsafe { AsyncFd::register(fd)? };
@@ -324,6 +325,32 @@ async fn read_replies(shared: Arc<Shared>) {
             if let Some(waiter) = shared.waiting().replies.remove(&(server, acknowledgement)) {
                 let _ = waiter.send(reply);
             }
+        }
+    }
+}
+
+/// How many bytes of replies the raw socket may hold: a burst of thousands
+/// of SYN-ACKs (checks that fell due together after the runtime was busy)
+/// must wait in the queue, not be dropped and read as timeouts.
+const RECEIVE_BUFFER: libc::c_int = 8 << 20;
+
+/// Asks for [`RECEIVE_BUFFER`]: past the system's `rmem_max` with
+/// `SO_RCVBUFFORCE` (root, which the raw socket needs anyway), else as
+/// much as `SO_RCVBUF` gives. A smaller buffer only costs replies in a burst.
+fn enlarge_receive_buffer(fd: &OwnedFd) {
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: setsockopt(2) on a live socket with a pointer to a local int of the given size.
+        let set = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&RECEIVE_BUFFER as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if set == 0 {
+            return;
         }
     }
 }
