@@ -320,10 +320,10 @@ fn forged_altered_and_captured_authenticated_heartbeats_are_dropped_and_the_log_
     let target = format!("{BACKUP}:539");
     lab.net.routers[0].run(|| {
         let socket = UdpSocket::bind(format!("{PRIMARY}:0")).expect("bind");
-        let mut forger = Authenticator::new(b"a guessed key of sixteen bytes", Role::Master, 7);
+        let mut forger = Authenticator::new(b"a guessed key of sixteen bytes", Role::Master, 7, 7);
         let key = KEY.trim_end().as_bytes();
         // Genuine, sealed with the key, as a capture of another run is.
-        let mut captured = Authenticator::new(key, Role::Master, 8);
+        let mut captured = Authenticator::new(key, Role::Master, 8, 7);
         for _ in 0..10 {
             socket
                 .send_to(&forger.seal(PeerState::Stopped), &target)
@@ -383,7 +383,7 @@ fn a_capture_replayed_at_a_restarted_backup_does_not_stop_it_taking_over() {
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     spawn_in(&lab.net.routers[0], move || {
         let socket = UdpSocket::bind(format!("{PRIMARY}:0")).expect("bind");
-        let mut captured = Authenticator::new(KEY.trim_end().as_bytes(), Role::Master, 99);
+        let mut captured = Authenticator::new(KEY.trim_end().as_bytes(), Role::Master, 99, 7);
         let heartbeat = captured.seal(PeerState::Running);
         while stopped.try_recv().is_err() {
             let _ = socket.send_to(&heartbeat, format!("{BACKUP}:539"));

@@ -8,15 +8,18 @@
 //! can send from the partner's address can make a router stand down.
 //!
 //! The authenticated format (an lvs-rs extension) carries the sender's role,
-//! its state, the sender's session, a sequence number and an echo of the
-//! receiver's session, sealed with HMAC-SHA-256 under a key both routers
-//! share. A session is a random number a router draws when it starts, so
-//! freshness depends on no clock: a heartbeat is acted on only when it echoes
-//! the receiver's current session (it was made after the sender heard this
-//! run of the receiver) and its sequence is above the last accepted from that
-//! sender's session. The first heartbeat after either side starts is
-//! therefore only a handshake; the next one counts. The threat model is in
-//! `docs/pulse.md`.
+//! its state, the sender's session and sequence number, and an echo of the
+//! receiver's session and sequence number as the sender last heard them,
+//! sealed with HMAC-SHA-256 under a key both routers share. A session is a
+//! random number a router draws when it starts, so freshness depends on no
+//! clock: a heartbeat is acted on only when it echoes the receiver's current
+//! session and one of the receiver's last few sequence numbers (the window,
+//! about one `deadtime` of the receiver's own heartbeats), and its sequence
+//! is above the last accepted from that sender's session. A capture is
+//! therefore stale once the receiver has sent a window's worth of heartbeats
+//! since it was made, whatever either clock says. The first heartbeat after
+//! either side starts is only a handshake; the next one counts. The threat
+//! model is in `docs/pulse.md`.
 //!
 //! A receiver drops forged and altered datagrams, its own reflected back at
 //! it, stale ones (made for an earlier run of the receiver: captured and
@@ -78,9 +81,10 @@ pub enum HeartbeatError {
     #[error("our own heartbeat came back (reflected)")]
     /// Our own heartbeat, sent back.
     Reflected,
-    /// Authentic, but it does not echo this run of the receiver: captured
-    /// earlier and replayed, or sent before the partner heard this run (the
-    /// handshake after a start, which the daemon does not log).
+    /// Authentic, but it does not echo this run of the receiver, or echoes
+    /// it from too long ago: captured earlier and replayed, or sent before
+    /// the partner heard this run (the handshake after a start, which the
+    /// daemon does not log).
     #[error("stale heartbeat (made before the partner heard this run of pulse)")]
     Stale,
     /// The heartbeat last accepted, again: its copy over the other channel.
@@ -169,11 +173,12 @@ pub fn decode_piranha(datagram: &[u8]) -> Result<PeerState, HeartbeatError> {
 
 /// `LVSA`: the first bytes of an authenticated heartbeat.
 const AUTH_MAGIC: [u8; 4] = *b"LVSA";
-/// Version 2 carries sessions; version 1 (a clock-seeded sequence) is refused.
-const AUTH_VERSION: u8 = 2;
+/// Version 3 carries sessions and echoes; older versions are refused.
+const AUTH_VERSION: u8 = 3;
 const MAC_LEN: usize = 32;
-/// magic, version, role, state, reserved, sender's session, sequence, echo, MAC.
-pub const AUTH_LEN: usize = 4 + 1 + 1 + 1 + 1 + 8 + 8 + 8 + MAC_LEN;
+/// magic, version, role, state, reserved, sender's session and sequence,
+/// the echo of the receiver's session and sequence, MAC.
+pub const AUTH_LEN: usize = 4 + 1 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + MAC_LEN;
 /// How many sessions a partner has left are remembered, so that their
 /// heartbeats stay refused after it restarted.
 const RETIRED_SESSIONS: usize = 64;
@@ -182,7 +187,16 @@ const RETIRED_SESSIONS: usize = 64;
 #[derive(Clone, Copy, Debug)]
 struct Verified {
     session: u64,
+    /// The last sequence acted on.
     last_seq: u64,
+}
+
+/// What our heartbeats echo: a partner session and the highest sequence
+/// heard from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Echo {
+    session: u64,
+    seq: u64,
 }
 
 /// Seals and opens authenticated heartbeats for one router.
@@ -194,16 +208,24 @@ pub struct Authenticator {
     role: Role,
     session: u64,
     next_seq: u64,
+    /// How far behind our last sequence an echo may be and still be fresh.
+    window: u64,
     /// What our heartbeats echo: the verified partner session, or, until one
     /// is verified, the session of the last authentic heartbeat heard.
-    echo: u64,
+    echo: Echo,
     partner: Option<Verified>,
+    /// A new session seen fresh while another is verified, and our sequence
+    /// then: it replaces the verified one only when a second heartbeat of
+    /// it echoes one of ours sent since, which a replayed capture cannot.
+    candidate: Option<(u64, u64)>,
     retired: std::collections::VecDeque<u64>,
 }
 
 impl Authenticator {
-    /// `session`: this run's random session number.
-    pub fn new(key: &[u8], role: Role, session: u64) -> Authenticator {
+    /// `session`: this run's random session number. `window`: how many of
+    /// our own heartbeats may have been sent since the one a partner's
+    /// heartbeat echoes (see [`Authenticator::window_for`]).
+    pub fn new(key: &[u8], role: Role, session: u64, window: u64) -> Authenticator {
         // HMAC takes keys of any length; this cannot fail.
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
@@ -212,8 +234,10 @@ impl Authenticator {
             role,
             session,
             next_seq: 0,
-            echo: 0,
+            window: window.max(1),
+            echo: Echo::default(),
             partner: None,
+            candidate: None,
             retired: std::collections::VecDeque::new(),
         }
     }
@@ -223,6 +247,20 @@ impl Authenticator {
             Role::Master => 1,
             Role::Backup => 2,
         }
+    }
+
+    /// The window for heartbeats every `keepalive` and a partner declared
+    /// dead after `deadtime`: the heartbeats we send in a `deadtime`, and
+    /// two more for the round trip. A partner whose echoes fall further
+    /// behind has not heard us for longer than that.
+    pub fn window_for(keepalive: std::time::Duration, deadtime: std::time::Duration) -> u64 {
+        let per = keepalive.as_secs_f64().max(0.001);
+        (deadtime.as_secs_f64() / per).ceil() as u64 + 2
+    }
+
+    /// Changes the window (timers changed on a reload).
+    pub fn set_window(&mut self, window: u64) {
+        self.window = window.max(1);
     }
 
     /// Whether a heartbeat of the partner has proved fresh in this run.
@@ -244,7 +282,8 @@ impl Authenticator {
         };
         datagram[8..16].copy_from_slice(&self.session.to_be_bytes());
         datagram[16..24].copy_from_slice(&self.next_seq.to_be_bytes());
-        datagram[24..32].copy_from_slice(&self.echo.to_be_bytes());
+        datagram[24..32].copy_from_slice(&self.echo.session.to_be_bytes());
+        datagram[32..40].copy_from_slice(&self.echo.seq.to_be_bytes());
         let mut mac = self.mac.clone();
         mac.update(&datagram[..AUTH_LEN - MAC_LEN]);
         datagram[AUTH_LEN - MAC_LEN..].copy_from_slice(&mac.finalize().into_bytes());
@@ -270,7 +309,11 @@ impl Authenticator {
             bytes.copy_from_slice(&body[at..at + 8]);
             u64::from_be_bytes(bytes)
         };
-        let (session, seq, echo) = (word(8), word(16), word(24));
+        let (session, seq) = (word(8), word(16));
+        let echo = Echo {
+            session: word(24),
+            seq: word(32),
+        };
         if body[5] == Authenticator::role_byte(self.role) || session == self.session {
             return Err(HeartbeatError::Reflected);
         }
@@ -282,13 +325,21 @@ impl Authenticator {
         if self.retired.contains(&session) {
             return Err(HeartbeatError::LeftSession);
         }
-        if echo != self.session {
-            // Authentic but not made for this run of ours. Until a partner
-            // session is verified, answer it, so that its next heartbeat can
-            // be; once one is, only a fresh heartbeat moves the echo, so old
+        let fresh = echo.session == self.session
+            && echo.seq <= self.next_seq
+            && self.next_seq - echo.seq <= self.window;
+        if !fresh {
+            // Authentic but not made for this run of ours, or made before our
+            // last `window` heartbeats. Until a partner session is verified,
+            // answer it, so that its next heartbeat can be; once one is, only
+            // a newer heartbeat of that session moves the echo, so old
             // captures replayed at us cannot.
-            if self.partner.is_none() {
-                self.echo = session;
+            match self.partner {
+                None => self.echo = Echo { session, seq },
+                Some(partner) if partner.session == session && seq > self.echo.seq => {
+                    self.echo.seq = seq;
+                }
+                Some(_) => {}
             }
             return Err(HeartbeatError::Stale);
         }
@@ -305,6 +356,16 @@ impl Authenticator {
                 }
             }
             Some(partner) => {
+                // Another session: the partner restarted, or a capture of a
+                // run we never heard is replayed. Only a live sender can
+                // answer a heartbeat of ours sent after we first saw it.
+                let confirmed =
+                    matches!(self.candidate, Some((s, since)) if s == session && echo.seq > since);
+                if !confirmed {
+                    self.candidate = Some((session, self.next_seq));
+                    return Err(HeartbeatError::Stale);
+                }
+                self.candidate = None;
                 // The partner restarted: its old session is over for good.
                 if self.retired.len() == RETIRED_SESSIONS {
                     self.retired.pop_front();
@@ -317,7 +378,7 @@ impl Authenticator {
             session,
             last_seq: seq,
         });
-        self.echo = session;
+        self.echo = Echo { session, seq };
         Ok(state)
     }
 }
@@ -362,10 +423,12 @@ mod tests {
         );
     }
 
+    const WINDOW: u64 = 5;
+
     /// A master and a backup that have exchanged one round (the handshake).
     fn paired(master_session: u64, backup_session: u64) -> (Authenticator, Authenticator) {
-        let mut master = Authenticator::new(b"shared secret", Role::Master, master_session);
-        let mut backup = Authenticator::new(b"shared secret", Role::Backup, backup_session);
+        let mut master = Authenticator::new(b"shared secret", Role::Master, master_session, WINDOW);
+        let mut backup = Authenticator::new(b"shared secret", Role::Backup, backup_session, WINDOW);
         assert_eq!(
             backup.open(&master.seal(PeerState::Running)),
             Err(HeartbeatError::Stale),
@@ -403,12 +466,21 @@ mod tests {
         assert_eq!(backup.open(&captured), Ok(PeerState::Running));
         // The backup restarts (a new session); a week later the capture comes back.
         drop(backup);
-        let mut restarted = Authenticator::new(b"shared secret", Role::Backup, 23);
+        let mut restarted = Authenticator::new(b"shared secret", Role::Backup, 23, WINDOW);
         for _ in 0..3 {
             assert_eq!(restarted.open(&captured), Err(HeartbeatError::Stale));
         }
         assert!(!restarted.partner_verified());
-        // The live master hears the new session and is believed from its next heartbeat on.
+        // The live master hears the new session, and takes it once a second
+        // heartbeat of it answers one of the master's sent since.
+        assert_eq!(
+            master.open(&restarted.seal(PeerState::Stopped)),
+            Err(HeartbeatError::Stale)
+        );
+        assert_eq!(
+            restarted.open(&master.seal(PeerState::Running)),
+            Err(HeartbeatError::Stale)
+        );
         assert_eq!(
             master.open(&restarted.seal(PeerState::Stopped)),
             Ok(PeerState::Stopped)
@@ -431,7 +503,7 @@ mod tests {
         let old_session = master.seal(PeerState::Stopped);
         assert_eq!(backup.open(&old_session), Ok(PeerState::Stopped));
         // The master restarts; nothing about it depends on a clock.
-        let mut restarted = Authenticator::new(b"shared secret", Role::Master, 12);
+        let mut restarted = Authenticator::new(b"shared secret", Role::Master, 12, WINDOW);
         assert_eq!(
             backup.open(&restarted.seal(PeerState::Running)),
             Err(HeartbeatError::Stale)
@@ -446,7 +518,16 @@ mod tests {
             Err(HeartbeatError::Stale)
         );
         let mut master = restarted;
-        // The restarted master echoes the backup now, so the backup believes it.
+        // The restarted master echoes the backup now; a second heartbeat,
+        // answering one the backup sent since, makes the backup believe it.
+        assert_eq!(
+            backup.open(&master.seal(PeerState::Running)),
+            Err(HeartbeatError::Stale)
+        );
+        assert_eq!(
+            master.open(&backup.seal(PeerState::Stopped)),
+            Err(HeartbeatError::Stale)
+        );
         assert_eq!(
             backup.open(&master.seal(PeerState::Running)),
             Ok(PeerState::Running)
@@ -459,9 +540,81 @@ mod tests {
     }
 
     #[test]
+    fn a_capture_that_never_arrived_goes_stale_as_the_receiver_sends_on() {
+        let (mut master, mut backup) = paired(11, 22);
+        // A heartbeat of the master's that the backup never got (lost, and captured).
+        let captured = master.seal(PeerState::Running);
+        // The master dies; the backup goes on sending for longer than its window.
+        for _ in 0..=WINDOW {
+            let _ = backup.seal(PeerState::Running);
+        }
+        assert_eq!(backup.open(&captured), Err(HeartbeatError::Stale));
+        // A run the backup never heard from: its capture, replayed once the
+        // new run is verified, does not replace it.
+        let mut backup = Authenticator::new(b"shared secret", Role::Backup, 22, WINDOW);
+        let mut first_run = Authenticator::new(b"shared secret", Role::Master, 11, WINDOW);
+        let _ = first_run.open(&backup.seal(PeerState::Stopped));
+        let never_arrived = first_run.seal(PeerState::Stopped);
+        let mut second_run = Authenticator::new(b"shared secret", Role::Master, 12, WINDOW);
+        let _ = backup.open(&second_run.seal(PeerState::Running));
+        let _ = second_run.open(&backup.seal(PeerState::Stopped));
+        assert_eq!(
+            backup.open(&second_run.seal(PeerState::Running)),
+            Ok(PeerState::Running)
+        );
+        assert_eq!(backup.open(&never_arrived), Err(HeartbeatError::Stale));
+        assert_eq!(backup.open(&never_arrived), Err(HeartbeatError::Stale));
+        let _ = second_run.open(&backup.seal(PeerState::Stopped));
+        assert_eq!(
+            backup.open(&second_run.seal(PeerState::Running)),
+            Ok(PeerState::Running),
+            "the live run is still the one believed"
+        );
+        // Or the master restarts and is verified: the old run's capture
+        // cannot come back and retire the new one either.
+        let (mut master, mut backup) = paired(11, 22);
+        let captured = master.seal(PeerState::Running);
+        let mut restarted = Authenticator::new(b"shared secret", Role::Master, 12, WINDOW);
+        let _ = backup.open(&restarted.seal(PeerState::Running));
+        let _ = restarted.open(&backup.seal(PeerState::Stopped));
+        let _ = backup.open(&restarted.seal(PeerState::Running));
+        let _ = restarted.open(&backup.seal(PeerState::Stopped));
+        assert_eq!(
+            backup.open(&restarted.seal(PeerState::Running)),
+            Ok(PeerState::Running)
+        );
+        for _ in 0..WINDOW {
+            let _ = restarted.open(&backup.seal(PeerState::Stopped));
+            assert_eq!(
+                backup.open(&restarted.seal(PeerState::Running)),
+                Ok(PeerState::Running)
+            );
+        }
+        assert!(backup.open(&captured).is_err());
+        assert_eq!(
+            backup.open(&restarted.seal(PeerState::Running)),
+            Ok(PeerState::Running),
+            "the live session is still the one believed"
+        );
+    }
+
+    #[test]
+    fn the_window_follows_the_timers() {
+        use std::time::Duration;
+        assert_eq!(
+            Authenticator::window_for(Duration::from_secs(6), Duration::from_secs(18)),
+            5
+        );
+        assert_eq!(
+            Authenticator::window_for(Duration::from_millis(100), Duration::from_millis(500)),
+            7
+        );
+    }
+
+    #[test]
     fn forged_altered_replayed_and_reflected_heartbeats_are_dropped() {
         let (mut master, mut backup) = paired(11, 22);
-        let mut forger = Authenticator::new(b"guessed key", Role::Master, 11);
+        let mut forger = Authenticator::new(b"guessed key", Role::Master, 11, WINDOW);
         assert_eq!(
             backup.open(&forger.seal(PeerState::Running)),
             Err(HeartbeatError::BadMac)

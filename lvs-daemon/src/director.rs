@@ -137,6 +137,12 @@ pub enum DirectorError {
     /// The IPVS table cannot be reached or read.
     #[error(transparent)]
     Ipvs(#[from] IpvsError),
+    /// Another director answers on the status socket.
+    #[error("another lvs daemon answers on {}; stop it first", socket.display())]
+    AlreadyRunning {
+        /// The socket.
+        socket: PathBuf,
+    },
     /// The metrics address cannot be bound.
     #[error("cannot serve metrics on {address}: {source}")]
     Metrics {
@@ -274,6 +280,15 @@ impl Director {
     pub fn prepare(options: DirectorOptions, log: Log) -> Result<Director, DirectorError> {
         let mut reparser = Reparser::default();
         let (config, plan) = read_plan(&options.configfile, &mut reparser)?;
+        // Another director answering on this socket runs this table: a
+        // second one would take its services away as leftovers.
+        if let Some(socket) = options.status_socket.as_ref().filter(|_| !options.dry_run) {
+            if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+                return Err(DirectorError::AlreadyRunning {
+                    socket: socket.clone(),
+                });
+            }
+        }
         let (ipvs, status_ipvs) = if options.dry_run {
             (None, None)
         } else {
@@ -973,5 +988,29 @@ impl Ids {
 
     fn server(&self, id: usize) -> Option<ServerRef> {
         self.by_id.get(&id).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_director_on_a_live_socket_stops_before_it_touches_anything() {
+        let dir = testkit::TempDir::new("director-twice");
+        let config = dir.file(
+            "lvs.cf",
+            "serial_no = 1\nprimary = 192.0.2.1\nservice = lvs\n\
+             virtual web {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n\
+             server a {\n address = 10.0.0.1\n active = 1\n }\n}\n",
+        );
+        let socket = dir.path().join("lvs.sock");
+        let _running = std::os::unix::net::UnixListener::bind(&socket).expect("the first director's socket");
+        let options = DirectorOptions::new(&config).status_socket(Some(socket.clone()));
+        match Director::prepare(options, Log::stderr("test: ", false)) {
+            Err(DirectorError::AlreadyRunning { socket: named }) => assert_eq!(named, socket),
+            Err(other) => panic!("another error first: {other}"),
+            Ok(_) => panic!("a second director prepared"),
+        }
     }
 }

@@ -78,6 +78,12 @@ pub enum OwnershipError {
         #[source]
         source: std::io::Error,
     },
+    /// Someone else owns the file, or others can change it: it is not trusted.
+    #[error("{}: not owned by this user, or writable by others; the file is left alone", path.display())]
+    Untrusted {
+        /// The file.
+        path: PathBuf,
+    },
     /// A line is not a service key: the file is not this daemon's record.
     #[error("{}: line {line} is not a virtual service; the file is left alone", path.display())]
     Malformed {
@@ -90,6 +96,25 @@ pub enum OwnershipError {
 
 /// The services recorded at `path`: none when there is no record.
 pub fn read(path: &Path) -> Result<BTreeSet<ServiceKey>, OwnershipError> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) => {
+            // SAFETY: geteuid has no preconditions.
+            let ours = metadata.uid() == unsafe { libc::geteuid() };
+            if !metadata.is_file() || !ours || metadata.permissions().mode() & 0o022 != 0 {
+                return Err(OwnershipError::Untrusted {
+                    path: path.to_owned(),
+                });
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(source) => {
+            return Err(OwnershipError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),

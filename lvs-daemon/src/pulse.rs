@@ -258,11 +258,21 @@ fn read_settings(
     let key = settings.key_file.as_deref().map(read_key).transpose()?;
     // Logged with the settings' notes, at start and on each reload.
     match settings.key_file.as_deref() {
-        Some(path) => settings.notes.extend(crate::files::exposure_warning(
-            std::path::Path::new(path),
-            "heartbeat key file",
-            true,
-        )),
+        Some(path) => {
+            settings.notes.extend(crate::files::exposure_warning(
+                std::path::Path::new(path),
+                "heartbeat key file",
+                true,
+            ));
+            // A restarted partner is believed after two rounds of heartbeats.
+            if settings.deadtime < settings.keepalive * 3 {
+                settings.notes.push(format!(
+                    "WARNING: deadtime ({:?}) is less than three keepalives ({:?}): after a restart the \
+                     authenticated handshake may outlast it and the partner be taken for dead",
+                    settings.deadtime, settings.keepalive
+                ));
+            }
+        }
         None if settings.partner.is_empty() => {}
         None => settings.notes.push(UNAUTHENTICATED_WARNING.to_owned()),
     }
@@ -328,7 +338,7 @@ impl Pulse {
         let (machine, startup) = Failover::new(settings.failover(options.force_active), Instant::now());
         let auth = key
             .as_deref()
-            .map(|key| new_session(key, settings.role))
+            .map(|key| new_session(key, &settings))
             .transpose()?;
         let sync = SyncSwitch::for_settings(&settings, options.dry_run, &log);
         let (sender, commands) = unbounded_channel();
@@ -799,7 +809,7 @@ impl Pulse {
                     }
                 }
                 if key != self.key {
-                    match key.as_deref().map(|key| new_session(key, new.role)).transpose() {
+                    match key.as_deref().map(|key| new_session(key, &new)).transpose() {
                         Ok(auth) => {
                             self.auth = auth;
                             self.key = key;
@@ -808,6 +818,9 @@ impl Pulse {
                     }
                 }
                 self.machine.set_timers(new.keepalive, new.deadtime, now);
+                if let Some(auth) = self.auth.as_mut() {
+                    auth.set_window(Authenticator::window_for(new.keepalive, new.deadtime));
+                }
                 self.settings = new;
                 if self.machine.is_active() {
                     self.take_down(&gone);
@@ -1112,7 +1125,8 @@ fn describe_exit(pid: u32, status: std::io::Result<std::process::ExitStatus>) ->
 
 /// An authenticator for a new session: a random number from the kernel, so
 /// that no clock is trusted and no two runs share one.
-fn new_session(key: &[u8], role: Role) -> Result<Authenticator, PulseError> {
+fn new_session(key: &[u8], settings: &RouterSettings) -> Result<Authenticator, PulseError> {
     let session = getrandom::u64().map_err(|e| PulseError::Random(std::io::Error::other(e.to_string())))?;
-    Ok(Authenticator::new(key, role, session))
+    let window = Authenticator::window_for(settings.keepalive, settings.deadtime);
+    Ok(Authenticator::new(key, settings.role, session, window))
 }

@@ -186,8 +186,8 @@ fn identity(metadata: &std::fs::Metadata) -> FileIdentity {
 }
 
 /// Binds a socket at `path` that only its owner (root) can connect to,
-/// whatever the umask: it is bound under a temporary name, given mode 0600
-/// and renamed into place. Only a stale socket (one nobody answers on) is
+/// whatever the umask: it is bound in a private directory beside it, given
+/// mode 0600 and renamed into place. Only a stale socket (one nobody answers on) is
 /// replaced; any other file, or a socket a live daemon answers on, is left
 /// alone and refused.
 fn bind_private(path: &Path) -> std::io::Result<(std::os::unix::net::UnixListener, FileIdentity)> {
@@ -210,22 +210,24 @@ fn bind_private(path: &Path) -> std::io::Result<(std::os::unix::net::UnixListene
             }
         }
     }
+    // Bound inside a fresh directory of mode 0700 (the umask can only
+    // narrow that), so nobody can connect before the socket has its mode.
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(format!(".new-{}", std::process::id()));
-    let temporary = path.with_file_name(name);
-    let _ = std::fs::remove_file(&temporary);
-    let listener = std::os::unix::net::UnixListener::bind(&temporary)?;
-    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| listener.set_nonblocking(true))
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .and_then(|()| std::fs::symlink_metadata(path));
-    match placed {
-        Ok(metadata) => Ok((listener, identity(&metadata))),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(e)
-        }
-    }
+    let private = path.with_file_name(name);
+    // A leftover of a killed run (a planted symbolic link is removed, not followed).
+    let _ = std::fs::remove_dir_all(&private);
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&private)?;
+    let temporary = private.join("socket");
+    let placed = std::os::unix::net::UnixListener::bind(&temporary).and_then(|listener| {
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| listener.set_nonblocking(true))
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .and_then(|()| std::fs::symlink_metadata(path))
+            .map(|metadata| (listener, identity(&metadata)))
+    });
+    let _ = std::fs::remove_dir_all(&private);
+    placed
 }
 
 impl Drop for StatusServer {

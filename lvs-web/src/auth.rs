@@ -281,11 +281,29 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 
 /// The session id in a `Cookie` header.
 pub fn session_cookie(header: &str) -> Option<&str> {
+    cookie(header, SESSION_COOKIE)
+}
+
+/// The device token in a `Cookie` header (see [`crate::throttle`]).
+pub fn device_cookie(header: &str) -> Option<&str> {
+    cookie(header, DEVICE_COOKIE).filter(|token| token.len() == 64)
+}
+
+fn cookie<'h>(header: &'h str, wanted: &str) -> Option<&'h str> {
     header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
+}
+
+/// The device cookie's name: a browser a user has logged in from.
+pub const DEVICE_COOKIE: &str = "lvs_web_device";
+
+/// The `Set-Cookie` value for a browser's device token: a year, sent only
+/// to the login page.
+pub fn set_device_cookie(token: &str) -> String {
+    format!("{DEVICE_COOKIE}={token}; Path=/login; Max-Age=31536000; HttpOnly; Secure; SameSite=Strict")
 }
 
 /// The `Set-Cookie` value for a session (or, with `None`, one that ends it).

@@ -90,7 +90,7 @@ pub struct App {
     pub passwords: Passwords,
     /// The open sessions.
     pub sessions: Sessions,
-    /// Saves one at a time: each reads, edits and writes the whole file.
+    /// Changes one at a time: each reads, checks, edits and writes the whole file.
     saving: tokio::sync::Mutex<()>,
     /// Password checks at once: each takes an Argon2 run's memory and time.
     logins: tokio::sync::Semaphore,
@@ -286,6 +286,7 @@ const FROM_LOGIN: &str = "from=login";
 async fn login(
     State(app): State<Shared>,
     peer: Option<axum::Extension<Peer>>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<FormData>,
 ) -> Response {
     let Ok(_checking) = app.logins.try_acquire() else {
@@ -303,7 +304,12 @@ async fn login(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
-    let checked = throttle().check(&user, source, std::time::Instant::now());
+    let device = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::device_cookie)
+        .map(str::to_owned);
+    let checked = throttle().check(&user, source, device.as_deref(), std::time::Instant::now());
     if let Err(refusal) = checked {
         let seconds = refusal.wait().as_secs().max(1);
         let why = match refusal {
@@ -334,10 +340,21 @@ async fn login(
         )
             .into_response();
     };
-    throttle().succeeded(&user, source);
+    // The browser's device token: kept, or a new one.
+    let device = match device {
+        Some(token) => token,
+        None => match auth::random_hex(32) {
+            Ok(token) => token,
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+    };
+    throttle().succeeded(&user, source, &device);
     match app.sessions.open(&user) {
         Ok(session) => (
-            [(header::SET_COOKIE, auth::set_cookie(Some(&session.id)))],
+            axum::response::AppendHeaders([
+                (header::SET_COOKIE, auth::set_cookie(Some(&session.id))),
+                (header::SET_COOKIE, auth::set_device_cookie(&device)),
+            ]),
             Redirect::to(&format!("/control?{FROM_LOGIN}")),
         )
             .into_response(),
@@ -419,8 +436,13 @@ async fn save_and_go(
     form_again: impl FnOnce(&[lvs_cf::edit::Problem]) -> Response,
     session: &SessionInfo,
 ) -> Response {
-    let _saving = app.saving.lock().await;
-    match store::save(&app.options.configfile, document) {
+    // Saving resolves names (the daemons' own reading of the file): off the async threads.
+    let (path, copy) = (app.options.configfile.clone(), document.clone());
+    let saved = match tokio::task::spawn_blocking(move || store::save(&path, &copy)).await {
+        Ok(saved) => saved,
+        Err(e) => return Page::new("", session).failure(&e.to_string()),
+    };
+    match saved {
         Ok(config) => {
             let mut note = format!(
                 "saved {} (serial_no {})",
@@ -567,6 +589,9 @@ async fn show(ctx: Ctx, route: Route, Query(query): Query<FormData>) -> Response
 /// or switch in a list; each validated and saved.
 async fn change(ctx: Ctx, route: Route, Form(form): Form<FormData>) -> Response {
     let Ctx { app, session } = &ctx;
+    // One change at a time, from reading the file to writing it: two forms
+    // from pages of one version cannot both pass the stale-page check.
+    let _saving = app.saving.lock().await;
     match route {
         Route::Panel(panel) => panel_save(app, session, panel, form).await,
         Route::New { server_of } => {

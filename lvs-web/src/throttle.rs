@@ -1,8 +1,11 @@
 //! Login throttling: failed logins slow down further attempts from the same
 //! source and for the same user, doubling the wait with each failure, so
-//! that guessing costs hours instead of seconds. A source from which a user
-//! has logged in before is not held back by failures for that user made
-//! elsewhere: a flood of guesses does not lock the real user out.
+//! that guessing costs hours instead of seconds. A browser in which a user
+//! has logged in before carries a device token (a cookie of its own), and
+//! an attempt with a token trusted for that user is held back by nothing:
+//! a flood of guesses, from elsewhere or from the same address (an SSH
+//! tunnel or a proxy makes everyone 127.0.0.1), does not lock the real user
+//! out.
 //!
 //! Pure: every call takes `now`, so tests run on simulated time.
 
@@ -69,20 +72,39 @@ impl Refusal {
 pub struct LoginThrottle {
     sources: HashMap<IpAddr, Record>,
     users: HashMap<String, Record>,
-    /// (user, source) pairs that have logged in: exempt from the user's wait.
-    trusted: HashSet<(String, IpAddr)>,
+    /// (user, device token) pairs that have logged in: exempt from every wait.
+    trusted: HashSet<(String, String)>,
+}
+
+/// The longest user name tracked as it is; longer ones are tracked by their
+/// first this many bytes (what an attacker sends cannot grow the records).
+const TRACKED_NAME: usize = 64;
+
+fn tracked(user: &str) -> String {
+    user.char_indices()
+        .take_while(|(i, _)| *i < TRACKED_NAME)
+        .map(|(_, c)| c)
+        .collect()
 }
 
 impl LoginThrottle {
-    /// Whether an attempt as `user` from `source` may be checked now.
-    pub fn check(&self, user: &str, source: IpAddr, now: Instant) -> Result<(), Refusal> {
+    /// Whether an attempt as `user` from `source`, from a browser with
+    /// `device` token if any, may be checked now.
+    pub fn check(
+        &self,
+        user: &str,
+        source: IpAddr,
+        device: Option<&str>,
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        if device.is_some_and(|token| self.trusted.contains(&(tracked(user), token.to_owned()))) {
+            return Ok(());
+        }
         if let Some(wait) = self.sources.get(&source).and_then(|r| r.wait(now)) {
             return Err(Refusal::Source(wait));
         }
-        if !self.trusted.contains(&(user.to_owned(), source)) {
-            if let Some(wait) = self.users.get(user).and_then(|r| r.wait(now)) {
-                return Err(Refusal::User(wait));
-            }
+        if let Some(wait) = self.users.get(&tracked(user)).and_then(|r| r.wait(now)) {
+            return Err(Refusal::User(wait));
         }
         Ok(())
     }
@@ -96,15 +118,16 @@ impl LoginThrottle {
         };
         self.sources.entry(source).or_insert(fresh).fail(now);
         // Unknown users are tracked too: they cost as much as known ones.
-        self.users.entry(user.to_owned()).or_insert(fresh).fail(now);
+        self.users.entry(tracked(user)).or_insert(fresh).fail(now);
         self.forget_oldest();
     }
 
-    /// Records a login: the source's failures are forgiven and the pair trusted.
-    pub fn succeeded(&mut self, user: &str, source: IpAddr) {
+    /// Records a login from a browser given `device` as its token: the
+    /// source's failures are forgiven and the token trusted for the user.
+    pub fn succeeded(&mut self, user: &str, source: IpAddr, device: &str) {
         self.sources.remove(&source);
         if self.trusted.len() < TRACKED {
-            self.trusted.insert((user.to_owned(), source));
+            self.trusted.insert((tracked(user), device.to_owned()));
         }
     }
 
@@ -135,28 +158,28 @@ mod tests {
         let start = Instant::now();
         let attacker = ip("192.0.2.66");
         for _ in 0..FREE_FAILURES {
-            assert_eq!(throttle.check("piranha", attacker, start), Ok(()));
+            assert_eq!(throttle.check("piranha", attacker, None, start), Ok(()));
             throttle.failed("piranha", attacker, start);
         }
-        assert_eq!(throttle.check("piranha", attacker, start), Ok(()));
+        assert_eq!(throttle.check("piranha", attacker, None, start), Ok(()));
         throttle.failed("piranha", attacker, start);
         assert_eq!(
-            throttle.check("admin", attacker, start),
+            throttle.check("admin", attacker, None, start),
             Err(Refusal::Source(FIRST_WAIT)),
             "another user name does not help"
         );
         let later = start + FIRST_WAIT;
-        assert_eq!(throttle.check("admin", attacker, later), Ok(()));
+        assert_eq!(throttle.check("admin", attacker, None, later), Ok(()));
         throttle.failed("admin", attacker, later);
         assert_eq!(
-            throttle.check("admin", attacker, later),
+            throttle.check("admin", attacker, None, later),
             Err(Refusal::Source(FIRST_WAIT * 2))
         );
         // Guessing for an hour: a dozen or so attempts, not 230,000.
         let mut now = later;
         let mut attempts = 0;
         while now < start + Duration::from_secs(3600) {
-            match throttle.check("admin", attacker, now) {
+            match throttle.check("admin", attacker, None, now) {
                 Ok(()) => {
                     attempts += 1;
                     throttle.failed("admin", attacker, now);
@@ -168,22 +191,37 @@ mod tests {
     }
 
     #[test]
-    fn failures_for_a_user_hold_back_new_sources_but_not_the_users_own() {
+    fn failures_hold_back_everyone_but_a_browser_the_user_logged_in_from() {
         let mut throttle = LoginThrottle::default();
         let now = Instant::now();
-        let home = ip("192.0.2.10");
-        throttle.succeeded("piranha", home);
+        // Everyone comes through the same tunnel.
+        let tunnel = ip("127.0.0.1");
+        throttle.succeeded("piranha", tunnel, "token-of-the-admins-browser");
         for i in 0..50u8 {
+            throttle.failed("piranha", tunnel, now);
             throttle.failed("piranha", IpAddr::from([198, 51, 100, i]), now);
         }
         assert!(matches!(
-            throttle.check("piranha", ip("203.0.113.7"), now),
+            throttle.check("piranha", tunnel, None, now),
+            Err(Refusal::Source(_))
+        ));
+        assert!(matches!(
+            throttle.check("piranha", ip("203.0.113.7"), Some("a guessed token"), now),
             Err(Refusal::User(_))
         ));
         assert_eq!(
-            throttle.check("piranha", home, now),
+            throttle.check("piranha", tunnel, Some("token-of-the-admins-browser"), now),
             Ok(()),
             "the real user still gets in"
         );
+        assert!(
+            throttle
+                .check("admin", tunnel, Some("token-of-the-admins-browser"), now)
+                .is_err(),
+            "a token is trusted for its user only"
+        );
+        // A huge user name is tracked by its start.
+        throttle.failed(&"x".repeat(1 << 20), tunnel, now);
+        assert!(throttle.users.keys().all(|name| name.len() <= TRACKED_NAME + 4));
     }
 }
