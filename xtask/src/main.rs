@@ -203,6 +203,7 @@ fn test() -> Result<(), String> {
     rooms_keep_their_rules()?;
 
     // Every library crate packages for crates.io, built from its package alone.
+    forget_packaged_sources();
     let mut package = cargo();
     package.args([
         "package",
@@ -450,6 +451,38 @@ fn lab_command(kernel: &Path, script: &Path) -> Command {
         .args(["-c", &vng])
         .stdin(std::process::Stdio::null());
     command
+}
+
+/// Removes what an earlier `cargo package --workspace` extracted of this
+/// workspace's crates. Cargo verifies each package against the others
+/// through a local registry whose sources it extracts under
+/// `$CARGO_HOME/registry/src/-HASH/`, keyed by the checkout's path, and it
+/// does not extract them again: a second run from the same folder would
+/// build against the first run's sources.
+fn forget_packaged_sources() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let Some(sources) = home.map(|home| home.join("registry/src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        // Local registries are the ones named `-HASH`; crates.io's is not.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for extracted in crates.flatten() {
+            if extracted.file_name().to_string_lossy().starts_with("lvs-") {
+                let _ = std::fs::remove_dir_all(extracted.path());
+            }
+        }
+    }
 }
 
 /// Benchmarks: those that need IPVS run in the kernel test lab.
