@@ -94,12 +94,20 @@ async fn click(client: &Client, id: &str) {
 /// Clicks `id` and waits for the next page's `until`.
 async fn follow(client: &Client, id: &str, until: &str) -> Result<(), String> {
     click(client, id).await;
-    client
-        .wait()
-        .for_element(Locator::Id(until))
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("after #{id}, no #{until}: {e}"))
+    match client.wait().for_element(Locator::Id(until)).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let url = client
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            Err(format!(
+                "after #{id}, no #{until}: {e}\nat {url}:\n{}",
+                body_text(client).await
+            ))
+        }
+    }
 }
 
 async fn body_text(client: &Client) -> String {

@@ -386,7 +386,7 @@ impl<'s> Page<'s> {
             "<form method=\"post\" action=\"{}\" id=\"panel\">{}{}",
             escape(&panel.url()),
             self.csrf(),
-            serial_field(&version_of(document))
+            serial_field(&version_before(panel, document))
         );
         if let Panel::Virtual { b, new: true } = panel {
             let kind = document.blocks.get(b).map_or("virtual", |x| x.kind.keyword());
@@ -518,6 +518,25 @@ pub fn serial_of(document: &Document) -> &str {
 }
 
 pub use crate::store::version as version_of;
+
+/// The version a panel's form carries: the file's. A new block or server
+/// is only in the page's document, not yet in the file, so the version is
+/// that of the document without it.
+fn version_before(panel: Panel, document: &Document) -> String {
+    let mut file = document.clone();
+    match panel {
+        Panel::Virtual { b, new: true } if b < file.blocks.len() => {
+            file.blocks.remove(b);
+        }
+        Panel::Server { b, s, new: true } => {
+            if let Some(block) = file.blocks.get_mut(b).filter(|block| s < block.servers.len()) {
+                block.servers.remove(s);
+            }
+        }
+        _ => return version_of(document),
+    }
+    version_of(&file)
+}
 
 fn serial_field(version: &str) -> String {
     format!(
