@@ -7,8 +7,8 @@
 //!   failing and returning and the active router failing over.
 //! - `bench NAME`: a benchmark (see docs/benchmarks.md).
 //! - `soak [SECONDS]`: the director's soak test in the lab, for SECONDS
-//!   (300 by default; `test` runs it for 60): flapping servers, reloads and
-//!   status clients, then the table, memory and log checked.
+//!   (300 by default): flapping servers, reloads and status clients, then
+//!   the table, memory and log checked.
 //! - `vm -- CMD`: boot the lab and run CMD in it (IPVS modules loaded).
 //! - `man`: regenerate the man pages in `docs/man` from the argument definitions.
 //!
@@ -552,7 +552,7 @@ fn soak(seconds: Option<&str>) -> Result<(), String> {
     )?;
     let exe = executables.first().ok_or("cargo built no director_kernel test")?;
     let script = lab_script(&format!(
-        "LVS_KERNEL_TESTS=1 SOAK_SECONDS={seconds} {} --test-threads=1 --nocapture soak_",
+        "LVS_KERNEL_TESTS=1 SOAK_SECONDS={seconds} {} --test-threads=1 --nocapture --include-ignored soak_",
         exe.display()
     ))?;
     counted_step("soak test in the lab", lab_command(&kernel, &script)).map(|_| ())
