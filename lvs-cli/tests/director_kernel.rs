@@ -1017,7 +1017,7 @@ fn soak_config(address: &str, round: u64) -> String {
 /// flaps (the load alone).
 #[test]
 #[ignore = "not yet reliable: a listening server is still, now and then, reported down under this load \
-            (about one run in three); `cargo xtask soak` runs it"]
+            (in one of the two runs since the fixes); `cargo xtask soak` runs it"]
 fn soak_flapping_servers_reloads_and_status_clients() {
     use std::net::TcpListener;
     if !lab("soak_flapping_servers_reloads_and_status_clients") {
