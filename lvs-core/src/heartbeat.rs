@@ -137,6 +137,23 @@ impl HeartbeatCounters {
     }
 }
 
+impl std::fmt::Display for HeartbeatCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "accepted {}, forged {}, replayed {}, malformed {}, reflected {}, stale {}, duplicate {}, from strangers {}",
+            self.accepted,
+            self.forged,
+            self.replayed,
+            self.malformed,
+            self.reflected,
+            self.stale,
+            self.duplicate,
+            self.unexpected_source
+        )
+    }
+}
+
 /// Piranha's first check: the datagram must come from the partner's public
 /// or private address (the source port is not checked).
 pub fn check_source(source: IpAddr, partner_addresses: &[IpAddr]) -> Result<(), HeartbeatError> {

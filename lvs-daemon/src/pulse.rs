@@ -39,6 +39,9 @@ const UNAUTHENTICATED_WARNING: &str =
     "WARNING: heartbeats are not authenticated (no heartbeat_key in lvs.cf): \
      anyone who can send from the partner's address can make this router take over or stand down; \
      see docs/pulse.md";
+/// The heartbeat counters, shared by a pulse and its handles.
+type SharedCounters = std::sync::Arc<std::sync::Mutex<HeartbeatCounters>>;
+
 /// Lines about dropped heartbeats: at most this many a minute, then a count.
 const DROPPED_LINES_PER_MINUTE: u32 = 5;
 
@@ -192,7 +195,7 @@ enum Command_ {
 #[derive(Clone, Debug)]
 pub struct PulseHandle {
     commands: UnboundedSender<Command_>,
-    heartbeats: std::sync::Arc<std::sync::Mutex<HeartbeatCounters>>,
+    heartbeats: SharedCounters,
 }
 
 impl PulseHandle {
@@ -311,7 +314,6 @@ pub struct Pulse {
     bound: Vec<std::net::UdpSocket>,
     sockets: Vec<UdpSocket>,
     auth: Option<Authenticator>,
-    heartbeats: std::sync::Arc<std::sync::Mutex<HeartbeatCounters>>,
     dropped_lines: Throttle,
     lvsd: Option<RunningLvs>,
     announcing: Option<JoinHandle<()>>,
@@ -342,7 +344,6 @@ impl Pulse {
             .transpose()?;
         let sync = SyncSwitch::for_settings(&settings, options.dry_run, &log);
         let (sender, commands) = unbounded_channel();
-        let heartbeats: std::sync::Arc<std::sync::Mutex<HeartbeatCounters>> = std::sync::Arc::default();
         Ok(Pulse {
             options,
             settings,
@@ -353,7 +354,6 @@ impl Pulse {
             bound,
             sockets: Vec::new(),
             auth,
-            heartbeats: heartbeats.clone(),
             dropped_lines: Throttle::new(DROPPED_LINES_PER_MINUTE, Duration::from_secs(60)),
             lvsd: None,
             announcing: None,
@@ -363,7 +363,7 @@ impl Pulse {
             commands,
             handle: PulseHandle {
                 commands: sender,
-                heartbeats,
+                heartbeats: SharedCounters::default(),
             },
         })
     }
@@ -503,7 +503,8 @@ impl Pulse {
             Some(auth) => auth.open(datagram),
             None => heartbeat::decode_piranha(datagram),
         });
-        self.heartbeats
+        self.handle
+            .heartbeats
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .count(&outcome);
@@ -531,7 +532,7 @@ impl Pulse {
                 if suppressed > 0 {
                     self.log.line(&format!(
                         "{suppressed} more bad heartbeats were dropped without a line (counts: {})",
-                        self.counts_line()
+                        self.handle.heartbeats()
                     ));
                 }
                 self.log.line(&line);
@@ -539,18 +540,6 @@ impl Pulse {
             _ => self.log.debug(&line),
         }
         None
-    }
-
-    /// The heartbeat counters, as a log line shows them.
-    fn counts_line(&self) -> String {
-        let c = *self
-            .heartbeats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        format!(
-            "accepted {}, forged {}, replayed {}, malformed {}, reflected {}, stale {}, duplicate {}, from strangers {}",
-            c.accepted, c.forged, c.replayed, c.malformed, c.reflected, c.stale, c.duplicate, c.unexpected_source
-        )
     }
 
     async fn send_heartbeat(&mut self, state: PeerState) {
