@@ -1,15 +1,17 @@
 //! Many real servers checked in one tokio runtime, instead of a nanny
-//! process per server: each server is a task that runs its check on its own
-//! schedule, feeds its [`Nanny`] machine, and sends the machine's table
-//! changes to the caller, which applies them (the director, with lvs-ipvs).
+//! process per server: each server's check runs on its own schedule, feeds
+//! the server's [`Nanny`] machine, and the machine's table changes go to the
+//! caller, which applies them (the director, with lvs-ipvs).
 //!
 //! Start times are spread over the first interval in 10 ms slots, so 10,000
 //! servers checked every second make a steady 100 checks every 10 ms, not a
-//! burst, and the runtime wakes 100 times a second for them, not 1,000.
+//! burst.
 //!
 //! Plain TCP connect checks of IPv4 servers go out as half-open probes over
-//! one raw socket ([`SynProber`]) when the process may open one; otherwise,
-//! and for every other check, each check makes its own connection.
+//! one raw socket when the process may open one: the [`SynProber`]'s one
+//! task runs all of them, and their machines, on one timer (see
+//! [`crate::probe`]). Every other check, and every check of a server with a
+//! load monitor, is a task of its own that makes its own connection.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -20,7 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
-use crate::probe::SynProber;
+use crate::probe::{Schedule, SynProber, WatchId};
 use lvs_core::check::{Check, Failure};
 use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 
@@ -98,7 +100,15 @@ pub struct Update {
 /// A server's running check, and what it was started with.
 struct Watch {
     server: Server,
-    task: JoinHandle<()>,
+    runner: Runner,
+}
+
+/// What runs a server's check.
+enum Runner {
+    /// A task of its own.
+    Task(JoinHandle<()>),
+    /// The half-open prober's task.
+    Probed(WatchId),
 }
 
 /// The running checks; dropping it stops them.
@@ -110,7 +120,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts a task per server on the current tokio runtime. Updates go to
+    /// Starts checking `servers` on the current tokio runtime. Updates go to
     /// `updates`; when the receiver is gone, the tasks end. Ids must be unique.
     pub fn start(servers: Vec<Server>, updates: UnboundedSender<Update>) -> Engine {
         let prober = servers
@@ -142,19 +152,48 @@ impl Engine {
             // batch of checks rather than once a millisecond.
             let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
             let prober = self.prober.clone().filter(|_| is_plain_connect(&server.check));
-            let slot = Slot {
-                board: self.board.clone(),
-                id: server.id,
+            let mut feeder = Feeder::new(&server, self.board.clone(), self.updates.clone());
+            let start = now + offset;
+            let probed = prober
+                .as_ref()
+                .filter(|_| server.load_command.is_none())
+                .and_then(|prober| {
+                    let schedule = Schedule {
+                        first: start,
+                        interval: server.nanny.interval,
+                        timeout: server.timeout,
+                    };
+                    // Without a load monitor there is no load to wait for: the
+                    // machine gets its answer at once, on the prober's task.
+                    prober.watch(server.target, schedule, move |result| {
+                        match feeder.checked(result) {
+                            Flow::Load => feeder.loaded(None) == Flow::Go,
+                            flow => flow == Flow::Go,
+                        }
+                    })
+                });
+            let runner = match probed {
+                Some(watch) => Runner::Probed(watch),
+                None => Runner::Task(tokio::spawn(watch(
+                    server.clone(),
+                    prober,
+                    Feeder::new(&server, self.board.clone(), self.updates.clone()),
+                    start,
+                ))),
             };
-            let task = tokio::spawn(watch(
-                server.clone(),
-                prober,
-                slot,
-                now + offset,
-                self.updates.clone(),
-            ));
-            if let Some(old) = self.watches.insert(server.id, Watch { server, task }) {
-                old.task.abort();
+            if let Some(old) = self.watches.insert(server.id, Watch { server, runner }) {
+                self.stop_one(old);
+            }
+        }
+    }
+
+    fn stop_one(&self, watch: Watch) {
+        match watch.runner {
+            Runner::Task(task) => task.abort(),
+            Runner::Probed(id) => {
+                if let Some(prober) = &self.prober {
+                    prober.forget(id);
+                }
             }
         }
     }
@@ -180,7 +219,7 @@ impl Engine {
     pub fn revise(&mut self, gone: impl IntoIterator<Item = usize>, servers: Vec<Server>) {
         for id in gone {
             if let Some(watch) = self.watches.remove(&id) {
-                watch.task.abort();
+                self.stop_one(watch);
             }
             self.board.remove(id);
         }
@@ -235,9 +274,9 @@ impl Engine {
 
     /// Stops every check, keeping the engine (for a caller that owns it in a
     /// struct it goes on using).
-    pub fn stop_all(&self) {
-        for watch in self.watches.values() {
-            watch.task.abort();
+    pub fn stop_all(&mut self) {
+        for (_, watch) in std::mem::take(&mut self.watches) {
+            self.stop_one(watch);
         }
     }
 }
@@ -258,32 +297,84 @@ fn is_plain_connect(check: &Check) -> bool {
     )
 }
 
-/// A server's place on the board.
-struct Slot {
-    board: CheckBoard,
-    id: usize,
+/// Whether a server's check goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flow {
+    /// It does.
+    Go,
+    /// The machine waits for the server's load ([`Feeder::loaded`]).
+    Load,
+    /// The caller is gone.
+    Stop,
 }
 
-impl Slot {
-    fn record(&self, result: &Result<(), Failure>) {
-        self.board.insert(
-            self.id,
-            LastCheck::new(std::time::SystemTime::now(), result.clone()),
-        );
+/// A server's nanny machine, fed with its check results: it records each on
+/// the board and sends the machine's actions to the caller.
+struct Feeder {
+    id: usize,
+    machine: Nanny,
+    board: CheckBoard,
+    updates: UnboundedSender<Update>,
+    /// Actions held back while the machine waits for the load.
+    held: Vec<NannyAction>,
+}
+
+impl Feeder {
+    fn new(server: &Server, board: CheckBoard, updates: UnboundedSender<Update>) -> Feeder {
+        let machine = match server.adopt {
+            Some(weight) => Nanny::adopted(server.nanny, server.target.to_string(), weight),
+            None => Nanny::new(server.nanny, server.target.to_string()),
+        };
+        Feeder {
+            id: server.id,
+            machine,
+            board,
+            updates,
+            held: Vec::new(),
+        }
+    }
+
+    /// A check ended with `result`.
+    fn checked(&mut self, result: Result<(), Failure>) -> Flow {
+        let up = result.is_ok();
+        self.board
+            .insert(self.id, LastCheck::new(std::time::SystemTime::now(), result));
+        let actions = self.machine.handle(NannyEvent::Checked { up });
+        self.pass(actions)
+    }
+
+    /// The load the machine asked for (`None`: none could be read).
+    fn loaded(&mut self, load: Option<f64>) -> Flow {
+        let actions = self.machine.handle(NannyEvent::Load(load));
+        self.pass(actions)
+    }
+
+    /// Sends `actions` after those held back, unless the machine asks for
+    /// the load first: then it holds them until the load comes.
+    fn pass(&mut self, actions: Vec<NannyAction>) -> Flow {
+        let mut waits = false;
+        for action in actions {
+            if action == NannyAction::QueryLoad {
+                waits = true;
+            } else {
+                self.held.push(action);
+            }
+        }
+        if waits {
+            return Flow::Load;
+        }
+        for action in self.held.drain(..) {
+            let update = Update { id: self.id, action };
+            if self.updates.send(update).is_err() {
+                return Flow::Stop;
+            }
+        }
+        Flow::Go
     }
 }
 
-async fn watch(
-    server: Server,
-    prober: Option<Arc<SynProber>>,
-    slot: Slot,
-    start: Instant,
-    updates: UnboundedSender<Update>,
-) {
-    let mut machine = match server.adopt {
-        Some(weight) => Nanny::adopted(server.nanny, server.target.to_string(), weight),
-        None => Nanny::new(server.nanny, server.target.to_string()),
-    };
+/// A server checked by a task of its own.
+async fn watch(server: Server, prober: Option<Arc<SynProber>>, mut feeder: Feeder, start: Instant) {
     let mut ticker = interval_at(start, server.nanny.interval);
     // After a stall (a busy runtime), missed checks are skipped and the
     // next one keeps its place in the spread; delaying them instead would
@@ -299,26 +390,16 @@ async fn watch(
             Some(result) => result,
             None => crate::run::run(&server.check, server.target, server.timeout).await,
         };
-        slot.record(&result);
-        let mut actions = machine.handle(NannyEvent::Checked { up: result.is_ok() });
-        while let Some(position) = actions.iter().position(|a| *a == NannyAction::QueryLoad) {
-            actions.remove(position);
+        let mut flow = feeder.checked(result);
+        while flow == Flow::Load {
             let load = match &server.load_command {
                 Some(command) => crate::run::query_load(command, server.target.ip(), server.timeout).await,
                 None => None,
             };
-            actions.extend(machine.handle(NannyEvent::Load(load)));
+            flow = feeder.loaded(load);
         }
-        for action in actions {
-            if updates
-                .send(Update {
-                    id: server.id,
-                    action,
-                })
-                .is_err()
-            {
-                return;
-            }
+        if flow == Flow::Stop {
+            return;
         }
     }
 }

@@ -3,38 +3,66 @@
 //!
 //! A probe is one SYN sent over a shared raw socket. A SYN-ACK means the
 //! server would accept a connection (the kernel answers the SYN-ACK with a
-//! reset, as no socket owns our port); a reset means it refuses; silence
+//! reset, as no socket owns our ports); a reset means it refuses; silence
 //! until the timeout means it is down or its accept queue is full (a full
 //! queue drops SYNs, so a connect would time out as well). No socket is
 //! created per check, no handshake is completed and the server never sees an
 //! accepted connection.
 //!
+//! One task drives every probe of a [`SynProber`]. It keeps the schedule of
+//! the periodic probes ([`SynProber::watch`]) on one timer, however many
+//! there are; it sends the SYNs that fall due together in one system call
+//! (`sendmmsg`) and reads replies in batches (`recvmmsg`). It declares a
+//! probe timed out only after reading every reply already queued, so a
+//! prober that fell behind (a busy runtime) never mistakes its own delay for
+//! a silent server.
+//!
 //! It needs `CAP_NET_RAW` and covers IPv4; callers fall back to a connect
 //! otherwise ([`SynProber::new`] fails, [`SynProber::probe`] declines IPv6).
 //! A classic BPF filter keeps every TCP packet on the host but the replies
-//! to our reserved source port out of the socket's queue.
+//! to our reserved source ports out of the socket's queue.
+//!
+//! Consecutive probes of a server go out from different source ports (of
+//! [`SOURCE_PORTS`], in turn). A server keeps a half-open connection until
+//! our kernel's reset reaches it; if that reset is lost, a new SYN from the
+//! same port meets the old connection and is answered with a bare ACK (or
+//! nothing) instead of a SYN-ACK, and the probe would time out. From another
+//! port it is a new connection, answered as any other.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{ipv4_checksum, MutableTcpPacket, TcpFlags, TcpOption, TcpPacket};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use lvs_core::check::Failure;
 
 /// How long a looked-up source address is trusted before it is looked up
-/// again (routes rarely change; a stale one only costs a failed probe).
+/// again (routes rarely change; a probe that times out looks it up anew).
 const SOURCE_LIFETIME: Duration = Duration::from_secs(30);
 /// A SYN with an MSS option: 20 bytes of header and 4 of option.
 const SYN_LENGTH: usize = 24;
+/// Wake-ups are rounded up to these, so that probes falling due close
+/// together go out, and time out, in one batch.
+const SLOT: Duration = Duration::from_millis(10);
+/// SYNs per `sendmmsg` call.
+const SEND_BATCH: usize = 256;
+/// How many source ports the probes take turns on.
+pub const SOURCE_PORTS: usize = 4;
+/// Replies per `recvmmsg` call, and the room for each: an IPv4 header and a
+/// TCP header with every option (60 bytes each) fit.
+const RECEIVE_BATCH: usize = 64;
+const REPLY_ROOM: usize = 128;
 
 /// What came back for a probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,47 +71,64 @@ enum Reply {
     Refused,
 }
 
-/// Probes waiting for their reply, keyed by the server and the
-/// acknowledgement number its reply must carry (our sequence number + 1).
-#[derive(Default)]
-struct Waiting {
-    sequences: Sequences,
-    replies: HashMap<(SocketAddrV4, u32), oneshot::Sender<Reply>>,
-    sources: HashMap<Ipv4Addr, (Ipv4Addr, Instant)>,
+/// A periodic probe's handle, to stop it with [`SynProber::forget`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WatchId(u64);
+
+/// What a periodic probe hands each result to; returning `false` stops it.
+pub type OnResult = Box<dyn FnMut(Result<(), Failure>) -> bool + Send>;
+
+/// When a periodic probe runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    /// The first probe goes out at this instant, and every later one on a
+    /// whole number of intervals after it. A probe that falls due while the
+    /// previous one is still out is skipped, as are those missed while the
+    /// runtime was busy: the probe keeps its place rather than catching up.
+    pub first: Instant,
+    /// The time between probes.
+    pub interval: Duration,
+    /// How long a probe waits for its reply.
+    pub timeout: Duration,
 }
 
-struct Shared {
-    socket: AsyncFd<OwnedFd>,
-    port: u16,
-    waiting: Mutex<Waiting>,
+enum Command {
+    Once {
+        token: u64,
+        target: SocketAddrV4,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<(), Failure>>,
+    },
+    Watch {
+        token: u64,
+        target: SocketAddrV4,
+        schedule: Schedule,
+        on_result: OnResult,
+    },
+    Forget(u64),
 }
 
-impl Shared {
-    fn waiting(&self) -> MutexGuard<'_, Waiting> {
-        // A panic while holding the lock leaves plain data behind; keep going.
-        self.waiting
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// A raw socket shared by every probe, and the task that reads its replies.
-/// Dropping it stops the task.
+/// A raw socket shared by every probe, and the task that drives them.
+/// Dropping it stops the task, and with it every periodic probe.
 pub struct SynProber {
-    shared: Arc<Shared>,
-    reader: JoinHandle<()>,
-    /// Holds the source port: with a bound socket on it, no connection of
-    /// this host can take it, so every reply to it is ours.
-    _reservation: tokio::net::TcpSocket,
+    commands: mpsc::UnboundedSender<Command>,
+    tokens: AtomicU64,
+    task: JoinHandle<()>,
 }
 
 impl SynProber {
-    /// Opens the raw socket and reserves a source port. Must be called
-    /// inside a tokio runtime; fails without `CAP_NET_RAW`.
+    /// Opens the raw socket, reserves a source port and starts the task that
+    /// drives the probes. Must be called inside a tokio runtime; fails
+    /// without `CAP_NET_RAW`.
     pub fn new() -> io::Result<SynProber> {
-        let reservation = tokio::net::TcpSocket::new_v4()?;
-        reservation.bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
-        let port = reservation.local_addr()?.port();
+        let mut reservations = Vec::with_capacity(SOURCE_PORTS);
+        let mut ports = [0u16; SOURCE_PORTS];
+        for port in &mut ports {
+            let reservation = tokio::net::TcpSocket::new_v4()?;
+            reservation.bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
+            *port = reservation.local_addr()?.port();
+            reservations.push(reservation);
+        }
         // SAFETY: socket(2) with constant arguments; the result is checked.
         let fd = unsafe {
             libc::socket(
@@ -97,69 +142,445 @@ impl SynProber {
         }
         // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        attach_reply_filter(&fd, port)?;
+        attach_reply_filter(&fd, &ports)?;
         enlarge_receive_buffer(&fd);
         // SAFETY: the AsyncFd owns the descriptor and nothing closes or
         // replaces it while it is registered.
-        let socket = unsafe { AsyncFd::register(fd)? };
-        let shared = Arc::new(Shared {
-            socket,
-            port,
-            waiting: Mutex::new(Waiting::default()),
-        });
-        let reader = tokio::spawn(read_replies(Arc::clone(&shared)));
+        let socket = Arc::new(unsafe { AsyncFd::register(fd)? });
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let driver = Driver {
+            socket: Arc::clone(&socket),
+            ports,
+            _reservations: reservations,
+            sequences: Sequences::default(),
+            sources: HashMap::new(),
+            probes: HashMap::new(),
+            due: BinaryHeap::new(),
+            deadlines: BinaryHeap::new(),
+            waiting: HashMap::new(),
+            epoch: Instant::now(),
+        };
+        let task = tokio::spawn(drive(driver, socket, receiver));
         Ok(SynProber {
-            shared,
-            reader,
-            _reservation: reservation,
+            commands,
+            tokens: AtomicU64::new(0),
+            task,
         })
     }
 
-    /// Probes `target`: `Ok` when it answers the SYN with a SYN-ACK, a
+    /// Probes `target` once: `Ok` when it answers the SYN with a SYN-ACK, a
     /// `Connect` failure when it resets, `ConnectTimeout` when nothing comes
-    /// back within `limit`. `None` for targets it does not cover (IPv6).
-    pub async fn probe(&self, target: SocketAddr, limit: Duration) -> Option<Result<(), Failure>> {
+    /// back within `timeout`. `None` for targets it does not cover (IPv6).
+    pub async fn probe(&self, target: SocketAddr, timeout: Duration) -> Option<Result<(), Failure>> {
         let SocketAddr::V4(target) = target else {
             return None;
         };
-        Some(self.probe_v4(target, limit).await)
+        let (reply, answer) = oneshot::channel();
+        let sent = self.commands.send(Command::Once {
+            token: self.tokens.fetch_add(1, Ordering::Relaxed),
+            target,
+            timeout,
+            reply,
+        });
+        if sent.is_err() {
+            return Some(Err(stopped()));
+        }
+        Some(answer.await.unwrap_or_else(|_| Err(stopped())))
     }
 
-    async fn probe_v4(&self, target: SocketAddrV4, limit: Duration) -> Result<(), Failure> {
-        let source = self
-            .source_for(*target.ip())
-            .map_err(|e| Failure::Connect(e.to_string()))?;
-        let (sender, receiver) = oneshot::channel();
-        let sequence = {
-            let mut waiting = self.shared.waiting();
-            let sequence = waiting.sequences.next(target);
-            waiting.replies.insert((target, sequence.wrapping_add(1)), sender);
-            sequence
+    /// Probes `target` on `schedule` until [`SynProber::forget`] or until
+    /// `on_result` returns `false`, handing it each probe's result (as
+    /// [`SynProber::probe`] would return it). `on_result` runs on the
+    /// prober's task: it must not block. `None` for targets it does not
+    /// cover (IPv6).
+    pub fn watch(
+        &self,
+        target: SocketAddr,
+        schedule: Schedule,
+        on_result: impl FnMut(Result<(), Failure>) -> bool + Send + 'static,
+    ) -> Option<WatchId> {
+        let SocketAddr::V4(target) = target else {
+            return None;
         };
-        // Removes the entry however the probe ends, timeout or cancellation.
-        let _entry = Entry {
-            shared: &self.shared,
-            key: (target, sequence.wrapping_add(1)),
+        let token = self.tokens.fetch_add(1, Ordering::Relaxed);
+        // A send fails only once the task is gone, which dropping the prober does.
+        let _ = self.commands.send(Command::Watch {
+            token,
+            target,
+            schedule,
+            on_result: Box::new(on_result),
+        });
+        Some(WatchId(token))
+    }
+
+    /// Stops a periodic probe; a reply still on its way is ignored.
+    pub fn forget(&self, watch: WatchId) {
+        let _ = self.commands.send(Command::Forget(watch.0));
+    }
+}
+
+impl Drop for SynProber {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn stopped() -> Failure {
+    Failure::Connect("the half-open prober stopped".into())
+}
+
+/// One probe, single or periodic.
+struct Probe {
+    target: SocketAddrV4,
+    timeout: Duration,
+    kind: Kind,
+    /// The acknowledgement number its reply must carry, while it is out.
+    out: Option<u32>,
+    /// When it next goes out, while it waits to.
+    next: Option<Instant>,
+    /// How many times it went out: its next source port is the next in turn.
+    sent: usize,
+}
+
+enum Kind {
+    Once(Option<oneshot::Sender<Result<(), Failure>>>),
+    Every {
+        first: Instant,
+        interval: Duration,
+        on_result: OnResult,
+    },
+}
+
+/// The task's state. The heaps hold entries that may have gone stale (a
+/// probe forgotten or answered); an entry counts only while the probe's own
+/// `next` or `out` still says the same.
+struct Driver {
+    socket: Arc<AsyncFd<OwnedFd>>,
+    ports: [u16; SOURCE_PORTS],
+    /// Hold the source ports: with a bound socket on each, no connection of
+    /// this host can take one, so every reply to them is ours.
+    _reservations: Vec<tokio::net::TcpSocket>,
+    sequences: Sequences,
+    sources: HashMap<Ipv4Addr, (Ipv4Addr, Instant)>,
+    probes: HashMap<u64, Probe>,
+    /// When probes go out: (instant, token).
+    due: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// When probes out time out: (instant, token, acknowledgement).
+    deadlines: BinaryHeap<Reverse<(Instant, u64, u32)>>,
+    /// Probes out, by the server and the acknowledgement its reply carries.
+    waiting: HashMap<(SocketAddrV4, u32), u64>,
+    /// The origin of the wake-up slots.
+    epoch: Instant,
+}
+
+async fn drive(
+    mut driver: Driver,
+    socket: Arc<AsyncFd<OwnedFd>>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let sleep = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(sleep);
+    loop {
+        let wake = driver
+            .next_wake()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        sleep.as_mut().reset(wake);
+        tokio::select! {
+            biased;
+            command = commands.recv() => {
+                let Some(command) = command else { return };
+                driver.accept(command);
+                while let Ok(command) = commands.try_recv() {
+                    driver.accept(command);
+                }
+            }
+            ready = socket.readable() => match ready {
+                // Cleared before reading: a reply arriving meanwhile makes
+                // the socket ready again rather than waiting for the next one.
+                Ok(mut guard) => guard.clear_ready(),
+                Err(_) => return,
+            },
+            () = &mut sleep => {}
+        }
+        driver.turn(Instant::now());
+    }
+}
+
+impl Driver {
+    fn accept(&mut self, command: Command) {
+        match command {
+            Command::Once {
+                token,
+                target,
+                timeout,
+                reply,
+            } => {
+                let now = Instant::now();
+                self.probes.insert(
+                    token,
+                    Probe {
+                        target,
+                        timeout,
+                        kind: Kind::Once(Some(reply)),
+                        out: None,
+                        next: Some(now),
+                        sent: token as usize,
+                    },
+                );
+                self.due.push(Reverse((now, token)));
+            }
+            Command::Watch {
+                token,
+                target,
+                schedule,
+                on_result,
+            } => {
+                self.probes.insert(
+                    token,
+                    Probe {
+                        target,
+                        timeout: schedule.timeout,
+                        kind: Kind::Every {
+                            first: schedule.first,
+                            interval: schedule.interval.max(Duration::from_millis(1)),
+                            on_result,
+                        },
+                        out: None,
+                        next: Some(schedule.first),
+                        sent: 0,
+                    },
+                );
+                self.due.push(Reverse((schedule.first, token)));
+            }
+            Command::Forget(token) => {
+                if let Some(probe) = self.probes.remove(&token) {
+                    self.forgotten(&probe);
+                }
+            }
+        }
+    }
+
+    /// Forgets `probe`'s reply, if it is out.
+    fn forgotten(&mut self, probe: &Probe) {
+        if let Some(ack) = probe.out {
+            self.waiting.remove(&(probe.target, ack));
+        }
+    }
+
+    /// The next instant something is due (a probe to send, one to time
+    /// out), rounded up to a slot; stale heap entries are dropped on the way.
+    fn next_wake(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, token))) = self.due.peek() {
+            if self.probes.get(token).is_some_and(|p| p.next == Some(*at)) {
+                break;
+            }
+            self.due.pop();
+        }
+        while let Some(Reverse((_, token, ack))) = self.deadlines.peek() {
+            if self.probes.get(token).is_some_and(|p| p.out == Some(*ack)) {
+                break;
+            }
+            self.deadlines.pop();
+        }
+        let due = self.due.peek().map(|Reverse((at, _))| *at);
+        let deadline = self.deadlines.peek().map(|Reverse((at, _, _))| *at);
+        let earliest = match (due, deadline) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
         };
-        let segment = syn_segment(source, self.shared.port, target, sequence);
-        self.send(&segment, target)
-            .await
-            .map_err(|e| Failure::Connect(e.to_string()))?;
-        match tokio::time::timeout(limit, receiver).await {
-            Ok(Ok(Reply::Open)) => Ok(()),
-            Ok(Ok(Reply::Refused)) => Err(Failure::Connect(
-                io::Error::from_raw_os_error(libc::ECONNREFUSED).to_string(),
-            )),
-            // The sender is only dropped with the prober itself.
-            Ok(Err(_)) | Err(_) => Err(Failure::ConnectTimeout),
+        let since = earliest.saturating_duration_since(self.epoch).as_nanos();
+        let slot = SLOT.as_nanos();
+        let slots = since.div_ceil(slot);
+        Some(self.epoch + Duration::from_nanos(u64::try_from(slots * slot).unwrap_or(u64::MAX)))
+    }
+
+    /// Everything that is due at `now`, in the order that keeps a late
+    /// prober from blaming the servers: queued replies first, then
+    /// timeouts, then new probes.
+    fn turn(&mut self, now: Instant) {
+        self.read_replies(now);
+        while let Some(&Reverse((at, token, ack))) = self.deadlines.peek() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(probe) = self.probes.get(&token) else {
+                continue;
+            };
+            if probe.out != Some(ack) {
+                continue;
+            }
+            let target = probe.target;
+            self.waiting.remove(&(target, ack));
+            // The route may have changed under a cached source address.
+            self.sources.remove(target.ip());
+            self.finish(token, Err(Failure::ConnectTimeout), now);
+        }
+        self.send_due(now);
+    }
+
+    /// Hands `token`'s result on and schedules its next probe.
+    fn finish(&mut self, token: u64, result: Result<(), Failure>, now: Instant) {
+        let Some(probe) = self.probes.get_mut(&token) else {
+            return;
+        };
+        probe.out = None;
+        let next = match &mut probe.kind {
+            Kind::Once(reply) => {
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(result);
+                }
+                None
+            }
+            Kind::Every {
+                first,
+                interval,
+                on_result,
+            } => {
+                if on_result(result) {
+                    // The next whole interval after now.
+                    let elapsed = now.saturating_duration_since(*first).as_nanos();
+                    let step = interval.as_nanos();
+                    let intervals = elapsed / step + 1;
+                    Some(*first + Duration::from_nanos(u64::try_from(intervals * step).unwrap_or(u64::MAX)))
+                } else {
+                    None
+                }
+            }
+        };
+        match next {
+            Some(at) => {
+                probe.next = Some(at);
+                self.due.push(Reverse((at, token)));
+            }
+            None => {
+                if let Some(probe) = self.probes.remove(&token) {
+                    self.forgotten(&probe);
+                }
+            }
+        }
+    }
+
+    /// Sends every probe due by `now`, in batches. (Not paced: a cap on
+    /// each wake-up's probes would cap their rate when the runtime is slow,
+    /// and starve the probes at the back.)
+    fn send_due(&mut self, now: Instant) {
+        let mut batch: Vec<(u64, [u8; SYN_LENGTH], libc::sockaddr_in)> = Vec::new();
+        while let Some(&Reverse((at, token))) = self.due.peek() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            let Some(probe) = self.probes.get(&token) else {
+                continue;
+            };
+            if probe.next != Some(at) || probe.out.is_some() {
+                continue;
+            }
+            let target = probe.target;
+            let source = match self.source_for(*target.ip(), now) {
+                Ok(source) => source,
+                Err(e) => {
+                    self.finish(token, Err(Failure::Connect(e.to_string())), now);
+                    continue;
+                }
+            };
+            let sequence = self.sequences.next(target);
+            let ack = sequence.wrapping_add(1);
+            let mut port = self.ports[0];
+            if let Some(probe) = self.probes.get_mut(&token) {
+                probe.next = None;
+                probe.out = Some(ack);
+                port = self.ports[probe.sent % SOURCE_PORTS];
+                probe.sent = probe.sent.wrapping_add(1);
+                self.deadlines.push(Reverse((now + probe.timeout, token, ack)));
+            }
+            self.waiting.insert((target, ack), token);
+            batch.push((
+                token,
+                syn_segment(source, port, target, sequence),
+                socket_address(target),
+            ));
+        }
+        let fd = self.socket.get_ref().as_raw_fd();
+        let mut start = 0;
+        while start < batch.len() {
+            let end = batch.len().min(start + SEND_BATCH);
+            match send_many(fd, &batch[start..end]) {
+                Ok(sent) if sent > 0 => start += sent.min(end - start),
+                Ok(_) => return self.send_later(&batch[start..], now + SLOT),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // The send queue is full: the rest go out a slot later.
+                    return self.send_later(&batch[start..], now + SLOT);
+                }
+                Err(e) => {
+                    // The first of the batch failed (no route, say): it alone.
+                    let token = batch[start].0;
+                    self.take_back(token);
+                    self.finish(token, Err(Failure::Connect(e.to_string())), now);
+                    start += 1;
+                }
+            }
+        }
+    }
+
+    /// Schedules again, at `again`, probes that did not go out.
+    fn send_later(&mut self, batch: &[(u64, [u8; SYN_LENGTH], libc::sockaddr_in)], again: Instant) {
+        for &(token, _, _) in batch {
+            self.take_back(token);
+            if let Some(probe) = self.probes.get_mut(&token) {
+                probe.next = Some(again);
+                self.due.push(Reverse((again, token)));
+            }
+        }
+    }
+
+    /// Forgets that `token`'s probe is out (it did not go out after all).
+    fn take_back(&mut self, token: u64) {
+        if let Some(probe) = self.probes.get_mut(&token) {
+            if let Some(ack) = probe.out.take() {
+                self.waiting.remove(&(probe.target, ack));
+            }
+        }
+    }
+
+    /// Reads every queued reply and finishes the probes they answer.
+    fn read_replies(&mut self, now: Instant) {
+        let fd = self.socket.get_ref().as_raw_fd();
+        let mut buffers = [[0u8; REPLY_ROOM]; RECEIVE_BATCH];
+        loop {
+            let lengths = match receive_many(fd, &mut buffers) {
+                Ok(lengths) => lengths,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Would block: all read. Anything else (ENOBUFS) loses a reply at most.
+                Err(_) => return,
+            };
+            let count = lengths.len();
+            for (buffer, length) in buffers.iter().zip(lengths) {
+                let Some((server, ack, reply)) = parse_reply(&buffer[..length], &self.ports) else {
+                    continue;
+                };
+                let Some(token) = self.waiting.remove(&(server, ack)) else {
+                    continue;
+                };
+                let result = match reply {
+                    Reply::Open => Ok(()),
+                    Reply::Refused => Err(Failure::Connect(
+                        io::Error::from_raw_os_error(libc::ECONNREFUSED).to_string(),
+                    )),
+                };
+                self.finish(token, result, now);
+            }
+            if count < RECEIVE_BATCH {
+                return;
+            }
         }
     }
 
     /// The address the kernel would send from to reach `destination`.
-    fn source_for(&self, destination: Ipv4Addr) -> io::Result<Ipv4Addr> {
-        let now = Instant::now();
-        if let Some((source, when)) = self.shared.waiting().sources.get(&destination) {
-            if now.duration_since(*when) < SOURCE_LIFETIME {
+    fn source_for(&mut self, destination: Ipv4Addr, now: Instant) -> io::Result<Ipv4Addr> {
+        if let Some((source, when)) = self.sources.get(&destination) {
+            if now.saturating_duration_since(*when) < SOURCE_LIFETIME {
                 return Ok(*source);
             }
         }
@@ -169,65 +590,99 @@ impl SynProber {
         let SocketAddr::V4(local) = socket.local_addr()? else {
             return Err(io::Error::other("no IPv4 source address"));
         };
-        self.shared
-            .waiting()
-            .sources
-            .insert(destination, (*local.ip(), now));
+        self.sources.insert(destination, (*local.ip(), now));
         Ok(*local.ip())
     }
+}
 
-    async fn send(&self, segment: &[u8], target: SocketAddrV4) -> io::Result<()> {
-        let address = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(*target.ip()).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
-        loop {
-            let mut guard = self.shared.socket.writable().await?;
-            let sent = guard.try_io(|fd| {
-                // SAFETY: sendto(2) with a live buffer and a correctly sized address.
-                let sent = unsafe {
-                    libc::sendto(
-                        fd.as_raw_fd(),
-                        segment.as_ptr().cast(),
-                        segment.len(),
-                        0,
-                        (&address as *const libc::sockaddr_in).cast(),
-                        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                    )
-                };
-                if sent < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(())
-                }
-            });
-            match sent {
-                Ok(result) => return result,
-                Err(_would_block) => continue,
+fn socket_address(target: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*target.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// Sends `batch` with one `sendmmsg`: how many went out, or the error of
+/// the first (none went out).
+fn send_many(fd: RawFd, batch: &[(u64, [u8; SYN_LENGTH], libc::sockaddr_in)]) -> io::Result<usize> {
+    let mut iovecs: Vec<libc::iovec> = batch
+        .iter()
+        .map(|(_, segment, _)| libc::iovec {
+            iov_base: segment.as_ptr().cast_mut().cast(),
+            iov_len: segment.len(),
+        })
+        .collect();
+    let mut messages: Vec<libc::mmsghdr> = batch
+        .iter()
+        .zip(iovecs.iter_mut())
+        .map(|((_, _, address), iovec)| {
+            // SAFETY: msghdr is plain data; all-zero is its empty value.
+            let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+            header.msg_name = (address as *const libc::sockaddr_in).cast_mut().cast();
+            header.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            header.msg_iov = iovec;
+            header.msg_iovlen = 1;
+            libc::mmsghdr {
+                msg_hdr: header,
+                msg_len: 0,
             }
-        }
+        })
+        .collect();
+    // SAFETY: every header points into `batch` and `iovecs`, which outlive
+    // the call; the kernel only reads the segments and addresses.
+    let sent = unsafe { libc::sendmmsg(fd, messages.as_mut_ptr(), messages.len() as libc::c_uint, 0) };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
     }
 }
 
-impl Drop for SynProber {
-    fn drop(&mut self) {
-        self.reader.abort();
+/// Reads up to one batch of datagrams with one `recvmmsg`, without
+/// waiting: each one's length (truncated to its buffer).
+fn receive_many(fd: RawFd, buffers: &mut [[u8; REPLY_ROOM]; RECEIVE_BATCH]) -> io::Result<Vec<usize>> {
+    let mut iovecs: Vec<libc::iovec> = buffers
+        .iter_mut()
+        .map(|buffer| libc::iovec {
+            iov_base: buffer.as_mut_ptr().cast(),
+            iov_len: buffer.len(),
+        })
+        .collect();
+    let mut messages: Vec<libc::mmsghdr> = iovecs
+        .iter_mut()
+        .map(|iovec| {
+            // SAFETY: msghdr is plain data; all-zero is its empty value.
+            let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+            header.msg_iov = iovec;
+            header.msg_iovlen = 1;
+            libc::mmsghdr {
+                msg_hdr: header,
+                msg_len: 0,
+            }
+        })
+        .collect();
+    // SAFETY: every header points at a live buffer of the stated length;
+    // no timeout is passed, and MSG_DONTWAIT keeps the call from blocking.
+    let received = unsafe {
+        libc::recvmmsg(
+            fd,
+            messages.as_mut_ptr(),
+            messages.len() as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if received < 0 {
+        return Err(io::Error::last_os_error());
     }
-}
-
-struct Entry<'a> {
-    shared: &'a Shared,
-    key: (SocketAddrV4, u32),
-}
-
-impl Drop for Entry<'_> {
-    fn drop(&mut self) {
-        self.shared.waiting().replies.remove(&self.key);
-    }
+    Ok(messages[..received as usize]
+        .iter()
+        .map(|m| (m.msg_len as usize).min(REPLY_ROOM))
+        .collect())
 }
 
 /// Sequence numbers no one outside can predict: a keyed hash (SipHash,
@@ -278,11 +733,11 @@ fn syn_segment(source: Ipv4Addr, port: u16, target: SocketAddrV4, sequence: u32)
 
 /// What a received IPv4 datagram says about a probe: the server, the
 /// acknowledgement number and whether it accepts or refuses.
-fn parse_reply(datagram: &[u8], port: u16) -> Option<(SocketAddrV4, u32, Reply)> {
+fn parse_reply(datagram: &[u8], ports: &[u16]) -> Option<(SocketAddrV4, u32, Reply)> {
     let ip = Ipv4Packet::new(datagram)?;
     let header = usize::from(ip.get_header_length()) * 4;
     let tcp = TcpPacket::new(datagram.get(header..)?)?;
-    if tcp.get_destination() != port {
+    if !ports.contains(&tcp.get_destination()) {
         return None;
     }
     let flags = tcp.get_flags();
@@ -295,38 +750,6 @@ fn parse_reply(datagram: &[u8], port: u16) -> Option<(SocketAddrV4, u32, Reply)>
     };
     let server = SocketAddrV4::new(ip.get_source(), tcp.get_source());
     Some((server, tcp.get_acknowledgement(), reply))
-}
-
-async fn read_replies(shared: Arc<Shared>) {
-    let mut buffer = [0u8; 256];
-    loop {
-        let Ok(mut guard) = shared.socket.readable().await else {
-            return;
-        };
-        loop {
-            let received = guard.try_io(|fd| {
-                // SAFETY: recv(2) into a live buffer of the given size.
-                let read = unsafe { libc::recv(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len(), 0) };
-                if read < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(read as usize)
-                }
-            });
-            let read = match received {
-                Ok(Ok(read)) => read,
-                // Transient errors (ENOBUFS, EINTR) lose a reply at most.
-                Ok(Err(_)) => continue,
-                Err(_would_block) => break,
-            };
-            let Some((server, acknowledgement, reply)) = parse_reply(&buffer[..read], shared.port) else {
-                continue;
-            };
-            if let Some(waiter) = shared.waiting().replies.remove(&(server, acknowledgement)) {
-                let _ = waiter.send(reply);
-            }
-        }
-    }
 }
 
 /// How many bytes of replies the raw socket may hold: a burst of thousands
@@ -355,10 +778,10 @@ fn enlarge_receive_buffer(fd: &OwnedFd) {
     }
 }
 
-/// A classic BPF program that passes only TCP segments to `port` carrying
+/// A classic BPF program that passes only TCP segments to `ports` carrying
 /// RST, or SYN and ACK: the raw socket would otherwise copy in every TCP
 /// segment the host receives.
-fn attach_reply_filter(fd: &OwnedFd, port: u16) -> io::Result<()> {
+fn attach_reply_filter(fd: &OwnedFd, ports: &[u16; SOURCE_PORTS]) -> io::Result<()> {
     const LDX_MSH: u16 = (libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH) as u16;
     const LDH_IND: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_IND) as u16;
     const LDB_IND: u16 = (libc::BPF_LD | libc::BPF_B | libc::BPF_IND) as u16;
@@ -367,17 +790,23 @@ fn attach_reply_filter(fd: &OwnedFd, port: u16) -> io::Result<()> {
     const AND: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
     const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
-    let program = [
-        op(LDX_MSH, 0, 0, 0),                     // X = IP header length
-        op(LDH_IND, 0, 0, 2),                     // A = destination port
-        op(JEQ, 0, 5, u32::from(port)),           // ours, or drop
+    let mut program = vec![
+        op(LDX_MSH, 0, 0, 0), // X = IP header length
+        op(LDH_IND, 0, 0, 2), // A = destination port
+    ];
+    // One of ours: on to the flags, just past the drop that follows.
+    for (i, port) in ports.iter().enumerate() {
+        program.push(op(JEQ, (SOURCE_PORTS - i) as u8, 0, u32::from(*port)));
+    }
+    program.extend([
+        op(RET, 0, 0, 0),                         // none of ours: drop
         op(LDB_IND, 0, 0, 13),                    // A = flags
         op(JSET, 2, 0, u32::from(TcpFlags::RST)), // RST: keep
         op(AND, 0, 0, u32::from(TcpFlags::SYN | TcpFlags::ACK)),
         op(JEQ, 0, 1, u32::from(TcpFlags::SYN | TcpFlags::ACK)),
         op(RET, 0, 0, 0xffff), // keep
         op(RET, 0, 0, 0),      // drop
-    ];
+    ]);
     let fprog = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_ptr().cast_mut(),
@@ -455,16 +884,16 @@ mod tests {
         };
         let syn_ack = answer(TcpFlags::SYN | TcpFlags::ACK);
         assert_eq!(
-            parse_reply(&syn_ack, 40000),
+            parse_reply(&syn_ack, &[40000]),
             Some((target, 0xdead_bef0, Reply::Open))
         );
         let reset = answer(TcpFlags::RST | TcpFlags::ACK);
         assert_eq!(
-            parse_reply(&reset, 40000),
+            parse_reply(&reset, &[40000]),
             Some((target, 0xdead_bef0, Reply::Refused))
         );
-        assert_eq!(parse_reply(&syn_ack, 40001), None, "another port's");
-        assert_eq!(parse_reply(&answer(TcpFlags::ACK), 40000), None, "a bare ACK");
-        assert_eq!(parse_reply(&syn_ack[..30], 40000), None, "cut short");
+        assert_eq!(parse_reply(&syn_ack, &[40001, 40002]), None, "another port's");
+        assert_eq!(parse_reply(&answer(TcpFlags::ACK), &[40000]), None, "a bare ACK");
+        assert_eq!(parse_reply(&syn_ack[..30], &[40000]), None, "cut short");
     }
 }

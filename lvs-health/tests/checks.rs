@@ -620,3 +620,142 @@ fn replacing_the_servers_keeps_the_checks_of_unchanged_ones() {
         );
     });
 }
+
+#[test]
+fn periodic_probes_run_on_their_schedule_until_forgotten() {
+    use lvs_health::probe::{Schedule, SynProber};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    if !testkit::require_root("periodic_probes_run_on_their_schedule_until_forgotten") {
+        return;
+    }
+    let open = tcp_server(Some(b"ok"), Duration::ZERO);
+    let refused = closed_tcp_port();
+    let silent = silent_tcp_port();
+    runtime().block_on(async move {
+        let prober = SynProber::new().expect("a raw socket as root");
+        let (sender, mut results) = tokio::sync::mpsc::unbounded_channel();
+        let start = tokio::time::Instant::now();
+        let schedule = Schedule {
+            first: start,
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(50),
+        };
+        let mut watches = Vec::new();
+        for (name, target) in [("open", open), ("refused", refused), ("silent", silent)] {
+            let sender = sender.clone();
+            let watch = prober.watch(target, schedule, move |result| {
+                sender.send((name, tokio::time::Instant::now(), result)).is_ok()
+            });
+            watches.push(watch.expect("an IPv4 target"));
+        }
+        // 100 more, all due at once: each gets its own answer.
+        let answered = Arc::new(AtomicUsize::new(0));
+        for _ in 0..100 {
+            let answered = Arc::clone(&answered);
+            let watch = prober.watch(open, schedule, move |result| {
+                if result.is_ok() {
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+                false
+            });
+            assert!(watch.is_some());
+        }
+        // Each target's results, with when they came.
+        type Results = Vec<(tokio::time::Instant, Result<(), Failure>)>;
+        let mut seen: std::collections::HashMap<&str, Results> = std::collections::HashMap::new();
+        let until = start + Duration::from_millis(540);
+        while let Ok(Some((name, at, result))) = tokio::time::timeout_at(until, results.recv()).await {
+            seen.entry(name).or_default().push((at, result));
+        }
+        for (name, wanted) in [
+            ("open", Ok(())),
+            ("refused", Err("refused")),
+            ("silent", Err("timed out")),
+        ] {
+            let got = seen.get(name).cloned().unwrap_or_default();
+            assert!(
+                (5..=6).contains(&got.len()),
+                "{name}: one result per 100 ms for 540 ms: {got:?}"
+            );
+            for (_, result) in &got {
+                match (&wanted, result) {
+                    (Ok(()), Ok(())) => {}
+                    (Err(why), Err(failure)) => {
+                        assert!(failure.to_string().contains(why), "{name}: {failure}")
+                    }
+                    _ => panic!("{name}: {result:?}"),
+                }
+            }
+            // No catching up: results come about an interval apart.
+            for pair in got.windows(2) {
+                assert!(
+                    pair[1].0 - pair[0].0 >= Duration::from_millis(60),
+                    "{name}: two results within 60 ms: {got:?}"
+                );
+            }
+        }
+        assert_eq!(
+            answered.load(Ordering::SeqCst),
+            100,
+            "a probe that returns false runs once"
+        );
+
+        // A forgotten probe sends no more results.
+        prober.forget(watches[0]);
+        while results.try_recv().is_ok() {}
+        let until = tokio::time::Instant::now() + Duration::from_millis(300);
+        let mut after = Vec::new();
+        while let Ok(Some((name, _, _))) = tokio::time::timeout_at(until, results.recv()).await {
+            after.push(name);
+        }
+        assert!(!after.contains(&"open"), "results after forget: {after:?}");
+        assert!(after.contains(&"refused") && after.contains(&"silent"));
+        let v6: SocketAddr = "[::1]:80".parse().expect("literal");
+        assert!(
+            prober.watch(v6, schedule, |_| true).is_none(),
+            "IPv6 is left to a connect"
+        );
+    });
+}
+
+/// The prober reads the replies that are waiting before it declares any
+/// probe timed out: when its runtime is blocked for longer than the
+/// timeout (here by one probe's handler), servers that answered meanwhile
+/// are still reported up.
+#[test]
+fn a_stalled_prober_does_not_blame_the_servers() {
+    use lvs_health::probe::{Schedule, SynProber};
+    if !testkit::require_root("a_stalled_prober_does_not_blame_the_servers") {
+        return;
+    }
+    let open = tcp_server(Some(b"ok"), Duration::ZERO);
+    runtime().block_on(async move {
+        let prober = SynProber::new().expect("a raw socket as root");
+        let schedule = Schedule {
+            first: tokio::time::Instant::now() + Duration::from_millis(20),
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_millis(50),
+        };
+        let (sender, mut results) = tokio::sync::mpsc::unbounded_channel();
+        for index in 0..50 {
+            let sender = sender.clone();
+            prober.watch(open, schedule, move |result| {
+                if index == 0 {
+                    // The runtime is busy for six timeouts.
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                sender.send(result).is_ok()
+            });
+        }
+        let mut got = Vec::new();
+        while got.len() < 50 {
+            match tokio::time::timeout(Duration::from_secs(3), results.recv()).await {
+                Ok(Some(result)) => got.push(result),
+                _ => break,
+            }
+        }
+        assert_eq!(got.len(), 50);
+        assert!(got.iter().all(Result::is_ok), "{got:?}");
+    });
+}
