@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,8 +108,9 @@ struct Watch {
 enum Runner {
     /// A task of its own.
     Task(JoinHandle<()>),
-    /// The half-open prober's task.
-    Probed(WatchId),
+    /// The half-open prober's task; the flag, once set, stops the handler
+    /// at once, before the prober has seen the `forget`.
+    Probed(WatchId, Arc<AtomicBool>),
 }
 
 /// The running checks; dropping it stops them.
@@ -151,7 +153,13 @@ impl Engine {
             // Whole slots, so that the runtime wakes once a slot for a
             // batch of checks rather than once a millisecond.
             let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
+            // The old check stops before the new one starts.
+            if let Some(old) = self.watches.remove(&server.id) {
+                self.stop_one(old);
+            }
             let prober = self.prober.clone().filter(|_| is_plain_connect(&server.check));
+            let stopped = Arc::new(AtomicBool::new(false));
+            let stop = Arc::clone(&stopped);
             let mut feeder = Feeder::new(&server, self.board.clone(), self.updates.clone());
             let start = now + offset;
             let probed = prober
@@ -166,6 +174,9 @@ impl Engine {
                     // Without a load monitor there is no load to wait for: the
                     // machine gets its answer at once, on the prober's task.
                     prober.watch(server.target, schedule, move |result| {
+                        if stop.load(Ordering::SeqCst) {
+                            return false;
+                        }
                         match feeder.checked(result) {
                             Flow::Load => feeder.loaded(None) == Flow::Go,
                             flow => flow == Flow::Go,
@@ -173,7 +184,7 @@ impl Engine {
                     })
                 });
             let runner = match probed {
-                Some(watch) => Runner::Probed(watch),
+                Some(watch) => Runner::Probed(watch, stopped),
                 None => Runner::Task(tokio::spawn(watch(
                     server.clone(),
                     prober,
@@ -181,16 +192,15 @@ impl Engine {
                     start,
                 ))),
             };
-            if let Some(old) = self.watches.insert(server.id, Watch { server, runner }) {
-                self.stop_one(old);
-            }
+            self.watches.insert(server.id, Watch { server, runner });
         }
     }
 
     fn stop_one(&self, watch: Watch) {
         match watch.runner {
             Runner::Task(task) => task.abort(),
-            Runner::Probed(id) => {
+            Runner::Probed(id, stopped) => {
+                stopped.store(true, Ordering::SeqCst);
                 if let Some(prober) = &self.prober {
                     prober.forget(id);
                 }

@@ -55,6 +55,8 @@ const SYN_LENGTH: usize = 24;
 /// Wake-ups are rounded up to these, so that probes falling due close
 /// together go out, and time out, in one batch.
 const SLOT: Duration = Duration::from_millis(10);
+/// A wait with no end in sight: a day.
+const FOREVER: Duration = Duration::from_secs(86_400);
 /// SYNs per `sendmmsg` call.
 const SEND_BATCH: usize = 256;
 /// How many source ports the probes take turns on.
@@ -82,9 +84,11 @@ pub type OnResult = Box<dyn FnMut(Result<(), Failure>) -> bool + Send>;
 #[derive(Clone, Copy, Debug)]
 pub struct Schedule {
     /// The first probe goes out at this instant, and every later one on a
-    /// whole number of intervals after it. A probe that falls due while the
-    /// previous one is still out is skipped, as are those missed while the
-    /// runtime was busy: the probe keeps its place rather than catching up.
+    /// whole number of intervals after it. When that point passes while
+    /// the previous probe is still out (or the runtime is busy), the next
+    /// one goes out as soon as it can, once, and the probe keeps its place
+    /// after that rather than catching up (as a tokio interval that skips
+    /// missed ticks).
     pub first: Instant,
     /// The time between probes.
     pub interval: Duration,
@@ -117,49 +121,13 @@ pub struct SynProber {
 }
 
 impl SynProber {
-    /// Opens the raw socket, reserves a source port and starts the task that
+    /// Opens the raw socket, reserves the source ports and starts the task that
     /// drives the probes. Must be called inside a tokio runtime; fails
     /// without `CAP_NET_RAW`.
     pub fn new() -> io::Result<SynProber> {
-        let mut reservations = Vec::with_capacity(SOURCE_PORTS);
-        let mut ports = [0u16; SOURCE_PORTS];
-        for port in &mut ports {
-            let reservation = tokio::net::TcpSocket::new_v4()?;
-            reservation.bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
-            *port = reservation.local_addr()?.port();
-            reservations.push(reservation);
-        }
-        // SAFETY: socket(2) with constant arguments; the result is checked.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_INET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_TCP,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        attach_reply_filter(&fd, &ports)?;
-        enlarge_receive_buffer(&fd);
-        // SAFETY: the AsyncFd owns the descriptor and nothing closes or
-        // replaces it while it is registered.
-        let socket = Arc::new(unsafe { AsyncFd::register(fd)? });
+        let driver = Driver::open()?;
+        let socket = Arc::clone(&driver.socket);
         let (commands, receiver) = mpsc::unbounded_channel();
-        let driver = Driver {
-            socket: Arc::clone(&socket),
-            ports,
-            _reservations: reservations,
-            sequences: Sequences::default(),
-            sources: HashMap::new(),
-            probes: HashMap::new(),
-            due: BinaryHeap::new(),
-            deadlines: BinaryHeap::new(),
-            waiting: HashMap::new(),
-            epoch: Instant::now(),
-        };
         let task = tokio::spawn(drive(driver, socket, receiver));
         Ok(SynProber {
             commands,
@@ -238,8 +206,8 @@ struct Probe {
     out: Option<u32>,
     /// When it next goes out, while it waits to.
     next: Option<Instant>,
-    /// How many times it went out: its next source port is the next in turn.
-    sent: usize,
+    /// The point of its schedule its last (or next) probe belongs to.
+    grid: Instant,
 }
 
 enum Kind {
@@ -271,6 +239,8 @@ struct Driver {
     waiting: HashMap<(SocketAddrV4, u32), u64>,
     /// The origin of the wake-up slots.
     epoch: Instant,
+    /// Each target's next source port, by turn.
+    turns: HashMap<SocketAddrV4, usize>,
 }
 
 async fn drive(
@@ -281,9 +251,7 @@ async fn drive(
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
     loop {
-        let wake = driver
-            .next_wake()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let wake = driver.next_wake().unwrap_or_else(|| Instant::now() + FOREVER);
         sleep.as_mut().reset(wake);
         tokio::select! {
             biased;
@@ -307,6 +275,50 @@ async fn drive(
 }
 
 impl Driver {
+    /// Opens the raw socket and reserves the source ports (inside a tokio
+    /// runtime, as root).
+    fn open() -> io::Result<Driver> {
+        let mut reservations = Vec::with_capacity(SOURCE_PORTS);
+        let mut ports = [0u16; SOURCE_PORTS];
+        for port in &mut ports {
+            let reservation = tokio::net::TcpSocket::new_v4()?;
+            reservation.bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
+            *port = reservation.local_addr()?.port();
+            reservations.push(reservation);
+        }
+        // SAFETY: socket(2) with constant arguments; the result is checked.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_TCP,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        attach_reply_filter(&fd, &ports)?;
+        enlarge_receive_buffer(&fd);
+        // SAFETY: the AsyncFd owns the descriptor and nothing closes or
+        // replaces it while it is registered.
+        let socket = Arc::new(unsafe { AsyncFd::register(fd)? });
+        Ok(Driver {
+            socket,
+            ports,
+            _reservations: reservations,
+            sequences: Sequences::default(),
+            sources: HashMap::new(),
+            probes: HashMap::new(),
+            due: BinaryHeap::new(),
+            deadlines: BinaryHeap::new(),
+            waiting: HashMap::new(),
+            epoch: Instant::now(),
+            turns: HashMap::new(),
+        })
+    }
+
     fn accept(&mut self, command: Command) {
         match command {
             Command::Once {
@@ -324,7 +336,7 @@ impl Driver {
                         kind: Kind::Once(Some(reply)),
                         out: None,
                         next: Some(now),
-                        sent: token as usize,
+                        grid: now,
                     },
                 );
                 self.due.push(Reverse((now, token)));
@@ -347,7 +359,7 @@ impl Driver {
                         },
                         out: None,
                         next: Some(schedule.first),
-                        sent: 0,
+                        grid: schedule.first,
                     },
                 );
                 self.due.push(Reverse((schedule.first, token)));
@@ -355,6 +367,12 @@ impl Driver {
             Command::Forget(token) => {
                 if let Some(probe) = self.probes.remove(&token) {
                     self.forgotten(&probe);
+                }
+                // Turns of targets no probe has any more go, now and then.
+                if self.turns.len() > 2 * self.probes.len() + 64 {
+                    let live: std::collections::HashSet<SocketAddrV4> =
+                        self.probes.values().map(|p| p.target).collect();
+                    self.turns.retain(|target, _| live.contains(target));
                 }
             }
         }
@@ -425,6 +443,7 @@ impl Driver {
             return;
         };
         probe.out = None;
+        let grid = probe.grid;
         let next = match &mut probe.kind {
             Kind::Once(reply) => {
                 if let Some(reply) = reply.take() {
@@ -438,19 +457,16 @@ impl Driver {
                 on_result,
             } => {
                 if on_result(result) {
-                    // The next whole interval after now.
-                    let elapsed = now.saturating_duration_since(*first).as_nanos();
-                    let step = interval.as_nanos();
-                    let intervals = elapsed / step + 1;
-                    Some(*first + Duration::from_nanos(u64::try_from(intervals * step).unwrap_or(u64::MAX)))
+                    Some(next_point(*first, *interval, grid, now))
                 } else {
                     None
                 }
             }
         };
         match next {
-            Some(at) => {
+            Some((at, grid)) => {
                 probe.next = Some(at);
+                probe.grid = grid;
                 self.due.push(Reverse((at, token)));
             }
             None => {
@@ -487,20 +503,30 @@ impl Driver {
             };
             let sequence = self.sequences.next(target);
             let ack = sequence.wrapping_add(1);
-            let mut port = self.ports[0];
             if let Some(probe) = self.probes.get_mut(&token) {
                 probe.next = None;
                 probe.out = Some(ack);
-                port = self.ports[probe.sent % SOURCE_PORTS];
-                probe.sent = probe.sent.wrapping_add(1);
-                self.deadlines.push(Reverse((now + probe.timeout, token, ack)));
             }
+            let turn = self.turns.entry(target).or_insert(0);
+            let port = self.ports[*turn % SOURCE_PORTS];
+            *turn = turn.wrapping_add(1);
             self.waiting.insert((target, ack), token);
             batch.push((
                 token,
                 syn_segment(source, port, target, sequence),
                 socket_address(target),
             ));
+        }
+        // Each timeout runs from now, not from the start of the turn: the
+        // replies read and handed on before this took time of their own.
+        let sent_at = Instant::now();
+        for (token, _, _) in &batch {
+            if let Some(probe) = self.probes.get(token) {
+                if let Some(ack) = probe.out {
+                    let deadline = sent_at.checked_add(probe.timeout).unwrap_or(sent_at + FOREVER);
+                    self.deadlines.push(Reverse((deadline, *token, ack)));
+                }
+            }
         }
         let fd = self.socket.get_ref().as_raw_fd();
         let mut start = 0;
@@ -595,6 +621,22 @@ impl Driver {
     }
 }
 
+/// When a periodic probe whose last one belonged to `grid` goes out next,
+/// and the point of its schedule (`first` plus whole `interval`s) that
+/// one belongs to. As a tokio interval that skips missed ticks: the next
+/// point, or at once if that point passed while the last probe was out
+/// (a timeout as long as the interval), and then on the schedule again.
+fn next_point(first: Instant, interval: Duration, grid: Instant, now: Instant) -> (Instant, Instant) {
+    let following = grid.checked_add(interval).unwrap_or(grid);
+    if following > now {
+        return (following, following);
+    }
+    let step = interval.as_nanos().max(1);
+    let passed = now.saturating_duration_since(first).as_nanos() / step;
+    let latest = first + Duration::from_nanos(u64::try_from(passed * step).unwrap_or(u64::MAX));
+    (now, latest)
+}
+
 fn socket_address(target: SocketAddrV4) -> libc::sockaddr_in {
     libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
@@ -603,6 +645,23 @@ fn socket_address(target: SocketAddrV4) -> libc::sockaddr_in {
             s_addr: u32::from(*target.ip()).to_be(),
         },
         sin_zero: [0; 8],
+    }
+}
+
+/// One message of a `sendmmsg` or `recvmmsg` batch: one buffer, and the
+/// address it goes to (none when receiving).
+fn message(iovec: &mut libc::iovec, to: Option<&libc::sockaddr_in>) -> libc::mmsghdr {
+    // SAFETY: msghdr is plain data; all-zero is its empty value.
+    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+    if let Some(address) = to {
+        header.msg_name = (address as *const libc::sockaddr_in).cast_mut().cast();
+        header.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    }
+    header.msg_iov = iovec;
+    header.msg_iovlen = 1;
+    libc::mmsghdr {
+        msg_hdr: header,
+        msg_len: 0,
     }
 }
 
@@ -619,18 +678,7 @@ fn send_many(fd: RawFd, batch: &[(u64, [u8; SYN_LENGTH], libc::sockaddr_in)]) ->
     let mut messages: Vec<libc::mmsghdr> = batch
         .iter()
         .zip(iovecs.iter_mut())
-        .map(|((_, _, address), iovec)| {
-            // SAFETY: msghdr is plain data; all-zero is its empty value.
-            let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
-            header.msg_name = (address as *const libc::sockaddr_in).cast_mut().cast();
-            header.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            header.msg_iov = iovec;
-            header.msg_iovlen = 1;
-            libc::mmsghdr {
-                msg_hdr: header,
-                msg_len: 0,
-            }
-        })
+        .map(|((_, _, address), iovec)| message(iovec, Some(address)))
         .collect();
     // SAFETY: every header points into `batch` and `iovecs`, which outlive
     // the call; the kernel only reads the segments and addresses.
@@ -652,19 +700,7 @@ fn receive_many(fd: RawFd, buffers: &mut [[u8; REPLY_ROOM]; RECEIVE_BATCH]) -> i
             iov_len: buffer.len(),
         })
         .collect();
-    let mut messages: Vec<libc::mmsghdr> = iovecs
-        .iter_mut()
-        .map(|iovec| {
-            // SAFETY: msghdr is plain data; all-zero is its empty value.
-            let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
-            header.msg_iov = iovec;
-            header.msg_iovlen = 1;
-            libc::mmsghdr {
-                msg_hdr: header,
-                msg_len: 0,
-            }
-        })
-        .collect();
+    let mut messages: Vec<libc::mmsghdr> = iovecs.iter_mut().map(|iovec| message(iovec, None)).collect();
     // SAFETY: every header points at a live buffer of the stated length;
     // no timeout is passed, and MSG_DONTWAIT keeps the call from blocking.
     let received = unsafe {
@@ -831,6 +867,70 @@ fn attach_reply_filter(fd: &OwnedFd, ports: &[u16; SOURCE_PORTS]) -> io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probe_out_past_its_point_goes_again_at_once_then_keeps_its_place() {
+        let first = Instant::now();
+        let second = Duration::from_secs(1);
+        // Answered within the interval: the next point.
+        assert_eq!(
+            next_point(first, second, first, first + Duration::from_millis(300)),
+            (first + second, first + second)
+        );
+        // Timed out after as long as the interval: at once, then on the schedule.
+        let late = first + Duration::from_millis(1_010);
+        assert_eq!(next_point(first, second, first, late), (late, first + second));
+        assert_eq!(
+            next_point(first, second, first + second, late + Duration::from_millis(20)),
+            (first + second * 2, first + second * 2)
+        );
+        // Long stalls skip points rather than catch up.
+        let stalled = first + Duration::from_millis(5_500);
+        assert_eq!(
+            next_point(first, second, first, stalled),
+            (stalled, first + second * 5)
+        );
+    }
+
+    /// The order of a turn: replies that wait in the socket are read before
+    /// any timeout is declared, however late the turn comes (here, four
+    /// timeouts late: the runtime was busy).
+    #[test]
+    fn replies_waiting_in_the_socket_are_read_before_any_timeout() {
+        if !testkit::require_root("replies_waiting_in_the_socket_are_read_before_any_timeout") {
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let SocketAddr::V4(open) = listener.local_addr().expect("address") else {
+            panic!("an IPv4 listener");
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let mut driver = Driver::open().expect("a raw socket as root");
+            let mut answers = Vec::new();
+            for token in 0..20 {
+                let (reply, answer) = oneshot::channel();
+                driver.accept(Command::Once {
+                    token,
+                    target: open,
+                    timeout: Duration::from_millis(50),
+                    reply,
+                });
+                answers.push(answer);
+            }
+            driver.turn(Instant::now());
+            assert_eq!(driver.waiting.len(), 20, "all out");
+            std::thread::sleep(Duration::from_millis(200));
+            driver.turn(Instant::now());
+            for answer in answers {
+                assert_eq!(answer.await.expect("answered"), Ok(()));
+            }
+        });
+        drop(listener);
+    }
 
     #[test]
     fn sequence_numbers_do_not_follow_from_one_another() {
