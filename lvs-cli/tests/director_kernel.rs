@@ -1406,10 +1406,11 @@ fn nine_hundred_checks_a_second_against_nginx_report_no_server_down() {
         );
         samples += 1;
     }
+    // The log is read while nginx still serves: once it stops, every server goes down.
+    let log = lvs.log();
     // SAFETY: kill(2) on the nginx master this test started.
     unsafe { libc::kill(nginx.id() as i32, libc::SIGTERM) };
     let _ = nginx.wait();
-    let log = lvs.log();
     let downs: Vec<&str> = log.lines().filter(|l| l.contains("shutting down")).collect();
     assert!(downs.is_empty(), "healthy servers reported down: {downs:?}");
     let events = soak_events(&log);
