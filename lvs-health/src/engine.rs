@@ -158,22 +158,25 @@ impl Engine {
                 self.stop_one(old);
             }
             let prober = self.prober.clone().filter(|_| is_plain_connect(&server.check));
-            let stopped = Arc::new(AtomicBool::new(false));
-            let stop = Arc::clone(&stopped);
-            let mut feeder = Feeder::new(&server, self.board.clone(), self.updates.clone());
+            let feeder = Feeder::new(&server, self.board.clone(), self.updates.clone());
             let start = now + offset;
-            let probed = prober
+            // The prober covers IPv4 servers without a load monitor.
+            let runner = match prober
                 .as_ref()
-                .filter(|_| server.load_command.is_none())
-                .and_then(|prober| {
+                .filter(|_| server.load_command.is_none() && server.target.is_ipv4())
+            {
+                Some(prober) => {
                     let schedule = Schedule {
                         first: start,
                         interval: server.nanny.interval,
                         timeout: server.timeout,
                     };
+                    let stopped = Arc::new(AtomicBool::new(false));
+                    let stop = Arc::clone(&stopped);
+                    let mut feeder = feeder;
                     // Without a load monitor there is no load to wait for: the
                     // machine gets its answer at once, on the prober's task.
-                    prober.watch(server.target, schedule, move |result| {
+                    let watch = prober.watch(server.target, schedule, move |result| {
                         if stop.load(Ordering::SeqCst) {
                             return false;
                         }
@@ -181,16 +184,19 @@ impl Engine {
                             Flow::Load => feeder.loaded(None) == Flow::Go,
                             flow => flow == Flow::Go,
                         }
-                    })
-                });
-            let runner = match probed {
-                Some(watch) => Runner::Probed(watch, stopped),
-                None => Runner::Task(tokio::spawn(watch(
-                    server.clone(),
-                    prober,
-                    Feeder::new(&server, self.board.clone(), self.updates.clone()),
-                    start,
-                ))),
+                    });
+                    match watch {
+                        Some(watch) => Runner::Probed(watch, stopped),
+                        // Not reached: the target is IPv4, which the prober takes.
+                        None => Runner::Task(tokio::spawn(watch_task(
+                            server.clone(),
+                            None,
+                            Feeder::new(&server, self.board.clone(), self.updates.clone()),
+                            start,
+                        ))),
+                    }
+                }
+                None => Runner::Task(tokio::spawn(watch_task(server.clone(), prober, feeder, start))),
             };
             self.watches.insert(server.id, Watch { server, runner });
         }
@@ -384,7 +390,7 @@ impl Feeder {
 }
 
 /// A server checked by a task of its own.
-async fn watch(server: Server, prober: Option<Arc<SynProber>>, mut feeder: Feeder, start: Instant) {
+async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: Feeder, start: Instant) {
     let mut ticker = interval_at(start, server.nanny.interval);
     // After a stall (a busy runtime), missed checks are skipped and the
     // next one keeps its place in the spread; delaying them instead would

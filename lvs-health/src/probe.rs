@@ -385,17 +385,28 @@ impl Driver {
         }
     }
 
+    /// Whether a `due` entry still counts: the probe waits to go out then.
+    fn waits_until(&self, token: u64, at: Instant) -> bool {
+        self.probes.get(&token).is_some_and(|p| p.next == Some(at))
+    }
+
+    /// Whether a `deadlines` entry still counts: the probe is out with that
+    /// acknowledgement number.
+    fn is_out(&self, token: u64, ack: u32) -> bool {
+        self.probes.get(&token).is_some_and(|p| p.out == Some(ack))
+    }
+
     /// The next instant something is due (a probe to send, one to time
     /// out), rounded up to a slot; stale heap entries are dropped on the way.
     fn next_wake(&mut self) -> Option<Instant> {
-        while let Some(Reverse((at, token))) = self.due.peek() {
-            if self.probes.get(token).is_some_and(|p| p.next == Some(*at)) {
+        while let Some(&Reverse((at, token))) = self.due.peek() {
+            if self.waits_until(token, at) {
                 break;
             }
             self.due.pop();
         }
-        while let Some(Reverse((_, token, ack))) = self.deadlines.peek() {
-            if self.probes.get(token).is_some_and(|p| p.out == Some(*ack)) {
+        while let Some(&Reverse((_, token, ack))) = self.deadlines.peek() {
+            if self.is_out(token, ack) {
                 break;
             }
             self.deadlines.pop();
@@ -406,10 +417,7 @@ impl Driver {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        let since = earliest.saturating_duration_since(self.epoch).as_nanos();
-        let slot = SLOT.as_nanos();
-        let slots = since.div_ceil(slot);
-        Some(self.epoch + Duration::from_nanos(u64::try_from(slots * slot).unwrap_or(u64::MAX)))
+        Some(grid_point(self.epoch, SLOT, earliest, Rounding::Up))
     }
 
     /// Everything that is due at `now`, in the order that keeps a late
@@ -422,13 +430,14 @@ impl Driver {
                 break;
             }
             self.deadlines.pop();
-            let Some(probe) = self.probes.get(&token) else {
+            let Some(target) = self
+                .probes
+                .get(&token)
+                .map(|p| p.target)
+                .filter(|_| self.is_out(token, ack))
+            else {
                 continue;
             };
-            if probe.out != Some(ack) {
-                continue;
-            }
-            let target = probe.target;
             self.waiting.remove(&(target, ack));
             // The route may have changed under a cached source address.
             self.sources.remove(target.ip());
@@ -487,13 +496,15 @@ impl Driver {
                 break;
             }
             self.due.pop();
-            let Some(probe) = self.probes.get(&token) else {
+            // A probe waiting to go out is never out as well.
+            let Some(target) = self
+                .probes
+                .get(&token)
+                .map(|p| p.target)
+                .filter(|_| self.waits_until(token, at))
+            else {
                 continue;
             };
-            if probe.next != Some(at) || probe.out.is_some() {
-                continue;
-            }
-            let target = probe.target;
             let source = match self.source_for(*target.ip(), now) {
                 Ok(source) => source,
                 Err(e) => {
@@ -631,10 +642,26 @@ fn next_point(first: Instant, interval: Duration, grid: Instant, now: Instant) -
     if following > now {
         return (following, following);
     }
-    let step = interval.as_nanos().max(1);
-    let passed = now.saturating_duration_since(first).as_nanos() / step;
-    let latest = first + Duration::from_nanos(u64::try_from(passed * step).unwrap_or(u64::MAX));
-    (now, latest)
+    (now, grid_point(first, interval, now, Rounding::Down))
+}
+
+/// Which way [`grid_point`] rounds.
+#[derive(Clone, Copy)]
+enum Rounding {
+    Down,
+    Up,
+}
+
+/// The point of `origin` plus whole `step`s nearest `t` on the side
+/// `rounding` says (`origin` itself for a `t` before it).
+fn grid_point(origin: Instant, step: Duration, t: Instant, rounding: Rounding) -> Instant {
+    let step = step.as_nanos().max(1);
+    let since = t.saturating_duration_since(origin).as_nanos();
+    let steps = match rounding {
+        Rounding::Down => since / step,
+        Rounding::Up => since.div_ceil(step),
+    };
+    origin + Duration::from_nanos(u64::try_from(steps * step).unwrap_or(u64::MAX))
 }
 
 fn socket_address(target: SocketAddrV4) -> libc::sockaddr_in {

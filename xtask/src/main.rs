@@ -7,8 +7,8 @@
 //!   failing and returning and the active router failing over.
 //! - `bench NAME`: a benchmark (see docs/benchmarks.md).
 //! - `soak [SECONDS]`: the director's soak test in the lab, for SECONDS
-//!   (300 by default): flapping servers, reloads and status clients, then
-//!   the table, memory and log checked.
+//!   (300 by default; `test` runs it for 60): flapping servers, reloads and
+//!   status clients, then the table, memory and log checked.
 //! - `vm -- CMD`: boot the lab and run CMD in it (IPVS modules loaded).
 //! - `man`: regenerate the man pages in `docs/man` from the argument definitions.
 //!
