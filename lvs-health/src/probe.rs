@@ -243,6 +243,8 @@ struct Driver {
     turns: HashMap<SocketAddrV4, usize>,
 }
 
+/// The prober's task. `socket` is the driver's own, held apart so that
+/// waiting for it does not borrow the driver the other branches change.
 async fn drive(
     mut driver: Driver,
     socket: Arc<AsyncFd<OwnedFd>>,
