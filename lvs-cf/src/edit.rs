@@ -15,6 +15,15 @@ pub enum Place {
     Block(usize),
     /// A server of a block.
     Server(usize, usize),
+    /// A check block: of a block (`server` is `None`) or of one of its servers.
+    Check {
+        /// The block.
+        block: usize,
+        /// The server, when the check is a server's.
+        server: Option<usize>,
+        /// The check's index among its owner's.
+        check: usize,
+    },
 }
 
 impl Place {
@@ -22,7 +31,7 @@ impl Place {
     pub fn block(self) -> Option<usize> {
         match self {
             Place::Global => None,
-            Place::Block(b) | Place::Server(b, _) => Some(b),
+            Place::Block(b) | Place::Server(b, _) | Place::Check { block: b, .. } => Some(b),
         }
     }
 }
@@ -62,6 +71,17 @@ pub struct ServerBlock {
     pub name: String,
     /// Its entries, in order.
     pub entries: Vec<Entry>,
+    /// Its check blocks.
+    pub checks: Vec<CheckEntries>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+/// A `check NAME { }` block.
+pub struct CheckEntries {
+    /// Its name.
+    pub name: String,
+    /// Its entries, in order.
+    pub entries: Vec<Entry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +93,8 @@ pub struct Block {
     pub name: String,
     /// Its entries, in order.
     pub entries: Vec<Entry>,
+    /// Its check blocks.
+    pub checks: Vec<CheckEntries>,
     /// Its server blocks.
     pub servers: Vec<ServerBlock>,
 }
@@ -134,6 +156,7 @@ impl Document {
         let mut document = Document::default();
         let mut in_block = false;
         let mut in_server = false;
+        let mut in_check = false;
         for line in text.lines() {
             let line = line.trim();
             // The writer's layout: a line is a block header when its first
@@ -144,11 +167,25 @@ impl Document {
                 .strip_suffix(" {")
                 .map(|name| crate::unquote(name).to_owned());
             match (word, header) {
+                ("check", Some(name)) if in_block && !in_check => {
+                    let check = CheckEntries {
+                        name,
+                        entries: Vec::new(),
+                    };
+                    if let Some(block) = document.blocks.last_mut() {
+                        match block.servers.last_mut().filter(|_| in_server) {
+                            Some(server) => server.checks.push(check),
+                            None => block.checks.push(check),
+                        }
+                    }
+                    in_check = true;
+                }
                 ("server", Some(name)) if in_block && !in_server => {
                     if let Some(block) = document.blocks.last_mut() {
                         block.servers.push(ServerBlock {
                             name,
                             entries: Vec::new(),
+                            checks: Vec::new(),
                         });
                     }
                     in_server = true;
@@ -163,10 +200,12 @@ impl Document {
                         kind,
                         name,
                         entries: Vec::new(),
+                        checks: Vec::new(),
                         servers: Vec::new(),
                     });
                     in_block = true;
                 }
+                ("}", _) if in_check => in_check = false,
                 ("}", _) if in_server => in_server = false,
                 ("}", _) => in_block = false,
                 _ => {
@@ -174,14 +213,24 @@ impl Document {
                         continue;
                     };
                     let entry = Entry::new(key, value);
-                    match (in_block, in_server, document.blocks.last_mut()) {
-                        (true, true, Some(block)) => {
-                            if let Some(server) = block.servers.last_mut() {
-                                server.entries.push(entry);
+                    let Some(block) = document.blocks.last_mut().filter(|_| in_block) else {
+                        document.globals.push(entry);
+                        continue;
+                    };
+                    let server = block.servers.last_mut().filter(|_| in_server);
+                    match (in_check, server) {
+                        (true, Some(server)) => {
+                            if let Some(check) = server.checks.last_mut() {
+                                check.entries.push(entry);
                             }
                         }
-                        (true, false, Some(block)) => block.entries.push(entry),
-                        _ => document.globals.push(entry),
+                        (true, None) => {
+                            if let Some(check) = block.checks.last_mut() {
+                                check.entries.push(entry);
+                            }
+                        }
+                        (false, Some(server)) => server.entries.push(entry),
+                        (false, None) => block.entries.push(entry),
                     }
                 }
             }
@@ -214,6 +263,14 @@ impl Document {
                     Some(&entry.key),
                 );
             }
+            for (c, check) in block.checks.iter().enumerate() {
+                let place = Place::Check {
+                    block: b,
+                    server: None,
+                    check: c,
+                };
+                check_lines(&mut text, &mut line, "     ", check, place);
+            }
             for (s, server) in block.servers.iter().enumerate() {
                 let place = Place::Server(b, s);
                 line(
@@ -225,6 +282,14 @@ impl Document {
                 for entry in &server.entries {
                     let content = format!("         {} = {}", entry.key, entry.value);
                     line(&mut text, content, place, Some(&entry.key));
+                }
+                for (c, check) in server.checks.iter().enumerate() {
+                    let place = Place::Check {
+                        block: b,
+                        server: Some(s),
+                        check: c,
+                    };
+                    check_lines(&mut text, &mut line, "         ", check, place);
                 }
                 line(&mut text, "     }".to_owned(), place, None);
             }
@@ -273,6 +338,7 @@ impl Document {
             Place::Global => Some(&self.globals),
             Place::Block(b) => self.blocks.get(b).map(|b| &b.entries),
             Place::Server(b, s) => self.blocks.get(b)?.servers.get(s).map(|s| &s.entries),
+            Place::Check { .. } => self.check_block(place).map(|c| &c.entries),
         }
     }
 
@@ -282,17 +348,77 @@ impl Document {
             Place::Global => Some(&mut self.globals),
             Place::Block(b) => self.blocks.get_mut(b).map(|b| &mut b.entries),
             Place::Server(b, s) => self.blocks.get_mut(b)?.servers.get_mut(s).map(|s| &mut s.entries),
+            Place::Check { .. } => self.check_mut(place).map(|c| &mut c.entries),
         }
     }
 
-    /// The name of a block or server (`None` for the globals).
+    /// The name of a block, server or check (`None` for the globals).
     pub fn name_mut(&mut self, place: Place) -> Option<&mut String> {
         match place {
             Place::Global => None,
             Place::Block(b) => self.blocks.get_mut(b).map(|b| &mut b.name),
             Place::Server(b, s) => self.blocks.get_mut(b)?.servers.get_mut(s).map(|s| &mut s.name),
+            Place::Check { .. } => self.check_mut(place).map(|c| &mut c.name),
         }
     }
+
+    /// The check block at `place`, if `place` is one that exists.
+    pub fn check_block(&self, place: Place) -> Option<&CheckEntries> {
+        let Place::Check { block, server, check } = place else {
+            return None;
+        };
+        let block = self.blocks.get(block)?;
+        match server {
+            Some(s) => block.servers.get(s)?.checks.get(check),
+            None => block.checks.get(check),
+        }
+    }
+
+    /// Removes the check block at `place`; whether there was one.
+    pub fn remove_check(&mut self, place: Place) -> bool {
+        let Place::Check { block, server, check } = place else {
+            return false;
+        };
+        let Some(block) = self.blocks.get_mut(block) else {
+            return false;
+        };
+        let checks = match server {
+            Some(s) => match block.servers.get_mut(s) {
+                Some(server) => &mut server.checks,
+                None => return false,
+            },
+            None => &mut block.checks,
+        };
+        (check < checks.len()).then(|| checks.remove(check)).is_some()
+    }
+
+    fn check_mut(&mut self, place: Place) -> Option<&mut CheckEntries> {
+        let Place::Check { block, server, check } = place else {
+            return None;
+        };
+        let block = self.blocks.get_mut(block)?;
+        match server {
+            Some(s) => block.servers.get_mut(s)?.checks.get_mut(check),
+            None => block.checks.get_mut(check),
+        }
+    }
+}
+
+/// The lines of a check block, indented by `indent`.
+fn check_lines(
+    text: &mut String,
+    line: &mut impl FnMut(&mut String, String, Place, Option<&str>),
+    indent: &str,
+    check: &CheckEntries,
+    place: Place,
+) {
+    let header = format!("{indent}check {} {{", crate::quote(&check.name));
+    line(text, header, place, Some("name"));
+    for entry in &check.entries {
+        let content = format!("{indent}    {} = {}", entry.key, entry.value);
+        line(text, content, place, Some(&entry.key));
+    }
+    line(text, format!("{indent}}}"), place, None);
 }
 
 /// A parse error in one line: what is wrong, and the parser's note.

@@ -14,14 +14,20 @@ pub enum Scope {
     Virtual,
     /// Inside `server NAME { }`.
     Server,
+    /// Inside `check NAME { }` (an lvs-rs extension).
+    Check,
 }
 
 impl Scope {
+    /// Every scope, in the order of its discriminant.
+    pub const ALL: [Scope; 4] = [Scope::Global, Scope::Virtual, Scope::Server, Scope::Check];
+
     fn describe(self) -> &'static str {
         match self {
             Scope::Global => "at the top level",
             Scope::Virtual => "inside a virtual or failover block",
             Scope::Server => "inside a server block",
+            Scope::Check => "inside a check block",
         }
     }
 }
@@ -72,6 +78,7 @@ pub(crate) enum Read {
     Global(fn(&Parser<'_, '_, '_>, &mut Config) -> Result<(), ParseError>),
     Virtual(fn(&Parser<'_, '_, '_>, &mut VirtualService) -> Result<(), ParseError>),
     Server(fn(&Parser<'_, '_, '_>, &mut RealServer) -> Result<(), ParseError>),
+    Check(fn(&Parser<'_, '_, '_>, &mut CheckBlock) -> Result<(), ParseError>),
     /// The parser reads the block itself.
     Block,
 }
@@ -582,6 +589,7 @@ pub const VIRTUAL_KEYS: &[Key] = &[
         }),
     ),
     piranha("server", Kind::Block, Read::Block),
+    extension("check", Kind::Block, Read::Block),
     extension(
         "failure_count",
         Kind::Number,
@@ -634,22 +642,263 @@ pub const SERVER_KEYS: &[Key] = &[
             Ok(())
         }),
     ),
+    extension("check", Kind::Block, Read::Block),
+];
+
+/// The keys of `check` blocks, all lvs-rs extensions. Which keys a check
+/// type reads is documented in docs/lvs.cf.md; `validate` reports keys that
+/// its type does not read.
+pub const CHECK_KEYS: &[Key] = &[
+    extension(
+        "type",
+        Kind::Choice,
+        Read::Check(|p, c| {
+            c.kind = p.keyword(2, CheckType::ALL, CheckType::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "address",
+        Kind::Address,
+        Read::Check(|p, c| {
+            c.address = Some(p.address_literal(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "port",
+        Kind::Port,
+        Read::Check(|p, c| {
+            c.port = Some(p.port(2, true)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "source",
+        Kind::Address,
+        Read::Check(|p, c| {
+            c.source = Some(p.address_literal(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "timeout",
+        Kind::Seconds,
+        Read::Check(|p, c| {
+            c.timeout = Some(p.seconds(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "send",
+        Kind::Text,
+        Read::Check(|p, c| {
+            c.send = Some(Payload::Text(p.text(2)));
+            Ok(())
+        }),
+    ),
+    extension(
+        "send_hex",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.send = Some(Payload::Hex(p.hex(2)?));
+            Ok(())
+        }),
+    ),
+    extension(
+        "expect",
+        Kind::Text,
+        Read::Check(|p, c| {
+            c.expect = Some(Payload::Text(p.text(2)));
+            Ok(())
+        }),
+    ),
+    extension(
+        "expect_hex",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.expect = Some(Payload::Hex(p.hex(2)?));
+            Ok(())
+        }),
+    ),
+    extension(
+        "use_regex",
+        Kind::Flag,
+        Read::Check(|p, c| {
+            c.use_regex = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "method",
+        Kind::Choice,
+        Read::Check(|p, c| {
+            c.method = p.keyword(2, HttpMethod::ALL, HttpMethod::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "path",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.path = Some(p.request_path(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "host",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.host = Some(p.header_value(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "status",
+        Kind::List,
+        Read::Check(|p, c| {
+            p.check_equal()?;
+            c.status = p.status_ranges()?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "body",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.body = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "digest",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.digest = Some(p.md5(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "http_version",
+        Kind::Choice,
+        Read::Check(|p, c| {
+            c.http_version = p.keyword(2, HttpVersion::ALL, HttpVersion::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "sni",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.sni = Some(p.header_value(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "verify",
+        Kind::Flag,
+        Read::Check(|p, c| {
+            c.verify = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "ca_file",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.ca_file = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "client_cert",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.client_cert = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "client_key",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.client_key = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "tls_min",
+        Kind::Choice,
+        Read::Check(|p, c| {
+            c.tls_min = p.keyword(2, TlsVersion::ALL, TlsVersion::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "starttls",
+        Kind::Flag,
+        Read::Check(|p, c| {
+            c.starttls = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "query",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.query = Some(p.dns_name(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "record",
+        Kind::Choice,
+        Read::Check(|p, c| {
+            c.record = p.keyword(2, RecordType::ALL, RecordType::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "transport",
+        Kind::Choice,
+        Read::Check(|p, c| {
+            c.transport = p.keyword(2, DnsTransport::ALL, DnsTransport::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "rcode",
+        Kind::Choice,
+        Read::Check(|p, c| {
+            c.rcode = p.keyword(2, Rcode::ALL, Rcode::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "answer",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.answer = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "command",
+        Kind::Text,
+        Read::Check(|p, c| {
+            c.command = Some(p.string(2));
+            Ok(())
+        }),
+    ),
 ];
 
 /// The key `name` of `scope`, unless it is an extension and `strict`.
 pub(crate) fn find(scope: Scope, name: &str, strict: bool) -> Option<&'static Key> {
     // Every line of a file is looked up: an index, not a scan of the table.
     type Index = std::collections::HashMap<&'static str, &'static Key>;
-    static INDEXES: std::sync::OnceLock<[Index; 3]> = std::sync::OnceLock::new();
-    let indexes = INDEXES.get_or_init(|| {
-        [Scope::Global, Scope::Virtual, Scope::Server]
-            .map(|scope| keys(scope).iter().map(|k| (k.name, k)).collect())
-    });
-    let index = match scope {
-        Scope::Global => &indexes[0],
-        Scope::Virtual => &indexes[1],
-        Scope::Server => &indexes[2],
-    };
+    static INDEXES: std::sync::OnceLock<[Index; 4]> = std::sync::OnceLock::new();
+    let indexes = INDEXES.get_or_init(|| Scope::ALL.map(|scope| keys(scope).iter().map(|k| (k.name, k)).collect()));
+    let index = &indexes[scope as usize];
     index.get(name).copied().filter(|key| !(key.extension && strict))
 }
 
@@ -659,6 +908,7 @@ pub fn keys(scope: Scope) -> &'static [Key] {
         Scope::Global => GLOBAL_KEYS,
         Scope::Virtual => VIRTUAL_KEYS,
         Scope::Server => SERVER_KEYS,
+        Scope::Check => CHECK_KEYS,
     }
 }
 
@@ -697,7 +947,7 @@ pub fn unknown_key_note(key: &str, scope: Scope, strict: bool) -> String {
             return format!("`{key}` is an lvs-rs extension, not accepted with --strict");
         }
     }
-    for other in [Scope::Global, Scope::Virtual, Scope::Server] {
+    for other in Scope::ALL {
         if other != scope && keys(other).iter().any(|k| k.name == key) {
             return format!(
                 "`{key}` is not allowed {}; it belongs {}",
@@ -762,7 +1012,7 @@ mod tests {
 
     #[test]
     fn every_key_is_shorter_than_the_suggestion_bound() {
-        for scope in [Scope::Global, Scope::Virtual, Scope::Server] {
+        for scope in Scope::ALL {
             for key in keys(scope) {
                 assert!(key.name.chars().count() <= MAX_KEY_CHARS, "{}", key.name);
             }

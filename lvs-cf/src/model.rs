@@ -361,6 +361,309 @@ keyword_enum!(Scheduler {
     Twos = "twos" extension true,
 });
 keyword_enum!(ConflictAction { Nothing = "nothing", Preempt = "preempt" });
+keyword_enum!(CheckType {
+    Tcp = "tcp",
+    Udp = "udp",
+    Http = "http",
+    Https = "https",
+    Tls = "tls",
+    Dns = "dns",
+    Smtp = "smtp",
+    Imap = "imap",
+    Pop3 = "pop3",
+    Ping = "ping",
+    Program = "program",
+});
+keyword_enum!(HttpMethod { Get = "GET", Head = "HEAD" });
+keyword_enum!(HttpVersion { Http10 = "1.0", Http11 = "1.1" });
+keyword_enum!(TlsVersion { Tls12 = "1.2", Tls13 = "1.3" });
+keyword_enum!(DnsTransport { Udp = "udp", Tcp = "tcp" });
+keyword_enum!(RecordType {
+    A = "A",
+    Aaaa = "AAAA",
+    Cname = "CNAME",
+    Mx = "MX",
+    Ns = "NS",
+    Ptr = "PTR",
+    Soa = "SOA",
+    Srv = "SRV",
+    Txt = "TXT",
+    Caa = "CAA",
+});
+keyword_enum!(Rcode {
+    NoError = "NOERROR",
+    FormErr = "FORMERR",
+    ServFail = "SERVFAIL",
+    NxDomain = "NXDOMAIN",
+    NotImp = "NOTIMP",
+    Refused = "REFUSED",
+});
+
+/// The kind of a `check` block (`type = ...`): which protocol it speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckType {
+    #[default]
+    /// Connect; with `send`/`expect`, write once and read once.
+    Tcp,
+    /// A datagram and its reply.
+    Udp,
+    /// An HTTP request and its status, body or digest.
+    Http,
+    /// HTTP over TLS.
+    Https,
+    /// A TLS handshake, the certificate's expiry reported.
+    Tls,
+    /// A DNS query and its answer.
+    Dns,
+    /// An SMTP greeting (and `EHLO`, `STARTTLS` with `starttls = 1`).
+    Smtp,
+    /// An IMAP greeting (and `STARTTLS`).
+    Imap,
+    /// A POP3 greeting (and `STLS`).
+    Pop3,
+    /// An ICMP (or ICMPv6) echo.
+    Ping,
+    /// A program's exit status and output.
+    Program,
+}
+
+impl CheckType {
+    /// Whether checks of this type speak TLS from the first byte.
+    pub fn is_tls(self) -> bool {
+        matches!(self, CheckType::Https | CheckType::Tls)
+    }
+
+    /// Whether this is a mail protocol with a greeting.
+    pub fn is_mail(self) -> bool {
+        matches!(self, CheckType::Smtp | CheckType::Imap | CheckType::Pop3)
+    }
+}
+
+/// `method = GET | HEAD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum HttpMethod {
+    #[default]
+    /// `GET`: the body can be matched.
+    Get,
+    /// `HEAD`: the status only.
+    Head,
+}
+
+/// `http_version = 1.0 | 1.1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum HttpVersion {
+    #[default]
+    /// HTTP/1.0 (keepalived's default).
+    Http10,
+    /// HTTP/1.1.
+    Http11,
+}
+
+/// `tls_min = 1.2 | 1.3`: the oldest TLS version a check accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum TlsVersion {
+    #[default]
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+/// `transport = udp | tcp` of a DNS check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsTransport {
+    #[default]
+    /// One datagram each way.
+    Udp,
+    /// A TCP connection, the message length first.
+    Tcp,
+}
+
+/// `record = ...`: the record type a DNS check asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum RecordType {
+    #[default]
+    /// An IPv4 address.
+    A,
+    /// An IPv6 address.
+    Aaaa,
+    /// An alias.
+    Cname,
+    /// A mail exchanger.
+    Mx,
+    /// A name server.
+    Ns,
+    /// A pointer (reverse lookups).
+    Ptr,
+    /// The zone's start of authority.
+    Soa,
+    /// A service location.
+    Srv,
+    /// Text.
+    Txt,
+    /// Certification authority authorization.
+    Caa,
+}
+
+/// `rcode = ...`: the response code a DNS check expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+pub enum Rcode {
+    #[default]
+    /// No error.
+    NoError,
+    /// The server could not read the query.
+    FormErr,
+    /// The server failed.
+    ServFail,
+    /// The name does not exist.
+    NxDomain,
+    /// Not implemented.
+    NotImp,
+    /// Refused.
+    Refused,
+}
+
+/// Bytes a check sends or expects: quoted text with nanny's escapes, or
+/// hexadecimal (`send_hex`, `expect_hex`) for binary protocols.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// `send = "..."`: text, nanny's escapes (`\r \n \t`) translated.
+    Text(Text),
+    /// `send_hex = 0a1b...`: the bytes themselves.
+    Hex(Vec<u8>),
+}
+
+/// An inclusive range of HTTP status codes (`200`, `300-399`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct StatusRange {
+    /// The lowest code accepted.
+    pub low: u16,
+    /// The highest code accepted.
+    pub high: u16,
+}
+
+impl fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+/// A `check NAME { }` block, an lvs-rs extension: one health check. In a
+/// virtual block it checks every server of the service; in a server block,
+/// that server alone, and a server with check blocks of its own is checked
+/// by those instead of the service's. Every check of a server must pass.
+/// Without any check block, a service's servers get Piranha's check
+/// (`send`, `expect`, `send_program`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct CheckBlock {
+    /// The block's name, shown in status when the check fails.
+    pub name: String,
+    /// `type`: which protocol.
+    pub kind: CheckType,
+    /// `address`: where to connect, when not the server's address.
+    pub address: Option<IpAddr>,
+    /// `port`: where to connect, when not the server's port.
+    pub port: Option<u16>,
+    /// `source`: the local address to connect from.
+    pub source: Option<IpAddr>,
+    /// `timeout`: bounds the check, when not the service's `timeout`.
+    pub timeout: Option<Seconds>,
+    /// `send` or `send_hex` (tcp, udp).
+    pub send: Option<Payload>,
+    /// `expect` or `expect_hex` (tcp, udp, and mail greetings).
+    pub expect: Option<Payload>,
+    /// `use_regex`: `expect` is an extended regular expression.
+    pub use_regex: bool,
+    /// `method` (http, https).
+    pub method: HttpMethod,
+    /// `path` (http, https): what is asked for; `/` when not set.
+    pub path: Option<String>,
+    /// `host` (http, https): the `Host` header; the server's address when not set.
+    pub host: Option<String>,
+    /// `status` (http, https): accepted codes; 200 to 299 when empty.
+    pub status: Vec<StatusRange>,
+    /// `body` (http, https): a regular expression the body must match.
+    pub body: Option<String>,
+    /// `digest` (http, https): the MD5 of the body in hex, as keepalived's
+    /// `genhash` prints it.
+    pub digest: Option<[u8; 16]>,
+    /// `http_version` (http, https).
+    pub http_version: HttpVersion,
+    /// `sni` (TLS): the name sent and verified; the `host`, else the
+    /// server's address, when not set.
+    pub sni: Option<String>,
+    /// `verify` (TLS): whether the certificate must be valid for the name.
+    pub verify: bool,
+    /// `ca_file` (TLS): PEM certificates to verify against, instead of the
+    /// system's roots.
+    pub ca_file: Option<String>,
+    /// `client_cert` (TLS): a PEM certificate chain to present.
+    pub client_cert: Option<String>,
+    /// `client_key` (TLS): the PEM key of `client_cert`.
+    pub client_key: Option<String>,
+    /// `tls_min` (TLS): the oldest version accepted.
+    pub tls_min: TlsVersion,
+    /// `starttls` (smtp, imap, pop3): upgrade to TLS after the greeting.
+    pub starttls: bool,
+    /// `query` (dns): the name asked for.
+    pub query: Option<String>,
+    /// `record` (dns): the record type asked for.
+    pub record: RecordType,
+    /// `transport` (dns).
+    pub transport: DnsTransport,
+    /// `rcode` (dns): the response code expected.
+    pub rcode: Rcode,
+    /// `answer` (dns): a value one answer record must have (an address for
+    /// `A` and `AAAA`, a name or text otherwise).
+    pub answer: Option<String>,
+    /// `command` (program): `%h` and `%p` become the address and port.
+    pub command: Option<String>,
+}
+
+impl CheckBlock {
+    /// A block with lvs-rs's defaults: a TCP connect.
+    pub fn new(name: impl Into<String>) -> Self {
+        CheckBlock {
+            name: name.into(),
+            kind: CheckType::Tcp,
+            address: None,
+            port: None,
+            source: None,
+            timeout: None,
+            send: None,
+            expect: None,
+            use_regex: false,
+            method: HttpMethod::Get,
+            path: None,
+            host: None,
+            status: Vec::new(),
+            body: None,
+            digest: None,
+            http_version: HttpVersion::Http10,
+            sni: None,
+            verify: true,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            tls_min: TlsVersion::Tls12,
+            starttls: false,
+            query: None,
+            record: RecordType::A,
+            transport: DnsTransport::Udp,
+            rcode: Rcode::NoError,
+            answer: None,
+            command: None,
+        }
+    }
+}
 
 /// A whole lvs.cf file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -585,6 +888,8 @@ pub struct VirtualService {
     pub master: Option<Host>,
     /// Parsed, unused (legacy file sync): `dirs = [ a b ]`.
     pub dirs: Option<Vec<String>>,
+    /// Its `check` blocks (an lvs-rs extension), for every server.
+    pub checks: Vec<CheckBlock>,
     /// Its `server` blocks.
     pub servers: Vec<RealServer>,
 }
@@ -619,6 +924,7 @@ impl VirtualService {
             stop_cmd: None,
             master: None,
             dirs: None,
+            checks: Vec::new(),
             servers: Vec::new(),
         }
     }
@@ -626,6 +932,16 @@ impl VirtualService {
     /// Seconds between checks: `check_interval`, else `timeout` (Piranha's rule).
     pub fn effective_check_interval(&self) -> Seconds {
         self.check_interval.unwrap_or(self.timeout)
+    }
+
+    /// The check blocks `server` is checked by: its own when it has any,
+    /// else the service's (none: Piranha's check).
+    pub fn checks_of<'a>(&'a self, server: &'a RealServer) -> &'a [CheckBlock] {
+        if server.checks.is_empty() {
+            &self.checks
+        } else {
+            &server.checks
+        }
     }
 
     /// The port a real server is checked and registered on.
@@ -659,6 +975,9 @@ pub struct RealServer {
     /// server block is read*; when that differs from the virtual's final port
     /// the parser stores it here, so the model keeps Piranha's meaning.
     pub port: Option<u16>,
+    /// Its own `check` blocks (an lvs-rs extension); when there are any, the
+    /// server is checked by these instead of the service's.
+    pub checks: Vec<CheckBlock>,
 }
 
 impl RealServer {
@@ -670,6 +989,7 @@ impl RealServer {
             active: false,
             weight: 1,
             port: None,
+            checks: Vec::new(),
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct BlockMap {
     pub keys: Vec<(&'static str, Location)>,
     /// The server blocks, in the order of the model's `servers`.
     pub servers: Vec<BlockMap>,
+    /// The check blocks, in the order of the model's `checks`.
+    pub checks: Vec<BlockMap>,
 }
 
 impl BlockMap {
@@ -824,7 +826,9 @@ impl<'a> Parser<'a, '_, '_> {
             match key.read {
                 Read::Global(read) => self.read_one(key, |p| read(p, &mut c))?,
                 // A reader of another scope cannot stand in this table.
-                Read::Virtual(_) | Read::Server(_) => return Err(self.unknown_key(Scope::Global)),
+                Read::Virtual(_) | Read::Server(_) | Read::Check(_) => {
+                    return Err(self.unknown_key(Scope::Global))
+                }
                 // `virtual` and `failover`, the top level's blocks.
                 Read::Block => {
                     self.check_block_header()?;
@@ -965,8 +969,16 @@ impl<'a> Parser<'a, '_, '_> {
         while let Some((key, at)) = self.next_in_block(&opening, Scope::Virtual)? {
             match key.read {
                 Read::Virtual(read) => self.read_one(key, |p| read(p, &mut vs))?,
-                Read::Global(_) | Read::Server(_) => return Err(self.unknown_key(Scope::Virtual)),
-                // `server`, the only block inside a virtual one.
+                Read::Global(_) | Read::Server(_) | Read::Check(_) => {
+                    return Err(self.unknown_key(Scope::Virtual))
+                }
+                Read::Block if key.name == "check" => {
+                    self.check_block_header()?;
+                    let (check, check_block) = self.parse_check()?;
+                    vs.checks.push(check);
+                    block.checks.push(check_block);
+                    continue;
+                }
                 Read::Block => {
                     self.check_block_header()?;
                     let (server, server_block, explicit_port) = self.parse_server()?;
@@ -1004,24 +1016,8 @@ impl<'a> Parser<'a, '_, '_> {
 
     /// `dirs = [ a b ]`.
     pub(crate) fn list(&self) -> Result<Vec<String>, ParseError> {
-        let note = || Some("write `dirs = [ a b ]`".to_owned());
-        match self.tokens.get(2) {
-            Some(t) if t.text == "[" => {}
-            _ => return Err(self.error(2, ErrorKind::ListExpected, note())),
-        }
-        let Some(close) = self
-            .tokens
-            .iter()
-            .skip(3)
-            .position(|t| t.text == "]")
-            .map(|i| i + 3)
-        else {
-            return Err(self.error(self.tokens.len(), ErrorKind::ListExpected, note()));
-        };
-        if close + 1 < self.tokens.len() {
-            return Err(self.error(close + 1, ErrorKind::ExtraArgs, note()));
-        }
-        Ok(self.tokens[3..close].iter().map(|t| t.text.to_owned()).collect())
+        let words = self.bracketed("write `dirs = [ a b ]`")?;
+        Ok(words.into_iter().map(|(_, word)| word.to_owned()).collect())
     }
 
     fn parse_server(&mut self) -> Result<(RealServer, BlockMap, bool), ParseError> {
@@ -1039,8 +1035,15 @@ impl<'a> Parser<'a, '_, '_> {
         while let Some((key, at)) = self.next_in_block(&opening, Scope::Server)? {
             match key.read {
                 Read::Server(read) => self.read_one(key, |p| read(p, &mut server))?,
-                // No block nests in a server, and other scopes' readers cannot stand here.
-                Read::Global(_) | Read::Virtual(_) | Read::Block => {
+                // `check`, the only block inside a server one.
+                Read::Block => {
+                    self.check_block_header()?;
+                    let (check, check_block) = self.parse_check()?;
+                    server.checks.push(check);
+                    block.checks.push(check_block);
+                    continue;
+                }
+                Read::Global(_) | Read::Virtual(_) | Read::Check(_) => {
                     return Err(self.unknown_key(Scope::Server))
                 }
             }
@@ -1049,5 +1052,142 @@ impl<'a> Parser<'a, '_, '_> {
             block.keys.push((key, at));
         }
         Ok((server, block, explicit_port))
+    }
+
+    fn parse_check(&mut self) -> Result<(CheckBlock, BlockMap), ParseError> {
+        let mut check = CheckBlock::new(self.tokens[1].text);
+        let mut block = BlockMap {
+            header: self.here(0),
+            ..BlockMap::default()
+        };
+        let opening = Opening {
+            at: block.header,
+            what: format!("check {}", check.name),
+            line: self.line.to_owned(),
+        };
+        while let Some((key, at)) = self.next_in_block(&opening, Scope::Check)? {
+            match key.read {
+                Read::Check(read) => self.read_one(key, |p| read(p, &mut check))?,
+                // No block nests in a check.
+                Read::Global(_) | Read::Virtual(_) | Read::Server(_) | Read::Block => {
+                    return Err(self.unknown_key(Scope::Check))
+                }
+            }
+            block.keys.push((key.name, at));
+        }
+        Ok((check, block))
+    }
+
+    // ---- check values -------------------------------------------------
+
+    /// Bytes in hexadecimal, two digits each (`send_hex = 0a1b`).
+    pub(crate) fn hex(&self, token: usize) -> Result<Vec<u8>, ParseError> {
+        let text = self.tokens[token].text;
+        let bad = |why: &str| self.error(token, ErrorKind::BadArgument, Some(format!("`{}` {why}", self.key())));
+        if text.len() % 2 != 0 {
+            return Err(bad("must have an even number of hex digits, two per byte"));
+        }
+        text.as_bytes()
+            .chunks(2)
+            .map(|pair| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|digits| u8::from_str_radix(digits, 16).ok())
+                    .ok_or_else(|| bad("takes hex digits only (0-9, a-f)"))
+            })
+            .collect()
+    }
+
+    /// An HTTP request target: it starts with `/` and has no blank or
+    /// control character (it goes on the request line as written).
+    pub(crate) fn request_path(&self, token: usize) -> Result<String, ParseError> {
+        let text = self.tokens[token].text;
+        if !text.starts_with('/') || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self.error(
+                token,
+                ErrorKind::BadArgument,
+                Some("`path` starts with / and has no blanks (write %20 for one)".to_owned()),
+            ));
+        }
+        Ok(text.to_owned())
+    }
+
+    /// A value sent in a header or a handshake (`host`, `sni`): no blank or
+    /// control character, so that it cannot add a header.
+    pub(crate) fn header_value(&self, token: usize) -> Result<String, ParseError> {
+        let text = self.tokens[token].text;
+        if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self.error(
+                token,
+                ErrorKind::BadArgument,
+                Some(format!("`{}` is a host name without blanks", self.key())),
+            ));
+        }
+        Ok(text.to_owned())
+    }
+
+    /// `status = [ 200 204 300-399 ]`.
+    pub(crate) fn status_ranges(&self) -> Result<Vec<StatusRange>, ParseError> {
+        let note = "write `status = [ 200 301-302 ]`: codes from 100 to 599, ranges low-high";
+        let words = self.bracketed(note)?;
+        let mut ranges = Vec::with_capacity(words.len());
+        for (index, word) in words {
+            let code = |text: &str| text.parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+            let range = match word.split_once('-') {
+                Some((low, high)) => code(low).zip(code(high)).filter(|(l, h)| l <= h),
+                None => code(word).map(|c| (c, c)),
+            };
+            let Some((low, high)) = range else {
+                return Err(self.error(index, ErrorKind::BadArgument, Some(note.to_owned())));
+            };
+            ranges.push(StatusRange { low, high });
+        }
+        if ranges.is_empty() {
+            return Err(self.error(2, ErrorKind::ListExpected, Some(note.to_owned())));
+        }
+        Ok(ranges)
+    }
+
+    /// An MD5 digest: 32 hex digits.
+    pub(crate) fn md5(&self, token: usize) -> Result<[u8; 16], ParseError> {
+        let note = || Some("`digest` is an MD5 sum: 32 hex digits, as keepalived's genhash prints".to_owned());
+        let bytes = self
+            .hex(token)
+            .map_err(|_| self.error(token, ErrorKind::BadArgument, note()))?;
+        bytes
+            .try_into()
+            .map_err(|_| self.error(token, ErrorKind::BadArgument, note()))
+    }
+
+    /// A DNS name to query (`example.com`, `.` for the root).
+    pub(crate) fn dns_name(&self, token: usize) -> Result<String, ParseError> {
+        let text = self.tokens[token].text;
+        let labels_fit = text
+            .trim_end_matches('.')
+            .split('.')
+            .all(|label| (1..=63).contains(&label.len()));
+        if text == "." || (text.len() <= 253 && labels_fit && text.is_ascii() && !text.contains(char::is_whitespace)) {
+            return Ok(text.to_owned());
+        }
+        Err(self.error(
+            token,
+            ErrorKind::BadArgument,
+            Some("`query` is a DNS name: labels of 1 to 63 characters, 253 in all".to_owned()),
+        ))
+    }
+
+    /// The words of `key = [ a b ]`, each with its token's index.
+    fn bracketed(&self, note: &str) -> Result<Vec<(usize, &'a str)>, ParseError> {
+        match self.tokens.get(2) {
+            Some(t) if t.text == "[" => {}
+            _ => return Err(self.error(2, ErrorKind::ListExpected, Some(note.to_owned()))),
+        }
+        let Some(close) = self.tokens.iter().skip(3).position(|t| t.text == "]").map(|i| i + 3) else {
+            return Err(self.error(self.tokens.len(), ErrorKind::ListExpected, Some(note.to_owned())));
+        };
+        if close + 1 < self.tokens.len() {
+            return Err(self.error(close + 1, ErrorKind::ExtraArgs, Some(note.to_owned())));
+        }
+        Ok((3..close).map(|i| (i, self.tokens[i].text)).collect())
     }
 }

@@ -41,6 +41,12 @@ proptest! {
         prop_assert_eq!(write(&parsed.config), text);
     }
 
+    /// The editing API keeps every block, check blocks included.
+    #[test]
+    fn an_edit_document_reads_back_to_its_model(c in strategy::config()) {
+        prop_assert_eq!(crate::edit::Document::of(&c).check(), Ok(c));
+    }
+
     #[test]
     fn ugly_texts_mean_their_model(pair in strategy::ugly_text()) {
         let (c, text) = pair;

@@ -145,15 +145,114 @@ fn address_in(family: Family) -> BoxedStrategy<Host> {
     }
 }
 
-fn server(index: usize, family: Family) -> impl Strategy<Value = RealServer> {
+fn payload() -> impl Strategy<Value = Payload> {
+    prop_oneof![text().prop_map(Payload::Text), vec(any::<u8>(), 0..8).prop_map(Payload::Hex)]
+}
+
+/// Valid `check` blocks of every type, named `check{index}`. Keys that the
+/// type does not read are drawn too: they are warnings, not errors.
+pub fn check_block(index: usize) -> BoxedStrategy<CheckBlock> {
+    let address = prop_oneof![ipv4().prop_map(IpAddr::V4), ipv6().prop_map(IpAddr::V6)];
+    let head = (
+        keyword(CheckType::ALL),
+        option::of(address),
+        option::of(any::<u16>()),
+        any::<bool>(),
+        option::of(seconds()),
+        option::of(payload()),
+        option::of(payload()),
+        any::<bool>(),
+    )
+        .boxed();
+    let http = (
+        keyword(HttpMethod::ALL),
+        option::of("/[a-z0-9/._?=&%-]{0,12}"),
+        option::of(word()),
+        vec((100u16..=599, 0u16..50), 0..3),
+        option::of(plain_string()),
+        option::of(any::<[u8; 16]>()),
+        keyword(HttpVersion::ALL),
+    )
+        .boxed();
+    let tls = (
+        option::of(word()),
+        any::<bool>(),
+        option::of(plain_string()),
+        option::of((plain_string(), plain_string())),
+        keyword(TlsVersion::ALL),
+        any::<bool>(),
+    )
+        .boxed();
+    let dns = (
+        option::of("[a-z][a-z0-9-]{0,8}(\\.[a-z][a-z0-9-]{0,8}){0,2}\\.?"),
+        keyword(RecordType::ALL),
+        keyword(DnsTransport::ALL),
+        keyword(Rcode::ALL),
+        option::of(plain_string()),
+        option::of(plain_string()),
+    )
+        .boxed();
+    (head, http, tls, dns).prop_map(move |(head, http, tls, dns)| {
+        let (kind, address, port, with_source, timeout, send, expect, use_regex) = head;
+        let (method, path, host, status, body, digest, http_version) = http;
+        let (sni, verify, ca_file, client, tls_min, starttls) = tls;
+        let (query, record, transport, rcode, answer, command) = dns;
+        let mut check = CheckBlock::new(format!("check{index}"));
+        check.kind = kind;
+        check.address = address;
+        check.port = port;
+        // The source takes the address's family (and its value: any local one would do).
+        check.source = address.filter(|_| with_source);
+        check.timeout = timeout;
+        check.use_regex = use_regex && !matches!(expect, Some(Payload::Hex(_)));
+        check.send = send;
+        check.expect = expect;
+        check.method = method;
+        check.path = path;
+        check.host = host;
+        check.status = status
+            .into_iter()
+            .map(|(low, span)| StatusRange {
+                low,
+                high: (low + span).min(599),
+            })
+            .collect();
+        check.body = body;
+        check.digest = digest;
+        check.http_version = http_version;
+        check.sni = sni;
+        check.verify = verify;
+        check.ca_file = ca_file;
+        (check.client_cert, check.client_key) = client.unzip();
+        check.tls_min = tls_min;
+        check.starttls = starttls;
+        check.query = query.or_else(|| (kind == CheckType::Dns).then(|| "example.org".to_owned()));
+        check.record = record;
+        check.transport = transport;
+        check.rcode = rcode;
+        check.answer = answer;
+        check.command = command.or_else(|| (kind == CheckType::Program).then(|| "/bin/true %h".to_owned()));
+        check
+    })
+    .boxed()
+}
+
+fn check_blocks(most: usize) -> BoxedStrategy<Vec<CheckBlock>> {
+    (0..=most)
+        .prop_flat_map(|n| (0..n).map(check_block).collect::<Vec<_>>())
+        .boxed()
+}
+
+fn server(index: usize, family: Family) -> BoxedStrategy<RealServer> {
     (
         "[a-zA-Z][a-zA-Z0-9_-]{0,6}",
         option::weighted(0.9, address_in(family)),
         any::<bool>(),
         0u32..=65535,
         option::of(any::<u16>()),
+        prop_oneof![4 => Just(Vec::new()), 1 => check_blocks(2)],
     )
-        .prop_map(move |(name, address, active, weight, port)| {
+        .prop_map(move |(name, address, active, weight, port, checks)| {
             // A server with no address must be inactive to be valid.
             let active = active && address.is_some();
             RealServer {
@@ -162,8 +261,10 @@ fn server(index: usize, family: Family) -> impl Strategy<Value = RealServer> {
                 active,
                 weight,
                 port,
+                checks,
             }
         })
+        .boxed()
 }
 
 /// The VIP of the `index`-th service: distinct per index, so active services never collide.
@@ -190,7 +291,8 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
         seconds(),
         0u32..=100_000,
         any::<bool>(),
-    );
+    )
+        .boxed();
     let checks = (
         option::of(text()),
         option::of(text()),
@@ -205,7 +307,8 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
             word().prop_filter("not a bracket", |w| w != "[" && w != "]"),
             0..3,
         )),
-    );
+    )
+        .boxed();
     (head, checks, (1u32..5, option::of(seconds())), any::<bool>())
         .prop_flat_map(move |(head, checks, extras, has_sorry)| {
             // The family (third in `head`) decides the addresses of the rest.
@@ -228,7 +331,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                 sorry,
                 option::of(netmask_for(v6)),
                 option::of(netmask_for(v6)),
-                servers,
+                (servers, prop_oneof![2 => Just(Vec::new()), 1 => check_blocks(3)]),
             )
         })
         .prop_map(
@@ -238,7 +341,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                 sorry_server,
                 vip_nmask,
                 pmask,
-                servers,
+                (servers, service_checks),
             )| {
                 let (
                     name,
@@ -296,6 +399,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                     stop_cmd,
                     master,
                     dirs,
+                    checks: service_checks,
                     servers,
                 }
             },
@@ -521,9 +625,12 @@ fn without_extensions(mut c: Config) -> Config {
         mask(&mut vs.vip_nmask);
         mask(&mut vs.pmask);
         bare_name(&mut vs.name);
+        // Check blocks are lvs-rs's own.
+        vs.checks.clear();
         for server in &mut vs.servers {
             host(&mut server.address);
             bare_name(&mut server.name);
+            server.checks.clear();
         }
     }
     c
@@ -1023,6 +1130,9 @@ impl Ugly {
         self.shadow("port", "1");
         self.line("port", &port);
         self.emit(&mut e);
+        for check in &vs.checks {
+            self.check(check);
+        }
         for server in &vs.servers {
             self.server(server);
         }
@@ -1044,6 +1154,23 @@ impl Ugly {
         if let Some(port) = s.port {
             e.push(("port".to_owned(), self.int(port.into())));
         }
+        self.emit(&mut e);
+        for check in &s.checks {
+            self.check(check);
+        }
+        self.block_close();
+    }
+
+    /// A check block: the canonical lines, in any order, spelled uglily.
+    fn check(&mut self, check: &CheckBlock) {
+        self.block_open("check", &check.name);
+        let mut canonical = String::new();
+        crate::writer::write_check(&mut canonical, "", "", check);
+        let mut e: Vec<(String, String)> = canonical
+            .lines()
+            .filter_map(|line| line.split_once(" = "))
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect();
         self.emit(&mut e);
         self.block_close();
     }

@@ -381,6 +381,7 @@ impl Validator {
                 );
             }
         }
+        self.checks(&format!("`{name}`"), &vs.checks, block.map(|b| b.checks.as_slice()));
         let mut names: HashMap<&str, Option<usize>> = HashMap::new();
         for (i, server) in vs.servers.iter().enumerate() {
             let sblock = block.and_then(|b| b.servers.get(i));
@@ -408,6 +409,11 @@ impl Validator {
                     format!("server `{}`: `weight` must be at most 65535", server.name),
                 );
             }
+            self.checks(
+                &format!("server `{}` of `{name}`", server.name),
+                &server.checks,
+                sblock.map(|b| b.checks.as_slice()),
+            );
             let address = server.address.as_ref().filter(|a| !a.is_unspecified());
             if vs.active && server.active && address.is_none() {
                 self.error(
@@ -424,6 +430,83 @@ impl Validator {
                             server.name
                         ),
                     );
+                }
+            }
+        }
+    }
+
+    /// The check blocks of `owner` (a service or a server).
+    fn checks(&mut self, owner: &str, checks: &[CheckBlock], blocks: Option<&[BlockMap]>) {
+        let mut names: HashMap<&str, Option<usize>> = HashMap::new();
+        for (i, check) in checks.iter().enumerate() {
+            let block = blocks.and_then(|b| b.get(i));
+            let header = block.map(|b| b.header.line);
+            let line = |key: &str| key_line(block, key);
+            let what = format!("check `{}` of {owner}", check.name);
+            if let Some(first) = names.insert(&check.name, header) {
+                self.error(
+                    header,
+                    format!("duplicate check name `{}` in {owner}{}", check.name, first_seen(first)),
+                );
+            }
+            self.plain(header, || format!("the check name `{}`", check.name), &check.name);
+            if let Some(block) = block {
+                for (key, at) in &block.keys {
+                    if !check_reads(check, key) {
+                        self.warning(
+                            Some(at.line),
+                            format!("{what}: `type = {}` does not read `{key}`", check.kind),
+                        );
+                    }
+                }
+            }
+            let required = match check.kind {
+                CheckType::Dns => check.query.is_none().then_some("query"),
+                CheckType::Program => check.command.is_none().then_some("command"),
+                _ => None,
+            };
+            if let Some(key) = required {
+                self.error(header, format!("{what}: `type = {}` needs `{key}`", check.kind));
+            }
+            if check.client_cert.is_some() != check.client_key.is_some() {
+                self.error(
+                    line("client_cert").or(line("client_key")),
+                    format!("{what}: `client_cert` and `client_key` go together"),
+                );
+            }
+            if check.use_regex && matches!(check.expect, Some(Payload::Hex(_))) {
+                self.error(
+                    line("use_regex"),
+                    format!("{what}: `use_regex` applies to `expect`, not to `expect_hex`"),
+                );
+            }
+            if let (Some(address), Some(source)) = (check.address, check.source) {
+                if address.is_ipv4() != source.is_ipv4() {
+                    self.error(
+                        line("source"),
+                        format!("{what}: `source` {source} and `address` {address} are of different address families"),
+                    );
+                }
+            }
+            if let Some(timeout) = check.timeout {
+                self.seconds(line("timeout"), "timeout", timeout);
+            }
+            for (key, value) in [
+                ("body", &check.body),
+                ("ca_file", &check.ca_file),
+                ("client_cert", &check.client_cert),
+                ("client_key", &check.client_key),
+                ("answer", &check.answer),
+                ("command", &check.command),
+            ] {
+                if let Some(value) = value {
+                    self.plain(line(key), || format!("{what}: `{key}`"), value);
+                }
+            }
+            for (key, payload) in [("send", &check.send), ("expect", &check.expect)] {
+                if let Some(Payload::Text(text)) = payload {
+                    let text = Some(text.clone());
+                    self.text(line(key), key, &text);
                 }
             }
         }
@@ -466,5 +549,27 @@ impl Validator {
                 seen.insert(key, (&vs.name, header));
             }
         }
+    }
+}
+
+/// Whether a check of `check`'s type reads `key` (the block's own keys,
+/// `type`, `address`, `port`, `source` and `timeout`, apply to every type,
+/// but a ping has no port).
+pub(crate) fn check_reads(check: &CheckBlock, key: &str) -> bool {
+    use CheckType::*;
+    let kind = check.kind;
+    let tls = kind.is_tls() || (kind.is_mail() && check.starttls);
+    match key {
+        "type" | "address" | "source" | "timeout" => true,
+        "port" => kind != Ping && kind != Program,
+        "send" | "send_hex" => matches!(kind, Tcp | Udp),
+        "expect" | "expect_hex" => matches!(kind, Tcp | Udp | Program) || kind.is_mail(),
+        "use_regex" => matches!(kind, Tcp | Udp) || kind.is_mail(),
+        "method" | "path" | "host" | "status" | "body" | "digest" | "http_version" => matches!(kind, Http | Https),
+        "sni" | "verify" | "ca_file" | "client_cert" | "client_key" | "tls_min" => tls,
+        "starttls" => kind.is_mail(),
+        "query" | "record" | "transport" | "rcode" | "answer" => kind == Dns,
+        "command" => kind == Program,
+        _ => false,
     }
 }

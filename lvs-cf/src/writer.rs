@@ -13,6 +13,7 @@ use crate::model::*;
 
 const BLOCK_INDENT: &str = "     ";
 const SERVER_INDENT: &str = "         ";
+const SERVER_CHECK_INDENT: &str = "             ";
 
 /// Renders `config` as lvs.cf text.
 pub fn write(config: &Config) -> String {
@@ -189,6 +190,9 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
         list.push_str(" ]");
         entry(w, i, "dirs", list);
     }
+    for check in &vs.checks {
+        write_check(w, BLOCK_INDENT, SERVER_INDENT, check);
+    }
     for server in &vs.servers {
         let _ = writeln!(w, "{BLOCK_INDENT}server {} {{", quote(&server.name));
         let s = SERVER_INDENT;
@@ -200,9 +204,102 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
             entry(w, s, "port", port);
         }
         entry(w, s, "weight", server.weight);
+        for check in &server.checks {
+            write_check(w, SERVER_INDENT, SERVER_CHECK_INDENT, check);
+        }
         let _ = writeln!(w, "{BLOCK_INDENT}}}");
     }
     w.push_str("}\n");
+}
+
+pub(crate) fn write_check(w: &mut String, outer: &str, i: &str, check: &CheckBlock) {
+    let defaults = CheckBlock::new("");
+    let _ = writeln!(w, "{outer}check {} {{", quote(&check.name));
+    entry(w, i, "type", check.kind);
+    if let Some(address) = check.address {
+        entry(w, i, "address", address);
+    }
+    if let Some(port) = check.port {
+        entry(w, i, "port", port);
+    }
+    if let Some(source) = check.source {
+        entry(w, i, "source", source);
+    }
+    if let Some(timeout) = check.timeout {
+        entry(w, i, "timeout", timeout);
+    }
+    for (text_key, hex_key, payload) in [("send", "send_hex", &check.send), ("expect", "expect_hex", &check.expect)] {
+        match payload {
+            Some(Payload::Text(text)) => entry(w, i, text_key, quoted(text)),
+            Some(Payload::Hex(bytes)) => entry(w, i, hex_key, quote(&hex(bytes))),
+            None => {}
+        }
+    }
+    if check.use_regex {
+        entry(w, i, "use_regex", 1);
+    }
+    if check.method != defaults.method {
+        entry(w, i, "method", check.method);
+    }
+    for (key, value) in [("path", &check.path), ("host", &check.host), ("body", &check.body)] {
+        if let Some(value) = value {
+            entry(w, i, key, quote(value));
+        }
+    }
+    if !check.status.is_empty() {
+        let codes: Vec<String> = check.status.iter().map(ToString::to_string).collect();
+        entry(w, i, "status", format!("[ {} ]", codes.join(" ")));
+    }
+    if let Some(digest) = &check.digest {
+        entry(w, i, "digest", hex(digest));
+    }
+    if check.http_version != defaults.http_version {
+        entry(w, i, "http_version", check.http_version);
+    }
+    if let Some(sni) = &check.sni {
+        entry(w, i, "sni", quote(sni));
+    }
+    if !check.verify {
+        entry(w, i, "verify", 0);
+    }
+    for (key, value) in [
+        ("ca_file", &check.ca_file),
+        ("client_cert", &check.client_cert),
+        ("client_key", &check.client_key),
+    ] {
+        if let Some(value) = value {
+            entry(w, i, key, quote(value));
+        }
+    }
+    if check.tls_min != defaults.tls_min {
+        entry(w, i, "tls_min", check.tls_min);
+    }
+    if check.starttls {
+        entry(w, i, "starttls", 1);
+    }
+    if let Some(query) = &check.query {
+        entry(w, i, "query", quote(query));
+    }
+    if check.record != defaults.record {
+        entry(w, i, "record", check.record);
+    }
+    if check.transport != defaults.transport {
+        entry(w, i, "transport", check.transport);
+    }
+    if check.rcode != defaults.rcode {
+        entry(w, i, "rcode", check.rcode);
+    }
+    for (key, value) in [("answer", &check.answer), ("command", &check.command)] {
+        if let Some(value) = value {
+            entry(w, i, key, quote(value));
+        }
+    }
+    let _ = writeln!(w, "{outer}}}");
+}
+
+/// Bytes as lower-case hex digits, two per byte.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn entry(w: &mut String, indent: &str, key: &str, value: impl std::fmt::Display) {

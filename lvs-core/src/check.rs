@@ -10,12 +10,17 @@
 //! forever), a failing or timed-out program is a failure (nanny counts it a
 //! success when an expect string is set), UDP without an expect string needs
 //! any reply (nanny crashes), and a long command is fine (nanny overflows).
-//! The HTTP GET check is the one keepalived users rely on.
+//! The other checks are those of lvs.cf's `check` blocks (see
+//! docs/lvs.cf.md): HTTP and HTTPS, TLS handshakes, DNS, mail greetings,
+//! ICMP echo, and several of them on one server ([`Check::All`]).
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
 
+pub use lvs_cf::{HttpMethod, HttpVersion, Rcode, RecordType, TlsVersion};
 use regex::bytes::Regex;
 
 /// What a reply must look like.
@@ -126,7 +131,8 @@ pub fn web_default(port: u16, udp: bool) -> Option<(Vec<u8>, Expect)> {
 }
 
 /// A check of one real server.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Check {
     /// Connect, and with `send`/`expect`, write once and read once.
     Tcp {
@@ -151,56 +157,220 @@ pub enum Check {
         /// Its exact output, when it must print something.
         expect: Option<String>,
     },
-    /// `GET path`; up when the status is in `status` and, with `body`, the
-    /// body matches.
-    HttpGet {
-        /// The path asked for.
-        path: String,
-        /// The `Host` header (default: the server's address and port).
-        host: Option<String>,
-        /// Accepted status codes (none given: 200 to 299).
-        status: Vec<RangeInclusive<u16>>,
-        /// What the body must match.
-        body: Option<Regex>,
-    },
+    /// An HTTP request, over TLS when [`HttpCheck::tls`] says so.
+    Http(Box<HttpCheck>),
+    /// A TLS handshake: up when it completes (and, when verifying, the
+    /// certificate is valid for the name).
+    Tls(TlsCheck),
+    /// A DNS query.
+    Dns(DnsCheck),
+    /// A mail server's greeting, optionally followed by STARTTLS.
+    Mail(MailCheck),
+    /// An ICMP or ICMPv6 echo request and its reply.
+    Ping,
+    /// Several checks, every one of which must pass: a server's `check`
+    /// blocks. They run one after the other; the first failure decides.
+    All(Vec<Probe>),
 }
 
-impl PartialEq for Check {
-    fn eq(&self, other: &Check) -> bool {
-        match (self, other) {
-            (Check::Tcp { send: a, expect: x }, Check::Tcp { send: b, expect: y })
-            | (Check::Udp { send: a, expect: x }, Check::Udp { send: b, expect: y }) => a == b && x == y,
-            (
-                Check::Program {
-                    command: a,
-                    expect: x,
-                },
-                Check::Program {
-                    command: b,
-                    expect: y,
-                },
-            ) => a == b && x == y,
-            (
-                Check::HttpGet {
-                    path: a,
-                    host: h,
-                    status: s,
-                    body: x,
-                },
-                Check::HttpGet {
-                    path: b,
-                    host: i,
-                    status: t,
-                    body: y,
-                },
-            ) => a == b && h == i && s == t && x.as_ref().map(Regex::as_str) == y.as_ref().map(Regex::as_str),
-            _ => false,
+/// One check of a server as a `check` block gives it: what is checked, and
+/// where, from where, for how long, when not the server's own.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Probe {
+    /// The block's name, named in the failure.
+    pub name: String,
+    /// What is checked.
+    pub check: Check,
+    /// Where to connect instead of the server's address.
+    pub address: Option<IpAddr>,
+    /// Where to connect instead of the server's port.
+    pub port: Option<u16>,
+    /// The local address to connect from.
+    pub source: Option<IpAddr>,
+    /// Bounds each step instead of the service's timeout.
+    pub timeout: Option<Duration>,
+}
+
+impl Probe {
+    /// A probe of `check` named `name`, at the server's own address and port.
+    pub fn new(name: impl Into<String>, check: Check) -> Probe {
+        Probe {
+            name: name.into(),
+            check,
+            address: None,
+            port: None,
+            source: None,
+            timeout: None,
+        }
+    }
+
+    /// Where this probe connects for a server at `server`.
+    pub fn target(&self, server: SocketAddr) -> SocketAddr {
+        SocketAddr::new(
+            self.address.unwrap_or(server.ip()),
+            self.port.unwrap_or(server.port()),
+        )
+    }
+}
+
+/// An HTTP or HTTPS check: keepalived's `HTTP_GET` and `SSL_GET`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HttpCheck {
+    /// `GET` or `HEAD`.
+    pub method: HttpMethod,
+    /// The path asked for.
+    pub path: String,
+    /// The `Host` header (default: the server's address and port).
+    pub host: Option<String>,
+    /// Accepted status codes (none given: 200 to 299).
+    pub status: Vec<RangeInclusive<u16>>,
+    /// What the body must match.
+    pub body: Option<Regex>,
+    /// The MD5 the body must have.
+    pub digest: Option<[u8; 16]>,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: HttpVersion,
+    /// TLS settings for HTTPS; `None` is plain HTTP.
+    pub tls: Option<TlsCheck>,
+}
+
+impl HttpCheck {
+    /// `GET path` over HTTP/1.0, any 2xx status accepted.
+    pub fn get(path: impl Into<String>) -> HttpCheck {
+        HttpCheck {
+            method: HttpMethod::Get,
+            path: path.into(),
+            host: None,
+            status: Vec::new(),
+            body: None,
+            digest: None,
+            version: HttpVersion::Http10,
+            tls: None,
+        }
+    }
+
+    /// Whether the status `code` is accepted: one of those given, else 200 to 299.
+    pub fn accepts(&self, code: u16) -> bool {
+        if self.status.is_empty() {
+            (200..=299).contains(&code)
+        } else {
+            self.status.iter().any(|range| range.contains(&code))
+        }
+    }
+}
+
+impl PartialEq for HttpCheck {
+    fn eq(&self, other: &HttpCheck) -> bool {
+        self.method == other.method
+            && self.path == other.path
+            && self.host == other.host
+            && self.status == other.status
+            && self.body.as_ref().map(Regex::as_str) == other.body.as_ref().map(Regex::as_str)
+            && self.digest == other.digest
+            && self.version == other.version
+            && self.tls == other.tls
+    }
+}
+
+/// How a check speaks TLS.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct TlsCheck {
+    /// The name sent as SNI and verified (default: the HTTP `Host`, else the
+    /// server's address).
+    pub sni: Option<String>,
+    /// Whether the certificate must be valid for the name.
+    pub verify: bool,
+    /// PEM certificates to verify against (default: the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// A PEM certificate chain and its key, presented to the server.
+    pub client: Option<(PathBuf, PathBuf)>,
+    /// The oldest version accepted.
+    pub min_version: TlsVersion,
+}
+
+impl Default for TlsCheck {
+    /// Verified against the system's roots, TLS 1.2 or later.
+    fn default() -> TlsCheck {
+        TlsCheck {
+            sni: None,
+            verify: true,
+            ca_file: None,
+            client: None,
+            min_version: TlsVersion::Tls12,
+        }
+    }
+}
+
+/// A DNS query and what its answer must be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DnsCheck {
+    /// The name asked for.
+    pub name: String,
+    /// The record type asked for.
+    pub record: RecordType,
+    /// Over TCP instead of UDP.
+    pub tcp: bool,
+    /// The response code expected.
+    pub rcode: Rcode,
+    /// A value one answer record must have.
+    pub answer: Option<String>,
+}
+
+impl DnsCheck {
+    /// A query for `name`'s `record`, over UDP, expecting NOERROR.
+    pub fn new(name: impl Into<String>, record: RecordType) -> DnsCheck {
+        DnsCheck {
+            name: name.into(),
+            record,
+            tcp: false,
+            rcode: Rcode::NoError,
+            answer: None,
+        }
+    }
+}
+
+/// A mail protocol whose server greets first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MailProtocol {
+    /// `220`, then `EHLO`, `STARTTLS`.
+    Smtp,
+    /// `* OK`, then `a STARTTLS`.
+    Imap,
+    /// `+OK`, then `STLS`.
+    Pop3,
+}
+
+/// A mail server's greeting, and optionally the upgrade to TLS.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct MailCheck {
+    /// Which protocol.
+    pub protocol: MailProtocol,
+    /// What the greeting must look like, beyond the protocol's own OK.
+    pub expect: Option<Expect>,
+    /// Upgrade to TLS after the greeting, and complete the handshake.
+    pub starttls: Option<TlsCheck>,
+}
+
+impl MailCheck {
+    /// The greeting of `protocol`, without STARTTLS.
+    pub fn greeting(protocol: MailProtocol) -> MailCheck {
+        MailCheck {
+            protocol,
+            expect: None,
+            starttls: None,
         }
     }
 }
 
 /// Why a check failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// No connection within the timeout.
     ConnectTimeout,
@@ -231,6 +401,23 @@ pub enum Failure {
     Status(u16),
     /// The answer was not HTTP.
     BadResponse(String),
+    /// The body's MD5 was not the one expected.
+    Digest(String),
+    /// The TLS handshake failed, or the certificate was refused.
+    Tls(String),
+    /// The TLS settings could not be used (a file that does not read or parse).
+    TlsSetup(String),
+    /// The DNS answer was not the one expected.
+    Dns(String),
+    /// The mail server's greeting or reply was not the one expected.
+    Greeting(String),
+    /// One of several checks failed.
+    Named {
+        /// The check block's name.
+        check: String,
+        /// Why it failed.
+        failure: Box<Failure>,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -248,6 +435,12 @@ impl fmt::Display for Failure {
             Failure::ProgramTimeout => f.write_str("check program timed out and was killed"),
             Failure::Status(code) => write!(f, "HTTP status {code}"),
             Failure::BadResponse(why) => write!(f, "bad HTTP response: {why}"),
+            Failure::Digest(got) => write!(f, "the body's MD5 is {got}, not the one expected"),
+            Failure::Tls(why) => write!(f, "TLS failed: {why}"),
+            Failure::TlsSetup(why) => write!(f, "TLS settings unusable: {why}"),
+            Failure::Dns(why) => write!(f, "DNS answer: {why}"),
+            Failure::Greeting(why) => write!(f, "unexpected greeting: {why}"),
+            Failure::Named { check, failure } => write!(f, "check {check}: {failure}"),
         }
     }
 }

@@ -23,7 +23,8 @@ use std::time::Duration;
 use lvs_cf::{Config, Host, Network, VirtualService};
 use lvs_ipvs::{Destination, Family, ForwardMethod, Operation, Service, ServiceFlags, ServiceKey, Table};
 
-use crate::check::{self, Check, Expect};
+use crate::check::{self, Check, DnsCheck, Expect, HttpCheck, MailCheck, MailProtocol, Probe, TlsCheck};
+use lvs_cf::{CheckBlock, CheckType, Payload};
 use crate::nanny::NannyConfig;
 
 /// Why lvs.cf cannot be turned into a table.
@@ -51,6 +52,17 @@ pub enum PlanError {
         service: String,
         /// The server block's name.
         server: String,
+    },
+    #[error("virtual server {service}, check {check}: {why}")]
+    /// A `check` block that cannot work (a regular expression that does
+    /// not compile).
+    BadCheck {
+        /// The virtual block's name.
+        service: String,
+        /// The check block's name.
+        check: String,
+        /// What is wrong.
+        why: String,
     },
     #[error("virtual server {service}: bad expect string: {why}")]
     /// `expect` is not a valid regular expression with `use_regex = 1`.
@@ -239,6 +251,114 @@ fn service_check(vs: &VirtualService) -> Result<Check, PlanError> {
     })
 }
 
+/// The check a server with `blocks` gets: every block, all of which must pass.
+fn blocks_check(vs: &VirtualService, blocks: &[CheckBlock]) -> Result<Check, PlanError> {
+    let probes = blocks
+        .iter()
+        .map(|block| {
+            let check = block_check(block).map_err(|why| PlanError::BadCheck {
+                service: vs.name.clone(),
+                check: block.name.clone(),
+                why,
+            })?;
+            let mut probe = Probe::new(block.name.clone(), check);
+            probe.address = block.address;
+            probe.port = block.port;
+            probe.source = block.source;
+            probe.timeout = block.timeout.map(|t| t.as_duration());
+            Ok(probe)
+        })
+        .collect::<Result<Vec<_>, PlanError>>()?;
+    Ok(Check::All(probes))
+}
+
+/// The check one `check` block describes.
+fn block_check(block: &CheckBlock) -> Result<Check, String> {
+    let payload = |payload: &Option<Payload>| match payload {
+        Some(Payload::Text(text)) => Some(check::translate_escapes(&text.value)),
+        Some(Payload::Hex(bytes)) => Some(bytes.clone()),
+        None => None,
+    };
+    let expect = match &block.expect {
+        Some(Payload::Text(text)) => Some(
+            Expect::from_nanny(&text.value, block.use_regex, false)
+                .map_err(|e| format!("bad expect string: {e}"))?,
+        ),
+        Some(Payload::Hex(bytes)) if bytes.is_empty() => Some(Expect::AnyByte),
+        Some(Payload::Hex(bytes)) => Some(Expect::Prefix(bytes.clone())),
+        None => None,
+    };
+    let tls = || TlsCheck {
+        sni: block.sni.clone(),
+        verify: block.verify,
+        ca_file: block.ca_file.as_ref().map(Into::into),
+        client: block
+            .client_cert
+            .as_ref()
+            .zip(block.client_key.as_ref())
+            .map(|(cert, key)| (cert.into(), key.into())),
+        min_version: block.tls_min,
+    };
+    Ok(match block.kind {
+        CheckType::Tcp => Check::Tcp {
+            send: payload(&block.send),
+            expect,
+        },
+        CheckType::Udp => Check::Udp {
+            send: payload(&block.send),
+            expect,
+        },
+        CheckType::Http | CheckType::Https => {
+            let mut http = HttpCheck::get(block.path.clone().unwrap_or_else(|| "/".to_owned()));
+            http.method = block.method;
+            http.host = block.host.clone();
+            http.status = block.status.iter().map(|r| r.low..=r.high).collect();
+            http.body = block
+                .body
+                .as_deref()
+                .map(regex::bytes::Regex::new)
+                .transpose()
+                .map_err(|e| format!("bad body regular expression: {e}"))?;
+            http.digest = block.digest;
+            http.version = block.http_version;
+            http.tls = (block.kind == CheckType::Https).then(|| TlsCheck {
+                sni: block.sni.clone().or_else(|| block.host.clone()),
+                ..tls()
+            });
+            Check::Http(Box::new(http))
+        }
+        CheckType::Tls => Check::Tls(tls()),
+        CheckType::Dns => {
+            let name = block.query.clone().ok_or("`type = dns` needs `query`")?;
+            let mut dns = DnsCheck::new(name, block.record);
+            dns.tcp = block.transport == lvs_cf::DnsTransport::Tcp;
+            dns.rcode = block.rcode;
+            dns.answer = block.answer.clone();
+            Check::Dns(dns)
+        }
+        CheckType::Smtp | CheckType::Imap | CheckType::Pop3 => {
+            let protocol = match block.kind {
+                CheckType::Smtp => MailProtocol::Smtp,
+                CheckType::Imap => MailProtocol::Imap,
+                _ => MailProtocol::Pop3,
+            };
+            let mut mail = MailCheck::greeting(protocol);
+            mail.expect = expect;
+            mail.starttls = block.starttls.then(tls);
+            Check::Mail(mail)
+        }
+        CheckType::Ping => Check::Ping,
+        CheckType::Program => Check::Program {
+            command: block.command.clone().ok_or("`type = program` needs `command`")?,
+            expect: match &block.expect {
+                Some(Payload::Text(text)) => Some(text.value.clone()),
+                Some(Payload::Hex(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+                None => None,
+            },
+        },
+    })
+}
+
 impl Plan {
     /// The plan of `config`'s LVS services, host names resolved by `resolver`.
     /// A plan that names `keys` and asks for nothing: what a run that was
@@ -266,7 +386,12 @@ impl Plan {
             if !vs.active {
                 continue;
             }
-            let check = Arc::new(service_check(vs)?);
+            // One check shared by the servers that take the service's.
+            let check = Arc::new(if vs.checks.is_empty() {
+                service_check(vs)?
+            } else {
+                blocks_check(vs, &vs.checks)?
+            });
             let load_command = vs.load_monitor.as_ref().map(|monitor| {
                 if monitor == "uptime" {
                     config.rsh_command.clone()
@@ -292,7 +417,11 @@ impl Plan {
                         port: vs.server_port(server),
                     },
                     weight: server.weight,
-                    check: Arc::clone(&check),
+                    check: if server.checks.is_empty() {
+                        Arc::clone(&check)
+                    } else {
+                        Arc::new(blocks_check(vs, &server.checks)?)
+                    },
                     timeout: vs.timeout.as_duration(),
                     nanny: NannyConfig {
                         weight: server.weight,

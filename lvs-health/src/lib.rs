@@ -2,7 +2,11 @@
 //! [`lvs_core::check`] describes, against real servers, on tokio.
 //!
 //! - [`run`]: one check of one server (TCP or UDP send/expect, a program,
-//!   HTTP GET), each step bounded by its timeout, and the load monitor.
+//!   HTTP and HTTPS, a TLS handshake, DNS, a mail greeting with or without
+//!   STARTTLS, ICMP echo, or several of these), each step bounded by its
+//!   timeout, and the load monitor.
+//! - [`tls`]: the rustls settings of a check, read from its files and kept
+//!   while they are unchanged.
 //! - [`probe`]: half-open TCP probes: a SYN over one raw socket, the SYN-ACK
 //!   or RST read back, the connection never completed.
 //! - [`engine`]: thousands of servers checked in one runtime, each feeding
@@ -21,6 +25,11 @@
 //! - It starts no runtime of its own: the caller's tokio runtime runs every
 //!   check (a current-thread runtime is enough).
 
+mod dns;
 pub mod engine;
+mod http;
+mod mail;
+mod ping;
 pub mod probe;
 pub mod run;
+pub mod tls;

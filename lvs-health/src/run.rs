@@ -1,35 +1,132 @@
 //! Running health checks: connect, send, read and match, or run a program,
 //! each step bounded by its timeout. The checks are described by
-//! [`lvs_core::check::Check`]; this module carries them out on tokio.
+//! [`lvs_core::check::Check`]; this module carries them out on tokio (the
+//! protocols with more to them in [`crate::http`], [`crate::dns`],
+//! [`crate::mail`] and [`crate::ping`]).
 
-use std::net::SocketAddr;
-use std::ops::RangeInclusive;
+use std::net::{IpAddr, SocketAddr};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use lvs_core::check::{program_argv, Check, Expect, Failure};
-use regex::bytes::Regex;
+use lvs_core::check::{program_argv, Check, Expect, Failure, Probe};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use tokio::time::timeout;
 
-/// Runs `check` against `target`, each step bounded by `limit`.
-pub async fn run(check: &Check, target: SocketAddr, limit: Duration) -> Result<(), Failure> {
-    match check {
-        Check::Tcp { send, expect } => tcp(target, send.as_deref(), expect.as_ref(), limit).await,
-        Check::Udp { send, expect } => udp(target, send.as_deref(), expect.as_ref(), limit).await,
-        Check::Program { command, expect } => program(command, target, expect.as_deref(), limit).await,
-        Check::HttpGet {
-            path,
-            host,
-            status,
-            body,
-        } => http_get(target, path, host.as_deref(), status, body.as_ref(), limit).await,
+/// A check's verdict, and what it learned on the way.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// Passed, or why not.
+    pub result: Result<(), Failure>,
+    /// When the server's TLS certificate expires, for checks that saw one
+    /// (the earliest, when several did).
+    pub certificate_expires: Option<SystemTime>,
+}
+
+/// What the steps of a check note down for its [`Outcome`].
+#[derive(Debug, Default)]
+pub(crate) struct Notes {
+    pub(crate) certificate_expires: Option<SystemTime>,
+}
+
+impl Notes {
+    pub(crate) fn certificate(&mut self, expires: Option<SystemTime>) {
+        self.certificate_expires = match (self.certificate_expires, expires) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
-async fn connect(target: SocketAddr, limit: Duration) -> Result<TcpStream, Failure> {
-    match timeout(limit, TcpStream::connect(target)).await {
+/// Runs `check` against `target`, each step bounded by `limit`.
+pub async fn run(check: &Check, target: SocketAddr, limit: Duration) -> Result<(), Failure> {
+    run_noting(check, target, limit).await.result
+}
+
+/// Runs `check` against `target` as [`run`] does, and says what it saw.
+pub async fn run_noting(check: &Check, target: SocketAddr, limit: Duration) -> Outcome {
+    let mut notes = Notes::default();
+    let result = one(check, target, None, limit, &mut notes).await;
+    Outcome {
+        result,
+        certificate_expires: notes.certificate_expires,
+    }
+}
+
+async fn one(
+    check: &Check,
+    target: SocketAddr,
+    source: Option<IpAddr>,
+    limit: Duration,
+    notes: &mut Notes,
+) -> Result<(), Failure> {
+    match check {
+        Check::Tcp { send, expect } => tcp(target, source, send.as_deref(), expect.as_ref(), limit).await,
+        Check::Udp { send, expect } => udp(target, source, send.as_deref(), expect.as_ref(), limit).await,
+        Check::Program { command, expect } => program(command, target, expect.as_deref(), limit).await,
+        Check::Http(http) => crate::http::run(http, target, source, limit, notes).await,
+        Check::Tls(tls) => {
+            let stream = connect(target, source, limit).await?;
+            let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
+            let (_, expires) = crate::tls::handshake(stream, tls, name, limit).await?;
+            notes.certificate(expires);
+            Ok(())
+        }
+        Check::Dns(dns) => crate::dns::run(dns, target, source, limit).await,
+        Check::Mail(mail) => crate::mail::run(mail, target, source, limit, notes).await,
+        Check::Ping => crate::ping::run(target.ip(), source, limit).await,
+        Check::All(probes) => all(probes, target, limit, notes).await,
+        _ => Err(Failure::Program("this check kind is not run by this version".to_owned())),
+    }
+}
+
+/// Every probe in turn; the first failure, named, decides.
+async fn all(probes: &[Probe], server: SocketAddr, limit: Duration, notes: &mut Notes) -> Result<(), Failure> {
+    for probe in probes {
+        let limit = probe.timeout.unwrap_or(limit);
+        let result = Box::pin(one(&probe.check, probe.target(server), probe.source, limit, notes)).await;
+        if let Err(failure) = result {
+            return Err(Failure::Named {
+                check: probe.name.clone(),
+                failure: Box::new(failure),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A random number, for ids that others should not guess (DNS query ids,
+/// ICMP identifiers).
+pub(crate) fn random_u16() -> u16 {
+    let mut bytes = [0u8; 2];
+    // Without the kernel's random numbers, the clock's nanoseconds still vary.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        bytes = (nanos as u16).to_be_bytes();
+    }
+    u16::from_be_bytes(bytes)
+}
+
+/// A connection to `target`, from `source` when one is given.
+pub(crate) async fn connect(target: SocketAddr, source: Option<IpAddr>, limit: Duration) -> Result<TcpStream, Failure> {
+    let connecting = async {
+        match source {
+            None => TcpStream::connect(target).await,
+            Some(source) => {
+                let socket = if target.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
+                socket.bind(SocketAddr::new(source, 0))?;
+                socket.connect(target).await
+            }
+        }
+    };
+    match timeout(limit, connecting).await {
         Err(_) => Err(Failure::ConnectTimeout),
         Ok(Err(e)) => Err(Failure::Connect(e.to_string())),
         Ok(Ok(stream)) => {
@@ -37,6 +134,23 @@ async fn connect(target: SocketAddr, limit: Duration) -> Result<TcpStream, Failu
             Ok(stream)
         }
     }
+}
+
+/// A UDP socket connected to `target`, bound to `source` when one is given.
+pub(crate) async fn datagram_socket(target: SocketAddr, source: Option<IpAddr>) -> Result<UdpSocket, Failure> {
+    let local = match source {
+        Some(source) => SocketAddr::new(source, 0),
+        None if target.is_ipv4() => ([0, 0, 0, 0], 0).into(),
+        None => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|e| Failure::Connect(e.to_string()))?;
+    socket
+        .connect(target)
+        .await
+        .map_err(|e| Failure::Connect(e.to_string()))?;
+    Ok(socket)
 }
 
 /// A check's connection ends with a reset, not the FIN exchange: neither
@@ -62,11 +176,12 @@ fn reset_on_close(stream: &TcpStream) {
 
 async fn tcp(
     target: SocketAddr,
+    source: Option<IpAddr>,
     send: Option<&[u8]>,
     expect: Option<&Expect>,
     limit: Duration,
 ) -> Result<(), Failure> {
-    let mut stream = connect(target, limit).await?;
+    let mut stream = connect(target, source, limit).await?;
     if let Some(send) = send {
         match timeout(limit, stream.write_all(send)).await {
             Err(_) => return Err(Failure::Send("timed out".into())),
@@ -86,22 +201,12 @@ async fn tcp(
 
 async fn udp(
     target: SocketAddr,
+    source: Option<IpAddr>,
     send: Option<&[u8]>,
     expect: Option<&Expect>,
     limit: Duration,
 ) -> Result<(), Failure> {
-    let local: SocketAddr = if target.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(local)
-        .await
-        .map_err(|e| Failure::Connect(e.to_string()))?;
-    socket
-        .connect(target)
-        .await
-        .map_err(|e| Failure::Connect(e.to_string()))?;
+    let socket = datagram_socket(target, source).await?;
     socket
         .send(send.unwrap_or_default())
         .await
@@ -188,54 +293,4 @@ async fn program(
     } else {
         Err(Failure::Mismatch(String::from_utf8_lossy(output).into_owned()))
     }
-}
-
-async fn http_get(
-    target: SocketAddr,
-    path: &str,
-    host: Option<&str>,
-    status: &[RangeInclusive<u16>],
-    body: Option<&Regex>,
-    limit: Duration,
-) -> Result<(), Failure> {
-    let mut stream = connect(target, limit).await?;
-    let host = host.map_or_else(|| target.to_string(), str::to_owned);
-    let request =
-        format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lvs-rs\r\nConnection: close\r\n\r\n");
-    match timeout(limit, stream.write_all(request.as_bytes())).await {
-        Err(_) => return Err(Failure::Send("timed out".into())),
-        Ok(Err(e)) => return Err(Failure::Send(e.to_string())),
-        Ok(Ok(())) => {}
-    }
-    let mut response = Vec::new();
-    match timeout(limit, (&mut stream).take(1 << 20).read_to_end(&mut response)).await {
-        Err(_) => return Err(Failure::ReadTimeout),
-        Ok(Err(e)) => return Err(Failure::Read(e.to_string())),
-        Ok(Ok(_)) => {}
-    }
-    let status_line = response.split(|&b| b == b'\n').next().unwrap_or_default();
-    let code = std::str::from_utf8(status_line)
-        .ok()
-        .and_then(|line| line.strip_prefix("HTTP/"))
-        .and_then(|rest| rest.split_whitespace().nth(1))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| Failure::BadResponse(String::from_utf8_lossy(status_line).trim_end().to_owned()))?;
-    let wanted = if status.is_empty() {
-        std::slice::from_ref(&(200..=299))
-    } else {
-        status
-    };
-    if !wanted.iter().any(|range| range.contains(&code)) {
-        return Err(Failure::Status(code));
-    }
-    if let Some(body_re) = body {
-        let start = response
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map_or(response.len(), |i| i + 4);
-        if !body_re.is_match(&response[start..]) {
-            return Err(Failure::Mismatch("the body does not match".into()));
-        }
-    }
-    Ok(())
 }

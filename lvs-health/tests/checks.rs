@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lvs_core::check::{Check, Expect, Failure};
+use lvs_core::check::{Check, Expect, Failure, HttpCheck};
 use lvs_health::run::run;
 
 const LIMIT: Duration = Duration::from_millis(500);
@@ -284,11 +284,12 @@ fn slow_http_server(status: u16, body: &'static str, delay: Duration) -> SocketA
 
 #[test]
 fn http_get() {
-    let get = |status: Vec<std::ops::RangeInclusive<u16>>, body: Option<&str>| Check::HttpGet {
-        path: "/health".into(),
-        host: Some("www.example".into()),
-        status,
-        body: body.map(|b| regex::bytes::Regex::new(b).expect("regex")),
+    let get = |status: Vec<std::ops::RangeInclusive<u16>>, body: Option<&str>| {
+        let mut http = HttpCheck::get("/health");
+        http.host = Some("www.example".into());
+        http.status = status;
+        http.body = body.map(|b| regex::bytes::Regex::new(b).expect("regex"));
+        Check::Http(Box::new(http))
     };
     assert_eq!(check(&get(vec![], None), http_server(200, "fine")), Ok(()));
     assert_eq!(

@@ -624,6 +624,7 @@ async fn change(ctx: Ctx, route: Route, Form(form): Form<FormData>) -> Response 
                     .filter(|block| s < block.servers.len())
                     .map(|block| block.servers.remove(s))
                     .is_some(),
+                (place @ Place::Check { .. }, ListChange::Delete) => d.remove_check(place),
                 (place, ListChange::Toggle) => d.entries_mut(place).map(toggle).is_some(),
                 (Place::Global, ListChange::Delete) => false,
             })
@@ -724,6 +725,7 @@ fn new_block(kind: BlockKind) -> Block {
         kind,
         name: String::new(),
         entries: vec![lvs_cf::edit::Entry::new("active", "0")],
+        checks: Vec::new(),
         servers: Vec::new(),
     }
 }
@@ -783,6 +785,7 @@ fn new_server() -> ServerBlock {
             lvs_cf::edit::Entry::new("active", "1"),
             lvs_cf::edit::Entry::new("weight", "1"),
         ],
+        checks: Vec::new(),
     }
 }
 
