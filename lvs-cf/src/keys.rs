@@ -897,7 +897,8 @@ pub(crate) fn find(scope: Scope, name: &str, strict: bool) -> Option<&'static Ke
     // Every line of a file is looked up: an index, not a scan of the table.
     type Index = std::collections::HashMap<&'static str, &'static Key>;
     static INDEXES: std::sync::OnceLock<[Index; 4]> = std::sync::OnceLock::new();
-    let indexes = INDEXES.get_or_init(|| Scope::ALL.map(|scope| keys(scope).iter().map(|k| (k.name, k)).collect()));
+    let indexes =
+        INDEXES.get_or_init(|| Scope::ALL.map(|scope| keys(scope).iter().map(|k| (k.name, k)).collect()));
     let index = &indexes[scope as usize];
     index.get(name).copied().filter(|key| !(key.extension && strict))
 }

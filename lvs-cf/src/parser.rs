@@ -1083,8 +1083,14 @@ impl<'a> Parser<'a, '_, '_> {
     /// Bytes in hexadecimal, two digits each (`send_hex = 0a1b`).
     pub(crate) fn hex(&self, token: usize) -> Result<Vec<u8>, ParseError> {
         let text = self.tokens[token].text;
-        let bad = |why: &str| self.error(token, ErrorKind::BadArgument, Some(format!("`{}` {why}", self.key())));
-        if text.len() % 2 != 0 {
+        let bad = |why: &str| {
+            self.error(
+                token,
+                ErrorKind::BadArgument,
+                Some(format!("`{}` {why}", self.key())),
+            )
+        };
+        if !text.len().is_multiple_of(2) {
             return Err(bad("must have an even number of hex digits, two per byte"));
         }
         text.as_bytes()
@@ -1150,7 +1156,8 @@ impl<'a> Parser<'a, '_, '_> {
 
     /// An MD5 digest: 32 hex digits.
     pub(crate) fn md5(&self, token: usize) -> Result<[u8; 16], ParseError> {
-        let note = || Some("`digest` is an MD5 sum: 32 hex digits, as keepalived's genhash prints".to_owned());
+        let note =
+            || Some("`digest` is an MD5 sum: 32 hex digits, as keepalived's genhash prints".to_owned());
         let bytes = self
             .hex(token)
             .map_err(|_| self.error(token, ErrorKind::BadArgument, note()))?;
@@ -1166,7 +1173,9 @@ impl<'a> Parser<'a, '_, '_> {
             .trim_end_matches('.')
             .split('.')
             .all(|label| (1..=63).contains(&label.len()));
-        if text == "." || (text.len() <= 253 && labels_fit && text.is_ascii() && !text.contains(char::is_whitespace)) {
+        if text == "."
+            || (text.len() <= 253 && labels_fit && text.is_ascii() && !text.contains(char::is_whitespace))
+        {
             return Ok(text.to_owned());
         }
         Err(self.error(
@@ -1182,7 +1191,13 @@ impl<'a> Parser<'a, '_, '_> {
             Some(t) if t.text == "[" => {}
             _ => return Err(self.error(2, ErrorKind::ListExpected, Some(note.to_owned()))),
         }
-        let Some(close) = self.tokens.iter().skip(3).position(|t| t.text == "]").map(|i| i + 3) else {
+        let Some(close) = self
+            .tokens
+            .iter()
+            .skip(3)
+            .position(|t| t.text == "]")
+            .map(|i| i + 3)
+        else {
             return Err(self.error(self.tokens.len(), ErrorKind::ListExpected, Some(note.to_owned())));
         };
         if close + 1 < self.tokens.len() {

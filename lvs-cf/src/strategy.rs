@@ -146,7 +146,10 @@ fn address_in(family: Family) -> BoxedStrategy<Host> {
 }
 
 fn payload() -> impl Strategy<Value = Payload> {
-    prop_oneof![text().prop_map(Payload::Text), vec(any::<u8>(), 0..8).prop_map(Payload::Hex)]
+    prop_oneof![
+        text().prop_map(Payload::Text),
+        vec(any::<u8>(), 0..8).prop_map(Payload::Hex)
+    ]
 }
 
 /// Valid `check` blocks of every type, named `check{index}`. Keys that the
@@ -192,49 +195,51 @@ pub fn check_block(index: usize) -> BoxedStrategy<CheckBlock> {
         option::of(plain_string()),
     )
         .boxed();
-    (head, http, tls, dns).prop_map(move |(head, http, tls, dns)| {
-        let (kind, address, port, with_source, timeout, send, expect, use_regex) = head;
-        let (method, path, host, status, body, digest, http_version) = http;
-        let (sni, verify, ca_file, client, tls_min, starttls) = tls;
-        let (query, record, transport, rcode, answer, command) = dns;
-        let mut check = CheckBlock::new(format!("check{index}"));
-        check.kind = kind;
-        check.address = address;
-        check.port = port;
-        // The source takes the address's family (and its value: any local one would do).
-        check.source = address.filter(|_| with_source);
-        check.timeout = timeout;
-        check.use_regex = use_regex && !matches!(expect, Some(Payload::Hex(_)));
-        check.send = send;
-        check.expect = expect;
-        check.method = method;
-        check.path = path;
-        check.host = host;
-        check.status = status
-            .into_iter()
-            .map(|(low, span)| StatusRange {
-                low,
-                high: (low + span).min(599),
-            })
-            .collect();
-        check.body = body;
-        check.digest = digest;
-        check.http_version = http_version;
-        check.sni = sni;
-        check.verify = verify;
-        check.ca_file = ca_file;
-        (check.client_cert, check.client_key) = client.unzip();
-        check.tls_min = tls_min;
-        check.starttls = starttls;
-        check.query = query.or_else(|| (kind == CheckType::Dns).then(|| "example.org".to_owned()));
-        check.record = record;
-        check.transport = transport;
-        check.rcode = rcode;
-        check.answer = answer;
-        check.command = command.or_else(|| (kind == CheckType::Program).then(|| "/bin/true %h".to_owned()));
-        check
-    })
-    .boxed()
+    (head, http, tls, dns)
+        .prop_map(move |(head, http, tls, dns)| {
+            let (kind, address, port, with_source, timeout, send, expect, use_regex) = head;
+            let (method, path, host, status, body, digest, http_version) = http;
+            let (sni, verify, ca_file, client, tls_min, starttls) = tls;
+            let (query, record, transport, rcode, answer, command) = dns;
+            let mut check = CheckBlock::new(format!("check{index}"));
+            check.kind = kind;
+            check.address = address;
+            check.port = port;
+            // The source takes the address's family (and its value: any local one would do).
+            check.source = address.filter(|_| with_source);
+            check.timeout = timeout;
+            check.use_regex = use_regex && !matches!(expect, Some(Payload::Hex(_)));
+            check.send = send;
+            check.expect = expect;
+            check.method = method;
+            check.path = path;
+            check.host = host;
+            check.status = status
+                .into_iter()
+                .map(|(low, span)| StatusRange {
+                    low,
+                    high: (low + span).min(599),
+                })
+                .collect();
+            check.body = body;
+            check.digest = digest;
+            check.http_version = http_version;
+            check.sni = sni;
+            check.verify = verify;
+            check.ca_file = ca_file;
+            (check.client_cert, check.client_key) = client.unzip();
+            check.tls_min = tls_min;
+            check.starttls = starttls;
+            check.query = query.or_else(|| (kind == CheckType::Dns).then(|| "example.org".to_owned()));
+            check.record = record;
+            check.transport = transport;
+            check.rcode = rcode;
+            check.answer = answer;
+            check.command =
+                command.or_else(|| (kind == CheckType::Program).then(|| "/bin/true %h".to_owned()));
+            check
+        })
+        .boxed()
 }
 
 fn check_blocks(most: usize) -> BoxedStrategy<Vec<CheckBlock>> {

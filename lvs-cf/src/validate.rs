@@ -381,7 +381,11 @@ impl Validator {
                 );
             }
         }
-        self.checks(&format!("`{name}`"), &vs.checks, block.map(|b| b.checks.as_slice()));
+        self.checks(
+            &format!("`{name}`"),
+            &vs.checks,
+            block.map(|b| b.checks.as_slice()),
+        );
         let mut names: HashMap<&str, Option<usize>> = HashMap::new();
         for (i, server) in vs.servers.iter().enumerate() {
             let sblock = block.and_then(|b| b.servers.get(i));
@@ -446,7 +450,11 @@ impl Validator {
             if let Some(first) = names.insert(&check.name, header) {
                 self.error(
                     header,
-                    format!("duplicate check name `{}` in {owner}{}", check.name, first_seen(first)),
+                    format!(
+                        "duplicate check name `{}` in {owner}{}",
+                        check.name,
+                        first_seen(first)
+                    ),
                 );
             }
             self.plain(header, || format!("the check name `{}`", check.name), &check.name);
@@ -565,7 +573,9 @@ pub(crate) fn check_reads(check: &CheckBlock, key: &str) -> bool {
         "send" | "send_hex" => matches!(kind, Tcp | Udp),
         "expect" | "expect_hex" => matches!(kind, Tcp | Udp | Program) || kind.is_mail(),
         "use_regex" => matches!(kind, Tcp | Udp) || kind.is_mail(),
-        "method" | "path" | "host" | "status" | "body" | "digest" | "http_version" => matches!(kind, Http | Https),
+        "method" | "path" | "host" | "status" | "body" | "digest" | "http_version" => {
+            matches!(kind, Http | Https)
+        }
         "sni" | "verify" | "ca_file" | "client_cert" | "client_key" | "tls_min" => tls,
         "starttls" => kind.is_mail(),
         "query" | "record" | "transport" | "rcode" | "answer" => kind == Dns,

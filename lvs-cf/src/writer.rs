@@ -228,7 +228,10 @@ pub(crate) fn write_check(w: &mut String, outer: &str, i: &str, check: &CheckBlo
     if let Some(timeout) = check.timeout {
         entry(w, i, "timeout", timeout);
     }
-    for (text_key, hex_key, payload) in [("send", "send_hex", &check.send), ("expect", "expect_hex", &check.expect)] {
+    for (text_key, hex_key, payload) in [
+        ("send", "send_hex", &check.send),
+        ("expect", "expect_hex", &check.expect),
+    ] {
         match payload {
             Some(Payload::Text(text)) => entry(w, i, text_key, quoted(text)),
             Some(Payload::Hex(bytes)) => entry(w, i, hex_key, quote(&hex(bytes))),
@@ -241,7 +244,11 @@ pub(crate) fn write_check(w: &mut String, outer: &str, i: &str, check: &CheckBlo
     if check.method != defaults.method {
         entry(w, i, "method", check.method);
     }
-    for (key, value) in [("path", &check.path), ("host", &check.host), ("body", &check.body)] {
+    for (key, value) in [
+        ("path", &check.path),
+        ("host", &check.host),
+        ("body", &check.body),
+    ] {
         if let Some(value) = value {
             entry(w, i, key, quote(value));
         }

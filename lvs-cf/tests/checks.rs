@@ -25,22 +25,33 @@ fn a_check_block_reads_every_https_key() {
     assert_eq!(check.kind, CheckType::Https);
     assert_eq!(check.port, Some(8443));
     assert_eq!(check.address, Some("10.0.0.9".parse().expect("literal")));
-    assert_eq!(check.timeout, Some(Seconds(std::time::Duration::from_millis(2500))));
+    assert_eq!(
+        check.timeout,
+        Some(Seconds(std::time::Duration::from_millis(2500)))
+    );
     assert_eq!(check.method, HttpMethod::Head);
     assert_eq!(check.path.as_deref(), Some("/healthz?full=1"));
     assert_eq!(
         check.status,
-        [StatusRange { low: 200, high: 200 }, StatusRange { low: 301, high: 302 }]
+        [
+            StatusRange { low: 200, high: 200 },
+            StatusRange { low: 301, high: 302 }
+        ]
     );
     assert_eq!(
         check.digest,
-        Some([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef])
+        Some([
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef
+        ])
     );
     assert_eq!(check.http_version, HttpVersion::Http11);
     assert!(!check.verify);
     assert_eq!(check.tls_min, TlsVersion::Tls13);
     assert!(parsed.diagnostics().is_empty(), "{:?}", parsed.diagnostics());
-    assert_eq!(parse(&write(&parsed.config)).expect("written").config, parsed.config);
+    assert_eq!(
+        parse(&write(&parsed.config)).expect("written").config,
+        parsed.config
+    );
 }
 
 #[test]
@@ -56,7 +67,12 @@ fn a_server_check_replaces_the_services() {
     assert_eq!(vs.checks_of(&vs.servers[0])[0].record, RecordType::Aaaa);
     assert_eq!(vs.checks_of(&vs.servers[0])[0].rcode, Rcode::NxDomain);
     assert_eq!(vs.checks_of(&vs.servers[1])[0].kind, CheckType::Tcp);
-    assert_eq!(parsed.source_map.virtual_services[0].servers[0].checks[0].header.line, 12);
+    assert_eq!(
+        parsed.source_map.virtual_services[0].servers[0].checks[0]
+            .header
+            .line,
+        12
+    );
 }
 
 #[test]
@@ -73,14 +89,26 @@ fn checks_that_cannot_work_are_errors_on_their_line() {
     for (body, line, note) in [
         (" check a {\n  send_hex = abc\n }", 7, "even number of hex digits"),
         (" check a {\n  send_hex = zz\n }", 7, "hex digits only"),
-        (" check a {\n  type = dns\n  record = AXFR\n }", 8, "one of: A, AAAA"),
+        (
+            " check a {\n  type = dns\n  record = AXFR\n }",
+            8,
+            "one of: A, AAAA",
+        ),
         (" check a {\n  type = gopher\n }", 7, "`type` is one of"),
-        (" check a {\n  status = [ 200 700 ]\n }", 7, "codes from 100 to 599"),
+        (
+            " check a {\n  status = [ 200 700 ]\n }",
+            7,
+            "codes from 100 to 599",
+        ),
         (" check a {\n  status = [ 302-301 ]\n }", 7, "ranges low-high"),
         (" check a {\n  path = healthz\n }", 7, "starts with /"),
         (" check a {\n  digest = 1234\n }", 7, "32 hex digits"),
         (" check a {\n  weight = 3\n }", 7, "inside a server block"),
-        (" check a {\n  check b {\n  }\n }", 7, "not allowed inside a check block"),
+        (
+            " check a {\n  check b {\n  }\n }",
+            7,
+            "not allowed inside a check block",
+        ),
     ] {
         let error = parse(&service(body)).expect_err(body);
         assert_eq!(error.line, line, "{body}: {error}");
@@ -93,10 +121,19 @@ fn checks_missing_what_they_need_are_validation_errors() {
     for (body, needle) in [
         (" check a {\n  type = dns\n }", "needs `query`"),
         (" check a {\n  type = program\n }", "needs `command`"),
-        (" check a {\n  type = https\n  client_cert = /c.pem\n }", "go together"),
-        (" check a {\n  expect_hex = 00\n  use_regex = 1\n }", "not to `expect_hex`"),
+        (
+            " check a {\n  type = https\n  client_cert = /c.pem\n }",
+            "go together",
+        ),
+        (
+            " check a {\n  expect_hex = 00\n  use_regex = 1\n }",
+            "not to `expect_hex`",
+        ),
         (" check a {\n }\n check a {\n }", "duplicate check name `a`"),
-        (" check a {\n  address = 10.0.0.1\n  source = ::1\n }", "different address families"),
+        (
+            " check a {\n  address = 10.0.0.1\n  source = ::1\n }",
+            "different address families",
+        ),
     ] {
         let parsed = parse(&service(body)).expect(body);
         let errors: Vec<String> = parsed
@@ -113,7 +150,10 @@ fn checks_missing_what_they_need_are_validation_errors() {
 fn a_key_the_type_does_not_read_is_a_warning() {
     let parsed = parse(&service(" check a {\n  type = ping\n  path = /x\n }")).expect("valid");
     let warnings: Vec<String> = parsed.diagnostics().iter().map(ToString::to_string).collect();
-    assert_eq!(warnings, ["line 8: warning: check `a` of `web`: `type = ping` does not read `path`"]);
+    assert_eq!(
+        warnings,
+        ["line 8: warning: check `a` of `web`: `type = ping` does not read `path`"]
+    );
 }
 
 #[test]

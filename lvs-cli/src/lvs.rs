@@ -230,7 +230,7 @@ pub fn check_or_dump(args: &LvsArgs) -> ExitCode {
         }
     };
 
-    let diagnostics = parsed.diagnostics();
+    let diagnostics = lvs_daemon::config::diagnostics(&parsed);
     for diagnostic in &diagnostics {
         eprintln!("lvs: {}: {diagnostic}", path.display());
     }

@@ -305,3 +305,88 @@ fn check_refuses_what_the_daemons_refuse() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("error: pulse would refuse it: no primary address in the configuration"));
 }
+
+/// A check block's TLS file that cannot be used is an error on the line of
+/// its key, at --check and when the daemon starts or reloads, where the
+/// running configuration stays.
+#[test]
+fn unusable_tls_files_are_errors_on_their_line() {
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("tls-files");
+    let not_pem = dir.file("not-a-certificate.pem", "this is no certificate\n");
+    // With a CA file, or without verifying.
+    let text = |ca: Option<&Path>| {
+        let tls = ca.map_or_else(
+            || "verify = 0".to_owned(),
+            |ca| format!("ca_file = {}", ca.display()),
+        );
+        format!(
+            "primary = 127.0.0.1\nservice = lvs\nnetwork = direct\n\
+             virtual web {{\n active = 1\n address = 192.0.2.80 eth0:1\n port = 443\n\
+             check site {{\n  type = https\n  {tls}\n }}\n\
+             server one {{\n  address = 127.0.0.1\n  active = 1\n }}\n}}\n"
+        )
+    };
+    let bad = dir.file("bad.cf", &text(Some(&not_pem)));
+    let out = lvs(&["--check"], &bad);
+    assert_eq!(out.status.code(), Some(1), "{}", self::text(&out.stderr));
+    let stderr = self::text(&out.stderr);
+    let wanted = format!(
+        "{}: line 10: error: check `site` of `web`: {}: no PEM certificate in it",
+        bad.display(),
+        not_pem.display()
+    );
+    assert!(stderr.contains(&wanted), "{stderr}");
+    let missing = dir.file("missing.cf", &text(Some(&dir.0.join("nowhere.pem"))));
+    let stderr = self::text(&lvs(&["--check"], &missing).stderr);
+    assert!(stderr.contains("line 10: error: check `site`"), "{stderr}");
+    assert!(stderr.contains("nowhere.pem"), "{stderr}");
+
+    // A daemon (in test mode) refuses the file at start, and on reload keeps
+    // what it runs.
+    let start = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["-n", "-t", "-c"])
+        .arg(&bad)
+        .arg("--socket")
+        .arg(dir.0.join("refused.sock"))
+        .output()
+        .expect("run lvs");
+    assert_eq!(start.status.code(), Some(1));
+    assert!(
+        self::text(&start.stderr).contains("no PEM certificate in it"),
+        "{}",
+        self::text(&start.stderr)
+    );
+
+    let config = dir.file("lvs.cf", &text(None));
+    let log = dir.0.join("lvs.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["-n", "-t", "-c"])
+        .arg(&config)
+        .arg("--socket")
+        .arg(dir.0.join("lvs.sock"))
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("start lvs");
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait = |line: &str| {
+        let started = Instant::now();
+        while !logged().contains(line) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no {line:?}:\n{}",
+                logged()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait("starting: 1 virtual services");
+    std::fs::write(&config, text(Some(&not_pem))).expect("write");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+    wait("no PEM certificate in it; keeping the running configuration");
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().expect("lvs exits").success(), "{}", logged());
+}

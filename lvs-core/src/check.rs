@@ -173,6 +173,18 @@ pub enum Check {
     All(Vec<Probe>),
 }
 
+impl Check {
+    /// The TLS settings this check uses, if it speaks TLS.
+    pub fn tls(&self) -> Option<&TlsCheck> {
+        match self {
+            Check::Http(http) => http.tls.as_ref(),
+            Check::Tls(tls) => Some(tls),
+            Check::Mail(mail) => mail.starttls.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// One check of a server as a `check` block gives it: what is checked, and
 /// where, from where, for how long, when not the server's own.
 #[derive(Clone, Debug, PartialEq)]

@@ -24,8 +24,8 @@ use lvs_cf::{Config, Host, Network, VirtualService};
 use lvs_ipvs::{Destination, Family, ForwardMethod, Operation, Service, ServiceFlags, ServiceKey, Table};
 
 use crate::check::{self, Check, DnsCheck, Expect, HttpCheck, MailCheck, MailProtocol, Probe, TlsCheck};
-use lvs_cf::{CheckBlock, CheckType, Payload};
 use crate::nanny::NannyConfig;
+use lvs_cf::{CheckBlock, CheckType, Payload};
 
 /// Why lvs.cf cannot be turned into a table.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -272,8 +272,10 @@ fn blocks_check(vs: &VirtualService, blocks: &[CheckBlock]) -> Result<Check, Pla
     Ok(Check::All(probes))
 }
 
-/// The check one `check` block describes.
-fn block_check(block: &CheckBlock) -> Result<Check, String> {
+/// The check one `check` block describes, as the planner gives it to a
+/// server; `Err` says why the block cannot work (a regular expression
+/// that does not compile).
+pub fn block_check(block: &CheckBlock) -> Result<Check, String> {
     let payload = |payload: &Option<Payload>| match payload {
         Some(Payload::Text(text)) => Some(check::translate_escapes(&text.value)),
         Some(Payload::Hex(bytes)) => Some(bytes.clone()),

@@ -139,6 +139,13 @@ pub struct CheckStatus {
     pub seconds_ago: f64,
     /// `ok`, or why it failed.
     pub result: String,
+    /// The `check` block that failed, when the server has several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_check: Option<String>,
+    /// Whole days until the TLS certificate the check saw expires
+    /// (negative: expired that long ago).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_days_left: Option<i64>,
 }
 
 /// A service's sorry server.
@@ -161,12 +168,33 @@ pub struct LastCheck {
     pub at: SystemTime,
     /// Its outcome.
     pub result: Result<(), Failure>,
+    /// When the TLS certificate it saw expires, if it saw one.
+    pub certificate_expires: Option<SystemTime>,
 }
 
 impl LastCheck {
     /// A check that ended at `at` with `result`.
     pub fn new(at: SystemTime, result: Result<(), Failure>) -> LastCheck {
-        LastCheck { at, result }
+        LastCheck {
+            at,
+            result,
+            certificate_expires: None,
+        }
+    }
+
+    /// The same, having seen a certificate that expires at `expires`.
+    pub fn with_certificate(mut self, expires: Option<SystemTime>) -> LastCheck {
+        self.certificate_expires = expires;
+        self
+    }
+}
+
+/// Whole days from `now` until `expires`, negative once past.
+fn days_until(now: SystemTime, expires: SystemTime) -> i64 {
+    const DAY: i64 = 86_400;
+    match expires.duration_since(now) {
+        Ok(left) => i64::try_from(left.as_secs()).unwrap_or(i64::MAX) / DAY,
+        Err(past) => -(i64::try_from(past.duration().as_secs()).unwrap_or(i64::MAX) / DAY),
     }
 }
 
@@ -230,6 +258,13 @@ impl Status {
                                     Ok(()) => "ok".to_owned(),
                                     Err(why) => why.to_string(),
                                 },
+                                failed_check: match &check.result {
+                                    Err(Failure::Named { check, .. }) => Some(check.clone()),
+                                    _ => None,
+                                },
+                                certificate_days_left: check
+                                    .certificate_expires
+                                    .map(|expires| days_until(inputs.now, expires)),
                             }),
                         }
                     })
@@ -277,7 +312,13 @@ impl Status {
             for server in &service.servers {
                 let weight = server.weight.map_or_else(|| "-".to_owned(), |w| w.to_string());
                 let last = match &server.last_check {
-                    Some(check) => format!("{} ({:.1} s ago)", check.result, check.seconds_ago),
+                    Some(check) => match check.certificate_days_left {
+                        Some(days) => format!(
+                            "{} ({:.1} s ago; certificate: {days} days left)",
+                            check.result, check.seconds_ago
+                        ),
+                        None => format!("{} ({:.1} s ago)", check.result, check.seconds_ago),
+                    },
                     None => "not checked yet".to_owned(),
                 };
                 let _ = writeln!(

@@ -74,9 +74,18 @@ pub fn load_config_with<T: Send>(
     settled(path, errors).map(|()| (parsed.config, derived))
 }
 
+/// Every finding the daemons act on: the parser's and validation's, and
+/// those about the files the check blocks name (read here: lvs-cf reads
+/// no file), in the file's order. `lvs --check` prints these.
+pub fn diagnostics(parsed: &lvs_cf::Parsed) -> Vec<lvs_cf::Diagnostic> {
+    let mut all = parsed.diagnostics();
+    all.extend(lvs_health::tls::file_problems(&parsed.config, &parsed.source_map));
+    all.sort_by_key(|d| d.line.unwrap_or(0));
+    all
+}
+
 fn validation_errors(parsed: &lvs_cf::Parsed) -> Vec<String> {
-    parsed
-        .diagnostics()
+    diagnostics(parsed)
         .into_iter()
         .filter(lvs_cf::Diagnostic::is_error)
         .map(|d| d.to_string())

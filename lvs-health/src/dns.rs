@@ -32,13 +32,14 @@ pub(crate) async fn run(
     if message.id() != id || message.message_type() != MessageType::Response {
         return Err(Failure::Dns("the answer is not to this query".to_owned()));
     }
-    let wanted = response_code(check.rcode);
-    if message.response_code() != wanted {
-        return Err(Failure::Dns(format!(
-            "response code {}, not {}",
-            message.response_code(),
-            wanted
-        )));
+    let got = message.response_code();
+    if got != response_code(check.rcode) {
+        // Named as lvs.cf's `rcode` names them, where it does.
+        let name = Rcode::ALL
+            .iter()
+            .find(|(rcode, _, _)| response_code(*rcode) == got)
+            .map_or_else(|| got.to_string(), |(_, keyword, _)| (*keyword).to_owned());
+        return Err(Failure::Dns(format!("response code {name}, not {}", check.rcode)));
     }
     let Some(expected) = &check.answer else {
         return Ok(());
@@ -49,19 +50,28 @@ pub(crate) async fn run(
         let data = record.data();
         match (expected_ip, data.ip_addr()) {
             (Some(want), Some(got)) => want == got,
-            _ => data.to_string().trim_end_matches('.').eq_ignore_ascii_case(expected_text),
+            // Names end in a dot and texts come quoted; neither is part of the value.
+            _ => data
+                .to_string()
+                .trim_matches('"')
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(expected_text),
         }
     });
     if found {
         Ok(())
     } else {
         let got: Vec<String> = message.answers().iter().map(|r| r.data().to_string()).collect();
-        Err(Failure::Dns(format!("no answer is {expected} (got: {})", got.join(", "))))
+        Err(Failure::Dns(format!(
+            "no answer is {expected} (got: {})",
+            got.join(", ")
+        )))
     }
 }
 
 fn encode(check: &DnsCheck, id: u16) -> Result<Vec<u8>, Failure> {
-    let name = Name::from_ascii(&check.name).map_err(|e| Failure::Dns(format!("bad name {}: {e}", check.name)))?;
+    let name =
+        Name::from_ascii(&check.name).map_err(|e| Failure::Dns(format!("bad name {}: {e}", check.name)))?;
     // lvs-cf's keywords are the record types' names.
     let record = RecordType::from_str(check.record.keyword())
         .map_err(|e| Failure::Dns(format!("record type {}: {e}", check.record)))?;
@@ -86,7 +96,6 @@ fn response_code(rcode: Rcode) -> ResponseCode {
     }
 }
 
-
 async fn over_udp(
     query: &[u8],
     target: SocketAddr,
@@ -94,7 +103,10 @@ async fn over_udp(
     limit: Duration,
 ) -> Result<Vec<u8>, Failure> {
     let socket = datagram_socket(target, source).await?;
-    socket.send(query).await.map_err(|e| Failure::Send(e.to_string()))?;
+    socket
+        .send(query)
+        .await
+        .map_err(|e| Failure::Send(e.to_string()))?;
     let mut buffer = vec![0u8; 4096];
     match timeout(limit, socket.recv(&mut buffer)).await {
         Err(_) => Err(Failure::NoReply),
@@ -118,8 +130,14 @@ async fn over_tcp(
     let mut framed = length.to_be_bytes().to_vec();
     framed.extend_from_slice(query);
     let exchange = async {
-        stream.write_all(&framed).await.map_err(|e| Failure::Send(e.to_string()))?;
-        let length = stream.read_u16().await.map_err(|e| Failure::Read(e.to_string()))?;
+        stream
+            .write_all(&framed)
+            .await
+            .map_err(|e| Failure::Send(e.to_string()))?;
+        let length = stream
+            .read_u16()
+            .await
+            .map_err(|e| Failure::Read(e.to_string()))?;
         let mut reply = vec![0u8; usize::from(length)];
         stream
             .read_exact(&mut reply)

@@ -24,7 +24,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::probe::{Schedule, SynProber, WatchId};
-use lvs_core::check::{Check, Failure};
+use crate::run::Outcome;
+use lvs_core::check::Check;
 use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 
 /// Checks start on these boundaries within the first interval.
@@ -180,7 +181,7 @@ impl Engine {
                         if stop.load(Ordering::SeqCst) {
                             return false;
                         }
-                        match feeder.checked(result) {
+                        match feeder.checked(Outcome::of(result)) {
                             Flow::Load => feeder.loaded(None) == Flow::Go,
                             flow => flow == Flow::Go,
                         }
@@ -350,11 +351,12 @@ impl Feeder {
         }
     }
 
-    /// A check ended with `result`.
-    fn checked(&mut self, result: Result<(), Failure>) -> Flow {
-        let up = result.is_ok();
-        self.board
-            .insert(self.id, LastCheck::new(std::time::SystemTime::now(), result));
+    /// A check ended with `outcome`.
+    fn checked(&mut self, outcome: Outcome) -> Flow {
+        let up = outcome.result.is_ok();
+        let last = LastCheck::new(std::time::SystemTime::now(), outcome.result)
+            .with_certificate(outcome.certificate_expires);
+        self.board.insert(self.id, last);
         let actions = self.machine.handle(NannyEvent::Checked { up });
         self.pass(actions)
     }
@@ -402,11 +404,11 @@ async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: 
             Some(prober) => prober.probe(server.target, server.timeout).await,
             None => None,
         };
-        let result = match probed {
-            Some(result) => result,
-            None => crate::run::run(&server.check, server.target, server.timeout).await,
+        let outcome = match probed {
+            Some(result) => Outcome::of(result),
+            None => crate::run::run_noting(&server.check, server.target, server.timeout).await,
         };
-        let mut flow = feeder.checked(result);
+        let mut flow = feeder.checked(outcome);
         while flow == Flow::Load {
             let load = match &server.load_command {
                 Some(command) => crate::run::query_load(command, server.target.ip(), server.timeout).await,

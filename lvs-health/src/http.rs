@@ -64,12 +64,12 @@ where
         .header(CONNECTION, "close")
         .body(Empty::<Bytes>::new())
         .map_err(|e| Failure::Send(e.to_string()))?;
-    let (mut sender, connection) = match timeout(limit, hyper::client::conn::http1::handshake(TokioIo::new(stream))).await
-    {
-        Err(_) => return Err(Failure::Send("timed out".to_owned())),
-        Ok(Err(e)) => return Err(Failure::Send(e.to_string())),
-        Ok(Ok(pair)) => pair,
-    };
+    let (mut sender, connection) =
+        match timeout(limit, hyper::client::conn::http1::handshake(TokioIo::new(stream))).await {
+            Err(_) => return Err(Failure::Send("timed out".to_owned())),
+            Ok(Err(e)) => return Err(Failure::Send(e.to_string())),
+            Ok(Ok(pair)) => pair,
+        };
     let answer = async {
         let response = sender
             .send_request(request)

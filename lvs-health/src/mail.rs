@@ -47,7 +47,9 @@ pub(crate) async fn run(
     // Bytes sent before the handshake, after the server's go-ahead, would be
     // taken as if they came over TLS (the STARTTLS injection flaw): refuse them.
     if !reader.buffer().is_empty() {
-        return Err(Failure::Greeting("the server sent data before the TLS handshake".to_owned()));
+        return Err(Failure::Greeting(
+            "the server sent data before the TLS handshake".to_owned(),
+        ));
     }
     let stream: TcpStream = reader.into_inner();
     let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
@@ -88,12 +90,11 @@ async fn reply(
             MailProtocol::Imap => {
                 let want = tag.unwrap_or("*");
                 match line.split_once(' ') {
-                    Some((first, rest)) if first == want => {
-                        if rest.starts_with("OK") || (tag.is_none() && rest.starts_with("PREAUTH")) {
-                            true
-                        } else {
-                            return Err(Failure::Greeting(line.trim_end().to_owned()));
-                        }
+                    Some((first, rest))
+                        if first == want
+                            && (rest.starts_with("OK") || (tag.is_none() && rest.starts_with("PREAUTH"))) =>
+                    {
+                        true
                     }
                     // Untagged lines before the tagged reply.
                     Some(("*", _)) if tag.is_some() => false,

@@ -32,7 +32,10 @@ pub(crate) async fn run(server: IpAddr, source: Option<IpAddr>, limit: Duration)
     let request = request(server.is_ipv6(), identifier, sequence);
     let exchange = async {
         loop {
-            let sent = socket.writable().await.map_err(|e| Failure::Send(e.to_string()))?;
+            let sent = socket
+                .writable()
+                .await
+                .map_err(|e| Failure::Send(e.to_string()))?;
             let mut ready = sent;
             match ready.try_io(|s| s.get_ref().send(&request)) {
                 Ok(result) => {
@@ -44,7 +47,10 @@ pub(crate) async fn run(server: IpAddr, source: Option<IpAddr>, limit: Duration)
         }
         let mut buffer = [0u8; 1500];
         loop {
-            let mut ready = socket.readable().await.map_err(|e| Failure::Read(e.to_string()))?;
+            let mut ready = socket
+                .readable()
+                .await
+                .map_err(|e| Failure::Read(e.to_string()))?;
             let read = match ready.try_io(|s| s.get_ref().read(&mut buffer)) {
                 Ok(result) => result.map_err(|e| Failure::Read(e.to_string()))?,
                 Err(_would_block) => continue,
@@ -127,7 +133,6 @@ fn is_reply(packet: &[u8], v6: bool, identifier: u16, sequence: u16) -> bool {
         && reply.payload().starts_with(PAYLOAD)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,7 +140,11 @@ mod tests {
     #[test]
     fn a_request_checksums_to_zero_and_its_reply_is_recognised() {
         let request = request(false, 0x1234, 1);
-        assert_eq!(pnet_packet::util::checksum(&request, 99), 0, "a valid checksum sums to zero");
+        assert_eq!(
+            pnet_packet::util::checksum(&request, 99),
+            0,
+            "a valid checksum sums to zero"
+        );
         // The server's reply: type 0, behind a 20-byte IPv4 header.
         let mut reply = [0u8; 20 + REQUEST_BYTES];
         reply[0] = 0x45;
@@ -144,6 +153,9 @@ mod tests {
         assert!(is_reply(&reply, false, 0x1234, 1));
         assert!(!is_reply(&reply, false, 0x1235, 1), "another check's identifier");
         reply[20] = 8;
-        assert!(!is_reply(&reply, false, 0x1234, 1), "our own request seen on loopback");
+        assert!(
+            !is_reply(&reply, false, 0x1234, 1),
+            "our own request seen on loopback"
+        );
     }
 }

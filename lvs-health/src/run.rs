@@ -24,6 +24,16 @@ pub struct Outcome {
     pub certificate_expires: Option<SystemTime>,
 }
 
+impl Outcome {
+    /// The outcome of a check that saw no certificate.
+    pub fn of(result: Result<(), Failure>) -> Outcome {
+        Outcome {
+            result,
+            certificate_expires: None,
+        }
+    }
+}
+
 /// What the steps of a check note down for its [`Outcome`].
 #[derive(Debug, Default)]
 pub(crate) struct Notes {
@@ -77,15 +87,29 @@ async fn one(
         Check::Mail(mail) => crate::mail::run(mail, target, source, limit, notes).await,
         Check::Ping => crate::ping::run(target.ip(), source, limit).await,
         Check::All(probes) => all(probes, target, limit, notes).await,
-        _ => Err(Failure::Program("this check kind is not run by this version".to_owned())),
+        _ => Err(Failure::Program(
+            "this check kind is not run by this version".to_owned(),
+        )),
     }
 }
 
 /// Every probe in turn; the first failure, named, decides.
-async fn all(probes: &[Probe], server: SocketAddr, limit: Duration, notes: &mut Notes) -> Result<(), Failure> {
+async fn all(
+    probes: &[Probe],
+    server: SocketAddr,
+    limit: Duration,
+    notes: &mut Notes,
+) -> Result<(), Failure> {
     for probe in probes {
         let limit = probe.timeout.unwrap_or(limit);
-        let result = Box::pin(one(&probe.check, probe.target(server), probe.source, limit, notes)).await;
+        let result = Box::pin(one(
+            &probe.check,
+            probe.target(server),
+            probe.source,
+            limit,
+            notes,
+        ))
+        .await;
         if let Err(failure) = result {
             return Err(Failure::Named {
                 check: probe.name.clone(),
@@ -111,7 +135,11 @@ pub(crate) fn random_u16() -> u16 {
 }
 
 /// A connection to `target`, from `source` when one is given.
-pub(crate) async fn connect(target: SocketAddr, source: Option<IpAddr>, limit: Duration) -> Result<TcpStream, Failure> {
+pub(crate) async fn connect(
+    target: SocketAddr,
+    source: Option<IpAddr>,
+    limit: Duration,
+) -> Result<TcpStream, Failure> {
     let connecting = async {
         match source {
             None => TcpStream::connect(target).await,
@@ -137,7 +165,10 @@ pub(crate) async fn connect(target: SocketAddr, source: Option<IpAddr>, limit: D
 }
 
 /// A UDP socket connected to `target`, bound to `source` when one is given.
-pub(crate) async fn datagram_socket(target: SocketAddr, source: Option<IpAddr>) -> Result<UdpSocket, Failure> {
+pub(crate) async fn datagram_socket(
+    target: SocketAddr,
+    source: Option<IpAddr>,
+) -> Result<UdpSocket, Failure> {
     let local = match source {
         Some(source) => SocketAddr::new(source, 0),
         None if target.is_ipv4() => ([0, 0, 0, 0], 0).into(),

@@ -61,6 +61,61 @@ pub fn client_config(check: &TlsCheck) -> Result<Arc<ClientConfig>, TlsSetupErro
     Ok(config)
 }
 
+/// The check blocks of `config`'s services whose TLS settings cannot be
+/// used (a CA file that does not parse, a key that does not match its
+/// certificate), as lvs.cf errors on the line of the key that names the
+/// file: the daemons refuse such a file at start and on reload, and
+/// `lvs --check` reports it, instead of a server that silently stays down.
+pub fn file_problems(config: &lvs_cf::Config, map: &lvs_cf::SourceMap) -> Vec<lvs_cf::Diagnostic> {
+    let blocks = match config.service {
+        lvs_cf::ServiceType::Fos => &map.failover_services,
+        _ => &map.virtual_services,
+    };
+    let mut problems = Vec::new();
+    for (vs, block) in config.services_in_use().iter().zip(blocks) {
+        let owners = std::iter::once((format!("`{}`", vs.name), &vs.checks, &block.checks)).chain(
+            vs.servers
+                .iter()
+                .zip(&block.servers)
+                .map(|(server, server_block)| {
+                    (
+                        format!("server `{}` of `{}`", server.name, vs.name),
+                        &server.checks,
+                        &server_block.checks,
+                    )
+                }),
+        );
+        for (owner, checks, maps) in owners {
+            for (check, check_map) in checks.iter().zip(maps) {
+                let Some(error) = lvs_core::director::block_check(check)
+                    .ok()
+                    .and_then(|planned| planned.tls().map(|tls| client_config(tls).err()))
+                    .flatten()
+                else {
+                    continue;
+                };
+                let key = match &error {
+                    TlsSetupError::File { path, .. } => [
+                        ("ca_file", &check.ca_file),
+                        ("client_cert", &check.client_cert),
+                        ("client_key", &check.client_key),
+                    ]
+                    .into_iter()
+                    .find(|(_, value)| value.as_deref().map(Path::new) == Some(path.as_path()))
+                    .map(|(key, _)| key),
+                    _ => None,
+                };
+                problems.push(lvs_cf::Diagnostic {
+                    severity: lvs_cf::Severity::Error,
+                    line: Some(key.map_or(check_map.header.line, |key| check_map.line_of(key))),
+                    message: format!("check `{}` of {owner}: {error}", check.name),
+                });
+            }
+        }
+    }
+    problems
+}
+
 /// The modification times of the files `check` reads.
 fn file_stamps(check: &TlsCheck) -> Vec<Option<SystemTime>> {
     let files = check
@@ -134,7 +189,10 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
         None => {
             let found = rustls_native_certs::load_native_certs();
             if found.certs.is_empty() {
-                let why = found.errors.first().map_or_else(|| "none found".to_owned(), ToString::to_string);
+                let why = found
+                    .errors
+                    .first()
+                    .map_or_else(|| "none found".to_owned(), ToString::to_string);
                 return Err(TlsSetupError::NoRoots(why));
             }
             store.add_parsable_certificates(found.certs);
@@ -221,7 +279,10 @@ where
 
 /// The handshake's error as rustls words it (an IO error wraps it).
 fn tls_error(error: &std::io::Error) -> String {
-    match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         Some(tls) => tls.to_string(),
         None => error.to_string(),
     }
