@@ -396,6 +396,25 @@ impl Status {
                 }
             }
         }
+        let name = "lvs_real_server_certificate_days_left";
+        let _ = write!(
+            out,
+            "# HELP {name} whole days until the TLS certificate the latest check saw expires (negative: expired)\n# TYPE {name} gauge\n"
+        );
+        for service in &self.services {
+            for server in &service.servers {
+                let Some(days) = server.last_check.as_ref().and_then(|c| c.certificate_days_left) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    out,
+                    "{name}{{service=\"{}\",server=\"{}\",address=\"{}\"}} {days}",
+                    label(&service.name),
+                    label(&server.name),
+                    endpoint(server.address, server.port),
+                );
+            }
+        }
         type ServiceValue = fn(&ServiceStatus) -> u64;
         let service_families: [(&str, ServiceValue); 3] = [
             ("lvs_virtual_service_connections_total", |s| s.connections),
@@ -452,10 +471,21 @@ mod tests {
         let b = plan.services[0].servers[1].at;
         let health = HashMap::from([(a, Health::In { weight: 3 }), (b, Health::Out)]);
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
-        let checks = HashMap::from([(
-            b,
-            LastCheck::new(now - Duration::from_secs(2), Err(Failure::ConnectTimeout)),
-        )]);
+        let page_failed = Failure::Named {
+            check: "page".to_owned(),
+            failure: Box::new(Failure::Status(503)),
+        };
+        let checks = HashMap::from([
+            (
+                b,
+                LastCheck::new(now - Duration::from_secs(2), Err(page_failed))
+                    .with_certificate(Some(now - Duration::from_secs(86_400 * 3 + 5))),
+            ),
+            (
+                a,
+                LastCheck::new(now, Ok(())).with_certificate(Some(now + Duration::from_secs(86_400 * 30 + 5))),
+            ),
+        ]);
         let status = Status::build(StatusInputs {
             plan: &plan,
             health: &health,
@@ -467,7 +497,11 @@ mod tests {
         let servers = &status.services[0].servers;
         assert_eq!(servers[0].health, ServerHealth::Up);
         assert_eq!(servers[1].health, ServerHealth::Down);
-        assert_eq!(servers[1].last_check.as_ref().map(|c| c.seconds_ago), Some(2.0));
+        let last = servers[1].last_check.as_ref().expect("checked");
+        assert_eq!(last.seconds_ago, 2.0);
+        assert_eq!(last.failed_check.as_deref(), Some("page"));
+        assert_eq!(last.certificate_days_left, Some(-3));
+        assert_eq!(servers[0].last_check.as_ref().and_then(|c| c.certificate_days_left), Some(30));
         let json = serde_json::to_value(&status).expect("json");
         assert_eq!(json["services"][0]["servers"][1]["health"], "down");
         assert_eq!(json["services"][0]["servers"][0]["address"], "10.0.0.2");
@@ -479,11 +513,18 @@ mod tests {
             text.contains("virtual web TCP 192.0.2.1:80 wlc connections 0"),
             "{text}"
         );
-        assert!(text.contains("connect timed out (2.0 s ago)"), "{text}");
+        assert!(
+            text.contains("last check: check page: HTTP status 503 (2.0 s ago; certificate: -3 days left)"),
+            "{text}"
+        );
         let metrics = status.render_metrics();
         assert!(
             metrics.contains("lvs_real_server_up{service=\"web\",server=\"a\",address=\"10.0.0.2:80\"} 1")
         );
         assert!(!metrics.contains("lvs_real_server_weight{service=\"web\",server=\"b\""));
+        assert!(
+            metrics.contains("lvs_real_server_certificate_days_left{service=\"web\",server=\"a\",address=\"10.0.0.2:80\"} 30"),
+            "{metrics}"
+        );
     }
 }
