@@ -890,6 +890,22 @@ pub const CHECK_KEYS: &[Key] = &[
             Ok(())
         }),
     ),
+    extension(
+        "dynamic",
+        Kind::Flag,
+        Read::Check(|p, c| {
+            c.dynamic = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "file",
+        Kind::Word,
+        Read::Check(|p, c| {
+            c.file = Some(p.string(2));
+            Ok(())
+        }),
+    ),
 ];
 
 /// The key `name` of `scope`, unless it is an extension and `strict`.

@@ -79,6 +79,60 @@ pub use validate::{validate, Diagnostic, Severity};
 pub use values::inet_aton;
 pub use writer::{quote, unquote, write};
 
+/// A `check` block made of `key = value` entries given one by one (nanny's
+/// `--check` options), read by the same key table and held to the same
+/// rules as a block in a file. An error names the entry it is about; a
+/// warning (a key the type does not read) is returned beside the block.
+pub fn check_block(name: &str, entries: &[&str]) -> Result<(CheckBlock, Vec<String>), String> {
+    if let Some(entry) = entries.iter().find(|e| e.contains(['\n', '\r'])) {
+        return Err(format!("`{entry}`: an entry is one line"));
+    }
+    // The block stands in a virtual block, as in a file: its entries are
+    // lines 3 onwards.
+    const FIRST_LINE: usize = 3;
+    let text = format!(
+        "virtual nanny {{\ncheck {} {{\n{}\n}}\n}}\n",
+        quote(name),
+        entries.join("\n")
+    );
+    let entry_of = |line: Option<usize>| {
+        line.and_then(|line| line.checked_sub(FIRST_LINE))
+            .and_then(|index| entries.get(index))
+    };
+    let parsed = parse_with(&text, &ParseOptions::default()).map_err(|error| {
+        let what = match &error.note {
+            Some(note) => format!("{} ({note})", error.kind),
+            None => error.kind.to_string(),
+        };
+        match entry_of(Some(error.line)) {
+            Some(entry) => format!("`{entry}`: {what}"),
+            None => what,
+        }
+    })?;
+    let mut warnings = Vec::new();
+    for diagnostic in parsed.diagnostics() {
+        let message = match entry_of(diagnostic.line) {
+            Some(entry) => format!("`{entry}`: {}", diagnostic.message),
+            // About the block as a whole (on its header line).
+            None if diagnostic.line == Some(FIRST_LINE - 1) => diagnostic.message,
+            // About the virtual block around it, which is not nanny's.
+            None => continue,
+        };
+        if diagnostic.severity == Severity::Error {
+            return Err(message);
+        }
+        warnings.push(message);
+    }
+    let check = parsed
+        .config
+        .virtual_services
+        .into_iter()
+        .next()
+        .and_then(|vs| vs.checks.into_iter().next())
+        .ok_or_else(|| "no check block was read".to_owned())?;
+    Ok((check, warnings))
+}
+
 /// Where Piranha keeps the file.
 pub const DEFAULT_PATH: &str = "/etc/sysconfig/ha/lvs.cf";
 

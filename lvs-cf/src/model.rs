@@ -373,6 +373,7 @@ keyword_enum!(CheckType {
     Pop3 = "pop3",
     Ping = "ping",
     Program = "program",
+    File = "file",
 });
 keyword_enum!(HttpMethod { Get = "GET", Head = "HEAD" });
 keyword_enum!(HttpVersion { Http10 = "1.0", Http11 = "1.1" });
@@ -426,6 +427,8 @@ pub enum CheckType {
     Ping,
     /// A program's exit status and output.
     Program,
+    /// A file's content: `up`, `down` or a weight.
+    File,
 }
 
 impl CheckType {
@@ -626,6 +629,11 @@ pub struct CheckBlock {
     pub answer: Option<String>,
     /// `command` (program): `%h` and `%p` become the address and port.
     pub command: Option<String>,
+    /// `dynamic` (program): the exit status sets the weight, as keepalived's
+    /// `misc_dynamic`: 0 up, 1 down, 2 to 255 up at weight status - 2.
+    pub dynamic: bool,
+    /// `file` (file): the file whose content says `up`, `down` or a weight.
+    pub file: Option<String>,
 }
 
 impl CheckBlock {
@@ -661,6 +669,8 @@ impl CheckBlock {
             rcode: Rcode::NoError,
             answer: None,
             command: None,
+            dynamic: false,
+            file: None,
         }
     }
 }

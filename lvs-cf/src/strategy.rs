@@ -195,8 +195,9 @@ pub fn check_block(index: usize) -> BoxedStrategy<CheckBlock> {
         option::of(plain_string()),
     )
         .boxed();
-    (head, http, tls, dns)
-        .prop_map(move |(head, http, tls, dns)| {
+    let local = (any::<bool>(), option::of(plain_string())).boxed();
+    (head, http, tls, dns, local)
+        .prop_map(move |(head, http, tls, dns, local)| {
             let (kind, address, port, with_source, timeout, send, expect, use_regex) = head;
             let (method, path, host, status, body, digest, http_version) = http;
             let (sni, verify, ca_file, client, tls_min, starttls) = tls;
@@ -237,6 +238,10 @@ pub fn check_block(index: usize) -> BoxedStrategy<CheckBlock> {
             check.answer = answer;
             check.command =
                 command.or_else(|| (kind == CheckType::Program).then(|| "/bin/true %h".to_owned()));
+            (check.dynamic, check.file) = local;
+            if kind == CheckType::File && check.file.is_none() {
+                check.file = Some("/run/lvs/state".to_owned());
+            }
             check
         })
         .boxed()

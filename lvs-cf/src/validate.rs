@@ -471,6 +471,7 @@ impl Validator {
             let required = match check.kind {
                 CheckType::Dns => check.query.is_none().then_some("query"),
                 CheckType::Program => check.command.is_none().then_some("command"),
+                CheckType::File => check.file.is_none().then_some("file"),
                 _ => None,
             };
             if let Some(key) = required {
@@ -506,6 +507,7 @@ impl Validator {
                 ("client_key", &check.client_key),
                 ("answer", &check.answer),
                 ("command", &check.command),
+                ("file", &check.file),
             ] {
                 if let Some(value) = value {
                     self.plain(line(key), || format!("{what}: `{key}`"), value);
@@ -568,8 +570,9 @@ pub(crate) fn check_reads(check: &CheckBlock, key: &str) -> bool {
     let kind = check.kind;
     let tls = kind.is_tls() || (kind.is_mail() && check.starttls);
     match key {
-        "type" | "address" | "source" | "timeout" => true,
-        "port" => kind != Ping && kind != Program,
+        "type" | "timeout" => true,
+        "address" | "source" => kind != File,
+        "port" => !matches!(kind, Ping | Program | File),
         "send" | "send_hex" => matches!(kind, Tcp | Udp),
         "expect" | "expect_hex" => matches!(kind, Tcp | Udp | Program) || kind.is_mail(),
         "use_regex" => matches!(kind, Tcp | Udp) || kind.is_mail(),
@@ -579,7 +582,8 @@ pub(crate) fn check_reads(check: &CheckBlock, key: &str) -> bool {
         "sni" | "verify" | "ca_file" | "client_cert" | "client_key" | "tls_min" => tls,
         "starttls" => kind.is_mail(),
         "query" | "record" | "transport" | "rcode" | "answer" => kind == Dns,
-        "command" => kind == Program,
+        "command" | "dynamic" => kind == Program,
+        "file" => kind == File,
         _ => false,
     }
 }

@@ -296,10 +296,17 @@ pub(crate) fn write_check(w: &mut String, outer: &str, i: &str, check: &CheckBlo
     if check.rcode != defaults.rcode {
         entry(w, i, "rcode", check.rcode);
     }
-    for (key, value) in [("answer", &check.answer), ("command", &check.command)] {
+    for (key, value) in [
+        ("answer", &check.answer),
+        ("command", &check.command),
+        ("file", &check.file),
+    ] {
         if let Some(value) = value {
             entry(w, i, key, quote(value));
         }
+    }
+    if check.dynamic {
+        entry(w, i, "dynamic", 1);
     }
     let _ = writeln!(w, "{outer}}}");
 }

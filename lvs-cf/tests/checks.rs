@@ -161,3 +161,25 @@ fn check_blocks_are_extensions() {
     let error = parse_with(&service(" check a {\n }"), &ParseOptions::strict()).expect_err("strict");
     assert!(error.to_string().contains("lvs-rs extension"), "{error}");
 }
+
+#[test]
+fn a_check_block_from_entries_reads_as_one_in_a_file() {
+    let (check, warnings) =
+        check_block("opts", &["type = https", "path = /healthz", "status = [ 200 ]"]).expect("valid");
+    assert_eq!(check.kind, CheckType::Https);
+    assert_eq!(check.path.as_deref(), Some("/healthz"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (_, warnings) = check_block("opts", &["type = ping", "path = /x"]).expect("valid");
+    assert_eq!(
+        warnings,
+        ["`path = /x`: check `opts` of `nanny`: `type = ping` does not read `path`"]
+    );
+    assert_eq!(
+        check_block("opts", &["type = dns", "record = AXFR"]).expect_err("bad record"),
+        "`record = AXFR`: invalid argument (`record` is one of: A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, CAA)"
+    );
+    assert!(check_block("opts", &["type = dns"])
+        .expect_err("no query")
+        .contains("needs `query`"));
+    assert!(check_block("opts", &["port = 1\nweight = 2"]).is_err());
+}

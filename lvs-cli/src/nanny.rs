@@ -126,6 +126,11 @@ pub struct NannyArgs {
     /// -t, which then only bounds each check (an lvs-rs extension).
     #[arg(long = "check-interval", value_name = "SECONDS")]
     pub check_interval: Option<f64>,
+    /// One key of an lvs.cf `check` block (`type=https`, `path=/healthz`,
+    /// `ca_file=/etc/ssl/ca.pem`...; repeat for each key): the check runs
+    /// instead of -s/-x/-e (an lvs-rs extension; see lvs.cf(5)).
+    #[arg(long = "check", value_name = "KEY=VALUE")]
+    pub check: Vec<String>,
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -191,10 +196,29 @@ pub fn main(args: NannyArgs) -> ExitCode {
             lvs_core::check::translate_escapes(s)
         }
     };
-    let check = if let Some(command) = &args.send_program {
+    let check = if !args.check.is_empty() {
+        if args.send.is_some() || args.expect.is_some() || args.send_program.is_some() {
+            return fail("--check replaces -s, -x and -e: give one or the other");
+        }
+        let entries: Vec<&str> = args.check.iter().map(String::as_str).collect();
+        let block = match lvs_cf::check_block("nanny", &entries) {
+            Ok((block, warnings)) => {
+                for warning in warnings {
+                    log.line(&format!("--check {warning}"));
+                }
+                block
+            }
+            Err(why) => return fail(&format!("--check {why}")),
+        };
+        match lvs_core::director::block_probe(&block) {
+            Ok(probe) => Check::All(vec![probe]),
+            Err(why) => return fail(&format!("--check: {why}")),
+        }
+    } else if let Some(command) = &args.send_program {
         Check::Program {
             command: command.clone(),
             expect: args.expect.clone(),
+            dynamic: false,
         }
     } else {
         let default = lvs_core::check::web_default(args.port, args.udp)

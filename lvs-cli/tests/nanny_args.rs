@@ -96,3 +96,92 @@ fn help_lists_piranhas_options() {
         assert!(help.contains(option), "{option} is not in --help");
     }
 }
+
+/// `--check KEY=VALUE`: the keys of an lvs.cf check block, read and
+/// refused as in a file.
+#[test]
+fn check_options_are_check_block_keys() {
+    let base = [
+        "--lvs",
+        "-h",
+        "127.0.0.1",
+        "-V",
+        "192.0.2.1",
+        "-n",
+        "--test-start",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        nanny(&args)
+    };
+    let out = with(&["--check", "type=gopher"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .starts_with("nanny: --check `type=gopher`: invalid argument (`type` is one of: tcp, udp, http"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with(&["--check", "type=dns"]);
+    assert!(stderr(&out).contains("needs `query`"), "{}", stderr(&out));
+    let out = with(&["--check", "type=http", "-s", "GET /"]);
+    assert_eq!(
+        stderr(&out),
+        "nanny: --check replaces -s, -x and -e: give one or the other\n"
+    );
+
+    // A working one: an HTTP check of a server that answers 200 on /ok only.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 1024];
+            let read = stream.read(&mut request).unwrap_or(0);
+            let status = if request[..read].starts_with(b"GET /ok ") {
+                "200 OK"
+            } else {
+                "404 Not Found"
+            };
+            let _ = write!(stream, "HTTP/1.0 {status}\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let dir = testkit::TempDir::new("nanny-check");
+    // nanny's log for `path`, once it holds `until` (at most 10 s).
+    let run = |path: &str, until: &str| {
+        let log = dir.0.join(format!("nanny{}.log", path.replace('/', "-")));
+        let out = std::fs::File::create(&log).expect("log");
+        let mut child = Command::new(NANNY)
+            .args(base)
+            .args([
+                "-p",
+                &port,
+                "-t",
+                "1",
+                "-v",
+                "--check",
+                "type=http",
+                "--check",
+                &format!("path={path}"),
+            ])
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("start nanny");
+        let started = std::time::Instant::now();
+        let text = || std::fs::read_to_string(&log).unwrap_or_default();
+        while !text().contains(until) && started.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        text()
+    };
+    let up = run("/ok", "available");
+    assert!(up.contains(&format!("making 127.0.0.1:{port} available")), "{up}");
+    let down = run("/missing", "HTTP status 404");
+    assert!(down.contains("check nanny: HTTP status 404"), "{down}");
+    assert!(!down.contains("available"), "{down}");
+}

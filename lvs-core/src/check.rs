@@ -156,6 +156,15 @@ pub enum Check {
         command: String,
         /// Its exact output, when it must print something.
         expect: Option<String>,
+        /// The exit status sets the weight, as keepalived's `misc_dynamic`:
+        /// 0 up, 1 down, 2 to 255 up at weight status - 2.
+        dynamic: bool,
+    },
+    /// A file's content decides: `up`, `down`, or a number that is the
+    /// server's weight. A file that cannot be read is a failure.
+    File {
+        /// The file.
+        path: PathBuf,
     },
     /// An HTTP request, over TLS when [`HttpCheck::tls`] says so.
     Http(Box<HttpCheck>),
@@ -423,6 +432,8 @@ pub enum Failure {
     Dns(String),
     /// The mail server's greeting or reply was not the one expected.
     Greeting(String),
+    /// A file check's file says down, or cannot be read or understood.
+    File(String),
     /// One of several checks failed.
     Named {
         /// The check block's name.
@@ -452,6 +463,7 @@ impl fmt::Display for Failure {
             Failure::TlsSetup(why) => write!(f, "TLS settings unusable: {why}"),
             Failure::Dns(why) => write!(f, "DNS answer: {why}"),
             Failure::Greeting(why) => write!(f, "unexpected greeting: {why}"),
+            Failure::File(why) => write!(f, "state file: {why}"),
             Failure::Named { check, failure } => write!(f, "check {check}: {failure}"),
         }
     }

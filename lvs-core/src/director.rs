@@ -226,6 +226,7 @@ fn service_check(vs: &VirtualService) -> Result<Check, PlanError> {
         return Ok(Check::Program {
             command: program.value.clone(),
             expect: vs.expect.as_ref().map(|e| e.value.clone()),
+            dynamic: false,
         });
     }
     let udp = vs.protocol == lvs_cf::Protocol::Udp;
@@ -256,20 +257,25 @@ fn blocks_check(vs: &VirtualService, blocks: &[CheckBlock]) -> Result<Check, Pla
     let probes = blocks
         .iter()
         .map(|block| {
-            let check = block_check(block).map_err(|why| PlanError::BadCheck {
+            block_probe(block).map_err(|why| PlanError::BadCheck {
                 service: vs.name.clone(),
                 check: block.name.clone(),
                 why,
-            })?;
-            let mut probe = Probe::new(block.name.clone(), check);
-            probe.address = block.address;
-            probe.port = block.port;
-            probe.source = block.source;
-            probe.timeout = block.timeout.map(|t| t.as_duration());
-            Ok(probe)
+            })
         })
         .collect::<Result<Vec<_>, PlanError>>()?;
     Ok(Check::All(probes))
+}
+
+/// One `check` block as a server runs it: its check, named, with its own
+/// address, port, source and timeout.
+pub fn block_probe(block: &CheckBlock) -> Result<Probe, String> {
+    let mut probe = Probe::new(block.name.clone(), block_check(block)?);
+    probe.address = block.address;
+    probe.port = block.port;
+    probe.source = block.source;
+    probe.timeout = block.timeout.map(|t| t.as_duration());
+    Ok(probe)
 }
 
 /// The check one `check` block describes, as the planner gives it to a
@@ -357,6 +363,10 @@ pub fn block_check(block: &CheckBlock) -> Result<Check, String> {
                 Some(Payload::Hex(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
                 None => None,
             },
+            dynamic: block.dynamic,
+        },
+        CheckType::File => Check::File {
+            path: block.file.clone().ok_or("`type = file` needs `file`")?.into(),
         },
     })
 }

@@ -82,6 +82,10 @@ pub enum NannyEvent {
         /// Whether it passed.
         up: bool,
     },
+    /// A check passed and set the server's weight (keepalived's
+    /// `misc_dynamic`, or a file check's number): from now on the weight
+    /// the machine works towards, in place of the configured one.
+    Weighed(u32),
     /// The load monitor's 1-minute load average, if it could be read.
     Load(Option<f64>),
     /// Forced down (SIGUSR1), forced up (SIGUSR2), back to checking (SIGHUP).
@@ -133,6 +137,8 @@ pub struct Nanny {
     checks: u64,
     weight: u32,
     forced: Forced,
+    /// The weight a check set, when one did ([`NannyEvent::Weighed`]).
+    dynamic: Option<u32>,
 }
 
 impl Nanny {
@@ -147,6 +153,7 @@ impl Nanny {
             checks: 0,
             weight: 0,
             forced: Forced::No,
+            dynamic: None,
             config,
         }
     }
@@ -185,7 +192,18 @@ impl Nanny {
     pub fn handle(&mut self, event: NannyEvent) -> Vec<NannyAction> {
         let mut actions = Vec::new();
         match event {
-            NannyEvent::Checked { .. } if self.forced != Forced::No => {}
+            NannyEvent::Checked { .. } | NannyEvent::Weighed(_) if self.forced != Forced::No => {}
+            NannyEvent::Weighed(weight) => {
+                let was_full = self.active && self.weight >= self.wanted();
+                self.dynamic = Some(weight);
+                if self.active && (was_full || self.weight > weight) && self.weight != weight {
+                    // A weight a check sets applies at once; only a server
+                    // coming up starts slow.
+                    self.weight = weight;
+                    actions.push(NannyAction::SetWeight { weight });
+                }
+                return [actions, self.handle(NannyEvent::Checked { up: true })].concat();
+            }
             NannyEvent::Checked { up: true } => {
                 self.checks += 1;
                 self.failures = 0;
@@ -256,11 +274,8 @@ impl Nanny {
         )));
         self.active = true;
         // Slow start begins at W/32 (at least 1; a weight-0 server stays at 0).
-        self.weight = if self.config.weight == 0 {
-            0
-        } else {
-            (self.config.weight >> 5).max(1)
-        };
+        let wanted = self.wanted();
+        self.weight = if wanted == 0 { 0 } else { (wanted >> 5).max(1) };
         // A quiesced server still has its entry: only its weight changes.
         if self.in_table {
             actions.push(NannyAction::SetWeight { weight: self.weight });
@@ -268,6 +283,11 @@ impl Nanny {
             actions.push(NannyAction::Add { weight: self.weight });
             self.in_table = true;
         }
+    }
+
+    /// The weight the machine works towards: the one a check set, else the configured one.
+    fn wanted(&self) -> u32 {
+        self.dynamic.unwrap_or(self.config.weight)
     }
 
     fn take_down(&mut self, actions: &mut Vec<NannyAction>) {
@@ -291,10 +311,10 @@ impl Nanny {
         if !due {
             return;
         }
-        if self.weight < self.config.weight {
-            self.weight = (self.weight.saturating_mul(2)).min(self.config.weight);
+        if self.weight < self.wanted() {
+            self.weight = (self.weight.saturating_mul(2)).min(self.wanted());
             actions.push(NannyAction::SetWeight { weight: self.weight });
-        } else if self.config.load_monitor {
+        } else if self.config.load_monitor && self.dynamic.is_none() {
             actions.push(NannyAction::QueryLoad);
         }
     }
@@ -352,6 +372,59 @@ mod tests {
 
     fn down(n: &mut Nanny) -> Vec<NannyAction> {
         n.handle(NannyEvent::Checked { up: false })
+    }
+
+    fn weights(actions: &[NannyAction]) -> Vec<u32> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                NannyAction::Add { weight } | NannyAction::SetWeight { weight } => Some(*weight),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_weight_a_check_sets_applies_at_once_to_a_full_server_and_is_the_slow_starts_goal() {
+        let mut full = Nanny::adopted(config(), "10.0.0.1:80", 64);
+        assert_eq!(weights(&full.handle(NannyEvent::Weighed(5))), [5]);
+        assert_eq!(full.weight(), 5);
+        assert!(
+            full.handle(NannyEvent::Weighed(5)).is_empty(),
+            "unchanged: nothing to do"
+        );
+        assert_eq!(
+            weights(&full.handle(NannyEvent::Weighed(200))),
+            [200],
+            "above the configured weight too"
+        );
+        // A check that passes without a weight keeps the last one set.
+        assert!(up(&mut full).is_empty());
+        assert_eq!(full.weight(), 200);
+
+        // A server coming up starts slow towards the weight set.
+        let mut fresh = Nanny::new(config(), "10.0.0.2:80");
+        assert_eq!(weights(&fresh.handle(NannyEvent::Weighed(128))), [4]);
+        let mut seen = vec![fresh.weight()];
+        for _ in 0..20 {
+            seen.extend(weights(&up(&mut fresh)));
+        }
+        assert_eq!(seen, [4, 8, 16, 32, 64, 128]);
+
+        // A lower weight mid slow start applies at once.
+        let mut starting = Nanny::new(config(), "10.0.0.3:80");
+        for _ in 0..3 {
+            up(&mut starting);
+        }
+        assert!((2..64).contains(&starting.weight()), "{}", starting.weight());
+        assert_eq!(weights(&starting.handle(NannyEvent::Weighed(1))), [1]);
+
+        // Forced states ignore it, and a failure still takes the server out.
+        let mut forced = Nanny::adopted(config(), "10.0.0.4:80", 64);
+        forced.handle(NannyEvent::ForceUp);
+        assert!(forced.handle(NannyEvent::Weighed(3)).is_empty());
+        forced.handle(NannyEvent::Unforce);
+        assert!(down(&mut forced).contains(&NannyAction::Remove));
     }
 
     #[test]

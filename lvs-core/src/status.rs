@@ -483,7 +483,8 @@ mod tests {
             ),
             (
                 a,
-                LastCheck::new(now, Ok(())).with_certificate(Some(now + Duration::from_secs(86_400 * 30 + 5))),
+                LastCheck::new(now, Ok(()))
+                    .with_certificate(Some(now + Duration::from_secs(86_400 * 30 + 5))),
             ),
         ]);
         let status = Status::build(StatusInputs {
@@ -501,7 +502,13 @@ mod tests {
         assert_eq!(last.seconds_ago, 2.0);
         assert_eq!(last.failed_check.as_deref(), Some("page"));
         assert_eq!(last.certificate_days_left, Some(-3));
-        assert_eq!(servers[0].last_check.as_ref().and_then(|c| c.certificate_days_left), Some(30));
+        assert_eq!(
+            servers[0]
+                .last_check
+                .as_ref()
+                .and_then(|c| c.certificate_days_left),
+            Some(30)
+        );
         let json = serde_json::to_value(&status).expect("json");
         assert_eq!(json["services"][0]["servers"][1]["health"], "down");
         assert_eq!(json["services"][0]["servers"][0]["address"], "10.0.0.2");

@@ -145,12 +145,12 @@ impl NannyWatch {
         let mut machine = Nanny::new(self.options.config, self.options.target.to_string());
         let mut ticker = tokio::time::interval(self.options.config.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut pending: Option<tokio::task::JoinHandle<Result<(), Failure>>> = None;
+        let mut pending: Option<tokio::task::JoinHandle<lvs_health::run::Outcome>> = None;
         loop {
             tokio::select! {
                 _ = ticker.tick(), if pending.is_none() => {
                     let (check, target, limit) = (self.options.check.clone(), self.options.target, self.options.timeout);
-                    pending = Some(tokio::spawn(async move { lvs_health::run::run(&check, target, limit).await }));
+                    pending = Some(tokio::spawn(async move { lvs_health::run::run_noting(&check, target, limit).await }));
                 }
                 result = async {
                     match pending.as_mut() {
@@ -159,12 +159,13 @@ impl NannyWatch {
                     }
                 } => {
                     pending = None;
-                    let result = result.unwrap_or_else(|e| Err(Failure::Program(e.to_string())));
-                    match &result {
+                    let outcome = result
+                        .unwrap_or_else(|e| lvs_health::run::Outcome::of(Err(Failure::Program(e.to_string()))));
+                    match &outcome.result {
                         Ok(()) => self.log.debug(&format!("{} is up", self.options.target)),
                         Err(why) => self.log.debug(&format!("{} is down: {why}", self.options.target)),
                     }
-                    let actions = machine.handle(NannyEvent::Checked { up: result.is_ok() });
+                    let actions = machine.handle(outcome.event());
                     self.perform(&mut machine, actions).await;
                 }
                 command = self.commands.recv() => match command {

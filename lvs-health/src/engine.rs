@@ -353,11 +353,11 @@ impl Feeder {
 
     /// A check ended with `outcome`.
     fn checked(&mut self, outcome: Outcome) -> Flow {
-        let up = outcome.result.is_ok();
+        let event = outcome.event();
         let last = LastCheck::new(std::time::SystemTime::now(), outcome.result)
             .with_certificate(outcome.certificate_expires);
         self.board.insert(self.id, last);
-        let actions = self.machine.handle(NannyEvent::Checked { up });
+        let actions = self.machine.handle(event);
         self.pass(actions)
     }
 

@@ -22,14 +22,28 @@ pub struct Outcome {
     /// When the server's TLS certificate expires, for checks that saw one
     /// (the earliest, when several did).
     pub certificate_expires: Option<SystemTime>,
+    /// The weight a passing check set (a dynamic program's exit status, a
+    /// file's number); the lowest, when several did.
+    pub weight: Option<u32>,
 }
 
 impl Outcome {
+    /// What the outcome tells a server's nanny machine: passed (at the
+    /// weight the check set, if it set one) or failed.
+    pub fn event(&self) -> lvs_core::nanny::NannyEvent {
+        use lvs_core::nanny::NannyEvent;
+        match (&self.result, self.weight) {
+            (Ok(()), Some(weight)) => NannyEvent::Weighed(weight),
+            (result, _) => NannyEvent::Checked { up: result.is_ok() },
+        }
+    }
+
     /// The outcome of a check that saw no certificate.
     pub fn of(result: Result<(), Failure>) -> Outcome {
         Outcome {
             result,
             certificate_expires: None,
+            weight: None,
         }
     }
 }
@@ -38,9 +52,14 @@ impl Outcome {
 #[derive(Debug, Default)]
 pub(crate) struct Notes {
     pub(crate) certificate_expires: Option<SystemTime>,
+    pub(crate) weight: Option<u32>,
 }
 
 impl Notes {
+    fn weight(&mut self, weight: u32) {
+        self.weight = Some(self.weight.map_or(weight, |w| w.min(weight)));
+    }
+
     pub(crate) fn certificate(&mut self, expires: Option<SystemTime>) {
         self.certificate_expires = match (self.certificate_expires, expires) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -59,6 +78,8 @@ pub async fn run_noting(check: &Check, target: SocketAddr, limit: Duration) -> O
     let mut notes = Notes::default();
     let result = one(check, target, None, limit, &mut notes).await;
     Outcome {
+        // A weight stands only for a check that passed.
+        weight: notes.weight.filter(|_| result.is_ok()),
         result,
         certificate_expires: notes.certificate_expires,
     }
@@ -74,7 +95,23 @@ async fn one(
     match check {
         Check::Tcp { send, expect } => tcp(target, source, send.as_deref(), expect.as_ref(), limit).await,
         Check::Udp { send, expect } => udp(target, source, send.as_deref(), expect.as_ref(), limit).await,
-        Check::Program { command, expect } => program(command, target, expect.as_deref(), limit).await,
+        Check::Program {
+            command,
+            expect,
+            dynamic,
+        } => {
+            let weight = program(command, target, expect.as_deref(), *dynamic, limit).await?;
+            if let Some(weight) = weight {
+                notes.weight(weight);
+            }
+            Ok(())
+        }
+        Check::File { path } => {
+            if let Some(weight) = state_file(path).await? {
+                notes.weight(weight);
+            }
+            Ok(())
+        }
         Check::Http(http) => crate::http::run(http, target, source, limit, notes).await,
         Check::Tls(tls) => {
             let stream = connect(target, source, limit).await?;
@@ -272,12 +309,15 @@ pub async fn query_load(command: &str, server: std::net::IpAddr, limit: Duration
     lvs_core::nanny::parse_load(&String::from_utf8_lossy(&output.stdout))
 }
 
+/// Runs a check program: `Ok(Some(weight))` when `dynamic` and its exit
+/// status sets one.
 async fn program(
     command: &str,
     target: SocketAddr,
     expect: Option<&str>,
+    dynamic: bool,
     limit: Duration,
-) -> Result<(), Failure> {
+) -> Result<Option<u32>, Failure> {
     let argv = program_argv(command, target);
     let Some((program, args)) = argv.split_first() else {
         return Err(Failure::Program("empty command".into()));
@@ -314,14 +354,46 @@ async fn program(
         Ok(result) => result,
     };
     let status = status.map_err(|e| Failure::Program(e.to_string()))?;
-    if !status.success() {
-        return Err(Failure::Program(format!("exited with {status}")));
-    }
-    let Some(expect) = expect else { return Ok(()) };
+    // keepalived's misc_dynamic: 0 up, 1 down, 2 to 255 up at weight status - 2.
+    let weight = match status.code() {
+        Some(code @ 2..=255) if dynamic => Some(code as u32 - 2),
+        _ if !status.success() => return Err(Failure::Program(format!("exited with {status}"))),
+        _ => None,
+    };
+    let Some(expect) = expect else { return Ok(weight) };
     let output = output.strip_suffix(b"\n").unwrap_or(&output);
     if output == expect.as_bytes() {
-        Ok(())
+        Ok(weight)
     } else {
         Err(Failure::Mismatch(String::from_utf8_lossy(output).into_owned()))
+    }
+}
+
+/// The most of a state file read: a word or a number.
+const STATE_FILE_BYTES: u64 = 256;
+
+/// A file check: `up`, `down`, or the weight, as the file's first word says.
+async fn state_file(path: &std::path::Path) -> Result<Option<u32>, Failure> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Failure::File(format!("{}: {e}", path.display())))?;
+    let mut text = String::new();
+    file.take(STATE_FILE_BYTES)
+        .read_to_string(&mut text)
+        .await
+        .map_err(|e| Failure::File(format!("{}: {e}", path.display())))?;
+    match text.split_whitespace().next() {
+        Some(word) if word.eq_ignore_ascii_case("up") => Ok(None),
+        Some(word) if word.eq_ignore_ascii_case("down") => {
+            Err(Failure::File(format!("{} says down", path.display())))
+        }
+        Some(word) => match word.parse::<u32>() {
+            Ok(weight) if weight <= 65_535 => Ok(Some(weight)),
+            _ => Err(Failure::File(format!(
+                "{} says {word:?}: neither up, down nor a weight from 0 to 65535",
+                path.display()
+            ))),
+        },
+        None => Err(Failure::File(format!("{} is empty", path.display()))),
     }
 }

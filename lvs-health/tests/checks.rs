@@ -373,6 +373,7 @@ fn check_programs() {
     let program = |command: String, expect: Option<&str>| Check::Program {
         command,
         expect: expect.map(str::to_owned),
+        dynamic: false,
     };
 
     let ok = scripts.script("ok.sh", r#"[ "$1" = 127.0.0.1 ] && [ "$2" = 8080 ] && echo OK"#);
@@ -718,4 +719,111 @@ fn periodic_probes_run_on_their_schedule_until_forgotten() {
             "IPv6 is left to a connect"
         );
     });
+}
+
+/// keepalived's `misc_dynamic`: 0 up, 1 down, 2 to 255 up at weight status - 2.
+#[test]
+fn a_dynamic_programs_exit_status_sets_the_weight() {
+    let scripts = Scripts::new();
+    let target: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
+    let outcome = |code: u8, dynamic: bool| {
+        let command = scripts.script(&format!("exit{code}.sh"), &format!("exit {code}"));
+        let check = Check::Program {
+            command,
+            expect: None,
+            dynamic,
+        };
+        runtime().block_on(lvs_health::run::run_noting(&check, target, LIMIT))
+    };
+    let up = outcome(0, true);
+    assert_eq!((up.result, up.weight), (Ok(()), None));
+    assert!(matches!(outcome(1, true).result, Err(Failure::Program(_))));
+    let weighed = outcome(12, true);
+    assert_eq!((weighed.result, weighed.weight), (Ok(()), Some(10)));
+    assert_eq!(
+        outcome(2, true).weight,
+        Some(0),
+        "2 is weight 0: quiesced, still up"
+    );
+    assert!(
+        matches!(outcome(12, false).result, Err(Failure::Program(_))),
+        "without dynamic, any status but 0 fails"
+    );
+}
+
+/// A state file says up, down or a weight; the engine turns its weights
+/// into table changes at once, without slow start once the server is up.
+#[test]
+fn a_state_file_says_up_down_or_a_weight() {
+    use lvs_core::nanny::{NannyAction, NannyConfig};
+    use lvs_health::engine::{Engine, Update};
+    let dir = testkit::TempDir::new("state-file");
+    let path = dir.0.join("web1.state");
+    let target: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
+    let check = Check::File { path: path.clone() };
+    let outcome = |text: Option<&str>| {
+        match text {
+            Some(text) => std::fs::write(&path, text).expect("write"),
+            None => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        runtime().block_on(lvs_health::run::run_noting(&check, target, LIMIT))
+    };
+    assert_eq!(outcome(Some("up\n")).result, Ok(()));
+    assert_eq!(outcome(Some("UP")).weight, None);
+    assert_eq!(outcome(Some(" 7 \n")).weight, Some(7));
+    for (text, why) in [
+        (Some("down"), "says down"),
+        (Some("maybe"), "neither up, down nor a weight"),
+        (Some("70000"), "neither up, down nor a weight"),
+        (Some(""), "is empty"),
+        (None, "No such file"),
+    ] {
+        match outcome(text).result {
+            Err(Failure::File(message)) => assert!(message.contains(why), "{text:?}: {message}"),
+            other => panic!("{text:?}: expected a state file failure, got {other:?}"),
+        }
+    }
+
+    std::fs::write(&path, "40").expect("write");
+    let server = lvs_health::engine::Server {
+        id: 1,
+        target,
+        check: std::sync::Arc::new(check.clone()),
+        timeout: Duration::from_millis(300),
+        nanny: NannyConfig::piranha(64, Duration::from_millis(50), Duration::from_millis(50)),
+        load_command: None,
+        adopt: Some(64),
+    };
+    let seen = runtime().block_on(async move {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();
+        let engine = Engine::start(vec![server], sender);
+        let mut seen = Vec::new();
+        for then in ["down", ""] {
+            let action = loop {
+                match tokio::time::timeout(Duration::from_secs(3), receiver.recv()).await {
+                    Ok(Some(Update {
+                        action: NannyAction::Log(_),
+                        ..
+                    })) => continue,
+                    Ok(Some(update)) => break Some(update.action),
+                    _ => break None,
+                }
+            };
+            seen.push(action);
+            if !then.is_empty() {
+                std::fs::write(&path, then).expect("write");
+            }
+        }
+        engine.stop();
+        seen
+    });
+    assert_eq!(
+        seen,
+        [
+            Some(NannyAction::SetWeight { weight: 40 }),
+            Some(NannyAction::Remove)
+        ]
+    );
 }
