@@ -110,6 +110,19 @@ async fn follow(client: &Client, id: &str, until: &str) -> Result<(), String> {
     }
 }
 
+/// Selects `option` in the drop-down `id`.
+async fn choose(client: &Client, id: &str, option: &str) -> Result<(), String> {
+    client
+        .find(Locator::XPath(&format!(
+            "//select[@id='{id}']/option[text()='{option}']"
+        )))
+        .await
+        .map_err(|e| format!("no option {option} in #{id}: {e}"))?
+        .click()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 async fn body_text(client: &Client) -> String {
     client
         .find(Locator::Css("body"))
@@ -267,6 +280,40 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
         return Err(format!("the real server list lacks the new servers:\n{listed}"));
     }
 
+    // Checks: an HTTPS check for the whole service, a DNS check of its own
+    // for shop2, and one that cannot work, refused with its reason.
+    follow(client, "checks", "check-list").await?;
+    follow(client, "add-check", "panel").await?;
+    fill(client, "name", "page").await;
+    choose(client, "type", "https").await?;
+    fill(client, "path", "/healthz").await;
+    fill(client, "host", "shop.example").await;
+    fill(client, "status", "[ 200 204 ]").await;
+    fill(client, "timeout", "2.5").await;
+    click(client, "verify").await;
+    choose(client, "tls_min", "1.3").await?;
+    shot(client, "check").await;
+    follow(client, "accept", "check-vs-0").await?;
+    follow(client, "add-check-1", "panel").await?;
+    fill(client, "name", "resolver").await;
+    choose(client, "type", "dns").await?;
+    fill(client, "query", "shop.example").await;
+    choose(client, "record", "AAAA").await?;
+    choose(client, "transport", "tcp").await?;
+    choose(client, "rcode", "NXDOMAIN").await?;
+    follow(client, "accept", "check-1-0").await?;
+    shot(client, "checks").await;
+    follow(client, "add-check-0", "panel").await?;
+    fill(client, "name", "broken").await;
+    choose(client, "type", "dns").await?;
+    follow(client, "accept", "problems").await?;
+    let refused = body_text(client).await;
+    if !refused.contains("needs `query`") {
+        return Err(format!(
+            "a DNS check without a query was not refused with its reason:\n{refused}"
+        ));
+    }
+
     // The file on disk.
     let text = std::fs::read_to_string(config).map_err(|e| e.to_string())?;
     let parsed = lvs_cf::parse(&text).map_err(|e| format!("{e}\n{text}"))?;
@@ -290,8 +337,41 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
     if !(shop.active && shop.port == 443 && shop.persistent == 300 && servers == expected) {
         return Err(format!("lvs.cf is not what the browser entered:\n{text}"));
     }
-    if parsed.config.serial_no != 4 {
-        return Err(format!("three saves should make serial_no 4:\n{text}"));
+    let page = shop
+        .checks
+        .first()
+        .ok_or_else(|| format!("no service check in:\n{text}"))?;
+    let page_ok = shop.checks.len() == 1
+        && page.name == "page"
+        && page.kind == lvs_cf::CheckType::Https
+        && page.path.as_deref() == Some("/healthz")
+        && page.host.as_deref() == Some("shop.example")
+        && page.status.len() == 2
+        && !page.verify
+        && page.tls_min == lvs_cf::TlsVersion::Tls13
+        && page.timeout.map(|t| t.as_duration()) == Some(Duration::from_millis(2500));
+    let resolver = shop.servers[1].checks.first();
+    let resolver_ok = shop.servers[0].checks.is_empty()
+        && resolver.is_some_and(|c| {
+            c.kind == lvs_cf::CheckType::Dns
+                && c.query.as_deref() == Some("shop.example")
+                && c.record == lvs_cf::RecordType::Aaaa
+                && c.transport == lvs_cf::DnsTransport::Tcp
+                && c.rcode == lvs_cf::Rcode::NxDomain
+        });
+    if !(page_ok && resolver_ok) {
+        return Err(format!(
+            "the check blocks are not what the browser entered:\n{text}"
+        ));
+    }
+    if !parsed.diagnostics().is_empty() {
+        return Err(format!(
+            "the saved file has findings: {:?}\n{text}",
+            parsed.diagnostics()
+        ));
+    }
+    if parsed.config.serial_no != 6 {
+        return Err(format!("five saves should make serial_no 6:\n{text}"));
     }
 
     // The other panels, for the screenshots, and the monitoring page.

@@ -17,6 +17,10 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A checkbox, and whether it is set when the file does not say.
     Flag(bool),
+    /// A checkbox whose key is left out of the file while it is at its
+    /// default (a check block's flags: a type that does not read a key
+    /// warns about it, so none is written that is not needed).
+    Switch(bool),
     /// Several tokens as written (`dirs = [ a b ]`).
     Tokens,
 }
@@ -255,6 +259,137 @@ pub const SERVER: &[Field] = &[
     field("weight", "Weight", Kind::Word, ""),
 ];
 
+/// A `check` block's keys (see docs/lvs.cf.md for which type reads which).
+pub const CHECK: &[Field] = &[
+    field(
+        "type",
+        "Type",
+        Kind::Choice(lvs_cf::CheckType::KEYWORDS),
+        "default: tcp",
+    ),
+    field("address", "Check address", Kind::Word, "empty: the server's"),
+    field("port", "Check port", Kind::Word, "empty: the server's"),
+    field(
+        "source",
+        "Source address",
+        Kind::Word,
+        "empty: the kernel's choice",
+    ),
+    field(
+        "timeout",
+        "Timeout",
+        Kind::Word,
+        "seconds; empty: the virtual server's",
+    ),
+    field("send", "Send", Kind::Text, "tcp, udp"),
+    field(
+        "send_hex",
+        "Send (hex)",
+        Kind::Word,
+        "tcp, udp: bytes as hex digits",
+    ),
+    field(
+        "expect",
+        "Expect",
+        Kind::Text,
+        "tcp, udp, mail greetings, program output",
+    ),
+    field("expect_hex", "Expect (hex)", Kind::Word, "tcp, udp"),
+    field(
+        "use_regex",
+        "Expect is a regular expression",
+        Kind::Switch(false),
+        "",
+    ),
+    field(
+        "method",
+        "HTTP method",
+        Kind::Choice(lvs_cf::HttpMethod::KEYWORDS),
+        "http, https",
+    ),
+    field("path", "Path", Kind::Word, "http, https; e.g. /healthz"),
+    field("host", "Host header", Kind::Word, "http, https"),
+    field(
+        "status",
+        "Accepted status codes",
+        Kind::Tokens,
+        "e.g. [ 200 301-302 ]; empty: 200-299",
+    ),
+    field("body", "Body matches", Kind::Word, "a regular expression"),
+    field(
+        "digest",
+        "Body MD5",
+        Kind::Word,
+        "32 hex digits, as genhash prints",
+    ),
+    field(
+        "http_version",
+        "HTTP version",
+        Kind::Choice(lvs_cf::HttpVersion::KEYWORDS),
+        "",
+    ),
+    field(
+        "sni",
+        "TLS server name",
+        Kind::Word,
+        "empty: the host header, else the address",
+    ),
+    field("verify", "Verify the certificate", Kind::Switch(true), ""),
+    field("ca_file", "CA file", Kind::Word, "PEM; empty: the system's roots"),
+    field("client_cert", "Client certificate", Kind::Word, "PEM"),
+    field("client_key", "Client key", Kind::Word, "PEM"),
+    field(
+        "tls_min",
+        "Oldest TLS version",
+        Kind::Choice(lvs_cf::TlsVersion::KEYWORDS),
+        "",
+    ),
+    field("starttls", "STARTTLS", Kind::Switch(false), "smtp, imap, pop3"),
+    field("query", "DNS query", Kind::Word, "dns: the name asked for"),
+    field(
+        "record",
+        "Record type",
+        Kind::Choice(lvs_cf::RecordType::KEYWORDS),
+        "dns",
+    ),
+    field(
+        "transport",
+        "DNS transport",
+        Kind::Choice(lvs_cf::DnsTransport::KEYWORDS),
+        "",
+    ),
+    field(
+        "rcode",
+        "Response code",
+        Kind::Choice(lvs_cf::Rcode::KEYWORDS),
+        "dns",
+    ),
+    field(
+        "answer",
+        "Answer",
+        Kind::Word,
+        "dns: a value one record must have",
+    ),
+    field(
+        "command",
+        "Command",
+        Kind::Word,
+        "program: %h and %p are the server's address and port",
+    ),
+    field(
+        "dynamic",
+        "Exit status sets the weight",
+        Kind::Switch(false),
+        "program: 2-255 is weight status - 2",
+    ),
+    field(
+        "file",
+        "State file",
+        Kind::Word,
+        "file: says up, down or a weight",
+    ),
+];
+
 /// The suffix of the second input of an address-and-device field.
 pub const DEVICE_SUFFIX: &str = "__device";
 
@@ -272,7 +407,7 @@ pub fn shown(field: &Field, entries: &[Entry]) -> (String, String) {
             let (ip, device) = value.split_once(' ').unwrap_or((value, ""));
             (ip.to_owned(), lvs_cf::unquote(device.trim()).to_owned())
         }
-        Kind::Flag(default) => {
+        Kind::Flag(default) | Kind::Switch(default) => {
             let on = value.map_or(default, |v| v.trim() != "0");
             (if on { "1" } else { "0" }.to_owned(), String::new())
         }
@@ -286,6 +421,10 @@ pub fn submitted(field: &Field, form: &std::collections::HashMap<String, String>
     let text = input(field.key);
     match field.kind {
         Kind::Flag(_) => Some(if text.is_empty() || text == "0" { "0" } else { "1" }.to_owned()),
+        Kind::Switch(default) => {
+            let on = !(text.is_empty() || text == "0");
+            (on != default).then(|| if on { "1" } else { "0" }.to_owned())
+        }
         _ if matches!(field.kind, Kind::AddressAndDevice) => {
             let device = input(&format!("{}{DEVICE_SUFFIX}", field.key));
             match (text.is_empty(), device.is_empty()) {
@@ -417,10 +556,18 @@ mod tests {
             .chain(lvs_cf::keys::SERVER_KEYS)
         {
             // Blocks are panels of their own; the tool counts serial_no.
-            if ["virtual", "failover", "server", "serial_no"].contains(&key.name) {
+            if ["virtual", "failover", "server", "check", "serial_no"].contains(&key.name) {
                 continue;
             }
             assert!(all.contains(&key.name), "no field for {}", key.name);
+        }
+        // A check block's panel has a field for each of its keys.
+        for key in lvs_cf::keys::CHECK_KEYS {
+            assert!(
+                CHECK.iter().any(|f| f.key == key.name),
+                "no check field for {}",
+                key.name
+            );
         }
     }
 }

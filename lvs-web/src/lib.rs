@@ -136,6 +136,13 @@ pub fn router(app: Shared) -> Router {
         .route("/virtual/{b}/servers/{s}", get(show).post(change))
         .route("/virtual/{b}/servers/{s}/delete", post(change))
         .route("/virtual/{b}/servers/{s}/toggle", post(change))
+        .route("/virtual/{b}/checks", get(checks_list))
+        .route("/virtual/{b}/checks/new", get(show).post(change))
+        .route("/virtual/{b}/checks/{c}", get(show).post(change))
+        .route("/virtual/{b}/checks/{c}/delete", post(change))
+        .route("/virtual/{b}/servers/{s}/checks/new", get(show).post(change))
+        .route("/virtual/{b}/servers/{s}/checks/{c}", get(show).post(change))
+        .route("/virtual/{b}/servers/{s}/checks/{c}/delete", post(change))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(middleware::from_fn(security_headers))
@@ -494,7 +501,9 @@ enum Route {
     Panel(pages::Panel),
     /// A new virtual block, or a new server of block `b`.
     New { server_of: Option<usize> },
-    /// Deleting or switching a block or a server.
+    /// A new check block of block `b`, or of its server `s`.
+    NewCheck { b: usize, s: Option<usize> },
+    /// Deleting or switching a block or a server; deleting a check block.
     List(Place, ListChange),
 }
 
@@ -528,6 +537,42 @@ impl Route {
                 s: index(s)?,
                 new: false,
             }),
+            ["virtual", b, "checks", "new"] => Route::NewCheck {
+                b: index(b)?,
+                s: None,
+            },
+            ["virtual", b, "servers", s, "checks", "new"] => Route::NewCheck {
+                b: index(b)?,
+                s: Some(index(s)?),
+            },
+            ["virtual", b, "checks", c] => Route::Panel(Panel::Check {
+                b: index(b)?,
+                s: None,
+                c: index(c)?,
+                new: false,
+            }),
+            ["virtual", b, "servers", s, "checks", c] => Route::Panel(Panel::Check {
+                b: index(b)?,
+                s: Some(index(s)?),
+                c: index(c)?,
+                new: false,
+            }),
+            ["virtual", b, "checks", c, "delete"] => Route::List(
+                Place::Check {
+                    block: index(b)?,
+                    server: None,
+                    check: index(c)?,
+                },
+                ListChange::Delete,
+            ),
+            ["virtual", b, "servers", s, "checks", c, "delete"] => Route::List(
+                Place::Check {
+                    block: index(b)?,
+                    server: Some(index(s)?),
+                    check: index(c)?,
+                },
+                ListChange::Delete,
+            ),
             ["virtual", b, "servers", s, change] => Route::List(
                 Place::Server(index(b)?, index(s)?),
                 match *change {
@@ -581,7 +626,41 @@ async fn show(ctx: Ctx, route: Route, Query(query): Query<FormData>) -> Response
             }
             Err(page) => page,
         },
+        Route::NewCheck { b, s } => match load(app, session) {
+            Ok(mut document) => match add_check(&mut document, b, s) {
+                Some(panel) => Page::new("virtual", session).panel(panel, &document, &[], None),
+                None => Page::new("virtual", session).missing(),
+            },
+            Err(page) => page,
+        },
         Route::List(..) => (StatusCode::METHOD_NOT_ALLOWED, "not a page").into_response(),
+    }
+}
+
+/// Adds a check block to block `b` (or to its server `s`); the panel that
+/// edits it, or `None` when they do not exist.
+fn add_check(document: &mut Document, b: usize, s: Option<usize>) -> Option<pages::Panel> {
+    let block = document.blocks.get_mut(b)?;
+    let checks = match s {
+        Some(s) => &mut block.servers.get_mut(s)?.checks,
+        None => &mut block.checks,
+    };
+    let c = checks.len();
+    checks.push(lvs_cf::edit::CheckEntries {
+        name: String::new(),
+        entries: Vec::new(),
+    });
+    Some(pages::Panel::Check { b, s, c, new: true })
+}
+
+async fn checks_list(ctx: Ctx, UrlPath(b): UrlPath<usize>, Query(saved): Query<Saved>) -> Response {
+    let Ctx { app, session } = &ctx;
+    match load(app, session) {
+        Ok(document) if b < document.blocks.len() => {
+            Page::new("virtual", session).checks_list(&document, b, saved.saved.as_deref())
+        }
+        Ok(_) => Page::new("virtual", session).missing(),
+        Err(page) => page,
     }
 }
 
@@ -609,9 +688,24 @@ async fn change(ctx: Ctx, route: Route, Form(form): Form<FormData>) -> Response 
             let next = format!("/virtual/{}/servers", panel.place().block().unwrap_or(0));
             save_panel(app, session, panel, document, form, &next, Checked::Already).await
         }
+        Route::NewCheck { b, s } => {
+            let mut document = match load(app, session) {
+                Ok(document) => document,
+                Err(page) => return page,
+            };
+            if let Some(page) = stale(&document, &form, session) {
+                return page;
+            }
+            let Some(panel) = add_check(&mut document, b, s) else {
+                return Page::new("virtual", session).missing();
+            };
+            let next = format!("/virtual/{b}/checks");
+            save_panel(app, session, panel, document, form, &next, Checked::Already).await
+        }
         Route::List(place, what) => {
             let next = match place {
                 Place::Server(b, _) => format!("/virtual/{b}/servers"),
+                Place::Check { block, .. } => format!("/virtual/{block}/checks"),
                 _ => "/virtual".to_owned(),
             };
             list_change(app, session, &form, &next, |d| match (place, what) {
@@ -954,6 +1048,42 @@ mod tests {
         assert_eq!(
             Route::of("/virtual/1/servers/2/toggle"),
             Some(Route::List(Place::Server(1, 2), ListChange::Toggle))
+        );
+        for panel in [
+            Panel::Check {
+                b: 1,
+                s: None,
+                c: 2,
+                new: false,
+            },
+            Panel::Check {
+                b: 1,
+                s: Some(3),
+                c: 0,
+                new: false,
+            },
+        ] {
+            assert_eq!(
+                Route::of(&panel.url()),
+                Some(Route::Panel(panel)),
+                "{}",
+                panel.url()
+            );
+        }
+        assert_eq!(
+            Route::of("/virtual/1/servers/3/checks/new"),
+            Some(Route::NewCheck { b: 1, s: Some(3) })
+        );
+        assert_eq!(
+            Route::of("/virtual/1/checks/0/delete"),
+            Some(Route::List(
+                Place::Check {
+                    block: 1,
+                    server: None,
+                    check: 0
+                },
+                ListChange::Delete
+            ))
         );
         assert_eq!(Route::of("/virtual/x"), None);
         assert_eq!(Route::of("/virtual/1/servers/2/rename"), None);

@@ -77,9 +77,25 @@ pub fn login(error: Option<&str>) -> Html<String> {
 pub enum Panel {
     Global,
     Redundancy,
-    Virtual { b: usize, new: bool },
-    Scripts { b: usize },
-    Server { b: usize, s: usize, new: bool },
+    Virtual {
+        b: usize,
+        new: bool,
+    },
+    Scripts {
+        b: usize,
+    },
+    Server {
+        b: usize,
+        s: usize,
+        new: bool,
+    },
+    /// A check block of a virtual block (`s` is `None`) or of one of its servers.
+    Check {
+        b: usize,
+        s: Option<usize>,
+        c: usize,
+        new: bool,
+    },
 }
 
 impl Panel {
@@ -96,6 +112,11 @@ impl Panel {
             Panel::Global | Panel::Redundancy => Place::Global,
             Panel::Virtual { b, .. } | Panel::Scripts { b } => Place::Block(b),
             Panel::Server { b, s, .. } => Place::Server(b, s),
+            Panel::Check { b, s, c, .. } => Place::Check {
+                block: b,
+                server: s,
+                check: c,
+            },
         }
     }
 
@@ -106,6 +127,7 @@ impl Panel {
             Panel::Virtual { .. } => fields::VIRTUAL,
             Panel::Scripts { .. } => fields::SCRIPTS,
             Panel::Server { .. } => fields::SERVER,
+            Panel::Check { .. } => fields::CHECK,
         }
     }
 
@@ -118,6 +140,17 @@ impl Panel {
             Panel::Scripts { b } => format!("/virtual/{b}/scripts"),
             Panel::Server { b, new: true, .. } => format!("/virtual/{b}/servers/new"),
             Panel::Server { b, s, .. } => format!("/virtual/{b}/servers/{s}"),
+            Panel::Check { b, s, c, new } => {
+                let owner = match s {
+                    Some(s) => format!("/virtual/{b}/servers/{s}"),
+                    None => format!("/virtual/{b}"),
+                };
+                if new {
+                    format!("{owner}/checks/new")
+                } else {
+                    format!("{owner}/checks/{c}")
+                }
+            }
         }
     }
 
@@ -145,6 +178,16 @@ impl Panel {
                     .map_or("", |x| x.name.as_str()),
                 block(b)
             ),
+            Panel::Check { b, s, new, .. } => {
+                let owner = match s.and_then(|s| document.blocks.get(b)?.servers.get(s)) {
+                    Some(server) => format!("real server {} of {}", server.name, block(b)),
+                    None => block(b),
+                };
+                match document.check_block(self.place()).filter(|_| !new) {
+                    Some(check) => format!("Check {} of {owner}", check.name),
+                    None => format!("New check of {owner}"),
+                }
+            }
         }
     }
 }
@@ -375,11 +418,12 @@ impl<'s> Page<'s> {
             html.push_str("<p class=\"problems\" id=\"problems\">Not saved: the configuration has errors (shown beside their fields).</p>");
             html.push_str(&problem_list(&elsewhere, |_| true));
         }
-        if let Panel::Virtual { b, new: false } | Panel::Scripts { b } | Panel::Server { b, .. } = panel {
-            let _ = write!(
-                html,
-                "<p><a href=\"/virtual/{b}\">Virtual server</a> | <a href=\"/virtual/{b}/servers\" id=\"real-servers\">Real servers</a> | <a href=\"/virtual/{b}/scripts\" id=\"scripts\">Monitoring scripts</a></p>"
-            );
+        if let Panel::Virtual { b, new: false }
+        | Panel::Scripts { b }
+        | Panel::Server { b, .. }
+        | Panel::Check { b, .. } = panel
+        {
+            html.push_str(&block_links(b));
         }
         let _ = write!(
             html,
@@ -396,13 +440,14 @@ impl<'s> Page<'s> {
             let serial = value_of(entries, "serial_no").unwrap_or("0");
             let _ = write!(html, "<div class=\"row\"><label>Serial number</label><span id=\"serial_no\">{}</span><span class=\"help\">counted up on every save</span></div>", escape(serial));
         }
-        if let Place::Block(b) | Place::Server(b, _) = place {
+        if let Place::Block(b) | Place::Server(b, _) | Place::Check { block: b, .. } = place {
             let name = match place {
                 Place::Server(_, s) => document
                     .blocks
                     .get(b)
                     .and_then(|x| x.servers.get(s))
                     .map(|x| x.name.clone()),
+                Place::Check { .. } => document.check_block(place).map(|x| x.name.clone()),
                 _ => document.blocks.get(b).map(|x| x.name.clone()),
             }
             .unwrap_or_default();
@@ -478,10 +523,10 @@ impl<'s> Page<'s> {
             return self.missing();
         };
         let mut html = Self::note(saved);
+        html.push_str(&block_links(b));
         let _ = write!(
             html,
-            "<p><a href=\"/virtual/{b}\">Virtual server</a> | <a href=\"/virtual/{b}/servers\">Real servers</a> | <a href=\"/virtual/{b}/scripts\">Monitoring scripts</a></p>\
-             <table id=\"real-servers\"><tr><th>status</th><th>name</th><th>address</th><th>port</th><th>weight</th><th></th></tr>"
+            "<table id=\"real-servers\"><tr><th>status</th><th>name</th><th>address</th><th>port</th><th>weight</th><th></th></tr>"
         );
         for (s, server) in block.servers.iter().enumerate() {
             let get = |key| value_of(&server.entries, key).map(lvs_cf::unquote).unwrap_or("");
@@ -511,6 +556,83 @@ impl<'s> Page<'s> {
     }
 }
 
+impl Page<'_> {
+    /// A virtual block's checks and its servers' own, each with its edit
+    /// and delete, and links to add one to the block or to a server.
+    pub fn checks_list(&self, document: &Document, b: usize, saved: Option<&str>) -> Response {
+        let version = version_of(document);
+        let serial = version.as_str();
+        let Some(block) = document.blocks.get(b) else {
+            return self.missing();
+        };
+        let mut html = Self::note(saved);
+        html.push_str(&block_links(b));
+        html.push_str(
+            "<p>Every server is checked by the virtual server's checks, or by its own when it has any; all of a server's checks must pass. Without any, Piranha's check (monitoring scripts) runs.</p>\
+             <table id=\"check-list\"><tr><th>of</th><th>name</th><th>type</th><th>where</th><th></th></tr>",
+        );
+        let owners = std::iter::once((None, "the virtual server".to_owned(), &block.checks)).chain(
+            block
+                .servers
+                .iter()
+                .enumerate()
+                .map(|(s, server)| (Some(s), format!("real server {}", server.name), &server.checks)),
+        );
+        for (s, owner, checks) in owners {
+            for (c, check) in checks.iter().enumerate() {
+                let panel = Panel::Check { b, s, c, new: false };
+                let get = |key| value_of(&check.entries, key).map(lvs_cf::unquote).unwrap_or("");
+                let kind = if get("type").is_empty() {
+                    "tcp"
+                } else {
+                    get("type")
+                };
+                let at = [get("address"), get("port")].join(" ");
+                let id = match s {
+                    Some(s) => format!("{s}-{c}"),
+                    None => format!("vs-{c}"),
+                };
+                let _ = write!(
+                    html,
+                    "<tr id=\"check-{id}\"><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&owner),
+                    escape(&panel.url()),
+                    escape(&check.name),
+                    escape(kind),
+                    escape(at.trim()),
+                    self.button_at(&format!("{}/delete", panel.url()), "Delete", &format!("delete-check-{id}"), Some(serial)),
+                );
+            }
+        }
+        html.push_str("</table><p>Add a check: ");
+        let _ = write!(
+            html,
+            "<a href=\"/virtual/{b}/checks/new\" id=\"add-check\">to the virtual server</a>"
+        );
+        for (s, server) in block.servers.iter().enumerate() {
+            let _ = write!(
+                html,
+                " | <a href=\"/virtual/{b}/servers/{s}/checks/new\" id=\"add-check-{s}\">to {}</a>",
+                escape(&server.name)
+            );
+        }
+        html.push_str("</p>");
+        self.render(
+            &format!("Checks of {} {}", block.kind.keyword(), block.name),
+            "",
+            &html,
+        )
+    }
+}
+
+/// The links between a virtual block's pages.
+fn block_links(b: usize) -> String {
+    format!(
+        "<p><a href=\"/virtual/{b}\">Virtual server</a> | <a href=\"/virtual/{b}/servers\">Real servers</a> | \
+         <a href=\"/virtual/{b}/checks\" id=\"checks\">Checks</a> | <a href=\"/virtual/{b}/scripts\" id=\"scripts\">Monitoring scripts</a></p>"
+    )
+}
+
 /// The file's `serial_no`, which a change must still find (else the page
 /// was stale: another save came between).
 pub fn serial_of(document: &Document) -> &str {
@@ -532,6 +654,9 @@ fn version_before(panel: Panel, document: &Document) -> String {
             if let Some(block) = file.blocks.get_mut(b).filter(|block| s < block.servers.len()) {
                 block.servers.remove(s);
             }
+        }
+        Panel::Check { new: true, .. } => {
+            file.remove_check(panel.place());
         }
         _ => return version_of(document),
     }
@@ -587,7 +712,7 @@ fn field_html(field: &Field, entries: &[lvs_cf::edit::Entry], errors: &str) -> S
         format!("<span class=\"help\">{}</span>", escape(field.help))
     };
     let input = match field.kind {
-        Kind::Flag(_) => {
+        Kind::Flag(_) | Kind::Switch(_) => {
             let checked = if value == "1" { " checked" } else { "" };
             // The hidden 0 goes first: a checked box's 1 comes later and wins.
             format!("<input type=\"hidden\" name=\"{key}\" value=\"0\"><input type=\"checkbox\" id=\"{key}\" name=\"{key}\" value=\"1\"{checked}>")
