@@ -787,6 +787,14 @@ pub const CHECK_KEYS: &[Key] = &[
         }),
     ),
     extension(
+        "reuse_connection",
+        Kind::Flag,
+        Read::Check(|p, c| {
+            c.reuse_connection = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    extension(
         "sni",
         Kind::Word,
         Read::Check(|p, c| {

@@ -600,6 +600,10 @@ pub struct CheckBlock {
     pub digest: Option<[u8; 16]>,
     /// `http_version` (http, https).
     pub http_version: HttpVersion,
+    /// `reuse_connection` (http, https): checks go over one kept connection
+    /// (and one TLS session), opened afresh now and then and whenever it
+    /// fails, instead of a connection each.
+    pub reuse_connection: bool,
     /// `sni` (TLS): the name sent and verified; the `host`, else the
     /// server's address, when not set.
     pub sni: Option<String>,
@@ -656,6 +660,7 @@ impl CheckBlock {
             body: None,
             digest: None,
             http_version: HttpVersion::Http10,
+            reuse_connection: true,
             sni: None,
             verify: true,
             ca_file: None,

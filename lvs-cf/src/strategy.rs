@@ -195,7 +195,7 @@ pub fn check_block(index: usize) -> BoxedStrategy<CheckBlock> {
         option::of(plain_string()),
     )
         .boxed();
-    let local = (any::<bool>(), option::of(plain_string())).boxed();
+    let local = (any::<bool>(), option::of(plain_string()), any::<bool>()).boxed();
     (head, http, tls, dns, local)
         .prop_map(move |(head, http, tls, dns, local)| {
             let (kind, address, port, with_source, timeout, send, expect, use_regex) = head;
@@ -238,7 +238,7 @@ pub fn check_block(index: usize) -> BoxedStrategy<CheckBlock> {
             check.answer = answer;
             check.command =
                 command.or_else(|| (kind == CheckType::Program).then(|| "/bin/true %h".to_owned()));
-            (check.dynamic, check.file) = local;
+            (check.dynamic, check.file, check.reuse_connection) = local;
             if kind == CheckType::File && check.file.is_none() {
                 check.file = Some("/run/lvs/state".to_owned());
             }

@@ -576,7 +576,7 @@ pub(crate) fn check_reads(check: &CheckBlock, key: &str) -> bool {
         "send" | "send_hex" => matches!(kind, Tcp | Udp),
         "expect" | "expect_hex" => matches!(kind, Tcp | Udp | Program) || kind.is_mail(),
         "use_regex" => matches!(kind, Tcp | Udp) || kind.is_mail(),
-        "method" | "path" | "host" | "status" | "body" | "digest" | "http_version" => {
+        "method" | "path" | "host" | "status" | "body" | "digest" | "http_version" | "reuse_connection" => {
             matches!(kind, Http | Https)
         }
         "sni" | "verify" | "ca_file" | "client_cert" | "client_key" | "tls_min" => tls,

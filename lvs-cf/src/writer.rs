@@ -263,6 +263,9 @@ pub(crate) fn write_check(w: &mut String, outer: &str, i: &str, check: &CheckBlo
     if check.http_version != defaults.http_version {
         entry(w, i, "http_version", check.http_version);
     }
+    if !check.reuse_connection {
+        entry(w, i, "reuse_connection", 0);
+    }
     if let Some(sni) = &check.sni {
         entry(w, i, "sni", quote(sni));
     }

@@ -549,6 +549,11 @@ fn pulse_pairs_with_a_router_speaking_piranhas_wire_format() {
     std::thread::sleep(Duration::from_millis(800));
     assert!(!lab.net.has_vip(1), "passive while the Piranha master runs");
     backup.wait_log("partner dead: activating lvs", Duration::from_secs(3));
+    // The VIP comes up just after that line; on a busy machine, a moment after.
+    let started = std::time::Instant::now();
+    while !lab.net.has_vip(1) && started.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(lab.net.has_vip(1));
 }
 

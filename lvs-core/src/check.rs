@@ -255,6 +255,9 @@ pub struct HttpCheck {
     pub version: HttpVersion,
     /// TLS settings for HTTPS; `None` is plain HTTP.
     pub tls: Option<TlsCheck>,
+    /// Checks go over one kept connection (and TLS session), renewed now
+    /// and then and whenever it fails, rather than a connection each.
+    pub reuse_connection: bool,
 }
 
 impl HttpCheck {
@@ -269,6 +272,7 @@ impl HttpCheck {
             digest: None,
             version: HttpVersion::Http10,
             tls: None,
+            reuse_connection: false,
         }
     }
 
@@ -292,6 +296,7 @@ impl PartialEq for HttpCheck {
             && self.digest == other.digest
             && self.version == other.version
             && self.tls == other.tls
+            && self.reuse_connection == other.reuse_connection
     }
 }
 

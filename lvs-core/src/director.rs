@@ -329,6 +329,7 @@ pub fn block_check(block: &CheckBlock) -> Result<Check, String> {
                 .map_err(|e| format!("bad body regular expression: {e}"))?;
             http.digest = block.digest;
             http.version = block.http_version;
+            http.reuse_connection = block.reuse_connection;
             http.tls = (block.kind == CheckType::Https).then(|| TlsCheck {
                 sni: block.sni.clone().or_else(|| block.host.clone()),
                 ..tls()

@@ -145,12 +145,19 @@ impl NannyWatch {
         let mut machine = Nanny::new(self.options.config, self.options.target.to_string());
         let mut ticker = tokio::time::interval(self.options.config.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut pending: Option<tokio::task::JoinHandle<lvs_health::run::Outcome>> = None;
+        type Checked = (lvs_health::run::Outcome, lvs_health::run::Session);
+        let mut pending: Option<tokio::task::JoinHandle<Checked>> = None;
+        // Kept between checks (a reused HTTP connection); it travels with each check's task.
+        let mut session = Some(lvs_health::run::Session::new());
         loop {
             tokio::select! {
                 _ = ticker.tick(), if pending.is_none() => {
                     let (check, target, limit) = (self.options.check.clone(), self.options.target, self.options.timeout);
-                    pending = Some(tokio::spawn(async move { lvs_health::run::run_noting(&check, target, limit).await }));
+                    let mut kept = session.take().unwrap_or_default();
+                    pending = Some(tokio::spawn(async move {
+                        let outcome = lvs_health::run::run_in(&mut kept, &check, target, limit).await;
+                        (outcome, kept)
+                    }));
                 }
                 result = async {
                     match pending.as_mut() {
@@ -159,8 +166,13 @@ impl NannyWatch {
                     }
                 } => {
                     pending = None;
-                    let outcome = result
-                        .unwrap_or_else(|e| lvs_health::run::Outcome::of(Err(Failure::Program(e.to_string()))));
+                    let outcome = match result {
+                        Ok((outcome, kept)) => {
+                            session = Some(kept);
+                            outcome
+                        }
+                        Err(e) => lvs_health::run::Outcome::of(Err(Failure::Program(e.to_string()))),
+                    };
                     match &outcome.result {
                         Ok(()) => self.log.debug(&format!("{} is up", self.options.target)),
                         Err(why) => self.log.debug(&format!("{} is down: {why}", self.options.target)),

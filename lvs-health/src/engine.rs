@@ -394,6 +394,8 @@ impl Feeder {
 /// A server checked by a task of its own.
 async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: Feeder, start: Instant) {
     let mut ticker = interval_at(start, server.nanny.interval);
+    // Kept connections live as long as this task: a replaced check drops them.
+    let mut session = crate::run::Session::new();
     // After a stall (a busy runtime), missed checks are skipped and the
     // next one keeps its place in the spread; delaying them instead would
     // leave every stalled server checking at the same instant from then on.
@@ -406,7 +408,7 @@ async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: 
         };
         let outcome = match probed {
             Some(result) => Outcome::of(result),
-            None => crate::run::run_noting(&server.check, server.target, server.timeout).await,
+            None => crate::run::run_in(&mut session, &server.check, server.target, server.timeout).await,
         };
         let mut flow = feeder.checked(outcome);
         while flow == Flow::Load {

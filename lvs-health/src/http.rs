@@ -1,12 +1,24 @@
-//! HTTP and HTTPS checks: one request on a connection of its own, through
-//! hyper's HTTP/1 client (so chunked bodies, `Content-Length` and HTTP/1.1
-//! are read as HTTP means them), the status, body and digest then compared.
+//! HTTP and HTTPS checks through hyper's HTTP/1 client (so chunked bodies,
+//! `Content-Length` and HTTP/1.1 are read as HTTP means them), the status,
+//! body and digest then compared.
+//!
+//! With `reuse_connection` (the default of lvs.cf's check blocks, as of
+//! Envoy's health checks), a server's checks go over one kept connection and
+//! TLS session, opened afresh after [`USES_PER_CONNECTION`] checks, whenever
+//! the server closes it, and whenever a check over it fails for a reason of
+//! the connection's (that check is then made once more on a fresh one, so a
+//! server that merely dropped an idle connection is not taken out). Without
+//! it, each check opens and resets a connection of its own, as keepalived's
+//! `HTTP_GET` does.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{CONNECTION, HOST, USER_AGENT};
 use hyper::{Method, Request, Version};
 use hyper_util::rt::TokioIo;
@@ -20,24 +32,78 @@ use crate::run::{connect, Notes};
 /// The most of a body read: a health page, not a download.
 const MAX_BODY: usize = 1 << 20;
 
+/// Checks made over one kept connection before a fresh one is opened, so
+/// that the server's accepting of connections is checked too, now and then.
+pub const USES_PER_CONNECTION: u32 = 60;
+
+/// A connection kept between a server's checks.
+pub(crate) struct Kept {
+    target: SocketAddr,
+    tls: bool,
+    sender: SendRequest<Empty<Bytes>>,
+    /// hyper's side of the connection, driven while a check runs over it.
+    connection: Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>,
+    /// Set once hyper has ended the connection (the server closed it).
+    ended: bool,
+    uses: u32,
+    certificate_expires: Option<SystemTime>,
+}
+
+impl Kept {
+    fn usable_for(&self, target: SocketAddr, tls: bool) -> bool {
+        self.target == target
+            && self.tls == tls
+            && !self.ended
+            && self.uses < USES_PER_CONNECTION
+            && !self.sender.is_closed()
+    }
+}
+
+/// Whether a failure over a kept connection may be the connection's rather
+/// than the server's verdict: the check is then made again on a fresh one.
+fn connection_failure(failure: &Failure) -> bool {
+    matches!(
+        failure,
+        Failure::Send(_) | Failure::Read(_) | Failure::BadResponse(_) | Failure::ReadTimeout
+    )
+}
+
 pub(crate) async fn run(
     check: &HttpCheck,
     target: SocketAddr,
     source: Option<IpAddr>,
     limit: Duration,
     notes: &mut Notes,
+    kept: &mut Option<Kept>,
 ) -> Result<(), Failure> {
-    let stream = connect(target, source, limit).await?;
     let host = check.host.clone().unwrap_or_else(|| authority(target));
-    match &check.tls {
-        None => exchange(stream, check, &host, limit).await,
-        Some(tls) => {
-            let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
-            let (stream, expires) = crate::tls::handshake(stream, tls, name, limit).await?;
-            notes.certificate(expires);
-            exchange(stream, check, &host, limit).await
+    if !check.reuse_connection {
+        *kept = None;
+    }
+    if let Some(connection) = kept
+        .as_mut()
+        .filter(|k| k.usable_for(target, check.tls.is_some()))
+    {
+        connection.uses += 1;
+        notes.certificate(connection.certificate_expires);
+        match exchange(connection, check, &host, limit).await {
+            Err(failure) if connection_failure(&failure) => {}
+            verdict => {
+                if connection.ended {
+                    *kept = None;
+                }
+                return verdict;
+            }
         }
     }
+    *kept = None;
+    let mut fresh = open(check, target, source, limit).await?;
+    notes.certificate(fresh.certificate_expires);
+    let verdict = exchange(&mut fresh, check, &host, limit).await;
+    if check.reuse_connection && !fresh.ended && !fresh.sender.is_closed() {
+        *kept = Some(fresh);
+    }
+    verdict
 }
 
 /// `address:port` as a `Host` header writes it (IPv6 in brackets).
@@ -45,10 +111,54 @@ fn authority(target: SocketAddr) -> String {
     target.to_string()
 }
 
-async fn exchange<S>(stream: S, check: &HttpCheck, host: &str, limit: Duration) -> Result<(), Failure>
+/// A new connection to `target` (with its TLS handshake for HTTPS), ready
+/// for requests.
+async fn open(
+    check: &HttpCheck,
+    target: SocketAddr,
+    source: Option<IpAddr>,
+    limit: Duration,
+) -> Result<Kept, Failure> {
+    let stream = connect(target, source, limit).await?;
+    match &check.tls {
+        None => handshake(stream, target, false, None, limit).await,
+        Some(tls) => {
+            let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
+            let (stream, expires) = crate::tls::handshake(stream, tls, name, limit).await?;
+            handshake(stream, target, true, expires, limit).await
+        }
+    }
+}
+
+async fn handshake<S>(
+    stream: S,
+    target: SocketAddr,
+    tls: bool,
+    certificate_expires: Option<SystemTime>,
+    limit: Duration,
+) -> Result<Kept, Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (sender, connection) =
+        match timeout(limit, hyper::client::conn::http1::handshake(TokioIo::new(stream))).await {
+            Err(_) => return Err(Failure::Send("timed out".to_owned())),
+            Ok(Err(e)) => return Err(Failure::Send(e.to_string())),
+            Ok(Ok(pair)) => pair,
+        };
+    Ok(Kept {
+        target,
+        tls,
+        sender,
+        connection: Box::pin(connection),
+        ended: false,
+        uses: 1,
+        certificate_expires,
+    })
+}
+
+/// One request over `kept`, and the verdict on its answer.
+async fn exchange(kept: &mut Kept, check: &HttpCheck, host: &str, limit: Duration) -> Result<(), Failure> {
     let request = Request::builder()
         .method(match check.method {
             HttpMethod::Head => Method::HEAD,
@@ -61,32 +171,37 @@ where
         })
         .header(HOST, host)
         .header(USER_AGENT, concat!("lvs-rs/", env!("CARGO_PKG_VERSION")))
-        .header(CONNECTION, "close")
+        .header(
+            CONNECTION,
+            if check.reuse_connection {
+                "keep-alive"
+            } else {
+                "close"
+            },
+        )
         .body(Empty::<Bytes>::new())
         .map_err(|e| Failure::Send(e.to_string()))?;
-    let (mut sender, connection) =
-        match timeout(limit, hyper::client::conn::http1::handshake(TokioIo::new(stream))).await {
-            Err(_) => return Err(Failure::Send("timed out".to_owned())),
-            Ok(Err(e)) => return Err(Failure::Send(e.to_string())),
-            Ok(Ok(pair)) => pair,
-        };
+    let sender = &mut kept.sender;
     let answer = async {
         let response = sender
             .send_request(request)
             .await
             .map_err(|e| Failure::BadResponse(e.to_string()))?;
         let code = response.status().as_u16();
+        // A kept connection takes the next request only once this body is read.
+        let wants_body = check.body.is_some() || check.digest.is_some() || check.reuse_connection;
+        let body = if wants_body {
+            Limited::new(response.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| Failure::Read(e.to_string()))?
+                .to_bytes()
+        } else {
+            Bytes::new()
+        };
         if !check.accepts(code) {
             return Err(Failure::Status(code));
         }
-        if check.body.is_none() && check.digest.is_none() {
-            return Ok(());
-        }
-        let body = Limited::new(response.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| Failure::Read(e.to_string()))?
-            .to_bytes();
         if let Some(body_re) = &check.body {
             if !body_re.is_match(&body) {
                 return Err(Failure::Mismatch("the body does not match".into()));
@@ -102,19 +217,27 @@ where
     };
     // The connection is driven alongside the answer; when it ends first
     // (the server closed it), what it read is still delivered to the answer.
-    let mut connection = std::pin::pin!(connection);
+    let connection = &mut kept.connection;
+    let ended = &mut kept.ended;
     let mut answer = std::pin::pin!(answer);
     let both = async {
         tokio::select! {
             result = &mut answer => result,
-            ended = &mut connection => match ended {
-                Err(e) if !e.is_incomplete_message() => Err(Failure::Read(e.to_string())),
-                _ => answer.await,
-            },
+            end = connection.as_mut() => {
+                *ended = true;
+                match end {
+                    Err(e) if !e.is_incomplete_message() => Err(Failure::Read(e.to_string())),
+                    _ => answer.await,
+                }
+            }
         }
     };
     match timeout(limit, both).await {
-        Err(_) => Err(Failure::ReadTimeout),
+        Err(_) => {
+            // A connection that timed out mid-answer cannot take another request.
+            kept.ended = true;
+            Err(Failure::ReadTimeout)
+        }
         Ok(result) => result,
     }
 }

@@ -27,7 +27,7 @@
 
 mod dns;
 pub mod engine;
-mod http;
+pub mod http;
 mod mail;
 mod ping;
 pub mod probe;

@@ -1,8 +1,8 @@
 //! Running health checks: connect, send, read and match, or run a program,
 //! each step bounded by its timeout. The checks are described by
-//! [`lvs_core::check::Check`]; this module carries them out on tokio (the
-//! protocols with more to them in [`crate::http`], [`crate::dns`],
-//! [`crate::mail`] and [`crate::ping`]).
+//! [`lvs_core::check::Check`]; this module carries them out on tokio (HTTP
+//! and HTTPS in [`crate::http`]; DNS, mail greetings and ICMP echo in
+//! modules of their own).
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::Stdio;
@@ -73,10 +73,47 @@ pub async fn run(check: &Check, target: SocketAddr, limit: Duration) -> Result<(
     run_noting(check, target, limit).await.result
 }
 
+/// What a server's checks keep from one check to the next: the HTTP
+/// connections kept for reuse, one per probe. Dropping it closes them.
+#[derive(Default)]
+pub struct Session {
+    kept: Vec<Option<crate::http::Kept>>,
+}
+
+impl Session {
+    /// A session that keeps nothing yet.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    fn slot(&mut self, index: usize) -> &mut Option<crate::http::Kept> {
+        if self.kept.len() <= index {
+            self.kept.resize_with(index + 1, || None);
+        }
+        &mut self.kept[index]
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.kept.iter().filter(|k| k.is_some()).count();
+        f.debug_struct("Session")
+            .field("kept_connections", &kept)
+            .finish()
+    }
+}
+
 /// Runs `check` against `target` as [`run`] does, and says what it saw.
+/// Nothing is kept for the next check (see [`run_in`]).
 pub async fn run_noting(check: &Check, target: SocketAddr, limit: Duration) -> Outcome {
+    run_in(&mut Session::new(), check, target, limit).await
+}
+
+/// Runs `check` against `target` within `session`, the server's: a kept
+/// connection is used, and kept for the next check, where the check says so.
+pub async fn run_in(session: &mut Session, check: &Check, target: SocketAddr, limit: Duration) -> Outcome {
     let mut notes = Notes::default();
-    let result = one(check, target, None, limit, &mut notes).await;
+    let result = one(check, target, None, limit, &mut notes, session, 0).await;
     Outcome {
         // A weight stands only for a check that passed.
         weight: notes.weight.filter(|_| result.is_ok()),
@@ -85,12 +122,16 @@ pub async fn run_noting(check: &Check, target: SocketAddr, limit: Duration) -> O
     }
 }
 
+/// One check; `index` is its place among the server's probes, which names
+/// its slot in the session.
 async fn one(
     check: &Check,
     target: SocketAddr,
     source: Option<IpAddr>,
     limit: Duration,
     notes: &mut Notes,
+    session: &mut Session,
+    index: usize,
 ) -> Result<(), Failure> {
     match check {
         Check::Tcp { send, expect } => tcp(target, source, send.as_deref(), expect.as_ref(), limit).await,
@@ -112,7 +153,7 @@ async fn one(
             }
             Ok(())
         }
-        Check::Http(http) => crate::http::run(http, target, source, limit, notes).await,
+        Check::Http(http) => crate::http::run(http, target, source, limit, notes, session.slot(index)).await,
         Check::Tls(tls) => {
             let stream = connect(target, source, limit).await?;
             let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
@@ -123,7 +164,7 @@ async fn one(
         Check::Dns(dns) => crate::dns::run(dns, target, source, limit).await,
         Check::Mail(mail) => crate::mail::run(mail, target, source, limit, notes).await,
         Check::Ping => crate::ping::run(target.ip(), source, limit).await,
-        Check::All(probes) => all(probes, target, limit, notes).await,
+        Check::All(probes) => all(probes, target, limit, notes, session).await,
         _ => Err(Failure::Program(
             "this check kind is not run by this version".to_owned(),
         )),
@@ -136,15 +177,19 @@ async fn all(
     server: SocketAddr,
     limit: Duration,
     notes: &mut Notes,
+    session: &mut Session,
 ) -> Result<(), Failure> {
-    for probe in probes {
+    for (index, probe) in probes.iter().enumerate() {
         let limit = probe.timeout.unwrap_or(limit);
+        let target = probe.target(server);
         let result = Box::pin(one(
             &probe.check,
-            probe.target(server),
+            target,
             probe.source,
             limit,
             notes,
+            session,
+            index,
         ))
         .await;
         if let Err(failure) = result {

@@ -251,6 +251,9 @@ pub fn server_name(name: Option<&str>, target: SocketAddr) -> Result<ServerName<
     }
 }
 
+/// The most TLS handshakes the checks make at once.
+pub const MAX_HANDSHAKES: usize = 32;
+
 /// A completed handshake over `stream`, with when its certificate expires.
 pub async fn handshake<S>(
     stream: S,
@@ -263,6 +266,15 @@ where
 {
     let config = client_config(check).map_err(|e| Failure::TlsSetup(e.to_string()))?;
     let connector = TlsConnector::from(config);
+    // At most this many handshakes at once, the wait not counted in the
+    // check's time: a director that starts with a thousand HTTPS servers
+    // would otherwise begin a thousand handshakes each second, and on a slow
+    // machine every one would time out, every second, for ever.
+    static HANDSHAKES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_HANDSHAKES);
+    let _permit = HANDSHAKES
+        .acquire()
+        .await
+        .map_err(|e| Failure::Tls(e.to_string()))?;
     let stream = match timeout(limit, connector.connect(name, stream)).await {
         Err(_) => return Err(Failure::Tls("handshake timed out".to_owned())),
         Ok(Err(e)) => return Err(Failure::Tls(tls_error(&e))),

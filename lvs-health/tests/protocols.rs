@@ -163,6 +163,8 @@ const HTTPS_EXPIRED: u16 = 8444;
 const HTTPS_OTHER_NAME: u16 = 8445;
 const HTTPS_CLIENT_ONLY: u16 = 8446;
 const HTTPS_TLS12_ONLY: u16 = 8447;
+/// Closes each connection after two requests.
+const HTTP_CLOSING: u16 = 8081;
 
 /// nginx serving every site the HTTP and TLS tests use.
 fn nginx(ns: &Netns, dir: &TempDir, pki: &Pki) -> Child {
@@ -183,7 +185,10 @@ fn nginx(ns: &Netns, dir: &TempDir, pki: &Pki) -> Child {
              location = /health {{ return 200 \"healthy\\n\"; }}\n\
              location = /moved {{ return 301 /health; }}\n\
              location = /from-two {{ if ($remote_addr != 127.0.0.2) {{ return 403; }} return 200 \"two\\n\"; }}\n\
-             location / {{ return 404; }}\n  }}\n{}{}{}{}{}}}\n",
+             location = /nginx-status {{ stub_status; }}\n\
+             location / {{ return 404; }}\n  }}\n\
+           server {{\n    listen 127.0.0.1:{HTTP_CLOSING};\n    keepalive_requests 2;\n\
+             location / {{ return 200 \"closing\\n\"; }}\n  }}\n{}{}{}{}{}}}\n",
         site(HTTPS, &pki.good, ""),
         site(HTTPS_EXPIRED, &pki.expired, ""),
         site(HTTPS_OTHER_NAME, &pki.other_name, ""),
@@ -695,4 +700,99 @@ fn several_checks_all_must_pass() {
         result(&ns, &broken, at(HTTPS)).expect_err("fails").to_string(),
         "check page: HTTP status 404"
     );
+}
+
+/// Connections nginx has accepted so far (the one asking included).
+fn accepted(ns: &Netns) -> u64 {
+    ns.run(|| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(at(HTTP)).expect("nginx");
+        let _ = stream.write_all(b"GET /nginx-status HTTP/1.0\r\n\r\n");
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text.lines()
+            .skip_while(|line| !line.contains("accepts handled requests"))
+            .nth(1)
+            .and_then(|line| line.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no counts in nginx's status: {text}"))
+    })
+}
+
+/// `blocks`' check made `times` times in one session; each result, and the
+/// connections nginx accepted meanwhile.
+fn in_session(ns: &Netns, blocks: &str, target: SocketAddr, times: usize) -> (Vec<Result<(), Failure>>, u64) {
+    use lvs_health::run::{run_in, Session};
+    let check = planned(blocks, target);
+    let before = accepted(ns);
+    let results = ns.run(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut session = Session::new();
+        (0..times)
+            .map(|_| {
+                runtime
+                    .block_on(run_in(&mut session, &check, target, LIMIT))
+                    .result
+            })
+            .collect()
+    });
+    // The status request that reads the count is one of those accepted.
+    (results, accepted(ns) - before - 1)
+}
+
+/// A server's checks share one kept connection (and TLS session) unless
+/// `reuse_connection = 0`; a connection the server closes is replaced
+/// without a failed check; a failure over a kept connection is the
+/// server's verdict, not a reason to retry.
+#[test]
+fn checks_reuse_a_kept_connection() {
+    let Some((ns, _dir, pki, _servers)) = web_lab("checks_reuse_a_kept_connection") else {
+        return;
+    };
+    let http = |keys: &str| format!(" check web {{\n  type = http\n  path = /health\n{keys}\n }}");
+    let all_ok = |results: &[Result<(), Failure>]| results.iter().all(Result::is_ok);
+
+    let (results, connections) = in_session(&ns, &http(""), at(HTTP), 5);
+    assert!(all_ok(&results), "{results:?}");
+    assert_eq!(connections, 1, "five checks over one connection");
+    let (results, connections) = in_session(&ns, &http("  http_version = 1.1"), at(HTTP), 5);
+    assert!(
+        all_ok(&results) && connections == 1,
+        "{results:?}, {connections} connections"
+    );
+    let (results, connections) = in_session(&ns, &http("  reuse_connection = 0"), at(HTTP), 5);
+    assert!(all_ok(&results), "{results:?}");
+    assert_eq!(connections, 5, "a connection each");
+
+    // Renewed after its 60th check, so that accepting is checked too.
+    let uses = lvs_health::http::USES_PER_CONNECTION as usize;
+    let (results, connections) = in_session(&ns, &http(""), at(HTTP), uses + 1);
+    assert!(all_ok(&results) && connections == 2, "{connections} connections");
+
+    // nginx closes every connection after two requests.
+    let (results, connections) = in_session(&ns, &http(""), at(HTTP_CLOSING), 6);
+    assert!(all_ok(&results), "{results:?}");
+    assert_eq!(connections, 3);
+
+    // A 404 over the kept connection is a failure, once, on that connection.
+    let (results, connections) = in_session(&ns, &http("  status = [ 404 ]"), at(HTTP), 3);
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(Failure::Named { failure, .. }) if **failure == Failure::Status(200))),
+        "{results:?}"
+    );
+    assert_eq!(connections, 1);
+
+    // HTTPS: one handshake for several checks, and the expiry each time.
+    let https = format!(
+        " check site {{\n  type = https\n  ca_file = {}\n  sni = www.test\n }}",
+        pki.ca.display()
+    );
+    let (results, connections) = in_session(&ns, &https, at(HTTPS), 4);
+    assert!(all_ok(&results), "{results:?}");
+    assert_eq!(connections, 1);
 }

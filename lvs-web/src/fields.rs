@@ -329,6 +329,12 @@ pub const CHECK: &[Field] = &[
         "",
     ),
     field(
+        "reuse_connection",
+        "Reuse the connection",
+        Kind::Switch(true),
+        "http, https: one kept connection, renewed now and then",
+    ),
+    field(
         "sni",
         "TLS server name",
         Kind::Word,

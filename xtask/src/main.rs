@@ -514,8 +514,12 @@ fn bench(name: Option<&str>) -> Result<(), String> {
             let script = lab_script(&format!("{} --bench", exe.display()))?;
             counted_step("IPVS table benchmark in the lab", lab_command(&kernel, &script)).map(|_| ())
         }
-        Some(name @ ("ipvsadm" | "reload")) => {
+        Some(name @ ("ipvsadm" | "reload" | "checks")) => {
             let kernel = ensure_lab_tools()?;
+            if name == "checks" {
+                // The peer, and the certificate of nginx's HTTPS ports.
+                ensure_commands(&[("keepalived", "keepalived"), ("openssl", "openssl")])?;
+            }
             let executables =
                 build_executables("bench", &["bench", "--no-run", "-p", "lvs-cli", "--bench", name])?;
             let exe = executables.first().ok_or("cargo built no benchmark")?;
@@ -546,7 +550,7 @@ fn bench(name: Option<&str>) -> Result<(), String> {
                 .env("LVS_PULSE", pulse);
             step("failover benchmark", bench)
         }
-        _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover|reload>".to_owned()),
+        _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover|reload|checks>".to_owned()),
     }
 }
 
