@@ -572,7 +572,8 @@ pub(crate) fn check_reads(check: &CheckBlock, key: &str) -> bool {
     match key {
         "type" | "timeout" => true,
         "address" | "source" => kind != File,
-        "port" => !matches!(kind, Ping | Program | File),
+        // A program gets the port as %p.
+        "port" => !matches!(kind, Ping | File),
         "send" | "send_hex" => matches!(kind, Tcp | Udp),
         "expect" | "expect_hex" => matches!(kind, Tcp | Udp | Program) || kind.is_mail(),
         "use_regex" => matches!(kind, Tcp | Udp) || kind.is_mail(),

@@ -19,6 +19,37 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `lvs -n -t` (test mode: no table changes) on `config`, with its socket in
+/// `dir`; its log's path.
+fn test_daemon(dir: &TempDir, config: &Path) -> (std::process::Child, std::path::PathBuf) {
+    let log = dir.0.join("lvs.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let daemon = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["-n", "-t", "-c"])
+        .arg(config)
+        .arg("--socket")
+        .arg(dir.0.join("lvs.sock"))
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("start lvs");
+    (daemon, log)
+}
+
+/// Waits (at most 10 s) until the log at `log` holds `line`.
+fn wait_for(log: &Path, line: &str) {
+    let started = std::time::Instant::now();
+    let text = || std::fs::read_to_string(log).unwrap_or_default();
+    while !text().contains(line) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no {line:?}:\n{}",
+            text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 const GOOD: &str = "primary = 10.0.0.1
 backup = 10.0.0.2
 backup_active = 1
@@ -223,7 +254,6 @@ fn help_and_version() {
 
 #[test]
 fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
-    use std::time::{Duration, Instant};
     let dir = TempDir::new("test-start");
     // A real server that accepts: its first check adds it.
     let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -237,29 +267,9 @@ fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
              server one {{\n  address = 127.0.0.1\n  active = 1\n  weight = 2\n }}\n}}\n"
         ),
     );
-    let log = dir.0.join("lvs.log");
-    let out = std::fs::File::create(&log).expect("log");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_lvs"))
-        .args(["-n", "-t", "-c"])
-        .arg(&config)
-        .arg("--socket")
-        .arg(dir.0.join("lvs.sock"))
-        .stdout(out.try_clone().expect("log"))
-        .stderr(out)
-        .spawn()
-        .expect("start lvs");
+    let (mut daemon, log) = test_daemon(&dir, &config);
     let text = || std::fs::read_to_string(&log).unwrap_or_default();
-    let wait = |line: &str| {
-        let started = Instant::now();
-        while !text().contains(line) {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "no {line:?}:\n{}",
-                text()
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    };
+    let wait = |line: &str| wait_for(&log, line);
     wait("starting: 1 virtual services, 1 real servers checked, 0 entries adopted");
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
@@ -311,7 +321,6 @@ fn check_refuses_what_the_daemons_refuse() {
 /// running configuration stays.
 #[test]
 fn unusable_tls_files_are_errors_on_their_line() {
-    use std::time::{Duration, Instant};
     let dir = TempDir::new("tls-files");
     let not_pem = dir.file("not-a-certificate.pem", "this is no certificate\n");
     // With a CA file, or without verifying.
@@ -359,29 +368,9 @@ fn unusable_tls_files_are_errors_on_their_line() {
     );
 
     let config = dir.file("lvs.cf", &text(None));
-    let log = dir.0.join("lvs.log");
-    let out = std::fs::File::create(&log).expect("log");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_lvs"))
-        .args(["-n", "-t", "-c"])
-        .arg(&config)
-        .arg("--socket")
-        .arg(dir.0.join("lvs.sock"))
-        .stdout(out.try_clone().expect("log"))
-        .stderr(out)
-        .spawn()
-        .expect("start lvs");
+    let (mut daemon, log) = test_daemon(&dir, &config);
     let logged = || std::fs::read_to_string(&log).unwrap_or_default();
-    let wait = |line: &str| {
-        let started = Instant::now();
-        while !logged().contains(line) {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "no {line:?}:\n{}",
-                logged()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
+    let wait = |line: &str| wait_for(&log, line);
     wait("starting: 1 virtual services");
     std::fs::write(&config, text(Some(&not_pem))).expect("write");
     // SAFETY: kill(2) on our own child.
@@ -389,4 +378,23 @@ fn unusable_tls_files_are_errors_on_their_line() {
     wait("no PEM certificate in it; keeping the running configuration");
     unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
     assert!(daemon.wait().expect("lvs exits").success(), "{}", logged());
+}
+
+/// A TLS file of a check that does not run (an inactive server's) is not a reason to refuse the file.
+#[test]
+fn tls_files_of_inactive_servers_are_not_read() {
+    let dir = TempDir::new("tls-inactive");
+    let not_pem = dir.file("not-a-certificate.pem", "no certificate\n");
+    let text = format!(
+        "primary = 127.0.0.1\nservice = lvs\nnetwork = direct\n\
+         virtual web {{\n active = 1\n address = 192.0.2.80 eth0:1\n port = 443\n\
+         server one {{\n  address = 127.0.0.1\n  active = 1\n }}\n\
+         server spare {{\n  address = 127.0.0.2\n  active = 0\n  check site {{\n   type = https\n   ca_file = {}\n  }}\n }}\n}}\n",
+        not_pem.display()
+    );
+    let out = lvs(&["--check"], &dir.file("lvs.cf", &text));
+    assert_eq!(out.status.code(), Some(0), "{}", self::text(&out.stderr));
+    let active = text.replace("  active = 0\n", "  active = 1\n");
+    let out = lvs(&["--check"], &dir.file("active.cf", &active));
+    assert_eq!(out.status.code(), Some(1), "{}", self::text(&out.stderr));
 }

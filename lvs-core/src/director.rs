@@ -330,8 +330,13 @@ pub fn block_check(block: &CheckBlock) -> Result<Check, String> {
             http.digest = block.digest;
             http.version = block.http_version;
             http.reuse_connection = block.reuse_connection;
+            // The `Host` header may carry a port; the name sent as SNI does not.
+            let host_name = block.host.as_deref().map(|host| match host.rsplit_once(':') {
+                Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => name,
+                _ => host,
+            });
             http.tls = (block.kind == CheckType::Https).then(|| TlsCheck {
-                sni: block.sni.clone().or_else(|| block.host.clone()),
+                sni: block.sni.clone().or_else(|| host_name.map(str::to_owned)),
                 ..tls()
             });
             Check::Http(Box::new(http))
@@ -726,6 +731,40 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("literal")
+    }
+
+    #[test]
+    fn check_blocks_become_the_servers_checks() {
+        let text = "virtual web {\n active = 1\n address = 10.0.0.100 eth0:1\n port = 443\n\
+            check page {\n  type = https\n  host = www.example.org:8443\n  path = /up\n }\n\
+            server a {\n address = 10.0.1.1\n active = 1\n }\n\
+            server b {\n address = 10.0.1.2\n active = 1\n check own {\n  type = ping\n }\n }\n}\n";
+        let plan = plan(text);
+        let servers = &plan.services[0].servers;
+        let Check::All(probes) = &*servers[0].check else {
+            panic!("check blocks give a list of probes: {:?}", servers[0].check);
+        };
+        assert_eq!(probes[0].name, "page");
+        let Check::Http(http) = &probes[0].check else {
+            panic!("an HTTP check: {:?}", probes[0].check);
+        };
+        assert_eq!(
+            http.host.as_deref(),
+            Some("www.example.org:8443"),
+            "the Host header keeps its port"
+        );
+        assert_eq!(
+            http.tls.as_ref().and_then(|tls| tls.sni.as_deref()),
+            Some("www.example.org"),
+            "the name sent as SNI does not"
+        );
+        assert!(
+            http.reuse_connection,
+            "check blocks reuse connections unless told not to"
+        );
+        assert!(
+            matches!(&*servers[1].check, Check::All(own) if own.len() == 1 && own[0].check == Check::Ping)
+        );
     }
 
     #[test]

@@ -348,37 +348,44 @@ impl Status {
     /// The status as Prometheus text.
     pub fn render_metrics(&self) -> String {
         let mut out = String::new();
-        type ServerValue = fn(&ServerStatus) -> Option<u64>;
-        let server_families: [(&str, &str, &str, ServerValue); 5] = [
+        // i128 holds every family's values: counters (u64) and days left (i64).
+        type ServerValue = fn(&ServerStatus) -> Option<i128>;
+        let server_families: [(&str, &str, &str, ServerValue); 6] = [
             (
                 "lvs_real_server_up",
                 "gauge",
                 "1 when the real server's checks pass",
-                |s| Some(u64::from(s.health == ServerHealth::Up)),
+                |s| Some(i128::from(s.health == ServerHealth::Up)),
             ),
             (
                 "lvs_real_server_weight",
                 "gauge",
                 "the real server's weight in the IPVS table (absent: not in it)",
-                |s| s.weight.map(u64::from),
+                |s| s.weight.map(i128::from),
             ),
             (
                 "lvs_real_server_active_connections",
                 "gauge",
                 "active connections to the real server",
-                |s| Some(u64::from(s.active_connections)),
+                |s| Some(i128::from(s.active_connections)),
             ),
             (
                 "lvs_real_server_inactive_connections",
                 "gauge",
                 "inactive connections to the real server",
-                |s| Some(u64::from(s.inactive_connections)),
+                |s| Some(i128::from(s.inactive_connections)),
             ),
             (
                 "lvs_real_server_connections_total",
                 "counter",
                 "connections scheduled to the real server",
-                |s| Some(s.connections),
+                |s| Some(i128::from(s.connections)),
+            ),
+            (
+                "lvs_real_server_certificate_days_left",
+                "gauge",
+                "whole days until the TLS certificate the latest check saw expires (negative: expired)",
+                |s| s.last_check.as_ref()?.certificate_days_left.map(i128::from),
             ),
         ];
         for (name, kind, help, value) in server_families {
@@ -394,25 +401,6 @@ impl Status {
                         endpoint(server.address, server.port),
                     );
                 }
-            }
-        }
-        let name = "lvs_real_server_certificate_days_left";
-        let _ = write!(
-            out,
-            "# HELP {name} whole days until the TLS certificate the latest check saw expires (negative: expired)\n# TYPE {name} gauge\n"
-        );
-        for service in &self.services {
-            for server in &service.servers {
-                let Some(days) = server.last_check.as_ref().and_then(|c| c.certificate_days_left) else {
-                    continue;
-                };
-                let _ = writeln!(
-                    out,
-                    "{name}{{service=\"{}\",server=\"{}\",address=\"{}\"}} {days}",
-                    label(&service.name),
-                    label(&server.name),
-                    endpoint(server.address, server.port),
-                );
             }
         }
         type ServiceValue = fn(&ServiceStatus) -> u64;

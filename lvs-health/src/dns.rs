@@ -108,13 +108,23 @@ async fn over_udp(
         .await
         .map_err(|e| Failure::Send(e.to_string()))?;
     let mut buffer = vec![0u8; 4096];
-    match timeout(limit, socket.recv(&mut buffer)).await {
-        Err(_) => Err(Failure::NoReply),
-        Ok(Err(e)) => Err(Failure::Read(e.to_string())),
-        Ok(Ok(read)) => {
-            buffer.truncate(read);
-            Ok(buffer)
+    // A datagram that is not the answer (another id: late, or forged) is
+    // skipped; the answer may still come before the deadline.
+    let id = query.get(..2).unwrap_or_default();
+    let answer = async {
+        loop {
+            let read = socket
+                .recv(&mut buffer)
+                .await
+                .map_err(|e| Failure::Read(e.to_string()))?;
+            if read >= 12 && buffer.get(..2) == Some(id) {
+                return Ok(buffer[..read].to_vec());
+            }
         }
+    };
+    match timeout(limit, answer).await {
+        Err(_) => Err(Failure::NoReply),
+        Ok(result) => result,
     }
 }
 

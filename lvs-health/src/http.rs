@@ -61,10 +61,11 @@ impl Kept {
 
 /// Whether a failure over a kept connection may be the connection's rather
 /// than the server's verdict: the check is then made again on a fresh one.
+/// A timeout is not: a server too slow to answer gets no second request.
 fn connection_failure(failure: &Failure) -> bool {
     matches!(
         failure,
-        Failure::Send(_) | Failure::Read(_) | Failure::BadResponse(_) | Failure::ReadTimeout
+        Failure::Send(_) | Failure::Read(_) | Failure::BadResponse(_)
     )
 }
 
@@ -119,10 +120,14 @@ async fn open(
     source: Option<IpAddr>,
     limit: Duration,
 ) -> Result<Kept, Failure> {
-    let stream = connect(target, source, limit).await?;
     match &check.tls {
-        None => handshake(stream, target, false, None, limit).await,
+        None => {
+            let stream = connect(target, source, limit).await?;
+            handshake(stream, target, false, None, limit).await
+        }
         Some(tls) => {
+            let _permit = crate::tls::handshake_permit().await?;
+            let stream = connect(target, source, limit).await?;
             let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
             let (stream, expires) = crate::tls::handshake(stream, tls, name, limit).await?;
             handshake(stream, target, true, expires, limit).await
@@ -188,32 +193,43 @@ async fn exchange(kept: &mut Kept, check: &HttpCheck, host: &str, limit: Duratio
             .await
             .map_err(|e| Failure::BadResponse(e.to_string()))?;
         let code = response.status().as_u16();
-        // A kept connection takes the next request only once this body is read.
-        let wants_body = check.body.is_some() || check.digest.is_some() || check.reuse_connection;
-        let body = if wants_body {
-            Limited::new(response.into_body(), MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| Failure::Read(e.to_string()))?
-                .to_bytes()
-        } else {
-            Bytes::new()
-        };
+        let judged = check.body.is_some() || check.digest.is_some();
+        if !judged {
+            // The status decides. A kept connection takes the next request
+            // only once this body is read; one too long to read is not kept.
+            let drained = check.reuse_connection
+                && Limited::new(response.into_body(), MAX_BODY)
+                    .collect()
+                    .await
+                    .is_ok();
+            return Ok((
+                check.accepts(code).then_some(()).ok_or(Failure::Status(code)),
+                drained,
+            ));
+        }
+        let body = Limited::new(response.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| Failure::Read(e.to_string()))?
+            .to_bytes();
         if !check.accepts(code) {
-            return Err(Failure::Status(code));
+            return Ok((Err(Failure::Status(code)), true));
         }
         if let Some(body_re) = &check.body {
             if !body_re.is_match(&body) {
-                return Err(Failure::Mismatch("the body does not match".into()));
+                return Ok((Err(Failure::Mismatch("the body does not match".into())), true));
             }
         }
         if let Some(wanted) = &check.digest {
             let got: [u8; 16] = Md5::digest(&body).into();
             if got != *wanted {
-                return Err(Failure::Digest(got.iter().map(|b| format!("{b:02x}")).collect()));
+                return Ok((
+                    Err(Failure::Digest(got.iter().map(|b| format!("{b:02x}")).collect())),
+                    true,
+                ));
             }
         }
-        Ok(())
+        Ok((Ok(()), true))
     };
     // The connection is driven alongside the answer; when it ends first
     // (the server closed it), what it read is still delivered to the answer.
@@ -238,6 +254,11 @@ async fn exchange(kept: &mut Kept, check: &HttpCheck, host: &str, limit: Duratio
             kept.ended = true;
             Err(Failure::ReadTimeout)
         }
-        Ok(result) => result,
+        // The verdict, and whether the body was read to its end.
+        Ok(Ok((verdict, drained))) => {
+            kept.ended |= !drained;
+            verdict
+        }
+        Ok(Err(failure)) => Err(failure),
     }
 }

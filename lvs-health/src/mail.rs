@@ -13,6 +13,9 @@ use crate::run::{connect, Notes};
 
 /// The longest reply line read (RFC 5321 allows 512 bytes; servers send more).
 const MAX_LINE: usize = 4096;
+/// The most lines one reply may have: a server that goes on sending lines
+/// (`250-` after `250-`) fails the check instead of holding it for ever.
+const MAX_LINES: usize = 64;
 
 pub(crate) async fn run(
     check: &MailCheck,
@@ -21,6 +24,10 @@ pub(crate) async fn run(
     limit: Duration,
     notes: &mut Notes,
 ) -> Result<(), Failure> {
+    let _permit = match check.starttls {
+        Some(_) => Some(crate::tls::handshake_permit().await?),
+        None => None,
+    };
     let stream = connect(target, source, limit).await?;
     let mut reader = BufReader::new(stream);
     let greeting = reply(&mut reader, check.protocol, None, limit).await?;
@@ -76,7 +83,7 @@ async fn reply(
     limit: Duration,
 ) -> Result<String, Failure> {
     let mut text = String::new();
-    loop {
+    for _ in 0..MAX_LINES {
         let line = read_line(reader, limit).await?;
         text.push_str(&line);
         let done = match protocol {
@@ -112,6 +119,9 @@ async fn reply(
             return Ok(text);
         }
     }
+    Err(Failure::Greeting(format!(
+        "a reply of more than {MAX_LINES} lines"
+    )))
 }
 
 async fn read_line(reader: &mut BufReader<TcpStream>, limit: Duration) -> Result<String, Failure> {

@@ -148,13 +148,18 @@ async fn one(
             Ok(())
         }
         Check::File { path } => {
-            if let Some(weight) = state_file(path).await? {
+            let read = match timeout(limit, state_file(path)).await {
+                Err(_) => Err(Failure::File(format!("{}: reading it timed out", path.display()))),
+                Ok(read) => read,
+            };
+            if let Some(weight) = read? {
                 notes.weight(weight);
             }
             Ok(())
         }
         Check::Http(http) => crate::http::run(http, target, source, limit, notes, session.slot(index)).await,
         Check::Tls(tls) => {
+            let _permit = crate::tls::handshake_permit().await?;
             let stream = connect(target, source, limit).await?;
             let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
             let (_, expires) = crate::tls::handshake(stream, tls, name, limit).await?;
@@ -419,6 +424,13 @@ const STATE_FILE_BYTES: u64 = 256;
 
 /// A file check: `up`, `down`, or the weight, as the file's first word says.
 async fn state_file(path: &std::path::Path) -> Result<Option<u32>, Failure> {
+    // A FIFO or a device would block the read (and a thread) until written.
+    let metadata = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| Failure::File(format!("{}: {e}", path.display())))?;
+    if !metadata.is_file() {
+        return Err(Failure::File(format!("{} is not a regular file", path.display())));
+    }
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| Failure::File(format!("{}: {e}", path.display())))?;

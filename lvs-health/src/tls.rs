@@ -72,11 +72,18 @@ pub fn file_problems(config: &lvs_cf::Config, map: &lvs_cf::SourceMap) -> Vec<lv
         _ => &map.virtual_services,
     };
     let mut problems = Vec::new();
-    for (vs, block) in config.services_in_use().iter().zip(blocks) {
+    // Only what runs: the planner skips inactive services and servers.
+    for (vs, block) in config
+        .services_in_use()
+        .iter()
+        .zip(blocks)
+        .filter(|(vs, _)| vs.active)
+    {
         let owners = std::iter::once((format!("`{}`", vs.name), &vs.checks, &block.checks)).chain(
             vs.servers
                 .iter()
                 .zip(&block.servers)
+                .filter(|(server, _)| server.active)
                 .map(|(server, server_block)| {
                     (
                         format!("server `{}` of `{}`", server.name, vs.name),
@@ -254,6 +261,19 @@ pub fn server_name(name: Option<&str>, target: SocketAddr) -> Result<ServerName<
 /// The most TLS handshakes the checks make at once.
 pub const MAX_HANDSHAKES: usize = 32;
 
+/// Leave to make a TLS handshake, held from before the connection opens
+/// until the handshake ends: at most [`MAX_HANDSHAKES`] at once, the wait
+/// not counted in the check's time. A director that starts with a thousand
+/// HTTPS servers would otherwise begin a thousand handshakes each second, and
+/// on a slow machine every one would time out, every second, for ever.
+pub(crate) async fn handshake_permit() -> Result<tokio::sync::SemaphorePermit<'static>, Failure> {
+    static HANDSHAKES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_HANDSHAKES);
+    HANDSHAKES
+        .acquire()
+        .await
+        .map_err(|e| Failure::Tls(e.to_string()))
+}
+
 /// A completed handshake over `stream`, with when its certificate expires.
 pub async fn handshake<S>(
     stream: S,
@@ -266,15 +286,6 @@ where
 {
     let config = client_config(check).map_err(|e| Failure::TlsSetup(e.to_string()))?;
     let connector = TlsConnector::from(config);
-    // At most this many handshakes at once, the wait not counted in the
-    // check's time: a director that starts with a thousand HTTPS servers
-    // would otherwise begin a thousand handshakes each second, and on a slow
-    // machine every one would time out, every second, for ever.
-    static HANDSHAKES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_HANDSHAKES);
-    let _permit = HANDSHAKES
-        .acquire()
-        .await
-        .map_err(|e| Failure::Tls(e.to_string()))?;
     let stream = match timeout(limit, connector.connect(name, stream)).await {
         Err(_) => return Err(Failure::Tls("handshake timed out".to_owned())),
         Ok(Err(e)) => return Err(Failure::Tls(tls_error(&e))),

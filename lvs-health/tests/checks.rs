@@ -786,6 +786,21 @@ fn a_state_file_says_up_down_or_a_weight() {
         }
     }
 
+    // A FIFO would block the read until someone writes to it.
+    let fifo = dir.0.join("fifo");
+    let fifo_name = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: mkfifo on a path this test owns.
+    assert_eq!(unsafe { libc::mkfifo(fifo_name.as_ptr(), 0o600) }, 0);
+    let on_fifo = runtime().block_on(lvs_health::run::run_noting(
+        &Check::File { path: fifo },
+        target,
+        LIMIT,
+    ));
+    assert!(
+        matches!(&on_fifo.result, Err(Failure::File(why)) if why.contains("not a regular file")),
+        "{on_fifo:?}"
+    );
+
     std::fs::write(&path, "40").expect("write");
     let server = lvs_health::engine::Server {
         id: 1,
@@ -825,5 +840,71 @@ fn a_state_file_says_up_down_or_a_weight() {
             Some(NannyAction::SetWeight { weight: 40 }),
             Some(NannyAction::Remove)
         ]
+    );
+}
+
+/// A mail server that never ends its reply fails the check; it does not
+/// hold it for ever.
+#[test]
+fn an_endless_mail_reply_fails() {
+    use lvs_core::check::{MailCheck, MailProtocol};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                // A greeting continued without end, a line at a time.
+                while stream.write_all(b"220-still greeting\r\n").is_ok() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+        }
+    });
+    let greeting = Check::Mail(MailCheck::greeting(MailProtocol::Smtp));
+    match check(&greeting, addr) {
+        Err(Failure::Greeting(why)) => assert!(why.contains("more than 64 lines"), "{why}"),
+        other => panic!("expected a refused greeting, got {other:?}"),
+    }
+}
+
+/// With a kept connection, a status-only check passes on a body too long
+/// to read, and the connection is then not kept.
+#[test]
+fn a_status_check_passes_on_a_long_body() {
+    use lvs_health::run::{run_in, Session};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut request = [0u8; 1024];
+                while stream.read(&mut request).is_ok_and(|n| n > 0) {
+                    let body = vec![b'x'; 2 << 20];
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(&body).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut http = HttpCheck::get("/");
+    http.reuse_connection = true;
+    let check = Check::Http(Box::new(http));
+    let runtime = runtime();
+    let mut session = Session::new();
+    for _ in 0..2 {
+        let outcome = runtime.block_on(run_in(&mut session, &check, addr, Duration::from_secs(2)));
+        assert_eq!(outcome.result, Ok(()));
+    }
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "not kept"
     );
 }
