@@ -77,7 +77,11 @@ pub(crate) async fn run(
     notes: &mut Notes,
     kept: &mut Option<Kept>,
 ) -> Result<(), Failure> {
-    let host = check.host.clone().unwrap_or_else(|| authority(target));
+    // `address:port` (IPv6 in brackets) when the check names no host.
+    let host: std::borrow::Cow<'_, str> = match &check.host {
+        Some(host) => host.as_str().into(),
+        None => target.to_string().into(),
+    };
     if !check.reuse_connection {
         *kept = None;
     }
@@ -107,11 +111,6 @@ pub(crate) async fn run(
     verdict
 }
 
-/// `address:port` as a `Host` header writes it (IPv6 in brackets).
-fn authority(target: SocketAddr) -> String {
-    target.to_string()
-}
-
 /// A new connection to `target` (with its TLS handshake for HTTPS), ready
 /// for requests.
 async fn open(
@@ -126,10 +125,7 @@ async fn open(
             handshake(stream, target, false, None, limit).await
         }
         Some(tls) => {
-            let _permit = crate::tls::handshake_permit().await?;
-            let stream = connect(target, source, limit).await?;
-            let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
-            let (stream, expires) = crate::tls::handshake(stream, tls, name, limit).await?;
+            let (stream, expires) = crate::tls::connect(target, source, tls, limit).await?;
             handshake(stream, target, true, expires, limit).await
         }
     }

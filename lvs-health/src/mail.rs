@@ -59,8 +59,7 @@ pub(crate) async fn run(
         ));
     }
     let stream: TcpStream = reader.into_inner();
-    let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
-    let (_, expires) = crate::tls::handshake(stream, tls, name, limit).await?;
+    let (_, expires) = crate::tls::handshake(stream, tls, target, limit).await?;
     notes.certificate(expires);
     Ok(())
 }

@@ -159,10 +159,7 @@ async fn one(
         }
         Check::Http(http) => crate::http::run(http, target, source, limit, notes, session.slot(index)).await,
         Check::Tls(tls) => {
-            let _permit = crate::tls::handshake_permit().await?;
-            let stream = connect(target, source, limit).await?;
-            let name = crate::tls::server_name(tls.sni.as_deref(), target)?;
-            let (_, expires) = crate::tls::handshake(stream, tls, name, limit).await?;
+            let (_, expires) = crate::tls::connect(target, source, tls, limit).await?;
             notes.certificate(expires);
             Ok(())
         }

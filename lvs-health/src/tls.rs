@@ -250,12 +250,26 @@ impl ServerCertVerifier for AnyCertificate {
 
 /// The name a handshake with `target` sends and verifies: `name` when
 /// given (an IP literal is verified as an address), else the address.
-pub fn server_name(name: Option<&str>, target: SocketAddr) -> Result<ServerName<'static>, Failure> {
+fn server_name(name: Option<&str>, target: SocketAddr) -> Result<ServerName<'static>, Failure> {
     match name {
         Some(name) => ServerName::try_from(name.to_owned())
             .map_err(|e| Failure::TlsSetup(format!("`{name}` is not a server name: {e}"))),
         None => Ok(ServerName::IpAddress(target.ip().into())),
     }
+}
+
+/// A TLS connection to `target` (from `source` when given): the handshake
+/// permit, the connection and the handshake, with when the certificate
+/// expires.
+pub(crate) async fn connect(
+    target: SocketAddr,
+    source: Option<std::net::IpAddr>,
+    check: &TlsCheck,
+    limit: Duration,
+) -> Result<(TlsStream<tokio::net::TcpStream>, Option<SystemTime>), Failure> {
+    let _permit = handshake_permit().await?;
+    let stream = crate::run::connect(target, source, limit).await?;
+    handshake(stream, check, target, limit).await
 }
 
 /// The most TLS handshakes the checks make at once.
@@ -275,15 +289,17 @@ pub(crate) async fn handshake_permit() -> Result<tokio::sync::SemaphorePermit<'s
 }
 
 /// A completed handshake over `stream`, with when its certificate expires.
+/// The name sent and verified is `check`'s `sni`, else `target`'s address.
 pub async fn handshake<S>(
     stream: S,
     check: &TlsCheck,
-    name: ServerName<'static>,
+    target: SocketAddr,
     limit: Duration,
 ) -> Result<(TlsStream<S>, Option<SystemTime>), Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let name = server_name(check.sni.as_deref(), target)?;
     let config = client_config(check).map_err(|e| Failure::TlsSetup(e.to_string()))?;
     let connector = TlsConnector::from(config);
     let stream = match timeout(limit, connector.connect(name, stream)).await {
