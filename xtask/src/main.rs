@@ -61,6 +61,11 @@ fn workspace_root() -> PathBuf {
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
     command.current_dir(workspace_root());
+    // A clean clone in CI builds everything once: incremental state would
+    // only take disk (it was half of the target directory).
+    if std::env::var_os("CI").is_some() && std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        command.env("CARGO_INCREMENTAL", "0");
+    }
     command
 }
 
