@@ -270,7 +270,7 @@ fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
     let (mut daemon, log) = test_daemon(&dir, &config);
     let text = || std::fs::read_to_string(&log).unwrap_or_default();
     let wait = |line: &str| wait_for(&log, line);
-    wait("starting: 1 virtual services, 1 real servers checked, 0 entries adopted");
+    wait("starting: 1 virtual services, 1 real servers checked by 1 probes, 0 entries adopted");
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
     wait("configuration re-read");
@@ -285,6 +285,47 @@ fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
         "{}",
         text()
     );
+}
+
+#[test]
+fn services_balancing_to_one_server_share_its_probe() {
+    let dir = TempDir::new("shared-probe");
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = server.local_addr().expect("address").port();
+    std::thread::spawn(move || for _stream in server.incoming() {});
+    // Two services send to one server, checked the same way; a third
+    // checks it with a conversation, so on its own.
+    let service = |name: &str, vip: u8, check: &str| {
+        format!(
+            "virtual {name} {{\n active = 1\n address = 192.0.2.{vip} eth0:1\n port = {port}\n timeout = 1\n{check}\
+             server one {{\n  address = 127.0.0.1\n  active = 1\n }}\n}}\n"
+        )
+    };
+    let config = dir.file(
+        "lvs.cf",
+        &format!(
+            "primary = 127.0.0.1\nservice = lvs\nnetwork = direct\n{}{}{}",
+            service("a", 80, ""),
+            service("b", 81, ""),
+            service("c", 82, " send = \"hello\"\n"),
+        ),
+    );
+    let (mut daemon, log) = test_daemon(&dir, &config);
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for(
+        &log,
+        "starting: 3 virtual services, 3 real servers checked by 2 probes",
+    );
+    for vip in [80, 81, 82] {
+        wait_for(
+            &log,
+            &format!("would add 127.0.0.1:{port} to TCP 192.0.2.{vip}:{port}"),
+        );
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let status = daemon.wait().expect("lvs exits");
+    assert!(status.success(), "{status}:\n{}", text());
 }
 
 #[test]

@@ -399,9 +399,14 @@ impl Director {
             self.set_timeouts(wanted);
         }
         self.log.line(&format!(
-            "starting: {} virtual services, {} real servers checked, {} entries adopted from the running table",
+            "starting: {} virtual services, {} real servers checked by {}, {} entries adopted from the running table",
             self.plan.services.len(),
             self.plan.servers().count(),
+            match running.nannies {
+                Some(_) => "a nanny process each".to_owned(),
+                // Servers checked the same way share a probe.
+                None => format!("{} probes", running.engine.probes()),
+            },
             self.table.destination_count(),
         ));
         self.record_owned(plan.named.iter().chain(&leftover));

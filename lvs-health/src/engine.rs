@@ -3,6 +3,10 @@
 //! the server's [`Nanny`] machine, and the machine's table changes go to the
 //! caller, which applies them (the director, with lvs-ipvs).
 //!
+//! Servers checked the same way (the same address and port, check, timeout
+//! and interval: one real server behind several virtual services) share one
+//! probe, and its result goes to each server's own machine.
+//!
 //! Start times are spread over the first interval in 10 ms slots, so 10,000
 //! servers checked every second make a steady 100 checks every 10 ms, not a
 //! burst.
@@ -10,12 +14,11 @@
 //! Plain TCP connect checks of IPv4 servers go out as half-open probes over
 //! one raw socket when the process may open one: the [`SynProber`]'s one
 //! task runs all of them, and their machines, on one timer (see
-//! [`crate::probe`]). Every other check, and every check of a server with a
-//! load monitor, is a task of its own that makes its own connection.
+//! [`crate::probe`]). Every other probe, and the check of each server with
+//! a load monitor, is a task of its own that makes its own connections.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,16 +110,73 @@ struct Watch {
 
 /// What runs a server's check.
 enum Runner {
-    /// A task of its own.
+    /// A task of its own, which owns the server's machine: a server with a
+    /// load monitor, whose machine waits on its own load command.
+    Alone(JoinHandle<()>),
+    /// A member of a shared probe.
+    Member(ProbeId),
+}
+
+/// Names a [`Probe`] within its engine.
+type ProbeId = u64;
+
+/// The machines of the servers one probe checks, by server id. The probe
+/// feeds them under the lock, so a server taken out gets no later result.
+type Members = Arc<Mutex<BTreeMap<usize, Feeder>>>;
+
+/// One check run for every server that is checked the same way: the same
+/// target, check, timeout and interval (several virtual services balancing
+/// to one real server, say). It runs once an interval and every member's
+/// own machine gets the result, so each keeps its own weight, slow start
+/// and reentry count.
+struct Probe {
+    shape: Shape,
+    members: Members,
+    runs: Runs,
+}
+
+/// What a probe's servers have in common.
+#[derive(Clone, Debug)]
+struct Shape {
+    target: SocketAddr,
+    check: Arc<Check>,
+    timeout: Duration,
+    interval: Duration,
+}
+
+impl Shape {
+    fn of(server: &Server) -> Shape {
+        Shape {
+            target: server.target,
+            check: Arc::clone(&server.check),
+            timeout: server.timeout,
+            interval: server.nanny.interval,
+        }
+    }
+
+    fn same(&self, other: &Shape) -> bool {
+        self.target == other.target
+            && self.timeout == other.timeout
+            && self.interval == other.interval
+            && (Arc::ptr_eq(&self.check, &other.check) || *self.check == *other.check)
+    }
+}
+
+/// What runs a probe.
+enum Runs {
+    /// A task of its own, with its own kept connections.
     Task(JoinHandle<()>),
-    /// The half-open prober's task; the flag, once set, stops the handler
-    /// at once, before the prober has seen the `forget`.
-    Probed(WatchId, Arc<AtomicBool>),
+    /// The half-open prober's task.
+    Probed(WatchId),
 }
 
 /// The running checks; dropping it stops them.
 pub struct Engine {
     watches: HashMap<usize, Watch>,
+    probes: HashMap<ProbeId, Probe>,
+    /// The probes of each target, so that a server finds its own at once.
+    by_target: HashMap<SocketAddr, Vec<ProbeId>>,
+    next_probe: ProbeId,
     prober: Option<Arc<SynProber>>,
     board: CheckBoard,
     updates: UnboundedSender<Update>,
@@ -125,6 +185,10 @@ pub struct Engine {
 impl Engine {
     /// Starts checking `servers` on the current tokio runtime. Updates go to
     /// `updates`; when the receiver is gone, the tasks end. Ids must be unique.
+    ///
+    /// Servers checked the same way (the same target, check, timeout and
+    /// interval, and no load monitor) share one probe, whose result each
+    /// server's machine gets.
     pub fn start(servers: Vec<Server>, updates: UnboundedSender<Update>) -> Engine {
         let prober = servers
             .iter()
@@ -134,6 +198,9 @@ impl Engine {
             .map(Arc::new);
         let mut engine = Engine {
             watches: HashMap::new(),
+            probes: HashMap::new(),
+            by_target: HashMap::new(),
+            next_probe: 0,
             prober,
             board: CheckBoard::default(),
             updates,
@@ -156,62 +223,116 @@ impl Engine {
             let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
             // The old check stops before the new one starts.
             if let Some(old) = self.watches.remove(&server.id) {
-                self.stop_one(old);
+                self.stop_one(server.id, old);
             }
-            let prober = self.prober.clone().filter(|_| is_plain_connect(&server.check));
             let feeder = Feeder::new(&server, self.board.clone(), self.updates.clone());
             let start = now + offset;
-            // The prober covers IPv4 servers without a load monitor.
-            let runner = match prober
-                .as_ref()
-                .filter(|_| server.load_command.is_none() && server.target.is_ipv4())
-            {
-                Some(prober) => {
-                    let schedule = Schedule {
-                        first: start,
-                        interval: server.nanny.interval,
-                        timeout: server.timeout,
-                    };
-                    let stopped = Arc::new(AtomicBool::new(false));
-                    let stop = Arc::clone(&stopped);
-                    let mut feeder = feeder;
-                    // Without a load monitor there is no load to wait for: the
-                    // machine gets its answer at once, on the prober's task.
-                    let watch = prober.watch(server.target, schedule, move |result| {
-                        if stop.load(Ordering::SeqCst) {
-                            return false;
-                        }
-                        match feeder.checked(Outcome::of(result)) {
-                            Flow::Load => feeder.loaded(None) == Flow::Go,
-                            flow => flow == Flow::Go,
-                        }
-                    });
-                    match watch {
-                        Some(watch) => Runner::Probed(watch, stopped),
-                        // Not reached: the target is IPv4, which the prober takes.
-                        None => Runner::Task(tokio::spawn(watch_task(
-                            server.clone(),
-                            None,
-                            Feeder::new(&server, self.board.clone(), self.updates.clone()),
-                            start,
-                        ))),
-                    }
-                }
-                None => Runner::Task(tokio::spawn(watch_task(server.clone(), prober, feeder, start))),
+            let runner = if server.load_command.is_some() {
+                let prober = self.prober.clone().filter(|_| is_plain_connect(&server.check));
+                Runner::Alone(tokio::spawn(watch_task(server.clone(), prober, feeder, start)))
+            } else {
+                Runner::Member(self.join(&server, feeder, start))
             };
             self.watches.insert(server.id, Watch { server, runner });
         }
     }
 
-    fn stop_one(&self, watch: Watch) {
-        match watch.runner {
-            Runner::Task(task) => task.abort(),
-            Runner::Probed(id, stopped) => {
-                stopped.store(true, Ordering::SeqCst);
+    /// Adds `server`'s machine to the probe that checks it the same way,
+    /// starting one (first at `start`) when none does.
+    fn join(&mut self, server: &Server, feeder: Feeder, start: Instant) -> ProbeId {
+        let shape = Shape::of(server);
+        let found = self
+            .by_target
+            .get(&shape.target)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| Some((*id, self.probes.get(id)?)))
+            .find(|(_, probe)| probe.shape.same(&shape))
+            .map(|(id, probe)| (id, Arc::clone(&probe.members)));
+        if let Some((id, members)) = found {
+            if let Ok(mut members) = members.lock() {
+                members.insert(server.id, feeder);
+            }
+            return id;
+        }
+        let members: Members = Arc::new(Mutex::new(BTreeMap::from([(server.id, feeder)])));
+        let runs = self.run_probe(&shape, &members, start);
+        let id = self.next_probe;
+        self.next_probe += 1;
+        self.by_target.entry(shape.target).or_default().push(id);
+        self.probes.insert(id, Probe { shape, members, runs });
+        id
+    }
+
+    /// Starts a probe of `shape` for `members`, first at `start`.
+    fn run_probe(&self, shape: &Shape, members: &Members, start: Instant) -> Runs {
+        // Plain connect checks of IPv4 servers are the half-open prober's.
+        if let Some(prober) = self.prober.as_ref().filter(|_| is_plain_connect(&shape.check)) {
+            let schedule = Schedule {
+                first: start,
+                interval: shape.interval,
+                timeout: shape.timeout,
+            };
+            let fed = Arc::clone(members);
+            if let Some(watch) = prober.watch(shape.target, schedule, move |result| {
+                feed(&fed, &Outcome::of(result))
+            }) {
+                return Runs::Probed(watch);
+            }
+        }
+        Runs::Task(tokio::spawn(probe_task(
+            shape.clone(),
+            Arc::clone(members),
+            start,
+        )))
+    }
+
+    /// Stops server `id`'s check: its task, or its place in a probe, and the
+    /// probe once no server is left in it.
+    fn stop_one(&mut self, id: usize, watch: Watch) {
+        let probe_id = match watch.runner {
+            Runner::Alone(task) => {
+                task.abort();
+                return;
+            }
+            Runner::Member(probe_id) => probe_id,
+        };
+        let Some(probe) = self.probes.get(&probe_id) else {
+            return;
+        };
+        let left = match probe.members.lock() {
+            Ok(mut members) => {
+                members.remove(&id);
+                members.len()
+            }
+            Err(_) => 0,
+        };
+        if left == 0 {
+            if let Some(probe) = self.probes.remove(&probe_id) {
+                if let Some(ids) = self.by_target.get_mut(&probe.shape.target) {
+                    ids.retain(|id| *id != probe_id);
+                    if ids.is_empty() {
+                        self.by_target.remove(&probe.shape.target);
+                    }
+                }
+                self.stop_probe(probe);
+            }
+        }
+    }
+
+    fn stop_probe(&self, probe: Probe) {
+        match probe.runs {
+            Runs::Task(task) => task.abort(),
+            Runs::Probed(watch) => {
                 if let Some(prober) = &self.prober {
-                    prober.forget(id);
+                    prober.forget(watch);
                 }
             }
+        }
+        // The prober may call once more before it sees the forget: with no
+        // members, that call feeds nobody.
+        if let Ok(mut members) = probe.members.lock() {
+            members.clear();
         }
     }
 
@@ -236,7 +357,7 @@ impl Engine {
     pub fn revise(&mut self, gone: impl IntoIterator<Item = usize>, servers: Vec<Server>) {
         for id in gone {
             if let Some(watch) = self.watches.remove(&id) {
-                self.stop_one(watch);
+                self.stop_one(id, watch);
             }
             self.board.remove(id);
         }
@@ -279,6 +400,18 @@ impl Engine {
         self.watches.len()
     }
 
+    /// How many checks run each interval: one for each group of servers
+    /// checked the same way, and one for each server with a load monitor.
+    /// At most [`Engine::len`].
+    pub fn probes(&self) -> usize {
+        self.probes.len()
+            + self
+                .watches
+                .values()
+                .filter(|watch| matches!(watch.runner, Runner::Alone(_)))
+                .count()
+    }
+
     /// Whether no server is watched.
     pub fn is_empty(&self) -> bool {
         self.watches.is_empty()
@@ -293,7 +426,13 @@ impl Engine {
     /// struct it goes on using).
     pub fn stop_all(&mut self) {
         for (_, watch) in std::mem::take(&mut self.watches) {
-            self.stop_one(watch);
+            if let Runner::Alone(task) = watch.runner {
+                task.abort();
+            }
+        }
+        self.by_target.clear();
+        for (_, probe) in std::mem::take(&mut self.probes) {
+            self.stop_probe(probe);
         }
     }
 }
@@ -391,7 +530,38 @@ impl Feeder {
     }
 }
 
-/// A server checked by a task of its own.
+/// Gives every member of a probe `outcome`; false once the caller is gone.
+/// The members have no load monitor, so none waits for a load.
+fn feed(members: &Members, outcome: &Outcome) -> bool {
+    let Ok(mut members) = members.lock() else {
+        return false;
+    };
+    members.values_mut().all(|feeder| {
+        let flow = match feeder.checked(outcome.clone()) {
+            Flow::Load => feeder.loaded(None),
+            flow => flow,
+        };
+        flow != Flow::Stop
+    })
+}
+
+/// A probe run by a task of its own, for all its members.
+async fn probe_task(shape: Shape, members: Members, start: Instant) {
+    let mut ticker = interval_at(start, shape.interval);
+    // Kept connections live as long as this task: a probe that stops drops them.
+    let mut session = crate::run::Session::new();
+    // As in watch_task: after a stall, missed checks are skipped.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        let outcome = crate::run::run_in(&mut session, &shape.check, shape.target, shape.timeout).await;
+        if !feed(&members, &outcome) {
+            return;
+        }
+    }
+}
+
+/// A server with a load monitor, checked by a task of its own.
 async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: Feeder, start: Instant) {
     let mut ticker = interval_at(start, server.nanny.interval);
     // Kept connections live as long as this task: a replaced check drops them.

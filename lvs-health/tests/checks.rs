@@ -623,6 +623,155 @@ fn replacing_the_servers_keeps_the_checks_of_unchanged_ones() {
     });
 }
 
+/// A TCP server on loopback that answers `ok` to every connection and
+/// counts them.
+fn counting_tcp_server() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
+            stream.set_read_timeout(Some(Duration::from_millis(100))).ok();
+            let mut request = [0u8; 64];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(b"ok");
+        }
+    });
+    (addr, count)
+}
+
+#[test]
+fn servers_checked_the_same_way_share_one_probe() {
+    use lvs_core::nanny::NannyAction;
+    use lvs_health::engine::{Engine, Update};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::Ordering;
+
+    let (target, connections) = counting_tcp_server();
+    // A conversation, so that it is a connection as root too.
+    let talking = |id: usize, weight: u32, interval_ms: u64| {
+        let mut server = watched(id, target, weight);
+        server.check = std::sync::Arc::new(Check::Tcp {
+            send: Some(b"hello".to_vec()),
+            expect: Some(Expect::Prefix(b"ok".to_vec())),
+        });
+        server.nanny.interval = Duration::from_millis(interval_ms);
+        server
+    };
+    runtime().block_on(async move {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();
+        // Two services balancing to one server with one check, at weights of
+        // their own; a third checks it every 50 ms instead, so apart.
+        let mut engine = Engine::start(
+            vec![talking(0, 96, 100), talking(1, 160, 100), talking(2, 32, 50)],
+            sender,
+        );
+        assert_eq!((engine.len(), engine.probes()), (3, 2));
+        let mut weights = BTreeMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while weights.len() < 3 {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(Update {
+                    id,
+                    action: NannyAction::Add { weight, .. },
+                })) => {
+                    weights.insert(id, weight);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        assert_eq!(
+            weights,
+            BTreeMap::from([(0, 3), (1, 5), (2, 1)]),
+            "each server's machine adds it at its own weight (slow start: 1/32 of it)"
+        );
+
+        // Over a second: about 10 checks of the shared probe, 20 of the
+        // other; three probes of their own would make about 40.
+        let before = connections.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let made = connections.load(Ordering::SeqCst) - before;
+        assert!((22..=36).contains(&made), "{made} connections in a second");
+
+        // One member leaves: the other keeps its machine, and is not added again.
+        engine.replace(vec![talking(1, 160, 100), talking(2, 32, 50)]);
+        assert_eq!((engine.len(), engine.probes()), (2, 2));
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+        while let Ok(Some(update)) = tokio::time::timeout_at(deadline, receiver.recv()).await {
+            seen.push(update);
+        }
+        assert!(
+            seen.iter().all(|u| u.id != 0),
+            "the one gone gets nothing: {seen:?}"
+        );
+        assert!(
+            !seen.iter().any(|u| matches!(u.action, NannyAction::Add { .. })),
+            "the one kept is not restarted: {seen:?}"
+        );
+        assert!(engine.last_checks().contains_key(&1) && !engine.last_checks().contains_key(&0));
+
+        // A changed weight restarts that server's machine within the probe.
+        engine.replace(vec![talking(1, 224, 100), talking(2, 32, 50)]);
+        assert_eq!(engine.probes(), 2);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let readded = loop {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(Update {
+                    id: 1,
+                    action: NannyAction::Add { weight, .. },
+                })) => break Some(weight),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break None,
+            }
+        };
+        assert_eq!(readded, Some(7));
+
+        engine.replace(Vec::new());
+        assert_eq!((engine.len(), engine.probes()), (0, 0));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = connections.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            before,
+            "no probe is left running"
+        );
+    });
+
+    // As root, plain connect checks share a half-open probe the same way.
+    if !testkit::require_root("servers_checked_the_same_way_share_one_probe (half-open)") {
+        return;
+    }
+    let open = tcp_server(Some(b"ok"), Duration::ZERO);
+    runtime().block_on(async move {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();
+        let engine = Engine::start(vec![watched(0, open, 64), watched(1, open, 128)], sender);
+        assert!(engine.half_open());
+        assert_eq!((engine.len(), engine.probes()), (2, 1));
+        let mut weights = BTreeMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while weights.len() < 2 {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(Update {
+                    id,
+                    action: NannyAction::Add { weight, .. },
+                })) => {
+                    weights.insert(id, weight);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        assert_eq!(weights, BTreeMap::from([(0, 2), (1, 4)]));
+    });
+}
+
 #[test]
 fn periodic_probes_run_on_their_schedule_until_forgotten() {
     use lvs_health::probe::{Schedule, SynProber};
