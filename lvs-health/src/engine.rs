@@ -7,9 +7,13 @@
 //! and interval: one real server behind several virtual services) share one
 //! probe, and its result goes to each server's own machine.
 //!
-//! Start times are spread over the first interval in 10 ms slots, so 10,000
-//! servers checked every second make a steady 100 checks every 10 ms, not a
-//! burst.
+//! Start times are spread over the first interval in ten slots (each of 10
+//! to 100 ms), so 10,000 servers checked every second make 1,000 checks
+//! every 100 ms rather than one burst. A slot is one wake-up of the runtime
+//! for its timer and a few for its answers, whatever the number of checks
+//! in it: fewer, fuller slots cost less (on the lab's emulated machine, a
+//! wake-up costs as much as a check), and checks of a slot still start one
+//! after another, each with its own timeout.
 //!
 //! Plain TCP connect checks of IPv4 servers go out as half-open probes over
 //! one raw socket when the process may open one: the [`SynProber`]'s one
@@ -31,8 +35,17 @@ use crate::run::Outcome;
 use lvs_core::check::Check;
 use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 
-/// Checks start on these boundaries within the first interval.
-const SLOT: Duration = Duration::from_millis(10);
+/// The slots an interval is cut into (fewer for intervals under 100 ms, more
+/// over 1 s: a slot lasts 10 to 100 ms).
+const SLOTS: u32 = 10;
+
+/// The bounds of a slot's length.
+const SLOT_BOUNDS: (Duration, Duration) = (Duration::from_millis(10), Duration::from_millis(100));
+
+/// The slot length for checks every `interval`.
+fn slot(interval: Duration) -> Duration {
+    (interval / SLOTS).clamp(SLOT_BOUNDS.0, SLOT_BOUNDS.1)
+}
 
 /// One real server to watch.
 #[derive(Clone, Debug)]
@@ -220,7 +233,8 @@ impl Engine {
                 .mul_f64(f64::from(index as u32) / f64::from(count));
             // Whole slots, so that the runtime wakes once a slot for a
             // batch of checks rather than once a millisecond.
-            let offset = SLOT * (spread.as_nanos() / SLOT.as_nanos()) as u32;
+            let slot = slot(server.nanny.interval);
+            let offset = slot * (spread.as_nanos() / slot.as_nanos()) as u32;
             // The old check stops before the new one starts.
             if let Some(old) = self.watches.remove(&server.id) {
                 self.stop_one(server.id, old);
@@ -591,5 +605,19 @@ async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: 
         if flow == Flow::Stop {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_a_tenth_of_the_interval_within_their_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(slot(ms(1000)), ms(100));
+        assert_eq!(slot(ms(500)), ms(50));
+        assert_eq!(slot(ms(6000)), ms(100), "long intervals: more slots of 100 ms");
+        assert_eq!(slot(ms(50)), ms(10), "short intervals: fewer slots of 10 ms");
     }
 }

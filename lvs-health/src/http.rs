@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{CONNECTION, HOST, USER_AGENT};
-use hyper::{Method, Request, Version};
+use hyper::header::{HeaderValue, CONNECTION, HOST, USER_AGENT};
+use hyper::{Method, Request, Uri, Version};
 use hyper_util::rt::TokioIo;
 use lvs_core::check::{Failure, HttpCheck, HttpMethod, HttpVersion};
 use md5::{Digest, Md5};
@@ -47,12 +47,48 @@ pub(crate) struct Kept {
     ended: bool,
     uses: u32,
     certificate_expires: Option<SystemTime>,
+    request: Prepared,
+}
+
+/// What a check's requests over one connection have in common, made once:
+/// a check made every second costs its requests' parsing and formatting
+/// every second otherwise.
+struct Prepared {
+    uri: Uri,
+    host: HeaderValue,
+    /// What it was made from, so that another check over the same
+    /// connection gets a request of its own.
+    path: String,
+    named_host: Option<String>,
+}
+
+impl Prepared {
+    fn new(check: &HttpCheck, target: SocketAddr) -> Result<Prepared, Failure> {
+        let uri = Uri::try_from(check.path.as_str()).map_err(|e| Failure::Send(e.to_string()))?;
+        // `address:port` (IPv6 in brackets) when the check names no host.
+        let host = match &check.host {
+            Some(host) => HeaderValue::try_from(host.as_str()),
+            None => HeaderValue::try_from(target.to_string()),
+        }
+        .map_err(|e| Failure::Send(e.to_string()))?;
+        Ok(Prepared {
+            uri,
+            host,
+            path: check.path.clone(),
+            named_host: check.host.clone(),
+        })
+    }
+
+    fn made_for(&self, check: &HttpCheck) -> bool {
+        self.path == check.path && self.named_host == check.host
+    }
 }
 
 impl Kept {
-    fn usable_for(&self, target: SocketAddr, tls: bool) -> bool {
+    fn usable_for(&self, target: SocketAddr, check: &HttpCheck) -> bool {
         self.target == target
-            && self.tls == tls
+            && self.tls == check.tls.is_some()
+            && self.request.made_for(check)
             && !self.ended
             && self.uses < USES_PER_CONNECTION
             && !self.sender.is_closed()
@@ -77,21 +113,13 @@ pub(crate) async fn run(
     notes: &mut Notes,
     kept: &mut Option<Kept>,
 ) -> Result<(), Failure> {
-    // `address:port` (IPv6 in brackets) when the check names no host.
-    let host: std::borrow::Cow<'_, str> = match &check.host {
-        Some(host) => host.as_str().into(),
-        None => target.to_string().into(),
-    };
     if !check.reuse_connection {
         *kept = None;
     }
-    if let Some(connection) = kept
-        .as_mut()
-        .filter(|k| k.usable_for(target, check.tls.is_some()))
-    {
+    if let Some(connection) = kept.as_mut().filter(|k| k.usable_for(target, check)) {
         connection.uses += 1;
         notes.certificate(connection.certificate_expires);
-        match exchange(connection, check, &host, limit).await {
+        match exchange(connection, check, limit).await {
             Err(failure) if connection_failure(&failure) => {}
             verdict => {
                 if connection.ended {
@@ -104,7 +132,7 @@ pub(crate) async fn run(
     *kept = None;
     let mut fresh = open(check, target, source, limit).await?;
     notes.certificate(fresh.certificate_expires);
-    let verdict = exchange(&mut fresh, check, &host, limit).await;
+    let verdict = exchange(&mut fresh, check, limit).await;
     if check.reuse_connection && !fresh.ended && !fresh.sender.is_closed() {
         *kept = Some(fresh);
     }
@@ -119,14 +147,15 @@ async fn open(
     source: Option<IpAddr>,
     limit: Duration,
 ) -> Result<Kept, Failure> {
+    let request = Prepared::new(check, target)?;
     match &check.tls {
         None => {
             let stream = connect(target, source, limit).await?;
-            handshake(stream, target, false, None, limit).await
+            handshake(stream, target, false, None, request, limit).await
         }
         Some(tls) => {
             let (stream, expires) = crate::tls::connect(target, source, tls, limit).await?;
-            handshake(stream, target, true, expires, limit).await
+            handshake(stream, target, true, expires, request, limit).await
         }
     }
 }
@@ -136,6 +165,7 @@ async fn handshake<S>(
     target: SocketAddr,
     tls: bool,
     certificate_expires: Option<SystemTime>,
+    request: Prepared,
     limit: Duration,
 ) -> Result<Kept, Failure>
 where
@@ -155,33 +185,53 @@ where
         ended: false,
         uses: 1,
         certificate_expires,
+        request,
     })
 }
 
+/// Reads `body` to its end without keeping it; false when it does not end
+/// within [`MAX_BODY`] bytes or fails.
+async fn drain(mut body: hyper::body::Incoming) -> bool {
+    let mut left = MAX_BODY;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return false;
+        };
+        let length = frame.data_ref().map_or(0, Bytes::len);
+        match left.checked_sub(length) {
+            Some(rest) => left = rest,
+            None => return false,
+        }
+    }
+    true
+}
+
 /// One request over `kept`, and the verdict on its answer.
-async fn exchange(kept: &mut Kept, check: &HttpCheck, host: &str, limit: Duration) -> Result<(), Failure> {
-    let request = Request::builder()
-        .method(match check.method {
-            HttpMethod::Head => Method::HEAD,
-            _ => Method::GET,
-        })
-        .uri(check.path.as_str())
-        .version(match check.version {
-            HttpVersion::Http11 => Version::HTTP_11,
-            _ => Version::HTTP_10,
-        })
-        .header(HOST, host)
-        .header(USER_AGENT, concat!("lvs-rs/", env!("CARGO_PKG_VERSION")))
-        .header(
-            CONNECTION,
-            if check.reuse_connection {
-                "keep-alive"
-            } else {
-                "close"
-            },
-        )
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| Failure::Send(e.to_string()))?;
+async fn exchange(kept: &mut Kept, check: &HttpCheck, limit: Duration) -> Result<(), Failure> {
+    let mut request = Request::new(Empty::<Bytes>::new());
+    *request.method_mut() = match check.method {
+        HttpMethod::Head => Method::HEAD,
+        _ => Method::GET,
+    };
+    *request.uri_mut() = kept.request.uri.clone();
+    *request.version_mut() = match check.version {
+        HttpVersion::Http11 => Version::HTTP_11,
+        _ => Version::HTTP_10,
+    };
+    let headers = request.headers_mut();
+    headers.insert(HOST, kept.request.host.clone());
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("lvs-rs/", env!("CARGO_PKG_VERSION"))),
+    );
+    headers.insert(
+        CONNECTION,
+        HeaderValue::from_static(if check.reuse_connection {
+            "keep-alive"
+        } else {
+            "close"
+        }),
+    );
     let sender = &mut kept.sender;
     let answer = async {
         let response = sender
@@ -193,11 +243,7 @@ async fn exchange(kept: &mut Kept, check: &HttpCheck, host: &str, limit: Duratio
         if !judged {
             // The status decides. A kept connection takes the next request
             // only once this body is read; one too long to read is not kept.
-            let drained = check.reuse_connection
-                && Limited::new(response.into_body(), MAX_BODY)
-                    .collect()
-                    .await
-                    .is_ok();
+            let drained = check.reuse_connection && drain(response.into_body()).await;
             return Ok((
                 check.accepts(code).then_some(()).ok_or(Failure::Status(code)),
                 drained,
@@ -256,5 +302,41 @@ async fn exchange(kept: &mut Kept, check: &HttpCheck, host: &str, limit: Duratio
             verdict
         }
         Ok(Err(failure)) => Err(failure),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn a_prepared_request_is_for_its_own_path_and_host() {
+        let target: SocketAddr = "192.0.2.7:8080".parse().unwrap();
+        let check = HttpCheck::get("/health");
+        let prepared = Prepared::new(&check, target).unwrap();
+        assert_eq!(
+            prepared.host, "192.0.2.7:8080",
+            "the server's address when no host is named"
+        );
+        assert_eq!(prepared.uri, "/health");
+        assert!(prepared.made_for(&check));
+
+        let mut named = check.clone();
+        named.host = Some("www.example.org".into());
+        assert!(
+            !prepared.made_for(&named),
+            "another Host header is another request"
+        );
+        assert_eq!(Prepared::new(&named, target).unwrap().host, "www.example.org");
+        let mut elsewhere = check.clone();
+        elsewhere.path = "/other".into();
+        assert!(!prepared.made_for(&elsewhere));
+
+        let v6: SocketAddr = "[2001:db8::7]:80".parse().unwrap();
+        assert_eq!(Prepared::new(&check, v6).unwrap().host, "[2001:db8::7]:80");
+        let mut spaced = check.clone();
+        spaced.path = "/a b".into();
+        assert!(matches!(Prepared::new(&spaced, target), Err(Failure::Send(_))));
     }
 }

@@ -113,7 +113,12 @@ pub async fn run_noting(check: &Check, target: SocketAddr, limit: Duration) -> O
 /// connection is used, and kept for the next check, where the check says so.
 pub async fn run_in(session: &mut Session, check: &Check, target: SocketAddr, limit: Duration) -> Outcome {
     let mut notes = Notes::default();
-    let result = one(check, target, None, limit, &mut notes, session, 0).await;
+    let result = match check {
+        // Called here, the probes' futures live in this one rather than in
+        // a box made for every check (see `one`).
+        Check::All(probes) => all(probes, target, limit, &mut notes, session).await,
+        check => one(check, target, None, limit, &mut notes, session, 0).await,
+    };
     Outcome {
         // A weight stands only for a check that passed.
         weight: notes.weight.filter(|_| result.is_ok()),
@@ -166,7 +171,8 @@ async fn one(
         Check::Dns(dns) => crate::dns::run(dns, target, source, limit).await,
         Check::Mail(mail) => crate::mail::run(mail, target, source, limit, notes).await,
         Check::Ping => crate::ping::run(target.ip(), source, limit).await,
-        Check::All(probes) => all(probes, target, limit, notes, session).await,
+        // Only a nested list gets here: its future is boxed, for the recursion.
+        Check::All(probes) => Box::pin(all(probes, target, limit, notes, session)).await,
         _ => Err(Failure::Program(
             "this check kind is not run by this version".to_owned(),
         )),
@@ -184,16 +190,7 @@ async fn all(
     for (index, probe) in probes.iter().enumerate() {
         let limit = probe.timeout.unwrap_or(limit);
         let target = probe.target(server);
-        let result = Box::pin(one(
-            &probe.check,
-            target,
-            probe.source,
-            limit,
-            notes,
-            session,
-            index,
-        ))
-        .await;
+        let result = one(&probe.check, target, probe.source, limit, notes, session, index).await;
         if let Err(failure) = result {
             return Err(Failure::Named {
                 check: probe.name.clone(),

@@ -644,6 +644,30 @@ fn counting_tcp_server() -> (SocketAddr, std::sync::Arc<std::sync::atomic::Atomi
     (addr, count)
 }
 
+/// The weights the first `count` servers added were added at, by id (what
+/// came within 3 s).
+async fn added_weights(
+    receiver: &mut tokio::sync::mpsc::UnboundedReceiver<lvs_health::engine::Update>,
+    count: usize,
+) -> std::collections::BTreeMap<usize, u32> {
+    use lvs_core::nanny::NannyAction;
+    let mut weights = std::collections::BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while weights.len() < count {
+        match tokio::time::timeout_at(deadline, receiver.recv()).await {
+            Ok(Some(lvs_health::engine::Update {
+                id,
+                action: NannyAction::Add { weight, .. },
+            })) => {
+                weights.insert(id, weight);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    weights
+}
+
 #[test]
 fn servers_checked_the_same_way_share_one_probe() {
     use lvs_core::nanny::NannyAction;
@@ -671,20 +695,7 @@ fn servers_checked_the_same_way_share_one_probe() {
             sender,
         );
         assert_eq!((engine.len(), engine.probes()), (3, 2));
-        let mut weights = BTreeMap::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while weights.len() < 3 {
-            match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(Update {
-                    id,
-                    action: NannyAction::Add { weight, .. },
-                })) => {
-                    weights.insert(id, weight);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
+        let weights = added_weights(&mut receiver, 3).await;
         assert_eq!(
             weights,
             BTreeMap::from([(0, 3), (1, 5), (2, 1)]),
@@ -754,20 +765,7 @@ fn servers_checked_the_same_way_share_one_probe() {
         let engine = Engine::start(vec![watched(0, open, 64), watched(1, open, 128)], sender);
         assert!(engine.half_open());
         assert_eq!((engine.len(), engine.probes()), (2, 1));
-        let mut weights = BTreeMap::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while weights.len() < 2 {
-            match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(Update {
-                    id,
-                    action: NannyAction::Add { weight, .. },
-                })) => {
-                    weights.insert(id, weight);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
+        let weights = added_weights(&mut receiver, 2).await;
         assert_eq!(weights, BTreeMap::from([(0, 2), (1, 4)]));
     });
 }
