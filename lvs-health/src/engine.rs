@@ -8,7 +8,7 @@
 //! probe, and its result goes to each server's own machine.
 //!
 //! Start times are spread over the first interval in ten slots (each of 10
-//! to 100 ms), so 10,000 servers checked every second make 1,000 checks
+//! to 100 ms; half-open probes keep slots of 10 ms), so 10,000 servers checked every second make 1,000 checks
 //! every 100 ms rather than one burst. A slot is one wake-up of the runtime
 //! for its timer and a few for its answers, whatever the number of checks
 //! in it: fewer, fuller slots cost less (on the lab's emulated machine, a
@@ -137,6 +137,13 @@ type ProbeId = u64;
 /// feeds them under the lock, so a server taken out gets no later result.
 type Members = Arc<Mutex<BTreeMap<usize, Feeder>>>;
 
+/// The members, even after a panic while they were held: a probe that went
+/// on without them, or a server counted in but not fed, would be worse
+/// than a machine left mid-step.
+fn members_of(members: &Members) -> std::sync::MutexGuard<'_, BTreeMap<usize, Feeder>> {
+    members.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// One check run for every server that is checked the same way: the same
 /// target, check, timeout and interval (several virtual services balancing
 /// to one real server, say). It runs once an interval and every member's
@@ -233,7 +240,18 @@ impl Engine {
                 .mul_f64(f64::from(index as u32) / f64::from(count));
             // Whole slots, so that the runtime wakes once a slot for a
             // batch of checks rather than once a millisecond.
-            let slot = slot(server.nanny.interval);
+            // Half-open probes keep 10 ms slots: the prober sends each
+            // slot's SYNs at once, and its replies should not come in bursts
+            // of thousands.
+            let half_open = self.prober.is_some()
+                && server.load_command.is_none()
+                && server.target.is_ipv4()
+                && is_plain_connect(&server.check);
+            let slot = if half_open {
+                SLOT_BOUNDS.0
+            } else {
+                slot(server.nanny.interval)
+            };
             let offset = slot * (spread.as_nanos() / slot.as_nanos()) as u32;
             // The old check stops before the new one starts.
             if let Some(old) = self.watches.remove(&server.id) {
@@ -264,9 +282,7 @@ impl Engine {
             .find(|(_, probe)| probe.shape.same(&shape))
             .map(|(id, probe)| (id, Arc::clone(&probe.members)));
         if let Some((id, members)) = found {
-            if let Ok(mut members) = members.lock() {
-                members.insert(server.id, feeder);
-            }
+            members_of(&members).insert(server.id, feeder);
             return id;
         }
         let members: Members = Arc::new(Mutex::new(BTreeMap::from([(server.id, feeder)])));
@@ -314,12 +330,10 @@ impl Engine {
         let Some(probe) = self.probes.get(&probe_id) else {
             return;
         };
-        let left = match probe.members.lock() {
-            Ok(mut members) => {
-                members.remove(&id);
-                members.len()
-            }
-            Err(_) => 0,
+        let left = {
+            let mut members = members_of(&probe.members);
+            members.remove(&id);
+            members.len()
         };
         if left == 0 {
             if let Some(probe) = self.probes.remove(&probe_id) {
@@ -345,9 +359,7 @@ impl Engine {
         }
         // The prober may call once more before it sees the forget: with no
         // members, that call feeds nobody.
-        if let Ok(mut members) = probe.members.lock() {
-            members.clear();
-        }
+        members_of(&probe.members).clear();
     }
 
     /// Changes the set of servers: a server whose id and settings are
@@ -547,10 +559,7 @@ impl Feeder {
 /// Gives every member of a probe `outcome`; false once the caller is gone.
 /// The members have no load monitor, so none waits for a load.
 fn feed(members: &Members, outcome: &Outcome) -> bool {
-    let Ok(mut members) = members.lock() else {
-        return false;
-    };
-    members.values_mut().all(|feeder| {
+    members_of(members).values_mut().all(|feeder| {
         let flow = match feeder.checked(outcome.clone()) {
             Flow::Load => feeder.loaded(None),
             flow => flow,

@@ -707,7 +707,8 @@ fn servers_checked_the_same_way_share_one_probe() {
         let before = connections.load(Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(1)).await;
         let made = connections.load(Ordering::SeqCst) - before;
-        assert!((22..=36).contains(&made), "{made} connections in a second");
+        // Fewer when a busy machine skips ticks; never more than the two probes make.
+        assert!((10..=36).contains(&made), "{made} connections in a second");
 
         // One member leaves: the other keeps its machine, and is not added again.
         engine.replace(vec![talking(1, 160, 100), talking(2, 32, 50)]);
