@@ -17,24 +17,31 @@ const LIMIT: Duration = Duration::from_millis(500);
 /// A TCP server on loopback that answers each connection with `reply` after
 /// `delay` (never, with `None`), having read what the client sent first.
 fn tcp_server(reply: Option<&'static [u8]>, delay: Duration) -> SocketAddr {
+    serve_each(move |mut stream| {
+        stream.set_read_timeout(Some(Duration::from_millis(100))).ok();
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request);
+        std::thread::sleep(delay);
+        match reply {
+            Some(reply) => {
+                let _ = stream.write_all(reply);
+            }
+            // Hold the connection open, silent.
+            None => std::thread::sleep(Duration::from_secs(5)),
+        }
+    })
+}
+
+/// A TCP server on loopback that hands each connection to `handle`, on a
+/// thread of its own.
+fn serve_each(handle: impl Fn(std::net::TcpStream) + Clone + Send + 'static) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                stream.set_read_timeout(Some(Duration::from_millis(100))).ok();
-                let mut request = [0u8; 1024];
-                let _ = stream.read(&mut request);
-                std::thread::sleep(delay);
-                match reply {
-                    Some(reply) => {
-                        let _ = stream.write_all(reply);
-                    }
-                    // Hold the connection open, silent.
-                    None => std::thread::sleep(Duration::from_secs(5)),
-                }
-            });
+            let Ok(stream) = stream else { continue };
+            let handle = handle.clone();
+            std::thread::spawn(move || handle(stream));
         }
     });
     addr
@@ -996,17 +1003,10 @@ fn a_state_file_says_up_down_or_a_weight() {
 #[test]
 fn an_endless_mail_reply_fails() {
     use lvs_core::check::{MailCheck, MailProtocol};
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("address");
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                // A greeting continued without end, a line at a time.
-                while stream.write_all(b"220-still greeting\r\n").is_ok() {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            });
+    let addr = serve_each(|mut stream| {
+        // A greeting continued without end, a line at a time.
+        while stream.write_all(b"220-still greeting\r\n").is_ok() {
+            std::thread::sleep(Duration::from_millis(1));
         }
     });
     let greeting = Check::Mail(MailCheck::greeting(MailProtocol::Smtp));
