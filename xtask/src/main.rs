@@ -437,14 +437,50 @@ fn build_executables(kind: &str, args: &[&str]) -> Result<Vec<PathBuf>, String> 
     Ok(executables)
 }
 
-/// Writes the guest script: load modules, then run `body`.
-fn lab_script(body: &str) -> Result<PathBuf, String> {
+/// The build directory of cargo's `profile` (`debug`, `release`).
+fn profile_dir(profile: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join(profile)
+}
+
+/// Guest shell lines that run the programs in `dirs` (cargo profile
+/// directories: `lvs`, `pulse`, `nanny`...) from copies in the guest's
+/// memory, each bind-mounted over its own path.
+///
+/// The guest reads the host's files over 9p, mounted `sync` with no page
+/// cache: every start of a program reads its file anew, and a 40 MB debug
+/// build takes 2 s and more to start (0.4 s from memory). Tests that start
+/// a daemon and time what follows (a failover's lvs daemon) waited on that.
+fn staged_programs(dirs: &[PathBuf]) -> String {
+    let mut lines = String::from("mkdir -p /run/lvs-programs\n");
+    for (index, dir) in dirs.iter().enumerate() {
+        lines.push_str(&format!(
+            "mkdir -p /run/lvs-programs/{index}\n\
+             for program in '{}'/*; do\n  \
+             if [ -f \"$program\" ] && [ -x \"$program\" ]; then\n    \
+             copy=/run/lvs-programs/{index}/$(basename \"$program\")\n    \
+             cp \"$program\" \"$copy\" && mount --bind \"$copy\" \"$program\" || echo \"lab: $program runs from the host's file\"\n  \
+             fi\n\
+             done\n",
+            dir.display()
+        ));
+    }
+    lines
+}
+
+/// Writes the guest script: load modules, stage the programs of the cargo
+/// profiles `profiles` (see [`staged_programs`]), then run `body`.
+fn lab_script(body: &str, profiles: &[&str]) -> Result<PathBuf, String> {
     std::fs::create_dir_all(LAB_DIR).map_err(|e| format!("cannot create {LAB_DIR}: {e}"))?;
     let modules = LAB_MODULES.join(" ");
+    let dirs: Vec<PathBuf> = profiles.iter().map(|profile| profile_dir(profile)).collect();
+    let staged = staged_programs(&dirs);
     let script = format!(
         "#!/bin/bash\nset -u\nmodprobe ip_vs || {{ echo 'lab: cannot load ip_vs'; exit 3; }}\n\
          for m in {modules}; do modprobe \"$m\" 2>/dev/null || echo \"lab: no module $m\"; done\n\
-         echo \"lab: kernel $(uname -r), $(nproc) cpus\"\n{body}\n"
+         echo \"lab: kernel $(uname -r), $(nproc) cpus\"\n{staged}{body}\n"
     );
     let path = PathBuf::from(LAB_DIR).join("run.sh");
     std::fs::write(&path, script).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -516,7 +552,7 @@ fn bench(name: Option<&str>) -> Result<(), String> {
                 &["bench", "--no-run", "-p", "lvs-ipvs", "--bench", "table"],
             )?;
             let exe = executables.first().ok_or("cargo built no benchmark")?;
-            let script = lab_script(&format!("{} --bench", exe.display()))?;
+            let script = lab_script(&format!("{} --bench", exe.display()), &["release"])?;
             counted_step("IPVS table benchmark in the lab", lab_command(&kernel, &script)).map(|_| ())
         }
         Some(name @ ("ipvsadm" | "reload" | "checks")) => {
@@ -528,7 +564,7 @@ fn bench(name: Option<&str>) -> Result<(), String> {
             let executables =
                 build_executables("bench", &["bench", "--no-run", "-p", "lvs-cli", "--bench", name])?;
             let exe = executables.first().ok_or("cargo built no benchmark")?;
-            let script = lab_script(&format!("{} --bench", exe.display()))?;
+            let script = lab_script(&format!("{} --bench", exe.display()), &["release"])?;
             counted_step(
                 &format!("{name} benchmark in the lab"),
                 lab_command(&kernel, &script),
@@ -571,10 +607,13 @@ fn soak(seconds: Option<&str>) -> Result<(), String> {
         &["test", "--no-run", "-p", "lvs-cli", "--test", "director_kernel"],
     )?;
     let exe = executables.first().ok_or("cargo built no director_kernel test")?;
-    let script = lab_script(&format!(
-        "LVS_KERNEL_TESTS=1 SOAK_SECONDS={seconds} {} --test-threads=1 --nocapture soak_",
-        exe.display()
-    ))?;
+    let script = lab_script(
+        &format!(
+            "LVS_KERNEL_TESTS=1 SOAK_SECONDS={seconds} {} --test-threads=1 --nocapture soak_",
+            exe.display()
+        ),
+        &["debug"],
+    )?;
     counted_step("soak test in the lab", lab_command(&kernel, &script)).map(|_| ())
 }
 
@@ -592,19 +631,22 @@ fn demo() -> Result<(), String> {
     let demo = build_executables("example", &["build", "-p", "lvs-cli", "--example", "demo"])?;
     let demo = demo.first().ok_or("cargo built no demo")?;
     let config = workspace_root().join("docs/examples/demo.cf");
-    let script = lab_script(&format!(
-        "LVS_PULSE={} LVS_LVS={} LVS_DEMO_CF={} {}",
-        pulse.display(),
-        lvs.display(),
-        config.display(),
-        demo.display()
-    ))?;
+    let script = lab_script(
+        &format!(
+            "LVS_PULSE={} LVS_LVS={} LVS_DEMO_CF={} {}",
+            pulse.display(),
+            lvs.display(),
+            config.display(),
+            demo.display()
+        ),
+        &["debug"],
+    )?;
     counted_step("the lab demo", lab_command(&kernel, &script)).map(|_| ())
 }
 
 fn vm(command: &str) -> Result<(), String> {
     let kernel = ensure_lab_tools()?;
-    let script = lab_script(command)?;
+    let script = lab_script(command, &["debug", "release"])?;
     counted_step("kernel test lab", lab_command(&kernel, &script)).map(|_| ())
 }
 
@@ -629,7 +671,7 @@ fn kernel_lab_tests() -> Result<Counts, String> {
         }
     }
     body.push_str("exit $status");
-    let script = lab_script(&body)?;
+    let script = lab_script(&body, &["debug"])?;
     let counts = counted_step("kernel tests in the lab", lab_command(&kernel, &script))?;
     if counts.passed == 0 {
         return Err("the lab ran no kernel test".to_owned());
