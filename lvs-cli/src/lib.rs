@@ -67,6 +67,17 @@ pub(crate) fn run_daemon(
     code
 }
 
+/// Reports a usage error the way clap reports its own (`error: ...`, the
+/// usage line, exit status 2): for what the argument definitions cannot say.
+pub(crate) fn usage<Args: clap::CommandFactory>(
+    kind: clap::error::ErrorKind,
+    message: &str,
+) -> std::process::ExitCode {
+    let error = Args::command().error(kind, message);
+    let _ = error.print();
+    std::process::ExitCode::from(2)
+}
+
 /// Prints `program: message` on standard error and gives the failure status.
 pub(crate) fn fail(program: &str, message: &dyn std::fmt::Display) -> std::process::ExitCode {
     eprintln!("{program}: {message}");

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::{ArgAction, ArgGroup, Parser, ValueEnum};
 use lvs_cf::{Config, LoadError, ParseOptions, Severity};
 use lvs_daemon::director::{Director, DirectorOptions};
@@ -20,6 +21,18 @@ pub enum DumpFormat {
     LvsCf,
     /// The typed model as JSON.
     Json,
+}
+
+/// What `--format` may name: `--dump`'s formats and `--status`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Canonical lvs.cf (`--dump`'s default).
+    #[value(name = "lvs-cf")]
+    LvsCf,
+    /// JSON, for programs (`--dump` and `--status`).
+    Json,
+    /// Lines for people (`--status`'s default).
+    Text,
 }
 
 /// `lvs`'s arguments.
@@ -41,6 +54,7 @@ pub enum DumpFormat {
                   (--check validates it beyond syntax; --dump writes it back as canonical lvs.cf or JSON); \
                   --strict rejects each lvs-rs extension to Piranha's syntax as Piranha 0.8.6 does.",
     group(ArgGroup::new("mode").args(["check", "dump", "status"])),
+    group(ArgGroup::new("formatted").args(["dump", "status"])),
     disable_help_flag = true
 )]
 pub struct LvsArgs {
@@ -61,8 +75,8 @@ pub struct LvsArgs {
     pub dump: bool,
 
     /// The format of --dump (lvs-cf, json) or --status (text, json).
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
+    #[arg(long, value_name = "FORMAT", value_enum, requires = "formatted")]
+    pub format: Option<FormatArg>,
 
     /// Accept only Piranha 0.8.6's syntax: each lvs-rs extension is an error.
     #[arg(long)]
@@ -107,21 +121,21 @@ pub struct LvsArgs {
 }
 
 impl LvsArgs {
-    /// --dump's format; `None` for a value it does not know.
+    /// --dump's format; `None` for one that is --status's only.
     pub fn dump_format(&self) -> Option<DumpFormat> {
-        match self.format.as_deref() {
-            None | Some("lvs-cf") => Some(DumpFormat::LvsCf),
-            Some("json") => Some(DumpFormat::Json),
-            Some(_) => None,
+        match self.format {
+            None | Some(FormatArg::LvsCf) => Some(DumpFormat::LvsCf),
+            Some(FormatArg::Json) => Some(DumpFormat::Json),
+            Some(FormatArg::Text) => None,
         }
     }
 
-    /// --status's format; `None` for a value it does not know.
+    /// --status's format; `None` for one that is --dump's only.
     pub fn status_format(&self) -> Option<Format> {
-        match self.format.as_deref() {
-            None | Some("text") => Some(Format::Text),
-            Some("json") => Some(Format::Json),
-            Some(_) => None,
+        match self.format {
+            None | Some(FormatArg::Text) => Some(Format::Text),
+            Some(FormatArg::Json) => Some(Format::Json),
+            Some(FormatArg::LvsCf) => None,
         }
     }
 }
@@ -129,9 +143,15 @@ impl LvsArgs {
 /// The program: one of its modes, or the daemon.
 pub fn main(args: LvsArgs) -> ExitCode {
     if args.check || args.dump {
-        check_or_dump(&args)
+        match args.dump_format() {
+            Some(format) => check_or_dump(&args, format),
+            None => crate::usage::<LvsArgs>(ErrorKind::InvalidValue, "--format for --dump is lvs-cf or json"),
+        }
     } else if args.status {
-        status(&args)
+        match args.status_format() {
+            Some(format) => status(&args, format),
+            None => crate::usage::<LvsArgs>(ErrorKind::InvalidValue, "--format for --status is text or json"),
+        }
     } else {
         daemon(args)
     }
@@ -183,10 +203,7 @@ fn daemon(args: LvsArgs) -> ExitCode {
 }
 
 /// `lvs --status`: asks the running daemon and prints its answer.
-fn status(args: &LvsArgs) -> ExitCode {
-    let Some(format) = args.status_format() else {
-        return crate::fail("lvs", &"--format for --status is text or json");
-    };
+fn status(args: &LvsArgs, format: Format) -> ExitCode {
     match ask(&args.socket, format) {
         Ok(answer) => {
             print!("{answer}");
@@ -201,11 +218,7 @@ fn status(args: &LvsArgs) -> ExitCode {
 }
 
 /// `--check` and `--dump`: read lvs.cf, report, and write it back.
-pub fn check_or_dump(args: &LvsArgs) -> ExitCode {
-    let Some(format) = args.dump_format() else {
-        eprintln!("lvs: --format for --dump is lvs-cf or json");
-        return ExitCode::FAILURE;
-    };
+fn check_or_dump(args: &LvsArgs, format: DumpFormat) -> ExitCode {
     let path = &args.configfile;
     let options = ParseOptions {
         strict: args.strict,

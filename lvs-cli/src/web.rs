@@ -24,15 +24,21 @@ use lvs_web::{App, WebOptions};
 #[command(name = "lvs-web", version, disable_help_flag = true)]
 pub struct WebArgs {
     /// Print help.
-    #[arg(short = '?', long = "help", action = clap::ArgAction::Help)]
+    #[arg(short = '?', long = "help", action = clap::ArgAction::Help, global = true)]
     help: Option<bool>,
 
     /// The configuration file to edit.
     #[arg(short = 'c', long = "configfile", value_name = "FILE", default_value = lvs_cf::DEFAULT_PATH)]
     pub configfile: PathBuf,
 
-    /// The password file (`USER:ARGON2-HASH` lines; see `lvs-web passwd`).
-    #[arg(long = "password-file", value_name = "FILE", default_value = auth::DEFAULT_PASSWORD_FILE)]
+    /// The password file (`USER:ARGON2-HASH` lines; see `lvs-web passwd`),
+    /// before or after `passwd`.
+    #[arg(
+        long = "password-file",
+        value_name = "FILE",
+        default_value = auth::DEFAULT_PASSWORD_FILE,
+        global = true
+    )]
     pub password_file: PathBuf,
 
     /// The address and port to listen on.

@@ -229,12 +229,70 @@ fn status_without_a_daemon_says_where_it_looked() {
         .expect("run lvs");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains(&format!("cannot reach the lvs daemon at {}", socket.display())));
-    let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
-        .args(["--status", "--format", "yaml"])
-        .output()
-        .expect("run lvs");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr), "lvs: --format for --status is text or json\n");
+}
+
+/// A `--format` that fits no mode is a usage error (exit 2), and nothing
+/// runs: without `--dump` or `--status`, lvs would otherwise start the daemon
+/// (which leaves the terminal and takes over the IPVS table).
+#[test]
+fn a_format_without_its_mode_is_a_usage_error() {
+    let dir = TempDir::new("formats");
+    let config = dir.file("lvs.cf", GOOD);
+    let socket = dir.0.join("lvs.sock");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+            .arg("-c")
+            .arg(&config)
+            .arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("run lvs");
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    for (args, says) in [
+        (&["--format", "json"][..], "required arguments were not provided"),
+        (
+            &["-n", "-t", "--format", "text"],
+            "required arguments were not provided",
+        ),
+        (
+            &["--check", "--format", "json"],
+            "required arguments were not provided",
+        ),
+        (
+            &["--status", "--format", "yaml"],
+            "invalid value 'yaml' for '--format <FORMAT>'",
+        ),
+        (
+            &["--dump", "--format", "yaml"],
+            "invalid value 'yaml' for '--format <FORMAT>'",
+        ),
+        (
+            &["--status", "--format", "lvs-cf"],
+            "--format for --status is text or json",
+        ),
+        (
+            &["--dump", "--format", "text"],
+            "--format for --dump is lvs-cf or json",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("try '--help'"), "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+    }
+    assert!(!socket.exists(), "no daemon started");
+    // The formats that fit still work.
+    let (code, stdout, _) = run(&["--dump", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with('{'), "{stdout}");
+    let (code, _, stderr) = run(&["--status", "--format", "json"]);
+    assert_eq!(code, Some(1), "no daemon to ask: {stderr}");
 }
 
 #[test]

@@ -101,9 +101,9 @@ fn configuration_errors_name_the_file_and_line() {
 }
 
 #[test]
-fn a_heartbeat_address_this_host_lacks_cannot_be_bound() {
+fn a_host_with_neither_router_address_is_refused() {
     // In an empty namespace: no host's addresses can get in the way.
-    if !testkit::require_root("a_heartbeat_address_this_host_lacks_cannot_be_bound") {
+    if !testkit::require_root("a_host_with_neither_router_address_is_refused") {
         return;
     }
     let ns = testkit::Netns::new("pulse-bind");
@@ -113,6 +113,32 @@ fn a_heartbeat_address_this_host_lacks_cannot_be_bound() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "pulse: cannot create heartbeat socket. running as root?\n"
+        "pulse: this host holds neither the primary address 192.0.2.1 nor the backup address 192.0.2.2: \
+         it is not one of the routers\n"
+    );
+}
+
+#[test]
+fn a_taken_heartbeat_port_is_named_and_root_is_not_doubted() {
+    if !testkit::require_root("a_taken_heartbeat_port_is_named_and_root_is_not_doubted") {
+        return;
+    }
+    let ns = testkit::Netns::new("pulse-port");
+    // The primary's address, on the namespace's loopback.
+    ns.ip(&["addr", "add", "192.0.2.1/32", "dev", "lo"]);
+    ns.ip(&["link", "set", "lo", "up"]);
+    let dir = TempDir::new("pulse-port");
+    let config = dir.file("lvs.cf", ELSEWHERE);
+    let out = ns.run(|| {
+        let _taken = std::net::UdpSocket::bind("192.0.2.1:539").expect("take the heartbeat port");
+        Command::new(PULSE)
+            .args(["-n", "-c", config.to_str().expect("utf-8")])
+            .output()
+            .expect("run pulse")
+    });
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "pulse: cannot create heartbeat socket on 192.0.2.1:539: Address already in use (os error 98)\n"
     );
 }

@@ -1108,3 +1108,44 @@ fn a_password_file_others_can_change_is_warned_about() {
     );
     assert_eq!(first.as_deref(), Some(expected.as_str()));
 }
+
+/// `passwd` takes `--help` and the tool's `--password-file` after it as well
+/// as before it.
+#[test]
+fn passwd_takes_help_and_the_password_file_after_it() {
+    let lvs_web = || std::process::Command::new(env!("CARGO_BIN_EXE_lvs-web"));
+    let help = lvs_web().args(["passwd", "--help"]).output().expect("lvs-web");
+    assert_eq!(help.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&help.stdout);
+    assert!(said.contains("Usage: lvs-web passwd"), "{said}");
+    assert!(said.contains("--password-file <FILE>"), "{said}");
+
+    let dir = testkit::TempDir::new("passwd-after");
+    for (name, before) in [("after", false), ("before", true)] {
+        let file = dir.path().join(format!("{name}.passwd"));
+        let mut command = lvs_web();
+        if before {
+            command.arg("--password-file").arg(&file).arg("passwd");
+        } else {
+            command.arg("passwd").arg("--password-file").arg(&file);
+        }
+        let mut child = command
+            .args(["--user", "admin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("lvs-web passwd");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"s3cret\n").expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let passwords = auth::Passwords::load(&file).expect("load");
+        assert!(passwords.verify("admin", "s3cret"), "{name}");
+        assert!(!passwords.verify("admin", "other"), "{name}");
+    }
+}

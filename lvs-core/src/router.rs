@@ -25,9 +25,19 @@ pub enum SettingsError {
     /// No `primary`.
     #[error("no primary address in the configuration")]
     NoPrimary,
-    /// This host holds neither address, and there is no backup address.
-    #[error("this host is not the primary, and no backup address is set")]
-    NoBackup,
+    /// This host holds neither router address: it is not one of the pair.
+    /// (Piranha took such a host for the backup, whose heartbeat socket
+    /// then could not be bound.)
+    #[error(
+        "this host holds neither the primary address {primary}{}: it is not one of the routers",
+        match backup { Some(backup) => format!(" nor the backup address {backup}"), None => " (and no backup is set)".to_owned() }
+    )]
+    NotARouter {
+        /// The primary's address.
+        primary: IpAddr,
+        /// The backup's, if one is set.
+        backup: Option<IpAddr>,
+    },
     /// No `virtual` block is active.
     #[error("no active virtual services are defined")]
     NoActiveServices,
@@ -200,12 +210,10 @@ impl RouterSettings {
             notes.push("Undefined backup node marked as active? -- clearing that!".to_owned());
             backup_active = false;
         }
-        // Piranha's rule: whoever does not hold the primary address is the
-        // backup, a router that holds neither address included.
-        let role = match router_of(config, local, resolver) {
-            Some(Role::Master) => Role::Master,
-            Some(Role::Backup) | None => Role::Backup,
-        };
+        if !config.virtual_services.iter().any(|vs| vs.active) {
+            return Err(SettingsError::NoActiveServices);
+        }
+        let role = router_of(config, local, resolver).ok_or(SettingsError::NotARouter { primary, backup })?;
         let primary_private = config
             .effective_primary_private()
             .map(|h| resolve(resolver, "primary_private", h))
@@ -225,7 +233,8 @@ impl RouterSettings {
                 Some(primary_private),
             ),
         };
-        let own_public = own_public.ok_or(SettingsError::NoBackup)?;
+        // A backup holds the backup address (router_of found it there).
+        let own_public = own_public.ok_or(SettingsError::NotARouter { primary, backup })?;
         let partner_public = partner_public.unwrap_or(own_public);
         let mut own = vec![SocketAddr::new(own_public, port)];
         let mut partner = vec![SocketAddr::new(partner_public, port)];
@@ -233,9 +242,6 @@ impl RouterSettings {
         if primary_private != primary {
             own.push(SocketAddr::new(own_private, port));
             partner.push(SocketAddr::new(partner_private.unwrap_or(partner_public), port));
-        }
-        if !config.virtual_services.iter().any(|vs| vs.active) {
-            return Err(SettingsError::NoActiveServices);
         }
         Ok(RouterSettings {
             role,
@@ -327,7 +333,11 @@ mod tests {
         assert_eq!(backup.own, [sock("10.0.0.2:600"), sock("192.168.0.2:600")]);
         assert_eq!(backup.partner, [sock("10.0.0.1:600"), sock("192.168.0.1:600")]);
 
-        let nat = settings(&PAIR.replace("network = direct", "network = nat"), &[]).expect("settings");
+        let nat = settings(
+            &PAIR.replace("network = direct", "network = nat"),
+            &[ip("10.0.0.1")],
+        )
+        .expect("settings");
         assert_eq!(nat.vips.len(), 2);
         assert_eq!(nat.vips[1].ip, ip("10.0.0.254"));
         assert_eq!(nat.vips[1].prefix_len, 32, "no nat_nmask: a host address");
@@ -339,7 +349,10 @@ mod tests {
         let single = PAIR
             .replace("primary_private = 192.168.0.1\n", "")
             .replace("backup_private = 192.168.0.2\n", "");
-        assert_eq!(settings(&single, &[]).expect("settings").own.len(), 1);
+        assert_eq!(
+            settings(&single, &[ip("10.0.0.2")]).expect("settings").own.len(),
+            1
+        );
         // backup_active without a backup is cleared, with Piranha's note.
         let lone = single.replace("backup = 10.0.0.2\n", "");
         let lone = settings(&lone, &[ip("10.0.0.1")]).expect("settings");
@@ -355,7 +368,7 @@ mod tests {
         // A name is resolved by the resolver passed in, never behind the caller's back.
         let named = PAIR.replace("backup = 10.0.0.2", "backup = partner.example");
         assert_eq!(
-            settings(&named, &[]),
+            settings(&named, &[ip("10.0.0.1")]),
             Err(SettingsError::Resolve {
                 what: "backup",
                 host: "partner.example".into()
@@ -384,13 +397,35 @@ mod tests {
         for (local, router, pulse_role) in [
             (vec![ip("10.0.0.1")], Some(Role::Master), Role::Master),
             (vec![ip("10.0.0.2")], Some(Role::Backup), Role::Backup),
-            // Neither address is here: the web tool says so; pulse, by Piranha's rule, is the backup.
-            (vec![ip("10.9.9.9")], None, Role::Backup),
         ] {
             assert_eq!(router_of(&cf, &local, &literal_addresses), router);
             let pulse = RouterSettings::from_config(&cf, &local, &literal_addresses).expect("settings");
             assert_eq!(pulse.role, pulse_role);
             assert_eq!(pulse.vips, vips(&cf, &literal_addresses).expect("vips"));
         }
+    }
+
+    #[test]
+    fn a_host_with_neither_router_address_is_refused() {
+        let elsewhere = [ip("10.9.9.9")];
+        assert_eq!(router_of(&config(PAIR), &elsewhere, &literal_addresses), None);
+        let refused = settings(PAIR, &elsewhere).expect_err("not a router");
+        assert_eq!(
+            refused,
+            SettingsError::NotARouter {
+                primary: ip("10.0.0.1"),
+                backup: Some(ip("10.0.0.2"))
+            }
+        );
+        assert_eq!(
+            refused.to_string(),
+            "this host holds neither the primary address 10.0.0.1 nor the backup address 10.0.0.2: \
+             it is not one of the routers"
+        );
+        let lone = PAIR.replace("backup = 10.0.0.2\n", "");
+        assert_eq!(
+            settings(&lone, &elsewhere).expect_err("not a router").to_string(),
+            "this host holds neither the primary address 10.0.0.1 (and no backup is set): it is not one of the routers"
+        );
     }
 }

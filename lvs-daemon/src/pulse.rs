@@ -81,9 +81,16 @@ pub enum PulseError {
     /// No random session number for authenticated heartbeats.
     #[error("cannot read random bytes for the heartbeat session: {0}")]
     Random(#[source] std::io::Error),
-    /// A heartbeat socket cannot be bound.
-    #[error("cannot create heartbeat socket. running as root?")]
-    Socket(#[source] std::io::Error),
+    /// A heartbeat socket cannot be bound. Refused permission gets
+    /// Piranha's words; any other reason (the port taken) is named.
+    #[error("{}", socket_failure(*address, source))]
+    Socket {
+        /// The address it was to be bound to.
+        address: SocketAddr,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
     /// The heartbeat sockets cannot be handed to the runtime.
     #[error("cannot watch the heartbeat sockets: {0}")]
     Watch(#[source] std::io::Error),
@@ -243,6 +250,14 @@ fn read_key(path: &str) -> Result<Vec<u8>, PulseError> {
     Ok(key)
 }
 
+/// What a heartbeat socket's failure to bind says.
+fn socket_failure(address: SocketAddr, source: &std::io::Error) -> String {
+    match source.kind() {
+        std::io::ErrorKind::PermissionDenied => "cannot create heartbeat socket. running as root?".to_owned(),
+        _ => format!("cannot create heartbeat socket on {address}: {source}"),
+    }
+}
+
 /// Every address on this host's interfaces.
 fn local_addresses(rtnl: &mut Rtnl) -> Result<Vec<IpAddr>, PulseError> {
     rtnl.addresses()
@@ -334,9 +349,15 @@ impl Pulse {
         let bound = settings
             .own
             .iter()
-            .map(|own| std::net::UdpSocket::bind(own).and_then(|s| s.set_nonblocking(true).map(|()| s)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(PulseError::Socket)?;
+            .map(|own| {
+                std::net::UdpSocket::bind(own)
+                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                    .map_err(|source| PulseError::Socket {
+                        address: *own,
+                        source,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let (machine, startup) = Failover::new(settings.failover(options.force_active), Instant::now());
         let auth = key
             .as_deref()
