@@ -370,10 +370,23 @@ fn ensure_lab_tools() -> Result<PathBuf, String> {
         ("qemu-system-x86_64", "qemu-system-x86"),
         ("ipvsadm", "ipvsadm"),
         ("modprobe", "kmod"),
-        ("busybox", "busybox-static"),
+        // virtme-ng's judge of its busybox (see static_busybox_on).
+        ("file", "file"),
         // A real server for the checks' tests.
         ("nginx", "nginx-light"),
     ])?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if !static_busybox_on(&path) {
+        // It replaces a dynamically linked busybox (initramfs-tools pulls one in).
+        install_packages(&["busybox-static"])?;
+        if !static_busybox_on(&path) {
+            return Err(
+                "virtme-ng needs a statically linked busybox, and the one it finds is not, \
+                        even after installing busybox-static"
+                    .to_owned(),
+            );
+        }
+    }
     if find_kernel().is_none() {
         install_packages(&["linux-image-amd64"])?;
     }
@@ -383,6 +396,46 @@ fn ensure_lab_tools() -> Result<PathBuf, String> {
         step("pip install virtme-ng", pip)?;
     }
     find_kernel().ok_or_else(|| "no /boot/vmlinuz-* kernel after installing linux-image-amd64".to_owned())
+}
+
+/// The names virtme-ng looks busybox up by, in its order.
+const BUSYBOX_NAMES: [&str; 3] = ["busybox-static", "busybox.static", "busybox"];
+
+/// The directories virtme-ng looks in after `PATH`.
+const BUSYBOX_DIRS: [&str; 6] = [
+    "/usr/local/bin",
+    "/usr/local/sbin",
+    "/usr/bin",
+    "/usr/sbin",
+    "/bin",
+    "/sbin",
+];
+
+/// Whether virtme-ng, searching `path` (a `PATH` value), finds a statically
+/// linked busybox, which it needs to boot the lab: it takes the first of
+/// [`BUSYBOX_NAMES`] it finds, in `PATH` then in [`BUSYBOX_DIRS`], and
+/// refuses it unless `file -L` says it is statically linked. Debian's
+/// `busybox` package is dynamically linked; `busybox-static` replaces it.
+fn static_busybox_on(path: &std::ffi::OsStr) -> bool {
+    let found = BUSYBOX_NAMES.iter().find_map(|name| {
+        std::env::split_paths(path)
+            .chain(BUSYBOX_DIRS.iter().map(PathBuf::from))
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    found.is_some_and(|busybox| {
+        Command::new("file")
+            .arg("-L")
+            .arg(&busybox)
+            .output()
+            .is_ok_and(|out| said_static(&String::from_utf8_lossy(&out.stdout)))
+    })
+}
+
+/// Whether `file`'s description is of a statically linked program (as
+/// virtme-ng reads it).
+fn said_static(description: &str) -> bool {
+    description.contains("statically linked") || description.contains("static-pie linked")
 }
 
 fn command_exists(command: &str) -> bool {
@@ -681,7 +734,47 @@ fn kernel_lab_tests() -> Result<Counts, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{named_in, Counts, NOT_IN_THE_CORE};
+    use super::{named_in, said_static, static_busybox_on, Counts, NOT_IN_THE_CORE};
+
+    #[test]
+    fn file_descriptions_read_as_virtme_ng_reads_them() {
+        assert!(said_static(
+            "/bin/busybox: ELF 64-bit LSB executable, x86-64, version 1 (GNU/Linux), statically linked, stripped"
+        ));
+        assert!(said_static(
+            "/sbin/ldconfig: ELF 64-bit LSB pie executable, x86-64, static-pie linked, stripped"
+        ));
+        assert!(!said_static(
+            "/bin/busybox: ELF 64-bit LSB pie executable, x86-64, dynamically linked, interpreter /lib64/ld-linux-x86-64.so.2"
+        ));
+    }
+
+    /// A dynamically linked busybox first in `PATH` (Debian's `busybox`
+    /// package) is not one virtme-ng boots with; a static one is.
+    #[test]
+    fn a_dynamically_linked_busybox_is_not_taken_for_a_static_one() {
+        let has_file = std::process::Command::new("file")
+            .arg("--version")
+            .output()
+            .is_ok();
+        let static_program = std::path::Path::new("/sbin/ldconfig");
+        if !has_file || !static_program.is_file() {
+            eprintln!("skipped: needs file(1) and Debian's statically linked /sbin/ldconfig");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("xtask-busybox-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        let busybox = dir.join("busybox");
+        // This test's own executable is dynamically linked.
+        std::fs::copy(std::env::current_exe().expect("own path"), &busybox).expect("copy");
+        assert!(
+            !static_busybox_on(dir.as_os_str()),
+            "a dynamically linked busybox"
+        );
+        std::fs::copy(static_program, &busybox).expect("copy");
+        assert!(static_busybox_on(dir.as_os_str()), "a statically linked one");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_core_check_names_what_it_finds() {
