@@ -4,8 +4,10 @@
 //! maps them to a library's options and calls it: the daemons are
 //! `lvs-daemon`'s, the ipvsadm emulation `lvs-ipvsadm`'s, the web tool
 //! `lvs-web`'s. The definitions are a library so that `cargo xtask man` and
-//! the tests can render the man pages from them; nothing else lives here.
+//! the tests can render the man pages and shell completions from them
+//! ([`generated`]); nothing else lives here.
 
+pub mod generated;
 pub mod lvs;
 pub mod nanny;
 pub mod pulse;

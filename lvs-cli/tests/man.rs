@@ -1,23 +1,49 @@
-//! The man pages in docs/man are generated from the argument definitions;
-//! this fails when they are stale. `cargo xtask man` regenerates them.
+//! The man pages in docs/man and the shell completions in docs/completions
+//! are generated from the argument definitions; this fails when they are
+//! stale. `cargo xtask man` regenerates them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 #[test]
-fn man_pages_are_current() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/man");
-    for (command, section) in lvs_cli::programs() {
-        let name = command.get_name().to_owned();
-        let mut page = Vec::new();
-        clap_mangen::Man::new(command)
-            .section(section)
-            .render(&mut page)
-            .expect("render");
-        let path = dir.join(format!("{name}.{section}"));
+fn man_pages_and_completions_are_current() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let files = lvs_cli::generated::files().expect("render");
+    assert!(files.iter().any(|f| f.path.starts_with("completions/zsh")));
+    for file in files {
+        let path = docs.join(&file.path);
         let committed = std::fs::read(&path).unwrap_or_default();
         assert!(
-            committed == page,
+            committed == file.contents,
             "{} is stale: run `cargo xtask man`",
             path.display()
         );
+    }
+}
+
+/// bash takes each program's completions, and they complete its options.
+#[test]
+fn bash_completes_each_programs_options() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/completions/bash");
+    for (command, _) in lvs_cli::programs() {
+        let name = command.get_name().to_owned();
+        let file = docs.join(&name);
+        // The function clap_complete names after the program (`-` and `_` alike).
+        let function = format!("_{}", name.replace('-', "__"));
+        let script = format!(
+            "source '{}' && complete -p {name} && COMP_WORDS=({name} --hel) COMP_CWORD=1 && \
+             {function} {name} --hel {name} && echo \"${{COMPREPLY[@]}}\"",
+            file.display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &script])
+            .output()
+            .expect("run bash");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(said.contains(&format!("-F {function} ")), "{name}: {said}");
+        assert!(said.lines().last() == Some("--help"), "{name}: {said}");
     }
 }

@@ -312,16 +312,14 @@ fn named_in(tree: &str, banned: &'static [&'static str]) -> Vec<&'static str> {
 }
 
 fn man() -> Result<(), String> {
-    let dir = workspace_root().join("docs/man");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for (command, section) in lvs_cli::programs() {
-        let path = dir.join(format!("{}.{section}", command.get_name()));
-        let mut page = Vec::new();
-        clap_mangen::Man::new(command)
-            .section(section)
-            .render(&mut page)
-            .map_err(|e| format!("render: {e}"))?;
-        std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let docs = workspace_root().join("docs");
+    let files = lvs_cli::generated::files().map_err(|e| format!("render: {e}"))?;
+    for file in files {
+        let path = docs.join(&file.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(&path, &file.contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(())
