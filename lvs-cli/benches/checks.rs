@@ -13,6 +13,13 @@
 //! nginx, keepalived and openssl: `cargo xtask bench checks` runs it in the
 //! kernel test lab. Targets: the director at most a third of keepalived's
 //! CPU for the same checks, and under 64 MiB resident.
+//!
+//! To see where the CPU goes, `CHECKS_BENCH_PROFILE` names a shell command
+//! run after each daemon's window, while it still checks, with its process
+//! id in `$PID` (for example `perf stat -e 'syscalls:sys_enter_*' -p $PID
+//! sleep 10`), and its output is printed; `CHECKS_BENCH=http` (or `https`)
+//! runs one of the two. The lab passes on the `CHECKS_BENCH` variables
+//! `cargo xtask bench checks` is run with.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::fmt::Write as _;
@@ -222,6 +229,18 @@ fn measure(ns: &Netns, mut daemon: Child, log: &Path, what: &str, diagnose: &dyn
     let requests_after = requests(ns);
     let elapsed = window_start.elapsed().as_secs_f64();
     let still = destinations(ns);
+    if let Ok(profile) = std::env::var("CHECKS_BENCH_PROFILE") {
+        let out = Command::new("sh")
+            .args(["-c", &profile])
+            .env("PID", pid.to_string())
+            .output()
+            .expect("run CHECKS_BENCH_PROFILE");
+        println!(
+            "  {what}: profile:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = daemon.wait();

@@ -488,6 +488,11 @@ fn build_executables(kind: &str, args: &[&str]) -> Result<Vec<PathBuf>, String> 
     Ok(executables)
 }
 
+/// `text` as one shell word: in single quotes, each `'` as `'\''`.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// The build directory of cargo's `profile` (`debug`, `release`).
 fn profile_dir(profile: &str) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -509,13 +514,13 @@ fn staged_programs(dirs: &[PathBuf]) -> String {
     for (index, dir) in dirs.iter().enumerate() {
         lines.push_str(&format!(
             "mkdir -p /run/lvs-programs/{index}\n\
-             for program in '{}'/*; do\n  \
+             for program in {}/*; do\n  \
              if [ -f \"$program\" ] && [ -x \"$program\" ]; then\n    \
              copy=/run/lvs-programs/{index}/$(basename \"$program\")\n    \
              cp \"$program\" \"$copy\" && mount --bind \"$copy\" \"$program\" || echo \"lab: $program runs from the host's file\"\n  \
              fi\n\
              done\n",
-            dir.display()
+            shell_quoted(&dir.to_string_lossy())
         ));
     }
     lines
@@ -615,7 +620,12 @@ fn bench(name: Option<&str>) -> Result<(), String> {
             let executables =
                 build_executables("bench", &["bench", "--no-run", "-p", "lvs-cli", "--bench", name])?;
             let exe = executables.first().ok_or("cargo built no benchmark")?;
-            let script = lab_script(&format!("{} --bench", exe.display()), &["release"])?;
+            // The benchmark's own variables (CHECKS_BENCH=http...) go with it.
+            let passed: String = std::env::vars()
+                .filter(|(variable, _)| variable.starts_with(&format!("{}_BENCH", name.to_uppercase())))
+                .map(|(variable, value)| format!("export {variable}={}\n", shell_quoted(&value)))
+                .collect();
+            let script = lab_script(&format!("{passed}{} --bench", exe.display()), &["release"])?;
             counted_step(
                 &format!("{name} benchmark in the lab"),
                 lab_command(&kernel, &script),
@@ -732,7 +742,18 @@ fn kernel_lab_tests() -> Result<Counts, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{named_in, said_static, static_busybox_on, Counts, NOT_IN_THE_CORE};
+    use super::{named_in, said_static, shell_quoted, static_busybox_on, Counts, NOT_IN_THE_CORE};
+
+    #[test]
+    fn shell_words_keep_their_quotes() {
+        assert_eq!(shell_quoted("perf stat -p $PID"), "'perf stat -p $PID'");
+        let word = shell_quoted("it's");
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("printf %s {word}")])
+            .output()
+            .expect("sh");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's");
+    }
 
     #[test]
     fn file_descriptions_read_as_virtme_ng_reads_them() {
