@@ -40,6 +40,11 @@ pub enum FormatArg {
 #[command(
     name = "lvs",
     version,
+    override_usage = "lvs [-c FILE] [-n | --nofork] [-t] [-v] [--nanny-processes] [--socket PATH] [--metrics ADDR] \
+                      [--pidfile FILE]\n       \
+                      lvs --status [--format text|json] [--socket PATH]\n       \
+                      lvs [-c FILE] --check [--strict]\n       \
+                      lvs [-c FILE] --dump [--format lvs-cf|json] [--strict]",
     about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
     long_about = "The LVS director daemon (Piranha's lvsd; also installed as lvsd). It reads lvs.cf, adopts the \
                   IPVS entries of the virtual services it names (it never flushes the table and never touches a \
@@ -86,7 +91,7 @@ pub struct LvsArgs {
     #[arg(long)]
     pub status: bool,
 
-    /// Stay in the foreground and log to standard output as well as syslog.
+    /// Stay in the foreground and log to standard output instead of syslog.
     #[arg(short = 'n', long = "nodaemon")]
     pub nodaemon: bool,
 

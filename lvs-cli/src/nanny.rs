@@ -17,6 +17,9 @@ use lvs_ipvs::{ForwardMethod, Protocol, ServiceKey};
 #[command(
     name = "nanny",
     version,
+    override_usage = "nanny --lvs -h RIP -V VIP [-p PORT] [-r RPORT] [-t INTERVAL] [-a REENTRY] [-w WEIGHT] \
+                      [-s SEND] [-x EXPECT] [--regex] [-T] [-e PROGRAM] [-u] [-q] [-M m|g|i] \
+                      [-U none|rsh|ssh|CMD] [-S SCALE] [-f FWMARK] [-n | -c] [-v] [--test-start]",
     about = "Health-check one real server and keep it in (or out of) its IPVS virtual service",
     long_about = "Health-check one real server and keep it in its IPVS virtual service while it passes, as \
                   Piranha's nanny does. Every INTERVAL seconds it connects to SERVER:RPORT (TCP, or UDP with -u), \
@@ -56,7 +59,7 @@ pub struct NannyArgs {
         allow_hyphen_values = true
     )]
     pub method: String,
-    /// Stay in the foreground and log to standard output as well as syslog.
+    /// Stay in the foreground and log to standard output instead of syslog.
     #[arg(short = 'n', long = "nodaemon")]
     pub nodaemon: bool,
     /// Do not fork, but leave the terminal (setsid, no standard streams).
@@ -204,7 +207,7 @@ pub fn main(args: NannyArgs) -> ExitCode {
         let block = match lvs_cf::check_block("nanny", &entries) {
             Ok((block, warnings)) => {
                 for warning in warnings {
-                    log.line(&format!("--check {warning}"));
+                    log.warning(&format!("--check {warning}"));
                 }
                 block
             }
@@ -224,7 +227,7 @@ pub fn main(args: NannyArgs) -> ExitCode {
         let default = lvs_core::check::web_default(args.port, args.udp)
             .filter(|_| args.send.is_none() && args.expect.is_none());
         let (send, expect) = if let Some((send, expect)) = default {
-            log.line("nanny: no monitor configured, assuming web service on port 80");
+            log.info("nanny: no monitor configured, assuming web service on port 80");
             (Some(send), Some(expect))
         } else {
             let expect = match args

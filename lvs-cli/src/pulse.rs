@@ -14,6 +14,7 @@ use lvs_daemon::pulse::{LvsDaemon, Pulse, PulseOptions};
 #[command(
     name = "pulse",
     version,
+    override_usage = "pulse [-c FILE] [-n] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE]",
     about = "Heartbeat and failover between an active and a backup LVS router",
     long_about = "Heartbeat and failover between an active and a backup LVS router, as Piranha's pulse. \
                   The router whose interfaces hold `primary` is the master, the other the backup. Each sends a \
@@ -41,7 +42,7 @@ pub struct PulseArgs {
     /// The configuration file.
     #[arg(short = 'c', long = "configfile", value_name = "FILE", default_value = lvs_cf::DEFAULT_PATH)]
     pub configfile: PathBuf,
-    /// Stay in the foreground and log to standard output (as `pulse: message`) as well as syslog.
+    /// Stay in the foreground and log to standard output (as `pulse: message`) instead of syslog.
     #[arg(short = 'n', long = "nodaemon")]
     pub nodaemon: bool,
     /// Exchange heartbeats and log, but change nothing: no lvs daemon, no VIPs, no announcements,

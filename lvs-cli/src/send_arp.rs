@@ -12,6 +12,7 @@ pub const PIRANHA_USAGE: &str = "send_arp: sends out custom ARP packet. Yuri Vol
 #[command(
     name = "send_arp",
     version,
+    override_usage = "send_arp [-i dev] [-c COUNT] [-w SECONDS] [-U] src_ip_addr src_hw_addr targ_ip_addr targ_hw_addr",
     about = "Announce an address on a link: gratuitous ARP, or an IPv6 unsolicited neighbour advertisement",
     long_about = "Announce that SRC_IP_ADDR is at SRC_HW_ADDR on a link, so that neighbours update their ARP or \
                   neighbour tables when a virtual IP moves.\n\n\

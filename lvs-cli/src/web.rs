@@ -21,7 +21,15 @@ use lvs_web::{App, WebOptions};
 /// every change also needs the page's token. It listens on 127.0.0.1:3636:
 /// reach it through an SSH tunnel or an HTTPS proxy rather than exposing it.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "lvs-web", version, disable_help_flag = true)]
+#[command(
+    name = "lvs-web",
+    version,
+    override_usage = "lvs-web [-c FILE] [--password-file FILE] [--listen ADDR:PORT] [--lvs-socket PATH] \
+                      [--pulse-pidfile FILE] [--lvs-pidfile FILE] [--server-name NAME]...\n       \
+                      lvs-web passwd [--user NAME] [--password-file FILE]",
+    about = "The web configuration and monitoring tool for LVS routers",
+    disable_help_flag = true
+)]
 pub struct WebArgs {
     /// Print help.
     #[arg(short = '?', long = "help", action = clap::ArgAction::Help, global = true)]

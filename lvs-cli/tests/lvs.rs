@@ -497,3 +497,68 @@ fn tls_files_of_inactive_servers_are_not_read() {
     let out = lvs(&["--check"], &dir.file("active.cf", &active));
     assert_eq!(out.status.code(), Some(1), "{}", self::text(&out.stderr));
 }
+
+/// Under systemd (standard output is the journal's stream, as
+/// `JOURNAL_STREAM` says), each line carries the journal's priority prefix:
+/// state changes at notice (5), what it does in passing at info (6), with
+/// `-v` each check's result at debug (7). Nothing goes out twice.
+#[test]
+fn lines_carry_their_priority_to_the_journal_and_verbose_logs_each_check() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = TempDir::new("journal");
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = server.local_addr().expect("address").port();
+    std::thread::spawn(move || for _stream in server.incoming() {});
+    let config = dir.file(
+        "lvs.cf",
+        &format!(
+            "primary = 127.0.0.1\nservice = lvs\nnetwork = direct\n\
+             virtual web {{\n active = 1\n address = 192.0.2.80 eth0:1\n port = {port}\n timeout = 1\n\
+             server one {{\n  address = 127.0.0.1\n  active = 1\n }}\n}}\n"
+        ),
+    );
+    let log = dir.0.join("journal.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let stream = out.metadata().expect("stat");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["-n", "-t", "-v", "-c"])
+        .arg(&config)
+        .arg("--socket")
+        .arg(dir.0.join("lvs.sock"))
+        .env("JOURNAL_STREAM", format!("{}:{}", stream.dev(), stream.ino()))
+        .stdout(out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start lvs");
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let check = format!("<7>DEBUG -- check of web/one (127.0.0.1:{port}): ok\n");
+    wait_for(&log, &check);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+    wait_for(&log, "configuration re-read");
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let status = daemon.wait().expect("lvs exits");
+    let text = text();
+    assert!(status.success(), "{status}:\n{text}");
+    for line in [
+        "<5>starting: 1 virtual services, 1 real servers checked by 1 probes",
+        &format!("<6>would add 127.0.0.1:{port} to TCP 192.0.2.80:{port}"),
+        "<6>SIGHUP received: re-reading the configuration\n",
+        "<5>configuration re-read: ",
+        "<5>Terminating due to signal 15\n",
+    ] {
+        assert!(
+            text.contains(&format!("\n{line}")) || text.starts_with(line),
+            "no {line:?} in:\n{text}"
+        );
+    }
+    assert!(
+        text.lines().all(|line| line.starts_with('<')),
+        "every line has a priority:\n{text}"
+    );
+    let checks = text.matches(&check).count();
+    assert!(
+        checks >= 1 && text.lines().filter(|l| l.contains("check of")).count() == checks,
+        "{text}"
+    );
+}

@@ -65,7 +65,7 @@ fn help_is_not_an_error() {
     let out = send_arp(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("Usage: send_arp [OPTIONS] <src_ip_addr> <src_hw_addr> <targ_ip_addr> <targ_hw_addr>"));
+        .contains("Usage: send_arp [-i dev] [-c COUNT] [-w SECONDS] [-U] src_ip_addr src_hw_addr targ_ip_addr targ_hw_addr"));
 }
 
 #[test]

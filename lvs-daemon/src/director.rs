@@ -25,7 +25,7 @@ use lvs_core::director::{
     carry_over, reconcile, reconcile_nanny_mode, reconcile_services, Before, Health, Plan, ServerRef,
 };
 use lvs_core::nanny::NannyAction;
-use lvs_health::engine::{Engine, Server, Update};
+use lvs_health::engine::{Engine, LastCheck, Server, Update};
 use lvs_ipvs::{ApplyOptions, Ipvs, IpvsError, Operation, ServiceKey, Table, Timeouts};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
@@ -261,6 +261,8 @@ pub struct Director {
 struct Running {
     engine: Engine,
     updates: UnboundedReceiver<Update>,
+    /// When verbose: every check, as the engine records it, to be logged.
+    checks: Option<UnboundedReceiver<(usize, LastCheck)>>,
     /// `--nanny-processes`: the nannies, and what they report.
     nannies: Option<Nannies>,
     news_sender: UnboundedSender<NannyNews>,
@@ -348,7 +350,7 @@ impl Director {
         let ending = self.serve(&mut running, shutdown).await;
         if let Ending::Stop(why) = &ending {
             if !why.is_empty() {
-                self.log.line(why);
+                self.log.notice(why);
             }
         }
         self.close(&mut running).await;
@@ -386,10 +388,16 @@ impl Director {
         let (sender, updates) = unbounded_channel();
         let (news_sender, news) = unbounded_channel();
         let engine = Engine::start(servers, sender);
+        let checks = self.log.verbose().then(|| {
+            let (listener, checks) = unbounded_channel();
+            engine.board().report_to(listener);
+            checks
+        });
         let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
         let mut running = Running {
             engine,
             updates,
+            checks,
             nannies,
             news_sender,
             news,
@@ -398,7 +406,7 @@ impl Director {
         if let Some(wanted) = timeouts(&self.config) {
             self.set_timeouts(wanted);
         }
-        self.log.line(&format!(
+        self.log.notice(&format!(
             "starting: {} virtual services, {} real servers checked by {}, {} entries adopted from the running table",
             self.plan.services.len(),
             self.plan.servers().count(),
@@ -471,8 +479,32 @@ impl Director {
                         return ending;
                     }
                 }
+                Some((id, check)) = next_check(running.checks.as_mut()) => self.log_check(id, &check),
             }
         }
+    }
+
+    /// `DEBUG -- check of SERVICE/SERVER (RIP:RPORT): RESULT`, for `-v`.
+    fn log_check(&self, id: usize, check: &LastCheck) {
+        let Some(at) = self.ids.server(id) else { return };
+        let result = match &check.result {
+            Ok(()) => "ok".to_owned(),
+            Err(why) => why.to_string(),
+        };
+        // A server behind several services is checked once, for the first.
+        let Some((service, server)) = self
+            .plan
+            .services
+            .iter()
+            .find_map(|planned| Some((planned, planned.servers.iter().find(|s| s.at == at)?)))
+        else {
+            return;
+        };
+        let address = std::net::SocketAddr::new(at.addr, at.port);
+        self.log.debug(&format!(
+            "check of {}/{} ({address}): {result}",
+            service.name, server.name
+        ));
     }
 
     /// Shares what status requests read: the plan, the health and the ids.
@@ -486,10 +518,10 @@ impl Director {
 
     fn set_timeouts(&mut self, wanted: Timeouts) {
         if self.options.dry_run {
-            self.log.line(&format!("would set timeouts {wanted:?}"));
+            self.log.info(&format!("would set timeouts {wanted:?}"));
         } else if let Some(ipvs) = self.ipvs.as_mut() {
             if let Err(e) = ipvs.set_timeouts(wanted) {
-                self.log.line(&format!("cannot set timeouts: {e}"));
+                self.log.error(&format!("cannot set timeouts: {e}"));
             }
         }
     }
@@ -512,7 +544,7 @@ impl Director {
                 Ok(pid) => self.log.debug(&format!(
                     "create_monitor for {service}/{server} running as pid {pid}"
                 )),
-                Err(e) => self.log.line(&format!("{service}/{server}: {e}")),
+                Err(e) => self.log.error(&format!("{service}/{server}: {e}")),
             }
         }
     }
@@ -544,7 +576,7 @@ impl Director {
                 status,
             } => {
                 if self.config.hard_shutdown {
-                    self.log.line(&format!(
+                    self.log.error(&format!(
                         "nanny for child {service}/{server} died! shutting down lvs ({status})"
                     ));
                     return Some(Ending::NannyDied(DirectorError::NannyDied {
@@ -553,7 +585,7 @@ impl Director {
                         status,
                     }));
                 }
-                self.log.line(&format!(
+                self.log.error(&format!(
                     "nanny for child {service}/{server} died! manual action needed! ({status})"
                 ));
             }
@@ -573,7 +605,7 @@ impl Director {
                 self.health.insert(server, Health::Out);
             }
             NannyAction::Log(line) => {
-                self.log.line(&line);
+                self.log.notice(&line);
                 return None;
             }
             NannyAction::QueryLoad => return None,
@@ -614,7 +646,7 @@ impl Director {
                 continue;
             };
             let (name, addr) = (&planned.name, at.0);
-            self.log.line(&if coming {
+            self.log.notice(&if coming {
                 format!("Virtual Server {name}: No real servers; activate sorry_server {addr}")
             } else {
                 format!("Virtual Server {name}: real servers available; deactivate sorry_server {addr}")
@@ -657,7 +689,7 @@ impl Director {
                     Ok(results) => self.record(&operations, results),
                     Err(_) => {
                         self.log
-                            .line("the thread applying the table changes failed; they will be tried again");
+                            .error("the thread applying the table changes failed; they will be tried again");
                         self.unsettled.extend(keys);
                         self.retry_at = Instant::now() + RETRY_INTERVAL;
                     }
@@ -679,7 +711,7 @@ impl Director {
         }
         if self.options.dry_run {
             for operation in operations {
-                self.log.line(&format!("would {}", describe(operation)));
+                self.log.info(&format!("would {}", describe(operation)));
                 self.table.apply(operation);
             }
             return;
@@ -701,7 +733,7 @@ impl Director {
                     self.table.apply(operation);
                 }
                 Err(e) => {
-                    self.log.line(&format!("failed to {}: {e}", describe(operation)));
+                    self.log.error(&format!("failed to {}: {e}", describe(operation)));
                     self.unsettled.extend(operation.service_key());
                     self.retry_at = Instant::now() + RETRY_INTERVAL;
                 }
@@ -712,7 +744,7 @@ impl Director {
     /// A reload: a valid new file replaces the plan, and the difference is
     /// applied; an invalid one is logged and changes nothing.
     async fn reload(&mut self, running: &mut Running) {
-        self.log.line("SIGHUP received: re-reading the configuration");
+        self.log.info("SIGHUP received: re-reading the configuration");
         let started = Instant::now();
         // The plan is derived while the file is validated, on a blocking
         // thread: a large file takes a while to read (and names to resolve),
@@ -730,14 +762,14 @@ impl Director {
                 loaded
             }
             Err(e) => {
-                self.log.line(&format!("cannot re-read the configuration: {e}"));
+                self.log.error(&format!("cannot re-read the configuration: {e}"));
                 return;
             }
         };
         let (config, plan) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
-                self.log.line(&format!("{e}; keeping the running configuration"));
+                self.log.error(&format!("{e}; keeping the running configuration"));
                 return;
             }
         };
@@ -810,7 +842,7 @@ impl Director {
         self.record_settled(&[&previous]);
         self.start_nannies(running);
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        self.log.line(&format!(
+        self.log.notice(&format!(
             "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, plan {:.1} ms, table and checks {:.1} ms; {} of {} services changed)",
             ms(started.elapsed()),
             ms(read),
@@ -842,7 +874,7 @@ impl Director {
             if let Some(path) = self.ownership_path() {
                 if let Err(e) = crate::ownership::remove(&path) {
                     self.log
-                        .line(&format!("cannot remove the record of owned services: {e}"));
+                        .error(&format!("cannot remove the record of owned services: {e}"));
                 }
             }
         }
@@ -871,7 +903,7 @@ impl Director {
             Ok(keys) => keys,
             Err(e) => {
                 self.log
-                    .line(&format!("{e}; no record of owned services is kept"));
+                    .warning(&format!("{e}; no record of owned services is kept"));
                 self.no_record = true;
                 BTreeSet::new()
             }
@@ -883,7 +915,7 @@ impl Director {
         if let Some(path) = self.ownership_path() {
             let keys: BTreeSet<&ServiceKey> = keys.collect();
             if let Err(e) = crate::ownership::write(&path, keys) {
-                self.log.line(&format!("cannot record the owned services: {e}"));
+                self.log.error(&format!("cannot record the owned services: {e}"));
             }
         }
     }
@@ -954,6 +986,16 @@ fn nanny_argvs(
         }
     }
     all
+}
+
+/// The next check a verbose director logs; never, when not verbose.
+async fn next_check(
+    checks: Option<&mut UnboundedReceiver<(usize, LastCheck)>>,
+) -> Option<(usize, LastCheck)> {
+    match checks {
+        Some(checks) => checks.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_death(nannies: Option<&mut Nannies>) -> NannyNews {

@@ -189,7 +189,7 @@ impl NannyWatch {
                         }
                     }
                     Some(Command::Stop(why)) => {
-                        self.log.line(&why);
+                        self.log.notice(&why);
                         break;
                     }
                     // The watch holds a sender itself: this never happens.
@@ -207,7 +207,7 @@ impl NannyWatch {
         while let Some(action) = queue.pop_front() {
             let (key, target) = (self.options.service, self.options.target);
             match action {
-                NannyAction::Log(line) => self.log.line(&line),
+                NannyAction::Log(line) => self.log.notice(&line),
                 NannyAction::QueryLoad => {
                     let load = lvs_health::run::query_load(
                         &self.options.load_command,
@@ -241,14 +241,14 @@ impl NannyWatch {
                         })
                     };
                     if let Err(e) = result {
-                        self.log.line(&format!("{e}"));
+                        self.log.error(&format!("{e}"));
                     }
                 }
                 NannyAction::Remove => {
                     self.log.debug(&format!("removing {target} from {key}"));
                     let Some(ipvs) = self.ipvs.as_mut() else { continue };
                     match ipvs.delete_destination(&key, target.ip(), target.port()) {
-                        Err(e) if e.errno() != Some(libc::ENOENT) => self.log.line(&format!("{e}")),
+                        Err(e) if e.errno() != Some(libc::ENOENT) => self.log.error(&format!("{e}")),
                         _ => {}
                     }
                 }

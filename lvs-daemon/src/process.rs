@@ -59,7 +59,7 @@ pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<(), Proc
     }
     if let Some(pidfile) = pidfile {
         if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
-            log.line(&format!("cannot write {}: {e}", pidfile.display()));
+            log.error(&format!("cannot write {}: {e}", pidfile.display()));
         }
     }
     Ok(())

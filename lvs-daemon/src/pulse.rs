@@ -424,15 +424,15 @@ impl Pulse {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut shut = false;
         for note in std::mem::take(&mut self.settings.notes) {
-            self.log.line(&note);
+            self.log.warning(&note);
         }
-        self.log.line(match self.settings.role {
+        self.log.notice(match self.settings.role {
             Role::Master => "STARTING PULSE AS MASTER",
             Role::Backup => "STARTING PULSE AS BACKUP",
         });
         if self.settings.role == Role::Backup && !self.settings.backup_active {
             self.log
-                .line("We are backup node and backup is marked inactive -- exiting pulse");
+                .warning("We are backup node and backup is marked inactive -- exiting pulse");
             return 255;
         }
         self.remove_stale_vips();
@@ -492,12 +492,12 @@ impl Pulse {
                 }
                 Wake::ChildExited(how) => {
                     self.lvsd = None;
-                    self.log.line(&how);
+                    self.log.error(&how);
                     self.machine.handle(Event::ChildExited, now)
                 }
                 Wake::Terminate(why) => {
                     if !why.is_empty() {
-                        self.log.line(&why);
+                        self.log.notice(&why);
                     }
                     self.machine.handle(Event::Stop, now)
                 }
@@ -551,12 +551,12 @@ impl Pulse {
         match self.dropped_lines.check(now) {
             Verdict::Log { suppressed } => {
                 if suppressed > 0 {
-                    self.log.line(&format!(
+                    self.log.warning(&format!(
                         "{suppressed} more bad heartbeats were dropped without a line (counts: {})",
                         self.handle.heartbeats()
                     ));
                 }
-                self.log.line(&line);
+                self.log.warning(&line);
             }
             _ => self.log.debug(&line),
         }
@@ -584,7 +584,7 @@ impl Pulse {
             match action {
                 Action::SendHeartbeat(state) => self.send_heartbeat(state).await,
                 Action::Activate(reason) => {
-                    self.log.line(&reason.to_string());
+                    self.log.notice(&reason.to_string());
                     if !self.activate() {
                         // The lvs daemon could not start: a child failure, at once.
                         queue.extend(self.machine.handle(Event::ChildExited, Instant::now()));
@@ -593,17 +593,17 @@ impl Pulse {
                 Action::Deactivate(reason) => {
                     // A link failure has been logged in Piranha's words already.
                     if reason != DeactivateReason::LinkFailure {
-                        self.log.line(&reason.to_string());
+                        self.log.notice(&reason.to_string());
                     }
                     self.deactivate().await;
                 }
                 Action::ResendAnnouncements => {
-                    self.log.line("partner active: resending arps");
+                    self.log.notice("partner active: resending arps");
                     self.run_command(self.settings.active_cmd.clone());
                     self.announce();
                 }
-                Action::LinkFailed => self.log.line("Local NIC link failure: Pulse disabled"),
-                Action::LinksRestored => self.log.line("Local NIC link(s) restored: Pulse enabled"),
+                Action::LinkFailed => self.log.warning("Local NIC link failure: Pulse disabled"),
+                Action::LinksRestored => self.log.notice("Local NIC link(s) restored: Pulse enabled"),
                 Action::Exit(code) => return Some(code),
             }
         }
@@ -649,7 +649,7 @@ impl Pulse {
                 true
             }
             Err(e) => {
-                self.log.line(&e);
+                self.log.error(&e);
                 false
             }
         }
@@ -672,7 +672,7 @@ impl Pulse {
         let Some(program) = argv.next() else { return };
         // Dropped without waiting: tokio reaps it when it exits.
         if let Err(e) = Command::new(program).args(argv).spawn() {
-            self.log.line(&format!("cannot run {command}: {e}"));
+            self.log.error(&format!("cannot run {command}: {e}"));
         }
     }
 
@@ -698,21 +698,21 @@ impl Pulse {
                     Some(mac) => {
                         announcements.push((interface.index, Announcement::for_address(vip.ip, mac)))
                     }
-                    None => self.log.line(&format!(
+                    None => self.log.warning(&format!(
                         "{} has no hardware address; {} is not announced",
                         vip.device, vip.ip
                     )),
                 },
                 Err(e) => self
                     .log
-                    .line(&format!("cannot bring up {} on {}: {e}", vip.ip, vip.device)),
+                    .error(&format!("cannot bring up {} on {}: {e}", vip.ip, vip.device)),
             }
         }
         let burst = burst(&self.settings);
         let socket = match PacketSocket::open() {
             Ok(socket) => socket,
             Err(e) => {
-                self.log.line(&format!("cannot send gratuitous arps: {e}"));
+                self.log.error(&format!("cannot send gratuitous arps: {e}"));
                 return;
             }
         };
@@ -723,9 +723,9 @@ impl Pulse {
                 .map(|(index, announcement)| send_burst(&socket, *index, announcement, burst));
             let results = join_all(bursts).await;
             for e in results.into_iter().filter_map(Result::err) {
-                log.line(&format!("gratuitous arp failed: {e}"));
+                log.error(&format!("gratuitous arp failed: {e}"));
             }
-            log.line("gratuitous lvs arps finished");
+            log.info("gratuitous lvs arps finished");
         }));
     }
 
@@ -736,7 +736,7 @@ impl Pulse {
         for vip in vips {
             if let Err(e) = self.rtnl.remove_vip(&vip.device, vip.ip) {
                 self.log
-                    .line(&format!("cannot take {} down from {}: {e}", vip.ip, vip.device));
+                    .error(&format!("cannot take {} down from {}: {e}", vip.ip, vip.device));
             }
         }
     }
@@ -750,7 +750,7 @@ impl Pulse {
         for vip in self.settings.vips.clone() {
             if let Ok(Change::Removed) = self.rtnl.remove_vip(&vip.device, vip.ip) {
                 self.log
-                    .line(&format!("removed the stale VIP {} from {}", vip.ip, vip.device));
+                    .notice(&format!("removed the stale VIP {} from {}", vip.ip, vip.device));
             }
         }
     }
@@ -785,17 +785,19 @@ impl Pulse {
     /// away are taken down, new ones brought up when active); an invalid one
     /// changes nothing. The lvs daemon gets the signal too.
     async fn reload(&mut self, now: Instant) {
-        self.log.line("SIGHUP received: re-reading the configuration");
+        self.log.info("SIGHUP received: re-reading the configuration");
         let loaded = read_settings(&self.options, &mut self.rtnl);
         match loaded {
-            Err(e) => self.log.line(&format!("{e}; keeping the running configuration")),
-            Ok((new, _)) if new.role != self.settings.role || new.own != self.settings.own => self.log.line(
-                "the router's role or heartbeat addresses changed; restart pulse to apply that. \
+            Err(e) => self.log.error(&format!("{e}; keeping the running configuration")),
+            Ok((new, _)) if new.role != self.settings.role || new.own != self.settings.own => {
+                self.log.warning(
+                    "the router's role or heartbeat addresses changed; restart pulse to apply that. \
                  Keeping the running configuration",
-            ),
+                )
+            }
             Ok((mut new, key)) => {
                 for note in std::mem::take(&mut new.notes) {
-                    self.log.line(&note);
+                    self.log.warning(&note);
                 }
                 let gone: Vec<Vip> = self
                     .settings
@@ -824,7 +826,7 @@ impl Pulse {
                             self.auth = auth;
                             self.key = key;
                         }
-                        Err(e) => self.log.line(&format!("{e}; keeping the running key")),
+                        Err(e) => self.log.error(&format!("{e}; keeping the running key")),
                     }
                 }
                 self.machine.set_timers(new.keepalive, new.deadtime, now);
@@ -838,7 +840,7 @@ impl Pulse {
                         self.announce();
                     }
                 }
-                self.log.line("configuration re-read");
+                self.log.notice("configuration re-read");
             }
         }
         // Piranha signals its whole process group when no lvs daemon runs; only the daemon here.
@@ -969,7 +971,7 @@ impl RunningLvs {
                     unsafe { libc::kill(pid, libc::SIGTERM) };
                 }
                 if tokio::time::timeout(LVSD_STOP_GRACE, child.wait()).await.is_err() {
-                    log.line(&format!(
+                    log.warning(&format!(
                         "{} did not stop within {LVSD_STOP_GRACE:?}; killing it",
                         path.display()
                     ));
@@ -993,7 +995,7 @@ impl RunningLvs {
                     let _ = (&mut ended).await;
                 };
                 if tokio::time::timeout(LVSD_STOP_GRACE, stopped).await.is_err() {
-                    log.line(&format!("the director did not stop within {LVSD_STOP_GRACE:?}"));
+                    log.warning(&format!("the director did not stop within {LVSD_STOP_GRACE:?}"));
                 }
             }
         }
@@ -1064,7 +1066,7 @@ impl SyncSwitch {
                 });
                 match result {
                     Ok(()) => log.debug(&format!("sync daemon: {state:?} on {interface}, id {sync_id}")),
-                    Err(e) => log.line(&format!("sync daemon: {e}")),
+                    Err(e) => log.error(&format!("sync daemon: {e}")),
                 }
             }
         });

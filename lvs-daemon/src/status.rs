@@ -159,7 +159,7 @@ impl StatusServer {
                 Ok(listener) => server
                     .tasks
                     .push(tokio::spawn(serve_metrics(listener, reader.clone()))),
-                Err(e) => log.line(&format!("cannot serve metrics: {e}")),
+                Err(e) => log.error(&format!("cannot serve metrics: {e}")),
             }
         }
         if let Some(path) = socket {
@@ -170,7 +170,7 @@ impl StatusServer {
                     server.tasks.push(tokio::spawn(serve_status(listener, reader)));
                     server.socket = Some((path.to_owned(), identity));
                 }
-                Err(e) => log.line(&format!("no status socket at {}: {e}", path.display())),
+                Err(e) => log.error(&format!("no status socket at {}: {e}", path.display())),
             }
         }
         server

@@ -83,23 +83,43 @@ pub use lvs_core::status::LastCheck;
 /// write it, and whoever reports on them (a status request reads it
 /// without going through the caller's loop).
 #[derive(Clone, Debug, Default)]
-pub struct CheckBoard(Arc<Mutex<HashMap<usize, LastCheck>>>);
+pub struct CheckBoard(Arc<Mutex<Board>>);
+
+#[derive(Debug, Default)]
+struct Board {
+    latest: HashMap<usize, LastCheck>,
+    /// Where each check goes as well ([`CheckBoard::report_to`]).
+    listener: Option<UnboundedSender<(usize, LastCheck)>>,
+}
 
 impl CheckBoard {
     /// A copy of every server's latest check, by id.
     pub fn snapshot(&self) -> HashMap<usize, LastCheck> {
-        self.0.lock().map(|b| b.clone()).unwrap_or_default()
+        self.0.lock().map(|b| b.latest.clone()).unwrap_or_default()
+    }
+
+    /// Sends every check from now on to `listener` too, as it is recorded
+    /// (a verbose director logs each). A closed listener is dropped.
+    pub fn report_to(&self, listener: UnboundedSender<(usize, LastCheck)>) {
+        if let Ok(mut board) = self.0.lock() {
+            board.listener = Some(listener);
+        }
     }
 
     fn insert(&self, id: usize, check: LastCheck) {
         if let Ok(mut board) = self.0.lock() {
-            board.insert(id, check);
+            if let Some(listener) = &board.listener {
+                if listener.send((id, check.clone())).is_err() {
+                    board.listener = None;
+                }
+            }
+            board.latest.insert(id, check);
         }
     }
 
     fn remove(&self, id: usize) {
         if let Ok(mut board) = self.0.lock() {
-            board.remove(&id);
+            board.latest.remove(&id);
         }
     }
 }

@@ -10,7 +10,7 @@ complete -c lvs -l check -d 'Parse and validate the file, print a summary, and e
 complete -c lvs -l dump -d 'Parse the file and write it to standard output in the chosen --format'
 complete -c lvs -l strict -d 'Accept only Piranha 0.8.6\'s syntax: each lvs-rs extension is an error'
 complete -c lvs -l status -d 'Ask the running daemon for its state and print it'
-complete -c lvs -s n -l nodaemon -d 'Stay in the foreground and log to standard output as well as syslog'
+complete -c lvs -s n -l nodaemon -d 'Stay in the foreground and log to standard output instead of syslog'
 complete -c lvs -l nofork -d 'Do not fork, but leave the terminal (pulse starts the daemon so)'
 complete -c lvs -s t -l test-start -d 'Log each table change instead of making it'
 complete -c lvs -s v -l verbose -d 'Log every check result and table change (`DEBUG -- ...`)'

@@ -18,7 +18,7 @@ complete -c nanny -l check-interval -d 'Seconds between checks, fractions allowe
 complete -c nanny -l check -d 'One key of an lvs.cf `check` block (`type=https`, `path=/healthz`, `ca_file=/etc/ssl/ca.pem`...; repeat for each key): the check runs instead of -s/-x/-e (an lvs-rs extension; see lvs.cf(5))' -r
 complete -c nanny -l help -d 'Print help'
 complete -c nanny -l version -d 'Print the version'
-complete -c nanny -s n -l nodaemon -d 'Stay in the foreground and log to standard output as well as syslog'
+complete -c nanny -s n -l nodaemon -d 'Stay in the foreground and log to standard output instead of syslog'
 complete -c nanny -s c -l nofork -d 'Do not fork, but leave the terminal (setsid, no standard streams)'
 complete -c nanny -l regex -d 'The expect string is an extended regular expression'
 complete -c nanny -s T -l suppress -d 'Do not translate escapes in -s and -x'

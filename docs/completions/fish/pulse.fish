@@ -4,7 +4,7 @@ complete -c pulse -l fos -d 'The failover-services daemon (accepted; lvs-rs has 
 complete -c pulse -l pidfile -d 'Where the daemon writes its process id' -r -F
 complete -c pulse -s ? -l help -d 'Print help'
 complete -c pulse -l version -d 'Print the version'
-complete -c pulse -s n -l nodaemon -d 'Stay in the foreground and log to standard output (as `pulse: message`) as well as syslog'
+complete -c pulse -s n -l nodaemon -d 'Stay in the foreground and log to standard output (as `pulse: message`) instead of syslog'
 complete -c pulse -s t -l test-start -l norun -d 'Exchange heartbeats and log, but change nothing: no lvs daemon, no VIPs, no announcements, no commands, no sync daemon'
 complete -c pulse -s v -l verbose -d 'Log debugging lines (`DEBUG -- ...`); passes -v to the lvs daemon'
 complete -c pulse -l forceactive -d 'Start active, taking over from an active partner'
