@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use lvs_ipvs::{Destination, Service, ServiceKey};
 use serde::{Deserialize, Serialize};
@@ -164,8 +164,9 @@ pub struct SorryStatus {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct LastCheck {
-    /// When it ended.
-    pub at: SystemTime,
+    /// When it started, on the monotonic clock: its age does not move when
+    /// the wall clock is set.
+    pub at: Instant,
     /// Its outcome.
     pub result: Result<(), Failure>,
     /// When the TLS certificate it saw expires, if it saw one.
@@ -173,8 +174,8 @@ pub struct LastCheck {
 }
 
 impl LastCheck {
-    /// A check that ended at `at` with `result`.
-    pub fn new(at: SystemTime, result: Result<(), Failure>) -> LastCheck {
+    /// A check that started at `at` with `result`.
+    pub fn new(at: Instant, result: Result<(), Failure>) -> LastCheck {
         LastCheck {
             at,
             result,
@@ -215,8 +216,10 @@ pub struct StatusInputs<'a> {
     pub checks: &'a HashMap<ServerRef, LastCheck>,
     /// The daemon's process id.
     pub pid: u32,
-    /// The time now, for the checks' ages.
+    /// The time now, for certificates' days left.
     pub now: SystemTime,
+    /// The monotonic time now, for the checks' ages.
+    pub monotonic_now: Instant,
 }
 
 impl Status {
@@ -250,9 +253,8 @@ impl Status {
                             out_bytes: stats.out_bytes,
                             last_check: inputs.checks.get(&at).map(|check| CheckStatus {
                                 seconds_ago: inputs
-                                    .now
-                                    .duration_since(check.at)
-                                    .unwrap_or(Duration::ZERO)
+                                    .monotonic_now
+                                    .saturating_duration_since(check.at)
                                     .as_secs_f64(),
                                 result: match &check.result {
                                     Ok(()) => "ok".to_owned(),
@@ -440,6 +442,7 @@ fn label(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::director::Plan;
+    use std::time::Duration;
 
     fn plan() -> Plan {
         let config = lvs_cf::parse(
@@ -459,6 +462,7 @@ mod tests {
         let b = plan.services[0].servers[1].at;
         let health = HashMap::from([(a, Health::In { weight: 3 }), (b, Health::Out)]);
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let checked = Instant::now();
         let page_failed = Failure::Named {
             check: "page".to_owned(),
             failure: Box::new(Failure::Status(503)),
@@ -466,12 +470,12 @@ mod tests {
         let checks = HashMap::from([
             (
                 b,
-                LastCheck::new(now - Duration::from_secs(2), Err(page_failed))
+                LastCheck::new(checked, Err(page_failed))
                     .with_certificate(Some(now - Duration::from_secs(86_400 * 3 + 5))),
             ),
             (
                 a,
-                LastCheck::new(now, Ok(()))
+                LastCheck::new(checked + Duration::from_secs(2), Ok(()))
                     .with_certificate(Some(now + Duration::from_secs(86_400 * 30 + 5))),
             ),
         ]);
@@ -482,6 +486,7 @@ mod tests {
             checks: &checks,
             pid: 42,
             now,
+            monotonic_now: checked + Duration::from_secs(2),
         });
         let servers = &status.services[0].servers;
         assert_eq!(servers[0].health, ServerHealth::Up);

@@ -110,6 +110,7 @@ impl Reader {
             checks: &checks,
             pid: std::process::id(),
             now: SystemTime::now(),
+            monotonic_now: std::time::Instant::now(),
         })
     }
 }

@@ -28,10 +28,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use crate::probe::{Schedule, SynProber, WatchId};
-use crate::run::Outcome;
+use crate::run::{Budget, Outcome};
 use lvs_core::check::Check;
 use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 
@@ -323,7 +323,7 @@ impl Engine {
             };
             let fed = Arc::clone(members);
             if let Some(watch) = prober.watch(shape.target, schedule, move |result| {
-                feed(&fed, &Outcome::of(result))
+                feed(&fed, &Outcome::of(result), Instant::now())
             }) {
                 return Runs::Probed(watch);
             }
@@ -534,11 +534,11 @@ impl Feeder {
         }
     }
 
-    /// A check ended with `outcome`.
-    fn checked(&mut self, outcome: Outcome) -> Flow {
+    /// A check that started `at` ended with `outcome`.
+    fn checked(&mut self, outcome: Outcome, at: Instant) -> Flow {
         let event = outcome.event();
-        let last = LastCheck::new(std::time::SystemTime::now(), outcome.result)
-            .with_certificate(outcome.certificate_expires);
+        let last =
+            LastCheck::new(at.into_std(), outcome.result).with_certificate(outcome.certificate_expires);
         self.board.insert(self.id, last);
         let actions = self.machine.handle(event);
         self.pass(actions)
@@ -574,11 +574,12 @@ impl Feeder {
     }
 }
 
-/// Gives every member of a probe `outcome`; false once the caller is gone.
-/// The members have no load monitor, so none waits for a load.
-fn feed(members: &Members, outcome: &Outcome) -> bool {
+/// Gives every member of a probe `outcome`, of a check that started `at`;
+/// false once the caller is gone. The members have no load monitor, so
+/// none waits for a load.
+fn feed(members: &Members, outcome: &Outcome, at: Instant) -> bool {
     members_of(members).values_mut().all(|feeder| {
-        let flow = match feeder.checked(outcome.clone()) {
+        let flow = match feeder.checked(outcome.clone(), at) {
             Flow::Load => feeder.loaded(None),
             flow => flow,
         };
@@ -586,17 +587,56 @@ fn feed(members: &Members, outcome: &Outcome) -> bool {
     })
 }
 
+/// A check's schedule: a tick every `interval` from its first, as tokio's
+/// `Interval` with missed ticks skipped, but reading the clock once a tick
+/// and handing the reading out, for the check's timeout and its record.
+/// Where the clock is a device (the HPET of an emulated machine), each
+/// reading is a system call, and tokio's interval, a timeout and the record
+/// took three a check: a third of the checks' CPU, by the lab's profile.
+struct Ticker {
+    next: Instant,
+    interval: Duration,
+}
+
+impl Ticker {
+    fn new(first: Instant, interval: Duration) -> Ticker {
+        Ticker {
+            next: first,
+            // tokio's interval refuses zero as well.
+            interval: interval.max(Duration::from_millis(1)),
+        }
+    }
+
+    /// Waits for the next tick; the time it woke.
+    async fn tick(&mut self) -> Instant {
+        tokio::time::sleep_until(self.next).await;
+        let now = Instant::now();
+        self.next += self.interval;
+        if self.next <= now {
+            // After a stall (a busy runtime), missed checks are skipped and
+            // the next one keeps its place in the spread; delaying them
+            // instead would leave every stalled server checking at the same
+            // instant from then on.
+            let behind = (now - self.next).as_nanos() % self.interval.as_nanos();
+            self.next = now + (self.interval - Duration::from_nanos(behind as u64));
+        }
+        now
+    }
+}
+
 /// A probe run by a task of its own, for all its members.
 async fn probe_task(shape: Shape, members: Members, start: Instant) {
-    let mut ticker = interval_at(start, shape.interval);
+    let mut ticker = Ticker::new(start, shape.interval);
     // Kept connections live as long as this task: a probe that stops drops them.
     let mut session = crate::run::Session::new();
-    // As in watch_task: after a stall, missed checks are skipped.
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
-        ticker.tick().await;
-        let outcome = crate::run::run_in(&mut session, &shape.check, shape.target, shape.timeout).await;
-        if !feed(&members, &outcome) {
+        let now = ticker.tick().await;
+        let budget = Budget {
+            from: now,
+            limit: shape.timeout,
+        };
+        let outcome = crate::run::run_started(&mut session, &shape.check, shape.target, budget).await;
+        if !feed(&members, &outcome, now) {
             return;
         }
     }
@@ -604,24 +644,24 @@ async fn probe_task(shape: Shape, members: Members, start: Instant) {
 
 /// A server with a load monitor, checked by a task of its own.
 async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: Feeder, start: Instant) {
-    let mut ticker = interval_at(start, server.nanny.interval);
+    let mut ticker = Ticker::new(start, server.nanny.interval);
     // Kept connections live as long as this task: a replaced check drops them.
     let mut session = crate::run::Session::new();
-    // After a stall (a busy runtime), missed checks are skipped and the
-    // next one keeps its place in the spread; delaying them instead would
-    // leave every stalled server checking at the same instant from then on.
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
-        ticker.tick().await;
+        let now = ticker.tick().await;
         let probed = match &prober {
             Some(prober) => prober.probe(server.target, server.timeout).await,
             None => None,
         };
+        let budget = Budget {
+            from: now,
+            limit: server.timeout,
+        };
         let outcome = match probed {
             Some(result) => Outcome::of(result),
-            None => crate::run::run_in(&mut session, &server.check, server.target, server.timeout).await,
+            None => crate::run::run_started(&mut session, &server.check, server.target, budget).await,
         };
-        let mut flow = feeder.checked(outcome);
+        let mut flow = feeder.checked(outcome, now);
         while flow == Flow::Load {
             let load = match &server.load_command {
                 Some(command) => crate::run::query_load(command, server.target.ip(), server.timeout).await,
@@ -638,6 +678,31 @@ async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ticks keep their schedule; after a stall the missed ones are
+    /// skipped and the next keeps its place; each tick hands out the time
+    /// it woke.
+    #[test]
+    fn the_ticker_skips_missed_ticks_and_keeps_its_place() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let ms = Duration::from_millis;
+            let first = Instant::now() + ms(30);
+            let mut ticker = Ticker::new(first, ms(100));
+            assert_eq!(ticker.tick().await, first);
+            assert_eq!(ticker.tick().await, first + ms(100));
+            // A stall of 3.5 intervals: the ticks at 200, 300 and 400 are missed.
+            tokio::time::advance(ms(350)).await;
+            let late = ticker.tick().await;
+            assert_eq!(late, first + ms(450), "one tick at once, late");
+            assert_eq!(ticker.tick().await, first + ms(500), "then on its schedule");
+            assert_eq!(ticker.tick().await, first + ms(600));
+        });
+    }
 
     #[test]
     fn slots_are_a_tenth_of_the_interval_within_their_bounds() {

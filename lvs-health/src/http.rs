@@ -25,9 +25,9 @@ use hyper_util::rt::TokioIo;
 use lvs_core::check::{Failure, HttpCheck, HttpMethod, HttpVersion};
 use md5::{Digest, Md5};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::timeout;
+use tokio::time::{timeout, timeout_at, Instant};
 
-use crate::run::{connect, Notes};
+use crate::run::{connect, Budget, Notes};
 
 /// The most of a body read: a health page, not a download.
 const MAX_BODY: usize = 1 << 20;
@@ -109,17 +109,18 @@ pub(crate) async fn run(
     check: &HttpCheck,
     target: SocketAddr,
     source: Option<IpAddr>,
-    limit: Duration,
+    budget: Budget,
     notes: &mut Notes,
     kept: &mut Option<Kept>,
 ) -> Result<(), Failure> {
+    let limit = budget.limit;
     if !check.reuse_connection {
         *kept = None;
     }
     if let Some(connection) = kept.as_mut().filter(|k| k.usable_for(target, check)) {
         connection.uses += 1;
         notes.certificate(connection.certificate_expires);
-        match exchange(connection, check, limit).await {
+        match exchange(connection, check, budget.deadline()).await {
             Err(failure) if connection_failure(&failure) => {}
             verdict => {
                 if connection.ended {
@@ -132,7 +133,8 @@ pub(crate) async fn run(
     *kept = None;
     let mut fresh = open(check, target, source, limit).await?;
     notes.certificate(fresh.certificate_expires);
-    let verdict = exchange(&mut fresh, check, limit).await;
+    // A fresh connection's request has the limit from its connection on.
+    let verdict = exchange(&mut fresh, check, Instant::now() + limit).await;
     if check.reuse_connection && !fresh.ended && !fresh.sender.is_closed() {
         *kept = Some(fresh);
     }
@@ -206,8 +208,8 @@ async fn drain(mut body: hyper::body::Incoming) -> bool {
     true
 }
 
-/// One request over `kept`, and the verdict on its answer.
-async fn exchange(kept: &mut Kept, check: &HttpCheck, limit: Duration) -> Result<(), Failure> {
+/// One request over `kept`, and the verdict on its answer by `deadline`.
+async fn exchange(kept: &mut Kept, check: &HttpCheck, deadline: Instant) -> Result<(), Failure> {
     let mut request = Request::new(Empty::<Bytes>::new());
     *request.method_mut() = match check.method {
         HttpMethod::Head => Method::HEAD,
@@ -290,7 +292,7 @@ async fn exchange(kept: &mut Kept, check: &HttpCheck, limit: Duration) -> Result
             }
         }
     };
-    match timeout(limit, both).await {
+    match timeout_at(deadline, both).await {
         Err(_) => {
             // A connection that timed out mid-answer cannot take another request.
             kept.ended = true;

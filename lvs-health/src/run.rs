@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use lvs_core::check::{program_argv, Check, Expect, Failure, Probe};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
-use tokio::time::timeout;
+use tokio::time::{timeout, Instant};
 
 /// A check's verdict, and what it learned on the way.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,12 +112,50 @@ pub async fn run_noting(check: &Check, target: SocketAddr, limit: Duration) -> O
 /// Runs `check` against `target` within `session`, the server's: a kept
 /// connection is used, and kept for the next check, where the check says so.
 pub async fn run_in(session: &mut Session, check: &Check, target: SocketAddr, limit: Duration) -> Outcome {
+    run_started(session, check, target, Budget::from_now(limit)).await
+}
+
+/// How long a check may take: `limit`, counted from `from` (when its
+/// schedule woke it, a clock reading the scheduler made anyway).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// When the check started.
+    pub from: Instant,
+    /// How long it may take.
+    pub limit: Duration,
+}
+
+impl Budget {
+    /// `limit` from now.
+    pub fn from_now(limit: Duration) -> Budget {
+        Budget {
+            from: Instant::now(),
+            limit,
+        }
+    }
+
+    /// When the check is out of time.
+    pub fn deadline(&self) -> Instant {
+        self.from + self.limit
+    }
+}
+
+/// Runs `check` as [`run_in`] does, within `budget`: the caller read the
+/// clock when the check started (each reading of it is a system call where
+/// the clock is a device such as the HPET, and a check made over a kept
+/// connection is otherwise a few of them).
+pub async fn run_started(
+    session: &mut Session,
+    check: &Check,
+    target: SocketAddr,
+    budget: Budget,
+) -> Outcome {
     let mut notes = Notes::default();
     let result = match check {
         // Called here, the probes' futures live in this one rather than in
         // a box made for every check (see `one`).
-        Check::All(probes) => all(probes, target, limit, &mut notes, session).await,
-        check => one(check, target, None, limit, &mut notes, session, 0).await,
+        Check::All(probes) => all(probes, target, budget, &mut notes, session).await,
+        check => one(check, target, None, budget, &mut notes, session, 0).await,
     };
     Outcome {
         // A weight stands only for a check that passed.
@@ -127,17 +165,18 @@ pub async fn run_in(session: &mut Session, check: &Check, target: SocketAddr, li
     }
 }
 
-/// One check; `index` is its place among the server's probes, which names
-/// its slot in the session.
+/// One check within `budget`; `index` is its place among the server's
+/// probes, which names its slot in the session.
 async fn one(
     check: &Check,
     target: SocketAddr,
     source: Option<IpAddr>,
-    limit: Duration,
+    budget: Budget,
     notes: &mut Notes,
     session: &mut Session,
     index: usize,
 ) -> Result<(), Failure> {
+    let limit = budget.limit;
     match check {
         Check::Tcp { send, expect } => tcp(target, source, send.as_deref(), expect.as_ref(), limit).await,
         Check::Udp { send, expect } => udp(target, source, send.as_deref(), expect.as_ref(), limit).await,
@@ -162,7 +201,7 @@ async fn one(
             }
             Ok(())
         }
-        Check::Http(http) => crate::http::run(http, target, source, limit, notes, session.slot(index)).await,
+        Check::Http(http) => crate::http::run(http, target, source, budget, notes, session.slot(index)).await,
         Check::Tls(tls) => {
             let (_, expires) = crate::tls::connect(target, source, tls, limit).await?;
             notes.certificate(expires);
@@ -172,7 +211,7 @@ async fn one(
         Check::Mail(mail) => crate::mail::run(mail, target, source, limit, notes).await,
         Check::Ping => crate::ping::run(target.ip(), source, limit).await,
         // Only a nested list gets here: its future is boxed, for the recursion.
-        Check::All(probes) => Box::pin(all(probes, target, limit, notes, session)).await,
+        Check::All(probes) => Box::pin(all(probes, target, budget, notes, session)).await,
         _ => Err(Failure::Program(
             "this check kind is not run by this version".to_owned(),
         )),
@@ -183,14 +222,19 @@ async fn one(
 async fn all(
     probes: &[Probe],
     server: SocketAddr,
-    limit: Duration,
+    budget: Budget,
     notes: &mut Notes,
     session: &mut Session,
 ) -> Result<(), Failure> {
     for (index, probe) in probes.iter().enumerate() {
-        let limit = probe.timeout.unwrap_or(limit);
+        let limit = probe.timeout.unwrap_or(budget.limit);
+        // Each probe has its limit from its own start.
+        let budget = match index {
+            0 => Budget { limit, ..budget },
+            _ => Budget::from_now(limit),
+        };
         let target = probe.target(server);
-        let result = one(&probe.check, target, probe.source, limit, notes, session, index).await;
+        let result = one(&probe.check, target, probe.source, budget, notes, session, index).await;
         if let Err(failure) = result {
             return Err(Failure::Named {
                 check: probe.name.clone(),
