@@ -310,10 +310,10 @@ fn help_and_version() {
     assert_eq!(text(&out.stdout), format!("lvs {}\n", env!("CARGO_PKG_VERSION")));
 }
 
-#[test]
-fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
-    let dir = TempDir::new("test-start");
-    // A real server that accepts: its first check adds it.
+/// A real server on loopback that accepts (its first check adds it), and an
+/// lvs.cf in `dir` whose service `web` has it as server `one` (with
+/// `settings`, lines of its block); the server's port and the file.
+fn one_accepting_server(dir: &TempDir, settings: &str) -> (u16, std::path::PathBuf) {
     let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = server.local_addr().expect("address").port();
     std::thread::spawn(move || for _stream in server.incoming() {});
@@ -322,9 +322,16 @@ fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
         &format!(
             "primary = 127.0.0.1\nservice = lvs\nnetwork = direct\n\
              virtual web {{\n active = 1\n address = 192.0.2.80 eth0:1\n port = {port}\n timeout = 1\n\
-             server one {{\n  address = 127.0.0.1\n  active = 1\n  weight = 2\n }}\n}}\n"
+             server one {{\n  address = 127.0.0.1\n  active = 1\n{settings} }}\n}}\n"
         ),
     );
+    (port, config)
+}
+
+#[test]
+fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
+    let dir = TempDir::new("test-start");
+    let (port, config) = one_accepting_server(&dir, "  weight = 2\n");
     let (mut daemon, log) = test_daemon(&dir, &config);
     let text = || std::fs::read_to_string(&log).unwrap_or_default();
     let wait = |line: &str| wait_for(&log, line);
@@ -506,17 +513,7 @@ fn tls_files_of_inactive_servers_are_not_read() {
 fn lines_carry_their_priority_to_the_journal_and_verbose_logs_each_check() {
     use std::os::unix::fs::MetadataExt as _;
     let dir = TempDir::new("journal");
-    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = server.local_addr().expect("address").port();
-    std::thread::spawn(move || for _stream in server.incoming() {});
-    let config = dir.file(
-        "lvs.cf",
-        &format!(
-            "primary = 127.0.0.1\nservice = lvs\nnetwork = direct\n\
-             virtual web {{\n active = 1\n address = 192.0.2.80 eth0:1\n port = {port}\n timeout = 1\n\
-             server one {{\n  address = 127.0.0.1\n  active = 1\n }}\n}}\n"
-        ),
-    );
+    let (port, config) = one_accepting_server(&dir, "");
     let log = dir.0.join("journal.log");
     let out = std::fs::File::create(&log).expect("log");
     let stream = out.metadata().expect("stat");
