@@ -679,6 +679,15 @@ fn nanny_processes_as_piranha_and_hard_shutdown() {
     assert_eq!(answers.iter().filter(|a| *a == "rs2").count(), 3, "{answers:?}");
     lvs.farm.servers[1].set_up(false);
     lvs.wait("rs2 out", Duration::from_secs(5), || !lvs.has(1));
+    // Each nanny logs through lvs (under -n), and lvs logs its lines at the
+    // nanny's severity: state changes are in lvs's log, not only with -v.
+    let (rs1, rs2) = (&lvs.farm.servers[0].address, &lvs.farm.servers[1].address);
+    lvs.wait("the nannies' lines in lvs's log", Duration::from_secs(5), || {
+        let log = lvs.log();
+        log.contains(&format!("[ active ] making {rs1}:"))
+            && log.contains(&format!("[inactive] shutting down {rs2}:"))
+    });
+    assert!(!lvs.log().contains("DEBUG -- [ active ]"), "{}", lvs.log());
 
     // A nanny dies: with hard_shutdown (Piranha's default) lvs stops, removing its service.
     let rip = lvs.farm.servers[2].address.clone();

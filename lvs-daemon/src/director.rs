@@ -552,7 +552,12 @@ impl Director {
     /// What a nanny said, or its death; an ending when lvs must stop.
     fn nanny_news(&mut self, running: &mut Running, news: NannyNews) -> Option<Ending> {
         match news {
-            NannyNews::Line(line) => self.log.debug(&line),
+            // A nanny logs to lvs (under -n, or for a sorry server): each
+            // line at the severity the nanny gave it.
+            NannyNews::Line(line) => match crate::log::split_priority(&line) {
+                (Some(severity), text) => self.log.write(severity, text),
+                (None, text) => self.log.info(text),
+            },
             NannyNews::Status {
                 service,
                 server,

@@ -9,7 +9,12 @@
 //! Under systemd, when the stream is the journal's (the `JOURNAL_STREAM`
 //! variable names it), each line starts with the `<N>` prefix the journal
 //! reads as the line's priority (sd-daemon(3)), so that `journalctl -p err`
-//! finds the errors; elsewhere lines are plain.
+//! finds the errors; elsewhere lines are plain. [`PRIORITIES_VARIABLE`] asks
+//! for the prefix too: the lvs daemon sets it for the nannies it reads, and
+//! logs each of their lines at its own severity ([`split_priority`]).
+
+/// Set to `1`, console lines carry the `<N>` priority prefix wherever they go.
+pub const PRIORITIES_VARIABLE: &str = "LVS_LOG_PRIORITIES";
 
 use std::ffi::CStr;
 
@@ -40,6 +45,32 @@ impl Severity {
             Severity::Info => libc::LOG_INFO,
             Severity::Debug => libc::LOG_DEBUG,
         }
+    }
+
+    /// The severity of syslog's `level`; `None` for a level it does not
+    /// use (emergencies, alerts and critical lines count as errors).
+    pub fn from_syslog_level(level: libc::c_int) -> Option<Severity> {
+        match level {
+            0..=3 => Some(Severity::Error),
+            4 => Some(Severity::Warning),
+            5 => Some(Severity::Notice),
+            6 => Some(Severity::Info),
+            7 => Some(Severity::Debug),
+            _ => None,
+        }
+    }
+}
+
+/// A line as a console log with priorities writes it: its severity, if it
+/// starts with a `<N>` prefix, and the rest.
+pub fn split_priority(line: &str) -> (Option<Severity>, &str) {
+    let parsed = line.strip_prefix('<').and_then(|rest| {
+        let (level, text) = rest.split_once('>')?;
+        Some((Severity::from_syslog_level(level.parse().ok()?)?, text))
+    });
+    match parsed {
+        Some((severity, text)) => (Some(severity), text),
+        None => (None, line),
     }
 }
 
@@ -104,7 +135,8 @@ impl Log {
             destination: Destination::Console {
                 stream,
                 prefix,
-                journal: is_the_journal(stream.fd()),
+                journal: is_the_journal(stream.fd())
+                    || std::env::var_os(PRIORITIES_VARIABLE).is_some_and(|v| v == "1"),
             },
             verbose,
         }
@@ -122,11 +154,14 @@ impl Log {
                 prefix,
                 journal,
             } => {
-                let line = if journal {
-                    format!("<{}>{prefix}{message}\n", severity.syslog_level())
-                } else {
-                    format!("{prefix}{message}\n")
-                };
+                // Each line of a message is a line of the stream, with its prefix.
+                let line: String = message
+                    .lines()
+                    .map(|part| match journal {
+                        true => format!("<{}>{prefix}{part}\n", severity.syslog_level()),
+                        false => format!("{prefix}{part}\n"),
+                    })
+                    .collect();
                 // A closed stream (a daemon's) must not stop the program.
                 // Each line is flushed: lvsd reads a nanny's as they come.
                 let _ = match stream {
@@ -216,5 +251,21 @@ mod tests {
         .map(|s| s.syslog_level())
         .collect();
         assert_eq!(levels, [3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn a_prefixed_line_splits_into_its_severity_and_text() {
+        assert_eq!(
+            split_priority("<5>[ active ] making 10.0.0.1:80 available"),
+            (Some(Severity::Notice), "[ active ] making 10.0.0.1:80 available")
+        );
+        assert_eq!(
+            split_priority("<7>DEBUG -- up"),
+            (Some(Severity::Debug), "DEBUG -- up")
+        );
+        assert_eq!(split_priority("<2>bad"), (Some(Severity::Error), "bad"));
+        for plain in ["no prefix", "<9>not a level", "<x>text", "<5 unclosed"] {
+            assert_eq!(split_priority(plain), (None, plain));
+        }
     }
 }

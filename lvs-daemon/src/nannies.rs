@@ -158,7 +158,12 @@ impl Nannies {
             return Err("empty nanny command".into());
         };
         let mut command = Command::new(program);
-        command.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
+        // Its lines come with their priorities, to be logged at their severity.
+        command
+            .args(args)
+            .env(crate::log::PRIORITIES_VARIABLE, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
         // SAFETY: prctl(2) in the child before exec: only async-signal-safe work.
         unsafe {
             command.pre_exec(|| {

@@ -133,8 +133,8 @@ pub(crate) async fn run(
     *kept = None;
     let mut fresh = open(check, target, source, limit).await?;
     notes.certificate(fresh.certificate_expires);
-    // A fresh connection's request has the limit from its connection on.
-    let verdict = exchange(&mut fresh, check, Instant::now() + limit).await;
+    // A fresh connection's request has the limit from when it is connected.
+    let verdict = exchange(&mut fresh, check, Budget::from_now(limit).deadline()).await;
     if check.reuse_connection && !fresh.ended && !fresh.sender.is_closed() {
         *kept = Some(fresh);
     }

@@ -134,9 +134,13 @@ impl Budget {
         }
     }
 
-    /// When the check is out of time.
+    /// When the check is out of time (for a limit too long to add, a
+    /// deadline decades away, as tokio's `timeout` makes it).
     pub fn deadline(&self) -> Instant {
-        self.from + self.limit
+        const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+        self.from
+            .checked_add(self.limit)
+            .unwrap_or_else(|| self.from + FAR)
     }
 }
 

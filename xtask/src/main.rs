@@ -423,7 +423,7 @@ fn static_busybox_on(path: &std::ffi::OsStr) -> bool {
     });
     found.is_some_and(|busybox| {
         Command::new("file")
-            .arg("-L")
+            .args(["-L", "-b"])
             .arg(&busybox)
             .output()
             .is_ok_and(|out| said_static(&String::from_utf8_lossy(&out.stdout)))
@@ -517,7 +517,7 @@ fn staged_programs(dirs: &[PathBuf]) -> String {
              for program in {}/*; do\n  \
              if [ -f \"$program\" ] && [ -x \"$program\" ]; then\n    \
              copy=/run/lvs-programs/{index}/$(basename \"$program\")\n    \
-             cp \"$program\" \"$copy\" && mount --bind \"$copy\" \"$program\" || echo \"lab: $program runs from the host's file\"\n  \
+             cp \"$program\" \"$copy\" && mount --bind \"$copy\" \"$program\" || {{ rm -f \"$copy\"; echo \"lab: $program runs from the host's file\"; }}\n  \
              fi\n\
              done\n",
             shell_quoted(&dir.to_string_lossy())
@@ -621,8 +621,15 @@ fn bench(name: Option<&str>) -> Result<(), String> {
                 build_executables("bench", &["bench", "--no-run", "-p", "lvs-cli", "--bench", name])?;
             let exe = executables.first().ok_or("cargo built no benchmark")?;
             // The benchmark's own variables (CHECKS_BENCH=http...) go with it.
-            let passed: String = std::env::vars()
-                .filter(|(variable, _)| variable.starts_with(&format!("{}_BENCH", name.to_uppercase())))
+            let prefix = format!("{}_BENCH", name.to_uppercase());
+            let passed: String = std::env::vars_os()
+                .filter_map(|(variable, value)| {
+                    Some((variable.into_string().ok()?, value.into_string().ok()?))
+                })
+                .filter(|(variable, _)| {
+                    variable.starts_with(&prefix)
+                        && variable.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
                 .map(|(variable, value)| format!("export {variable}={}\n", shell_quoted(&value)))
                 .collect();
             let script = lab_script(&format!("{passed}{} --bench", exe.display()), &["release"])?;
@@ -758,13 +765,13 @@ mod tests {
     #[test]
     fn file_descriptions_read_as_virtme_ng_reads_them() {
         assert!(said_static(
-            "/bin/busybox: ELF 64-bit LSB executable, x86-64, version 1 (GNU/Linux), statically linked, stripped"
+            "ELF 64-bit LSB executable, x86-64, version 1 (GNU/Linux), statically linked, stripped"
         ));
         assert!(said_static(
-            "/sbin/ldconfig: ELF 64-bit LSB pie executable, x86-64, static-pie linked, stripped"
+            "ELF 64-bit LSB pie executable, x86-64, static-pie linked, stripped"
         ));
         assert!(!said_static(
-            "/bin/busybox: ELF 64-bit LSB pie executable, x86-64, dynamically linked, interpreter /lib64/ld-linux-x86-64.so.2"
+            "ELF 64-bit LSB pie executable, x86-64, dynamically linked, interpreter /lib64/ld-linux-x86-64.so.2"
         ));
     }
 
