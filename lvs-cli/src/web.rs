@@ -210,6 +210,7 @@ pub fn main(args: WebArgs) -> ExitCode {
             Ok(term) => term,
             Err(e) => return fail(&format!("cannot handle signals: {e}")),
         };
+        // Logs go to standard error, where a service manager's journal takes them.
         let app = App::new(options, passwords);
         let stopped = async move {
             tokio::select! {

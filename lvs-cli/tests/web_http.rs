@@ -1149,3 +1149,105 @@ fn passwd_takes_help_and_the_password_file_after_it() {
         assert!(!passwords.verify("admin", "other"), "{name}");
     }
 }
+
+/// One HTTP/1.1 request to `port` on loopback, closing; the status line's
+/// code, the `Set-Cookie` headers' first parts and the body.
+fn raw_request(port: u16, request: &str) -> (u16, Vec<String>, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let code = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let cookies = head
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .collect();
+    (code, cookies, body.to_owned())
+}
+
+/// The tool logs logins, failed logins and reloads, each once, on standard
+/// error (where a service manager's journal takes them).
+#[test]
+fn logins_failed_logins_and_reloads_are_logged() {
+    use std::io::BufRead as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let tool = Tool::new(CF);
+    // Kept private, so that the tool has no warning to give first.
+    std::fs::set_permissions(
+        tool.dir.path().join("lvs-web.passwd"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lvs-web"))
+        .arg("-c")
+        .arg(tool.config())
+        .arg("--password-file")
+        .arg(tool.dir.path().join("lvs-web.passwd"))
+        .arg("--pulse-pidfile")
+        .arg(tool.dir.path().join("pulse.pid"))
+        .arg("--lvs-pidfile")
+        .arg(tool.dir.path().join("lvs.pid"))
+        .arg("--lvs-socket")
+        .arg(tool.dir.path().join("lvs.sock"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lvs-web");
+    /// Stops the tool however the test ends.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().expect("stderr");
+    let _stop = Stop(child);
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut next_line = || lines.next().and_then(Result::ok).unwrap_or_default();
+    let first = next_line();
+    assert!(first.starts_with("lvs-web: serving "), "{first}");
+    let post = |path: &str, cookie: &str, body: &str| {
+        raw_request(
+            port,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{cookie}\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let (code, _, _) = post("/login", "", "user=piranha&password=wrong");
+    assert_eq!(code, 401);
+    assert_eq!(next_line(), "lvs-web: failed login of \"piranha\" from 127.0.0.1");
+    let (code, cookies, _) = post("/login", "", "user=piranha&password=s3cret");
+    assert_eq!(code, 303);
+    assert_eq!(next_line(), "lvs-web: piranha logged in from 127.0.0.1");
+    let cookie = format!("Cookie: {}\r\n", cookies.join("; "));
+    let (code, _, page) = raw_request(
+        port,
+        &format!("GET /control HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{cookie}\r\n"),
+    );
+    assert_eq!(code, 200, "{page}");
+    let (code, _, _) = post(
+        "/control/reload",
+        &cookie,
+        &format!("csrf={}", encode(&csrf_of(&page))),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        next_line(),
+        "lvs-web: piranha reloaded: neither pulse nor lvs is running: nothing to reload"
+    );
+}

@@ -40,6 +40,7 @@ use axum::Router;
 
 use auth::{Passwords, SessionInfo, Sessions};
 use lvs_cf::edit::{Block, BlockKind, Document, Place, ServerBlock};
+use lvs_daemon::log::Log;
 use pages::Page;
 
 /// Where the tool finds what it edits, watches and signals, and where it
@@ -96,11 +97,19 @@ pub struct App {
     logins: tokio::sync::Semaphore,
     /// Failed logins by source and user.
     throttle: std::sync::Mutex<throttle::LoginThrottle>,
+    /// Where logins, failed logins, saves and reloads are logged.
+    log: Log,
 }
 
 impl App {
-    /// The shared state of a tool serving `options` for `passwords`' users.
+    /// The shared state of a tool serving `options` for `passwords`' users,
+    /// logging to standard error (`lvs-web: ...`).
     pub fn new(options: WebOptions, passwords: Passwords) -> Arc<App> {
+        App::with_log(options, passwords, Log::stderr("lvs-web: ", false))
+    }
+
+    /// The same, logging to `log`.
+    pub fn with_log(options: WebOptions, passwords: Passwords, log: Log) -> Arc<App> {
         Arc::new(App {
             options,
             passwords,
@@ -108,6 +117,7 @@ impl App {
             saving: tokio::sync::Mutex::new(()),
             logins: tokio::sync::Semaphore::new(2),
             throttle: std::sync::Mutex::default(),
+            log,
         })
     }
 }
@@ -323,6 +333,9 @@ async fn login(
             throttle::Refusal::Source(_) => "from this address",
             throttle::Refusal::User(_) => "for this user",
         };
+        app.log.warning(&format!(
+            "login of {user:?} from {source} refused: too many failed logins {why}"
+        ));
         return (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, seconds.to_string())],
@@ -340,6 +353,8 @@ async fn login(
             .ok()
             .flatten();
     let Some(user) = verified else {
+        app.log
+            .warning(&format!("failed login of {tried:?} from {source}"));
         throttle().failed(&tried, source, std::time::Instant::now());
         return (
             StatusCode::UNAUTHORIZED,
@@ -356,6 +371,7 @@ async fn login(
         },
     };
     throttle().succeeded(&user, source, &device);
+    app.log.notice(&format!("{user} logged in from {source}"));
     match app.sessions.open(&user) {
         Ok(session) => (
             axum::response::AppendHeaders([
@@ -391,6 +407,9 @@ async fn control(ctx: Ctx, Query(query): Query<Refresh>) -> Response {
 
 async fn reload(ctx: Ctx) -> Response {
     let note = signal_daemons(&ctx.app.options);
+    ctx.app
+        .log
+        .notice(&format!("{} reloaded: {note}", ctx.session.user));
     control_page(&ctx.app, &ctx.session, None, Some(&note)).await
 }
 
@@ -460,10 +479,18 @@ async fn save_and_go(
                 note.push_str("; ");
                 note.push_str(&signal_daemons(&app.options));
             }
+            app.log.notice(&format!("{} {note}", session.user));
             Redirect::to(&format!("{next}?saved={}", pages::url_encode(&note))).into_response()
         }
         Err(store::StoreError::Invalid(problems)) => form_again(&problems),
-        Err(e) => Page::new("", session).failure(&e.to_string()),
+        Err(e) => {
+            app.log.error(&format!(
+                "{} could not save {}: {e}",
+                session.user,
+                app.options.configfile.display()
+            ));
+            Page::new("", session).failure(&e.to_string())
+        }
     }
 }
 
