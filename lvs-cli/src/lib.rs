@@ -41,9 +41,9 @@ pub(crate) fn run_daemon(
     mut on_signal: impl FnMut(lvs_daemon::process::DaemonSignal) + Send + 'static,
     daemon: impl std::future::Future<Output = std::process::ExitCode>,
 ) -> std::process::ExitCode {
-    use lvs_daemon::process::{self, Detach, Signals};
-    let runtime = match process::start(detach, pidfile, log) {
-        Ok(runtime) => runtime,
+    use lvs_daemon::process::{self, Signals};
+    let (runtime, pidfile) = match process::start(detach, pidfile, log) {
+        Ok(started) => started,
         Err(e) => return fail(program, &e),
     };
     let code = runtime.block_on(async move {
@@ -63,8 +63,8 @@ pub(crate) fn run_daemon(
         });
         daemon.await
     });
-    if let (Some(pidfile), false) = (pidfile, detach == Detach::Foreground) {
-        let _ = std::fs::remove_file(pidfile);
+    if let Some(pidfile) = pidfile {
+        pidfile.remove();
     }
     code
 }

@@ -35,18 +35,20 @@ pub enum FormatArg {
     Text,
 }
 
-/// `lvs`'s arguments.
+/// `lvsd`'s arguments (the same program is built as `lvs`, where that name
+/// is free: Debian's LVM2 owns `/sbin/lvs`).
 #[derive(Debug, Parser)]
 #[command(
-    name = "lvs",
+    name = "lvsd",
     version,
-    override_usage = "lvs [-c FILE] [-n | --nofork] [-t] [-v] [--nanny-processes] [--socket PATH] [--metrics ADDR] \
+    override_usage = "lvsd [-c FILE] [-n | --nofork] [-t] [-v] [--nanny-processes] [--socket PATH] [--metrics ADDR] \
                       [--pidfile FILE]\n       \
-                      lvs --status [--format text|json] [--socket PATH]\n       \
-                      lvs [-c FILE] --check [--strict]\n       \
-                      lvs [-c FILE] --dump [--format lvs-cf|json] [--strict]",
+                      lvsd --status [--format text|json] [--socket PATH]\n       \
+                      lvsd [-c FILE] --check [--strict]\n       \
+                      lvsd [-c FILE] --dump [--format lvs-cf|json] [--strict]",
     about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
-    long_about = "The LVS director daemon (Piranha's lvsd; also installed as lvsd). It reads lvs.cf, adopts the \
+    long_about = "The LVS director daemon, Piranha's lvsd (also built as lvs where that name is free; \
+                  Debian's LVM2 has an lvs). It reads lvs.cf, adopts the \
                   IPVS entries of the virtual services it names (it never flushes the table and never touches a \
                   service lvs.cf does not name), checks every active real server in-process (the checks of \
                   nanny, thousands in one runtime) and applies to the kernel only the difference between what \
@@ -196,11 +198,16 @@ fn daemon(args: LvsArgs) -> ExitCode {
         // Not asked for.
         DaemonSignal::User1 | DaemonSignal::User2 => {}
     };
+    let supervised = director.handle();
     let run = async move {
-        match director.run(std::future::pending()).await {
+        let reporter = tokio::spawn(lvs_daemon::service::report_to_manager(supervised));
+        let code = match director.run(std::future::pending()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
-        }
+        };
+        // Its last word (STOPPING=1) is said before the process ends.
+        let _ = reporter.await;
+        code
     };
     // No thread exists yet: the runtime is built after detaching.
     let detach = Detach::from_flags(args.nodaemon, args.nofork);

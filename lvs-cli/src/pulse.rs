@@ -14,7 +14,7 @@ use lvs_daemon::pulse::{LvsDaemon, Pulse, PulseOptions};
 #[command(
     name = "pulse",
     version,
-    override_usage = "pulse [-c FILE] [-n] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE]",
+    override_usage = "pulse [-c FILE] [-n | --nofork] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE]",
     about = "Heartbeat and failover between an active and a backup LVS router",
     long_about = "Heartbeat and failover between an active and a backup LVS router, as Piranha's pulse. \
                   The router whose interfaces hold `primary` is the master, the other the backup. Each sends a \
@@ -45,6 +45,10 @@ pub struct PulseArgs {
     /// Stay in the foreground and log to standard output (as `pulse: message`) instead of syslog.
     #[arg(short = 'n', long = "nodaemon")]
     pub nodaemon: bool,
+    /// Stay in this process (no fork; a session of its own) and log to syslog, writing the pid
+    /// file: what a service manager runs (the systemd unit does). `-n` wins.
+    #[arg(long = "nofork")]
+    pub nofork: bool,
     /// Exchange heartbeats and log, but change nothing: no lvs daemon, no VIPs, no announcements,
     /// no commands, no sync daemon.
     #[arg(short = 't', long = "test-start", visible_alias = "norun")]
@@ -111,13 +115,18 @@ pub fn main(args: PulseArgs) -> ExitCode {
             DaemonSignal::User2 => handle.note("SIGUSR2 received and ignored"),
         };
     };
+    let supervised = pulse.handle();
     let run = async move {
-        match pulse.run(std::future::pending()).await {
+        let reporter = tokio::spawn(lvs_daemon::service::report_to_manager(supervised));
+        let code = match pulse.run(std::future::pending()).await {
             Ok(exit) => ExitCode::from(exit.code()),
             Err(e) => fail(&e),
-        }
+        };
+        // Its last word (STOPPING=1) is said before the process ends.
+        let _ = reporter.await;
+        code
     };
     // No thread exists yet: the runtime is built after detaching.
-    let detach = Detach::from_flags(args.nodaemon, false);
+    let detach = Detach::from_flags(args.nodaemon, args.nofork);
     crate::run_daemon("pulse", (detach, Some(&args.pidfile)), &log, true, on_signal, run)
 }

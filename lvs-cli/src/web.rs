@@ -201,11 +201,13 @@ pub fn main(args: WebArgs) -> ExitCode {
             Ok(listener) => listener,
             Err(e) => return fail(&format!("cannot listen on {}: {e}", options.listen)),
         };
-        eprintln!(
-            "lvs-web: serving {} on http://{}",
+        let serving = format!(
+            "serving {} on http://{}",
             options.configfile.display(),
             options.listen
         );
+        eprintln!("lvs-web: {serving}");
+        lvs_daemon::service::ready(&serving);
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(term) => term,
             Err(e) => return fail(&format!("cannot handle signals: {e}")),

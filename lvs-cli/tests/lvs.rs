@@ -307,7 +307,8 @@ fn help_and_version() {
         .arg("--version")
         .output()
         .expect("run lvs");
-    assert_eq!(text(&out.stdout), format!("lvs {}\n", env!("CARGO_PKG_VERSION")));
+    // Piranha's name: the program is lvsd, also built as lvs.
+    assert_eq!(text(&out.stdout), format!("lvsd {}\n", env!("CARGO_PKG_VERSION")));
 }
 
 /// A real server on loopback that accepts (its first check adds it), and an
@@ -558,4 +559,86 @@ fn lines_carry_their_priority_to_the_journal_and_verbose_logs_each_check() {
         checks >= 1 && text.lines().filter(|l| l.contains("check of")).count() == checks,
         "{text}"
     );
+}
+
+/// Reads notifications from `socket` until one holds `wanted`; each one
+/// read on the way is kept in `seen`.
+fn notified(socket: &std::os::unix::net::UnixDatagram, wanted: &str, seen: &mut Vec<String>) -> String {
+    let mut buffer = [0u8; 4096];
+    loop {
+        let len = socket
+            .recv(&mut buffer)
+            .unwrap_or_else(|e| panic!("no {wanted:?} (after {seen:?}): {e}"));
+        let message = String::from_utf8_lossy(&buffer[..len]).into_owned();
+        seen.push(message.clone());
+        if message.lines().any(|line| line == wanted) {
+            return message;
+        }
+    }
+}
+
+#[test]
+fn a_service_manager_hears_ready_reloading_stopping_and_the_watchdog_and_the_pid_file_is_locked() {
+    let dir = TempDir::new("notify");
+    let (_port, config) = one_accepting_server(&dir, "");
+    let notify = dir.0.join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&notify).expect("notify socket");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let pidfile = dir.0.join("lvs.pid");
+    let start = |socket_name: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lvsd"));
+        command
+            .args(["--nofork", "-t", "-c"])
+            .arg(&config)
+            .arg("--socket")
+            .arg(dir.0.join(socket_name))
+            .arg("--pidfile")
+            .arg(&pidfile)
+            .env("NOTIFY_SOCKET", &notify)
+            .env("WATCHDOG_USEC", "300000")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let mut daemon = start("lvs.sock").spawn().expect("start lvsd");
+    let mut seen = Vec::new();
+    let ready = notified(&socket, "READY=1", &mut seen);
+    assert!(
+        ready.contains("STATUS=1 virtual service, 1 real server (test start: the table is not touched)"),
+        "{ready:?}"
+    );
+    notified(&socket, "WATCHDOG=1", &mut seen);
+    notified(&socket, "WATCHDOG=1", &mut seen);
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).expect("pid file"),
+        format!("{}\n", daemon.id())
+    );
+
+    // A second daemon of the same pid file refuses to start, and says why.
+    let second = start("other.sock").output().expect("run a second lvsd");
+    assert_eq!(second.status.code(), Some(1));
+    assert_eq!(
+        text(&second.stderr),
+        format!(
+            "lvs: already running ({} is locked by pid {})\n",
+            pidfile.display(),
+            daemon.id()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).expect("pid file"),
+        format!("{}\n", daemon.id())
+    );
+
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+    notified(&socket, "RELOADING=1", &mut seen);
+    notified(&socket, "READY=1", &mut seen);
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    notified(&socket, "STOPPING=1", &mut seen);
+    let status = daemon.wait().expect("lvsd exits");
+    assert!(status.success(), "{status}");
+    assert!(!pidfile.exists(), "the pid file goes with the daemon");
 }

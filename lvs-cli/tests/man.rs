@@ -6,7 +6,9 @@
 #[test]
 fn man_pages_and_completions_are_current() {
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
-    let files = lvs_cli::generated::files().expect("render");
+    let reference = std::fs::read_to_string(docs.join("lvs.cf.md")).expect("the reference");
+    let files = lvs_cli::generated::files(&reference).expect("render");
+    assert!(files.iter().any(|f| f.path.ends_with("lvs.cf.5")));
     assert!(files.iter().any(|f| f.path.starts_with("completions/zsh")));
     for file in files {
         let path = docs.join(&file.path);

@@ -142,3 +142,55 @@ fn a_taken_heartbeat_port_is_named_and_root_is_not_doubted() {
         "pulse: cannot create heartbeat socket on 192.0.2.1:539: Address already in use (os error 98)\n"
     );
 }
+
+#[test]
+fn a_service_manager_hears_when_pulse_is_ready_and_when_it_activates() {
+    if !testkit::require_root("a_service_manager_hears_when_pulse_is_ready_and_when_it_activates") {
+        return;
+    }
+    let ns = testkit::Netns::new("pulse-notify");
+    ns.ip(&["addr", "add", "192.0.2.1/32", "dev", "lo"]);
+    ns.ip(&["link", "set", "lo", "up"]);
+    let dir = TempDir::new("pulse-notify");
+    // The backup never answers: after deadtime the primary activates.
+    let config = dir.file("lvs.cf", &ELSEWHERE.replace("deadtime = 3", "deadtime = 1"));
+    let notify = dir.path().join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&notify).expect("notify socket");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let mut pulse = ns.run(|| {
+        Command::new(PULSE)
+            .args(["--nofork", "-t", "-c"])
+            .arg(&config)
+            .arg("--pidfile")
+            .arg(dir.path().join("pulse.pid"))
+            .env("NOTIFY_SOCKET", &notify)
+            .env("WATCHDOG_USEC", "300000")
+            .spawn()
+            .expect("start pulse")
+    });
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let mut until = |wanted: &str| loop {
+        let len = socket
+            .recv(&mut buffer)
+            .unwrap_or_else(|e| panic!("no {wanted:?} (after {seen:?}): {e}"));
+        let message = String::from_utf8_lossy(&buffer[..len]).into_owned();
+        seen.push(message.clone());
+        if message.contains(wanted) {
+            return message;
+        }
+    };
+    let ready = until("READY=1");
+    assert!(
+        ready.contains("STATUS=primary router, inactive: standing by (test start: nothing is changed)"),
+        "{ready:?}"
+    );
+    until("STATUS=primary router, active: this router holds the virtual IPs");
+    until("WATCHDOG=1");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pulse.id() as i32, libc::SIGTERM) };
+    until("STOPPING=1");
+    assert!(pulse.wait().expect("pulse exits").success());
+}

@@ -33,6 +33,7 @@ use tokio::sync::watch;
 use crate::config::load_config_with;
 use crate::log::Log;
 use crate::nannies::{Nannies, NannyNews};
+use crate::service::{Phase, Supervised};
 use crate::status::{Snapshot, StatusServer};
 
 /// How soon failed table operations are tried again.
@@ -169,6 +170,8 @@ pub enum DirectorError {
 enum Command {
     Reload,
     Stop(String),
+    /// A watchdog's probe: answered as soon as the loop sees it.
+    Probe(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Reloads or stops a running director; cheap to clone, usable from any
@@ -176,6 +179,7 @@ enum Command {
 #[derive(Clone, Debug)]
 pub struct DirectorHandle {
     commands: UnboundedSender<Command>,
+    phases: watch::Receiver<Phase>,
 }
 
 impl DirectorHandle {
@@ -188,6 +192,17 @@ impl DirectorHandle {
     /// false when it has ended already.
     pub fn stop(&self, why: impl Into<String>) -> bool {
         self.commands.send(Command::Stop(why.into())).is_ok()
+    }
+}
+
+impl Supervised for DirectorHandle {
+    fn phases(&self) -> watch::Receiver<Phase> {
+        self.phases.clone()
+    }
+
+    async fn alive(&self) -> bool {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.commands.send(Command::Probe(answer)).is_ok() && answered.await.is_ok()
     }
 }
 
@@ -253,6 +268,8 @@ pub struct Director {
     ids: Ids,
     commands: UnboundedReceiver<Command>,
     handle: DirectorHandle,
+    /// What the director is doing, for a service manager.
+    phase: watch::Sender<Phase>,
     /// The record of owned services could not be read: it is left alone.
     no_record: bool,
 }
@@ -309,6 +326,7 @@ impl Director {
             })
             .transpose()?;
         let (sender, commands) = unbounded_channel();
+        let (phase, phases) = watch::channel(Phase::Starting);
         Ok(Director {
             options,
             log,
@@ -324,7 +342,11 @@ impl Director {
             retry_at: Instant::now(),
             ids: Ids::default(),
             commands,
-            handle: DirectorHandle { commands: sender },
+            handle: DirectorHandle {
+                commands: sender,
+                phases,
+            },
+            phase,
             no_record: false,
         })
     }
@@ -347,7 +369,9 @@ impl Director {
             self.status_ipvs.take(),
             &self.log,
         );
+        self.phase.send_replace(Phase::Running(self.status_line()));
         let ending = self.serve(&mut running, shutdown).await;
+        self.phase.send_replace(Phase::Stopping);
         if let Ending::Stop(why) = &ending {
             if !why.is_empty() {
                 self.log.notice(why);
@@ -455,10 +479,15 @@ impl Director {
                 }
                 command = self.commands.recv() => match command {
                     Some(Command::Reload) => {
+                        self.phase.send_replace(Phase::Reloading);
                         self.reload(running).await;
                         self.publish(running);
+                        self.phase.send_replace(Phase::Running(self.status_line()));
                     }
                     Some(Command::Stop(why)) => return Ending::Stop(why),
+                    Some(Command::Probe(answer)) => {
+                        let _ = answer.send(());
+                    }
                     // The director holds a sender itself: this never happens.
                     None => return Ending::Stop(String::new()),
                 },
@@ -505,6 +534,22 @@ impl Director {
             "check of {}/{} ({address}): {result}",
             service.name, server.name
         ));
+    }
+
+    /// The one line a service manager shows for this director.
+    fn status_line(&self) -> String {
+        let services = self.plan.services.len();
+        let servers = self.plan.servers().count();
+        format!(
+            "{services} virtual service{}, {servers} real server{}{}",
+            if services == 1 { "" } else { "s" },
+            if servers == 1 { "" } else { "s" },
+            if self.options.dry_run {
+                " (test start: the table is not touched)"
+            } else {
+                ""
+            }
+        )
     }
 
     /// Shares what status requests read: the plan, the health and the ids.

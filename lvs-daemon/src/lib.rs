@@ -8,7 +8,8 @@
 //! and time enabled is enough), and stops when the future the caller passes
 //! completes or when the caller's handle says so. Nothing here forks,
 //! installs signal handlers or opens syslog unless asked: [`process`] has
-//! detaching, pid files and the daemons' signals, and [`log::Log`] writes to
+//! detaching, pid files and the daemons' signals, [`service`] speaks to a
+//! service manager (readiness, reloads, the watchdog), and [`log::Log`] writes to
 //! syslog only when opened so. The programs in `lvs-cli` are those parts put
 //! together.
 //!
@@ -56,4 +57,5 @@ pub mod nanny;
 pub mod ownership;
 pub mod process;
 pub mod pulse;
+pub mod service;
 pub mod status;

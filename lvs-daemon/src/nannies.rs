@@ -159,7 +159,7 @@ impl Nannies {
         };
         let mut command = Command::new(program);
         // Its lines come with their priorities, to be logged at their severity.
-        command
+        crate::service::without_manager(&mut command)
             .args(args)
             .env(crate::log::PRIORITIES_VARIABLE, "1")
             .stdin(Stdio::null())

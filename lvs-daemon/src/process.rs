@@ -2,7 +2,7 @@
 //! signals, and the single-threaded runtime they run on. Opt-in parts for
 //! programs: a daemon embedded in another program uses none of them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::log::Log;
 
@@ -16,6 +16,14 @@ pub enum ProcessError {
     /// The runtime could not be built.
     #[error("cannot start: {0}")]
     Runtime(#[source] std::io::Error),
+    /// Another process holds the pid file's lock: the daemon runs already.
+    #[error("already running ({} is locked{})", path.display(), pid.map(|pid| format!(" by pid {pid}")).unwrap_or_default())]
+    AlreadyRunning {
+        /// The pid file.
+        path: PathBuf,
+        /// The process id it holds, when it could be read.
+        pid: Option<u32>,
+    },
 }
 
 /// How a daemon leaves the terminal.
@@ -23,7 +31,8 @@ pub enum ProcessError {
 pub enum Detach {
     /// `-n`/`--nodaemon`: stays in the foreground.
     Foreground,
-    /// `--nofork`: a session of its own, same process (what pulse runs lvsd with).
+    /// `--nofork`: a session of its own, same process (what pulse runs lvsd
+    /// with, and what the systemd units run).
     NoFork,
     /// The default: a background process.
     Fork,
@@ -40,29 +49,123 @@ impl Detach {
     }
 }
 
-/// Leaves the terminal as `how` says and, when not in the foreground, writes
-/// `pidfile` (a failure there is logged, not fatal). Must be called before
-/// any thread is started.
-pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<(), ProcessError> {
+/// A daemon's pid file, locked (`flock`) for as long as the daemon runs, so
+/// that a second daemon of the same file refuses to start instead of
+/// fighting the first over the kernel's table.
+#[derive(Debug)]
+pub struct PidFile {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl PidFile {
+    /// Opens `path` (made when missing, mode 0644) and takes its lock
+    /// without waiting. A lock another process holds is
+    /// [`ProcessError::AlreadyRunning`]; the file is written later, by
+    /// [`PidFile::record`], once the process is the one that stays.
+    pub fn lock(path: &Path) -> Result<PidFile, LockError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)
+            .map_err(LockError::Open)?;
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let error = std::io::Error::last_os_error();
+            if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let pid = std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|text| text.trim().parse().ok());
+                return Err(LockError::Held(ProcessError::AlreadyRunning {
+                    path: path.to_owned(),
+                    pid,
+                }));
+            }
+            return Err(LockError::Open(error));
+        }
+        Ok(PidFile {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// Writes this process's id in place of what the file held.
+    pub fn record(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.set_len(0)?;
+        self.file
+            .write_all(format!("{}\n", std::process::id()).as_bytes())?;
+        self.file.flush()
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the file; the lock goes with the handle.
+    pub fn remove(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Why [`PidFile::lock`] did not lock.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// Another daemon holds it: this one must not start.
+    #[error(transparent)]
+    Held(ProcessError),
+    /// The file could not be opened or locked (a missing directory, say):
+    /// worth a line in the log, not a reason to stay down.
+    #[error("{0}")]
+    Open(#[source] std::io::Error),
+}
+
+/// Leaves the terminal as `how` says and, when not in the foreground, locks
+/// and writes `pidfile`. Another daemon holding its lock is an error, found
+/// before leaving the terminal so that whoever started this one sees it; a
+/// pid file that cannot be written is logged, not fatal. Must be called
+/// before any thread is started; the pid file stays locked while the
+/// returned value lives.
+pub fn detach(how: Detach, pidfile: Option<&Path>, log: &Log) -> Result<Option<PidFile>, ProcessError> {
+    let mut locked = match (how, pidfile) {
+        (Detach::Foreground, _) | (_, None) => None,
+        (_, Some(path)) => match PidFile::lock(path) {
+            Ok(locked) => Some(locked),
+            Err(LockError::Held(running)) => return Err(running),
+            Err(LockError::Open(e)) => {
+                log.error(&format!("cannot write {}: {e}", path.display()));
+                None
+            }
+        },
+    };
     match how {
-        Detach::Foreground => return Ok(()),
+        Detach::Foreground => return Ok(None),
         // SAFETY: setsid has no preconditions; failing (already a leader) is harmless.
         Detach::NoFork => unsafe {
             libc::setsid();
         },
         Detach::Fork => {
+            // The lock belongs to the open file, which the child inherits:
+            // it stays held when the parent exits.
             // SAFETY: the caller guarantees no other thread exists, so forking is sound.
             if unsafe { libc::daemon(0, 0) } < 0 {
                 return Err(ProcessError::Detach(std::io::Error::last_os_error()));
             }
         }
     }
-    if let Some(pidfile) = pidfile {
-        if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
-            log.error(&format!("cannot write {}: {e}", pidfile.display()));
+    if let Some(file) = locked.as_mut() {
+        if let Err(e) = file.record() {
+            log.error(&format!("cannot write {}: {e}", file.path().display()));
         }
     }
-    Ok(())
+    Ok(locked)
 }
 
 /// Detaches as `how` says (see [`detach`]), then builds the runtime the
@@ -71,9 +174,9 @@ pub fn start(
     how: Detach,
     pidfile: Option<&Path>,
     log: &Log,
-) -> Result<tokio::runtime::Runtime, ProcessError> {
-    detach(how, pidfile, log)?;
-    runtime()
+) -> Result<(tokio::runtime::Runtime, Option<PidFile>), ProcessError> {
+    let pidfile = detach(how, pidfile, log)?;
+    Ok((runtime()?, pidfile))
 }
 
 /// The signals every daemon acts on: SIGTERM and SIGINT stop it, SIGHUP

@@ -24,11 +24,13 @@ use lvs_ipvs::{Daemon, DaemonState, Ipvs};
 use tokio::net::UdpSocket;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::load_config;
 use crate::director::{system_resolver, Director, DirectorHandle, DirectorOptions};
 use crate::log::Log;
+use crate::service::{without_manager, Phase, Supervised};
 
 /// How long the lvs daemon has to exit after SIGTERM before it is killed.
 const LVSD_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -196,6 +198,8 @@ enum Command_ {
     Reload,
     Stop(String),
     Note(String),
+    /// A watchdog's probe: answered as soon as the loop sees it.
+    Probe(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Reloads or stops a running pulse; cheap to clone.
@@ -203,6 +207,7 @@ enum Command_ {
 pub struct PulseHandle {
     commands: UnboundedSender<Command_>,
     heartbeats: SharedCounters,
+    phases: watch::Receiver<Phase>,
 }
 
 impl PulseHandle {
@@ -229,6 +234,17 @@ impl PulseHandle {
     /// Logs `line` as a debugging line (a signal pulse ignores, say).
     pub fn note(&self, line: impl Into<String>) -> bool {
         self.commands.send(Command_::Note(line.into())).is_ok()
+    }
+}
+
+impl Supervised for PulseHandle {
+    fn phases(&self) -> watch::Receiver<Phase> {
+        self.phases.clone()
+    }
+
+    async fn alive(&self) -> bool {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.commands.send(Command_::Probe(answer)).is_ok() && answered.await.is_ok()
     }
 }
 
@@ -337,6 +353,8 @@ pub struct Pulse {
     log: Log,
     commands: UnboundedReceiver<Command_>,
     handle: PulseHandle,
+    /// What pulse is doing, for a service manager.
+    phase: watch::Sender<Phase>,
 }
 
 impl Pulse {
@@ -365,6 +383,7 @@ impl Pulse {
             .transpose()?;
         let sync = SyncSwitch::for_settings(&settings, options.dry_run, &log);
         let (sender, commands) = unbounded_channel();
+        let (phase, phases) = watch::channel(Phase::Starting);
         Ok(Pulse {
             options,
             settings,
@@ -385,7 +404,9 @@ impl Pulse {
             handle: PulseHandle {
                 commands: sender,
                 heartbeats: SharedCounters::default(),
+                phases,
             },
+            phase,
         })
     }
 
@@ -444,6 +465,7 @@ impl Pulse {
             return code;
         }
         let mut buffers = vec![[0u8; 512]; self.sockets.len()];
+        self.show_phase();
         loop {
             let deadline = self.machine.next_timeout().map(tokio::time::Instant::from_std);
             let wake = tokio::select! {
@@ -468,6 +490,10 @@ impl Pulse {
                     Some(Command_::Reload) => Wake::Reload,
                     Some(Command_::Stop(why)) => Wake::Terminate(why),
                     Some(Command_::Note(line)) => Wake::Ignored(line),
+                    Some(Command_::Probe(answer)) => {
+                        let _ = answer.send(());
+                        continue;
+                    }
                     // The pulse holds a sender itself: this never happens.
                     None => Wake::Terminate(String::new()),
                 },
@@ -499,9 +525,11 @@ impl Pulse {
                     if !why.is_empty() {
                         self.log.notice(&why);
                     }
+                    self.phase.send_replace(Phase::Stopping);
                     self.machine.handle(Event::Stop, now)
                 }
                 Wake::Reload => {
+                    self.phase.send_replace(Phase::Reloading);
                     self.reload(now).await;
                     Vec::new()
                 }
@@ -513,7 +541,36 @@ impl Pulse {
             if let Some(code) = self.perform(actions).await {
                 return code;
             }
+            self.show_phase();
         }
+    }
+
+    /// Tells whoever follows the phases whether this router serves, unless
+    /// it is standing down.
+    fn show_phase(&self) {
+        if *self.phase.borrow() == Phase::Stopping {
+            return;
+        }
+        let role = match self.settings.role {
+            Role::Master => "primary",
+            Role::Backup => "backup",
+        };
+        let state = if self.machine.is_active() {
+            "active: this router holds the virtual IPs"
+        } else {
+            "inactive: standing by"
+        };
+        let dry = if self.options.dry_run {
+            " (test start: nothing is changed)"
+        } else {
+            ""
+        };
+        self.phase.send_if_modified(|phase| {
+            let line = Phase::Running(format!("{role} router, {state}{dry}"));
+            let changed = *phase != line;
+            *phase = line;
+            changed
+        });
     }
 
     /// Checks a datagram and returns the partner's state; counts what is
@@ -671,7 +728,7 @@ impl Pulse {
         let mut argv = command.split(' ').filter(|w| !w.is_empty());
         let Some(program) = argv.next() else { return };
         // Dropped without waiting: tokio reaps it when it exits.
-        if let Err(e) = Command::new(program).args(argv).spawn() {
+        if let Err(e) = without_manager(&mut Command::new(program)).args(argv).spawn() {
             self.log.error(&format!("cannot run {command}: {e}"));
         }
     }
@@ -874,7 +931,7 @@ impl RunningLvs {
         match &options.lvs {
             LvsDaemon::Program(path) => {
                 let mut command = Command::new(path);
-                command
+                without_manager(&mut command)
                     .arg(if options.foreground {
                         "--nodaemon"
                     } else {

@@ -26,6 +26,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("man") => man(),
+        Some("systemd") => systemd_lab_tests().map(|_| ()),
+        Some("package") => package().map(|deb| println!("{}", deb.display())),
         Some("demo") => demo(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("soak") => soak(args.get(1).map(String::as_str)),
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover, reload\n  soak [SECS]  the director's soak test in the lab (300 s by default)\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|demo|package|systemd|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  package      the Debian package (cargo-deb), checked by lintian\n  systemd      the package installed, run and purged on Debian booted with systemd (QEMU)\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover, reload\n  soak [SECS]  the director's soak test in the lab (300 s by default)\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -240,10 +242,11 @@ fn test() -> Result<(), String> {
     step("cargo check (fuzz target)", fuzz)?;
 
     let kernel = kernel_lab_tests()?;
+    let systemd = systemd_lab_tests()?;
     println!(
         "{} passed, {} failed",
-        host.passed + kernel.passed,
-        host.failed + kernel.failed
+        host.passed + kernel.passed + systemd.passed,
+        host.failed + kernel.failed + systemd.failed
     );
     Ok(())
 }
@@ -313,7 +316,10 @@ fn named_in(tree: &str, banned: &'static [&'static str]) -> Vec<&'static str> {
 
 fn man() -> Result<(), String> {
     let docs = workspace_root().join("docs");
-    let files = lvs_cli::generated::files().map_err(|e| format!("render: {e}"))?;
+    let reference_path = docs.join("lvs.cf.md");
+    let reference = std::fs::read_to_string(&reference_path)
+        .map_err(|e| format!("cannot read {}: {e}", reference_path.display()))?;
+    let files = lvs_cli::generated::files(&reference).map_err(|e| format!("render: {e}"))?;
     for file in files {
         let path = docs.join(&file.path);
         if let Some(dir) = path.parent() {
@@ -591,6 +597,145 @@ fn forget_packaged_sources() {
             }
         }
     }
+}
+
+/// Builds the Debian package with cargo-deb (installed when missing) and has
+/// lintian check it: an error fails, warnings are shown. Returns the `.deb`.
+fn package() -> Result<PathBuf, String> {
+    let has_cargo_deb = cargo()
+        .args(["deb", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_cargo_deb {
+        let mut install = cargo();
+        install.args(["install", "--locked", "cargo-deb@3.8.0"]);
+        step("cargo install cargo-deb", install)?;
+    }
+    ensure_commands(&[("lintian", "lintian")])?;
+    let output = cargo()
+        .args(["deb", "-p", "lvs-cli"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo deb: {e}"))?;
+    if !output.status.success() {
+        return Err("cargo deb failed".to_owned());
+    }
+    let deb = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .rev()
+        .find(|line| line.ends_with(".deb"))
+        .map(|line| PathBuf::from(line.trim()))
+        .ok_or("cargo deb named no package")?;
+    let mut lintian = Command::new("lintian");
+    lintian.args(["--fail-on", "error", "--allow-root"]).arg(&deb);
+    step("lintian", lintian)?;
+    Ok(deb)
+}
+
+/// The Debian release the lab's systemd root is made of: this machine's,
+/// so that the packaged programs find the C library they were built with.
+fn debian_codename() -> Result<String, String> {
+    let release = std::fs::read_to_string("/etc/os-release")
+        .map_err(|e| format!("cannot read /etc/os-release: {e}"))?;
+    release
+        .lines()
+        .find_map(|line| line.strip_prefix("VERSION_CODENAME="))
+        .map(|name| name.trim_matches('"').to_owned())
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| "/etc/os-release names no VERSION_CODENAME".to_owned())
+}
+
+/// What the systemd root holds beyond debootstrap's minimal base: systemd
+/// as init, the tools the test reads the system with, a real web server for
+/// the checks, Debian's own ipvsadm to read the table, and man-db (for
+/// `systemd-analyze verify` to find each unit's man pages).
+const SYSTEMD_ROOT_PACKAGES: &str = "systemd-sysv,udev,iproute2,kmod,procps,nginx-light,ipvsadm,man-db";
+
+/// A Debian root that boots systemd, with the lab kernel's modules, made
+/// once by debootstrap and kept under `target/` (remade when its recipe
+/// changes).
+fn systemd_root(kernel: &Path) -> Result<PathBuf, String> {
+    ensure_commands(&[("debootstrap", "debootstrap"), ("mkfs.ext4", "e2fsprogs")])?;
+    let codename = debian_codename()?;
+    let version = kernel
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_prefix("vmlinuz-"))
+        .ok_or_else(|| format!("{} is not named vmlinuz-VERSION", kernel.display()))?
+        .to_owned();
+    let mirror =
+        std::env::var("LVS_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".to_owned());
+    let recipe = format!("{codename} {SYSTEMD_ROOT_PACKAGES} {version} {mirror}\n");
+    let root = profile_dir("systemd-lab").join(format!("root-{codename}"));
+    let stamp = root.with_extension("recipe");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(recipe.as_str()) && root.is_dir() {
+        return Ok(root);
+    }
+    let _ = std::fs::remove_file(&stamp);
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.parent().unwrap_or(&root))
+        .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let mut debootstrap = Command::new("debootstrap");
+    debootstrap
+        .args([
+            "--variant=minbase",
+            &format!("--include={SYSTEMD_ROOT_PACKAGES}"),
+            &codename,
+        ])
+        .arg(&root)
+        .arg(&mirror);
+    step("debootstrap (the systemd lab's root)", debootstrap)?;
+    let modules = PathBuf::from("/lib/modules").join(&version);
+    let target = root.join("usr/lib/modules");
+    std::fs::create_dir_all(&target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+    let mut copy = Command::new("cp");
+    copy.arg("-a").arg(&modules).arg(&target);
+    step("copy the kernel's modules", copy)?;
+    std::fs::write(root.join("etc/hostname"), "lvs-lab\n")
+        .map_err(|e| format!("cannot name the host: {e}"))?;
+    std::fs::write(&stamp, recipe).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    Ok(root)
+}
+
+/// The Debian package on a Debian system booted with systemd (one QEMU
+/// boot): `lvs-cli/tests/systemd_vm.rs`.
+fn systemd_lab_tests() -> Result<Counts, String> {
+    let kernel = ensure_lab_tools()?;
+    let version = kernel
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_prefix("vmlinuz-"))
+        .unwrap_or_default()
+        .to_owned();
+    let initrd = PathBuf::from(format!("/boot/initrd.img-{version}"));
+    if !initrd.is_file() {
+        return Err(format!(
+            "{} is missing: the systemd lab boots Debian's initramfs",
+            initrd.display()
+        ));
+    }
+    let deb = package()?;
+    let root = systemd_root(&kernel)?;
+    let mut test = cargo();
+    test.args([
+        "test",
+        "-p",
+        "lvs-cli",
+        "--test",
+        "systemd_vm",
+        "--",
+        "--nocapture",
+    ])
+    .env("LVS_SYSTEMD_TESTS", "1")
+    .env("LVS_DEB", &deb)
+    .env("LVS_SYSTEMD_ROOT", &root)
+    .env("LVS_KERNEL", &kernel)
+    .env("LVS_INITRD", &initrd);
+    let counts = counted_step("the package under systemd", test)?;
+    if counts.passed == 0 {
+        return Err("the systemd lab ran no test".to_owned());
+    }
+    Ok(counts)
 }
 
 /// Benchmarks: those that need IPVS run in the kernel test lab.

@@ -5,6 +5,7 @@ complete -c pulse -l pidfile -d 'Where the daemon writes its process id' -r -F
 complete -c pulse -s ? -l help -d 'Print help'
 complete -c pulse -l version -d 'Print the version'
 complete -c pulse -s n -l nodaemon -d 'Stay in the foreground and log to standard output (as `pulse: message`) instead of syslog'
+complete -c pulse -l nofork -d 'Stay in this process (no fork; a session of its own) and log to syslog, writing the pid file: what a service manager runs (the systemd unit does). `-n` wins'
 complete -c pulse -s t -l test-start -l norun -d 'Exchange heartbeats and log, but change nothing: no lvs daemon, no VIPs, no announcements, no commands, no sync daemon'
 complete -c pulse -s v -l verbose -d 'Log debugging lines (`DEBUG -- ...`); passes -v to the lvs daemon'
 complete -c pulse -l forceactive -d 'Start active, taking over from an active partner'
