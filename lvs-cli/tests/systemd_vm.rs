@@ -259,7 +259,8 @@ fn boot(root: &Path, deb: &Path, kernel: &Path, initrd: &Path) -> String {
     let results = work.join("results.log");
     let started = std::time::Instant::now();
     let status = Command::new("timeout")
-        .arg("900")
+        // About 3 minutes alone; far longer beside a busy host (seen: 16).
+        .arg("2400")
         .arg("qemu-system-x86_64")
         .args(["-accel", "tcg", "-m", "1536", "-smp", "2", "-kernel"])
         .arg(kernel)

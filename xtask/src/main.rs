@@ -665,7 +665,7 @@ fn systemd_root(kernel: &Path) -> Result<PathBuf, String> {
         .to_owned();
     let mirror =
         std::env::var("LVS_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".to_owned());
-    let recipe = format!("{codename} {SYSTEMD_ROOT_PACKAGES} {version} {mirror}\n");
+    let recipe = format!("{codename} {SYSTEMD_ROOT_PACKAGES} {version} {mirror} man-db-manual\n");
     let root = profile_dir("systemd-lab").join(format!("root-{codename}"));
     let stamp = root.with_extension("recipe");
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(recipe.as_str()) && root.is_dir() {
@@ -691,6 +691,9 @@ fn systemd_root(kernel: &Path) -> Result<PathBuf, String> {
     let mut copy = Command::new("cp");
     copy.arg("-a").arg(&modules).arg(&target);
     step("copy the kernel's modules", copy)?;
+    // man-db rebuilds its index on every package change unless this flag
+    // is gone (its debconf answer `auto-update = false`): minutes under TCG.
+    let _ = std::fs::remove_file(root.join("var/lib/man-db/auto-update"));
     std::fs::write(root.join("etc/hostname"), "lvs-lab\n")
         .map_err(|e| format!("cannot name the host: {e}"))?;
     std::fs::write(&stamp, recipe).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
