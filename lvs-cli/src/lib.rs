@@ -69,6 +69,19 @@ pub(crate) fn run_daemon(
     code
 }
 
+/// Runs `daemon` while a task tells a service manager (if one listens)
+/// what `supervised` is doing, and lets that task say its last word
+/// (`STOPPING=1`) before the daemon's status is returned.
+pub(crate) async fn reporting_to_manager(
+    supervised: impl lvs_daemon::service::Supervised,
+    daemon: impl std::future::Future<Output = std::process::ExitCode>,
+) -> std::process::ExitCode {
+    let reporter = tokio::spawn(lvs_daemon::service::report_to_manager(supervised));
+    let code = daemon.await;
+    let _ = reporter.await;
+    code
+}
+
 /// Reports a usage error the way clap reports its own (`error: ...`, the
 /// usage line, exit status 2): for what the argument definitions cannot say.
 pub(crate) fn usage<Args: clap::CommandFactory>(

@@ -199,16 +199,12 @@ fn daemon(args: LvsArgs) -> ExitCode {
         DaemonSignal::User1 | DaemonSignal::User2 => {}
     };
     let supervised = director.handle();
-    let run = async move {
-        let reporter = tokio::spawn(lvs_daemon::service::report_to_manager(supervised));
-        let code = match director.run(std::future::pending()).await {
+    let run = crate::reporting_to_manager(supervised, async move {
+        match director.run(std::future::pending()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
-        };
-        // Its last word (STOPPING=1) is said before the process ends.
-        let _ = reporter.await;
-        code
-    };
+        }
+    });
     // No thread exists yet: the runtime is built after detaching.
     let detach = Detach::from_flags(args.nodaemon, args.nofork);
     crate::run_daemon("lvs", (detach, Some(&args.pidfile)), &log, false, on_signal, run)

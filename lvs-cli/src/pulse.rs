@@ -116,16 +116,12 @@ pub fn main(args: PulseArgs) -> ExitCode {
         };
     };
     let supervised = pulse.handle();
-    let run = async move {
-        let reporter = tokio::spawn(lvs_daemon::service::report_to_manager(supervised));
-        let code = match pulse.run(std::future::pending()).await {
+    let run = crate::reporting_to_manager(supervised, async move {
+        match pulse.run(std::future::pending()).await {
             Ok(exit) => ExitCode::from(exit.code()),
             Err(e) => fail(&e),
-        };
-        // Its last word (STOPPING=1) is said before the process ends.
-        let _ = reporter.await;
-        code
-    };
+        }
+    });
     // No thread exists yet: the runtime is built after detaching.
     let detach = Detach::from_flags(args.nodaemon, args.nofork);
     crate::run_daemon("pulse", (detach, Some(&args.pidfile)), &log, true, on_signal, run)

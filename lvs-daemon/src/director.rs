@@ -201,8 +201,7 @@ impl Supervised for DirectorHandle {
     }
 
     async fn alive(&self) -> bool {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        self.commands.send(Command::Probe(answer)).is_ok() && answered.await.is_ok()
+        crate::service::probe(&self.commands, Command::Probe).await
     }
 }
 

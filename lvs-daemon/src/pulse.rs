@@ -243,8 +243,7 @@ impl Supervised for PulseHandle {
     }
 
     async fn alive(&self) -> bool {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        self.commands.send(Command_::Probe(answer)).is_ok() && answered.await.is_ok()
+        crate::service::probe(&self.commands, Command_::Probe).await
     }
 }
 

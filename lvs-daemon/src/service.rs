@@ -60,6 +60,17 @@ pub fn supervised() -> bool {
     std::env::var_os("NOTIFY_SOCKET").is_some()
 }
 
+/// A daemon's answer to a watchdog probe: sends the command `probe` makes
+/// down `commands` and waits for the loop to answer it; false once the
+/// daemon has ended.
+pub(crate) async fn probe<C>(
+    commands: &tokio::sync::mpsc::UnboundedSender<C>,
+    probe: impl FnOnce(tokio::sync::oneshot::Sender<()>) -> C,
+) -> bool {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    commands.send(probe(answer)).is_ok() && answered.await.is_ok()
+}
+
 /// Tells the service manager, if one listens, that a program without
 /// phases of its own (the web tool) serves now, and how.
 pub fn ready(status: &str) {

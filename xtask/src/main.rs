@@ -651,18 +651,24 @@ fn debian_codename() -> Result<String, String> {
 /// `systemd-analyze verify` to find each unit's man pages).
 const SYSTEMD_ROOT_PACKAGES: &str = "systemd-sysv,udev,iproute2,kmod,procps,nginx-light,ipvsadm,man-db";
 
+/// The version in a kernel's name (`/boot/vmlinuz-VERSION`), which names
+/// its modules' directory and its initramfs.
+fn kernel_version(kernel: &Path) -> Result<String, String> {
+    kernel
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_prefix("vmlinuz-"))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{} is not named vmlinuz-VERSION", kernel.display()))
+}
+
 /// A Debian root that boots systemd, with the lab kernel's modules, made
 /// once by debootstrap and kept under `target/` (remade when its recipe
 /// changes).
 fn systemd_root(kernel: &Path) -> Result<PathBuf, String> {
     ensure_commands(&[("debootstrap", "debootstrap"), ("mkfs.ext4", "e2fsprogs")])?;
     let codename = debian_codename()?;
-    let version = kernel
-        .file_name()
-        .and_then(|name| name.to_str())
-        .and_then(|name| name.strip_prefix("vmlinuz-"))
-        .ok_or_else(|| format!("{} is not named vmlinuz-VERSION", kernel.display()))?
-        .to_owned();
+    let version = kernel_version(kernel)?;
     let mirror =
         std::env::var("LVS_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".to_owned());
     let recipe = format!("{codename} {SYSTEMD_ROOT_PACKAGES} {version} {mirror} man-db-manual\n");
@@ -704,12 +710,7 @@ fn systemd_root(kernel: &Path) -> Result<PathBuf, String> {
 /// boot): `lvs-cli/tests/systemd_vm.rs`.
 fn systemd_lab_tests() -> Result<Counts, String> {
     let kernel = ensure_lab_tools()?;
-    let version = kernel
-        .file_name()
-        .and_then(|name| name.to_str())
-        .and_then(|name| name.strip_prefix("vmlinuz-"))
-        .unwrap_or_default()
-        .to_owned();
+    let version = kernel_version(&kernel)?;
     let initrd = PathBuf::from(format!("/boot/initrd.img-{version}"));
     if !initrd.is_file() {
         return Err(format!(
