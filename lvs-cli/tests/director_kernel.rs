@@ -1143,19 +1143,29 @@ fn soak_flapping_servers_reloads_and_status_clients() {
             .unwrap_or(0)
     };
     // Status clients, all along.
+    // Each asker counts its answers and keeps every failure: an ask that
+    // errs or times out (after 10 s) is a status client the director failed.
     let answers = Arc::new(AtomicUsize::new(0));
     let askers: Vec<_> = (0..3)
         .map(|_| {
             let (running, answers, socket) = (Arc::clone(&running), Arc::clone(&answers), lvs.socket());
             std::thread::spawn(move || {
+                let (mut answered, mut failures) = (0usize, Vec::new());
                 while running.load(Ordering::SeqCst) {
-                    if lvs_daemon::status::ask(&socket, lvs_daemon::status::Format::Json)
-                        .is_ok_and(|a| a.contains("\"services\""))
-                    {
-                        answers.fetch_add(1, Ordering::SeqCst);
+                    match lvs_daemon::status::ask(&socket, lvs_daemon::status::Format::Json) {
+                        Ok(answer) if answer.contains("\"services\"") => {
+                            answered += 1;
+                            answers.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(answer) => failures.push(format!(
+                            "not a status: {:?}",
+                            answer.get(..200).unwrap_or(&answer)
+                        )),
+                        Err(e) => failures.push(e.to_string()),
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
+                (answered, failures)
             })
         })
         .collect();
@@ -1210,20 +1220,25 @@ fn soak_flapping_servers_reloads_and_status_clients() {
             .all(|server| events.get(server).and_then(|e| e.last()) == Some(&true))
     });
     running.store(false, Ordering::SeqCst);
-    for asker in askers {
-        asker.join().expect("a status client");
-    }
+    let asked: Vec<(usize, Vec<String>)> = askers
+        .into_iter()
+        .map(|asker| asker.join().expect("a status client"))
+        .collect();
     let end_rss = rss();
     println!(
         "soak: {seconds} s, {round} reloads, {} flaps, {} status answers; RSS {warm_rss} kB after 3 reloads, peak {peak_rss} kB, {end_rss} kB at the end",
         flaps.load(Ordering::SeqCst),
         answers.load(Ordering::SeqCst)
     );
-    // A debug build under this load answers in about a second: at least one a second overall.
-    assert!(
-        answers.load(Ordering::SeqCst) as u64 >= seconds,
-        "the status clients were hardly answered"
-    );
+    // Every client is answered, every time: how fast is the benchmarks'
+    // business (a debug build under this load takes a second or three).
+    for (answered, failures) in &asked {
+        assert!(
+            *answered > 0 && failures.is_empty(),
+            "a status client got {answered} answers and {} failures: {failures:?}",
+            failures.len()
+        );
+    }
     assert!(
         end_rss.max(peak_rss) <= warm_rss + (warm_rss * 3 / 10).max(16 * 1024),
         "the director grew from {warm_rss} kB to {peak_rss} kB (end {end_rss} kB)"
