@@ -316,10 +316,7 @@ fn named_in(tree: &str, banned: &'static [&'static str]) -> Vec<&'static str> {
 
 fn man() -> Result<(), String> {
     let docs = workspace_root().join("docs");
-    let reference_path = docs.join("lvs.cf.md");
-    let reference = std::fs::read_to_string(&reference_path)
-        .map_err(|e| format!("cannot read {}: {e}", reference_path.display()))?;
-    let files = lvs_cli::generated::files(&reference).map_err(|e| format!("render: {e}"))?;
+    let files = lvs_cli::generated::files(&docs).map_err(|e| e.to_string())?;
     for file in files {
         let path = docs.join(&file.path);
         if let Some(dir) = path.parent() {
