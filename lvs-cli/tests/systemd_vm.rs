@@ -217,6 +217,32 @@ fn logged(records: &[serde_json::Value], text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// For each record whose message contains `text`: its `LVS_*` fields and
+/// its transport, in that order.
+fn fields_of(records: &[serde_json::Value], text: &str) -> Vec<Vec<(&'static str, String)>> {
+    records
+        .iter()
+        .filter(|record| {
+            record
+                .get("MESSAGE")
+                .and_then(|m| m.as_str())
+                .is_some_and(|m| m.contains(text))
+        })
+        .map(|record| {
+            [
+                "LVS_EVENT",
+                "LVS_SERVICE",
+                "LVS_SERVER",
+                "LVS_ADDRESS",
+                "_TRANSPORT",
+            ]
+            .into_iter()
+            .filter_map(|name| Some((name, record.get(name)?.as_str()?.to_owned())))
+            .collect()
+        })
+        .collect()
+}
+
 fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name).map(PathBuf::from)
 }
@@ -410,6 +436,26 @@ fn the_package_installs_runs_reloads_stops_and_purges_under_systemd() {
         1,
         "one start line"
     );
+    // The journal keeps what a line is about as fields, sent on its own socket.
+    assert_eq!(
+        fields_of(&records, "starting: 1 virtual services"),
+        [vec![
+            ("LVS_EVENT", "start".to_owned()),
+            ("_TRANSPORT", "journal".to_owned())
+        ]],
+        "the start line's fields"
+    );
+    assert_eq!(
+        fields_of(&records, "[ active ] making 192.168.77.11:80 available"),
+        [vec![
+            ("LVS_EVENT", "server-health".to_owned()),
+            ("LVS_SERVICE", "web".to_owned()),
+            ("LVS_SERVER", "b".to_owned()),
+            ("LVS_ADDRESS", "192.168.77.11:80".to_owned()),
+            ("_TRANSPORT", "journal".to_owned()),
+        ]],
+        "a server's line names its service, server and address"
+    );
     let stop = section("lvsd-stop");
     assert!(
         stop.contains("rc=0") && stop.contains("ActiveState=inactive"),
@@ -439,6 +485,22 @@ fn the_package_installs_runs_reloads_stops_and_purges_under_systemd() {
         "{reload}"
     );
     let records = journal(section("pulse-journal"));
+    assert_eq!(
+        fields_of(&records, "STARTING PULSE AS MASTER"),
+        [vec![
+            ("LVS_EVENT", "start".to_owned()),
+            ("_TRANSPORT", "journal".to_owned())
+        ]],
+        "pulse's start line"
+    );
+    assert_eq!(
+        fields_of(&records, "partner dead: activating lvs"),
+        [vec![
+            ("LVS_EVENT", "activate".to_owned()),
+            ("_TRANSPORT", "journal".to_owned())
+        ]],
+        "pulse's activation"
+    );
     assert_eq!(
         logged(&records, "SIGHUP received: re-reading the configuration"),
         [

@@ -31,7 +31,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
 use crate::config::load_config_with;
-use crate::log::Log;
+use crate::log::{Fields, Log, LogEvent, Severity};
 use crate::nannies::{Nannies, NannyNews};
 use crate::service::{Phase, Supervised};
 use crate::status::{Snapshot, StatusServer};
@@ -373,7 +373,8 @@ impl Director {
         self.phase.send_replace(Phase::Stopping);
         if let Ending::Stop(why) = &ending {
             if !why.is_empty() {
-                self.log.notice(why);
+                self.log
+                    .write_with(Severity::Notice, why, Fields::event(LogEvent::Stop));
             }
         }
         self.close(&mut running).await;
@@ -429,7 +430,7 @@ impl Director {
         if let Some(wanted) = timeouts(&self.config) {
             self.set_timeouts(wanted);
         }
-        self.log.notice(&format!(
+        let starting = format!(
             "starting: {} virtual services, {} real servers checked by {}, {} entries adopted from the running table",
             self.plan.services.len(),
             self.plan.servers().count(),
@@ -439,7 +440,9 @@ impl Director {
                 None => format!("{} probes", running.engine.probes()),
             },
             self.table.destination_count(),
-        ));
+        );
+        self.log
+            .write_with(Severity::Notice, &starting, Fields::event(LogEvent::Start));
         self.record_owned(plan.named.iter().chain(&leftover));
         self.sync(&running, Some(&Plan::owning(leftover)));
         self.record_settled(&[]);
@@ -520,19 +523,20 @@ impl Director {
             Err(why) => why.to_string(),
         };
         // A server behind several services is checked once, for the first.
-        let Some((service, server)) = self
-            .plan
-            .services
-            .iter()
-            .find_map(|planned| Some((planned, planned.servers.iter().find(|s| s.at == at)?)))
-        else {
+        let Some((service, server)) = self.names(at) else {
             return;
         };
         let address = std::net::SocketAddr::new(at.addr, at.port);
-        self.log.debug(&format!(
-            "check of {}/{} ({address}): {result}",
-            service.name, server.name
-        ));
+        self.log
+            .debug(&format!("check of {service}/{server} ({address}): {result}"));
+    }
+
+    /// The names in lvs.cf of a server and its virtual service.
+    fn names(&self, at: ServerRef) -> Option<(&str, &str)> {
+        self.plan.services.iter().find_map(|planned| {
+            let server = planned.servers.iter().find(|s| s.at == at)?;
+            Some((planned.name.as_str(), server.name.as_str()))
+        })
     }
 
     /// The one line a service manager shows for this director.
@@ -654,7 +658,12 @@ impl Director {
                 self.health.insert(server, Health::Out);
             }
             NannyAction::Log(line) => {
-                self.log.notice(&line);
+                let address = SocketAddr::new(server.addr, server.port).to_string();
+                let mut fields = Fields::event(LogEvent::ServerHealth).address(&address);
+                if let Some((service, name)) = self.names(server) {
+                    fields = fields.service(service).server(name);
+                }
+                self.log.write_with(Severity::Notice, &line, fields);
                 return None;
             }
             NannyAction::QueryLoad => return None,
@@ -695,11 +704,23 @@ impl Director {
                 continue;
             };
             let (name, addr) = (&planned.name, at.0);
-            self.log.notice(&if coming {
-                format!("Virtual Server {name}: No real servers; activate sorry_server {addr}")
+            let address = addr.to_string();
+            let (event, line) = if coming {
+                (
+                    LogEvent::SorryServerIn,
+                    format!("Virtual Server {name}: No real servers; activate sorry_server {addr}"),
+                )
             } else {
-                format!("Virtual Server {name}: real servers available; deactivate sorry_server {addr}")
-            });
+                (
+                    LogEvent::SorryServerOut,
+                    format!("Virtual Server {name}: real servers available; deactivate sorry_server {addr}"),
+                )
+            };
+            self.log.write_with(
+                Severity::Notice,
+                &line,
+                Fields::event(event).service(name).address(&address),
+            );
         }
     }
 
@@ -782,7 +803,11 @@ impl Director {
                     self.table.apply(operation);
                 }
                 Err(e) => {
-                    self.log.error(&format!("failed to {}: {e}", describe(operation)));
+                    self.log.write_with(
+                        Severity::Error,
+                        &format!("failed to {}: {e}", describe(operation)),
+                        Fields::event(LogEvent::TableChangeFailed),
+                    );
                     self.unsettled.extend(operation.service_key());
                     self.retry_at = Instant::now() + RETRY_INTERVAL;
                 }
@@ -818,7 +843,11 @@ impl Director {
         let (config, plan) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
-                self.log.error(&format!("{e}; keeping the running configuration"));
+                self.log.write_with(
+                    Severity::Error,
+                    &format!("{e}; keeping the running configuration"),
+                    Fields::event(LogEvent::ReloadRefused),
+                );
                 return;
             }
         };
@@ -891,7 +920,7 @@ impl Director {
         self.record_settled(&[&previous]);
         self.start_nannies(running);
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        self.log.notice(&format!(
+        let reread = format!(
             "configuration re-read: {applied} table changes in {:.1} ms (file {:.1} ms, plan {:.1} ms, table and checks {:.1} ms; {} of {} services changed)",
             ms(started.elapsed()),
             ms(read),
@@ -899,7 +928,9 @@ impl Director {
             ms(started.elapsed() - checked),
             changed.len(),
             self.plan.named.len(),
-        ));
+        );
+        self.log
+            .write_with(Severity::Notice, &reread, Fields::event(LogEvent::Reload));
         drop((previous, previous_config));
     }
 

@@ -1,6 +1,6 @@
-//! Log lines with a severity, to one destination at a time: syslog
-//! (facility daemon, the program's name as ident) for a daemon that left the
-//! terminal; standard output in the foreground (`-n`, as Piranha's daemons
+//! Log lines with a severity, to one destination at a time: the journal, or
+//! else syslog (facility daemon, the program's name as ident), for a daemon
+//! that left the terminal; standard output in the foreground (`-n`, as Piranha's daemons
 //! wrote, and where lvsd reads a nanny's `[ active ]` lines), with nothing
 //! to syslog, so a service manager's journal gets each line once; standard
 //! error for a program that embeds a daemon. The words are Piranha's where
@@ -12,6 +12,11 @@
 //! finds the errors; elsewhere lines are plain. [`PRIORITIES_VARIABLE`] asks
 //! for the prefix too: the lvs daemon sets it for the nannies it reads, and
 //! logs each of their lines at its own severity ([`split_priority`]).
+//!
+//! A daemon that systemd started (`JOURNAL_STREAM` is set) and that has left
+//! the terminal writes to the journal's own socket instead of syslog, so
+//! that a line keeps its [`Fields`] (`journalctl LVS_SERVER=rs1`) beside its
+//! priority and identifier; a line the journal refuses goes to syslog.
 
 /// Set to `1`, console lines carry the `<N>` priority prefix wherever they go.
 pub const PRIORITIES_VARIABLE: &str = "LVS_LOG_PRIORITIES";
@@ -74,15 +79,131 @@ pub fn split_priority(line: &str) -> (Option<Severity>, &str) {
     }
 }
 
-/// Where a daemon's log lines go. Copies share the one syslog connection.
+/// What happened, as a line's `LVS_EVENT` field names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LogEvent {
+    /// A daemon started (`start`).
+    Start,
+    /// A daemon read its configuration again (`reload`).
+    Reload,
+    /// A changed configuration was refused and the running one kept
+    /// (`reload-refused`).
+    ReloadRefused,
+    /// A real server's health changed (`server-health`).
+    ServerHealth,
+    /// A sorry server went into the table (`sorry-server-in`).
+    SorryServerIn,
+    /// A sorry server left the table (`sorry-server-out`).
+    SorryServerOut,
+    /// A change to the IPVS table failed (`table-change-failed`).
+    TableChangeFailed,
+    /// This router became active (`activate`).
+    Activate,
+    /// This router stood down (`deactivate`).
+    Deactivate,
+    /// A monitored link failed (`link-failure`).
+    LinkFailure,
+    /// The monitored links are back (`link-restored`).
+    LinkRestored,
+    /// A daemon is stopping (`stop`).
+    Stop,
+}
+
+impl LogEvent {
+    /// The field's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogEvent::Start => "start",
+            LogEvent::Reload => "reload",
+            LogEvent::ReloadRefused => "reload-refused",
+            LogEvent::ServerHealth => "server-health",
+            LogEvent::SorryServerIn => "sorry-server-in",
+            LogEvent::SorryServerOut => "sorry-server-out",
+            LogEvent::TableChangeFailed => "table-change-failed",
+            LogEvent::Activate => "activate",
+            LogEvent::Deactivate => "deactivate",
+            LogEvent::LinkFailure => "link-failure",
+            LogEvent::LinkRestored => "link-restored",
+            LogEvent::Stop => "stop",
+        }
+    }
+}
+
+/// What a line is about, kept as fields where the journal takes them; the
+/// other destinations write the message alone, which says the same in words.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fields<'a> {
+    /// What happened (`LVS_EVENT`).
+    pub event: Option<LogEvent>,
+    /// The virtual service's name in lvs.cf (`LVS_SERVICE`).
+    pub service: Option<&'a str>,
+    /// The real server's name in lvs.cf (`LVS_SERVER`).
+    pub server: Option<&'a str>,
+    /// The address the line is about: `IP:PORT` of a real server, or an IP
+    /// (`LVS_ADDRESS`).
+    pub address: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of an `event`.
+    pub fn event(event: LogEvent) -> Fields<'a> {
+        Fields {
+            event: Some(event),
+            ..Fields::default()
+        }
+    }
+
+    /// With the virtual service's name.
+    pub fn service(self, service: &'a str) -> Fields<'a> {
+        Fields {
+            service: Some(service),
+            ..self
+        }
+    }
+
+    /// With the real server's name.
+    pub fn server(self, server: &'a str) -> Fields<'a> {
+        Fields {
+            server: Some(server),
+            ..self
+        }
+    }
+
+    /// With the address.
+    pub fn address(self, address: &'a str) -> Fields<'a> {
+        Fields {
+            address: Some(address),
+            ..self
+        }
+    }
+
+    /// The journal's field names and values, for the fields that are set.
+    pub fn pairs(&self) -> Vec<(&'static str, &'a str)> {
+        [
+            ("LVS_EVENT", self.event.map(LogEvent::as_str)),
+            ("LVS_SERVICE", self.service),
+            ("LVS_SERVER", self.server),
+            ("LVS_ADDRESS", self.address),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
+    }
+}
+
+/// Where a daemon's log lines go. Copies share the one connection.
 #[derive(Clone, Debug)]
 pub struct Log {
     destination: Destination,
     verbose: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 enum Destination {
+    /// The journal's socket, syslog when it refuses a line.
+    Journal(std::sync::Arc<systemd_journal_logger::JournalLog>),
     Syslog,
     /// A console stream, each line after `prefix` (pulse writes `pulse:
     /// message`; nanny the bare message), with the journal's priority
@@ -92,6 +213,25 @@ enum Destination {
         prefix: &'static str,
         journal: bool,
     },
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Journal(_) => f.write_str("Journal"),
+            Destination::Syslog => f.write_str("Syslog"),
+            Destination::Console {
+                stream,
+                prefix,
+                journal,
+            } => f
+                .debug_struct("Console")
+                .field("stream", stream)
+                .field("prefix", prefix)
+                .field("journal", journal)
+                .finish(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,16 +251,29 @@ impl Stream {
 
 impl Log {
     /// The log of a daemon called `ident`: in the `foreground`, standard
-    /// output only (lines after `prefix`); otherwise syslog only, opened
-    /// with `ident`. `verbose` turns on the debug lines.
+    /// output only (lines after `prefix`); otherwise the journal under
+    /// systemd, or else syslog, with `ident` as the identifier. `verbose`
+    /// turns on the debug lines.
     pub fn open(ident: &'static CStr, foreground: bool, prefix: &'static str, verbose: bool) -> Log {
         if foreground {
             return Log::console(Stream::Stdout, prefix, verbose);
         }
         // SAFETY: the ident is a static C string that outlives every syslog call.
         unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+        // systemd sets JOURNAL_STREAM for a service whose output is the
+        // journal; it stays set after the daemon leaves that output.
+        let journal = std::env::var_os("JOURNAL_STREAM")
+            .and_then(|_| systemd_journal_logger::JournalLog::new().ok())
+            .map(|journal| {
+                journal
+                    .with_syslog_identifier(ident.to_string_lossy().into_owned())
+                    .add_extra_field("SYSLOG_FACILITY", (libc::LOG_DAEMON >> 3).to_string())
+            });
         Log {
-            destination: Destination::Syslog,
+            destination: match journal {
+                Some(journal) => Destination::Journal(std::sync::Arc::new(journal)),
+                None => Destination::Syslog,
+            },
             verbose,
         }
     }
@@ -144,12 +297,42 @@ impl Log {
 
     /// Writes one line of `severity` (a debug line only when verbose).
     pub fn write(&self, severity: Severity, message: &str) {
+        self.write_with(severity, message, Fields::default());
+    }
+
+    /// Writes one line of `severity` about `fields` (a debug line only when
+    /// verbose): the journal keeps the fields, the other destinations the
+    /// message.
+    pub fn write_with(&self, severity: Severity, message: &str, fields: Fields<'_>) {
         use std::io::Write;
         if severity == Severity::Debug && !self.verbose {
             return;
         }
-        match self.destination {
-            Destination::Console {
+        match &self.destination {
+            Destination::Journal(journal) => {
+                let pairs = fields.pairs();
+                // The log crate's levels, as the journal logger maps them to
+                // priorities: Info is notice, Debug info, Trace debug.
+                let level = match severity {
+                    Severity::Error => log::Level::Error,
+                    Severity::Warning => log::Level::Warn,
+                    Severity::Notice => log::Level::Info,
+                    Severity::Info => log::Level::Debug,
+                    Severity::Debug => log::Level::Trace,
+                };
+                let sent = journal.journal_send(
+                    &log::Record::builder()
+                        .level(level)
+                        .target("lvs-rs")
+                        .args(format_args!("{message}"))
+                        .key_values(&pairs)
+                        .build(),
+                );
+                if sent.is_err() {
+                    syslog(severity, message);
+                }
+            }
+            &Destination::Console {
                 stream,
                 prefix,
                 journal,
@@ -172,12 +355,7 @@ impl Log {
                     Stream::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
                 };
             }
-            Destination::Syslog => {
-                if let Ok(text) = std::ffi::CString::new(message) {
-                    // SAFETY: a constant "%s" format with one C string argument.
-                    unsafe { libc::syslog(severity.syslog_level(), c"%s".as_ptr(), text.as_ptr()) };
-                }
-            }
+            Destination::Syslog => syslog(severity, message),
         }
     }
 
@@ -211,6 +389,14 @@ impl Log {
     /// Whether debug lines are written.
     pub fn verbose(&self) -> bool {
         self.verbose
+    }
+}
+
+/// One line to syslog, through the connection [`Log::open`] made.
+fn syslog(severity: Severity, message: &str) {
+    if let Ok(text) = std::ffi::CString::new(message) {
+        // SAFETY: a constant "%s" format with one C string argument.
+        unsafe { libc::syslog(severity.syslog_level(), c"%s".as_ptr(), text.as_ptr()) };
     }
 }
 
@@ -251,6 +437,28 @@ mod tests {
         .map(|s| s.syslog_level())
         .collect();
         assert_eq!(levels, [3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn fields_are_the_journals_names_for_what_is_set() {
+        assert!(Fields::default().pairs().is_empty());
+        assert_eq!(
+            Fields::event(LogEvent::ServerHealth)
+                .service("web")
+                .server("rs1")
+                .address("10.0.0.1:80")
+                .pairs(),
+            [
+                ("LVS_EVENT", "server-health"),
+                ("LVS_SERVICE", "web"),
+                ("LVS_SERVER", "rs1"),
+                ("LVS_ADDRESS", "10.0.0.1:80")
+            ]
+        );
+        assert_eq!(
+            Fields::default().address("192.0.2.1").pairs(),
+            [("LVS_ADDRESS", "192.0.2.1")]
+        );
     }
 
     #[test]

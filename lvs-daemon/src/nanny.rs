@@ -14,7 +14,7 @@ use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
 use lvs_ipvs::{Destination, ForwardMethod, Ipvs, IpvsError, ServiceKey};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::log::Log;
+use crate::log::{Fields, Log, LogEvent, Severity};
 
 /// What one nanny watches, and how.
 #[derive(Clone, Debug)]
@@ -207,7 +207,14 @@ impl NannyWatch {
         while let Some(action) = queue.pop_front() {
             let (key, target) = (self.options.service, self.options.target);
             match action {
-                NannyAction::Log(line) => self.log.notice(&line),
+                NannyAction::Log(line) => {
+                    let address = target.to_string();
+                    self.log.write_with(
+                        Severity::Notice,
+                        &line,
+                        Fields::event(LogEvent::ServerHealth).address(&address),
+                    );
+                }
                 NannyAction::QueryLoad => {
                     let load = lvs_health::run::query_load(
                         &self.options.load_command,

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::load_config;
 use crate::director::{system_resolver, Director, DirectorHandle, DirectorOptions};
-use crate::log::Log;
+use crate::log::{Fields, Log, LogEvent, Severity};
 use crate::service::{without_manager, Phase, Supervised};
 
 /// How long the lvs daemon has to exit after SIGTERM before it is killed.
@@ -446,10 +446,14 @@ impl Pulse {
         for note in std::mem::take(&mut self.settings.notes) {
             self.log.warning(&note);
         }
-        self.log.notice(match self.settings.role {
-            Role::Master => "STARTING PULSE AS MASTER",
-            Role::Backup => "STARTING PULSE AS BACKUP",
-        });
+        self.log.write_with(
+            Severity::Notice,
+            match self.settings.role {
+                Role::Master => "STARTING PULSE AS MASTER",
+                Role::Backup => "STARTING PULSE AS BACKUP",
+            },
+            Fields::event(LogEvent::Start),
+        );
         if self.settings.role == Role::Backup && !self.settings.backup_active {
             self.log
                 .warning("We are backup node and backup is marked inactive -- exiting pulse");
@@ -522,7 +526,8 @@ impl Pulse {
                 }
                 Wake::Terminate(why) => {
                     if !why.is_empty() {
-                        self.log.notice(&why);
+                        self.log
+                            .write_with(Severity::Notice, &why, Fields::event(LogEvent::Stop));
                     }
                     self.phase.send_replace(Phase::Stopping);
                     self.machine.handle(Event::Stop, now)
@@ -640,7 +645,11 @@ impl Pulse {
             match action {
                 Action::SendHeartbeat(state) => self.send_heartbeat(state).await,
                 Action::Activate(reason) => {
-                    self.log.notice(&reason.to_string());
+                    self.log.write_with(
+                        Severity::Notice,
+                        &reason.to_string(),
+                        Fields::event(LogEvent::Activate),
+                    );
                     if !self.activate() {
                         // The lvs daemon could not start: a child failure, at once.
                         queue.extend(self.machine.handle(Event::ChildExited, Instant::now()));
@@ -649,7 +658,11 @@ impl Pulse {
                 Action::Deactivate(reason) => {
                     // A link failure has been logged in Piranha's words already.
                     if reason != DeactivateReason::LinkFailure {
-                        self.log.notice(&reason.to_string());
+                        self.log.write_with(
+                            Severity::Notice,
+                            &reason.to_string(),
+                            Fields::event(LogEvent::Deactivate),
+                        );
                     }
                     self.deactivate().await;
                 }
@@ -658,8 +671,16 @@ impl Pulse {
                     self.run_command(self.settings.active_cmd.clone());
                     self.announce();
                 }
-                Action::LinkFailed => self.log.warning("Local NIC link failure: Pulse disabled"),
-                Action::LinksRestored => self.log.notice("Local NIC link(s) restored: Pulse enabled"),
+                Action::LinkFailed => self.log.write_with(
+                    Severity::Warning,
+                    "Local NIC link failure: Pulse disabled",
+                    Fields::event(LogEvent::LinkFailure),
+                ),
+                Action::LinksRestored => self.log.write_with(
+                    Severity::Notice,
+                    "Local NIC link(s) restored: Pulse enabled",
+                    Fields::event(LogEvent::LinkRestored),
+                ),
                 Action::Exit(code) => return Some(code),
             }
         }
@@ -844,7 +865,11 @@ impl Pulse {
         self.log.info("SIGHUP received: re-reading the configuration");
         let loaded = read_settings(&self.options, &mut self.rtnl);
         match loaded {
-            Err(e) => self.log.error(&format!("{e}; keeping the running configuration")),
+            Err(e) => self.log.write_with(
+                Severity::Error,
+                &format!("{e}; keeping the running configuration"),
+                Fields::event(LogEvent::ReloadRefused),
+            ),
             Ok((new, _)) if new.role != self.settings.role || new.own != self.settings.own => {
                 self.log.warning(
                     "the router's role or heartbeat addresses changed; restart pulse to apply that. \
@@ -896,7 +921,11 @@ impl Pulse {
                         self.announce();
                     }
                 }
-                self.log.notice("configuration re-read");
+                self.log.write_with(
+                    Severity::Notice,
+                    "configuration re-read",
+                    Fields::event(LogEvent::Reload),
+                );
             }
         }
         // Piranha signals its whole process group when no lvs daemon runs; only the daemon here.
