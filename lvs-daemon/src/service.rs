@@ -42,18 +42,9 @@ pub trait Supervised: Send + 'static {
     fn alive(&self) -> impl Future<Output = bool> + Send;
 }
 
-/// The variables a service manager gives the process it supervises; a
-/// daemon's children (pulse's lvs daemon, the nannies, `active_cmd`) must not
-/// inherit them, or they would speak for the daemon.
-pub const MANAGER_VARIABLES: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
-
-/// Removes the service manager's variables from a child's environment.
-pub fn without_manager(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
-    for variable in MANAGER_VARIABLES {
-        command.env_remove(variable);
-    }
-    command
-}
+/// The service manager's variables, and their removal from a child's
+/// environment: kept with the checks, whose programs are children too.
+pub use lvs_health::run::{without_manager, MANAGER_VARIABLES};
 
 /// Whether a service manager listens to this process (`NOTIFY_SOCKET`).
 pub fn supervised() -> bool {

@@ -385,11 +385,25 @@ async fn udp(
     }
 }
 
+/// The variables a service manager gives the process it supervises; a
+/// daemon's children (check programs, load monitors, nannies, pulse's lvs
+/// daemon, `active_cmd`) must not inherit them, or they would speak for the
+/// daemon (a READY=1 from a check program, say).
+pub const MANAGER_VARIABLES: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+
+/// Removes the service manager's variables from a child's environment.
+pub fn without_manager(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    for variable in MANAGER_VARIABLES {
+        command.env_remove(variable);
+    }
+    command
+}
+
 /// Runs a load monitor and reads the 1-minute load from its output: `rsh` and
 /// `ssh` as `CMD RIP uptime`, anything else as `CMD RIP` (nanny's `-U`).
 pub async fn query_load(command: &str, server: std::net::IpAddr, limit: Duration) -> Option<f64> {
     let mut process = tokio::process::Command::new(command);
-    process.arg(server.to_string());
+    without_manager(&mut process).arg(server.to_string());
     if matches!(command, "rsh" | "ssh") {
         process.arg("uptime");
     }
@@ -414,7 +428,7 @@ async fn program(
     let Some((program, args)) = argv.split_first() else {
         return Err(Failure::Program("empty command".into()));
     };
-    let mut child = tokio::process::Command::new(program)
+    let mut child = without_manager(&mut tokio::process::Command::new(program))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -494,5 +508,39 @@ async fn state_file(path: &std::path::Path) -> Result<Option<u32>, Failure> {
             ))),
         },
         None => Err(Failure::File(format!("{} is empty", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_gets_none_of_the_service_managers_variables() {
+        let mut command = tokio::process::Command::new("true");
+        command
+            .env("NOTIFY_SOCKET", "/run/systemd/notify")
+            .env("KEPT", "1");
+        without_manager(&mut command);
+        let envs: Vec<(String, Option<String>)> = command
+            .as_std()
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        for variable in MANAGER_VARIABLES {
+            assert!(
+                envs.contains(&(variable.to_owned(), None)),
+                "{variable} removed: {envs:?}"
+            );
+        }
+        assert!(
+            envs.contains(&("KEPT".to_owned(), Some("1".to_owned()))),
+            "{envs:?}"
+        );
     }
 }
