@@ -65,6 +65,10 @@ wait_for() {
     done
     return 1
 }
+# The lab's lvs.cf with a third server, c, in its virtual service.
+with_server_c() {
+    sed 's/^}$/     server c {\n         address = 192.168.77.12\n         active = 1\n         weight = 1\n     }\n}/' /lab/lvs.cf > /etc/sysconfig/ha/lvs.cf
+}
 table() { ipvsadm -Ln; }
 has() { ipvsadm -Ln | grep -q -- "$1"; }
 vip() { ip -o addr show dev lan0 | grep -q 192.168.77.100/32; }
@@ -95,7 +99,7 @@ state lvsd
 table
 
 section lvsd-reload
-sed 's/^}$/     server c {\n         address = 192.168.77.12\n         active = 1\n         weight = 1\n     }\n}/' /lab/lvs.cf > /etc/sysconfig/ha/lvs.cf
+with_server_c
 run systemctl reload lvsd
 wait_for 30 has 192.168.77.12:80
 state lvsd
@@ -125,7 +129,7 @@ table
 ps -eo comm= | sort
 
 section pulse-reload
-sed 's/^}$/     server c {\n         address = 192.168.77.12\n         active = 1\n         weight = 1\n     }\n}/' /lab/lvs.cf > /etc/sysconfig/ha/lvs.cf
+with_server_c
 run systemctl reload pulse
 wait_for 30 has 192.168.77.12:80
 state pulse

@@ -10,7 +10,7 @@
 //! installs signal handlers or opens syslog unless asked: [`process`] has
 //! detaching, pid files and the daemons' signals, [`service`] speaks to a
 //! service manager (readiness, reloads, the watchdog), and [`log::Log`] writes to
-//! syslog only when opened so. The programs in `lvs-cli` are those parts put
+//! the journal (with fields) or syslog only when opened so. The programs in `lvs-cli` are those parts put
 //! together.
 //!
 //! ```no_run
