@@ -539,7 +539,7 @@ fn the_package_installs_runs_reloads_stops_and_purges_under_systemd() {
         remove.lines().any(|l| l == "lvs.cf"),
         "the edited lvs.cf stays: {remove}"
     );
-    assert!(remove.contains("/usr/sbin/lvsd: No such file"), "{remove}");
+    assert!(remove.contains("'/usr/sbin/lvsd': No such file"), "{remove}");
     // dpkg purges a conffile even when it was edited.
     let purge = section("purge");
     assert!(purge.contains("rc=0"), "{purge}");
