@@ -222,8 +222,8 @@ fn markdown_section<'a>(markdown: &'a str, heading: &str) -> Option<&'a str> {
     body_start.and_then(|start| markdown.get(start..))
 }
 
-/// lvs.cf(5): the Markdown reference as a man page, as [`render_markdown`]
-/// renders it, under the page's NAME.
+/// lvs.cf(5): the Markdown reference as a man page under the page's NAME,
+/// rendered as the programs' sections from their docs pages are.
 pub fn reference_page(markdown: &str) -> String {
     use roff::{roman, Roff};
 

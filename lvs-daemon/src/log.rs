@@ -13,8 +13,8 @@
 //! for the prefix too: the lvs daemon sets it for the nannies it reads, and
 //! logs each of their lines at its own severity ([`split_priority`]).
 //!
-//! A daemon that systemd started (`JOURNAL_STREAM` is set) and that has left
-//! the terminal writes to the journal's own socket instead of syslog, so
+//! A daemon that systemd started (its output is the stream `JOURNAL_STREAM`
+//! names) and that leaves the terminal writes to the journal's own socket instead of syslog, so
 //! that a line keeps its [`Fields`] (`journalctl LVS_SERVER=rs1`) beside its
 //! priority and identifier; a line the journal refuses goes to syslog.
 
@@ -261,9 +261,12 @@ impl Log {
         // SAFETY: the ident is a static C string that outlives every syslog call.
         unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
         // systemd sets JOURNAL_STREAM for a service whose output is the
-        // journal; it stays set after the daemon leaves that output.
-        let journal = std::env::var_os("JOURNAL_STREAM")
-            .and_then(|_| systemd_journal_logger::JournalLog::new().ok())
+        // journal: believed only while that output is still this process's
+        // (before it detaches), as a variable passed on by su or a terminal
+        // started from a service would name another stream.
+        let journal = (is_the_journal(1) || is_the_journal(2))
+            .then(systemd_journal_logger::JournalLog::new)
+            .and_then(Result::ok)
             .map(|journal| {
                 journal
                     .with_syslog_identifier(ident.to_string_lossy().into_owned())
