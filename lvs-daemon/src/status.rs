@@ -58,6 +58,24 @@ type Listing = HashMap<ServiceKey, KernelService>;
 /// The director's status handle and its last reading, with when it was made.
 type KernelReader = (Ipvs, Option<(Instant, Arc<Listing>)>);
 
+/// How long one rendered answer serves the requests that follow it. A
+/// large table's status takes CPU on the checks' runtime to build and
+/// render, so clients asking without pause get one rendering a second
+/// between them, not one each (the soak's false downs, three clients
+/// asking all along a 1,000-server table).
+const ANSWER_REUSE: Duration = Duration::from_secs(1);
+
+/// The forms an answer is rendered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Rendering {
+    Json,
+    Text,
+    Metrics,
+}
+
+/// The last answer in each form, with when it was rendered.
+type Answers = HashMap<Rendering, (Instant, Arc<String>)>;
+
 /// Reads what a status answer needs, off the director's loop.
 #[derive(Clone)]
 struct Reader {
@@ -66,6 +84,9 @@ struct Reader {
     /// The kernel's counters: the director's status handle and the last
     /// reading; `None` in a dry run.
     kernel: Option<Arc<std::sync::Mutex<KernelReader>>>,
+    /// Held while an answer is rendered: requests that come meanwhile wait
+    /// for it and share it.
+    answers: Arc<tokio::sync::Mutex<Answers>>,
 }
 
 impl Reader {
@@ -92,6 +113,24 @@ impl Reader {
         })
         .await
         .unwrap_or_default()
+    }
+
+    /// The status as `rendering`, rendered at most once an [`ANSWER_REUSE`].
+    async fn answer(&self, rendering: Rendering) -> Option<Arc<String>> {
+        let mut answers = self.answers.lock().await;
+        if let Some((at, answer)) = answers.get(&rendering) {
+            if at.elapsed() < ANSWER_REUSE {
+                return Some(Arc::clone(answer));
+            }
+        }
+        let status = self.status().await;
+        let answer = Arc::new(match rendering {
+            Rendering::Json => serde_json::to_string_pretty(&status).ok()? + "\n",
+            Rendering::Text => status.render_text(),
+            Rendering::Metrics => status.render_metrics(),
+        });
+        answers.insert(rendering, (Instant::now(), Arc::clone(&answer)));
+        Some(answer)
     }
 
     async fn status(&self) -> Status {
@@ -150,6 +189,7 @@ impl StatusServer {
             snapshot,
             board,
             kernel: kernel.map(|ipvs| Arc::new(std::sync::Mutex::new((ipvs, None)))),
+            answers: Arc::default(),
         };
         let mut server = StatusServer {
             tasks: Vec::new(),
@@ -304,13 +344,12 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
             ) {
                 return;
             }
-            let status = reader.status().await;
-            let answer = match request.trim() {
-                "json" => match serde_json::to_string_pretty(&status) {
-                    Ok(json) => json + "\n",
-                    Err(_) => return,
-                },
-                _ => status.render_text(),
+            let rendering = match request.trim() {
+                "json" => Rendering::Json,
+                _ => Rendering::Text,
+            };
+            let Some(answer) = reader.answer(rendering).await else {
+                return;
             };
             let _ = tokio::time::timeout(ANSWER_TIME, write.write_all(answer.as_bytes())).await;
         }
@@ -343,7 +382,9 @@ async fn serve_metrics(listener: TcpListener, reader: Reader) {
             if matches!(tokio::time::timeout(REQUEST_TIME, read).await, Ok(false)) {
                 return;
             }
-            let body = reader.status().await.render_metrics();
+            let Some(body) = reader.answer(Rendering::Metrics).await else {
+                return;
+            };
             let reply = format!(
                 "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
