@@ -296,11 +296,11 @@ fn list_name(key: &ServiceKey, numeric: bool) -> String {
         ServiceKey::Fwmark {
             family: Family::Inet,
             mark,
-        } => format!("FWM  {mark}"),
+        } => format!("FWM  {}", printed_mark(mark)),
         ServiceKey::Fwmark {
             family: Family::Inet6,
             mark,
-        } => format!("FWM  {mark} IPv6"),
+        } => format!("FWM  {} IPv6", printed_mark(mark)),
     }
 }
 
@@ -318,12 +318,21 @@ fn rule_name(key: &ServiceKey, numeric: bool) -> String {
         ServiceKey::Fwmark {
             family: Family::Inet,
             mark,
-        } => format!("-f {mark}"),
+        } => format!("-f {}", printed_mark(mark)),
         ServiceKey::Fwmark {
             family: Family::Inet6,
             mark,
-        } => format!("-f {mark} -6"),
+        } => format!("-f {} -6", printed_mark(mark)),
     }
+}
+
+/// A firewall mark as ipvsadm 1.31 prints it, in `-L` and `-S` alike: as a
+/// signed 32-bit number, so marks from 2^31 up come out negative (`FWM  -1`
+/// for 4294967295). Debian's ipvsadm 1.31 does so; the fix came after the
+/// release. As there, `-f` refuses a negative number, so such a rule
+/// is saved in a form that `-R` does not take back.
+fn printed_mark(mark: u32) -> i32 {
+    mark as i32
 }
 
 fn sched_flags(service: &Service) -> Option<String> {
