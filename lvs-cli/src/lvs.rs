@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{ArgAction, ArgGroup, Parser, ValueEnum};
 use lvs_cf::{Config, LoadError, ParseOptions, Severity};
+use lvs_core::preview::PlanAnswer;
 use lvs_daemon::director::{Director, DirectorOptions};
 use lvs_daemon::log::Log;
 use lvs_daemon::process::{DaemonSignal, Detach};
@@ -44,6 +45,8 @@ pub enum FormatArg {
     override_usage = "lvsd [-c FILE] [-n | --nofork] [-t] [-v] [--nanny-processes] [--socket PATH] [--metrics ADDR] \
                       [--pidfile FILE]\n       \
                       lvsd --status [--format text|json] [--socket PATH]\n       \
+                      lvsd [-c FILE] --plan [--format text|json] [--socket PATH]\n       \
+                      lvsd --resync [--format text|json] [--socket PATH]\n       \
                       lvsd [-c FILE] --check [--strict]\n       \
                       lvsd [-c FILE] --dump [--format lvs-cf|json] [--strict]",
     about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
@@ -57,11 +60,15 @@ pub enum FormatArg {
                   Signals: SIGHUP re-reads lvs.cf and applies the difference (an invalid file changes nothing); \
                   SIGTERM and SIGINT remove the virtual services it runs and exit.\n\n\
                   Other modes: --status asks the running daemon for each service, its servers, their health, \
-                  last check, weight and counters (--format json for programs); --check and --dump read lvs.cf \
+                  last check, weight and counters (--format json for programs); --plan asks it what a reload to \
+                  the file -c names would do (the table operations, the checks started afresh, the risks), \
+                  changing nothing; --resync has it compare its entries with the kernel's table now and restore \
+                  what was changed behind its back (it also does so every few seconds, a few services at a \
+                  time); --check and --dump read lvs.cf \
                   (--check validates it beyond syntax; --dump writes it back as canonical lvs.cf or JSON); \
                   --strict rejects each lvs-rs extension to Piranha's syntax as Piranha 0.8.6 does.",
-    group(ArgGroup::new("mode").args(["check", "dump", "status"])),
-    group(ArgGroup::new("formatted").args(["dump", "status"])),
+    group(ArgGroup::new("mode").args(["check", "dump", "status", "plan", "resync"])),
+    group(ArgGroup::new("formatted").args(["dump", "status", "plan", "resync"])),
     disable_help_flag = true
 )]
 pub struct LvsArgs {
@@ -81,7 +88,7 @@ pub struct LvsArgs {
     #[arg(long)]
     pub dump: bool,
 
-    /// The format of --dump (lvs-cf, json) or --status (text, json).
+    /// The format of --dump (lvs-cf, json) or of --status, --plan and --resync (text, json).
     #[arg(long, value_name = "FORMAT", value_enum, requires = "formatted")]
     pub format: Option<FormatArg>,
 
@@ -92,6 +99,18 @@ pub struct LvsArgs {
     /// Ask the running daemon for its state and print it.
     #[arg(long)]
     pub status: bool,
+
+    /// Ask the running daemon what a reload to the -c file would do, and change nothing.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Have the running daemon restore entries changed behind its back, and print what it found.
+    #[arg(long)]
+    pub resync: bool,
+
+    /// How often the daemon compares its entries with the kernel's table (0: only on --resync).
+    #[arg(long = "drift-check", value_name = "SECONDS", default_value_t = lvs_daemon::director::DRIFT_CHECK_INTERVAL.as_secs())]
+    pub drift_check: u64,
 
     /// Stay in the foreground and log to standard output instead of syslog.
     #[arg(short = 'n', long = "nodaemon")]
@@ -154,10 +173,15 @@ pub fn main(args: LvsArgs) -> ExitCode {
             Some(format) => check_or_dump(&args, format),
             None => crate::usage::<LvsArgs>(ErrorKind::InvalidValue, "--format for --dump is lvs-cf or json"),
         }
-    } else if args.status {
+    } else if args.status || args.plan || args.resync {
         match args.status_format() {
+            Some(format) if args.plan => plan(&args, format),
+            Some(format) if args.resync => resync(&args, format),
             Some(format) => status(&args, format),
-            None => crate::usage::<LvsArgs>(ErrorKind::InvalidValue, "--format for --status is text or json"),
+            None => crate::usage::<LvsArgs>(
+                ErrorKind::InvalidValue,
+                "--format for --status, --plan and --resync is text or json",
+            ),
         }
     } else {
         daemon(args)
@@ -174,6 +198,7 @@ impl LvsArgs {
             .nanny_foreground(self.nodaemon)
             .status_socket(Some(self.socket.clone()))
             .metrics(self.metrics)
+            .drift_check((self.drift_check > 0).then(|| std::time::Duration::from_secs(self.drift_check)))
     }
 }
 
@@ -222,6 +247,51 @@ fn status(args: &LvsArgs, format: Format) -> ExitCode {
             "lvs",
             &format!("cannot reach the lvs daemon at {}: {e}", args.socket.display()),
         ),
+    }
+}
+
+/// `lvsd --plan`: what a reload to the -c file would do, from the running
+/// daemon, which reads the file itself (so the path goes as an absolute one).
+fn plan(args: &LvsArgs, format: Format) -> ExitCode {
+    let file = match std::path::absolute(&args.configfile).and_then(|path| path.metadata().map(|_| path)) {
+        Ok(file) => file,
+        Err(e) => return crate::fail("lvs", &format!("{}: {e}", args.configfile.display())),
+    };
+    match lvs_daemon::status::plan(&args.socket, &file) {
+        Ok((answer, json)) => {
+            match (&answer, format) {
+                (_, Format::Json) => print!("{json}"),
+                (PlanAnswer::Preview(preview), _) => print!("{}", preview.render_text()),
+                (PlanAnswer::Refused(_), _) => {}
+                // A newer daemon's answer: its JSON says what it is.
+                (_, _) => print!("{json}"),
+            }
+            match answer {
+                PlanAnswer::Refused(why) => crate::fail("lvs", &why),
+                _ => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => crate::fail("lvs", &e),
+    }
+}
+
+/// `lvsd --resync`: the running daemon compares its entries with the
+/// kernel's and restores what differs; exits 1 when a restoring operation
+/// failed.
+fn resync(args: &LvsArgs, format: Format) -> ExitCode {
+    match lvs_daemon::status::resync(&args.socket) {
+        Ok((report, json)) => {
+            match format {
+                Format::Json => print!("{json}"),
+                _ => print!("{}", report.render_text()),
+            }
+            if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => crate::fail("lvs", &e),
     }
 }
 

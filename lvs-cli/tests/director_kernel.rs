@@ -104,6 +104,27 @@ impl Director {
         });
     }
 
+    /// Starts lvs with rs1 and rs2, round robin, and waits for them.
+    fn serve_first_two(&mut self) {
+        self.write_config(&Options {
+            scheduler: "rr",
+            servers: &[0, 1],
+            extra: "",
+        });
+        self.start();
+        self.wait("rs1 and rs2 in", Duration::from_secs(10), || {
+            self.has(0) && self.has(1)
+        });
+    }
+
+    /// A long-lived connection through the VIP that reached `server`.
+    fn hold_through(&self, server: &str) -> testkit::farm::Held {
+        (0..20)
+            .map(|_| self.farm.hold())
+            .find_map(|mut held| (held.server().as_deref() == Some(server)).then_some(held))
+            .unwrap_or_else(|| panic!("a connection through {server}"))
+    }
+
     fn socket(&self) -> PathBuf {
         self.dir.path().join("lvs.sock")
     }
@@ -359,20 +380,9 @@ fn sighup_changes_only_the_difference_and_an_invalid_file_nothing() {
         return;
     }
     let mut lvs = Director::new(Mode::Nat, "director-reload");
-    lvs.write_config(&Options {
-        scheduler: "rr",
-        servers: &[0, 1],
-        extra: "",
-    });
-    lvs.start();
-    lvs.wait("rs1 and rs2 in", Duration::from_secs(10), || {
-        lvs.has(0) && lvs.has(1)
-    });
+    lvs.serve_first_two();
     // A long-lived connection through rs1, which the reload leaves alone.
-    let mut held = (0..20)
-        .map(|_| lvs.farm.hold())
-        .find_map(|mut held| (held.server().as_deref() == Some("rs1")).then_some(held))
-        .expect("a connection through rs1");
+    let mut held = lvs.hold_through("rs1");
     let before = lvs.table();
 
     // Add rs3, remove rs2, change the scheduler.
@@ -428,6 +438,152 @@ fn sighup_changes_only_the_difference_and_an_invalid_file_nothing() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(lvs.table().same_settings(&after));
     assert_eq!(held.ask("still"), Some("rs1: still".to_owned()));
+}
+
+impl Director {
+    /// `lvs MODE --format json --socket S` with `args`, its JSON answer and its exit status.
+    fn ask_json(
+        &self,
+        mode: &str,
+        args: &[&std::ffi::OsStr],
+    ) -> (serde_json::Value, std::process::ExitStatus) {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+            .args([mode, "--format", "json", "--socket"])
+            .arg(self.socket())
+            .args(args)
+            .output()
+            .expect("lvs");
+        let answer = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{mode}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (answer, out.status)
+    }
+
+    /// `ipvsadm` in the director's namespace, behind lvs's back.
+    fn ipvsadm(&self, args: &[&str]) {
+        let out = self.farm.directors[0].exec("ipvsadm", args);
+        assert!(
+            out.status.success(),
+            "ipvsadm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The operations a verbose lvs logged from `from` until its next
+/// `configuration re-read` line.
+fn logged_operations(log: &str, from: usize) -> Vec<String> {
+    let part = &log[from..];
+    let part = &part[..part.find("configuration re-read").expect("the reload's line")];
+    part.lines()
+        .filter_map(|line| line.split_once("DEBUG -- ").map(|(_, op)| op.to_owned()))
+        .filter(|op| !op.starts_with("check of "))
+        .collect()
+}
+
+fn strings(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v.as_str().expect("text").to_owned())
+        .collect()
+}
+
+#[test]
+fn plan_lists_what_the_reload_then_does_and_resync_restores_changes_behind_its_back() {
+    if !lab("plan_lists_what_the_reload_then_does_and_resync_restores_changes_behind_its_back") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-plan");
+    lvs.args = ["-v", "--drift-check", "0"].map(str::to_owned).to_vec();
+    lvs.serve_first_two();
+    let mut held = lvs.hold_through("rs2");
+    let before = lvs.table();
+
+    // The file edited in place: rs2 out, rs3 in, another scheduler.
+    lvs.write_config(&Options {
+        scheduler: "wlc",
+        servers: &[0, 2],
+        extra: "",
+    });
+    let (answer, status) = lvs.ask_json("--plan", &["-c".as_ref(), lvs.config.as_os_str()]);
+    assert!(status.success(), "{answer}");
+    let preview = &answer["preview"];
+    let planned = strings(&preview["operations"]);
+    let rs2 = format!("{}:80", lvs.farm.servers[1].address);
+    assert!(
+        planned.contains(&format!("remove {rs2} from TCP {VIP}:80")),
+        "{answer}"
+    );
+    let risk = preview["risks"]
+        .as_array()
+        .expect("risks")
+        .iter()
+        .find(|r| r["risk"] == "cuts_connections")
+        .unwrap_or_else(|| panic!("no risk for rs2's connection: {answer}"));
+    assert_eq!(risk["server"], rs2.as_str());
+    assert!(risk["active"].as_u64() >= Some(1), "{answer}");
+    assert!(lvs.table().same_settings(&before), "asking changed the table");
+    assert_eq!(held.ask("still"), Some("rs2: still".to_owned()));
+
+    let from = lvs.log().len();
+    lvs.signal(libc::SIGHUP);
+    lvs.wait_log("configuration re-read", Duration::from_secs(5));
+    assert_eq!(logged_operations(&lvs.log(), from), planned, "{}", lvs.log());
+    lvs.wait("rs3 in, rs2 out", Duration::from_secs(10), || {
+        lvs.has(2) && !lvs.has(1)
+    });
+
+    // A server removed behind its back stays out (no periodic check here)
+    // until --resync, which names it and puts it back.
+    let rs1 = format!("{}:80", lvs.farm.servers[0].address);
+    lvs.ipvsadm(&["-d", "-t", &format!("{VIP}:80"), "-r", &rs1]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!lvs.has(0), "restored without being asked");
+    let (report, status) = lvs.ask_json("--resync", &[]);
+    assert!(status.success(), "{report}");
+    assert_eq!(report["drift"][0]["drift"], "destination_missing", "{report}");
+    assert_eq!(report["drift"][0]["server"], rs1.as_str(), "{report}");
+    assert_eq!(
+        strings(&report["operations"]),
+        [format!("add {rs1} to TCP {VIP}:80 (weight 1)")]
+    );
+    assert!(lvs.has(0), "rs1 back when --resync answers");
+
+    // A weight set by hand, then a flushed table.
+    lvs.ipvsadm(&["-e", "-t", &format!("{VIP}:80"), "-r", &rs1, "-m", "-w", "7"]);
+    let (report, _) = lvs.ask_json("--resync", &[]);
+    assert_eq!(report["drift"][0]["drift"], "destination_changed", "{report}");
+    assert!(lvs.weights().iter().all(|(_, w)| *w == 1), "{:?}", lvs.weights());
+    lvs.ipvsadm(&["-C"]);
+    let (report, _) = lvs.ask_json("--resync", &[]);
+    assert_eq!(report["drift"][0]["drift"], "service_missing", "{report}");
+    let table = lvs.table();
+    let (service, dests) = table.services.values().next().expect("the service back");
+    assert_eq!(service.scheduler, "wlc");
+    assert_eq!(dests.len(), 2, "{dests:?}");
+    assert!(lvs.log().contains("changed behind lvs's back"), "{}", lvs.log());
+}
+
+#[test]
+fn a_flushed_table_is_restored_by_the_periodic_check() {
+    if !lab("a_flushed_table_is_restored_by_the_periodic_check") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-drift");
+    lvs.args = ["--drift-check", "1"].map(str::to_owned).to_vec();
+    lvs.serve_all_three();
+    lvs.ipvsadm(&["-C"]);
+    lvs.wait("the table restored", Duration::from_secs(10), || {
+        (0..3).all(|i| lvs.has(i))
+    });
+    lvs.wait_log(
+        &format!("changed behind lvs's back: virtual service TCP {VIP}:80 is missing; restoring it"),
+        Duration::from_secs(2),
+    );
+    // Traffic goes through the restored table again.
+    let answers = lvs.farm.gets(6);
+    assert!(answers.iter().all(Option::is_some), "{:?}", names(&answers));
 }
 
 #[test]

@@ -270,8 +270,13 @@ fn a_format_without_its_mode_is_a_usage_error() {
         ),
         (
             &["--status", "--format", "lvs-cf"],
-            "--format for --status is text or json",
+            "--format for --status, --plan and --resync is text or json",
         ),
+        (
+            &["--plan", "--format", "lvs-cf"],
+            "--format for --status, --plan and --resync is text or json",
+        ),
+        (&["--plan", "--status"], "cannot be used with"),
         (
             &["--dump", "--format", "text"],
             "--format for --dump is lvs-cf or json",
@@ -641,4 +646,118 @@ fn a_service_manager_hears_ready_reloading_stopping_and_the_watchdog_and_the_pid
     let status = daemon.wait().expect("lvsd exits");
     assert!(status.success(), "{status}");
     assert!(!pidfile.exists(), "the pid file goes with the daemon");
+}
+
+/// The `would` lines a test start logged after `from`.
+fn would_lines(log: &str, from: usize) -> Vec<String> {
+    log[from..]
+        .lines()
+        .filter_map(|line| line.split_once("would ").map(|(_, op)| op.to_owned()))
+        .filter(|op| !op.starts_with("set timeouts"))
+        .collect()
+}
+
+#[test]
+fn plan_previews_a_reload_that_then_does_just_that_and_refuses_an_invalid_file() {
+    let dir = TempDir::new("plan");
+    let (port, config) = one_accepting_server(&dir, "");
+    let socket = dir.0.join("lvs.sock");
+    let (mut daemon, log) = test_daemon(&dir, &config);
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for(
+        &log,
+        &format!("would add 127.0.0.1:{port} to TCP 192.0.2.80:{port}"),
+    );
+    let plan = |file: &Path, format: &str| {
+        Command::new(env!("CARGO_BIN_EXE_lvs"))
+            .args(["--plan", "--format", format, "--socket"])
+            .arg(&socket)
+            .arg("-c")
+            .arg(file)
+            .output()
+            .expect("lvs --plan")
+    };
+
+    // Another scheduler, and a second server (nothing listens for it).
+    let changed = std::fs::read_to_string(&config).expect("lvs.cf").replace(
+        " timeout = 1\n",
+        " timeout = 1\n scheduler = rr\n server two {\n  address = 127.0.0.2\n  active = 1\n }\n",
+    );
+    let new = dir.file("new.cf", &changed);
+    let before = logged().len();
+    let out = plan(&new, "text");
+    assert!(out.status.success(), "{}", text_of(&out));
+    let printed = text(&out.stdout);
+    let header = format!("reload of {}: 1 of 1 virtual service changes\n", new.display());
+    assert!(printed.starts_with(&header), "{printed}");
+    assert!(
+        printed.contains(&format!(
+            "table operations (1):\n  edit virtual service TCP 192.0.2.80:{port} (rr)\n"
+        )),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("checks started afresh (2):\n") && printed.contains("  web/one (127.0.0.1:"),
+        "{printed}"
+    );
+    assert!(printed.contains("risks: none"), "{printed}");
+    let out = plan(&new, "json");
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let planned: Vec<String> = answer["preview"]["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .map(|op| op.as_str().expect("text").to_owned())
+        .collect();
+    assert_eq!(planned.len(), 1, "{answer}");
+    // Asking changed nothing.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(would_lines(&logged(), before).is_empty(), "{}", logged());
+
+    // The reload then makes exactly the operations listed.
+    std::fs::write(&config, &changed).expect("write lvs.cf");
+    let before = logged().len();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+    wait_for(&log, "configuration re-read");
+    let reload = logged();
+    let applied = would_lines(
+        &reload[..reload.find("configuration re-read").expect("re-read")],
+        before,
+    );
+    assert_eq!(applied, planned, "{reload}");
+
+    // An invalid file: refused with its line; the running table stays.
+    let bad = dir.file("bad.cf", "virtual web {\n  port = eighty\n");
+    let before = logged().len();
+    let out = plan(&bad, "text");
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    let error = text(&out.stderr);
+    assert!(error.contains("bad.cf") && error.contains("line 2"), "{error}");
+    assert!(error.contains("a reload to it would change nothing"), "{error}");
+    let missing = dir.0.join("missing.cf");
+    let out = plan(&missing, "text");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("missing.cf"), "{}", text_of(&out));
+    // A test start has no table to compare: the resync says so and fails.
+    let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["--resync", "--socket"])
+        .arg(&socket)
+        .output()
+        .expect("lvs --resync");
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    assert!(
+        text(&out.stdout).contains("a test start reads no table"),
+        "{}",
+        text_of(&out)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(would_lines(&logged(), before).is_empty(), "{}", logged());
+
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().expect("lvs exits").success(), "{}", logged());
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}\n{}", text(&out.stdout), text(&out.stderr))
 }

@@ -19,7 +19,9 @@
 //! - [`director`]: the planner and reconciler that turn lvs.cf and the
 //!   servers' health into the IPVS operations the kernel's table needs,
 //!   and the health a reload carries over; [`status`]: the director's typed
-//!   status, as it is served, printed and scraped; [`throttle`]: how
+//!   status, as it is served, printed and scraped; [`preview`]: what a
+//!   reload would do before it is done, and what drifted behind the
+//!   director's back; [`throttle`]: how
 //!   often a repeated log line may be written.
 //!
 //! # Call contract
@@ -42,6 +44,7 @@ pub mod director;
 pub mod failover;
 pub mod heartbeat;
 pub mod nanny;
+pub mod preview;
 pub mod router;
 pub mod status;
 pub mod throttle;

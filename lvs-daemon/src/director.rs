@@ -14,7 +14,7 @@
 //! snapshot the loop publishes and the kernel's counters on a blocking
 //! thread, so no client can delay a health update, a reload or a stop.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,11 +22,15 @@ use std::time::{Duration, Instant};
 
 use lvs_cf::{Config, Host, Reparser};
 use lvs_core::director::{
-    carry_over, reconcile, reconcile_nanny_mode, reconcile_services, Before, Health, Plan, ServerRef,
+    carry_over, reconcile, reconcile_nanny_mode, reconcile_services, Before, CarriedHealth, Health, Plan,
+    PlannedServer, ServerRef,
 };
 use lvs_core::nanny::NannyAction;
+use lvs_core::preview::{describe, drift, PlanAnswer, PreviewInputs, ReloadPreview, ResyncReport};
 use lvs_health::engine::{Engine, LastCheck, Server, Update};
-use lvs_ipvs::{ApplyOptions, Ipvs, IpvsError, Operation, ServiceKey, Table, Timeouts};
+use lvs_ipvs::{
+    ApplyOptions, Destinations, Ipvs, IpvsError, Operation, Service, ServiceKey, Table, Timeouts,
+};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
@@ -38,6 +42,14 @@ use crate::status::{Snapshot, StatusServer};
 
 /// How soon failed table operations are tried again.
 const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How often, by default, the owned entries are compared with the kernel's.
+pub const DRIFT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The most destinations one periodic drift check reads: the services'
+/// own settings are read every time, their destinations a few services at
+/// a time, so that a check costs little however large the table.
+const DRIFT_DESTINATIONS_PER_CHECK: usize = 256;
 
 /// What a director runs, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +74,11 @@ pub struct DirectorOptions {
     /// (`/var/run/lvs.owned` for `/var/run/lvs.sock`), and without a socket
     /// there is none.
     pub ownership_file: Option<PathBuf>,
+    /// How often the kernel's entries of the owned services are compared
+    /// with what the director made them (a few services' destinations at a
+    /// time), and what differs restored; `None` never (`lvsd --resync` still
+    /// does it on demand).
+    pub drift_check: Option<Duration>,
 }
 
 impl DirectorOptions {
@@ -77,6 +94,7 @@ impl DirectorOptions {
             status_socket: Some(PathBuf::from(crate::DEFAULT_STATUS_SOCKET)),
             metrics: None,
             ownership_file: None,
+            drift_check: Some(DRIFT_CHECK_INTERVAL),
         }
     }
 
@@ -121,6 +139,14 @@ impl DirectorOptions {
     /// two network namespaces, say) need two records, as they need two sockets.
     pub fn ownership_file(mut self, path: Option<PathBuf>) -> DirectorOptions {
         self.ownership_file = path;
+        self
+    }
+
+    /// How often entries changed behind the director's back are looked for
+    /// and restored (by default every [`DRIFT_CHECK_INTERVAL`]); `None`
+    /// only on demand.
+    pub fn drift_check(mut self, every: Option<Duration>) -> DirectorOptions {
+        self.drift_check = every;
         self
     }
 }
@@ -172,6 +198,10 @@ enum Command {
     Stop(String),
     /// A watchdog's probe: answered as soon as the loop sees it.
     Probe(tokio::sync::oneshot::Sender<()>),
+    /// What a reload to this file would do.
+    Preview(PathBuf, tokio::sync::oneshot::Sender<PlanAnswer>),
+    /// Compare every owned entry with the kernel's now, and restore.
+    Resync(tokio::sync::oneshot::Sender<ResyncReport>),
 }
 
 /// Reloads or stops a running director; cheap to clone, usable from any
@@ -192,6 +222,25 @@ impl DirectorHandle {
     /// false when it has ended already.
     pub fn stop(&self, why: impl Into<String>) -> bool {
         self.commands.send(Command::Stop(why.into())).is_ok()
+    }
+
+    /// What a reload to the lvs.cf at `path` would do (the table operations,
+    /// the checks started afresh and the risks), worked out from the running
+    /// director's state and changing nothing; `None` when the director has
+    /// ended. A following reload to the same file, with nothing else changed
+    /// meanwhile, makes exactly the operations listed.
+    pub async fn preview(&self, path: impl Into<PathBuf>) -> Option<PlanAnswer> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.commands.send(Command::Preview(path.into(), answer)).ok()?;
+        answered.await.ok()
+    }
+
+    /// Compares every entry of the owned services with the kernel's table
+    /// and restores what differs; `None` when the director has ended.
+    pub async fn resync(&self) -> Option<ResyncReport> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.commands.send(Command::Resync(answer)).ok()?;
+        answered.await.ok()
     }
 }
 
@@ -228,21 +277,6 @@ fn timeouts(config: &Config) -> Option<Timeouts> {
     (wanted.tcp != 0 || wanted.tcp_fin != 0 || wanted.udp != 0).then_some(wanted)
 }
 
-/// How an operation reads in the log.
-fn describe(operation: &Operation) -> String {
-    match operation {
-        Operation::AddService(s) => format!("add virtual service {} ({})", s.key, s.scheduler),
-        Operation::EditService(s) => format!("edit virtual service {} ({})", s.key, s.scheduler),
-        Operation::DeleteService(key) => format!("delete virtual service {key}"),
-        Operation::AddDest(key, d) => format!("add {} to {key} (weight {})", d.address(), d.weight),
-        Operation::EditDest(key, d) => format!("set {} in {key} to weight {}", d.address(), d.weight),
-        Operation::DeleteDest(key, addr, port) => {
-            format!("remove {} from {key}", SocketAddr::new(*addr, *port))
-        }
-        other => format!("{other:?}"),
-    }
-}
-
 /// A director: prepared by [`Director::prepare`], run by [`Director::run`].
 pub struct Director {
     options: DirectorOptions,
@@ -250,6 +284,12 @@ pub struct Director {
     ipvs: Option<Ipvs>,
     /// The handle status requests read the kernel's counters with.
     status_ipvs: Option<Ipvs>,
+    /// The handle the kernel's entries are read with off the loop's thread
+    /// (drift checks, a preview's connection counts); `None` while it is
+    /// lent to a blocking thread, and in a dry run.
+    reading_ipvs: Option<Ipvs>,
+    /// Where the next periodic drift check starts among the owned services.
+    drift_cursor: Option<ServiceKey>,
     /// The metrics listener, bound by `prepare`.
     metrics: Option<std::net::TcpListener>,
     config: Config,
@@ -307,12 +347,17 @@ impl Director {
                 });
             }
         }
-        let (ipvs, status_ipvs) = if options.dry_run {
-            (None, None)
+        let (ipvs, status_ipvs, reading_ipvs) = if options.dry_run {
+            (None, None, None)
         } else {
-            // A second handle answers status requests: opened here, in the
-            // caller's network namespace, not on whichever thread asks.
-            (Some(Ipvs::connect()?), Some(Ipvs::connect()?))
+            // Further handles answer status requests and read the table off
+            // the loop: opened here, in the caller's network namespace, not
+            // on whichever thread asks.
+            (
+                Some(Ipvs::connect()?),
+                Some(Ipvs::connect()?),
+                Some(Ipvs::connect()?),
+            )
         };
         // Bound before anything touches the kernel: a port in use stops the
         // start, and the running table is left as it was.
@@ -331,6 +376,8 @@ impl Director {
             log,
             ipvs,
             status_ipvs,
+            reading_ipvs,
+            drift_cursor: None,
             metrics,
             config,
             reparser,
@@ -366,6 +413,7 @@ impl Director {
             running.snapshot.subscribe(),
             running.engine.board(),
             self.status_ipvs.take(),
+            Some(self.handle()),
             &self.log,
         );
         self.phase.send_replace(Phase::Running(self.status_line()));
@@ -460,6 +508,11 @@ impl Director {
         let mut shutdown = std::pin::pin!(shutdown);
         // The engine holds a sender, so the channel stays open; this is a guard.
         let mut checking = true;
+        let drift_every = self.options.drift_check.filter(|_| !self.options.dry_run);
+        let mut drift_checks = tokio::time::interval(drift_every.unwrap_or(Duration::from_secs(3600)));
+        drift_checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is at once: the start has just made the table.
+        drift_checks.tick().await;
         loop {
             tokio::select! {
                 update = running.updates.recv(), if checking => {
@@ -490,6 +543,16 @@ impl Director {
                     Some(Command::Probe(answer)) => {
                         let _ = answer.send(());
                     }
+                    Some(Command::Preview(path, answer)) => {
+                        let _ = answer.send(self.preview(path).await);
+                    }
+                    Some(Command::Resync(answer)) => {
+                        let keys = self.owned();
+                        let with_destinations = self.compared_destinations(&keys, usize::MAX);
+                        let report = self.resync(running, keys, with_destinations).await;
+                        self.publish(running);
+                        let _ = answer.send(report);
+                    }
                     // The director holds a sender itself: this never happens.
                     None => return Ending::Stop(String::new()),
                 },
@@ -511,6 +574,14 @@ impl Director {
                     }
                 }
                 Some((id, check)) = next_check(running.checks.as_mut()) => self.log_check(id, &check),
+                _ = drift_checks.tick(), if drift_every.is_some() => {
+                    let keys = self.owned();
+                    let with_destinations = self.next_drift_slice(&keys);
+                    let report = self.resync(running, keys, with_destinations).await;
+                    if !report.drift.is_empty() {
+                        self.publish(running);
+                    }
+                }
             }
         }
     }
@@ -747,16 +818,32 @@ impl Director {
         }
         keys.append(&mut self.unsettled);
         let operations = reconcile_services(&self.plan, &self.health, &self.table, &keys);
+        self.apply_while(running, &operations, keys, meanwhile);
+        operations.len()
+    }
+
+    /// Makes `operations` (of the services `keys`, tried again as a whole
+    /// if the thread making them fails), running `meanwhile` on the engine
+    /// while the kernel works.
+    fn apply_while(
+        &mut self,
+        running: &mut Running,
+        operations: &[Operation],
+        keys: BTreeSet<ServiceKey>,
+        meanwhile: impl FnOnce(&mut Engine),
+    ) {
         match self.ipvs.as_mut() {
             Some(ipvs) if !self.options.dry_run && !operations.is_empty() => {
                 let engine = &mut running.engine;
                 let sent = std::thread::scope(|scope| {
-                    let sending = scope.spawn(|| ipvs.apply(&operations, ApplyOptions { idempotent: true }));
+                    let sending = scope.spawn(|| ipvs.apply(operations, ApplyOptions { idempotent: true }));
                     meanwhile(engine);
                     sending.join()
                 });
                 match sent {
-                    Ok(results) => self.record(&operations, results),
+                    Ok(results) => {
+                        self.record(operations, results);
+                    }
                     Err(_) => {
                         self.log
                             .error("the thread applying the table changes failed; they will be tried again");
@@ -767,35 +854,39 @@ impl Director {
             }
             _ => {
                 meanwhile(&mut running.engine);
-                self.apply(&operations);
+                self.apply(operations);
             }
         }
-        operations.len()
     }
 
     /// Makes `operations` (with `dry_run`, logs them), recording in the
     /// table model what was done and logging each failure with its reason.
-    fn apply(&mut self, operations: &[Operation]) {
+    /// Returns the failures, as they are logged.
+    fn apply(&mut self, operations: &[Operation]) -> Vec<String> {
         if operations.is_empty() {
-            return;
+            return Vec::new();
         }
         if self.options.dry_run {
             for operation in operations {
                 self.log.info(&format!("would {}", describe(operation)));
                 self.table.apply(operation);
             }
-            return;
+            return Vec::new();
         }
-        let Some(ipvs) = self.ipvs.as_mut() else { return };
+        let Some(ipvs) = self.ipvs.as_mut() else {
+            return Vec::new();
+        };
         let results = ipvs.apply(operations, ApplyOptions { idempotent: true });
-        self.record(operations, results);
+        self.record(operations, results)
     }
 
     /// Notes what each operation did: the table model follows the ones that
     /// succeeded; failures are logged and their services tried again later
     /// (a service the file no longer names stays in the model until its
     /// delete succeeds).
-    fn record(&mut self, operations: &[Operation], results: Vec<Result<(), IpvsError>>) {
+    /// Returns the failures, as they are logged.
+    fn record(&mut self, operations: &[Operation], results: Vec<Result<(), IpvsError>>) -> Vec<String> {
+        let mut failures = Vec::new();
         for (operation, result) in operations.iter().zip(results) {
             match result {
                 Ok(()) => {
@@ -803,16 +894,273 @@ impl Director {
                     self.table.apply(operation);
                 }
                 Err(e) => {
+                    let failure = format!("failed to {}: {e}", describe(operation));
                     self.log.write_with(
                         Severity::Error,
-                        &format!("failed to {}: {e}", describe(operation)),
+                        &failure,
                         Fields::event(LogEvent::TableChangeFailed),
                     );
+                    failures.push(failure);
                     self.unsettled.extend(operation.service_key());
                     self.retry_at = Instant::now() + RETRY_INTERVAL;
                 }
             }
         }
+        failures
+    }
+
+    /// The health a reload to `plan` starts the changed services' servers
+    /// with.
+    fn carry_over<'p>(&self, plan: &'p Plan, changed: &BTreeSet<ServiceKey>) -> CarriedHealth<'p> {
+        let before = Before {
+            plan: &self.plan,
+            health: &self.health,
+        };
+        carry_over(plan, &self.table, Some(before), |key| changed.contains(key))
+    }
+
+    /// Every server's health after a reload: the changed services' servers
+    /// as `carried` says, the others' as it is.
+    fn health_after_reload(
+        &self,
+        changed: &BTreeSet<ServiceKey>,
+        carried: &CarriedHealth<'_>,
+    ) -> HashMap<ServerRef, Health> {
+        let mut health = self.health.clone();
+        for service in self
+            .plan
+            .services
+            .iter()
+            .filter(|s| changed.contains(&s.service.key))
+        {
+            for server in &service.servers {
+                health.remove(&server.at);
+            }
+        }
+        health.extend(carried.health.iter().map(|(at, state)| (*at, *state)));
+        health
+    }
+
+    /// The operations a reload to `plan` makes, `health` being
+    /// [`Director::health_after_reload`]'s: what a reload applies and a
+    /// preview lists (the services that failed before are tried again).
+    fn reload_operations(
+        &self,
+        plan: &Plan,
+        health: &HashMap<ServerRef, Health>,
+        changed: &BTreeSet<ServiceKey>,
+    ) -> Vec<Operation> {
+        if self.options.nanny_processes {
+            reconcile_nanny_mode(plan, Some(&self.plan), health, &self.table)
+        } else {
+            let mut keys = changed.clone();
+            keys.extend(self.unsettled.iter().copied());
+            reconcile_services(plan, health, &self.table, &keys)
+        }
+    }
+
+    /// What a reload to the file at `path` would do (`lvsd --plan`).
+    async fn preview(&mut self, path: PathBuf) -> PlanAnswer {
+        let file = path.display().to_string();
+        // Read as a reload reads it, on a blocking thread (the running
+        // file's tokens are left for the reload).
+        let read = tokio::task::spawn_blocking(move || read_plan(&path, &mut Reparser::default())).await;
+        let plan = match read {
+            Ok(Ok((_, plan))) => plan,
+            Ok(Err(e)) => return PlanAnswer::Refused(format!("{e}; a reload to it would change nothing")),
+            Err(e) => return PlanAnswer::Refused(format!("cannot read {file}: {e}")),
+        };
+        let changed = plan.changed_since(&self.plan);
+        let carried = self.carry_over(&plan, &changed);
+        let health = self.health_after_reload(&changed, &carried);
+        let operations = self.reload_operations(&plan, &health, &changed);
+        let restarted: Vec<&PlannedServer> = if self.options.nanny_processes {
+            Vec::new()
+        } else {
+            carried.servers.iter().map(|(server, _)| *server).collect()
+        };
+        let removing = ReloadPreview::removing(&operations);
+        let active = self
+            .read_kernel(removing.clone(), removing)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(key, (_, dests))| {
+                let counts = dests?.into_iter().map(|(at, d)| (at, d.active_conns)).collect();
+                Some((key, counts))
+            })
+            .collect();
+        PlanAnswer::Preview(ReloadPreview::new(PreviewInputs {
+            file: &file,
+            plan: &plan,
+            running: &self.plan,
+            changed: &changed,
+            health: &health,
+            table: &self.table,
+            operations: &operations,
+            restarted: &restarted,
+            active: &active,
+        }))
+    }
+
+    /// The services this director owns: those the file names, and those
+    /// of an older file still in the table.
+    fn owned(&self) -> BTreeSet<ServiceKey> {
+        let mut keys = self.plan.named.clone();
+        keys.extend(self.table.services.keys().copied());
+        keys
+    }
+
+    /// Of `keys`, those whose destinations are compared: none with a nanny
+    /// per server (the nannies make those entries), otherwise the services
+    /// in order until their destinations pass `most`.
+    fn compared_destinations(&self, keys: &BTreeSet<ServiceKey>, most: usize) -> BTreeSet<ServiceKey> {
+        if self.options.nanny_processes {
+            return BTreeSet::new();
+        }
+        let mut picked = BTreeSet::new();
+        let mut destinations = 0;
+        for key in keys {
+            if destinations >= most {
+                break;
+            }
+            destinations += self
+                .table
+                .services
+                .get(key)
+                .map_or(1, |(_, dests)| dests.len().max(1));
+            picked.insert(*key);
+        }
+        picked
+    }
+
+    /// The services whose destinations the next periodic check compares:
+    /// the next ones after the last check's, round the owned services.
+    fn next_drift_slice(&mut self, keys: &BTreeSet<ServiceKey>) -> BTreeSet<ServiceKey> {
+        let after: BTreeSet<ServiceKey> = match self.drift_cursor {
+            Some(last) => keys
+                .range((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded))
+                .copied()
+                .collect(),
+            None => keys.clone(),
+        };
+        let mut picked = self.compared_destinations(&after, DRIFT_DESTINATIONS_PER_CHECK);
+        if picked.is_empty() {
+            picked = self.compared_destinations(keys, DRIFT_DESTINATIONS_PER_CHECK);
+        }
+        self.drift_cursor = picked.last().copied();
+        picked
+    }
+
+    /// The kernel's entries of the services `keys` names that it holds,
+    /// with the destinations of those `with_destinations` names (a service
+    /// whose destinations cannot be read has `None`), read on a blocking
+    /// thread while this loop waits: nothing else changes the table
+    /// meanwhile.
+    async fn read_kernel(
+        &mut self,
+        keys: BTreeSet<ServiceKey>,
+        with_destinations: BTreeSet<ServiceKey>,
+    ) -> Result<BTreeMap<ServiceKey, (Service, Option<Destinations>)>, String> {
+        if keys.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut ipvs = match self.reading_ipvs.take() {
+            Some(ipvs) => ipvs,
+            None if self.options.dry_run => return Err("a test start reads no table".to_owned()),
+            // Lost with a blocking thread that failed: a new one, opened on this thread.
+            None => Ipvs::connect_without_modprobe().map_err(|e| e.to_string())?,
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            let services = ipvs.services().map(|services| {
+                services
+                    .into_iter()
+                    .filter(|service| keys.contains(&service.key))
+                    .map(|service| {
+                        let dests = with_destinations
+                            .contains(&service.key)
+                            .then(|| ipvs.destinations(&service.key).ok())
+                            .flatten()
+                            .map(|dests| dests.into_iter().map(|d| ((d.addr, d.port), d)).collect());
+                        (service.key, (service, dests))
+                    })
+                    .collect()
+            });
+            (ipvs, services)
+        })
+        .await;
+        match read {
+            Ok((ipvs, services)) => {
+                self.reading_ipvs = Some(ipvs);
+                services.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("the thread reading the table failed: {e}")),
+        }
+    }
+
+    /// Compares the owned entries of `keys` with the kernel's (the
+    /// destinations of `with_destinations`) and restores what differs: the
+    /// model takes the kernel's entries of the services that drifted, and
+    /// the reconciler gives the operations back to what the file and the
+    /// servers' health ask for.
+    async fn resync(
+        &mut self,
+        running: &mut Running,
+        keys: BTreeSet<ServiceKey>,
+        with_destinations: BTreeSet<ServiceKey>,
+    ) -> ResyncReport {
+        let kernel = match self.read_kernel(keys.clone(), with_destinations).await {
+            Ok(kernel) => kernel,
+            Err(e) => {
+                let failure = format!("cannot read the table to compare it: {e}");
+                self.log.warning(&failure);
+                return ResyncReport::new(Vec::new(), Vec::new(), vec![failure]);
+            }
+        };
+        let found = drift(&self.table, &kernel, &keys);
+        if found.is_empty() {
+            return ResyncReport::default();
+        }
+        let mut drifted = BTreeSet::new();
+        for (key, what) in &found {
+            drifted.insert(*key);
+            self.log.write_with(
+                Severity::Warning,
+                &format!("changed behind lvs's back: {what}; restoring it"),
+                Fields::event(LogEvent::Drift),
+            );
+        }
+        for key in &drifted {
+            match kernel.get(key) {
+                None => {
+                    self.table.services.remove(key);
+                }
+                Some((service, dests)) => {
+                    let dests = match dests {
+                        Some(dests) => dests.clone(),
+                        // Not read: the model's stand.
+                        None => self
+                            .table
+                            .services
+                            .get(key)
+                            .map(|(_, d)| d.clone())
+                            .unwrap_or_default(),
+                    };
+                    self.table.services.insert(*key, (service.clone(), dests));
+                }
+            }
+        }
+        let operations = if running.nannies.is_some() {
+            reconcile_nanny_mode(&self.plan, None, &self.health, &self.table)
+        } else {
+            reconcile_services(&self.plan, &self.health, &self.table, &drifted)
+        };
+        let failed = self.apply(&operations);
+        ResyncReport::new(
+            found.into_iter().map(|(_, what)| what).collect(),
+            operations.iter().map(describe).collect(),
+            failed,
+        )
     }
 
     /// A reload: a valid new file replaces the plan, and the difference is
@@ -857,27 +1205,23 @@ impl Director {
         // daemon's own operations; it is not read back (a reload must cost
         // little however large the table).
         let changed = plan.changed_since(&self.plan);
-        let in_changed = |key: &ServiceKey| changed.contains(key);
         let old_timeouts = timeouts(&self.config);
-        let carried = carry_over(
-            &plan,
-            &self.table,
-            Some(Before {
-                plan: &self.plan,
-                health: &self.health,
-            }),
-            in_changed,
-        );
+        let carried = self.carry_over(&plan, &changed);
+        // What `--plan` lists, worked out the same way.
+        let health = self.health_after_reload(&changed, &carried);
+        let operations = self.reload_operations(&plan, &health, &changed);
         // The changed services' servers, as they were, make way for the new:
-        // their health goes, and so do the ids of those the file dropped.
+        // the ids of those the file dropped go.
         let kept: HashSet<ServerRef> = carried.servers.iter().map(|(server, _)| server.at).collect();
         let mut gone_ids = Vec::new();
-        for service in self.plan.services.iter().filter(|s| in_changed(&s.service.key)) {
-            for server in &service.servers {
-                self.health.remove(&server.at);
-                if !kept.contains(&server.at) {
-                    gone_ids.extend(self.ids.forget(&server.at));
-                }
+        for service in self
+            .plan
+            .services
+            .iter()
+            .filter(|s| changed.contains(&s.service.key))
+        {
+            for server in service.servers.iter().filter(|server| !kept.contains(&server.at)) {
+                gone_ids.extend(self.ids.forget(&server.at));
             }
         }
         // Unchanged servers keep their running checks; the changed ones
@@ -887,7 +1231,8 @@ impl Director {
         } else {
             engine_servers(&carried.servers, &mut self.ids)
         };
-        self.health.extend(carried.health);
+        drop(carried);
+        self.health = health;
         let checked = started.elapsed();
         let previous = std::mem::replace(&mut self.plan, Arc::new(plan));
         // The old file's model is freed once the reload is done.
@@ -911,12 +1256,17 @@ impl Director {
         let revise = |engine: &mut Engine| engine.revise(gone_ids, restarted);
         // Before the table changes: a kill from here on leaves a record of both files' services.
         self.record_owned(previous.named.iter().chain(&self.plan.named));
-        let applied = if running.nannies.is_some() {
+        let applied = operations.len();
+        // Failed operations of before are in `operations` too.
+        let mut retried = std::mem::take(&mut self.unsettled);
+        if running.nannies.is_some() {
             revise(&mut running.engine);
-            self.sync(running, Some(&previous))
+            self.log_sorry_changes(&operations);
+            self.apply(&operations);
         } else {
-            self.sync_services_with(running, changed.clone(), revise)
-        };
+            retried.extend(changed.iter().copied());
+            self.apply_while(running, &operations, retried, revise);
+        }
         self.record_settled(&[&previous]);
         self.start_nannies(running);
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;

@@ -98,6 +98,9 @@ pub enum LogEvent {
     SorryServerOut,
     /// A change to the IPVS table failed (`table-change-failed`).
     TableChangeFailed,
+    /// An owned entry was found changed behind the director's back, and
+    /// restored (`drift`).
+    Drift,
     /// This router became active (`activate`).
     Activate,
     /// This router stood down (`deactivate`).
@@ -121,6 +124,7 @@ impl LogEvent {
             LogEvent::SorryServerIn => "sorry-server-in",
             LogEvent::SorryServerOut => "sorry-server-out",
             LogEvent::TableChangeFailed => "table-change-failed",
+            LogEvent::Drift => "drift",
             LogEvent::Activate => "activate",
             LogEvent::Deactivate => "deactivate",
             LogEvent::LinkFailure => "link-failure",

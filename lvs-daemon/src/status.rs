@@ -1,7 +1,9 @@
 //! The director's status, served and asked for.
 //!
 //! The server side answers on a Unix socket (one line in, `json` or `text`,
-//! the status out) and, when asked to, Prometheus text over HTTP. Each
+//! the status out; `plan PATH`, what a reload to that file would do, as
+//! JSON; `resync`, what the director found changed behind its back and
+//! restored, as JSON) and, when asked to, Prometheus text over HTTP. Each
 //! connection is a task of its own, bounded in time and in number, that
 //! reads the [`Snapshot`] the director's loop last published, the checks'
 //! board, and the kernel's counters on a blocking thread: a client that
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use lvs_core::director::{Health, Plan, ServerRef};
+use lvs_core::preview::{PlanAnswer, ResyncReport};
 use lvs_core::status::{KernelService, LastCheck, Status, StatusInputs};
 use lvs_health::engine::CheckBoard;
 use lvs_ipvs::{Ipvs, ServiceKey};
@@ -26,6 +29,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::director::DirectorHandle;
 use crate::log::Log;
 
 /// How long a client has to send its request.
@@ -87,6 +91,8 @@ struct Reader {
     /// Held while an answer is rendered: requests that come meanwhile wait
     /// for it and share it.
     answers: Arc<tokio::sync::Mutex<Answers>>,
+    /// The director, for what only its loop can answer (a plan, a resync).
+    director: Option<DirectorHandle>,
 }
 
 impl Reader {
@@ -183,6 +189,7 @@ impl StatusServer {
         snapshot: watch::Receiver<Arc<Snapshot>>,
         board: CheckBoard,
         kernel: Option<Ipvs>,
+        director: Option<DirectorHandle>,
         log: &Log,
     ) -> StatusServer {
         let reader = Reader {
@@ -190,6 +197,7 @@ impl StatusServer {
             board,
             kernel: kernel.map(|ipvs| Arc::new(std::sync::Mutex::new((ipvs, None)))),
             answers: Arc::default(),
+            director,
         };
         let mut server = StatusServer {
             tasks: Vec::new(),
@@ -344,11 +352,12 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
             ) {
                 return;
             }
-            let rendering = match request.trim() {
-                "json" => Rendering::Json,
-                _ => Rendering::Text,
+            let answer = match Request::parse(&request) {
+                Request::Status(rendering) => reader.answer(rendering).await,
+                Request::Plan(path) => reader.plan(path).await,
+                Request::Resync => reader.resync().await,
             };
-            let Some(answer) = reader.answer(rendering).await else {
+            let Some(answer) = answer else {
                 return;
             };
             let _ = tokio::time::timeout(ANSWER_TIME, write.write_all(answer.as_bytes())).await;
@@ -395,6 +404,45 @@ async fn serve_metrics(listener: TcpListener, reader: Reader) {
     .await;
 }
 
+/// What a status socket's client asks for, by its request line.
+enum Request {
+    Status(Rendering),
+    Plan(PathBuf),
+    Resync,
+}
+
+impl Request {
+    fn parse(line: &str) -> Request {
+        let line = line.trim_end_matches(['\r', '\n']);
+        if let Some(path) = line.strip_prefix("plan ") {
+            return Request::Plan(PathBuf::from(path));
+        }
+        match line.trim() {
+            "json" => Request::Status(Rendering::Json),
+            "resync" => Request::Resync,
+            _ => Request::Status(Rendering::Text),
+        }
+    }
+}
+
+impl Reader {
+    /// What a reload to `path` would do, as JSON.
+    async fn plan(&self, path: PathBuf) -> Option<Arc<String>> {
+        let answer = self.director.as_ref()?.preview(path).await?;
+        serde_json::to_string_pretty(&answer)
+            .ok()
+            .map(|json| Arc::new(json + "\n"))
+    }
+
+    /// A resync's report, as JSON.
+    async fn resync(&self) -> Option<Arc<String>> {
+        let report = self.director.as_ref()?.resync().await?;
+        serde_json::to_string_pretty(&report)
+            .ok()
+            .map(|json| Arc::new(json + "\n"))
+    }
+}
+
 /// How an answer is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -408,22 +456,38 @@ pub enum Format {
 /// Asks the director at `socket` for its status in `format`: the client of
 /// `lvs --status`.
 pub fn ask(socket: &Path, format: Format) -> std::io::Result<String> {
+    let request = match format {
+        Format::Json => "json",
+        Format::Text => "text",
+    };
+    request_line(socket, request, Duration::from_secs(10))
+}
+
+/// How long a plan or a resync may take to come: a large file is read and
+/// planned, or the whole table read, before the answer.
+const DIRECTOR_ANSWER_TIME: Duration = Duration::from_secs(120);
+
+/// Sends one request line and reads the answer to its end.
+fn request_line(socket: &Path, request: &str, wait: Duration) -> std::io::Result<String> {
     let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(match format {
-        Format::Json => b"json\n",
-        Format::Text => b"text\n",
-    })?;
+    stream.set_read_timeout(Some(wait))?;
+    stream.write_all(format!("{request}\n").as_bytes())?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
+    if answer.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the daemon closed the connection without an answer",
+        ));
+    }
     Ok(answer)
 }
 
-/// Why [`fetch`] has no status.
+/// Why the director at a socket gave no typed answer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FetchError {
-    /// No director answers at the socket.
+pub enum AskError {
+    /// No director answers at the socket, or it closed without an answer.
     #[error("no lvs daemon answers at {}: {source}", path.display())]
     Unreachable {
         /// The socket.
@@ -432,7 +496,7 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
-    /// The answer is not a status.
+    /// The answer is not what was asked for.
     #[error("{}: {source}", path.display())]
     Invalid {
         /// The socket.
@@ -441,18 +505,52 @@ pub enum FetchError {
         #[source]
         source: serde_json::Error,
     },
+    /// The path cannot be sent: a request is one line.
+    #[error("{}: a file name with a line break cannot be sent to the daemon", path.display())]
+    BadPath {
+        /// The file named.
+        path: PathBuf,
+    },
 }
 
-/// The typed status of the director at `socket` (the web tool's view).
-pub fn fetch(socket: &Path) -> Result<Status, FetchError> {
-    let answer = ask(socket, Format::Json).map_err(|source| FetchError::Unreachable {
+/// Asks the director at `socket` what a reload to the lvs.cf at `file` (an
+/// absolute path, as the daemon reads it) would do: the client of
+/// `lvsd --plan`. The answer's JSON is returned with its typed reading.
+pub fn plan(socket: &Path, file: &Path) -> Result<(PlanAnswer, String), AskError> {
+    let name = file.to_string_lossy();
+    if name.contains(['\n', '\r']) {
+        return Err(AskError::BadPath {
+            path: file.to_owned(),
+        });
+    }
+    typed(socket, &format!("plan {name}"), DIRECTOR_ANSWER_TIME)
+}
+
+/// Asks the director at `socket` to compare its entries with the kernel's
+/// now and restore what differs: the client of `lvsd --resync`.
+pub fn resync(socket: &Path) -> Result<(ResyncReport, String), AskError> {
+    typed(socket, "resync", DIRECTOR_ANSWER_TIME)
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    socket: &Path,
+    request: &str,
+    wait: Duration,
+) -> Result<(T, String), AskError> {
+    let answer = request_line(socket, request, wait).map_err(|source| AskError::Unreachable {
         path: socket.to_owned(),
         source,
     })?;
-    serde_json::from_str(&answer).map_err(|source| FetchError::Invalid {
+    let typed = serde_json::from_str(&answer).map_err(|source| AskError::Invalid {
         path: socket.to_owned(),
         source,
-    })
+    })?;
+    Ok((typed, answer))
+}
+
+/// The typed status of the director at `socket` (the web tool's view).
+pub fn fetch(socket: &Path) -> Result<Status, AskError> {
+    typed(socket, "json", Duration::from_secs(10)).map(|(status, _)| status)
 }
 
 #[cfg(test)]
@@ -474,12 +572,33 @@ mod tests {
                 snapshot,
                 CheckBoard::default(),
                 None,
+                None,
                 &Log::stderr("test: ", false),
             )
         };
         // The director's loop would hold the sender for as long as it runs.
         std::mem::forget(publisher);
         (runtime, server)
+    }
+
+    #[test]
+    fn request_lines_name_what_they_ask_for() {
+        assert!(matches!(
+            Request::parse("json\n"),
+            Request::Status(Rendering::Json)
+        ));
+        assert!(matches!(
+            Request::parse("text\r\n"),
+            Request::Status(Rendering::Text)
+        ));
+        // Anything else is asked as before: the status for people.
+        assert!(matches!(Request::parse("\n"), Request::Status(Rendering::Text)));
+        assert!(matches!(Request::parse("resync\n"), Request::Resync));
+        // A path is taken whole, spaces and all.
+        match Request::parse("plan /etc/ha/new lvs.cf\n") {
+            Request::Plan(path) => assert_eq!(path, Path::new("/etc/ha/new lvs.cf")),
+            _ => panic!("not a plan"),
+        }
     }
 
     #[test]

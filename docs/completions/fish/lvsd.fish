@@ -1,7 +1,8 @@
 complete -c lvsd -s c -l configfile -d 'The configuration file' -r -F
-complete -c lvsd -l format -d 'The format of --dump (lvs-cf, json) or --status (text, json)' -r -f -a "lvs-cf\t'Canonical lvs.cf (`--dump`\'s default)'
+complete -c lvsd -l format -d 'The format of --dump (lvs-cf, json) or of --status, --plan and --resync (text, json)' -r -f -a "lvs-cf\t'Canonical lvs.cf (`--dump`\'s default)'
 json\t'JSON, for programs (`--dump` and `--status`)'
 text\t'Lines for people (`--status`\'s default)'"
+complete -c lvsd -l drift-check -d 'How often the daemon compares its entries with the kernel\'s table (0: only on --resync)' -r
 complete -c lvsd -l socket -d 'The Unix socket the daemon answers --status on' -r -F
 complete -c lvsd -l metrics -d 'Serve Prometheus metrics over HTTP on this local address (for example 127.0.0.1:9101)' -r
 complete -c lvsd -l pidfile -d 'Where the daemon writes its process id' -r -F
@@ -10,6 +11,8 @@ complete -c lvsd -l check -d 'Parse and validate the file, print a summary, and 
 complete -c lvsd -l dump -d 'Parse the file and write it to standard output in the chosen --format'
 complete -c lvsd -l strict -d 'Accept only Piranha 0.8.6\'s syntax: each lvs-rs extension is an error'
 complete -c lvsd -l status -d 'Ask the running daemon for its state and print it'
+complete -c lvsd -l plan -d 'Ask the running daemon what a reload to the -c file would do, and change nothing'
+complete -c lvsd -l resync -d 'Have the running daemon restore entries changed behind its back, and print what it found'
 complete -c lvsd -s n -l nodaemon -d 'Stay in the foreground and log to standard output instead of syslog'
 complete -c lvsd -l nofork -d 'Do not fork, but leave the terminal (pulse starts the daemon so)'
 complete -c lvsd -s t -l test-start -d 'Log each table change instead of making it'
