@@ -584,6 +584,11 @@ fn a_flushed_table_is_restored_by_the_periodic_check() {
     // Traffic goes through the restored table again.
     let answers = lvs.farm.gets(6);
     assert!(answers.iter().all(Option::is_some), "{:?}", names(&answers));
+    // A table as the daemon made it is no drift: nothing more is found.
+    let found = |log: &str| log.matches("changed behind lvs's back").count();
+    let before = found(&lvs.log());
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(found(&lvs.log()), before, "{}", lvs.log());
 }
 
 #[test]
@@ -1200,8 +1205,9 @@ fn pool_config(address: &str, services: u32, round: u64) -> String {
 /// every 3 s and clients asking for the status all along. At the end the
 /// table is what the file asks for, the director's memory has not grown
 /// past a bound, and each flapping server's log lines alternate, down and
-/// up, ending up: none lost, none doubled. With SOAK_NO_FLAP set, no server
-/// flaps (the load alone).
+/// up, ending up: none lost, none doubled; once the flapping has stopped
+/// and settled, no server that was not closed in its last 10 s goes down.
+/// With SOAK_NO_FLAP set, no server flaps (the load alone).
 #[test]
 fn soak_flapping_servers_reloads_and_status_clients() {
     use std::net::TcpListener;
@@ -1227,9 +1233,14 @@ fn soak_flapping_servers_reloads_and_status_clients() {
     // How many listeners are up, and the binds that failed, as the thread saw them last.
     let listening = Arc::new(AtomicUsize::new(0));
     let bind_failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    // When each flapping listener was last closed.
+    let closed_at = Arc::new(std::sync::Mutex::new(
+        std::collections::HashMap::<u16, Instant>::new(),
+    ));
     {
         let (serving, flapping, flaps) = (Arc::clone(&serving), Arc::clone(&flapping), Arc::clone(&flaps));
         let (listening, bind_failures) = (Arc::clone(&listening), Arc::clone(&bind_failures));
+        let closed_at = Arc::clone(&closed_at);
         testkit::routers::spawn_in(&lvs.farm.servers[0].ns, move || {
             let bind = |port: u16| match TcpListener::bind((ip, port))
                 .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -1260,7 +1271,13 @@ fn soak_flapping_servers_reloads_and_status_clients() {
                         for _ in 0..10 {
                             let i = (points.below(Duration::from_secs(800)).as_secs() as usize).min(799);
                             listeners[i] = match listeners[i].take() {
-                                Some(_) => None,
+                                Some(_) => {
+                                    closed_at
+                                        .lock()
+                                        .unwrap_or_else(|p| p.into_inner())
+                                        .insert(20000 + i as u16, Instant::now());
+                                    None
+                                }
                                 None => bind(20000 + i as u16),
                             };
                             flaps.fetch_add(1, Ordering::SeqCst);
@@ -1358,6 +1375,7 @@ fn soak_flapping_servers_reloads_and_status_clients() {
         peak_rss = peak_rss.max(now);
     }
     flapping.store(false, Ordering::SeqCst);
+    let stopped = Instant::now();
     // The table can look whole while a listener closed in the last flaps
     // waits for its next check: first every listener is back, then every
     // check that found one closed has ended (within the timeout, 1 s).
@@ -1427,12 +1445,33 @@ fn soak_flapping_servers_reloads_and_status_clients() {
         "the director grew from {warm_rss} kB to {peak_rss} kB (end {end_rss} kB)"
     );
     let log = lvs.log();
-    let false_downs: Vec<&str> = log
+    // A server closed in the flapping's last seconds may have its down line
+    // written late, when a debug build under this load gets to it: only the
+    // servers not closed in the last LATE_LINES are judged (some 750).
+    const LATE_LINES: Duration = Duration::from_secs(10);
+    let closed = closed_at.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let closed_late = |line: &str| {
+        line.split_once("shutting down ")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .and_then(|(server, _)| server.rsplit_once(':'))
+            .and_then(|(_, port)| port.parse::<u16>().ok())
+            .and_then(|port| closed.get(&port))
+            .is_some_and(|at| stopped.saturating_duration_since(*at) < LATE_LINES)
+    };
+    let (late, false_downs): (Vec<&str>, Vec<&str>) = log
         .get(settled..)
         .unwrap_or_default()
         .lines()
         .filter(|l| l.contains("shutting down"))
-        .collect();
+        .partition(|l| closed_late(l));
+    println!(
+        "soak: {} servers closed in the flapping's last {LATE_LINES:?} are not judged; {} down lines of theirs came after it settled",
+        closed
+            .values()
+            .filter(|at| stopped.saturating_duration_since(**at) < LATE_LINES)
+            .count(),
+        late.len()
+    );
     assert!(
         false_downs.is_empty(),
         "listening servers reported down after the flapping stopped: {} lines, the first {:?}; failing checks now: {:?}\n{}",

@@ -143,8 +143,8 @@ impl DirectorOptions {
     }
 
     /// How often entries changed behind the director's back are looked for
-    /// and restored (by default every [`DRIFT_CHECK_INTERVAL`]); `None`
-    /// only on demand.
+    /// and restored (by default every [`DRIFT_CHECK_INTERVAL`]); `None` (or
+    /// a zero duration) only on demand.
     pub fn drift_check(mut self, every: Option<Duration>) -> DirectorOptions {
         self.drift_check = every;
         self
@@ -198,8 +198,8 @@ enum Command {
     Stop(String),
     /// A watchdog's probe: answered as soon as the loop sees it.
     Probe(tokio::sync::oneshot::Sender<()>),
-    /// What a reload to this file would do.
-    Preview(PathBuf, tokio::sync::oneshot::Sender<PlanAnswer>),
+    /// What a reload to this file (read and planned already) would do.
+    Preview(String, Box<Plan>, tokio::sync::oneshot::Sender<PlanAnswer>),
     /// Compare every owned entry with the kernel's now, and restore.
     Resync(tokio::sync::oneshot::Sender<ResyncReport>),
 }
@@ -229,9 +229,33 @@ impl DirectorHandle {
     /// director's state and changing nothing; `None` when the director has
     /// ended. A following reload to the same file, with nothing else changed
     /// meanwhile, makes exactly the operations listed.
+    ///
+    /// The file is read and planned in the caller's task, on a blocking
+    /// thread (a large file, or names to resolve, take a while): the
+    /// director's loop only works out the difference.
     pub async fn preview(&self, path: impl Into<PathBuf>) -> Option<PlanAnswer> {
+        let path = path.into();
+        let file = path.display().to_string();
+        // Only a regular file: a pipe or a device would hold the read for ever.
+        match std::fs::metadata(&path) {
+            Ok(metadata) if metadata.is_file() => {}
+            Ok(_) => return Some(PlanAnswer::Refused(format!("{file}: not a regular file"))),
+            Err(e) => return Some(PlanAnswer::Refused(format!("{file}: {e}"))),
+        }
+        let read = tokio::task::spawn_blocking(move || read_plan(&path, &mut Reparser::default())).await;
+        let plan = match read {
+            Ok(Ok((_, plan))) => plan,
+            Ok(Err(e)) => {
+                return Some(PlanAnswer::Refused(format!(
+                    "{e}; a reload to it would change nothing"
+                )))
+            }
+            Err(e) => return Some(PlanAnswer::Refused(format!("cannot read {file}: {e}"))),
+        };
         let (answer, answered) = tokio::sync::oneshot::channel();
-        self.commands.send(Command::Preview(path.into(), answer)).ok()?;
+        self.commands
+            .send(Command::Preview(file, Box::new(plan), answer))
+            .ok()?;
         answered.await.ok()
     }
 
@@ -508,7 +532,10 @@ impl Director {
         let mut shutdown = std::pin::pin!(shutdown);
         // The engine holds a sender, so the channel stays open; this is a guard.
         let mut checking = true;
-        let drift_every = self.options.drift_check.filter(|_| !self.options.dry_run);
+        let drift_every = self
+            .options
+            .drift_check
+            .filter(|every| !every.is_zero() && !self.options.dry_run);
         let mut drift_checks = tokio::time::interval(drift_every.unwrap_or(Duration::from_secs(3600)));
         drift_checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is at once: the start has just made the table.
@@ -543,8 +570,8 @@ impl Director {
                     Some(Command::Probe(answer)) => {
                         let _ = answer.send(());
                     }
-                    Some(Command::Preview(path, answer)) => {
-                        let _ = answer.send(self.preview(path).await);
+                    Some(Command::Preview(file, plan, answer)) => {
+                        let _ = answer.send(self.preview(&file, &plan).await);
                     }
                     Some(Command::Resync(answer)) => {
                         let keys = self.owned();
@@ -959,21 +986,12 @@ impl Director {
         }
     }
 
-    /// What a reload to the file at `path` would do (`lvsd --plan`).
-    async fn preview(&mut self, path: PathBuf) -> PlanAnswer {
-        let file = path.display().to_string();
-        // Read as a reload reads it, on a blocking thread (the running
-        // file's tokens are left for the reload).
-        let read = tokio::task::spawn_blocking(move || read_plan(&path, &mut Reparser::default())).await;
-        let plan = match read {
-            Ok(Ok((_, plan))) => plan,
-            Ok(Err(e)) => return PlanAnswer::Refused(format!("{e}; a reload to it would change nothing")),
-            Err(e) => return PlanAnswer::Refused(format!("cannot read {file}: {e}")),
-        };
+    /// What a reload to `plan`, read from `file`, would do (`lvsd --plan`).
+    async fn preview(&mut self, file: &str, plan: &Plan) -> PlanAnswer {
         let changed = plan.changed_since(&self.plan);
-        let carried = self.carry_over(&plan, &changed);
+        let carried = self.carry_over(plan, &changed);
         let health = self.health_after_reload(&changed, &carried);
-        let operations = self.reload_operations(&plan, &health, &changed);
+        let operations = self.reload_operations(plan, &health, &changed);
         let restarted: Vec<&PlannedServer> = if self.options.nanny_processes {
             Vec::new()
         } else {
@@ -991,8 +1009,8 @@ impl Director {
             })
             .collect();
         PlanAnswer::Preview(ReloadPreview::new(PreviewInputs {
-            file: &file,
-            plan: &plan,
+            file,
+            plan,
             running: &self.plan,
             changed: &changed,
             health: &health,
