@@ -251,27 +251,27 @@ fn status(args: &LvsArgs, format: Format) -> ExitCode {
 }
 
 /// `lvsd --plan`: what a reload to the -c file would do, from the running
-/// daemon, which reads the file itself (so the path goes as an absolute one).
+/// daemon, which reads the file itself (so the path goes as an absolute one,
+/// and a file it cannot read is its refusal).
 fn plan(args: &LvsArgs, format: Format) -> ExitCode {
-    let file = match std::path::absolute(&args.configfile).and_then(|path| path.metadata().map(|_| path)) {
+    let file = match std::path::absolute(&args.configfile) {
         Ok(file) => file,
         Err(e) => return crate::fail("lvs", &format!("{}: {e}", args.configfile.display())),
     };
-    match lvs_daemon::status::plan(&args.socket, &file) {
-        Ok((answer, json)) => {
-            match (&answer, format) {
-                (_, Format::Json) => print!("{json}"),
-                (PlanAnswer::Preview(preview), _) => print!("{}", preview.render_text()),
-                (PlanAnswer::Refused(_), _) => {}
-                // A newer daemon's answer: its JSON says what it is.
-                (_, _) => print!("{json}"),
-            }
-            match answer {
-                PlanAnswer::Refused(why) => crate::fail("lvs", &why),
-                _ => ExitCode::SUCCESS,
-            }
-        }
-        Err(e) => crate::fail("lvs", &e),
+    let (answer, json) = match lvs_daemon::status::plan(&args.socket, &file) {
+        Ok(answered) => answered,
+        Err(e) => return crate::fail("lvs", &e),
+    };
+    match &answer {
+        _ if format == Format::Json => print!("{json}"),
+        PlanAnswer::Preview(preview) => print!("{}", preview.render_text()),
+        // A refusal goes to standard error; a newer daemon's answer is its JSON.
+        PlanAnswer::Refused(_) => {}
+        _ => print!("{json}"),
+    }
+    match answer {
+        PlanAnswer::Refused(why) => crate::fail("lvs", &why),
+        _ => ExitCode::SUCCESS,
     }
 }
 

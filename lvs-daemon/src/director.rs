@@ -1032,7 +1032,11 @@ impl Director {
     /// Of `keys`, those whose destinations are compared: none with a nanny
     /// per server (the nannies make those entries), otherwise the services
     /// in order until their destinations pass `most`.
-    fn compared_destinations(&self, keys: &BTreeSet<ServiceKey>, most: usize) -> BTreeSet<ServiceKey> {
+    fn compared_destinations<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k ServiceKey>,
+        most: usize,
+    ) -> BTreeSet<ServiceKey> {
         if self.options.nanny_processes {
             return BTreeSet::new();
         }
@@ -1055,14 +1059,11 @@ impl Director {
     /// The services whose destinations the next periodic check compares:
     /// the next ones after the last check's, round the owned services.
     fn next_drift_slice(&mut self, keys: &BTreeSet<ServiceKey>) -> BTreeSet<ServiceKey> {
-        let after: BTreeSet<ServiceKey> = match self.drift_cursor {
-            Some(last) => keys
-                .range((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded))
-                .copied()
-                .collect(),
-            None => keys.clone(),
+        let after = match self.drift_cursor {
+            Some(last) => keys.range((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded)),
+            None => keys.range(..),
         };
-        let mut picked = self.compared_destinations(&after, DRIFT_DESTINATIONS_PER_CHECK);
+        let mut picked = self.compared_destinations(after, DRIFT_DESTINATIONS_PER_CHECK);
         if picked.is_empty() {
             picked = self.compared_destinations(keys, DRIFT_DESTINATIONS_PER_CHECK);
         }
@@ -1148,23 +1149,24 @@ impl Director {
                 Fields::event(LogEvent::Drift),
             );
         }
+        let mut kernel = kernel;
         for key in &drifted {
-            match kernel.get(key) {
+            match kernel.remove(key) {
                 None => {
                     self.table.services.remove(key);
                 }
-                Some((service, dests)) => {
-                    let dests = match dests {
-                        Some(dests) => dests.clone(),
-                        // Not read: the model's stand.
-                        None => self
-                            .table
-                            .services
-                            .get(key)
-                            .map(|(_, d)| d.clone())
-                            .unwrap_or_default(),
-                    };
-                    self.table.services.insert(*key, (service.clone(), dests));
+                Some((service, Some(dests))) => {
+                    self.table.services.insert(*key, (service, dests));
+                }
+                // Destinations not read: the model's stand.
+                Some((service, None)) => {
+                    let dests = self
+                        .table
+                        .services
+                        .remove(key)
+                        .map(|(_, d)| d)
+                        .unwrap_or_default();
+                    self.table.services.insert(*key, (service, dests));
                 }
             }
         }

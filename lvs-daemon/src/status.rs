@@ -131,7 +131,7 @@ impl Reader {
         }
         let status = self.status().await;
         let answer = Arc::new(match rendering {
-            Rendering::Json => serde_json::to_string_pretty(&status).ok()? + "\n",
+            Rendering::Json => json_answer(&status)?,
             Rendering::Text => status.render_text(),
             Rendering::Metrics => status.render_metrics(),
         });
@@ -429,18 +429,19 @@ impl Reader {
     /// What a reload to `path` would do, as JSON.
     async fn plan(&self, path: PathBuf) -> Option<Arc<String>> {
         let answer = self.director.as_ref()?.preview(path).await?;
-        serde_json::to_string_pretty(&answer)
-            .ok()
-            .map(|json| Arc::new(json + "\n"))
+        json_answer(&answer).map(Arc::new)
     }
 
     /// A resync's report, as JSON.
     async fn resync(&self) -> Option<Arc<String>> {
         let report = self.director.as_ref()?.resync().await?;
-        serde_json::to_string_pretty(&report)
-            .ok()
-            .map(|json| Arc::new(json + "\n"))
+        json_answer(&report).map(Arc::new)
     }
+}
+
+/// A typed answer as the socket sends it: pretty JSON and a line end.
+fn json_answer(value: &impl serde::Serialize) -> Option<String> {
+    serde_json::to_string_pretty(value).ok().map(|json| json + "\n")
 }
 
 /// How an answer is asked for.
