@@ -79,6 +79,8 @@ pub(crate) enum Read {
     Virtual(fn(&Parser<'_, '_, '_>, &mut VirtualService) -> Result<(), ParseError>),
     Server(fn(&Parser<'_, '_, '_>, &mut RealServer) -> Result<(), ParseError>),
     Check(fn(&Parser<'_, '_, '_>, &mut CheckBlock) -> Result<(), ParseError>),
+    /// A key of [`ServerOptions`], in a virtual or a server block.
+    Options(fn(&Parser<'_, '_, '_>, &mut ServerOptions) -> Result<(), ParseError>),
     /// The parser reads the block itself.
     Block,
 }
@@ -401,6 +403,61 @@ pub const GLOBAL_KEYS: &[Key] = &[
     ),
 ];
 
+/// The largest connection threshold (the kernel's is a signed int).
+const MAX_THRESHOLD: i64 = i32::MAX as i64;
+
+/// The keys of [`ServerOptions`]: the same in virtual and server blocks.
+pub const OPTION_KEYS: [Key; 6] = [
+    extension(
+        "network",
+        Kind::Choice,
+        Read::Options(|p, o| {
+            o.network = Some(p.keyword(2, Network::ALL, Network::from_keyword)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "tunnel_type",
+        Kind::Choice,
+        Read::Options(|p, o| {
+            o.tunnel_type = Some(p.keyword(2, TunnelType::ALL, TunnelType::from_keyword)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "tunnel_port",
+        Kind::Port,
+        Read::Options(|p, o| {
+            o.tunnel_port = Some(p.int(2, 1, 65535)? as u16);
+            Ok(())
+        }),
+    ),
+    extension(
+        "tunnel_checksum",
+        Kind::Choice,
+        Read::Options(|p, o| {
+            o.tunnel_checksum = Some(p.keyword(2, TunnelChecksum::ALL, TunnelChecksum::from_keyword)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "upper_threshold",
+        Kind::Number,
+        Read::Options(|p, o| {
+            o.upper_threshold = Some(p.int(2, 0, MAX_THRESHOLD)? as u32);
+            Ok(())
+        }),
+    ),
+    extension(
+        "lower_threshold",
+        Kind::Number,
+        Read::Options(|p, o| {
+            o.lower_threshold = Some(p.int(2, 0, MAX_THRESHOLD)? as u32);
+            Ok(())
+        }),
+    ),
+];
+
 /// The keys of `virtual` and `failover` blocks.
 pub const VIRTUAL_KEYS: &[Key] = &[
     piranha(
@@ -606,6 +663,62 @@ pub const VIRTUAL_KEYS: &[Key] = &[
             Ok(())
         }),
     ),
+    OPTION_KEYS[0],
+    OPTION_KEYS[1],
+    OPTION_KEYS[2],
+    OPTION_KEYS[3],
+    OPTION_KEYS[4],
+    OPTION_KEYS[5],
+    extension(
+        "scheduler_flags",
+        Kind::List,
+        Read::Virtual(|p, vs| {
+            p.check_equal()?;
+            vs.scheduler_flags = p.keyword_list(SchedulerFlag::ALL, SchedulerFlag::from_keyword)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "one_packet",
+        Kind::Flag,
+        Read::Virtual(|p, vs| {
+            vs.one_packet = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "persistence_engine",
+        Kind::Choice,
+        Read::Virtual(|p, vs| {
+            vs.persistence_engine =
+                Some(p.keyword(2, PersistenceEngine::ALL, PersistenceEngine::from_keyword)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "sorry_port",
+        Kind::Port,
+        Read::Virtual(|p, vs| {
+            vs.sorry_port = Some(p.port(2, false)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "sorry_network",
+        Kind::Choice,
+        Read::Virtual(|p, vs| {
+            vs.sorry_network = Some(p.keyword(2, Network::ALL, Network::from_keyword)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "sorry_weight",
+        Kind::Number,
+        Read::Virtual(|p, vs| {
+            vs.sorry_weight = Some(p.int(2, 1, MAX_WEIGHT)? as u32);
+            Ok(())
+        }),
+    ),
 ];
 
 /// The keys of `server` blocks.
@@ -643,6 +756,12 @@ pub const SERVER_KEYS: &[Key] = &[
         }),
     ),
     extension("check", Kind::Block, Read::Block),
+    OPTION_KEYS[0],
+    OPTION_KEYS[1],
+    OPTION_KEYS[2],
+    OPTION_KEYS[3],
+    OPTION_KEYS[4],
+    OPTION_KEYS[5],
 ];
 
 /// The keys of `check` blocks, all lvs-rs extensions. Which keys a check

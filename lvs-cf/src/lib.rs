@@ -84,17 +84,50 @@ pub use writer::{quote, unquote, write};
 /// rules as a block in a file. An error names the entry it is about; a
 /// warning (a key the type does not read) is returned beside the block.
 pub fn check_block(name: &str, entries: &[&str]) -> Result<(CheckBlock, Vec<String>), String> {
+    let (config, warnings) = read_entries(&format!("check {}", quote(name)), entries)?;
+    let check = config
+        .virtual_services
+        .into_iter()
+        .next()
+        .and_then(|vs| vs.checks.into_iter().next())
+        .ok_or_else(|| "no check block was read".to_owned())?;
+    Ok((check, warnings))
+}
+
+/// A server block's IPVS settings made of `key = value` entries given one
+/// by one (nanny's `--ipvs` options: `network`, `tunnel_type`,
+/// `upper_threshold`...), read and checked as [`check_block`] reads a check.
+pub fn server_options(entries: &[&str]) -> Result<(ServerOptions, Vec<String>), String> {
+    for entry in entries {
+        let key = entry.split('=').next().unwrap_or_default().trim();
+        if !keys::OPTION_KEYS.iter().any(|k| k.name == key) {
+            let known: Vec<&str> = keys::OPTION_KEYS.iter().map(|k| k.name).collect();
+            return Err(format!(
+                "`{entry}`: not an IPVS setting of a server (one of: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    let (config, warnings) = read_entries("server nanny", entries)?;
+    let options = config
+        .virtual_services
+        .into_iter()
+        .next()
+        .and_then(|vs| vs.servers.into_iter().next())
+        .map(|server| server.options)
+        .ok_or_else(|| "no server block was read".to_owned())?;
+    Ok((options, warnings))
+}
+
+/// Reads `entries` as the lines of the block `header { }` inside a virtual
+/// block, as in a file; errors and warnings name the entry they are about.
+fn read_entries(header: &str, entries: &[&str]) -> Result<(Config, Vec<String>), String> {
     if let Some(entry) = entries.iter().find(|e| e.contains(['\n', '\r'])) {
         return Err(format!("`{entry}`: an entry is one line"));
     }
-    // The block stands in a virtual block, as in a file: its entries are
-    // lines 3 onwards.
+    // The block's entries are lines 3 onwards.
     const FIRST_LINE: usize = 3;
-    let text = format!(
-        "virtual nanny {{\ncheck {} {{\n{}\n}}\n}}\n",
-        quote(name),
-        entries.join("\n")
-    );
+    let text = format!("virtual nanny {{\n{header} {{\n{}\n}}\n}}\n", entries.join("\n"));
     let entry_of = |line: Option<usize>| {
         line.and_then(|line| line.checked_sub(FIRST_LINE))
             .and_then(|index| entries.get(index))
@@ -123,14 +156,7 @@ pub fn check_block(name: &str, entries: &[&str]) -> Result<(CheckBlock, Vec<Stri
         }
         warnings.push(message);
     }
-    let check = parsed
-        .config
-        .virtual_services
-        .into_iter()
-        .next()
-        .and_then(|vs| vs.checks.into_iter().next())
-        .ok_or_else(|| "no check block was read".to_owned())?;
-    Ok((check, warnings))
+    Ok((parsed.config, warnings))
 }
 
 /// Where Piranha keeps the file.

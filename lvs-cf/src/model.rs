@@ -248,6 +248,74 @@ pub enum Network {
     Tunnel,
 }
 
+/// `tunnel_type = ipip | gue | gre` (an lvs-rs extension): how packets to a
+/// tunnelled real server are wrapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TunnelType {
+    #[default]
+    /// IP in IP (Piranha's `network = tunnel`).
+    Ipip,
+    /// Generic UDP encapsulation, to `tunnel_port` (Linux 5.2 and later).
+    Gue,
+    /// Generic routing encapsulation (Linux 5.3 and later).
+    Gre,
+}
+
+/// `tunnel_checksum = none | checksum | remote` (an lvs-rs extension): the
+/// checksum of a GUE or GRE tunnel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TunnelChecksum {
+    #[default]
+    /// No checksum.
+    None,
+    /// A checksum of the outer header.
+    Checksum,
+    /// Remote checksum offload (GUE only).
+    Remote,
+}
+
+/// An entry of `scheduler_flags = [ ... ]` (an lvs-rs extension): the
+/// scheduler flags of `sh` and `mh`, named as ipvsadm's `-b` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchedulerFlag {
+    /// `sh`: a server that is overloaded or at weight 0 passes its share on.
+    ShFallback,
+    /// `sh`: the source port joins the hash.
+    ShPort,
+    /// `mh`: a server that is overloaded or at weight 0 passes its share on.
+    MhFallback,
+    /// `mh`: the source port joins the hash.
+    MhPort,
+}
+
+impl SchedulerFlag {
+    /// The scheduler that reads the flag.
+    pub fn scheduler(self) -> Scheduler {
+        match self {
+            SchedulerFlag::ShFallback | SchedulerFlag::ShPort => Scheduler::Sh,
+            SchedulerFlag::MhFallback | SchedulerFlag::MhPort => Scheduler::Mh,
+        }
+    }
+
+    /// Whether it is the fallback flag (the kernel's first scheduler flag;
+    /// the port flag is the second).
+    pub fn is_fallback(self) -> bool {
+        matches!(self, SchedulerFlag::ShFallback | SchedulerFlag::MhFallback)
+    }
+}
+
+/// `persistence_engine = sip` (an lvs-rs extension): persistence by
+/// something other than the client's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersistenceEngine {
+    /// By SIP Call-ID (the kernel's `ip_vs_pe_sip`).
+    Sip,
+}
+
 /// `protocol = tcp | udp` (`sctp` is an lvs-rs extension).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -343,6 +411,19 @@ macro_rules! keyword_enum {
 
 keyword_enum!(ServiceType { Lvs = "lvs", Fos = "fos" });
 keyword_enum!(Network { Direct = "direct", Nat = "nat", Tunnel = "tunnel" });
+keyword_enum!(TunnelType { Ipip = "ipip", Gue = "gue", Gre = "gre" });
+keyword_enum!(TunnelChecksum {
+    None = "none",
+    Checksum = "checksum",
+    Remote = "remote",
+});
+keyword_enum!(SchedulerFlag {
+    ShFallback = "sh-fallback",
+    ShPort = "sh-port",
+    MhFallback = "mh-fallback",
+    MhPort = "mh-port",
+});
+keyword_enum!(PersistenceEngine { Sip = "sip" });
 keyword_enum!(Protocol { Tcp = "tcp", Udp = "udp", Sctp = "sctp" extension true });
 keyword_enum!(Scheduler {
     Rr = "rr",
@@ -845,6 +926,69 @@ impl Config {
     }
 }
 
+/// How real servers are entered in IPVS beyond their address and weight (all
+/// lvs-rs extensions): set in a virtual block for every server of the
+/// service, and in a server block for that server alone. `None` is "as the
+/// enclosing level says": a server's unset options are its service's, and a
+/// service's unset `network` is the global one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// `network`: the forwarding method.
+    pub network: Option<Network>,
+    /// `tunnel_type`: the encapsulation of tunnelled servers (IPIP when unset).
+    pub tunnel_type: Option<TunnelType>,
+    /// `tunnel_port`: the GUE port.
+    pub tunnel_port: Option<u16>,
+    /// `tunnel_checksum`: the GUE or GRE checksum (none when unset).
+    pub tunnel_checksum: Option<TunnelChecksum>,
+    /// `upper_threshold`: connections (active and inactive) above which the
+    /// server gets no new ones; 0 is no limit.
+    pub upper_threshold: Option<u32>,
+    /// `lower_threshold`: connections below which an overloaded server gets
+    /// new ones again; 0 is below three quarters of the upper threshold (the
+    /// kernel's rule).
+    pub lower_threshold: Option<u32>,
+}
+
+impl ServerOptions {
+    /// These options, each unset one taken from `outer` (a server's over its
+    /// service's).
+    pub fn over(&self, outer: &ServerOptions) -> ServerOptions {
+        ServerOptions {
+            network: self.network.or(outer.network),
+            tunnel_type: self.tunnel_type.or(outer.tunnel_type),
+            tunnel_port: self.tunnel_port.or(outer.tunnel_port),
+            tunnel_checksum: self.tunnel_checksum.or(outer.tunnel_checksum),
+            upper_threshold: self.upper_threshold.or(outer.upper_threshold),
+            lower_threshold: self.lower_threshold.or(outer.lower_threshold),
+        }
+    }
+
+    /// The keys that are set, with their values as lvs.cf writes them, in
+    /// the order the writer writes them.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        let mut entries = Vec::new();
+        let mut put = |key, value: Option<String>| {
+            if let Some(value) = value {
+                entries.push((key, value));
+            }
+        };
+        put("network", self.network.map(|v| v.to_string()));
+        put("tunnel_type", self.tunnel_type.map(|v| v.to_string()));
+        put("tunnel_port", self.tunnel_port.map(|v| v.to_string()));
+        put("tunnel_checksum", self.tunnel_checksum.map(|v| v.to_string()));
+        put("upper_threshold", self.upper_threshold.map(|v| v.to_string()));
+        put("lower_threshold", self.lower_threshold.map(|v| v.to_string()));
+        entries
+    }
+
+    /// Whether a tunnel key is set.
+    pub fn has_tunnel_keys(&self) -> bool {
+        self.tunnel_type.is_some() || self.tunnel_port.is_some() || self.tunnel_checksum.is_some()
+    }
+}
+
 /// A `virtual NAME { }` (or `failover NAME { }`) block.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -905,6 +1049,24 @@ pub struct VirtualService {
     pub dirs: Option<Vec<String>>,
     /// Its `check` blocks (an lvs-rs extension), for every server.
     pub checks: Vec<CheckBlock>,
+    /// How its servers are entered (lvs-rs extensions; a server block may
+    /// override each).
+    pub server_options: ServerOptions,
+    /// `scheduler_flags` (an lvs-rs extension).
+    pub scheduler_flags: Vec<SchedulerFlag>,
+    /// `one_packet` (an lvs-rs extension): every UDP datagram is scheduled
+    /// on its own.
+    pub one_packet: bool,
+    /// `persistence_engine` (an lvs-rs extension).
+    pub persistence_engine: Option<PersistenceEngine>,
+    /// `sorry_port` (an lvs-rs extension): the sorry server's port, when it
+    /// is not the service's.
+    pub sorry_port: Option<u16>,
+    /// `sorry_network` (an lvs-rs extension): how the sorry server is
+    /// reached, when not as the service's servers are.
+    pub sorry_network: Option<Network>,
+    /// `sorry_weight` (an lvs-rs extension): its weight; Piranha's is 1.
+    pub sorry_weight: Option<u32>,
     /// Its `server` blocks.
     pub servers: Vec<RealServer>,
 }
@@ -940,8 +1102,41 @@ impl VirtualService {
             master: None,
             dirs: None,
             checks: Vec::new(),
+            server_options: ServerOptions::default(),
+            scheduler_flags: Vec::new(),
+            one_packet: false,
+            persistence_engine: None,
+            sorry_port: None,
+            sorry_network: None,
+            sorry_weight: None,
             servers: Vec::new(),
         }
+    }
+
+    /// The options `server` is entered with: its own, else the service's.
+    /// (The global `network` stands behind an unset `network`; see
+    /// [`VirtualService::network_of`].)
+    pub fn options_of(&self, server: &RealServer) -> ServerOptions {
+        server.options.over(&self.server_options)
+    }
+
+    /// The forwarding method of `server`: its own `network`, else the
+    /// service's, else `global` (lvs.cf's top-level `network`).
+    pub fn network_of(&self, server: &RealServer, global: Network) -> Network {
+        self.options_of(server).network.unwrap_or(global)
+    }
+
+    /// The sorry server's port: `sorry_port`, else the service's.
+    pub fn sorry_server_port(&self) -> u16 {
+        self.sorry_port.unwrap_or(self.port)
+    }
+
+    /// How the sorry server is reached: `sorry_network`, else the service's
+    /// `network`, else `global`.
+    pub fn sorry_network_or(&self, global: Network) -> Network {
+        self.sorry_network
+            .or(self.server_options.network)
+            .unwrap_or(global)
     }
 
     /// Seconds between checks: `check_interval`, else `timeout` (Piranha's rule).
@@ -993,6 +1188,8 @@ pub struct RealServer {
     /// Its own `check` blocks (an lvs-rs extension); when there are any, the
     /// server is checked by these instead of the service's.
     pub checks: Vec<CheckBlock>,
+    /// How it is entered, where it differs from its service (lvs-rs extensions).
+    pub options: ServerOptions,
 }
 
 impl RealServer {
@@ -1005,6 +1202,7 @@ impl RealServer {
             weight: 1,
             port: None,
             checks: Vec::new(),
+            options: ServerOptions::default(),
         }
     }
 }

@@ -826,7 +826,7 @@ impl<'a> Parser<'a, '_, '_> {
             match key.read {
                 Read::Global(read) => self.read_one(key, |p| read(p, &mut c))?,
                 // A reader of another scope cannot stand in this table.
-                Read::Virtual(_) | Read::Server(_) | Read::Check(_) => {
+                Read::Virtual(_) | Read::Server(_) | Read::Check(_) | Read::Options(_) => {
                     return Err(self.unknown_key(Scope::Global))
                 }
                 // `virtual` and `failover`, the top level's blocks.
@@ -969,6 +969,7 @@ impl<'a> Parser<'a, '_, '_> {
         while let Some((key, at)) = self.next_in_block(&opening, Scope::Virtual)? {
             match key.read {
                 Read::Virtual(read) => self.read_one(key, |p| read(p, &mut vs))?,
+                Read::Options(read) => self.read_one(key, |p| read(p, &mut vs.server_options))?,
                 Read::Global(_) | Read::Server(_) | Read::Check(_) => {
                     return Err(self.unknown_key(Scope::Virtual))
                 }
@@ -1020,6 +1021,24 @@ impl<'a> Parser<'a, '_, '_> {
         Ok(words.into_iter().map(|(_, word)| word.to_owned()).collect())
     }
 
+    /// `key = [ a b ]` where each word is one of a keyword enum's.
+    pub(crate) fn keyword_list<T: Copy>(
+        &self,
+        all: &[(T, &'static str, bool)],
+        from: fn(&str) -> Option<T>,
+    ) -> Result<Vec<T>, ParseError> {
+        let note = format!(
+            "write `{} = [ {} ]`",
+            self.key(),
+            all.first().map_or("", |(_, w, _)| *w)
+        );
+        let words = self.bracketed(&note)?;
+        words
+            .into_iter()
+            .map(|(i, _)| self.keyword(i, all, from))
+            .collect()
+    }
+
     fn parse_server(&mut self) -> Result<(RealServer, BlockMap, bool), ParseError> {
         let mut server = RealServer::new(self.tokens[1].text);
         let mut block = BlockMap {
@@ -1035,6 +1054,7 @@ impl<'a> Parser<'a, '_, '_> {
         while let Some((key, at)) = self.next_in_block(&opening, Scope::Server)? {
             match key.read {
                 Read::Server(read) => self.read_one(key, |p| read(p, &mut server))?,
+                Read::Options(read) => self.read_one(key, |p| read(p, &mut server.options))?,
                 // `check`, the only block inside a server one.
                 Read::Block => {
                     self.check_block_header()?;
@@ -1069,7 +1089,7 @@ impl<'a> Parser<'a, '_, '_> {
             match key.read {
                 Read::Check(read) => self.read_one(key, |p| read(p, &mut check))?,
                 // No block nests in a check.
-                Read::Global(_) | Read::Virtual(_) | Read::Server(_) | Read::Block => {
+                Read::Global(_) | Read::Virtual(_) | Read::Server(_) | Read::Options(_) | Read::Block => {
                     return Err(self.unknown_key(Scope::Check))
                 }
             }

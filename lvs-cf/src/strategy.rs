@@ -253,6 +253,38 @@ fn check_blocks(most: usize) -> BoxedStrategy<Vec<CheckBlock>> {
         .boxed()
 }
 
+/// Valid [`ServerOptions`]: a tunnel type with the keys it takes, and the
+/// thresholds as a pair, the lower not above the upper (so that a server's
+/// pair over its service's is valid too).
+fn server_options() -> BoxedStrategy<ServerOptions> {
+    let tunnel = prop_oneof![
+        3 => Just((None, None, None)),
+        1 => option::of(Just(TunnelType::Ipip)).prop_map(|kind| (kind, None, None)),
+        1 => (1u16..=65535, keyword(TunnelChecksum::ALL))
+            .prop_map(|(port, checksum)| (Some(TunnelType::Gue), Some(port), Some(checksum))),
+        1 => option::of(prop_oneof![Just(TunnelChecksum::None), Just(TunnelChecksum::Checksum)])
+            .prop_map(|checksum| (Some(TunnelType::Gre), None, checksum)),
+    ];
+    let thresholds = prop_oneof![
+        2 => Just((None, None)),
+        1 => (0u32..=1000, 0u32..=1000).prop_map(|(a, b)| (Some(a.max(b)), Some(a.min(b)))),
+    ];
+    (option::of(keyword(Network::ALL)), tunnel, thresholds)
+        .prop_map(
+            |(network, (tunnel_type, tunnel_port, tunnel_checksum), (upper_threshold, lower_threshold))| {
+                ServerOptions {
+                    network,
+                    tunnel_type,
+                    tunnel_port,
+                    tunnel_checksum,
+                    upper_threshold,
+                    lower_threshold,
+                }
+            },
+        )
+        .boxed()
+}
+
 fn server(index: usize, family: Family) -> BoxedStrategy<RealServer> {
     (
         "[a-zA-Z][a-zA-Z0-9_-]{0,6}",
@@ -261,8 +293,9 @@ fn server(index: usize, family: Family) -> BoxedStrategy<RealServer> {
         0u32..=65535,
         option::of(any::<u16>()),
         prop_oneof![4 => Just(Vec::new()), 1 => check_blocks(2)],
+        prop_oneof![3 => Just(ServerOptions::default()), 1 => server_options()],
     )
-        .prop_map(move |(name, address, active, weight, port, checks)| {
+        .prop_map(move |(name, address, active, weight, port, checks, options)| {
             // A server with no address must be inactive to be valid.
             let active = active && address.is_some();
             RealServer {
@@ -272,6 +305,7 @@ fn server(index: usize, family: Family) -> BoxedStrategy<RealServer> {
                 weight,
                 port,
                 checks,
+                options,
             }
         })
         .boxed()
@@ -319,8 +353,25 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
         )),
     )
         .boxed();
-    (head, checks, (1u32..5, option::of(seconds())), any::<bool>())
-        .prop_flat_map(move |(head, checks, extras, has_sorry)| {
+    let ipvs = (
+        prop_oneof![2 => Just(ServerOptions::default()), 1 => server_options()],
+        (any::<bool>(), any::<bool>(), any::<bool>()),
+        option::of(Just(PersistenceEngine::Sip)),
+        (
+            option::of(any::<u16>()),
+            option::of(keyword(Network::ALL)),
+            option::of(1u32..=65535),
+        ),
+    )
+        .boxed();
+    (
+        head,
+        checks,
+        (1u32..5, option::of(seconds())),
+        any::<bool>(),
+        ipvs,
+    )
+        .prop_flat_map(move |(head, checks, extras, has_sorry, ipvs)| {
             // The family (third in `head`) decides the addresses of the rest.
             let family = head.2;
             let v6 = matches!(family, Family::V6);
@@ -337,7 +388,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                 (0usize..4).prop_flat_map(move |n| (0..n).map(|j| server(j, family)).collect::<Vec<_>>());
             (
                 Just(head),
-                Just((checks, extras)),
+                Just((checks, extras, ipvs)),
                 sorry,
                 option::of(netmask_for(v6)),
                 option::of(netmask_for(v6)),
@@ -347,7 +398,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
         .prop_map(
             move |(
                 head,
-                (checks, (failure_count, check_interval)),
+                (checks, (failure_count, check_interval), ipvs),
                 sorry_server,
                 vip_nmask,
                 pmask,
@@ -379,6 +430,35 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                     master,
                     dirs,
                 ) = checks;
+                let (server_options, (fallback, port_flag, one_packet), persistence_engine, sorry) = ipvs;
+                let (sorry_port, sorry_network, sorry_weight) = sorry;
+                // Flags only of the scheduler's own, one-packet scheduling only where the kernel takes it.
+                let scheduler_flags = match scheduler {
+                    Scheduler::Sh => [
+                        (fallback, SchedulerFlag::ShFallback),
+                        (port_flag, SchedulerFlag::ShPort),
+                    ],
+                    Scheduler::Mh => [
+                        (fallback, SchedulerFlag::MhFallback),
+                        (port_flag, SchedulerFlag::MhPort),
+                    ],
+                    _ => [(false, SchedulerFlag::MhFallback), (false, SchedulerFlag::MhPort)],
+                }
+                .into_iter()
+                .filter_map(|(on, flag)| on.then_some(flag))
+                .collect();
+                let one_packet = one_packet && (protocol == Protocol::Udp || fwmark != 0);
+                // A server's tunnel keys stand on their own only where the
+                // service sets none (a GRE server under a GUE service would
+                // inherit its port).
+                let mut servers = servers;
+                if server_options.has_tunnel_keys() {
+                    for server in &mut servers {
+                        server.options.tunnel_type = None;
+                        server.options.tunnel_port = None;
+                        server.options.tunnel_checksum = None;
+                    }
+                }
                 VirtualService {
                     name: format!("{name}{index}"),
                     active,
@@ -410,6 +490,13 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                     master,
                     dirs,
                     checks: service_checks,
+                    server_options,
+                    scheduler_flags,
+                    one_packet,
+                    persistence_engine,
+                    sorry_port,
+                    sorry_network,
+                    sorry_weight,
                     servers,
                 }
             },
@@ -635,12 +722,21 @@ fn without_extensions(mut c: Config) -> Config {
         mask(&mut vs.vip_nmask);
         mask(&mut vs.pmask);
         bare_name(&mut vs.name);
-        // Check blocks are lvs-rs's own.
+        // Check blocks and IPVS settings beyond Piranha's are lvs-rs's own.
         vs.checks.clear();
+        let piranha = VirtualService::new("");
+        vs.server_options = piranha.server_options;
+        vs.scheduler_flags = piranha.scheduler_flags;
+        vs.one_packet = piranha.one_packet;
+        vs.persistence_engine = piranha.persistence_engine;
+        vs.sorry_port = piranha.sorry_port;
+        vs.sorry_network = piranha.sorry_network;
+        vs.sorry_weight = piranha.sorry_weight;
         for server in &mut vs.servers {
             host(&mut server.address);
             bare_name(&mut server.name);
             server.checks.clear();
+            server.options = ServerOptions::default();
         }
     }
     c
@@ -1135,6 +1231,9 @@ impl Ugly {
             list.push(']');
             put!("dirs", list);
         }
+        e.extend(canonical_entries(|w| {
+            crate::writer::write_service_extensions(w, "", vs)
+        }));
         // `port` first, so every server inherits the final port.
         let port = self.port(vs.port);
         self.shadow("port", "1");
@@ -1164,6 +1263,9 @@ impl Ugly {
         if let Some(port) = s.port {
             e.push(("port".to_owned(), self.int(port.into())));
         }
+        e.extend(canonical_entries(|w| {
+            crate::writer::write_options(w, "", &s.options)
+        }));
         self.emit(&mut e);
         for check in &s.checks {
             self.check(check);
@@ -1174,14 +1276,20 @@ impl Ugly {
     /// A check block: the canonical lines, in any order, spelled uglily.
     fn check(&mut self, check: &CheckBlock) {
         self.block_open("check", &check.name);
-        let mut canonical = String::new();
-        crate::writer::write_check(&mut canonical, "", "", check);
-        let mut e: Vec<(String, String)> = canonical
-            .lines()
-            .filter_map(|line| line.split_once(" = "))
-            .map(|(key, value)| (key.to_owned(), value.to_owned()))
-            .collect();
+        let mut e = canonical_entries(|w| crate::writer::write_check(w, "", "", check));
         self.emit(&mut e);
         self.block_close();
     }
+}
+
+/// The `key = value` lines `write` writes, as pairs (their order and
+/// spelling for [`Ugly::emit`] to vary).
+fn canonical_entries(write: impl FnOnce(&mut String)) -> Vec<(String, String)> {
+    let mut canonical = String::new();
+    write(&mut canonical);
+    canonical
+        .lines()
+        .filter_map(|line| line.split_once(" = "))
+        .map(|(key, value)| (key.trim().to_owned(), value.to_owned()))
+        .collect()
 }

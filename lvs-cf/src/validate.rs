@@ -386,6 +386,61 @@ impl Validator {
             &vs.checks,
             block.map(|b| b.checks.as_slice()),
         );
+        let service_network = vs.server_options.network.unwrap_or(c.network);
+        let tunnel_used = service_network == Network::Tunnel
+            || vs
+                .servers
+                .iter()
+                .any(|s| vs.network_of(s, c.network) == Network::Tunnel)
+            || (vs.sorry_server.is_some() && vs.sorry_network_or(c.network) == Network::Tunnel);
+        self.server_options(
+            &format!("`{name}`"),
+            &vs.server_options,
+            if tunnel_used {
+                Network::Tunnel
+            } else {
+                service_network
+            },
+            &line,
+        );
+        for flag in &vs.scheduler_flags {
+            if flag.scheduler() != vs.scheduler {
+                self.error(
+                    line("scheduler_flags"),
+                    format!(
+                        "`{flag}` in `{name}` is a flag of `scheduler = {}`, and the scheduler is `{}`",
+                        flag.scheduler(),
+                        vs.scheduler
+                    ),
+                );
+            }
+        }
+        if vs.one_packet && vs.fwmark == 0 && vs.protocol != Protocol::Udp {
+            self.error(
+                line("one_packet"),
+                format!("`one_packet` in `{name}` is only for UDP and firewall-mark services"),
+            );
+        }
+        if vs.persistence_engine.is_some() && vs.persistent == 0 {
+            self.warning(
+                line("persistence_engine"),
+                format!("`persistence_engine` in `{name}` has no effect without `persistent`"),
+            );
+        }
+        if vs.sorry_server.is_none() {
+            for (key, set) in [
+                ("sorry_port", vs.sorry_port.is_some()),
+                ("sorry_network", vs.sorry_network.is_some()),
+                ("sorry_weight", vs.sorry_weight.is_some()),
+            ] {
+                if set {
+                    self.warning(
+                        line(key),
+                        format!("`{key}` in `{name}` has no effect without `sorry_server`"),
+                    );
+                }
+            }
+        }
         let mut names: HashMap<&str, Option<usize>> = HashMap::new();
         for (i, server) in vs.servers.iter().enumerate() {
             let sblock = block.and_then(|b| b.servers.get(i));
@@ -418,6 +473,26 @@ impl Validator {
                 &server.checks,
                 sblock.map(|b| b.checks.as_slice()),
             );
+            if server.options != ServerOptions::default() {
+                // The server's own keys are reported on its lines, those it
+                // takes from the service on the service's.
+                let own = &server.options;
+                let set_here = |key: &str| match key {
+                    "network" => own.network.is_some(),
+                    "tunnel_type" => own.tunnel_type.is_some(),
+                    "tunnel_port" => own.tunnel_port.is_some(),
+                    "tunnel_checksum" => own.tunnel_checksum.is_some(),
+                    "upper_threshold" => own.upper_threshold.is_some(),
+                    _ => own.lower_threshold.is_some(),
+                };
+                let where_set = |key: &str| if set_here(key) { sline(key) } else { line(key) };
+                self.server_options(
+                    &format!("server `{}` of `{name}`", server.name),
+                    &vs.options_of(server),
+                    vs.network_of(server, c.network),
+                    &where_set,
+                );
+            }
             let address = server.address.as_ref().filter(|a| !a.is_unspecified());
             if vs.active && server.active && address.is_none() {
                 self.error(
@@ -426,16 +501,80 @@ impl Validator {
                 );
             }
             if let (Some(rip), Some(vip)) = (address.and_then(Host::ip), vip) {
-                if rip.is_ipv4() != vip.is_ipv4() && c.network != Network::Tunnel {
+                let network = vs.network_of(server, c.network);
+                if rip.is_ipv4() != vip.is_ipv4() && network != Network::Tunnel {
                     self.error(
                         sline("address"),
                         format!(
-                            "server `{}` and the VIP of `{name}` are of different address families, which IPVS allows only with `network = tunnel`",
+                            "server `{}` and the VIP of `{name}` are of different address families, which IPVS allows only with `network = tunnel` (the server's `network` is `{network}`)",
                             server.name
                         ),
                     );
                 }
             }
+        }
+    }
+
+    /// The [`ServerOptions`] of `owner` (a service or a server), as they
+    /// apply with `network`; `line` finds the line of a key.
+    fn server_options(
+        &mut self,
+        owner: &str,
+        options: &ServerOptions,
+        network: Network,
+        line: &dyn Fn(&str) -> Option<usize>,
+    ) {
+        if let Some(lower) = options.lower_threshold {
+            let upper = options.upper_threshold.unwrap_or(0);
+            if lower > upper {
+                self.error(
+                    line("lower_threshold"),
+                    format!(
+                        "`lower_threshold = {lower}` of {owner} is above its `upper_threshold = {upper}`; the kernel refuses that (0 is no limit)"
+                    ),
+                );
+            }
+        }
+        if network != Network::Tunnel {
+            if options.has_tunnel_keys() {
+                let key = if options.tunnel_type.is_some() {
+                    "tunnel_type"
+                } else if options.tunnel_port.is_some() {
+                    "tunnel_port"
+                } else {
+                    "tunnel_checksum"
+                };
+                self.warning(
+                    line(key),
+                    format!("the tunnel keys of {owner} have no effect unless its `network` is `tunnel`"),
+                );
+            }
+            return;
+        }
+        let kind = options.tunnel_type.unwrap_or_default();
+        match (kind, options.tunnel_port) {
+            (TunnelType::Gue, None) => self.error(
+                line("tunnel_type"),
+                format!(
+                    "`tunnel_type = gue` of {owner} needs `tunnel_port`, the port its servers decapsulate on"
+                ),
+            ),
+            (TunnelType::Ipip | TunnelType::Gre, Some(_)) => self.error(
+                line("tunnel_port"),
+                format!("`tunnel_port` of {owner} is only for `tunnel_type = gue` (the type is `{kind}`)"),
+            ),
+            _ => {}
+        }
+        match (kind, options.tunnel_checksum.unwrap_or_default()) {
+            (TunnelType::Ipip, TunnelChecksum::Checksum | TunnelChecksum::Remote)
+            | (TunnelType::Gre, TunnelChecksum::Remote) => self.error(
+                line("tunnel_checksum"),
+                format!(
+                    "`tunnel_checksum = {}` of {owner} cannot be used with `tunnel_type = {kind}` (gue takes every checksum, gre `none` and `checksum`)",
+                    options.tunnel_checksum.unwrap_or_default()
+                ),
+            ),
+            _ => {}
         }
     }
 

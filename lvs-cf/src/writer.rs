@@ -169,6 +169,7 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
     if let Some(interval) = vs.check_interval {
         entry(w, i, "check_interval", interval);
     }
+    write_service_extensions(w, i, vs);
     if vs.client_monitor != defaults.client_monitor {
         entry(w, i, "client_monitor", quote(&vs.client_monitor));
     }
@@ -204,12 +205,49 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
             entry(w, s, "port", port);
         }
         entry(w, s, "weight", server.weight);
+        write_options(w, s, &server.options);
         for check in &server.checks {
             write_check(w, SERVER_INDENT, SERVER_CHECK_INDENT, check);
         }
         let _ = writeln!(w, "{BLOCK_INDENT}}}");
     }
     w.push_str("}\n");
+}
+
+/// A service's IPVS settings beyond Piranha's (lvs-rs extensions), as set.
+pub(crate) fn write_service_extensions(w: &mut String, i: &str, vs: &VirtualService) {
+    write_options(w, i, &vs.server_options);
+    if !vs.scheduler_flags.is_empty() {
+        let mut list = String::from("[");
+        for flag in &vs.scheduler_flags {
+            list.push(' ');
+            list.push_str(flag.keyword());
+        }
+        list.push_str(" ]");
+        entry(w, i, "scheduler_flags", list);
+    }
+    if vs.one_packet {
+        entry(w, i, "one_packet", 1);
+    }
+    if let Some(engine) = vs.persistence_engine {
+        entry(w, i, "persistence_engine", engine);
+    }
+    if let Some(port) = vs.sorry_port {
+        entry(w, i, "sorry_port", port);
+    }
+    if let Some(network) = vs.sorry_network {
+        entry(w, i, "sorry_network", network);
+    }
+    if let Some(weight) = vs.sorry_weight {
+        entry(w, i, "sorry_weight", weight);
+    }
+}
+
+/// The keys of [`ServerOptions`] that are set.
+pub(crate) fn write_options(w: &mut String, i: &str, options: &ServerOptions) {
+    for (key, value) in options.entries() {
+        entry(w, i, key, value);
+    }
 }
 
 pub(crate) fn write_check(w: &mut String, outer: &str, i: &str, check: &CheckBlock) {

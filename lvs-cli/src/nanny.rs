@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 use lvs_core::check::{Check, Expect};
+use lvs_core::director::EntrySettings;
 use lvs_core::nanny::NannyConfig;
 use lvs_daemon::log::Log;
 use lvs_daemon::nanny::{NannyOptions, NannyWatch};
 use lvs_daemon::process::{DaemonSignal, Detach};
-use lvs_ipvs::{ForwardMethod, Protocol, ServiceKey};
+use lvs_ipvs::{Protocol, ServiceKey};
 
 /// `nanny`'s arguments.
 #[derive(Debug, Parser)]
@@ -19,7 +20,8 @@ use lvs_ipvs::{ForwardMethod, Protocol, ServiceKey};
     version,
     override_usage = "nanny --lvs -h RIP -V VIP [-p PORT] [-r RPORT] [-t INTERVAL] [-a REENTRY] [-w WEIGHT] \
                       [-s SEND] [-x EXPECT] [--regex] [-T] [-e PROGRAM] [-u] [-q] [-M m|g|i] \
-                      [-U none|rsh|ssh|CMD] [-S SCALE] [-f FWMARK] [-n | -c] [-v] [--test-start]",
+                      [-U none|rsh|ssh|CMD] [-S SCALE] [-f FWMARK] [-n | -c] [-v] [--test-start] \
+                      [--check KEY=VALUE]... [--ipvs KEY=VALUE]...",
     about = "Health-check one real server and keep it in (or out of) its IPVS virtual service",
     long_about = "Health-check one real server and keep it in its IPVS virtual service while it passes, as \
                   Piranha's nanny does. Every INTERVAL seconds it connects to SERVER:RPORT (TCP, or UDP with -u), \
@@ -134,6 +136,12 @@ pub struct NannyArgs {
     /// instead of -s/-x/-e (an lvs-rs extension; see lvs.cf(5)).
     #[arg(long = "check", value_name = "KEY=VALUE")]
     pub check: Vec<String>,
+    /// One IPVS setting of the server as an lvs.cf `server` block writes it
+    /// (`tunnel_type=gue`, `tunnel_port=6080`, `upper_threshold=100`...;
+    /// repeat for each key; `network` overrides -M) (an lvs-rs extension;
+    /// see lvs.cf(5)).
+    #[arg(long = "ipvs", value_name = "KEY=VALUE")]
+    pub ipvs: Vec<String>,
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -183,13 +191,26 @@ pub fn main(args: NannyArgs) -> ExitCode {
     if args.interval == 0 {
         return fail("the interval (-t) must be at least 1 second");
     }
-    let forward = match args.method.trim_start_matches('-') {
-        "g" => ForwardMethod::DirectRoute,
-        "i" => ForwardMethod::Tunnel,
-        _ => ForwardMethod::Masquerade,
-    };
     let rport = args.rport.unwrap_or(args.port);
     let log = Log::open(c"nanny", args.nodaemon, "", args.verbose);
+    // -M as lvs.cf's `network`, then the --ipvs entries, read as a server block.
+    let network = match args.method.trim_start_matches('-') {
+        "g" => "network = direct",
+        "i" => "network = tunnel",
+        _ => "network = nat",
+    };
+    let entries: Vec<&str> = std::iter::once(network)
+        .chain(args.ipvs.iter().map(String::as_str))
+        .collect();
+    let entry = match lvs_cf::server_options(&entries) {
+        Ok((options, warnings)) => {
+            for warning in warnings {
+                log.warning(&format!("--ipvs {warning}"));
+            }
+            EntrySettings::of(&options, lvs_cf::Network::Nat)
+        }
+        Err(why) => return fail(&format!("--ipvs {why}")),
+    };
 
     // The check, as nanny builds it.
     let translate = |s: &str| {
@@ -269,7 +290,7 @@ pub fn main(args: NannyArgs) -> ExitCode {
     let options = NannyOptions::new(
         key,
         SocketAddr::new(rip, rport),
-        forward,
+        entry,
         check,
         config,
         // -t bounds each check and load query; it is also the interval unless --check-interval.

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::{Ipvs, Table};
-use testkit::farm::{Farm, Mode, GATEWAY, VIP};
+use lvs_ipvs::{ForwardMethod, Ipvs, Table, Tunnel, TunnelType};
+use testkit::farm::{Farm, Mode, GATEWAY, GUE_PORT, VIP};
 use testkit::TempDir;
 
 fn lab(test: &str) -> bool {
@@ -65,7 +65,7 @@ impl Director {
 
     fn write_weighted(&self, options: &Options, weight: u32) {
         let network = match self.farm.mode {
-            Mode::Nat => format!("network = nat\nnat_router = {GATEWAY} eth1:1\n"),
+            Mode::Nat | Mode::Mixed => format!("network = nat\nnat_router = {GATEWAY} eth1:1\n"),
             Mode::DirectRouting => "network = direct\n".to_owned(),
         };
         let servers: String = options
@@ -73,8 +73,14 @@ impl Director {
             .iter()
             .map(|&i| {
                 let server = &self.farm.servers[i];
+                // Mixed: each server's own method, over the global NAT.
+                let reach = if self.farm.mode == Mode::Mixed {
+                    server.reach.lvs_cf()
+                } else {
+                    ""
+                };
                 format!(
-                    "  server {} {{\n    address = {}\n    active = 1\n    weight = {weight}\n  }}\n",
+                    "  server {} {{\n    address = {}\n    active = 1\n    weight = {weight}\n{reach}  }}\n",
                     server.name, server.address
                 )
             })
@@ -326,6 +332,172 @@ fn direct_routing_spreads_requests_and_follows_health() {
         return;
     }
     spread_and_health(Mode::DirectRouting, "director-dr");
+}
+
+#[test]
+fn one_service_reaches_servers_by_direct_routing_nat_and_gue() {
+    if !lab("one_service_reaches_servers_by_direct_routing_nat_and_gue") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Mixed, "director-mixed");
+    // A drift check every second: the kernel's reading of each entry must
+    // match what lvs asked for, or it would "restore" them again and again.
+    lvs.args = vec!["--drift-check".into(), "1".into()];
+    lvs.serve_all_three();
+    mixed_entries_carry_traffic(&lvs);
+    // A connection through the tunnel carries a conversation both ways.
+    let mut held = lvs.hold_through("rs3");
+    for i in 0..3 {
+        assert_eq!(held.ask(&format!("line {i}")), Some(format!("rs3: line {i}")));
+    }
+    // Three drift checks later, nothing was found to restore.
+    std::thread::sleep(Duration::from_secs(3));
+    let log = lvs.log();
+    assert!(!log.contains("behind lvs's back"), "{log}");
+}
+
+#[test]
+fn nanny_processes_enter_each_server_as_its_block_says() {
+    if !lab("nanny_processes_enter_each_server_as_its_block_says") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Mixed, "director-mixed-nannies");
+    lvs.args.push("--nanny-processes".into());
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1, 2],
+        extra: &format!("  client_monitor = {}\n", env!("CARGO_BIN_EXE_nanny")),
+    });
+    lvs.start();
+    lvs.wait("all three servers in", Duration::from_secs(15), || {
+        (0..3).all(|i| lvs.has(i))
+    });
+    mixed_entries_carry_traffic(&lvs);
+}
+
+/// The mixed farm's table holds rs1 by direct routing, rs2 by NAT and rs3
+/// by GUE, in lvs's reading and in ipvsadm's, and round robin sends a third
+/// of the requests each way.
+fn mixed_entries_carry_traffic(lvs: &Director) {
+    let table = lvs.table();
+    let (_, dests) = table.services.values().next().expect("the service");
+    let entry = |i: usize| {
+        let address: std::net::IpAddr = lvs.farm.servers[i].address.parse().expect("address");
+        dests[&(address, 80)].clone()
+    };
+    assert_eq!(entry(0).forward, ForwardMethod::DirectRoute);
+    assert_eq!(entry(1).forward, ForwardMethod::Masquerade);
+    let gue = entry(2);
+    assert_eq!(
+        (gue.forward, gue.tunnel),
+        (
+            ForwardMethod::Tunnel,
+            Some(Tunnel {
+                kind: TunnelType::Gue,
+                port: GUE_PORT,
+                flags: 0
+            })
+        )
+    );
+    // As ipvsadm itself reads them.
+    let out = lvs.farm.directors[0].exec("ipvsadm", &["-Ln", "--tun-info"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line_of = |i: usize| {
+        listing
+            .lines()
+            .find(|line| line.contains(&format!("{}:80", lvs.farm.servers[i].address)))
+            .unwrap_or_else(|| panic!("no line for rs{}:\n{listing}", i + 1))
+            .to_owned()
+    };
+    assert!(line_of(0).contains("Route"), "{listing}");
+    assert!(line_of(1).contains("Masq"), "{listing}");
+    assert!(line_of(2).contains(&format!("gue:{GUE_PORT}")), "{listing}");
+
+    // Round robin: each way of reaching a server carries its third, rs3's
+    // inside UDP datagrams (plain IPIP would reach tunl0 too, without them).
+    let udp_before = udp_datagrams_in(&lvs.farm.servers[2].ns);
+    let answers = names(&lvs.farm.gets(30));
+    for server in &lvs.farm.servers {
+        let count = answers.iter().filter(|a| **a == server.name).count();
+        assert_eq!(count, 10, "{} answered {count} of 30: {answers:?}", server.name);
+    }
+    let datagrams = udp_datagrams_in(&lvs.farm.servers[2].ns) - udp_before;
+    assert!(
+        datagrams >= 30,
+        "rs3 got {datagrams} datagrams for 10 connections"
+    );
+}
+
+/// The UDP datagrams a namespace has received (`/proc/net/snmp`).
+fn udp_datagrams_in(ns: &testkit::Netns) -> u64 {
+    let out = ns.exec("cat", &["/proc/net/snmp"]);
+    let snmp = String::from_utf8_lossy(&out.stdout);
+    let mut udp = snmp.lines().filter(|line| line.starts_with("Udp: "));
+    let (names, values) = (udp.next().expect("Udp names"), udp.next().expect("Udp values"));
+    let at = names
+        .split_whitespace()
+        .position(|name| name == "InDatagrams")
+        .expect("InDatagrams");
+    values
+        .split_whitespace()
+        .nth(at)
+        .expect("a value")
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn an_upper_threshold_stops_new_connections_at_the_limit() {
+    if !lab("an_upper_threshold_stops_new_connections_at_the_limit") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-threshold");
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1],
+        extra: "  upper_threshold = 1\n",
+    });
+    lvs.start();
+    lvs.wait("rs1 and rs2 in", Duration::from_secs(10), || {
+        lvs.has(0) && lvs.has(1)
+    });
+    let thresholds: Vec<(u32, u32)> = lvs
+        .table()
+        .services
+        .values()
+        .flat_map(|(_, dests)| dests.values().map(|d| (d.upper_threshold, d.lower_threshold)))
+        .collect();
+    assert_eq!(thresholds, [(1, 0), (1, 0)]);
+
+    // One connection each: both servers are at their limit, and a new
+    // connection finds no server (the kernel answers it with a port unreachable).
+    let mut first = lvs.farm.hold();
+    let mut second = lvs.farm.hold();
+    let mut reached = [first.server(), second.server()];
+    reached.sort();
+    assert_eq!(reached, [Some("rs1".to_owned()), Some("rs2".to_owned())]);
+    assert_eq!(lvs.farm.get(), None, "a connection past both limits was served");
+
+    // rs1's limit raised to 2 by a reload: one more connection, to rs1, and
+    // then none again (a closed connection counts until the kernel forgets it).
+    let config = std::fs::read_to_string(&lvs.config).expect("lvs.cf");
+    let raised = config.replacen("    weight = 1\n", "    weight = 1\n    upper_threshold = 2\n", 1);
+    assert_ne!(raised, config);
+    std::fs::write(&lvs.config, raised).expect("write lvs.cf");
+    lvs.signal(libc::SIGHUP);
+    lvs.wait("rs1's limit raised", Duration::from_secs(10), || {
+        lvs.table()
+            .services
+            .values()
+            .flat_map(|(_, dests)| dests.values())
+            .any(|d| d.upper_threshold == 2)
+    });
+    assert_eq!(lvs.farm.get().as_deref(), Some("rs1"));
+    assert_eq!(lvs.farm.get(), None, "a connection past both limits was served");
+    // The held connections were never touched.
+    assert_eq!(first.ask("still").map(|a| a.ends_with(": still")), Some(true));
+    assert_eq!(second.ask("still").map(|a| a.ends_with(": still")), Some(true));
 }
 
 #[test]

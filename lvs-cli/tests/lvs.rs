@@ -658,6 +658,56 @@ fn would_lines(log: &str, from: usize) -> Vec<String> {
 }
 
 #[test]
+fn ipvs_settings_the_kernel_refuses_are_errors_with_their_line_and_a_reload_keeps_the_table() {
+    let dir = TempDir::new("refused-settings");
+    let (port, config) = one_accepting_server(&dir, "  upper_threshold = 10\n");
+    let (mut daemon, log) = test_daemon(&dir, &config);
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for(
+        &log,
+        &format!("would add 127.0.0.1:{port} to TCP 192.0.2.80:{port}"),
+    );
+    let good = std::fs::read_to_string(&config).expect("lvs.cf");
+    for (change, line, message) in [
+        (
+            ("  upper_threshold = 10\n", "  upper_threshold = 10\n  lower_threshold = 11\n"),
+            13,
+            "`lower_threshold = 11` of server `one` of `web` is above its `upper_threshold = 10`",
+        ),
+        (
+            ("  address = 127.0.0.1\n", "  address = ::1\n"),
+            10,
+            "server `one` and the VIP of `web` are of different address families, which IPVS allows only with `network = tunnel` (the server's `network` is `direct`)",
+        ),
+    ] {
+        let bad = good.replacen(change.0, change.1, 1);
+        assert_ne!(bad, good);
+        // lvs --check names the file and the line.
+        let candidate = dir.file("candidate.cf", &bad);
+        let out = lvs(&["--check"], &candidate);
+        assert_eq!(out.status.code(), Some(1));
+        let expected = format!("lvs: {}: line {line}: error: {message}", candidate.display());
+        assert!(text(&out.stderr).contains(&expected), "{}", text(&out.stderr));
+        // The running daemon refuses it on SIGHUP, and changes nothing.
+        std::fs::write(&config, &bad).expect("write lvs.cf");
+        let before = logged().len();
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+        wait_for(&log, &format!("line {line}: error: {message}"));
+        wait_for(&log, "keeping the running configuration");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let after = &logged()[before..];
+        assert!(
+            after.contains(&config.display().to_string()),
+            "the refusal names the file:\n{after}"
+        );
+        assert!(would_lines(&logged(), before).is_empty(), "{after}");
+    }
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().expect("lvs exits").success(), "{}", logged());
+}
+
+#[test]
 fn plan_previews_a_reload_that_then_does_just_that_and_refuses_an_invalid_file() {
     let dir = TempDir::new("plan");
     let (port, config) = one_accepting_server(&dir, "");

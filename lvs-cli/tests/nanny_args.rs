@@ -97,6 +97,43 @@ fn help_lists_piranhas_options() {
     }
 }
 
+/// `--ipvs KEY=VALUE`: the IPVS keys of an lvs.cf server block, checked as
+/// in a file, `-M` standing for `network`.
+#[test]
+fn ipvs_options_are_server_block_keys() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--lvs",
+            "-h",
+            "127.0.0.1",
+            "-V",
+            "192.0.2.1",
+            "-n",
+            "--test-start",
+        ];
+        args.extend_from_slice(extra);
+        nanny(&args)
+    };
+    for (extra, expected) in [
+        (
+            &["-M", "i", "--ipvs", "tunnel_type=gue"][..],
+            "nanny: --ipvs `tunnel_type=gue`: `tunnel_type = gue` of server `nanny` of `nanny` needs `tunnel_port`",
+        ),
+        (
+            &["--ipvs", "upper_threshold=2", "--ipvs", "lower_threshold=5"][..],
+            "nanny: --ipvs `lower_threshold=5`: `lower_threshold = 5` of server `nanny` of `nanny` is above its `upper_threshold = 2`",
+        ),
+        (
+            &["--ipvs", "weight=3"][..],
+            "nanny: --ipvs `weight=3`: not an IPVS setting of a server (one of: network, tunnel_type, tunnel_port",
+        ),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(stderr(&out).starts_with(expected), "{extra:?}: {}", stderr(&out));
+    }
+}
+
 /// `--check KEY=VALUE`: the keys of an lvs.cf check block, read and
 /// refused as in a file.
 #[test]

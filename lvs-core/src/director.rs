@@ -20,8 +20,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lvs_cf::{Config, Host, Network, VirtualService};
-use lvs_ipvs::{Destination, Family, ForwardMethod, Operation, Service, ServiceFlags, ServiceKey, Table};
+use lvs_cf::{Config, Host, Network, ServerOptions, TunnelChecksum, VirtualService};
+use lvs_ipvs::{
+    Destination, Family, ForwardMethod, Operation, Service, ServiceFlags, ServiceKey, Table, Tunnel,
+    TunnelType,
+};
 
 use crate::check::{self, Check, DnsCheck, Expect, HttpCheck, MailCheck, MailProtocol, Probe, TlsCheck};
 use crate::nanny::NannyConfig;
@@ -99,6 +102,88 @@ pub enum Health {
     Out,
 }
 
+/// How a real server is entered in IPVS beyond its address and weight: the
+/// forwarding method, tunnel and thresholds lvs.cf gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EntrySettings {
+    /// How it is reached.
+    pub forward: ForwardMethod,
+    /// The encapsulation, for tunnelled servers (`None`: IPIP).
+    pub tunnel: Option<Tunnel>,
+    /// Connections above which it gets no new ones (0: no limit).
+    pub upper_threshold: u32,
+    /// Connections below which an overloaded server gets new ones again.
+    pub lower_threshold: u32,
+}
+
+impl EntrySettings {
+    /// Reached by `forward`, with no tunnel options and no thresholds.
+    pub fn forwarding(forward: ForwardMethod) -> EntrySettings {
+        EntrySettings {
+            forward,
+            tunnel: None,
+            upper_threshold: 0,
+            lower_threshold: 0,
+        }
+    }
+
+    /// The settings `options` ask for (a server's, over its service's),
+    /// `global` standing behind an unset `network`. Tunnel options count
+    /// only for tunnelled servers.
+    pub fn of(options: &ServerOptions, global: Network) -> EntrySettings {
+        let forward = forward_method(options.network.unwrap_or(global));
+        let tunnel = (forward == ForwardMethod::Tunnel && options.has_tunnel_keys()).then(|| Tunnel {
+            kind: match options.tunnel_type.unwrap_or_default() {
+                lvs_cf::TunnelType::Ipip => TunnelType::Ipip,
+                lvs_cf::TunnelType::Gue => TunnelType::Gue,
+                lvs_cf::TunnelType::Gre => TunnelType::Gre,
+            },
+            port: options.tunnel_port.unwrap_or(0),
+            // `IP_VS_TUNNEL_ENCAP_FLAG_*`.
+            flags: match options.tunnel_checksum.unwrap_or_default() {
+                TunnelChecksum::None => 0,
+                TunnelChecksum::Checksum => 1,
+                TunnelChecksum::Remote => 2,
+            },
+        });
+        EntrySettings {
+            forward,
+            tunnel,
+            upper_threshold: options.upper_threshold.unwrap_or(0),
+            lower_threshold: options.lower_threshold.unwrap_or(0),
+        }
+    }
+
+    /// The IPVS entry of a server at `at` with `weight`.
+    pub fn destination(&self, at: std::net::SocketAddr, weight: u32) -> Destination {
+        let mut destination = Destination::at(at, self.forward).weight(weight);
+        destination.tunnel = self.tunnel;
+        destination.upper_threshold = self.upper_threshold;
+        destination.lower_threshold = self.lower_threshold;
+        destination
+    }
+}
+
+/// A service's sorry server as the director enters it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SorryServer {
+    /// Its address.
+    pub addr: IpAddr,
+    /// Its port (`sorry_port`, else the service's).
+    pub port: u16,
+    /// Its weight (`sorry_weight`, else Piranha's 1).
+    pub weight: u32,
+    /// How it is reached (`sorry_network`, else as the service's servers).
+    pub entry: EntrySettings,
+}
+
+impl SorryServer {
+    /// Its address and port, as the kernel's table keys destinations.
+    pub fn at(&self) -> (IpAddr, u16) {
+        (self.addr, self.port)
+    }
+}
+
 /// A real server as the director runs it: where it is, and how it is checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedServer {
@@ -108,6 +193,8 @@ pub struct PlannedServer {
     pub at: ServerRef,
     /// Its configured weight.
     pub weight: u32,
+    /// How it is entered.
+    pub entry: EntrySettings,
     /// How it is checked (shared by the servers of a service).
     pub check: Arc<Check>,
     /// Bounds each check (lvs.cf `timeout`).
@@ -125,12 +212,10 @@ pub struct PlannedService {
     pub name: String,
     /// The IPVS service.
     pub service: Service,
-    /// How its real servers are reached.
-    pub forward: ForwardMethod,
     /// Active real servers only.
     pub servers: Vec<PlannedServer>,
-    /// The sorry server's address and port.
-    pub sorry: Option<(IpAddr, u16)>,
+    /// The sorry server.
+    pub sorry: Option<SorryServer>,
 }
 
 /// lvs.cf's active virtual services, as IPVS entries and checks.
@@ -198,8 +283,19 @@ fn service_key(vs: &VirtualService, resolver: &Resolve<'_>) -> Result<ServiceKey
 
 fn ipvs_service(vs: &VirtualService, key: ServiceKey) -> Service {
     let mut service = Service::new(key, &vs.scheduler.to_string());
+    for flag in &vs.scheduler_flags {
+        service.flags |= if flag.is_fallback() {
+            ServiceFlags::SCHED1
+        } else {
+            ServiceFlags::SCHED2
+        };
+    }
+    if vs.one_packet {
+        service.flags |= ServiceFlags::ONE_PACKET;
+    }
+    service.persistence_engine = vs.persistence_engine.map(|engine| engine.to_string());
     if vs.persistent > 0 {
-        service.flags = ServiceFlags::PERSISTENT;
+        service.flags |= ServiceFlags::PERSISTENT;
         service.timeout = vs.persistent;
         match (vs.effective_pmask(), key.family()) {
             (Some(lvs_cf::Netmask::Dotted(mask)), Family::Inet) => {
@@ -391,7 +487,6 @@ impl Plan {
 
     /// Plans `config`, resolving host names with `resolver`.
     pub fn new(config: &Config, resolver: &Resolve<'_>) -> Result<Plan, PlanError> {
-        let forward = forward_method(config.network);
         let mut plan = Plan::default();
         for vs in &config.virtual_services {
             let key = match service_key(vs, resolver) {
@@ -435,6 +530,7 @@ impl Plan {
                         port: vs.server_port(server),
                     },
                     weight: server.weight,
+                    entry: EntrySettings::of(&vs.options_of(server), config.network),
                     check: if server.checks.is_empty() {
                         Arc::clone(&check)
                     } else {
@@ -453,12 +549,20 @@ impl Plan {
                     load_command: load_command.clone(),
                 });
             }
+            let mut sorry_options = vs.server_options.clone();
+            sorry_options.network = Some(vs.sorry_network_or(config.network));
+            sorry_options.upper_threshold = None;
+            sorry_options.lower_threshold = None;
             plan.services.push(PlannedService {
                 name: vs.name.clone(),
                 service: ipvs_service(vs, key),
-                forward,
                 servers,
-                sorry: vs.sorry_server.map(|ip| (ip, vs.port)),
+                sorry: vs.sorry_server.map(|addr| SorryServer {
+                    addr,
+                    port: vs.sorry_server_port(),
+                    weight: vs.sorry_weight.unwrap_or(1),
+                    entry: EntrySettings::of(&sorry_options, config.network),
+                }),
             });
         }
         Ok(plan)
@@ -519,11 +623,9 @@ fn desired_where(
             if let Some(weight) = weight {
                 serving |= weight > 0;
                 destinations.push(
-                    Destination::at(
-                        std::net::SocketAddr::new(server.at.addr, server.at.port),
-                        planned.forward,
-                    )
-                    .weight(weight),
+                    server
+                        .entry
+                        .destination(std::net::SocketAddr::new(server.at.addr, server.at.port), weight),
                 );
             }
         }
@@ -581,9 +683,11 @@ impl PlannedService {
     /// both the in-process mode and the nanny-per-server one.
     pub fn sorry_destination(&self, serving: bool) -> Option<Destination> {
         match (self.sorry, serving) {
-            (Some((addr, port)), false) => {
-                Some(Destination::at(std::net::SocketAddr::new(addr, port), self.forward).weight(1))
-            }
+            (Some(sorry), false) => Some(
+                sorry
+                    .entry
+                    .destination(std::net::SocketAddr::new(sorry.addr, sorry.port), sorry.weight),
+            ),
             _ => None,
         }
     }
@@ -624,7 +728,7 @@ pub fn reconcile_nanny_mode(
             }
             Some(_) => {}
         }
-        let Some((addr, port)) = planned.sorry else {
+        let Some((addr, port)) = planned.sorry.as_ref().map(SorryServer::at) else {
             continue;
         };
         let present = existing.is_some_and(|(_, dests)| dests.contains_key(&(addr, port)));
@@ -768,6 +872,78 @@ mod tests {
     }
 
     #[test]
+    fn each_server_is_entered_as_its_block_or_its_service_says() {
+        let plan = plan(
+            "primary = 192.0.2.1\nnetwork = nat\n\
+             virtual mixed {\n active = 1\n address = 192.0.2.100 eth0\n port = 80\n scheduler = mh\n\
+             scheduler_flags = [ mh-port ]\n upper_threshold = 50\n lower_threshold = 40\n\
+             sorry_server = 10.0.0.99\n sorry_port = 8080\n sorry_network = direct\n sorry_weight = 3\n\
+             server dr {\n  address = 10.0.0.1\n  active = 1\n  network = direct\n }\n\
+             server nat {\n  address = 10.0.0.2\n  active = 1\n }\n\
+             server gue {\n  address = 10.0.0.3\n  active = 1\n  network = tunnel\n  tunnel_type = gue\n\
+               tunnel_port = 6080\n  tunnel_checksum = checksum\n  upper_threshold = 0\n  lower_threshold = 0\n }\n}\n\
+             virtual sip {\n active = 1\n address = 192.0.2.101 eth0\n port = 5060\n protocol = udp\n\
+             persistent = 30\n persistence_engine = sip\n one_packet = 1\n\
+             server a {\n  address = 10.0.0.4\n  active = 1\n }\n}\n",
+        );
+        let mixed = &plan.services[0];
+        assert_eq!(mixed.service.flags, ServiceFlags::SCHED2);
+        let entries: Vec<EntrySettings> = mixed.servers.iter().map(|s| s.entry).collect();
+        let limited = |forward| EntrySettings {
+            upper_threshold: 50,
+            lower_threshold: 40,
+            ..EntrySettings::forwarding(forward)
+        };
+        assert_eq!(
+            entries,
+            [
+                limited(ForwardMethod::DirectRoute),
+                limited(ForwardMethod::Masquerade),
+                EntrySettings {
+                    tunnel: Some(Tunnel {
+                        kind: TunnelType::Gue,
+                        port: 6080,
+                        flags: 1,
+                    }),
+                    ..EntrySettings::forwarding(ForwardMethod::Tunnel)
+                },
+            ]
+        );
+        let sorry = mixed.sorry.expect("a sorry server");
+        assert_eq!(
+            (sorry.at(), sorry.weight, sorry.entry),
+            (
+                (ip("10.0.0.99"), 8080),
+                3,
+                EntrySettings::forwarding(ForwardMethod::DirectRoute)
+            )
+        );
+        // The table holds what the plan says, for servers in and for the sorry server.
+        let health: HashMap<ServerRef, Health> = mixed
+            .servers
+            .iter()
+            .map(|s| (s.at, Health::In { weight: 2 }))
+            .collect();
+        let table = desired(&plan, &health, &Table::default());
+        let (_, dests) = &table.services[&mixed.service.key];
+        let gue = &dests[&(ip("10.0.0.3"), 80)];
+        assert_eq!(
+            (gue.forward, gue.tunnel, gue.weight),
+            (ForwardMethod::Tunnel, entries[2].tunnel, 2)
+        );
+        assert_eq!(dests[&(ip("10.0.0.1"), 80)].upper_threshold, 50);
+        let sorry_entry = mixed.sorry_destination(false).expect("entered while none serves");
+        assert_eq!(
+            (sorry_entry.port, sorry_entry.weight, sorry_entry.forward),
+            (8080, 3, ForwardMethod::DirectRoute)
+        );
+
+        let sip = &plan.services[1].service;
+        assert_eq!(sip.flags, ServiceFlags::PERSISTENT | ServiceFlags::ONE_PACKET);
+        assert_eq!(sip.persistence_engine.as_deref(), Some("sip"));
+    }
+
+    #[test]
     fn the_plan_follows_the_file() {
         let plan = plan(CF);
         assert_eq!(plan.services.len(), 2);
@@ -779,9 +955,20 @@ mod tests {
             web.service.netmask,
             lvs_ipvs::Netmask::V4(Ipv4Addr::new(255, 255, 255, 0))
         );
-        assert_eq!(web.forward, ForwardMethod::DirectRoute);
         assert_eq!(web.servers.len(), 2, "inactive servers are left out");
-        assert_eq!(web.sorry, Some((ip("10.0.0.99"), 80)));
+        assert!(web
+            .servers
+            .iter()
+            .all(|s| s.entry == EntrySettings::forwarding(ForwardMethod::DirectRoute)));
+        assert_eq!(
+            web.sorry,
+            Some(SorryServer {
+                addr: ip("10.0.0.99"),
+                port: 80,
+                weight: 1,
+                entry: EntrySettings::forwarding(ForwardMethod::DirectRoute),
+            })
+        );
         assert!(
             matches!(&*web.servers[0].check, Check::Tcp { send: Some(_), expect: Some(Expect::Prefix(p)) } if p == b"HTTP")
         );

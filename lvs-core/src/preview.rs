@@ -228,7 +228,7 @@ impl ReloadPreview {
                 .count();
             let sorry_server = planned
                 .sorry
-                .is_some_and(|(addr, port)| weight_of(addr, port).is_some_and(|w| w > 0));
+                .is_some_and(|sorry| weight_of(sorry.addr, sorry.port).is_some_and(|w| w > 0));
             risks.push(Risk::Unserved {
                 service: planned.name.clone(),
                 awaiting_checks,

@@ -284,10 +284,10 @@ impl Status {
                     in_bytes: stats.in_bytes,
                     out_bytes: stats.out_bytes,
                     servers,
-                    sorry_server: planned.sorry.map(|(address, port)| SorryStatus {
-                        address,
-                        port,
-                        in_use: kernel.is_some_and(|(_, dests)| dests.contains_key(&(address, port))),
+                    sorry_server: planned.sorry.map(|sorry| SorryStatus {
+                        address: sorry.addr,
+                        port: sorry.port,
+                        in_use: kernel.is_some_and(|(_, dests)| dests.contains_key(&sorry.at())),
                     }),
                 }
             })

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use lvs_cf::{Config, Host, Reparser};
 use lvs_core::director::{
     carry_over, reconcile, reconcile_nanny_mode, reconcile_services, Before, CarriedHealth, Health, Plan,
-    PlannedServer, ServerRef,
+    PlannedServer, ServerRef, SorryServer,
 };
 use lvs_core::nanny::NannyAction;
 use lvs_core::preview::{describe, drift, PlanAnswer, PreviewInputs, ReloadPreview, ResyncReport};
@@ -797,7 +797,7 @@ impl Director {
                 .plan
                 .services
                 .iter()
-                .find(|s| s.service.key == *key && s.sorry == Some(at))
+                .find(|s| s.service.key == *key && s.sorry.as_ref().map(SorryServer::at) == Some(at))
             else {
                 continue;
             };

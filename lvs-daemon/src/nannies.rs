@@ -20,7 +20,7 @@ fn whole_seconds(duration: std::time::Duration) -> u64 {
 }
 
 /// lvsd's argument list for the nanny of `server` in `vs` (reference §3.3),
-/// plus lvs-rs's `--failures` and `--check-interval` when the file sets them.
+/// plus lvs-rs's `--failures`, `--check-interval` and `--ipvs` when the file sets them.
 pub fn argv(
     config: &Config,
     vs: &VirtualService,
@@ -60,7 +60,7 @@ pub fn argv(
     if verbose {
         argv.push("-v".into());
     }
-    let method = match config.network {
+    let method = match vs.network_of(server, config.network) {
         Network::Nat => "m",
         Network::Direct => "g",
         Network::Tunnel => "i",
@@ -95,6 +95,12 @@ pub fn argv(
             "--check-interval".into(),
             interval.as_duration().as_secs_f64().to_string(),
         ]);
+    }
+    // The server's IPVS settings beyond -M, as lvs.cf writes them.
+    for (key, value) in vs.options_of(server).entries() {
+        if key != "network" {
+            argv.extend(["--ipvs".into(), format!("{key}={value}")]);
+        }
     }
     if foreground || vs.sorry_server.is_some() {
         argv.push("--nodaemon".into());
@@ -327,5 +333,51 @@ mod tests {
                 "--lvs"
             ]
         );
+    }
+
+    #[test]
+    fn a_servers_ipvs_settings_go_to_its_nanny() {
+        let config = lvs_cf::parse(
+            "network = nat\nvirtual web {\n active = 1\n address = 10.0.0.100 eth0:1\n port = 80\n\
+             upper_threshold = 9\n lower_threshold = 4\n\
+             server a {\n  address = 10.0.1.1\n  active = 1\n  network = tunnel\n  tunnel_type = gue\n\
+               tunnel_port = 6080\n }\n}\n",
+        )
+        .expect("valid")
+        .config;
+        let vs = &config.virtual_services[0];
+        let argv = argv(
+            &config,
+            vs,
+            &vs.servers[0],
+            "10.0.1.1".parse().expect("ip"),
+            "10.0.0.100",
+            false,
+            false,
+        );
+        let after = |flag: &str| {
+            argv.windows(2)
+                .filter(|pair| pair[0] == flag)
+                .map(|pair| pair[1].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(after("-M"), ["i"]);
+        assert_eq!(
+            after("--ipvs"),
+            [
+                "tunnel_type=gue",
+                "tunnel_port=6080",
+                "upper_threshold=9",
+                "lower_threshold=4"
+            ]
+        );
+        // What nanny reads back from them is what lvs would enter itself.
+        let entries: Vec<String> = std::iter::once("network = tunnel".to_owned())
+            .chain(after("--ipvs"))
+            .collect();
+        let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let (options, warnings) = lvs_cf::server_options(&entries).expect("valid");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(options, vs.options_of(&vs.servers[0]));
     }
 }

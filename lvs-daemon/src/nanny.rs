@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use lvs_core::check::{Check, Failure};
+use lvs_core::director::EntrySettings;
 use lvs_core::nanny::{Nanny, NannyAction, NannyConfig, NannyEvent};
-use lvs_ipvs::{Destination, ForwardMethod, Ipvs, IpvsError, ServiceKey};
+use lvs_ipvs::{Ipvs, IpvsError, ServiceKey};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::log::{Fields, Log, LogEvent, Severity};
@@ -24,8 +25,8 @@ pub struct NannyOptions {
     pub service: ServiceKey,
     /// The real server.
     pub target: SocketAddr,
-    /// How the service reaches it.
-    pub forward: ForwardMethod,
+    /// How the service reaches it: forwarding method, tunnel, thresholds.
+    pub entry: EntrySettings,
     /// The check.
     pub check: Check,
     /// The machine's settings; `interval` is the time between checks.
@@ -39,12 +40,12 @@ pub struct NannyOptions {
 }
 
 impl NannyOptions {
-    /// A nanny of `target` in `service`, checked by `check` on `config`'s
-    /// schedule, each check bounded by `timeout`.
+    /// A nanny of `target` in `service`, entered as `entry` says, checked
+    /// by `check` on `config`'s schedule, each check bounded by `timeout`.
     pub fn new(
         service: ServiceKey,
         target: SocketAddr,
-        forward: ForwardMethod,
+        entry: EntrySettings,
         check: Check,
         config: NannyConfig,
         timeout: Duration,
@@ -52,7 +53,7 @@ impl NannyOptions {
         NannyOptions {
             service,
             target,
-            forward,
+            entry,
             check,
             config,
             timeout,
@@ -226,11 +227,7 @@ impl NannyWatch {
                 }
                 NannyAction::Add { weight } | NannyAction::SetWeight { weight } => {
                     let add = matches!(action, NannyAction::Add { .. });
-                    let dest = Destination::at(
-                        std::net::SocketAddr::new(target.ip(), target.port()),
-                        self.options.forward,
-                    )
-                    .weight(weight);
+                    let dest = self.options.entry.destination(target, weight);
                     let verb = if add { "adding" } else { "setting the weight of" };
                     self.log
                         .debug(&format!("{verb} {target} in {key} (weight {weight})"));

@@ -166,6 +166,42 @@ pub const REDUNDANCY: &[Field] = &[
     ),
 ];
 
+/// The IPVS settings of a server (lvs.cf's `ServerOptions`): on the virtual
+/// panel for every server of the service, on a server's for that server.
+const OPTION_FIELDS: [Field; 6] = [
+    field(
+        "network",
+        "Forwarding method",
+        Kind::Choice(lvs_cf::Network::KEYWORDS),
+        "lvs-rs; empty: the enclosing one's",
+    ),
+    field(
+        "tunnel_type",
+        "Tunnel type",
+        Kind::Choice(lvs_cf::TunnelType::KEYWORDS),
+        "lvs-rs; tunnel only; empty: ipip",
+    ),
+    field("tunnel_port", "GUE port", Kind::Word, "lvs-rs; gue only"),
+    field(
+        "tunnel_checksum",
+        "Tunnel checksum",
+        Kind::Choice(lvs_cf::TunnelChecksum::KEYWORDS),
+        "lvs-rs; empty: none",
+    ),
+    field(
+        "upper_threshold",
+        "Upper connection threshold",
+        Kind::Word,
+        "lvs-rs; empty or 0: no limit",
+    ),
+    field(
+        "lower_threshold",
+        "Lower connection threshold",
+        Kind::Word,
+        "lvs-rs; not above the upper one",
+    ),
+];
+
 pub const VIRTUAL: &[Field] = &[
     field("active", "Active", Kind::Flag(false), ""),
     field(
@@ -233,6 +269,48 @@ pub const VIRTUAL: &[Field] = &[
         Kind::Tokens,
         "e.g. [ /srv/a /srv/b ]",
     ),
+    OPTION_FIELDS[0],
+    OPTION_FIELDS[1],
+    OPTION_FIELDS[2],
+    OPTION_FIELDS[3],
+    OPTION_FIELDS[4],
+    OPTION_FIELDS[5],
+    field(
+        "scheduler_flags",
+        "Scheduler flags",
+        Kind::Tokens,
+        "lvs-rs; e.g. [ mh-fallback mh-port ]",
+    ),
+    field(
+        "one_packet",
+        "One-packet scheduling",
+        Kind::Flag(false),
+        "lvs-rs; UDP and firewall marks",
+    ),
+    field(
+        "persistence_engine",
+        "Persistence engine",
+        Kind::Choice(lvs_cf::PersistenceEngine::KEYWORDS),
+        "lvs-rs; with persistence",
+    ),
+    field(
+        "sorry_port",
+        "Sorry server port",
+        Kind::Word,
+        "lvs-rs; empty: the service's",
+    ),
+    field(
+        "sorry_network",
+        "Sorry server forwarding",
+        Kind::Choice(lvs_cf::Network::KEYWORDS),
+        "lvs-rs; empty: the service's",
+    ),
+    field(
+        "sorry_weight",
+        "Sorry server weight",
+        Kind::Word,
+        "lvs-rs; empty: 1",
+    ),
 ];
 
 pub const SCRIPTS: &[Field] = &[
@@ -257,6 +335,12 @@ pub const SERVER: &[Field] = &[
     field("address", "Address", Kind::Word, ""),
     field("port", "Port", Kind::Word, "empty: the virtual server's"),
     field("weight", "Weight", Kind::Word, ""),
+    OPTION_FIELDS[0],
+    OPTION_FIELDS[1],
+    OPTION_FIELDS[2],
+    OPTION_FIELDS[3],
+    OPTION_FIELDS[4],
+    OPTION_FIELDS[5],
 ];
 
 /// A `check` block's keys (see docs/lvs.cf.md for which type reads which).
@@ -566,6 +650,17 @@ mod tests {
                 continue;
             }
             assert!(all.contains(&key.name), "no field for {}", key.name);
+        }
+        // A server block's keys are on the server panel (the virtual block's
+        // are shared by the virtual and scripts panels).
+        for key in lvs_cf::keys::SERVER_KEYS {
+            if key.name != "check" {
+                assert!(
+                    SERVER.iter().any(|f| f.key == key.name),
+                    "no server field for {}",
+                    key.name
+                );
+            }
         }
         // A check block's panel has a field for each of its keys.
         for key in lvs_cf::keys::CHECK_KEYS {

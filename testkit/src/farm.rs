@@ -6,6 +6,10 @@
 //!   address the active director holds).
 //! - Direct routing: everyone shares the front bridge; each real server has
 //!   the VIP on its loopback and does not answer ARP for it.
+//! - Mixed: one service reaches each server another way. rs1 by direct
+//!   routing, rs2 by NAT on the back bridge, rs3 on the front bridge by a GUE
+//!   tunnel to [`GUE_PORT`], which it decapsulates with the kernel's `fou`
+//!   module (`ip fou`) onto `tunl0`, the VIP on its loopback.
 //!
 //! Each real server answers `GET` with `HTTP/1.0 200 OK` and its name, and
 //! echoes any other line back, prefixed with its name, on a connection that
@@ -29,17 +33,42 @@ pub const DIRECTORS: [&str; 2] = ["10.8.0.1", "10.8.0.2"];
 /// NAT: the back network's gateway, a floating address (`nat_router`).
 pub const GATEWAY: &str = "10.8.1.254";
 pub const PORT: u16 = 80;
+/// Mixed: the UDP port rs3 decapsulates GUE on.
+pub const GUE_PORT: u16 = 6080;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Nat,
     DirectRouting,
+    Mixed,
+}
+
+/// How the director reaches a real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    Nat,
+    DirectRouting,
+    /// A GUE tunnel to [`GUE_PORT`].
+    Gue,
+}
+
+impl Reach {
+    /// What a server block of lvs.cf says for it, over a global `network = nat`.
+    pub fn lvs_cf(self) -> &'static str {
+        match self {
+            Reach::Nat => "",
+            Reach::DirectRouting => "network = direct\n",
+            Reach::Gue => "network = tunnel\ntunnel_type = gue\ntunnel_port = 6080\n",
+        }
+    }
 }
 
 /// A real web server.
 pub struct RealServer {
     pub name: String,
     pub address: String,
+    /// How the director reaches it.
+    pub reach: Reach,
     pub ns: Netns,
     up: Arc<AtomicBool>,
 }
@@ -111,7 +140,7 @@ impl Farm {
                     "front",
                     &format!("{}/24", DIRECTORS[i]),
                 );
-                if mode == Mode::Nat {
+                if mode != Mode::DirectRouting {
                     plug(
                         &ns,
                         "eth1",
@@ -128,14 +157,19 @@ impl Farm {
             .map(|i| {
                 let name = format!("rs{i}");
                 let ns = Netns::new(&format!("farm-{name}"));
-                let address = match mode {
-                    Mode::Nat => {
+                let reach = match (mode, i) {
+                    (Mode::Nat, _) | (Mode::Mixed, 2) => Reach::Nat,
+                    (Mode::DirectRouting, _) | (Mode::Mixed, 1) => Reach::DirectRouting,
+                    (Mode::Mixed, _) => Reach::Gue,
+                };
+                let address = match reach {
+                    Reach::Nat => {
                         let address = format!("10.8.1.{}", 10 + i);
                         plug(&ns, "eth0", &name, "back", &format!("{address}/24"));
                         ns.ip(&["route", "add", "default", "via", GATEWAY]);
                         address
                     }
-                    Mode::DirectRouting => {
+                    Reach::DirectRouting | Reach::Gue => {
                         let address = format!("10.8.0.{}", 10 + i);
                         plug(&ns, "eth0", &name, "front", &format!("{address}/24"));
                         ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
@@ -145,6 +179,15 @@ impl Farm {
                                     "sysctl",
                                     &["-qw", &format!("net.ipv4.conf.{device}.{key}={value}")],
                                 );
+                            }
+                        }
+                        if reach == Reach::Gue {
+                            // GUE packets to GUE_PORT come out of tunl0 as the inner packet to the VIP.
+                            ns.ip(&["fou", "add", "port", &GUE_PORT.to_string(), "gue"]);
+                            ns.ip(&["link", "set", "tunl0", "up"]);
+                            for device in ["all", "default", "tunl0"] {
+                                let _ = ns
+                                    .exec("sysctl", &["-qw", &format!("net.ipv4.conf.{device}.rp_filter=0")]);
                             }
                         }
                         address
@@ -157,6 +200,7 @@ impl Farm {
                 RealServer {
                     name,
                     address,
+                    reach,
                     ns,
                     up,
                 }
@@ -176,7 +220,7 @@ impl Farm {
     pub fn bring_up(&self, director: usize) {
         let ns = &self.directors[director];
         ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
-        if self.mode == Mode::Nat {
+        if self.mode != Mode::DirectRouting {
             ns.ip(&["addr", "add", &format!("{GATEWAY}/24"), "dev", "eth1"]);
         }
     }

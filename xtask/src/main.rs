@@ -362,6 +362,9 @@ const LAB_MODULES: &[&str] = &[
     "ip_vs_pe_sip",
     "veth",
     "dummy",
+    // GUE decapsulation on a tunnelled real server.
+    "fou",
+    "ipip",
 ];
 
 /// The lab's tools: QEMU, a Debian kernel with IPVS modules, ipvsadm, kmod,

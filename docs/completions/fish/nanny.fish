@@ -16,6 +16,7 @@ complete -c nanny -s w -l weight -d 'The real server\'s weight' -r
 complete -c nanny -l failures -d 'Consecutive failures before the server is taken out (an lvs-rs extension)' -r
 complete -c nanny -l check-interval -d 'Seconds between checks, fractions allowed, when they should differ from -t, which then only bounds each check (an lvs-rs extension)' -r
 complete -c nanny -l check -d 'One key of an lvs.cf `check` block (`type=https`, `path=/healthz`, `ca_file=/etc/ssl/ca.pem`...; repeat for each key): the check runs instead of -s/-x/-e (an lvs-rs extension; see lvs.cf(5))' -r
+complete -c nanny -l ipvs -d 'One IPVS setting of the server as an lvs.cf `server` block writes it (`tunnel_type=gue`, `tunnel_port=6080`, `upper_threshold=100`...; repeat for each key; `network` overrides -M) (an lvs-rs extension; see lvs.cf(5))' -r
 complete -c nanny -l help -d 'Print help'
 complete -c nanny -l version -d 'Print the version'
 complete -c nanny -s n -l nodaemon -d 'Stay in the foreground and log to standard output instead of syslog'
