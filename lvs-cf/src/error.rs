@@ -129,9 +129,19 @@ pub enum LoadError {
     #[error("error parsing {path} at line {}: {}", error.line, error.kind)]
     /// The file does not parse.
     Parse {
-        /// The file.
+        /// The file (an included one when the error is there).
         path: PathBuf,
         /// Where and why.
         error: ParseError,
+    },
+    /// An `include` line cannot be followed (an lvs-rs extension).
+    #[error("error parsing {path} at line {line}: {why}")]
+    Include {
+        /// The file with the `include` line.
+        path: PathBuf,
+        /// Its line.
+        line: usize,
+        /// What is wrong: a missing file, a loop, a bad pattern.
+        why: String,
     },
 }

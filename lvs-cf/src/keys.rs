@@ -377,6 +377,13 @@ pub const GLOBAL_KEYS: &[Key] = &[
     ),
     piranha("virtual", Kind::Block, Read::Block),
     piranha("failover", Kind::Block, Read::Block),
+    // Files expand their `include` lines before the parser reads them (see
+    // `include.rs`); one that reaches the parser came in text, not a file.
+    extension(
+        "include",
+        Kind::Word,
+        Read::Global(|p, _| Err(p.include_without_a_file())),
+    ),
     extension(
         "heartbeat_key",
         Kind::Word,

@@ -54,6 +54,7 @@
 
 pub mod edit;
 mod error;
+mod include;
 pub mod keys;
 mod lexer;
 mod model;
@@ -70,6 +71,7 @@ pub mod strategy;
 mod proptests;
 
 pub use error::{ErrorKind, LoadError, ParseError};
+pub use include::{Origins, MAX_DEPTH as MAX_INCLUDE_DEPTH};
 pub use model::*;
 pub use parser::{
     parse, parse_bytes, parse_file, parse_with, BlockMap, Location, ParseOptions, Parsed, Reparser, SourceMap,

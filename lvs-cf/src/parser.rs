@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use crate::error::{ErrorKind, LoadError, ParseError};
+use crate::include::Origins;
 use crate::keys::{self, Key, Read, Scope};
 use crate::lexer::{self, ChunkCache, Dialect, Lexer, Token, TokenKind};
 use crate::model::*;
@@ -105,14 +106,31 @@ pub struct Parsed {
     pub source_map: SourceMap,
     /// What the parser noticed but accepted.
     pub warnings: Vec<Diagnostic>,
+    /// Which file each line came from, when `include` lines brought in
+    /// others; the lines of `source_map` and `warnings` count the text with
+    /// the included files in place.
+    pub origins: Origins,
 }
 
 impl Parsed {
-    /// The parser's warnings followed by every validation finding, with lines.
+    /// The parser's warnings followed by every validation finding, each
+    /// with its file and line (see [`Parsed::locate`]).
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         let mut all = self.warnings.clone();
         all.extend(crate::validate::validate(&self.config, Some(&self.source_map)));
-        all
+        all.into_iter().map(|d| self.locate(d)).collect()
+    }
+
+    /// `diagnostic`, whose line counts the text with its included files in
+    /// place (as the source map's lines do), with the line in the file it
+    /// came from, and that file when it is an included one.
+    pub fn locate(&self, mut diagnostic: Diagnostic) -> Diagnostic {
+        if let Some(line) = diagnostic.line.filter(|_| self.origins.has_includes()) {
+            let (file, line) = self.origins.locate(line);
+            diagnostic.file = file.map(Path::to_path_buf);
+            diagnostic.line = Some(line);
+        }
+        diagnostic
     }
 }
 
@@ -157,14 +175,21 @@ fn parse_file_with(
     options: &ParseOptions<'_>,
     cache: Option<&mut ReparseCache>,
 ) -> Result<Parsed, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse_bytes_with(&bytes, options, cache).map_err(|error| LoadError::Parse {
-        path: path.to_owned(),
-        error,
-    })
+    let (bytes, origins) = crate::include::expand(path, options.strict)?;
+    match parse_bytes_with(&bytes, options, cache) {
+        Ok(mut parsed) => {
+            parsed.origins = origins;
+            Ok(parsed)
+        }
+        Err(mut error) => {
+            let (file, line) = origins.locate(error.line);
+            error.line = line;
+            Err(LoadError::Parse {
+                path: file.unwrap_or(path).to_owned(),
+                error,
+            })
+        }
+    }
 }
 
 /// Parses successive versions of one file, as a daemon does on each reload.
@@ -407,6 +432,7 @@ fn run<'a>(
         config,
         source_map,
         warnings: parser.warnings,
+        origins: Origins::default(),
     })
 }
 
@@ -530,6 +556,15 @@ impl<'a> Parser<'a, '_, '_> {
     }
 
     /// Piranha's `CHECK_EQUAL`.
+    /// The error of an `include` line in text that came from no file.
+    pub(crate) fn include_without_a_file(&self) -> ParseError {
+        self.error(
+            0,
+            ErrorKind::BadCommand,
+            Some("`include` is read only in files (parse_file): there is no folder to look in".to_owned()),
+        )
+    }
+
     pub(crate) fn check_equal(&self) -> Result<(), ParseError> {
         match self.tokens.get(1) {
             Some(t) if t.text == "=" => Ok(()),
@@ -1003,6 +1038,7 @@ impl<'a> Parser<'a, '_, '_> {
             server.port = Some(port);
             let port_line = block.line_of("port");
             self.warnings.push(Diagnostic {
+                file: None,
                 severity: Severity::Warning,
                 line: Some(server_block.header.line),
                 message: format!(

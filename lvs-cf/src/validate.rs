@@ -26,6 +26,10 @@ pub enum Severity {
 pub struct Diagnostic {
     /// How bad.
     pub severity: Severity,
+    /// The included file the line is in, when it is not the file read
+    /// (see [`Parsed::locate`](crate::Parsed::locate)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
     /// The line it is about, where there is one.
     pub line: Option<usize>,
     /// What is wrong, and what to do.
@@ -45,6 +49,9 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
             Severity::Error => "error",
         };
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
         match self.line {
             Some(line) => write!(f, "line {line}: {severity}: {}", self.message),
             None => write!(f, "{severity}: {}", self.message),
@@ -106,6 +113,7 @@ impl Validator {
     fn error(&mut self, line: Option<usize>, message: String) {
         self.out.push(Diagnostic {
             severity: Severity::Error,
+            file: None,
             line,
             message,
         });
@@ -114,6 +122,7 @@ impl Validator {
     fn warning(&mut self, line: Option<usize>, message: String) {
         self.out.push(Diagnostic {
             severity: Severity::Warning,
+            file: None,
             line,
             message,
         });

@@ -262,12 +262,14 @@ fn values_that_cannot_be_written_back() {
 #[test]
 fn diagnostics_display() {
     let d = Diagnostic {
+        file: None,
         severity: Severity::Warning,
         line: Some(3),
         message: "m".into(),
     };
     assert_eq!(d.to_string(), "line 3: warning: m");
     let d = Diagnostic {
+        file: None,
         severity: Severity::Error,
         line: None,
         message: "m".into(),

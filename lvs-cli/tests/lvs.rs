@@ -708,6 +708,79 @@ fn ipvs_settings_the_kernel_refuses_are_errors_with_their_line_and_a_reload_keep
 }
 
 #[test]
+fn included_files_are_named_in_errors_and_a_broken_include_keeps_the_running_table() {
+    let dir = TempDir::new("include");
+    let (port, config) = one_accepting_server(&dir, "");
+    // The server block moves to a fragment the file includes.
+    let whole = std::fs::read_to_string(&config).expect("lvs.cf");
+    let start = whole.find("server one {").expect("the server block");
+    let end = start + whole[start..].find(" }\n").expect("its end") + 3;
+    std::fs::create_dir_all(dir.0.join("lvs.d")).expect("lvs.d");
+    let fragment = dir.file("lvs.d/one.cf", &whole[start..end]);
+    let main = format!("{}include = lvs.d/*.cf\n{}", &whole[..start], &whole[end..]);
+    std::fs::write(&config, &main).expect("write lvs.cf");
+    let out = lvs(&["--check"], &config);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // An error in the fragment names it and its own line.
+    std::fs::write(
+        &fragment,
+        whole[start..end].replace("active = 1", "active = 1\n  weight = -2"),
+    )
+    .expect("write");
+    let out = lvs(&["--check"], &config);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "lvs: error parsing {} at line 4: value out of range",
+            fragment.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&fragment, &whole[start..end]).expect("write");
+
+    let (mut daemon, log) = test_daemon(&dir, &config);
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for(
+        &log,
+        &format!("would add 127.0.0.1:{port} to TCP 192.0.2.80:{port}"),
+    );
+    // A missing include, then a loop: each refused on its line, nothing changed.
+    let looped = dir.file("lvs.d/zz-loop.cf", "include = ../lvs.cf\n");
+    for (broken, expected) in [
+        (
+            main.replace("lvs.d/*.cf", "lvs.d/none.cf"),
+            format!("error parsing {} at line 9: no file", config.display()),
+        ),
+        (
+            main.clone(),
+            format!("error parsing {} at line 1: include loop", looped.display()),
+        ),
+    ] {
+        std::fs::write(&config, &broken).expect("write lvs.cf");
+        if !broken.contains("none.cf") {
+            std::fs::write(&looped, "include = ../lvs.cf\n").expect("write");
+        } else {
+            let _ = std::fs::remove_file(&looped);
+        }
+        let before = logged().len();
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(daemon.id() as i32, libc::SIGHUP) };
+        wait_for(&log, &expected);
+        wait_for(&log, "keeping the running configuration");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            would_lines(&logged(), before).is_empty(),
+            "{}",
+            &logged()[before..]
+        );
+    }
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().expect("lvs exits").success(), "{}", logged());
+}
+
+#[test]
 fn plan_previews_a_reload_that_then_does_just_that_and_refuses_an_invalid_file() {
     let dir = TempDir::new("plan");
     let (port, config) = one_accepting_server(&dir, "");

@@ -78,10 +78,13 @@ pub fn load_config_with<T: Send>(
 /// those about the files the check blocks name (read here: lvs-cf reads
 /// no file), in the file's order. `lvs --check` prints these.
 pub fn diagnostics(parsed: &lvs_cf::Parsed) -> Vec<lvs_cf::Diagnostic> {
-    let mut all = parsed.diagnostics();
+    let mut all = parsed.warnings.clone();
+    all.extend(lvs_cf::validate(&parsed.config, Some(&parsed.source_map)));
     all.extend(lvs_health::tls::file_problems(&parsed.config, &parsed.source_map));
+    // In reading order (included files in place), then each on its own
+    // file's line.
     all.sort_by_key(|d| d.line.unwrap_or(0));
-    all
+    all.into_iter().map(|d| parsed.locate(d)).collect()
 }
 
 fn validation_errors(parsed: &lvs_cf::Parsed) -> Vec<String> {

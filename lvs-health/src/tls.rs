@@ -113,6 +113,7 @@ pub fn file_problems(config: &lvs_cf::Config, map: &lvs_cf::SourceMap) -> Vec<lv
                     _ => None,
                 };
                 problems.push(lvs_cf::Diagnostic {
+                    file: None,
                     severity: lvs_cf::Severity::Error,
                     line: Some(key.map_or(check_map.header.line, |key| check_map.line_of(key))),
                     message: format!("check `{}` of {owner}: {error}", check.name),
