@@ -924,6 +924,17 @@ impl Config {
     pub fn active_services(&self) -> impl Iterator<Item = &VirtualService> {
         self.services_in_use().iter().filter(|vs| vs.active)
     }
+
+    /// Whether any active service reaches a server (or its sorry server) by
+    /// NAT: then `nat_router`, the servers' gateway, goes up with the VIPs.
+    pub fn uses_nat(&self) -> bool {
+        self.active_services().any(|vs| {
+            vs.servers
+                .iter()
+                .any(|s| vs.network_of(s, self.network) == Network::Nat)
+                || (vs.sorry_server.is_some() && vs.sorry_network_or(self.network) == Network::Nat)
+        })
+    }
 }
 
 /// How real servers are entered in IPVS beyond their address and weight (all
@@ -942,7 +953,7 @@ pub struct ServerOptions {
     pub tunnel_port: Option<u16>,
     /// `tunnel_checksum`: the GUE or GRE checksum (none when unset).
     pub tunnel_checksum: Option<TunnelChecksum>,
-    /// `upper_threshold`: connections (active and inactive) above which the
+    /// `upper_threshold`: connections (active and inactive) at which the
     /// server gets no new ones; 0 is no limit.
     pub upper_threshold: Option<u32>,
     /// `lower_threshold`: connections below which an overloaded server gets
@@ -953,13 +964,16 @@ pub struct ServerOptions {
 
 impl ServerOptions {
     /// These options, each unset one taken from `outer` (a server's over its
-    /// service's).
+    /// service's). The tunnel keys go together: a server that sets its own
+    /// `tunnel_type` takes no `tunnel_port` or `tunnel_checksum` from its
+    /// service (a GRE server under a GUE service has no port).
     pub fn over(&self, outer: &ServerOptions) -> ServerOptions {
+        let tunnel_from = if self.tunnel_type.is_some() { self } else { outer };
         ServerOptions {
             network: self.network.or(outer.network),
             tunnel_type: self.tunnel_type.or(outer.tunnel_type),
-            tunnel_port: self.tunnel_port.or(outer.tunnel_port),
-            tunnel_checksum: self.tunnel_checksum.or(outer.tunnel_checksum),
+            tunnel_port: self.tunnel_port.or(tunnel_from.tunnel_port),
+            tunnel_checksum: self.tunnel_checksum.or(tunnel_from.tunnel_checksum),
             upper_threshold: self.upper_threshold.or(outer.upper_threshold),
             lower_threshold: self.lower_threshold.or(outer.lower_threshold),
         }

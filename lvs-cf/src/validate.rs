@@ -11,7 +11,7 @@ use crate::model::*;
 use crate::parser::{BlockMap, SourceMap};
 use crate::writer::{plain_problem, text_problem};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 /// How bad a finding is.
 pub enum Severity {
@@ -22,7 +22,7 @@ pub enum Severity {
 }
 
 /// One finding, with the line it concerns when the model came from a file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Diagnostic {
     /// How bad.
     pub severity: Severity,
@@ -93,7 +93,21 @@ pub fn validate(config: &Config, map: Option<&SourceMap>) -> Vec<Diagnostic> {
     }
     v.conflicts(config, map);
     v.out.sort_by_key(|d| d.line.unwrap_or(0));
+    // A service's setting that every server inherits is reported once.
+    let mut seen = std::collections::HashSet::new();
+    v.out.retain(|d| seen.insert(d.clone()));
     v.out
+}
+
+/// The first tunnel key `options` sets, for the line of a finding about them.
+fn first_tunnel_key(options: &ServerOptions) -> &'static str {
+    if options.tunnel_type.is_some() {
+        "tunnel_type"
+    } else if options.tunnel_port.is_some() {
+        "tunnel_port"
+    } else {
+        "tunnel_checksum"
+    }
 }
 
 fn first_seen(line: Option<usize>) -> String {
@@ -250,11 +264,11 @@ impl Validator {
         }
         let router_ip = c.nat_router.as_ref().and_then(|r| r.host.ip());
         self.netmask(line("nat_nmask"), "nat_nmask", c.nat_nmask, router_ip);
-        if c.nat_router.is_some() && c.network != Network::Nat {
+        if c.nat_router.is_some() && c.network != Network::Nat && !c.uses_nat() {
             self.warning(
                 line("nat_router"),
                 format!(
-                    "`nat_router` is used only with `network = nat`, not `{}`",
+                    "`nat_router` is used only with `network = nat`, not `{}`, or for a server reached by NAT",
                     c.network
                 ),
             );
@@ -341,10 +355,10 @@ impl Validator {
             );
         }
         if let (Some(sorry), Some(vip)) = (vs.sorry_server, vip) {
-            if sorry.is_ipv4() != vip.is_ipv4() {
+            if sorry.is_ipv4() != vip.is_ipv4() && vs.sorry_network_or(c.network) != Network::Tunnel {
                 self.error(
                     line("sorry_server"),
-                    format!("`sorry_server` {sorry} and the VIP {vip} are of different address families"),
+                    format!("`sorry_server` {sorry} and the VIP {vip} are of different address families, which IPVS allows only with `sorry_network = tunnel`"),
                 );
             }
         }
@@ -402,16 +416,24 @@ impl Validator {
                 .iter()
                 .any(|s| vs.network_of(s, c.network) == Network::Tunnel)
             || (vs.sorry_server.is_some() && vs.sorry_network_or(c.network) == Network::Tunnel);
-        self.server_options(
-            &format!("`{name}`"),
-            &vs.server_options,
-            if tunnel_used {
-                Network::Tunnel
-            } else {
-                service_network
-            },
-            &line,
-        );
+        let service_owner = |_: &[&str]| format!("`{name}`");
+        if vs.servers.is_empty() {
+            // No server to take them: the service's own settings as one would.
+            self.server_options(&service_owner, &vs.server_options, service_network, &line);
+        }
+        if vs.server_options.has_tunnel_keys() && !tunnel_used {
+            self.warning(
+                line(first_tunnel_key(&vs.server_options)),
+                format!("the tunnel keys of `{name}` have no effect: none of its servers is tunnelled"),
+            );
+        }
+        if vs.sorry_server.is_some() && vs.sorry_network_or(c.network) == Network::Tunnel {
+            let mut sorry = vs.server_options.clone();
+            sorry.upper_threshold = None;
+            sorry.lower_threshold = None;
+            let owner = |_: &[&str]| format!("the sorry server of `{name}`");
+            self.server_options(&owner, &sorry, Network::Tunnel, &line);
+        }
         for flag in &vs.scheduler_flags {
             if flag.scheduler() != vs.scheduler {
                 self.error(
@@ -482,25 +504,31 @@ impl Validator {
                 &server.checks,
                 sblock.map(|b| b.checks.as_slice()),
             );
-            if server.options != ServerOptions::default() {
-                // The server's own keys are reported on its lines, those it
-                // takes from the service on the service's.
-                let own = &server.options;
-                let set_here = |key: &str| match key {
-                    "network" => own.network.is_some(),
-                    "tunnel_type" => own.tunnel_type.is_some(),
-                    "tunnel_port" => own.tunnel_port.is_some(),
-                    "tunnel_checksum" => own.tunnel_checksum.is_some(),
-                    "upper_threshold" => own.upper_threshold.is_some(),
-                    _ => own.lower_threshold.is_some(),
-                };
+            {
+                // Each server's entry as it will be, its own keys reported on
+                // its lines and as its own, those it takes from the service
+                // on the service's (once: `validate` drops repeats).
+                let entries = server.options.entries();
+                let set_here = |key: &str| entries.iter().any(|(k, _)| *k == key);
                 let where_set = |key: &str| if set_here(key) { sline(key) } else { line(key) };
-                self.server_options(
-                    &format!("server `{}` of `{name}`", server.name),
-                    &vs.options_of(server),
-                    vs.network_of(server, c.network),
-                    &where_set,
-                );
+                let owner = |keys: &[&str]| {
+                    if keys.iter().any(|key| set_here(key)) {
+                        format!("server `{}` of `{name}`", server.name)
+                    } else {
+                        format!("`{name}`")
+                    }
+                };
+                let network = vs.network_of(server, c.network);
+                self.server_options(&owner, &vs.options_of(server), network, &where_set);
+                if server.options.has_tunnel_keys() && network != Network::Tunnel {
+                    self.warning(
+                        sline(first_tunnel_key(&server.options)),
+                        format!(
+                            "the tunnel keys of server `{}` of `{name}` have no effect unless its `network` is `tunnel`",
+                            server.name
+                        ),
+                    );
+                }
             }
             let address = server.address.as_ref().filter(|a| !a.is_unspecified());
             if vs.active && server.active && address.is_none() {
@@ -511,6 +539,15 @@ impl Validator {
             }
             if let (Some(rip), Some(vip)) = (address.and_then(Host::ip), vip) {
                 let network = vs.network_of(server, c.network);
+                if rip.is_ipv4() != vip.is_ipv4() && c.syncdaemon {
+                    self.error(
+                        sline("address"),
+                        format!(
+                            "server `{}` and the VIP of `{name}` are of different address families, which the kernel's sync daemon (`syncdaemon = 1`) does not take",
+                            server.name
+                        ),
+                    );
+                }
                 if rip.is_ipv4() != vip.is_ipv4() && network != Network::Tunnel {
                     self.error(
                         sline("address"),
@@ -526,9 +563,12 @@ impl Validator {
 
     /// The [`ServerOptions`] of `owner` (a service or a server), as they
     /// apply with `network`; `line` finds the line of a key.
+    /// An entry's [`ServerOptions`] (a server's over its service's) as they
+    /// apply with `network`; `line` finds the line of a key, `owner` names
+    /// the block that set the keys a finding is about.
     fn server_options(
         &mut self,
-        owner: &str,
+        owner: &dyn Fn(&[&str]) -> String,
         options: &ServerOptions,
         network: Network,
         line: &dyn Fn(&str) -> Option<usize>,
@@ -539,25 +579,13 @@ impl Validator {
                 self.error(
                     line("lower_threshold"),
                     format!(
-                        "`lower_threshold = {lower}` of {owner} is above its `upper_threshold = {upper}`; the kernel refuses that (0 is no limit)"
+                        "`lower_threshold = {lower}` of {} is above its `upper_threshold = {upper}`; the kernel refuses that (0 is no limit)",
+                        owner(&["lower_threshold", "upper_threshold"])
                     ),
                 );
             }
         }
         if network != Network::Tunnel {
-            if options.has_tunnel_keys() {
-                let key = if options.tunnel_type.is_some() {
-                    "tunnel_type"
-                } else if options.tunnel_port.is_some() {
-                    "tunnel_port"
-                } else {
-                    "tunnel_checksum"
-                };
-                self.warning(
-                    line(key),
-                    format!("the tunnel keys of {owner} have no effect unless its `network` is `tunnel`"),
-                );
-            }
             return;
         }
         let kind = options.tunnel_type.unwrap_or_default();
@@ -565,12 +593,16 @@ impl Validator {
             (TunnelType::Gue, None) => self.error(
                 line("tunnel_type"),
                 format!(
-                    "`tunnel_type = gue` of {owner} needs `tunnel_port`, the port its servers decapsulate on"
+                    "`tunnel_type = gue` of {} needs `tunnel_port`, the port its servers decapsulate on",
+                    owner(&["tunnel_type", "tunnel_port"])
                 ),
             ),
             (TunnelType::Ipip | TunnelType::Gre, Some(_)) => self.error(
                 line("tunnel_port"),
-                format!("`tunnel_port` of {owner} is only for `tunnel_type = gue` (the type is `{kind}`)"),
+                format!(
+                    "`tunnel_port` of {} is only for `tunnel_type = gue` (the type is `{kind}`)",
+                    owner(&["tunnel_type", "tunnel_port"])
+                ),
             ),
             _ => {}
         }
@@ -579,8 +611,9 @@ impl Validator {
             | (TunnelType::Gre, TunnelChecksum::Remote) => self.error(
                 line("tunnel_checksum"),
                 format!(
-                    "`tunnel_checksum = {}` of {owner} cannot be used with `tunnel_type = {kind}` (gue takes every checksum, gre `none` and `checksum`)",
-                    options.tunnel_checksum.unwrap_or_default()
+                    "`tunnel_checksum = {}` of {} cannot be used with `tunnel_type = {kind}` (gue takes every checksum, gre `none` and `checksum`)",
+                    options.tunnel_checksum.unwrap_or_default(),
+                    owner(&["tunnel_type", "tunnel_checksum"])
                 ),
             ),
             _ => {}

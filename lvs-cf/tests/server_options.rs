@@ -179,7 +179,7 @@ fn settings_that_do_nothing_are_warnings() {
     for (body, expected) in [
         (
             " tunnel_type = gre",
-            "line 6: warning: the tunnel keys of `web` have no effect unless its `network` is `tunnel`",
+            "line 6: warning: the tunnel keys of `web` have no effect: none of its servers is tunnelled",
         ),
         (
             " persistence_engine = sip",
@@ -198,6 +198,29 @@ fn settings_that_do_nothing_are_warnings() {
             " network = direct\n tunnel_type = gre\n server t {\n  address = 10.0.0.1\n  network = tunnel\n }"
         ),
         Vec::<String>::new()
+    );
+    // A service's keys split with its servers: each server's entry is whole.
+    for body in [
+        " network = tunnel\n tunnel_type = gue\n server a {\n  address = 10.0.0.1\n  tunnel_port = 6080\n }",
+        " lower_threshold = 5\n server a {\n  address = 10.0.0.1\n  upper_threshold = 10\n }",
+        // A tunnelled service with a server reached otherwise.
+        " network = tunnel\n tunnel_type = gue\n tunnel_port = 6080\n server a {\n  address = 10.0.0.1\n }\n\
+         server b {\n  address = 10.0.0.2\n  network = direct\n }",
+        // A GRE server takes no port from its GUE service.
+        " network = tunnel\n tunnel_type = gue\n tunnel_port = 6080\n\
+         server a {\n  address = 10.0.0.1\n  tunnel_type = gre\n }",
+        // A tunnelled sorry server may be of the other family.
+        " sorry_server = 2001:db8::99\n sorry_network = tunnel",
+    ] {
+        assert_eq!(findings(body), Vec::<String>::new(), "{body}");
+    }
+    // An error every server inherits is the service's, once.
+    assert_eq!(
+        findings(
+            " network = tunnel\n tunnel_type = gue\n server a {\n  address = 10.0.0.1\n }\n\
+             server b {\n  address = 10.0.0.2\n }"
+        ),
+        ["line 7: error: `tunnel_type = gue` of `web` needs `tunnel_port`, the port its servers decapsulate on"]
     );
     // A server of another family is fine when tunnelled.
     assert_eq!(

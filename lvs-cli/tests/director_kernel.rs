@@ -110,6 +110,21 @@ impl Director {
         });
     }
 
+    /// Starts lvs `--nanny-processes` with all three servers, round robin,
+    /// and waits until each nanny has added its own server.
+    fn serve_all_three_by_nannies(&mut self) {
+        self.args.push("--nanny-processes".into());
+        self.write_config(&Options {
+            scheduler: "rr",
+            servers: &[0, 1, 2],
+            extra: &format!("  client_monitor = {}\n", env!("CARGO_BIN_EXE_nanny")),
+        });
+        self.start();
+        self.wait("all three servers in", Duration::from_secs(15), || {
+            (0..3).all(|i| self.has(i))
+        });
+    }
+
     /// Starts lvs with rs1 and rs2, round robin, and waits for them.
     fn serve_first_two(&mut self) {
         self.write_config(&Options {
@@ -350,10 +365,76 @@ fn one_service_reaches_servers_by_direct_routing_nat_and_gue() {
     for i in 0..3 {
         assert_eq!(held.ask(&format!("line {i}")), Some(format!("rs3: line {i}")));
     }
-    // Three drift checks later, nothing was found to restore.
+    // Three drift checks later, nothing was found to restore, and a full
+    // comparison finds nothing either.
     std::thread::sleep(Duration::from_secs(3));
     let log = lvs.log();
     assert!(!log.contains("behind lvs's back"), "{log}");
+    let (report, status) = lvs.ask_json("--resync", &[]);
+    assert!(status.success(), "{report}");
+    assert_eq!(report["drift"], serde_json::json!([]), "{report}");
+}
+
+#[test]
+fn every_service_and_server_setting_reads_back_from_the_kernel_as_written() {
+    if !lab("every_service_and_server_setting_reads_back_from_the_kernel_as_written") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Mixed, "director-settings");
+    let (rs1, rs3) = (
+        lvs.farm.servers[0].address.clone(),
+        lvs.farm.servers[2].address.clone(),
+    );
+    std::fs::write(
+        &lvs.config,
+        format!(
+            "primary = 10.8.0.1\nservice = lvs\nnetwork = direct\n\
+             virtual marked {{\n  active = 1\n  address = {VIP} eth0:1\n  fwmark = 7\n  port = 80\n\
+             \x20 scheduler = mh\n  scheduler_flags = [ mh-fallback mh-port ]\n  one_packet = 1\n\
+             \x20 persistent = 30\n  persistence_engine = sip\n  timeout = 1\n\
+             \x20 server one {{\n    address = {rs1}\n    active = 1\n    upper_threshold = 20\n    lower_threshold = 10\n  }}\n\
+             \x20 server three {{\n    address = {rs3}\n    active = 1\n    network = tunnel\n    tunnel_type = gre\n\
+             \x20   tunnel_checksum = checksum\n  }}\n}}\n"
+        ),
+    )
+    .expect("write lvs.cf");
+    lvs.start();
+    lvs.wait("both servers in", Duration::from_secs(10), || {
+        lvs.has(0) && lvs.has(2)
+    });
+    let table = lvs.table();
+    let (service, dests) = table.services.values().next().expect("the service");
+    use lvs_ipvs::ServiceFlags;
+    assert_eq!(
+        service.flags.settable(),
+        ServiceFlags::PERSISTENT | ServiceFlags::ONE_PACKET | ServiceFlags::SCHED1 | ServiceFlags::SCHED2
+    );
+    assert_eq!(
+        (service.timeout, service.persistence_engine.as_deref()),
+        (30, Some("sip"))
+    );
+    let address = |a: &str| -> std::net::IpAddr { a.parse().expect("address") };
+    let one = &dests[&(address(&rs1), 80)];
+    assert_eq!(
+        (one.forward, one.upper_threshold, one.lower_threshold),
+        (ForwardMethod::DirectRoute, 20, 10)
+    );
+    let three = &dests[&(address(&rs3), 80)];
+    assert_eq!(
+        (three.forward, three.tunnel),
+        (
+            ForwardMethod::Tunnel,
+            Some(Tunnel {
+                kind: TunnelType::Gre,
+                port: 0,
+                flags: 1
+            })
+        )
+    );
+    // The daemon's own comparison finds what it wrote.
+    let (report, status) = lvs.ask_json("--resync", &[]);
+    assert!(status.success(), "{report}");
+    assert_eq!(report["drift"], serde_json::json!([]), "{report}");
 }
 
 #[test]
@@ -362,16 +443,7 @@ fn nanny_processes_enter_each_server_as_its_block_says() {
         return;
     }
     let mut lvs = Director::new(Mode::Mixed, "director-mixed-nannies");
-    lvs.args.push("--nanny-processes".into());
-    lvs.write_config(&Options {
-        scheduler: "rr",
-        servers: &[0, 1, 2],
-        extra: &format!("  client_monitor = {}\n", env!("CARGO_BIN_EXE_nanny")),
-    });
-    lvs.start();
-    lvs.wait("all three servers in", Duration::from_secs(15), || {
-        (0..3).all(|i| lvs.has(i))
-    });
+    lvs.serve_all_three_by_nannies();
     mixed_entries_carry_traffic(&lvs);
 }
 
@@ -997,17 +1069,7 @@ fn nanny_processes_as_piranha_and_hard_shutdown() {
         return;
     }
     let mut lvs = Director::new(Mode::Nat, "director-nannies");
-    lvs.args.push("--nanny-processes".into());
-    lvs.write_config(&Options {
-        scheduler: "rr",
-        servers: &[0, 1, 2],
-        extra: &format!("  client_monitor = {}\n", env!("CARGO_BIN_EXE_nanny")),
-    });
-    lvs.start();
-    // Each nanny adds its own server.
-    lvs.wait("all three servers in", Duration::from_secs(15), || {
-        (0..3).all(|i| lvs.has(i))
-    });
+    lvs.serve_all_three_by_nannies();
     let answers = names(&lvs.farm.gets(9));
     assert_eq!(answers.iter().filter(|a| *a == "rs2").count(), 3, "{answers:?}");
     lvs.farm.servers[1].set_up(false);

@@ -97,20 +97,23 @@ fn help_lists_piranhas_options() {
     }
 }
 
+/// A nanny of 127.0.0.1 behind 192.0.2.1 that changes no table.
+const TEST_START: [&str; 7] = [
+    "--lvs",
+    "-h",
+    "127.0.0.1",
+    "-V",
+    "192.0.2.1",
+    "-n",
+    "--test-start",
+];
+
 /// `--ipvs KEY=VALUE`: the IPVS keys of an lvs.cf server block, checked as
 /// in a file, `-M` standing for `network`.
 #[test]
 fn ipvs_options_are_server_block_keys() {
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "--lvs",
-            "-h",
-            "127.0.0.1",
-            "-V",
-            "192.0.2.1",
-            "-n",
-            "--test-start",
-        ];
+        let mut args = TEST_START.to_vec();
         args.extend_from_slice(extra);
         nanny(&args)
     };
@@ -138,15 +141,7 @@ fn ipvs_options_are_server_block_keys() {
 /// refused as in a file.
 #[test]
 fn check_options_are_check_block_keys() {
-    let base = [
-        "--lvs",
-        "-h",
-        "127.0.0.1",
-        "-V",
-        "192.0.2.1",
-        "-n",
-        "--test-start",
-    ];
+    let base = TEST_START;
     let with = |extra: &[&str]| {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);

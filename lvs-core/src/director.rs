@@ -110,7 +110,7 @@ pub struct EntrySettings {
     pub forward: ForwardMethod,
     /// The encapsulation, for tunnelled servers (`None`: IPIP).
     pub tunnel: Option<Tunnel>,
-    /// Connections above which it gets no new ones (0: no limit).
+    /// Connections at which it gets no new ones (0: no limit).
     pub upper_threshold: u32,
     /// Connections below which an overloaded server gets new ones again.
     pub lower_threshold: u32,
@@ -728,13 +728,25 @@ pub fn reconcile_nanny_mode(
             }
             Some(_) => {}
         }
-        let Some((addr, port)) = planned.sorry.as_ref().map(SorryServer::at) else {
+        let entered = |at: &(IpAddr, u16)| existing.and_then(|(_, dests)| dests.get(at));
+        // The sorry server of the file before a reload, where it moved or went.
+        let before = previous
+            .and_then(|p| p.services.iter().find(|s| s.service.key == key))
+            .and_then(|s| s.sorry);
+        if let Some(old) = before.map(|s| s.at()) {
+            if planned.sorry.map(|s| s.at()) != Some(old) && entered(&old).is_some() {
+                operations.push(Operation::DeleteDest(key, old.0, old.1));
+            }
+        }
+        let Some(at) = planned.sorry.as_ref().map(SorryServer::at) else {
             continue;
         };
-        let present = existing.is_some_and(|(_, dests)| dests.contains_key(&(addr, port)));
-        match planned.sorry_destination(planned.serving(health)) {
-            Some(sorry) if !present => operations.push(Operation::AddDest(key, sorry)),
-            None if present => operations.push(Operation::DeleteDest(key, addr, port)),
+        match (planned.sorry_destination(planned.serving(health)), entered(&at)) {
+            (Some(sorry), None) => operations.push(Operation::AddDest(key, sorry)),
+            (Some(sorry), Some(have)) if !have.same_settings(&sorry) => {
+                operations.push(Operation::EditDest(key, sorry))
+            }
+            (None, Some(_)) => operations.push(Operation::DeleteDest(key, at.0, at.1)),
             _ => {}
         }
     }
@@ -1199,6 +1211,35 @@ mod tests {
         );
         let ops = reconcile_nanny_mode(&smaller, Some(&full), &health, &table);
         assert!(ops.contains(&Operation::DeleteService(full.services[1].service.key)));
+
+        // A reload that moves the sorry server to another port with another
+        // weight: the old entry goes, the new one comes, then is kept in step.
+        let moved = plan(&CF.replace(
+            "sorry_server = 10.0.0.99\n",
+            "sorry_server = 10.0.0.99\n sorry_port = 8080\n sorry_weight = 3\n",
+        ));
+        let nothing = HashMap::new();
+        let ops = reconcile_nanny_mode(&moved, Some(&full), &nothing, &table);
+        let key = web.service.key;
+        assert!(ops.contains(&Operation::DeleteDest(key, sorry, 80)), "{ops:?}");
+        assert!(
+            ops.iter().any(
+                |op| matches!(op, Operation::AddDest(k, d) if *k == key && d.port == 8080 && d.weight == 3)
+            ),
+            "{ops:?}"
+        );
+        for op in &ops {
+            table.apply(op);
+        }
+        assert!(reconcile_nanny_mode(&moved, Some(&full), &nothing, &table).is_empty());
+        let heavier = plan(&CF.replace(
+            "sorry_server = 10.0.0.99\n",
+            "sorry_server = 10.0.0.99\n sorry_port = 8080\n sorry_weight = 5\n",
+        ));
+        assert!(matches!(
+            reconcile_nanny_mode(&heavier, Some(&moved), &nothing, &table).as_slice(),
+            [Operation::EditDest(k, d)] if *k == key && d.weight == 5
+        ));
     }
 
     #[test]

@@ -25,13 +25,51 @@ pub fn describe(operation: &Operation) -> String {
         Operation::AddService(s) => format!("add virtual service {} ({})", s.key, s.scheduler),
         Operation::EditService(s) => format!("edit virtual service {} ({})", s.key, s.scheduler),
         Operation::DeleteService(key) => format!("delete virtual service {key}"),
-        Operation::AddDest(key, d) => format!("add {} to {key} (weight {})", d.address(), d.weight),
-        Operation::EditDest(key, d) => format!("set {} in {key} to weight {}", d.address(), d.weight),
+        Operation::AddDest(key, d) => {
+            format!(
+                "add {} to {key} (weight {}{})",
+                d.address(),
+                d.weight,
+                entry_extras(d)
+            )
+        }
+        Operation::EditDest(key, d) => {
+            format!(
+                "set {} in {key} to weight {}{}",
+                d.address(),
+                d.weight,
+                entry_extras(d)
+            )
+        }
         Operation::DeleteDest(key, addr, port) => {
             format!("remove {} from {key}", SocketAddr::new(*addr, *port))
         }
         other => format!("{other:?}"),
     }
+}
+
+/// A destination's settings beyond its weight, where lvs.cf set them: its
+/// tunnel and thresholds (`, gue tunnel to port 6080, upper threshold 50`).
+fn entry_extras(d: &lvs_ipvs::Destination) -> String {
+    let mut extras = String::new();
+    if let (lvs_ipvs::ForwardMethod::Tunnel, Some(tunnel)) = (d.forward, d.tunnel) {
+        let kind = match tunnel.kind {
+            lvs_ipvs::TunnelType::Ipip => "ipip",
+            lvs_ipvs::TunnelType::Gue => "gue",
+            lvs_ipvs::TunnelType::Gre => "gre",
+        };
+        extras.push_str(&format!(", {kind} tunnel"));
+        if tunnel.port != 0 {
+            extras.push_str(&format!(" to port {}", tunnel.port));
+        }
+    }
+    if d.upper_threshold != 0 {
+        extras.push_str(&format!(", upper threshold {}", d.upper_threshold));
+    }
+    if d.lower_threshold != 0 {
+        extras.push_str(&format!(", lower threshold {}", d.lower_threshold));
+    }
+    extras
 }
 
 /// A real server whose check a reload starts afresh.

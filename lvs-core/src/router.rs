@@ -173,7 +173,9 @@ pub fn vips(config: &Config, resolver: &Resolve<'_>) -> Result<Vec<Vip>, Setting
             );
         }
     }
-    if let (Network::Nat, Some(router)) = (config.network, &config.nat_router) {
+    // Piranha's rule (`network = nat`), and a server reached by NAT under another.
+    let nat = config.network == Network::Nat || config.uses_nat();
+    if let (true, Some(router)) = (nat, &config.nat_router) {
         add(
             &router.device,
             resolve(resolver, "nat_router", &router.host)?,

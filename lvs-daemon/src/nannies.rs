@@ -96,9 +96,11 @@ pub fn argv(
             interval.as_duration().as_secs_f64().to_string(),
         ]);
     }
-    // The server's IPVS settings beyond -M, as lvs.cf writes them.
+    // The server's IPVS settings beyond -M, as lvs.cf writes them (tunnel
+    // keys only for a tunnelled server).
+    let tunnelled = vs.network_of(server, config.network) == Network::Tunnel;
     for (key, value) in vs.options_of(server).entries() {
-        if key != "network" {
+        if key != "network" && (tunnelled || !key.starts_with("tunnel_")) {
             argv.extend(["--ipvs".into(), format!("{key}={value}")]);
         }
     }
@@ -281,6 +283,21 @@ impl Nannies {
 mod tests {
     use super::*;
 
+    /// lvsd's argument list for the first server of `config`'s first
+    /// service, at 10.0.1.1 behind the VIP 10.0.0.100.
+    fn first_servers_argv(config: &Config) -> Vec<String> {
+        let vs = &config.virtual_services[0];
+        argv(
+            config,
+            vs,
+            &vs.servers[0],
+            "10.0.1.1".parse().expect("ip"),
+            "10.0.0.100",
+            false,
+            false,
+        )
+    }
+
     #[test]
     fn lvsds_argument_list() {
         let config = lvs_cf::parse(
@@ -291,16 +308,7 @@ mod tests {
         )
         .expect("valid")
         .config;
-        let vs = &config.virtual_services[0];
-        let argv = argv(
-            &config,
-            vs,
-            &vs.servers[0],
-            "10.0.1.1".parse().expect("ip"),
-            "10.0.0.100",
-            false,
-            false,
-        );
+        let argv = first_servers_argv(&config);
         assert_eq!(
             argv,
             [
@@ -345,16 +353,7 @@ mod tests {
         )
         .expect("valid")
         .config;
-        let vs = &config.virtual_services[0];
-        let argv = argv(
-            &config,
-            vs,
-            &vs.servers[0],
-            "10.0.1.1".parse().expect("ip"),
-            "10.0.0.100",
-            false,
-            false,
-        );
+        let argv = first_servers_argv(&config);
         let after = |flag: &str| {
             argv.windows(2)
                 .filter(|pair| pair[0] == flag)
@@ -378,6 +377,7 @@ mod tests {
         let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
         let (options, warnings) = lvs_cf::server_options(&entries).expect("valid");
         assert!(warnings.is_empty(), "{warnings:?}");
+        let vs = &config.virtual_services[0];
         assert_eq!(options, vs.options_of(&vs.servers[0]));
     }
 }

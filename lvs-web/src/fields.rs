@@ -284,7 +284,7 @@ pub const VIRTUAL: &[Field] = &[
     field(
         "one_packet",
         "One-packet scheduling",
-        Kind::Flag(false),
+        Kind::Switch(false),
         "lvs-rs; UDP and firewall marks",
     ),
     field(
