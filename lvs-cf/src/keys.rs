@@ -408,6 +408,39 @@ pub const GLOBAL_KEYS: &[Key] = &[
             Ok(())
         }),
     ),
+    extension(
+        "expire_nodest_conn",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.ipvs_sysctls.expire_nodest_conn = Some(p.boolean(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "expire_quiescent_template",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.ipvs_sysctls.expire_quiescent_template = Some(p.boolean(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "conn_reuse_mode",
+        Kind::Number,
+        Read::Global(|p, c| {
+            c.ipvs_sysctls.conn_reuse_mode =
+                Some(p.int(2, 0, IpvsSysctls::MAX_CONN_REUSE_MODE.into())? as u8);
+            Ok(())
+        }),
+    ),
+    extension(
+        "sloppy_tcp",
+        Kind::Flag,
+        Read::Global(|p, c| {
+            c.ipvs_sysctls.sloppy_tcp = Some(p.boolean(2)?);
+            Ok(())
+        }),
+    ),
 ];
 
 /// The largest connection threshold (the kernel's is a signed int).

@@ -761,6 +761,50 @@ impl CheckBlock {
     }
 }
 
+/// The IPVS sysctls of the router (`/proc/sys/net/ipv4/vs/`) that decide
+/// what happens to connections whose server went (all lvs-rs extensions):
+/// the lvs daemon sets those given at start and on reload, and puts the
+/// values it found back when it stops. `None` leaves the kernel's value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct IpvsSysctls {
+    /// `expire_nodest_conn`: drop a removed server's connections at their
+    /// next packet instead of letting them time out.
+    pub expire_nodest_conn: Option<bool>,
+    /// `expire_quiescent_template`: a persistence template whose server is
+    /// at weight 0 expires, so that its clients go elsewhere.
+    pub expire_quiescent_template: Option<bool>,
+    /// `conn_reuse_mode`: how a reused client port is treated (0 to 3; the
+    /// kernel's default, 1, reschedules when it is safe to).
+    pub conn_reuse_mode: Option<u8>,
+    /// `sloppy_tcp`: a connection may start at any TCP packet, not only a
+    /// SYN (a director taking over connections another one began).
+    pub sloppy_tcp: Option<bool>,
+}
+
+impl IpvsSysctls {
+    /// The largest `conn_reuse_mode` (two bits).
+    pub const MAX_CONN_REUSE_MODE: u8 = 3;
+
+    /// Those set, each with its value as lvs.cf and `/proc/sys` write it;
+    /// the name is both the lvs.cf key and the sysctl's file.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        let flag = |on: Option<bool>| on.map(|on| u8::from(on).to_string());
+        [
+            ("expire_nodest_conn", flag(self.expire_nodest_conn)),
+            ("expire_quiescent_template", flag(self.expire_quiescent_template)),
+            (
+                "conn_reuse_mode",
+                self.conn_reuse_mode.map(|mode| mode.to_string()),
+            ),
+            ("sloppy_tcp", flag(self.sloppy_tcp)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        .collect()
+    }
+}
+
 /// A whole lvs.cf file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -835,6 +879,8 @@ pub struct Config {
     pub arp_count: u32,
     /// lvs-rs extension: the time between those announcements; Piranha's is 1 s.
     pub arp_interval: Seconds,
+    /// lvs-rs extension: the IPVS sysctls the lvs daemon manages.
+    pub ipvs_sysctls: IpvsSysctls,
     /// The `virtual NAME { }` blocks, in file order.
     pub virtual_services: Vec<VirtualService>,
     /// The `failover NAME { }` blocks, in file order.
@@ -879,6 +925,7 @@ impl Default for Config {
             heartbeat_key: None,
             arp_count: 5,
             arp_interval: Seconds::whole(1),
+            ipvs_sysctls: IpvsSysctls::default(),
             virtual_services: Vec::new(),
             failover_services: Vec::new(),
         }

@@ -554,9 +554,15 @@ pub fn config() -> impl Strategy<Value = Config> {
         ]),
         prop_oneof![3 => Just(5u32), 1 => 0u32..=100],
         seconds(),
+        (
+            option::of(any::<bool>()),
+            option::of(any::<bool>()),
+            option::of(0..=IpvsSysctls::MAX_CONN_REUSE_MODE),
+            option::of(any::<bool>()),
+        ),
     );
     (heartbeat, rest, extensions, services(4), services(2)).prop_map(
-        |(heartbeat, rest, (heartbeat_key, arp_count, arp_interval), virtuals, failovers)| {
+        |(heartbeat, rest, (heartbeat_key, arp_count, arp_interval, sysctls), virtuals, failovers)| {
             let (
                 serial_no,
                 service,
@@ -625,6 +631,12 @@ pub fn config() -> impl Strategy<Value = Config> {
                 heartbeat_key,
                 arp_count,
                 arp_interval,
+                ipvs_sysctls: IpvsSysctls {
+                    expire_nodest_conn: sysctls.0,
+                    expire_quiescent_template: sysctls.1,
+                    conn_reuse_mode: sysctls.2,
+                    sloppy_tcp: sysctls.3,
+                },
                 virtual_services: virtuals,
                 failover_services: failovers,
             }
@@ -681,6 +693,7 @@ fn without_extensions(mut c: Config) -> Config {
     c.heartbeat_key = piranha.heartbeat_key;
     c.arp_count = piranha.arp_count;
     c.arp_interval = piranha.arp_interval;
+    c.ipvs_sysctls = piranha.ipvs_sysctls;
     for h in [
         &mut c.primary,
         &mut c.primary_private,
@@ -1098,6 +1111,9 @@ impl Ugly {
         }
         if c.arp_interval != d.arp_interval || self.dice.chance(4) {
             put!("arp_interval", self.seconds(c.arp_interval));
+        }
+        for (key, value) in c.ipvs_sysctls.entries() {
+            put!(key, value);
         }
         for (key, value) in [
             ("tcp_timeout", c.tcp_timeout),

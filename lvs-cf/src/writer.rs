@@ -108,6 +108,9 @@ pub fn write(config: &Config) -> String {
     if config.arp_interval != defaults.arp_interval {
         entry(w, "", "arp_interval", config.arp_interval);
     }
+    for (key, value) in config.ipvs_sysctls.entries() {
+        entry(w, "", key, value);
+    }
     for vs in &config.virtual_services {
         write_service(w, "virtual", vs);
     }

@@ -228,3 +228,27 @@ fn settings_that_do_nothing_are_warnings() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn the_ipvs_sysctls_are_global_extensions() {
+    let parsed = parse("expire_nodest_conn = 1\nconn_reuse_mode = 0\nsloppy_tcp = 0\nprimary = 192.0.2.1\n")
+        .expect("valid");
+    let sysctls = &parsed.config.ipvs_sysctls;
+    assert_eq!(
+        sysctls.entries(),
+        [
+            ("expire_nodest_conn", "1".to_owned()),
+            ("conn_reuse_mode", "0".to_owned()),
+            ("sloppy_tcp", "0".to_owned())
+        ]
+    );
+    assert_eq!(sysctls.expire_quiescent_template, None, "unset: the kernel's");
+    let written = write(&parsed.config);
+    assert_eq!(parse(&written).expect("written").config, parsed.config);
+    let error = parse("conn_reuse_mode = 4\n").expect_err("out of range");
+    assert!(error.to_string().contains("between 0 and 3"), "{error}");
+    let error = parse_with("sloppy_tcp = 1\n", &ParseOptions::strict()).expect_err("strict");
+    assert!(error.to_string().contains("lvs-rs extension"), "{error}");
+    let error = parse(&service(" sloppy_tcp = 1")).expect_err("a global key");
+    assert!(error.to_string().contains("belongs at the top level"), "{error}");
+}

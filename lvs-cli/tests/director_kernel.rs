@@ -573,6 +573,61 @@ fn an_upper_threshold_stops_new_connections_at_the_limit() {
 }
 
 #[test]
+fn ipvs_sysctls_are_set_at_start_changed_by_a_reload_and_put_back_at_stop() {
+    if !lab("ipvs_sysctls_are_set_at_start_changed_by_a_reload_and_put_back_at_stop") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-sysctls");
+    let sysctl = |lvs: &Director, name: &str| {
+        let out = lvs.farm.directors[0].exec("cat", &[&format!("/proc/sys/net/ipv4/vs/{name}")]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let names = ["expire_nodest_conn", "conn_reuse_mode", "sloppy_tcp"];
+    let found: Vec<String> = names.iter().map(|name| sysctl(&lvs, name)).collect();
+    assert_eq!(
+        found,
+        ["0", "1", "0"],
+        "a new namespace has the kernel's defaults"
+    );
+    lvs.write_config(&Options {
+        scheduler: "rr",
+        servers: &[0, 1],
+        extra: "",
+    });
+    let file = std::fs::read_to_string(&lvs.config).expect("lvs.cf");
+    let settings = "expire_nodest_conn = 1\nconn_reuse_mode = 0\nsloppy_tcp = 1\n";
+    std::fs::write(&lvs.config, format!("{settings}{file}")).expect("write lvs.cf");
+    lvs.start();
+    lvs.wait("rs1 and rs2 in", Duration::from_secs(10), || {
+        lvs.has(0) && lvs.has(1)
+    });
+    let set: Vec<String> = names.iter().map(|name| sysctl(&lvs, name)).collect();
+    assert_eq!(set, ["1", "0", "1"], "{}", lvs.log());
+    assert!(
+        lvs.log()
+            .contains("IPVS sysctl expire_nodest_conn set to 1 (was 0)"),
+        "{}",
+        lvs.log()
+    );
+
+    // A reload that no longer sets sloppy_tcp puts it back.
+    std::fs::write(
+        &lvs.config,
+        format!("expire_nodest_conn = 1\nconn_reuse_mode = 0\n{file}"),
+    )
+    .expect("write");
+    lvs.signal(libc::SIGHUP);
+    lvs.wait_log("IPVS sysctl sloppy_tcp put back to 0", Duration::from_secs(10));
+    assert_eq!(sysctl(&lvs, "sloppy_tcp"), "0");
+
+    // The stop puts back the rest.
+    lvs.signal(libc::SIGTERM);
+    assert!(lvs.wait_exit().success());
+    let after: Vec<String> = names.iter().map(|name| sysctl(&lvs, name)).collect();
+    assert_eq!(after, found, "{}", lvs.log());
+}
+
+#[test]
 fn quiesce_keeps_an_established_connection() {
     if !lab("quiesce_keeps_an_established_connection") {
         return;

@@ -308,6 +308,8 @@ pub struct Director {
     ipvs: Option<Ipvs>,
     /// The handle status requests read the kernel's counters with.
     status_ipvs: Option<Ipvs>,
+    /// The IPVS sysctls lvs.cf sets, and what they were.
+    sysctls: crate::sysctl::ManagedSysctls,
     /// The handle the kernel's entries are read with off the loop's thread
     /// (drift checks, a preview's connection counts); `None` while it is
     /// lent to a blocking thread, and in a dry run.
@@ -400,6 +402,7 @@ impl Director {
             log,
             ipvs,
             status_ipvs,
+            sysctls: crate::sysctl::ManagedSysctls::default(),
             reading_ipvs,
             drift_cursor: None,
             metrics,
@@ -502,6 +505,7 @@ impl Director {
         if let Some(wanted) = timeouts(&self.config) {
             self.set_timeouts(wanted);
         }
+        self.set_sysctls();
         let starting = format!(
             "starting: {} virtual services, {} real servers checked by {}, {} entries adopted from the running table",
             self.plan.services.len(),
@@ -660,6 +664,28 @@ impl Director {
             health: self.health.clone(),
             ids: self.ids.by_server.clone(),
         }));
+    }
+
+    /// Sets the IPVS sysctls lvs.cf gives, and puts back those it dropped.
+    fn set_sysctls(&mut self) {
+        let wanted = &self.config.ipvs_sysctls;
+        if self.options.dry_run {
+            for (name, value) in wanted.entries() {
+                self.log.info(&format!("would set {name} to {value}"));
+            }
+            return;
+        }
+        let lines = self.sysctls.apply(wanted);
+        self.log_sysctls(lines);
+    }
+
+    fn log_sysctls(&self, lines: Vec<Result<String, String>>) {
+        for line in lines {
+            match line {
+                Ok(change) => self.log.write(Severity::Notice, &format!("IPVS sysctl {change}")),
+                Err(e) => self.log.error(&e),
+            }
+        }
     }
 
     fn set_timeouts(&mut self, wanted: Timeouts) {
@@ -1260,6 +1286,7 @@ impl Director {
         if let Some(wanted) = timeouts(&self.config).filter(|t| Some(*t) != old_timeouts) {
             self.set_timeouts(wanted);
         }
+        self.set_sysctls();
         // Nannies whose arguments changed stop (removing their servers) before the table changes.
         if let Some(nannies) = running.nannies.as_mut() {
             let keep: Vec<Vec<String>> = nanny_argvs(
@@ -1320,6 +1347,8 @@ impl Director {
             .map(Operation::DeleteService)
             .collect();
         self.apply(&operations);
+        let restored = self.sysctls.restore();
+        self.log_sysctls(restored);
         if self.table.services.is_empty() {
             if let Some(path) = self.ownership_path() {
                 if let Err(e) = crate::ownership::remove(&path) {

@@ -59,3 +59,4 @@ pub mod process;
 pub mod pulse;
 pub mod service;
 pub mod status;
+pub mod sysctl;

@@ -164,6 +164,30 @@ pub const REDUNDANCY: &[Field] = &[
         Kind::Word,
         "lvs-rs",
     ),
+    field(
+        "expire_nodest_conn",
+        "Drop a removed server's connections",
+        Kind::Choice(&["0", "1"]),
+        "lvs-rs; IPVS sysctl; empty: the kernel's",
+    ),
+    field(
+        "expire_quiescent_template",
+        "Expire persistence to quiesced servers",
+        Kind::Choice(&["0", "1"]),
+        "lvs-rs; IPVS sysctl; empty: the kernel's",
+    ),
+    field(
+        "conn_reuse_mode",
+        "Connection reuse mode",
+        Kind::Choice(&["0", "1", "2", "3"]),
+        "lvs-rs; IPVS sysctl; empty: the kernel's",
+    ),
+    field(
+        "sloppy_tcp",
+        "Sloppy TCP",
+        Kind::Choice(&["0", "1"]),
+        "lvs-rs; IPVS sysctl; empty: the kernel's",
+    ),
 ];
 
 /// The IPVS settings of a server (lvs.cf's `ServerOptions`): on the virtual
