@@ -520,20 +520,44 @@ fn udp_datagrams_in(ns: &testkit::Netns) -> u64 {
 }
 
 #[test]
-fn an_upper_threshold_stops_new_connections_at_the_limit() {
-    if !lab("an_upper_threshold_stops_new_connections_at_the_limit") {
+/// Also the IPVS sysctls: set at start, one put back by a reload that no
+/// longer sets it, all put back at stop (one director run for both).
+fn an_upper_threshold_stops_new_connections_at_the_limit_and_ipvs_sysctls_are_managed() {
+    if !lab("an_upper_threshold_stops_new_connections_at_the_limit_and_ipvs_sysctls_are_managed") {
         return;
     }
     let mut lvs = Director::new(Mode::Nat, "director-threshold");
+    let sysctl = |lvs: &Director, name: &str| {
+        let out = lvs.farm.directors[0].exec("cat", &[&format!("/proc/sys/net/ipv4/vs/{name}")]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let names = ["expire_nodest_conn", "conn_reuse_mode", "sloppy_tcp"];
+    let sysctls = |lvs: &Director| names.map(|name| sysctl(lvs, name));
+    let found = sysctls(&lvs);
+    assert_eq!(
+        found,
+        ["0", "1", "0"],
+        "a new namespace has the kernel's defaults"
+    );
     lvs.write_config(&Options {
         scheduler: "rr",
         servers: &[0, 1],
         extra: "  upper_threshold = 1\n",
     });
+    let file = std::fs::read_to_string(&lvs.config).expect("lvs.cf");
+    let settings = "expire_nodest_conn = 1\nconn_reuse_mode = 0\nsloppy_tcp = 1\n";
+    std::fs::write(&lvs.config, format!("{settings}{file}")).expect("write lvs.cf");
     lvs.start();
     lvs.wait("rs1 and rs2 in", Duration::from_secs(10), || {
         lvs.has(0) && lvs.has(1)
     });
+    assert_eq!(sysctls(&lvs), ["1", "0", "1"], "{}", lvs.log());
+    assert!(
+        lvs.log()
+            .contains("IPVS sysctl expire_nodest_conn set to 1 (was 0)"),
+        "{}",
+        lvs.log()
+    );
     let thresholds: Vec<(u32, u32)> = lvs
         .table()
         .services
@@ -553,8 +577,11 @@ fn an_upper_threshold_stops_new_connections_at_the_limit() {
 
     // rs1's limit raised to 2 by a reload: one more connection, to rs1, and
     // then none again (a closed connection counts until the kernel forgets it).
+    // The reload also stops setting sloppy_tcp.
     let config = std::fs::read_to_string(&lvs.config).expect("lvs.cf");
-    let raised = config.replacen("    weight = 1\n", "    weight = 1\n    upper_threshold = 2\n", 1);
+    let raised = config
+        .replacen("    weight = 1\n", "    weight = 1\n    upper_threshold = 2\n", 1)
+        .replacen("sloppy_tcp = 1\n", "", 1);
     assert_ne!(raised, config);
     std::fs::write(&lvs.config, raised).expect("write lvs.cf");
     lvs.signal(libc::SIGHUP);
@@ -570,61 +597,14 @@ fn an_upper_threshold_stops_new_connections_at_the_limit() {
     // The held connections were never touched.
     assert_eq!(first.ask("still").map(|a| a.ends_with(": still")), Some(true));
     assert_eq!(second.ask("still").map(|a| a.ends_with(": still")), Some(true));
-}
-
-#[test]
-fn ipvs_sysctls_are_set_at_start_changed_by_a_reload_and_put_back_at_stop() {
-    if !lab("ipvs_sysctls_are_set_at_start_changed_by_a_reload_and_put_back_at_stop") {
-        return;
-    }
-    let mut lvs = Director::new(Mode::Nat, "director-sysctls");
-    let sysctl = |lvs: &Director, name: &str| {
-        let out = lvs.farm.directors[0].exec("cat", &[&format!("/proc/sys/net/ipv4/vs/{name}")]);
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    let names = ["expire_nodest_conn", "conn_reuse_mode", "sloppy_tcp"];
-    let found: Vec<String> = names.iter().map(|name| sysctl(&lvs, name)).collect();
-    assert_eq!(
-        found,
-        ["0", "1", "0"],
-        "a new namespace has the kernel's defaults"
-    );
-    lvs.write_config(&Options {
-        scheduler: "rr",
-        servers: &[0, 1],
-        extra: "",
-    });
-    let file = std::fs::read_to_string(&lvs.config).expect("lvs.cf");
-    let settings = "expire_nodest_conn = 1\nconn_reuse_mode = 0\nsloppy_tcp = 1\n";
-    std::fs::write(&lvs.config, format!("{settings}{file}")).expect("write lvs.cf");
-    lvs.start();
-    lvs.wait("rs1 and rs2 in", Duration::from_secs(10), || {
-        lvs.has(0) && lvs.has(1)
-    });
-    let set: Vec<String> = names.iter().map(|name| sysctl(&lvs, name)).collect();
-    assert_eq!(set, ["1", "0", "1"], "{}", lvs.log());
-    assert!(
-        lvs.log()
-            .contains("IPVS sysctl expire_nodest_conn set to 1 (was 0)"),
-        "{}",
-        lvs.log()
-    );
-
-    // A reload that no longer sets sloppy_tcp puts it back.
-    std::fs::write(
-        &lvs.config,
-        format!("expire_nodest_conn = 1\nconn_reuse_mode = 0\n{file}"),
-    )
-    .expect("write");
-    lvs.signal(libc::SIGHUP);
-    lvs.wait_log("IPVS sysctl sloppy_tcp put back to 0", Duration::from_secs(10));
-    assert_eq!(sysctl(&lvs, "sloppy_tcp"), "0");
+    lvs.wait_log("IPVS sysctl sloppy_tcp put back to 0", Duration::from_secs(5));
+    assert_eq!(sysctls(&lvs), ["1", "0", "0"]);
 
     // The stop puts back the rest.
+    drop((first, second));
     lvs.signal(libc::SIGTERM);
-    assert!(lvs.wait_exit().success());
-    let after: Vec<String> = names.iter().map(|name| sysctl(&lvs, name)).collect();
-    assert_eq!(after, found, "{}", lvs.log());
+    assert!(lvs.wait_exit().success(), "{}", lvs.log());
+    assert_eq!(sysctls(&lvs), found, "{}", lvs.log());
 }
 
 #[test]
