@@ -196,20 +196,30 @@ fn include_pattern(line: &[u8]) -> Option<Result<String, String>> {
 /// The files `pattern` names, relative to the folder of `including`, in
 /// name order.
 fn matches(including: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
-    let full = match including.parent() {
-        Some(folder) if Path::new(pattern).is_relative() => folder.join(pattern),
-        _ => PathBuf::from(pattern),
+    let folder = including.parent().filter(|_| Path::new(pattern).is_relative());
+    let full = match folder {
+        Some(folder) => folder.join(pattern),
+        None => PathBuf::from(pattern),
     };
-    let text = full.to_string_lossy();
     let is_glob = pattern.contains(['*', '?', '[']);
     if !is_glob {
         return if full.is_file() {
             Ok(vec![full])
         } else {
-            Err(format!("no file {text}"))
+            Err(format!("no file {}", full.display()))
         };
     }
-    let paths = glob::glob(&text).map_err(|e| format!("bad pattern `{pattern}`: {e}"))?;
+    // Only the pattern is a glob: the folder's name is taken as written.
+    let glob = match folder.filter(|folder| !folder.as_os_str().is_empty()) {
+        Some(folder) => {
+            let folder = folder
+                .to_str()
+                .ok_or_else(|| format!("the folder {} is not UTF-8", folder.display()))?;
+            format!("{}/{pattern}", glob::Pattern::escape(folder))
+        }
+        None => pattern.to_owned(),
+    };
+    let paths = glob::glob(&glob).map_err(|e| format!("bad pattern `{pattern}`: {e}"))?;
     let mut found = Vec::new();
     for path in paths {
         let path = path.map_err(|e| format!("cannot read {}: {}", e.path().display(), e.error()))?;

@@ -555,7 +555,6 @@ impl<'a> Parser<'a, '_, '_> {
         self.tokens[0].text
     }
 
-    /// Piranha's `CHECK_EQUAL`.
     /// The error of an `include` line in text that came from no file.
     pub(crate) fn include_without_a_file(&self) -> ParseError {
         self.error(
@@ -565,6 +564,7 @@ impl<'a> Parser<'a, '_, '_> {
         )
     }
 
+    /// Piranha's `CHECK_EQUAL`.
     pub(crate) fn check_equal(&self) -> Result<(), ParseError> {
         match self.tokens.get(1) {
             Some(t) if t.text == "=" => Ok(()),

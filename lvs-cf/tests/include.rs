@@ -79,6 +79,17 @@ fn fragments_are_read_in_place_in_name_order() {
 }
 
 #[test]
+fn glob_characters_in_the_folders_name_are_taken_as_written() {
+    let folder = Folder::new("[x]*");
+    folder.file("lvs.d/web.cf", &service("web", "192.0.2.1"));
+    // A folder that the pattern matches counts as no file.
+    std::fs::create_dir_all(folder.0.join("lvs.d/dir.cf")).expect("a folder");
+    let main = folder.file("lvs.cf", "include = lvs.d/*.cf\n");
+    let parsed = load(&main).expect("valid");
+    assert_eq!(parsed.config.virtual_services.len(), 1);
+}
+
+#[test]
 fn errors_and_findings_name_the_included_file_and_its_line() {
     let folder = Folder::new("errors");
     let fragment = folder.file(

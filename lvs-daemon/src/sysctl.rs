@@ -50,11 +50,13 @@ impl ManagedSysctls {
             .filter(|name| !entries.iter().any(|(wanted, _)| wanted == name))
             .collect();
         for name in dropped {
-            if let Some(before) = self.found.remove(name) {
-                lines.push(
-                    self.write(name, &before)
-                        .map(|()| format!("{name} put back to {before}")),
-                );
+            if let Some(before) = self.found.get(name).cloned() {
+                let put_back = self.write(name, &before);
+                if put_back.is_ok() {
+                    self.found.remove(name);
+                }
+                // A put-back that failed is tried again at the stop.
+                lines.push(put_back.map(|()| format!("{name} put back to {before}")));
             }
         }
         for (name, value) in entries {
@@ -65,13 +67,16 @@ impl ManagedSysctls {
                     continue;
                 }
             };
-            self.found.entry(name).or_insert_with(|| current.clone());
-            if current != value {
-                lines.push(
-                    self.write(name, &value)
-                        .map(|()| format!("{name} set to {value} (was {current})")),
-                );
+            if current == value {
+                self.found.entry(name).or_insert(current);
+                continue;
             }
+            let written = self.write(name, &value);
+            // Only a value that was changed is one to put back.
+            if written.is_ok() {
+                self.found.entry(name).or_insert_with(|| current.clone());
+            }
+            lines.push(written.map(|()| format!("{name} set to {value} (was {current})")));
         }
         lines
     }
@@ -148,8 +153,14 @@ mod tests {
             matches!(lines.as_slice(), [Err(e)] if e.contains("expire_quiescent_template")),
             "{lines:?}"
         );
-        // The stop puts back what was found.
-        sysctls.restore();
+        // The stop puts back what was found, and says so.
+        assert_eq!(
+            sysctls.restore(),
+            [
+                Ok("expire_nodest_conn put back to 0".to_owned()),
+                Ok("sloppy_tcp put back to 0".to_owned()),
+            ]
+        );
         assert_eq!(read("expire_nodest_conn"), "0\n");
         assert_eq!(read("sloppy_tcp"), "0\n");
         std::fs::remove_dir_all(&dir).expect("clean up");
