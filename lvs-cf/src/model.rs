@@ -1200,6 +1200,16 @@ impl VirtualService {
             .unwrap_or(global)
     }
 
+    /// The options the sorry server is entered with: its own method, the
+    /// service's tunnel settings, no thresholds.
+    pub fn sorry_options(&self, global: Network) -> ServerOptions {
+        let mut options = self.server_options.clone();
+        options.network = Some(self.sorry_network_or(global));
+        options.upper_threshold = None;
+        options.lower_threshold = None;
+        options
+    }
+
     /// Seconds between checks: `check_interval`, else `timeout` (Piranha's rule).
     pub fn effective_check_interval(&self) -> Seconds {
         self.check_interval.unwrap_or(self.timeout)

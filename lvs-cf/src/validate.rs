@@ -428,9 +428,7 @@ impl Validator {
             );
         }
         if vs.sorry_server.is_some() && vs.sorry_network_or(c.network) == Network::Tunnel {
-            let mut sorry = vs.server_options.clone();
-            sorry.upper_threshold = None;
-            sorry.lower_threshold = None;
+            let sorry = vs.sorry_options(c.network);
             let owner = |_: &[&str]| format!("the sorry server of `{name}`");
             self.server_options(&owner, &sorry, Network::Tunnel, &line);
         }

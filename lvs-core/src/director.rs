@@ -549,10 +549,6 @@ impl Plan {
                     load_command: load_command.clone(),
                 });
             }
-            let mut sorry_options = vs.server_options.clone();
-            sorry_options.network = Some(vs.sorry_network_or(config.network));
-            sorry_options.upper_threshold = None;
-            sorry_options.lower_threshold = None;
             plan.services.push(PlannedService {
                 name: vs.name.clone(),
                 service: ipvs_service(vs, key),
@@ -561,7 +557,7 @@ impl Plan {
                     addr,
                     port: vs.sorry_server_port(),
                     weight: vs.sorry_weight.unwrap_or(1),
-                    entry: EntrySettings::of(&sorry_options, config.network),
+                    entry: EntrySettings::of(&vs.sorry_options(config.network), config.network),
                 }),
             });
         }

@@ -53,12 +53,7 @@ pub fn describe(operation: &Operation) -> String {
 fn entry_extras(d: &lvs_ipvs::Destination) -> String {
     let mut extras = String::new();
     if let (lvs_ipvs::ForwardMethod::Tunnel, Some(tunnel)) = (d.forward, d.tunnel) {
-        let kind = match tunnel.kind {
-            lvs_ipvs::TunnelType::Ipip => "ipip",
-            lvs_ipvs::TunnelType::Gue => "gue",
-            lvs_ipvs::TunnelType::Gre => "gre",
-        };
-        extras.push_str(&format!(", {kind} tunnel"));
+        extras.push_str(&format!(", {} tunnel", tunnel.kind.name()));
         if tunnel.port != 0 {
             extras.push_str(&format!(" to port {}", tunnel.port));
         }

@@ -286,6 +286,15 @@ impl TunnelType {
         }
     }
 
+    /// Its name as ipvsadm writes it (`--tun-type`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TunnelType::Ipip => "ipip",
+            TunnelType::Gue => "gue",
+            TunnelType::Gre => "gre",
+        }
+    }
+
     /// The type of an `IP_VS_CONN_F_TUNNEL_TYPE_*` number.
     pub fn from_raw(raw: u8) -> Option<TunnelType> {
         match raw {

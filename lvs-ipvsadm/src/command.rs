@@ -159,7 +159,6 @@ const LEGALITY: [&[u8; OPTION_COUNT]; 14] = [
 /// `--tun-csum` and `--tun-remcsum`.
 const TUNNEL_LEGALITY: [&[u8; 4]; 3] = [b"xxxx", b"+111", b"x11x"];
 const TUNNEL_OPTIONS: [Opt; 4] = [Opt::TunPort, Opt::TunNoCsum, Opt::TunCsum, Opt::TunRemCsum];
-const TUNNEL_NAMES: [&str; 3] = ["ipip", "gue", "gre"];
 
 /// The longest persistence timeout, 31 days.
 const MAX_TIMEOUT: i64 = 86400 * 31;
@@ -904,7 +903,7 @@ fn check(entry: &mut Entry) -> Result<(), Stop> {
             &TUNNEL_OPTIONS,
             |o| entry.has(o),
             "tunnel type",
-            TUNNEL_NAMES[kind],
+            entry.dest.tunnel_type.name(),
         )?;
     }
     if entry.cmd == Cmd::List {
