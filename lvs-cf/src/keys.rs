@@ -1213,6 +1213,19 @@ mod tests {
     }
 
     #[test]
+    fn the_option_keys_stand_in_virtual_and_server_blocks() {
+        for key in &OPTION_KEYS {
+            for scope in [Scope::Virtual, Scope::Server] {
+                assert!(
+                    keys(scope).iter().any(|k| k.name == key.name),
+                    "{} {scope:?}",
+                    key.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn distance() {
         assert_eq!(edit_distance("prot", "port"), 2);
         assert_eq!(edit_distance("", "abc"), 3);
