@@ -441,6 +441,22 @@ pub const GLOBAL_KEYS: &[Key] = &[
             Ok(())
         }),
     ),
+    extension(
+        "maintenance_dir",
+        Kind::Word,
+        Read::Global(|p, c| {
+            c.maintenance_dir = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "drain_timeout",
+        Kind::Seconds,
+        Read::Global(|p, c| {
+            c.drain_timeout = Some(p.seconds(2)?);
+            Ok(())
+        }),
+    ),
 ];
 
 /// The largest connection threshold (the kernel's is a signed int).

@@ -881,6 +881,16 @@ pub struct Config {
     pub arp_interval: Seconds,
     /// lvs-rs extension: the IPVS sysctls the lvs daemon manages.
     pub ipvs_sysctls: IpvsSysctls,
+    /// lvs-rs extension (`maintenance_dir`): a directory where a file named
+    /// after a real server's address (`ADDRESS`, or `ADDRESS:PORT` with an
+    /// IPv6 address in brackets) drains that server, as ldirectord's
+    /// `maintenancedir` does; removing the file puts it back.
+    pub maintenance_dir: Option<String>,
+    /// lvs-rs extension (`drain_timeout`): how long a drained server keeps
+    /// its connections at most; with it, a server that a reload removes is
+    /// drained too instead of removed at once. `None`: removals are
+    /// immediate, and a drain lasts at most [`Config::DEFAULT_DRAIN_TIMEOUT`].
+    pub drain_timeout: Option<Seconds>,
     /// The `virtual NAME { }` blocks, in file order.
     pub virtual_services: Vec<VirtualService>,
     /// The `failover NAME { }` blocks, in file order.
@@ -926,6 +936,8 @@ impl Default for Config {
             arp_count: 5,
             arp_interval: Seconds::whole(1),
             ipvs_sysctls: IpvsSysctls::default(),
+            maintenance_dir: None,
+            drain_timeout: None,
             virtual_services: Vec::new(),
             failover_services: Vec::new(),
         }
@@ -933,6 +945,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// How long a drain lasts at most when lvs.cf sets no `drain_timeout`.
+    pub const DEFAULT_DRAIN_TIMEOUT: Seconds = Seconds::whole(300);
+
+    /// The longest a drain may keep a server's connections: `drain_timeout`,
+    /// or [`Config::DEFAULT_DRAIN_TIMEOUT`].
+    pub fn drain_deadline(&self) -> Seconds {
+        self.drain_timeout.unwrap_or(Self::DEFAULT_DRAIN_TIMEOUT)
+    }
+
     /// The primary's private heartbeat address as pulse uses it: when
     /// `primary_private` is absent, both private addresses are the public ones.
     pub fn effective_primary_private(&self) -> Option<&Host> {

@@ -560,9 +560,16 @@ pub fn config() -> impl Strategy<Value = Config> {
             option::of(0..=IpvsSysctls::MAX_CONN_REUSE_MODE),
             option::of(any::<bool>()),
         ),
+        (option::of(word()), option::of(seconds())),
     );
     (heartbeat, rest, extensions, services(4), services(2)).prop_map(
-        |(heartbeat, rest, (heartbeat_key, arp_count, arp_interval, sysctls), virtuals, failovers)| {
+        |(
+            heartbeat,
+            rest,
+            (heartbeat_key, arp_count, arp_interval, sysctls, (maintenance_dir, drain_timeout)),
+            virtuals,
+            failovers,
+        )| {
             let (
                 serial_no,
                 service,
@@ -637,6 +644,8 @@ pub fn config() -> impl Strategy<Value = Config> {
                     conn_reuse_mode: sysctls.2,
                     sloppy_tcp: sysctls.3,
                 },
+                maintenance_dir,
+                drain_timeout,
                 virtual_services: virtuals,
                 failover_services: failovers,
             }
@@ -694,6 +703,8 @@ fn without_extensions(mut c: Config) -> Config {
     c.arp_count = piranha.arp_count;
     c.arp_interval = piranha.arp_interval;
     c.ipvs_sysctls = piranha.ipvs_sysctls;
+    c.maintenance_dir = piranha.maintenance_dir;
+    c.drain_timeout = piranha.drain_timeout;
     for h in [
         &mut c.primary,
         &mut c.primary_private,
@@ -1114,6 +1125,12 @@ impl Ugly {
         }
         for (key, value) in c.ipvs_sysctls.entries() {
             put!(key, value);
+        }
+        if let Some(path) = &c.maintenance_dir {
+            put!("maintenance_dir", self.plain(path));
+        }
+        if let Some(timeout) = c.drain_timeout {
+            put!("drain_timeout", self.seconds(timeout));
         }
         for (key, value) in [
             ("tcp_timeout", c.tcp_timeout),

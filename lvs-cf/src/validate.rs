@@ -233,6 +233,9 @@ impl Validator {
         self.seconds(line("keepalive"), "keepalive", c.keepalive);
         self.seconds(line("deadtime"), "deadtime", c.deadtime);
         self.seconds(line("arp_interval"), "arp_interval", c.arp_interval);
+        if let Some(timeout) = c.drain_timeout {
+            self.seconds(line("drain_timeout"), "drain_timeout", timeout);
+        }
         if c.backup_active && c.deadtime.0 <= c.keepalive.0 * 2 {
             self.warning(
                 line("deadtime"),
@@ -291,6 +294,7 @@ impl Validator {
             ("inactive_cmd", c.inactive_cmd.as_deref()),
             ("syncd_iface", Some(c.syncd_iface.as_str())),
             ("heartbeat_key", c.heartbeat_key.as_deref()),
+            ("maintenance_dir", c.maintenance_dir.as_deref()),
         ] {
             if let Some(value) = value {
                 self.plain(line(key), || format!("`{key}`"), value);

@@ -111,6 +111,12 @@ pub fn write(config: &Config) -> String {
     for (key, value) in config.ipvs_sysctls.entries() {
         entry(w, "", key, value);
     }
+    if let Some(path) = &config.maintenance_dir {
+        entry(w, "", "maintenance_dir", quote(path));
+    }
+    if let Some(timeout) = config.drain_timeout {
+        entry(w, "", "drain_timeout", timeout);
+    }
     for vs in &config.virtual_services {
         write_service(w, "virtual", vs);
     }

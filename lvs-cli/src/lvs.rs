@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{ArgAction, ArgGroup, Parser, ValueEnum};
 use lvs_cf::{Config, LoadError, ParseOptions, Severity};
+use lvs_core::admin::{AdminAction, AdminRequest};
 use lvs_core::preview::PlanAnswer;
 use lvs_daemon::director::{Director, DirectorOptions};
 use lvs_daemon::log::Log;
@@ -47,6 +48,8 @@ pub enum FormatArg {
                       lvsd --status [--format text|json] [--socket PATH]\n       \
                       lvsd [-c FILE] --plan [--format text|json] [--socket PATH]\n       \
                       lvsd --resync [--format text|json] [--socket PATH]\n       \
+                      lvsd --drain SERVICE/SERVER [--wait] [--drain-timeout SECONDS] [--format text|json] [--socket PATH]\n       \
+                      lvsd --disable SERVICE/SERVER | --enable SERVICE/SERVER [--format text|json] [--socket PATH]\n       \
                       lvsd [-c FILE] --check [--strict]\n       \
                       lvsd [-c FILE] --dump [--format lvs-cf|json] [--strict]",
     about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
@@ -64,11 +67,13 @@ pub enum FormatArg {
                   the file -c names would do (the table operations, the checks started afresh, the risks), \
                   changing nothing; --resync has it compare its entries with the kernel's table now and restore \
                   what was changed behind its back (it also does so every few seconds, a few services at a \
-                  time); --check and --dump read lvs.cf \
+                  time); --drain takes a real server (lvs.cf's names) to weight 0 and removes it when its \
+                  connections end or its drain timeout passes (--wait returns then), --disable removes it at once, \
+                  --enable gives it back to its checks (a hold lasts across reloads and restarts); --check and --dump read lvs.cf \
                   (--check validates it beyond syntax; --dump writes it back as canonical lvs.cf or JSON); \
                   --strict rejects each lvs-rs extension to Piranha's syntax as Piranha 0.8.6 does.",
-    group(ArgGroup::new("mode").args(["check", "dump", "status", "plan", "resync"])),
-    group(ArgGroup::new("formatted").args(["dump", "status", "plan", "resync"])),
+    group(ArgGroup::new("mode").args(["check", "dump", "status", "plan", "resync", "drain", "disable", "enable"])),
+    group(ArgGroup::new("formatted").args(["dump", "status", "plan", "resync", "drain", "disable", "enable"])),
     disable_help_flag = true
 )]
 pub struct LvsArgs {
@@ -107,6 +112,27 @@ pub struct LvsArgs {
     /// Have the running daemon restore entries changed behind its back, and print what it found.
     #[arg(long)]
     pub resync: bool,
+
+    /// Have the running daemon drain a real server (lvs.cf's SERVICE/SERVER names): weight 0, then
+    /// removed when its connections end or the drain timeout passes.
+    #[arg(long, value_name = "SERVICE/SERVER")]
+    pub drain: Option<String>,
+
+    /// Have the running daemon take a real server out of the table until --enable.
+    #[arg(long, value_name = "SERVICE/SERVER")]
+    pub disable: Option<String>,
+
+    /// Give a drained or disabled real server back to its checks.
+    #[arg(long, value_name = "SERVICE/SERVER")]
+    pub enable: Option<String>,
+
+    /// With --drain: return when the drain has ended, saying how.
+    #[arg(long, requires = "drain")]
+    pub wait: bool,
+
+    /// With --drain: the longest it may last (default: lvs.cf's drain_timeout, or 300).
+    #[arg(long = "drain-timeout", value_name = "SECONDS", requires = "drain")]
+    pub drain_timeout: Option<u64>,
 
     /// How often the daemon compares its entries with the kernel's table (0: only on --resync).
     #[arg(long = "drift-check", value_name = "SECONDS", default_value_t = lvs_daemon::director::DRIFT_CHECK_INTERVAL.as_secs())]
@@ -173,6 +199,14 @@ pub fn main(args: LvsArgs) -> ExitCode {
             Some(format) => check_or_dump(&args, format),
             None => crate::usage::<LvsArgs>(ErrorKind::InvalidValue, "--format for --dump is lvs-cf or json"),
         }
+    } else if let Some((action, target)) = args.admin_action() {
+        match args.status_format() {
+            Some(format) => admin(&args, action, target, format),
+            None => crate::usage::<LvsArgs>(
+                ErrorKind::InvalidValue,
+                "--format for --drain, --disable and --enable is text or json",
+            ),
+        }
     } else if args.status || args.plan || args.resync {
         match args.status_format() {
             Some(format) if args.plan => plan(&args, format),
@@ -189,6 +223,17 @@ pub fn main(args: LvsArgs) -> ExitCode {
 }
 
 impl LvsArgs {
+    /// The hold asked for (--drain, --disable or --enable) and its target.
+    pub fn admin_action(&self) -> Option<(AdminAction, &str)> {
+        [
+            (AdminAction::Drain, &self.drain),
+            (AdminAction::Disable, &self.disable),
+            (AdminAction::Enable, &self.enable),
+        ]
+        .into_iter()
+        .find_map(|(action, target)| target.as_deref().map(|target| (action, target)))
+    }
+
     /// The director's options for these arguments.
     pub fn director_options(&self) -> DirectorOptions {
         DirectorOptions::new(&self.configfile)
@@ -289,6 +334,39 @@ fn resync(args: &LvsArgs, format: Format) -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            }
+        }
+        Err(e) => crate::fail("lvs", &e),
+    }
+}
+
+/// `lvsd --drain`, `--disable`, `--enable`: the running daemon holds or
+/// lets go of a server; exits 1 when it refuses (a name lvs.cf does not
+/// have, say).
+fn admin(args: &LvsArgs, action: AdminAction, target: &str, format: Format) -> ExitCode {
+    let Some((service, server)) = target.split_once('/') else {
+        return crate::usage::<LvsArgs>(
+            ErrorKind::InvalidValue,
+            &format!(
+                "--{} {target}: a real server is SERVICE/SERVER, the names of its virtual and server blocks",
+                action.as_str()
+            ),
+        );
+    };
+    let request = AdminRequest::new(action, service, server)
+        .timeout_seconds(args.drain_timeout)
+        .wait(args.wait);
+    match lvs_daemon::status::admin(&args.socket, &request) {
+        Ok((answer, json)) => {
+            match format {
+                Format::Json => print!("{json}"),
+                _ if answer.ok => println!("{}", answer.message),
+                _ => {}
+            }
+            if answer.ok {
+                ExitCode::SUCCESS
+            } else {
+                crate::fail("lvs", &answer.message)
             }
         }
         Err(e) => crate::fail("lvs", &e),

@@ -653,6 +653,189 @@ fn quiesce_keeps_an_established_connection() {
     );
 }
 
+impl Director {
+    /// `lvs --drain|--disable|--enable TARGET` with `args`: its exit status and output.
+    fn hold(&self, action: &str, target: &str, args: &[&str]) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+            .args([action, target, "--socket"])
+            .arg(self.socket())
+            .args(args)
+            .output()
+            .expect("lvs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    /// The JSON status of `server` of the service.
+    fn server_status(&self, server: &str) -> serde_json::Value {
+        let status: serde_json::Value =
+            serde_json::from_str(&self.status(&["--format", "json"])).expect("status JSON");
+        status["services"][0]["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .find(|s| s["name"] == server)
+            .cloned()
+            .unwrap_or_else(|| panic!("{server} in the status: {status}"))
+    }
+
+    /// lvs.cf with these global lines before the rest.
+    fn write_with_globals(&self, options: &Options, globals: &str) {
+        self.write_config(options);
+        let text = std::fs::read_to_string(&self.config).expect("lvs.cf");
+        std::fs::write(&self.config, format!("{globals}{text}")).expect("write lvs.cf");
+    }
+}
+
+#[test]
+fn a_drain_waits_for_the_connection_to_close_and_holds_outlast_reloads_and_restarts() {
+    if !lab("a_drain_waits_for_the_connection_to_close_and_holds_outlast_reloads_and_restarts") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-drain");
+    let maintenance = lvs.dir.path().join("maintenance");
+    std::fs::create_dir(&maintenance).expect("maintenance directory");
+    let all = Options {
+        scheduler: "rr",
+        servers: &[0, 1, 2],
+        extra: "",
+    };
+    let globals = format!("maintenance_dir = {}\n", maintenance.display());
+    lvs.write_with_globals(&all, &globals);
+    lvs.start();
+    lvs.wait("all three servers in", Duration::from_secs(10), || {
+        (0..3).all(|i| lvs.has(i))
+    });
+    let rs1 = lvs.farm.servers[0].address.clone();
+
+    // --drain --wait: weight 0 while the connection lasts, which goes on.
+    let mut held = lvs.hold_through("rs1");
+    let mut waiting = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["--drain", "web/rs1", "--wait", "--socket"])
+        .arg(lvs.socket())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("lvs --drain --wait");
+    lvs.wait("rs1 at weight 0", Duration::from_secs(5), || {
+        lvs.weights().contains(&(rs1.clone(), 0))
+    });
+    assert_eq!(lvs.server_status("rs1")["admin"], "draining");
+    assert!(lvs.status(&[]).contains("draining ("), "{}", lvs.status(&[]));
+    let answers = names(&lvs.farm.gets(6));
+    assert!(
+        !answers.contains(&"rs1".to_owned()),
+        "a draining server gets no new connections: {answers:?}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(held.ask("while draining"), Some("rs1: while draining".to_owned()));
+    assert!(
+        waiting.try_wait().expect("the waiting lvs").is_none(),
+        "--wait returns only when the drain has ended"
+    );
+    assert!(
+        lvs.has(0),
+        "a draining server with a connection stays in the table"
+    );
+
+    // The connection closes: the drain ends, the server goes, --wait returns.
+    drop(held);
+    lvs.wait("rs1 removed", Duration::from_secs(10), || !lvs.has(0));
+    let out = waiting.wait_with_output().expect("the waiting lvs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("web/rs1: drain over, its connections ended"),
+        "{said}"
+    );
+    assert_eq!(lvs.server_status("rs1")["admin"], "disabled");
+    lvs.wait_log(
+        "web/rs1 drained (its connections ended): removed",
+        Duration::from_secs(2),
+    );
+
+    // The hold outlasts a reload and a restart.
+    lvs.signal(libc::SIGHUP);
+    lvs.wait_log("configuration re-read", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!lvs.has(0), "still out after a reload: {:?}", lvs.weights());
+    lvs.signal(libc::SIGTERM);
+    assert!(lvs.wait_exit().success(), "{}", lvs.log());
+    lvs.start();
+    lvs.wait(
+        "rs2 and rs3 back after the restart",
+        Duration::from_secs(10),
+        || lvs.has(1) && lvs.has(2),
+    );
+    assert!(!lvs.has(0), "still out after a restart: {:?}", lvs.weights());
+    lvs.wait_log("web/rs1 held by an earlier run: disabled", Duration::from_secs(2));
+    let (ok, said) = lvs.hold("--enable", "web/rs1", &[]);
+    assert!(ok && said.contains("web/rs1 enabled"), "{said}");
+    lvs.wait("rs1 back", Duration::from_secs(10), || lvs.has(0));
+
+    // --disable is at once; a name lvs.cf lacks is refused.
+    let (ok, said) = lvs.hold("--disable", "web/rs2", &[]);
+    assert!(ok, "{said}");
+    lvs.wait("rs2 out", Duration::from_secs(3), || !lvs.has(1));
+    let (ok, said) = lvs.hold("--drain", "web/nope", &[]);
+    assert!(
+        !ok && said.contains("no active real server of that name"),
+        "{said}"
+    );
+    let (ok, said) = lvs.hold("--enable", "web/rs2", &[]);
+    assert!(ok, "{said}");
+    lvs.wait("rs2 back", Duration::from_secs(10), || lvs.has(1));
+
+    // A file named after a server's address in the maintenance directory drains it.
+    let rs3 = lvs.farm.servers[2].address.clone();
+    std::fs::write(maintenance.join(&rs3), "").expect("maintenance file");
+    lvs.wait("rs3 drained by its file", Duration::from_secs(10), || !lvs.has(2));
+    lvs.wait_log(
+        &format!("web/rs3 draining: a file in {} names it", maintenance.display()),
+        Duration::from_secs(2),
+    );
+    std::fs::remove_file(maintenance.join(&rs3)).expect("file removed");
+    lvs.wait("rs3 back when the file goes", Duration::from_secs(10), || {
+        lvs.has(2)
+    });
+
+    // With drain_timeout, a server a reload removes drains instead of going at once.
+    let mut held = lvs.hold_through("rs2");
+    lvs.write_with_globals(
+        &Options {
+            scheduler: "rr",
+            servers: &[0, 2],
+            extra: "",
+        },
+        &format!("{globals}drain_timeout = 60\n"),
+    );
+    let rs2 = lvs.farm.servers[1].address.clone();
+    lvs.signal(libc::SIGHUP);
+    lvs.wait("rs2 at weight 0 after the reload", Duration::from_secs(5), || {
+        lvs.weights().contains(&(rs2.clone(), 0))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        lvs.has(1),
+        "a removed server with a connection stays while it drains"
+    );
+    assert_eq!(
+        held.ask("after the reload"),
+        Some("rs2: after the reload".to_owned())
+    );
+    drop(held);
+    lvs.wait(
+        "rs2 gone once its connection closed",
+        Duration::from_secs(10),
+        || !lvs.has(1),
+    );
+    let log = lvs.log();
+    assert!(!log.contains("failed to"), "{log}");
+}
+
 #[test]
 fn sighup_changes_only_the_difference_and_an_invalid_file_nothing() {
     if !lab("sighup_changes_only_the_difference_and_an_invalid_file_nothing") {
@@ -1252,7 +1435,7 @@ fn all_healthy(text: &str) -> Table {
     use lvs_core::director::{desired, literal_addresses, Health, Plan};
     let config = lvs_cf::parse(text).expect("valid").config;
     let plan = Plan::new(&config, &literal_addresses).expect("plan");
-    let health = plan
+    let health: std::collections::HashMap<_, _> = plan
         .servers()
         .map(|s| (s.at, Health::In { weight: s.weight }))
         .collect();

@@ -358,6 +358,64 @@ fn test_start_logs_the_changes_and_an_early_sighup_reloads() {
     );
 }
 
+/// `lvs --drain`, `--disable`, `--enable` against a test-start daemon:
+/// what each would do to the table, and the refusals.
+#[test]
+fn holds_change_the_table_and_bad_targets_are_refused() {
+    let dir = TempDir::new("holds");
+    let (port, config) = one_accepting_server(&dir, "");
+    let (mut daemon, log) = test_daemon(&dir, &config);
+    let socket = dir.0.join("lvs.sock");
+    let hold = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lvs"))
+            .args(args)
+            .arg("--socket")
+            .arg(&socket)
+            .output()
+            .expect("run lvs")
+    };
+    let server = format!("127.0.0.1:{port} to TCP 192.0.2.80:{port}");
+    wait_for(&log, &format!("would add {server} (weight 1"));
+    let out = hold(&["--disable", "web/one"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "web/one disabled: out of the table until lvs --enable\n"
+    );
+    wait_for(
+        &log,
+        &format!("would remove 127.0.0.1:{port} from TCP 192.0.2.80:{port}"),
+    );
+    let out = hold(&["--enable", "web/one", "--format", "json"]);
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(answer["ok"], true);
+    assert_eq!(answer["state"], "enabled");
+    wait_for(&log, "web/one enabled: its checks decide again");
+    let out = hold(&["--drain", "web/one", "--drain-timeout", "30"]);
+    assert!(
+        text(&out.stdout).contains("removed within 30 s"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = hold(&["--status"]);
+    assert!(text(&out.stdout).contains("draining (3"), "{}", text(&out.stdout));
+    // Refusals: a name lvs.cf lacks (exit 1), a target without its service, --wait alone (exit 2).
+    let out = hold(&["--drain", "web/two"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("web/two: "), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("has no active real server of that name"));
+    let out = hold(&["--disable", "one"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("SERVICE/SERVER"));
+    let out = hold(&["--wait"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().expect("lvs exits").success());
+    let out = hold(&["--enable", "web/one"]);
+    assert_eq!(out.status.code(), Some(1), "no daemon: {}", text(&out.stderr));
+}
+
 #[test]
 fn services_balancing_to_one_server_share_its_probe() {
     let dir = TempDir::new("shared-probe");

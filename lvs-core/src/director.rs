@@ -205,6 +205,48 @@ pub struct PlannedServer {
     pub load_command: Option<String>,
 }
 
+/// What the table is to make of each real server: its health, as checks
+/// found it, with whatever an operator's hold makes of it.
+pub trait Standing {
+    /// The server at `at` as the table should have it.
+    fn standing(&self, at: &ServerRef) -> Health;
+
+    /// Entries of `service` that the plan no longer has but that are kept,
+    /// at weight 0, for their connections (see [`crate::admin`]).
+    fn leaving(&self, service: &ServiceKey) -> &[crate::admin::Leaving] {
+        let _ = service;
+        &[]
+    }
+}
+
+/// Each server as its checks found it; a server it does not name is
+/// [`Health::Unknown`].
+impl Standing for HashMap<ServerRef, Health> {
+    fn standing(&self, at: &ServerRef) -> Health {
+        self.get(at).copied().unwrap_or(Health::Unknown)
+    }
+}
+
+/// The servers' health under the operators' holds: what the daemon
+/// reconciles with.
+#[derive(Clone, Copy, Debug)]
+pub struct WithHolds<'a> {
+    /// What the checks found.
+    pub health: &'a HashMap<ServerRef, Health>,
+    /// What operators asked.
+    pub holds: &'a crate::admin::Holds,
+}
+
+impl Standing for WithHolds<'_> {
+    fn standing(&self, at: &ServerRef) -> Health {
+        self.holds.standing(at, self.health.standing(at))
+    }
+
+    fn leaving(&self, service: &ServiceKey) -> &[crate::admin::Leaving] {
+        self.holds.leaving(service)
+    }
+}
+
 /// A virtual service as the director runs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedService {
@@ -591,14 +633,14 @@ impl Plan {
 
 /// The table `plan` asks for, given each server's health and `current`, the
 /// kernel's entries of the owned services.
-pub fn desired(plan: &Plan, health: &HashMap<ServerRef, Health>, current: &Table) -> Table {
+pub fn desired(plan: &Plan, health: &impl Standing, current: &Table) -> Table {
     desired_where(plan, health, current, |_| true)
 }
 
 /// [`desired`], for the services `wanted` picks.
 fn desired_where(
     plan: &Plan,
-    health: &HashMap<ServerRef, Health>,
+    health: &impl Standing,
     current: &Table,
     wanted: impl Fn(&ServiceKey) -> bool,
 ) -> Table {
@@ -609,7 +651,7 @@ fn desired_where(
         let mut destinations = Vec::new();
         let mut serving = false;
         for server in &planned.servers {
-            let weight = match health.get(&server.at).copied().unwrap_or(Health::Unknown) {
+            let weight = match health.standing(&server.at) {
                 Health::In { weight } => Some(weight),
                 Health::Out => None,
                 Health::Unknown => existing
@@ -623,6 +665,12 @@ fn desired_where(
                         .entry
                         .destination(std::net::SocketAddr::new(server.at.addr, server.at.port), weight),
                 );
+            }
+        }
+        for leaving in health.leaving(&key) {
+            let at = (leaving.destination.addr, leaving.destination.port);
+            if !destinations.iter().any(|d| (d.addr, d.port) == at) {
+                destinations.push(leaving.destination.clone());
             }
         }
         if let Some(sorry) = planned.sorry_destination(serving) {
@@ -644,7 +692,7 @@ fn desired_where(
 pub fn reconcile(
     plan: &Plan,
     previous: Option<&Plan>,
-    health: &HashMap<ServerRef, Health>,
+    health: &impl Standing,
     kernel: &Table,
 ) -> Vec<Operation> {
     let mut owned = plan.named.clone();
@@ -659,7 +707,7 @@ pub fn reconcile(
 /// director's model of the kernel); services it does not name are left alone.
 pub fn reconcile_services(
     plan: &Plan,
-    health: &HashMap<ServerRef, Health>,
+    health: &impl Standing,
     table: &Table,
     keys: &BTreeSet<ServiceKey>,
 ) -> Vec<Operation> {
@@ -689,10 +737,10 @@ impl PlannedService {
     }
 
     /// Whether any of its servers is in with a weight above 0 by `health`.
-    pub fn serving(&self, health: &HashMap<ServerRef, Health>) -> bool {
+    pub fn serving(&self, health: &impl Standing) -> bool {
         self.servers
             .iter()
-            .any(|s| matches!(health.get(&s.at), Some(Health::In { weight }) if *weight > 0))
+            .any(|s| matches!(health.standing(&s.at), Health::In { weight } if weight > 0))
     }
 }
 
@@ -703,7 +751,7 @@ impl PlannedService {
 pub fn reconcile_nanny_mode(
     plan: &Plan,
     previous: Option<&Plan>,
-    health: &HashMap<ServerRef, Health>,
+    health: &impl Standing,
     table: &Table,
 ) -> Vec<Operation> {
     let mut operations = Vec::new();

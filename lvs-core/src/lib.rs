@@ -16,6 +16,8 @@
 //!   check `lvs --check` and the web tool share with them).
 //! - [`check`]: what a health check is and why one failed; [`nanny`]: the
 //!   machine that turns check results into table changes.
+//! - [`admin`]: operators' holds on servers (drained, disabled), beside
+//!   their health.
 //! - [`director`]: the planner and reconciler that turn lvs.cf and the
 //!   servers' health into the IPVS operations the kernel's table needs,
 //!   and the health a reload carries over; [`status`]: the director's typed
@@ -39,6 +41,7 @@
 //! - No logging: log lines come back as actions or errors for the caller.
 
 pub mod acceptance;
+pub mod admin;
 pub mod check;
 pub mod director;
 pub mod failover;

@@ -15,6 +15,7 @@ use std::time::{Instant, SystemTime};
 use lvs_ipvs::{Destination, Service, ServiceKey};
 use serde::{Deserialize, Serialize};
 
+use crate::admin::{AdminState, Hold, Holds};
 use crate::check::Failure;
 use crate::director::{Health, Plan, ServerRef};
 
@@ -113,6 +114,13 @@ pub struct ServerStatus {
     pub port: u16,
     /// Its health.
     pub health: ServerHealth,
+    /// Whether an operator holds it (`lvs --drain`, `--disable`, the
+    /// maintenance directory).
+    #[serde(default)]
+    pub admin: AdminState,
+    /// While it drains: seconds until it is removed whatever its connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_seconds_left: Option<f64>,
     /// The weight lvs.cf gives it.
     pub configured_weight: u32,
     /// Its weight in the kernel's table; `None` when not in it.
@@ -129,6 +137,18 @@ pub struct ServerStatus {
     pub out_bytes: u64,
     /// Its latest check; `None` before the first.
     pub last_check: Option<CheckStatus>,
+}
+
+impl ServerStatus {
+    /// An operator's hold in words (`draining (28 s left)`, `disabled`);
+    /// `None` for a server nobody holds.
+    pub fn hold_words(&self) -> Option<String> {
+        match (self.admin, self.drain_seconds_left) {
+            (AdminState::Enabled, _) => None,
+            (AdminState::Draining, Some(left)) => Some(format!("draining ({left:.0} s left)")),
+            (state, _) => Some(state.to_string()),
+        }
+    }
 }
 
 /// The outcome of a server's latest check.
@@ -210,6 +230,8 @@ pub struct StatusInputs<'a> {
     pub plan: &'a Plan,
     /// Each server's health.
     pub health: &'a HashMap<ServerRef, Health>,
+    /// The operators' holds.
+    pub holds: &'a Holds,
     /// The kernel's listing of the owned services (empty when unknown).
     pub kernel: &'a HashMap<ServiceKey, KernelService>,
     /// Each server's latest check.
@@ -239,11 +261,21 @@ impl Status {
                         let at = server.at;
                         let dest = kernel.and_then(|(_, dests)| dests.get(&(at.addr, at.port)));
                         let stats = dest.and_then(|d| d.stats).unwrap_or_default();
+                        let held = inputs.holds.get(&at);
                         ServerStatus {
                             name: server.name.clone(),
                             address: at.addr,
                             port: at.port,
                             health: ServerHealth::of(inputs.health.get(&at)),
+                            admin: AdminState::of(held),
+                            drain_seconds_left: held.and_then(|h| match h.hold {
+                                Hold::Draining { deadline, .. } => Some(
+                                    deadline
+                                        .saturating_duration_since(inputs.monotonic_now)
+                                        .as_secs_f64(),
+                                ),
+                                Hold::Disabled => None,
+                            }),
                             configured_weight: server.weight,
                             weight: dest.map(|d| d.weight),
                             active_connections: dest.map_or(0, |d| d.active_conns),
@@ -323,9 +355,13 @@ impl Status {
                     },
                     None => "not checked yet".to_owned(),
                 };
+                let held = server
+                    .hold_words()
+                    .map(|words| format!("  {words}"))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "  {:<12} {:<24} {:<9} weight {:>4}/{:<4} conns {}/{}  last check: {last}",
+                    "  {:<12} {:<24} {:<9} weight {:>4}/{:<4} conns {}/{}  last check: {last}{held}",
                     server.name,
                     endpoint(server.address, server.port),
                     server.health.as_str(),
@@ -352,12 +388,24 @@ impl Status {
         let mut out = String::new();
         // i128 holds every family's values: counters (u64) and days left (i64).
         type ServerValue = fn(&ServerStatus) -> Option<i128>;
-        let server_families: [(&str, &str, &str, ServerValue); 6] = [
+        let server_families: [(&str, &str, &str, ServerValue); 8] = [
             (
                 "lvs_real_server_up",
                 "gauge",
                 "1 when the real server's checks pass",
                 |s| Some(i128::from(s.health == ServerHealth::Up)),
+            ),
+            (
+                "lvs_real_server_draining",
+                "gauge",
+                "1 while an operator drains the real server (weight 0 until its connections end)",
+                |s| Some(i128::from(s.admin == AdminState::Draining)),
+            ),
+            (
+                "lvs_real_server_disabled",
+                "gauge",
+                "1 while an operator keeps the real server out of the table",
+                |s| Some(i128::from(s.admin == AdminState::Disabled)),
             ),
             (
                 "lvs_real_server_weight",
@@ -479,9 +527,17 @@ mod tests {
                     .with_certificate(Some(now + Duration::from_secs(86_400 * 30 + 5))),
             ),
         ]);
+        let mut holds = Holds::new();
+        holds.drain(
+            a,
+            crate::admin::HoldSource::Command,
+            checked,
+            Duration::from_secs(30),
+        );
         let status = Status::build(StatusInputs {
             plan: &plan,
             health: &health,
+            holds: &holds,
             kernel: &HashMap::new(),
             checks: &checks,
             pid: 42,
@@ -490,6 +546,9 @@ mod tests {
         });
         let servers = &status.services[0].servers;
         assert_eq!(servers[0].health, ServerHealth::Up);
+        assert_eq!(servers[0].admin, AdminState::Draining);
+        assert_eq!(servers[0].drain_seconds_left, Some(28.0));
+        assert_eq!(servers[1].admin, AdminState::Enabled);
         assert_eq!(servers[1].health, ServerHealth::Down);
         let last = servers[1].last_check.as_ref().expect("checked");
         assert_eq!(last.seconds_ago, 2.0);
@@ -504,6 +563,7 @@ mod tests {
         );
         let json = serde_json::to_value(&status).expect("json");
         assert_eq!(json["services"][0]["servers"][1]["health"], "down");
+        assert_eq!(json["services"][0]["servers"][0]["admin"], "draining");
         assert_eq!(json["services"][0]["servers"][0]["address"], "10.0.0.2");
         assert_eq!(json["services"][0]["sorry_server"]["in_use"], false);
         let back: Status = serde_json::from_value(json).expect("read back");
@@ -517,7 +577,13 @@ mod tests {
             text.contains("last check: check page: HTTP status 503 (2.0 s ago; certificate: -3 days left)"),
             "{text}"
         );
+        assert!(text.contains("draining (28 s left)"), "{text}");
         let metrics = status.render_metrics();
+        assert!(
+            metrics
+                .contains("lvs_real_server_draining{service=\"web\",server=\"a\",address=\"10.0.0.2:80\"} 1"),
+            "{metrics}"
+        );
         assert!(
             metrics.contains("lvs_real_server_up{service=\"web\",server=\"a\",address=\"10.0.0.2:80\"} 1")
         );

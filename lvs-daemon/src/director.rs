@@ -21,9 +21,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lvs_cf::{Config, Host, Reparser};
+use lvs_core::admin::{
+    AdminAction, AdminAnswer, AdminRequest, AdminState, DrainEnd, HoldChange, HoldSource, Holds,
+};
 use lvs_core::director::{
     carry_over, reconcile, reconcile_nanny_mode, reconcile_services, Before, CarriedHealth, Health, Plan,
-    PlannedServer, ServerRef, SorryServer,
+    PlannedServer, ServerRef, SorryServer, WithHolds,
 };
 use lvs_core::nanny::NannyAction;
 use lvs_core::preview::{describe, drift, PlanAnswer, PreviewInputs, ReloadPreview, ResyncReport};
@@ -42,6 +45,10 @@ use crate::status::{Snapshot, StatusServer};
 
 /// How soon failed table operations are tried again.
 const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How often draining servers' connections, and the maintenance directory,
+/// are looked at.
+const HOLD_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often, by default, the owned entries are compared with the kernel's.
 pub const DRIFT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
@@ -198,8 +205,16 @@ enum Command {
     Stop(String),
     /// A watchdog's probe: answered as soon as the loop sees it.
     Probe(tokio::sync::oneshot::Sender<()>),
-    /// What a reload to this file (read and planned already) would do.
-    Preview(String, Box<Plan>, tokio::sync::oneshot::Sender<PlanAnswer>),
+    /// What a reload to this file (read and planned already, with its
+    /// `drain_timeout`) would do.
+    Preview(
+        String,
+        Box<Plan>,
+        Option<Duration>,
+        tokio::sync::oneshot::Sender<PlanAnswer>,
+    ),
+    /// An operator's hold on a server.
+    Admin(AdminRequest, tokio::sync::oneshot::Sender<AdminAnswer>),
     /// Compare every owned entry with the kernel's now, and restore.
     Resync(tokio::sync::oneshot::Sender<ResyncReport>),
 }
@@ -243,8 +258,8 @@ impl DirectorHandle {
             Err(e) => return Some(PlanAnswer::Refused(format!("{file}: {e}"))),
         }
         let read = tokio::task::spawn_blocking(move || read_plan(&path, &mut Reparser::default())).await;
-        let plan = match read {
-            Ok(Ok((_, plan))) => plan,
+        let (plan, drain_timeout) = match read {
+            Ok(Ok((config, plan))) => (plan, config.drain_timeout.map(|t| t.as_duration())),
             Ok(Err(e)) => {
                 return Some(PlanAnswer::Refused(format!(
                     "{e}; a reload to it would change nothing"
@@ -254,8 +269,17 @@ impl DirectorHandle {
         };
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.commands
-            .send(Command::Preview(file, Box::new(plan), answer))
+            .send(Command::Preview(file, Box::new(plan), drain_timeout, answer))
             .ok()?;
+        answered.await.ok()
+    }
+
+    /// Drains, disables or enables a server (see [`lvs_core::admin`]); with
+    /// `wait`, answers when the drain has ended. `None` when the director
+    /// has ended (or stopped before the drain did).
+    pub async fn admin(&self, request: AdminRequest) -> Option<AdminAnswer> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.commands.send(Command::Admin(request, answer)).ok()?;
         answered.await.ok()
     }
 
@@ -323,6 +347,13 @@ pub struct Director {
     reparser: Reparser,
     plan: Arc<Plan>,
     health: HashMap<ServerRef, Health>,
+    /// The operators' holds on servers.
+    holds: Holds,
+    /// `lvs --drain --wait` requests, answered when their drain ends.
+    drain_waiters: Vec<DrainWaiter>,
+    /// The last failure to read the maintenance directory or the
+    /// connections, logged once until it changes.
+    hold_trouble: Option<String>,
     /// The kernel's entries of the services this daemon owns, as last known.
     table: Table,
     /// Services with an operation that failed: the next sync tries them again.
@@ -338,6 +369,14 @@ pub struct Director {
     /// The record of owned services could not be read: it is left alone.
     no_record: bool,
 }
+
+/// An `lvs --drain --wait` request: the server's names, where its answer
+/// goes, and the answer so far.
+type DrainWaiter = (
+    (String, String),
+    tokio::sync::oneshot::Sender<AdminAnswer>,
+    AdminAnswer,
+);
 
 /// What only exists while the director runs.
 struct Running {
@@ -410,6 +449,9 @@ impl Director {
             reparser,
             plan: Arc::new(plan),
             health: HashMap::new(),
+            holds: Holds::new(),
+            drain_waiters: Vec::new(),
+            hold_trouble: None,
             table: Table::default(),
             unsettled: BTreeSet::new(),
             retry_at: Instant::now(),
@@ -519,6 +561,8 @@ impl Director {
         );
         self.log
             .write_with(Severity::Notice, &starting, Fields::event(LogEvent::Start));
+        self.restore_holds();
+        self.read_maintenance(Instant::now());
         self.record_owned(plan.named.iter().chain(&leftover));
         self.sync(&running, Some(&Plan::owning(leftover)));
         self.record_settled(&[]);
@@ -544,6 +588,8 @@ impl Director {
         drift_checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is at once: the start has just made the table.
         drift_checks.tick().await;
+        let mut hold_checks = tokio::time::interval(HOLD_CHECK_INTERVAL);
+        hold_checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 update = running.updates.recv(), if checking => {
@@ -574,9 +620,10 @@ impl Director {
                     Some(Command::Probe(answer)) => {
                         let _ = answer.send(());
                     }
-                    Some(Command::Preview(file, plan, answer)) => {
-                        let _ = answer.send(self.preview(&file, &plan).await);
+                    Some(Command::Preview(file, plan, drain_timeout, answer)) => {
+                        let _ = answer.send(self.preview(&file, &plan, drain_timeout).await);
                     }
+                    Some(Command::Admin(request, answer)) => self.admin(running, request, answer),
                     Some(Command::Resync(answer)) => {
                         let keys = self.owned();
                         let with_destinations = self.compared_destinations(&keys, usize::MAX);
@@ -605,6 +652,7 @@ impl Director {
                     }
                 }
                 Some((id, check)) = next_check(running.checks.as_mut()) => self.log_check(id, &check),
+                _ = hold_checks.tick(), if self.holds_need_tending() => self.tend_holds(running).await,
                 _ = drift_checks.tick(), if drift_every.is_some() => {
                     let keys = self.owned();
                     let with_destinations = self.next_drift_slice(&keys);
@@ -662,6 +710,7 @@ impl Director {
         running.snapshot.send_replace(Arc::new(Snapshot {
             plan: Arc::clone(&self.plan),
             health: self.health.clone(),
+            holds: self.holds.clone(),
             ids: self.ids.by_server.clone(),
         }));
     }
@@ -805,7 +854,7 @@ impl Director {
             self.log_sorry_changes(&operations);
             operations
         } else {
-            reconcile(&self.plan, previous, &self.health, &self.table)
+            reconcile(&self.plan, previous, &self.standing(), &self.table)
         };
         self.apply(&operations);
         operations.len()
@@ -870,7 +919,7 @@ impl Director {
             return self.sync(running, None);
         }
         keys.append(&mut self.unsettled);
-        let operations = reconcile_services(&self.plan, &self.health, &self.table, &keys);
+        let operations = reconcile_services(&self.plan, &self.standing(), &self.table, &keys);
         self.apply_while(running, &operations, keys, meanwhile);
         operations.len()
     }
@@ -1001,6 +1050,7 @@ impl Director {
         &self,
         plan: &Plan,
         health: &HashMap<ServerRef, Health>,
+        holds: &Holds,
         changed: &BTreeSet<ServiceKey>,
     ) -> Vec<Operation> {
         if self.options.nanny_processes {
@@ -1008,16 +1058,33 @@ impl Director {
         } else {
             let mut keys = changed.clone();
             keys.extend(self.unsettled.iter().copied());
-            reconcile_services(plan, health, &self.table, &keys)
+            // Services with a leaving entry whose server the new plan has again.
+            keys.extend(self.holds.services_waiting());
+            reconcile_services(plan, &WithHolds { health, holds }, &self.table, &keys)
         }
     }
 
+    /// The holds after a reload to `plan` (see [`Holds::after_reload`]),
+    /// with the holds it drops by their names.
+    fn holds_after_reload(
+        &self,
+        plan: &Plan,
+        changed: &BTreeSet<ServiceKey>,
+        drain_timeout: Option<Duration>,
+    ) -> (Holds, Vec<(String, String)>) {
+        let leaving = drain_timeout
+            .filter(|t| !t.is_zero() && !self.options.nanny_processes)
+            .map(|timeout| (&self.table, Instant::now() + timeout));
+        self.holds.after_reload(&self.plan, plan, changed, leaving)
+    }
+
     /// What a reload to `plan`, read from `file`, would do (`lvsd --plan`).
-    async fn preview(&mut self, file: &str, plan: &Plan) -> PlanAnswer {
+    async fn preview(&mut self, file: &str, plan: &Plan, drain_timeout: Option<Duration>) -> PlanAnswer {
         let changed = plan.changed_since(&self.plan);
         let carried = self.carry_over(plan, &changed);
         let health = self.health_after_reload(&changed, &carried);
-        let operations = self.reload_operations(plan, &health, &changed);
+        let (holds, _) = self.holds_after_reload(plan, &changed, drain_timeout);
+        let operations = self.reload_operations(plan, &health, &holds, &changed);
         let restarted: Vec<&PlannedServer> = if self.options.nanny_processes {
             Vec::new()
         } else {
@@ -1045,6 +1112,276 @@ impl Director {
             restarted: &restarted,
             active: &active,
         }))
+    }
+
+    /// The servers' health under the operators' holds.
+    fn standing(&self) -> WithHolds<'_> {
+        WithHolds {
+            health: &self.health,
+            holds: &self.holds,
+        }
+    }
+
+    /// `lvs --drain`, `--disable`, `--enable`: the hold changes, the table
+    /// follows, and the answer goes (with `--wait`, when the drain ends).
+    fn admin(
+        &mut self,
+        running: &mut Running,
+        request: AdminRequest,
+        answer: tokio::sync::oneshot::Sender<AdminAnswer>,
+    ) {
+        let target = request.target();
+        if running.nannies.is_some() {
+            let _ = answer.send(AdminAnswer::refused(format!(
+                "{target}: servers cannot be held with --nanny-processes, where each nanny enters its own server"
+            )));
+            return;
+        }
+        let Some(at) = lvs_core::admin::find(&self.plan, &request.service, &request.server) else {
+            let _ = answer.send(AdminAnswer::refused(format!(
+                "{target}: {} has no active real server of that name",
+                self.options.configfile.display()
+            )));
+            return;
+        };
+        let timeout = request
+            .timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| self.config.drain_deadline().as_duration());
+        let change = match request.action {
+            AdminAction::Drain => self.holds.drain(at, HoldSource::Command, Instant::now(), timeout),
+            AdminAction::Disable => self.holds.disable(at, HoldSource::Command),
+            AdminAction::Enable => self.holds.release(&at, HoldSource::Command),
+            // A newer client's action: nothing is done.
+            _ => {
+                let _ = answer.send(AdminAnswer::refused(format!(
+                    "{target}: not an action this daemon knows"
+                )));
+                return;
+            }
+        };
+        let state = AdminState::of(self.holds.get(&at));
+        let message = match (request.action, change) {
+            (AdminAction::Drain, HoldChange::Started) => format!(
+                "{target} draining: weight 0 until its connections end, removed within {} s",
+                timeout.as_secs()
+            ),
+            (AdminAction::Disable, HoldChange::Started | HoldChange::Changed) => {
+                format!("{target} disabled: out of the table until lvs --enable")
+            }
+            (_, HoldChange::Released) => format!("{target} enabled: its checks decide again"),
+            (AdminAction::Enable, HoldChange::StillHeld) => {
+                format!("{target} is still held: a file in the maintenance directory names it")
+            }
+            (AdminAction::Enable, _) => format!("{target} was not held"),
+            (_, _) => format!("{target} is {state} already"),
+        };
+        if matches!(
+            change,
+            HoldChange::Started | HoldChange::Changed | HoldChange::Released
+        ) {
+            self.log.write_with(
+                Severity::Notice,
+                &message,
+                Fields::event(LogEvent::ServerHold)
+                    .service(&request.service)
+                    .server(&request.server),
+            );
+        }
+        if change == HoldChange::Released {
+            self.answer_drain_waiters(&request.service, &request.server, DrainEnd::Released);
+        }
+        self.record_holds();
+        self.sync_services(running, BTreeSet::from([at.service]));
+        self.publish(running);
+        let reply = AdminAnswer::done(message, state);
+        if request.action == AdminAction::Drain && request.wait && state == AdminState::Draining {
+            self.drain_waiters
+                .push(((request.service, request.server), answer, reply));
+        } else {
+            let _ = answer.send(reply);
+        }
+    }
+
+    /// Answers the `--wait`s on `service`/`server`: its drain ended so.
+    fn answer_drain_waiters(&mut self, service: &str, server: &str, end: DrainEnd) {
+        let (done, waiting): (Vec<DrainWaiter>, Vec<DrainWaiter>) = std::mem::take(&mut self.drain_waiters)
+            .into_iter()
+            .partition(|((s, r), _, _)| s == service && r == server);
+        self.drain_waiters = waiting;
+        for (_, answer, reply) in done {
+            let _ = answer.send(reply.drained(end, format!("{service}/{server}: drain over, {end}")));
+        }
+    }
+
+    /// Whether the hold timer has work: a maintenance directory to watch,
+    /// or drains waiting on connections.
+    fn holds_need_tending(&self) -> bool {
+        self.config.maintenance_dir.is_some() || self.holds.waits_on_connections()
+    }
+
+    /// Logs a failure to look at the holds once, until it changes.
+    fn hold_trouble(&mut self, trouble: Option<String>) {
+        if let Some(line) = trouble
+            .as_ref()
+            .filter(|line| self.hold_trouble.as_ref() != Some(line))
+        {
+            self.log.warning(line);
+        }
+        self.hold_trouble = trouble;
+    }
+
+    /// The maintenance directory's holds brought up to date with its files;
+    /// returns the services whose servers' holds began or ended.
+    fn read_maintenance(&mut self, now: Instant) -> BTreeSet<ServiceKey> {
+        let mut touched = BTreeSet::new();
+        let Some(dir) = self.config.maintenance_dir.clone() else {
+            return touched;
+        };
+        let names = match crate::holds::maintenance_files(Path::new(&dir)) {
+            Ok(names) => names,
+            Err(e) => {
+                self.hold_trouble(Some(format!(
+                    "cannot read maintenance_dir {dir}: {e}; its holds stay as they were"
+                )));
+                return touched;
+            }
+        };
+        let named: Vec<ServerRef> = names
+            .iter()
+            .flat_map(|name| lvs_core::admin::maintenance_matches(&self.plan, name))
+            .collect();
+        let timeout = self.config.drain_deadline().as_duration();
+        for (at, change) in self.holds.maintain(&named, now, timeout) {
+            touched.insert(at.service);
+            let Some((service, server)) = self.names(at).map(|(a, b)| (a.to_owned(), b.to_owned())) else {
+                continue;
+            };
+            let line = match change {
+                HoldChange::Started => format!("{service}/{server} draining: a file in {dir} names it"),
+                HoldChange::Released => format!("{service}/{server} enabled: its file in {dir} is gone"),
+                _ => continue,
+            };
+            self.log.write_with(
+                Severity::Notice,
+                &line,
+                Fields::event(LogEvent::ServerHold)
+                    .service(&service)
+                    .server(&server),
+            );
+            if change == HoldChange::Released {
+                self.answer_drain_waiters(&service, &server, DrainEnd::Released);
+            }
+        }
+        touched
+    }
+
+    /// Each second while there is work: the maintenance directory read, and
+    /// the drains whose connections ended (or whose deadline passed) done.
+    async fn tend_holds(&mut self, running: &mut Running) {
+        let now = Instant::now();
+        let mut touched = self.read_maintenance(now);
+        if self.holds.waits_on_connections() {
+            let keys = self.holds.services_waiting();
+            match self.read_kernel(keys.clone(), keys).await {
+                // Only whole readings: a service whose entries could not be
+                // read would look emptied.
+                Ok(kernel) if kernel.values().all(|(_, dests)| dests.is_some()) => {
+                    self.hold_trouble(None);
+                    let active = |key: &ServiceKey, at: SocketAddr| {
+                        let (_, dests) = kernel.get(key)?;
+                        dests.as_ref()?.get(&(at.ip(), at.port())).map(|d| d.active_conns)
+                    };
+                    let settled = self.holds.settle(now, &self.health, active);
+                    touched.extend(settled.left);
+                    for drained in settled.drained {
+                        touched.insert(drained.at.service);
+                        let Some((service, server)) =
+                            self.names(drained.at).map(|(a, b)| (a.to_owned(), b.to_owned()))
+                        else {
+                            continue;
+                        };
+                        self.log.write_with(
+                            Severity::Notice,
+                            &format!("{service}/{server} drained ({}): removed", drained.end),
+                            Fields::event(LogEvent::ServerHold)
+                                .service(&service)
+                                .server(&server),
+                        );
+                        self.answer_drain_waiters(&service, &server, drained.end);
+                    }
+                }
+                Ok(_) => self.hold_trouble(Some(
+                    "cannot read the draining servers' connections: their drains wait".to_owned(),
+                )),
+                Err(e) => self.hold_trouble(Some(format!(
+                    "cannot read the draining servers' connections: {e}; their drains wait"
+                ))),
+            }
+        }
+        if !touched.is_empty() {
+            self.record_holds();
+            self.sync_services(running, touched);
+            self.publish(running);
+        }
+    }
+
+    /// Where the commands' holds are recorded: beside the status socket
+    /// (none in a dry run, or without a socket).
+    fn holds_path(&self) -> Option<PathBuf> {
+        if self.options.dry_run {
+            return None;
+        }
+        self.options
+            .status_socket
+            .as_ref()
+            .map(|socket| socket.with_extension("holds"))
+    }
+
+    /// Takes back the holds an earlier run recorded.
+    fn restore_holds(&mut self) {
+        let Some(path) = self.holds_path() else { return };
+        let records = match crate::holds::read(&path) {
+            Ok(records) => records,
+            Err(e) => {
+                self.log.warning(&format!("{e}; no server is held"));
+                return;
+            }
+        };
+        let (holds, unknown) = Holds::restored(&records, &self.plan, Instant::now());
+        for record in &records {
+            if unknown.contains(record) {
+                self.log.warning(&format!(
+                    "{}/{} was held by an earlier run but is not in the configuration: its hold ends",
+                    record.service, record.server
+                ));
+                continue;
+            }
+            let what = match record.drain_seconds {
+                Some(seconds) => format!("draining again, removed within {seconds} s"),
+                None => "disabled".to_owned(),
+            };
+            self.log.write_with(
+                Severity::Notice,
+                &format!(
+                    "{}/{} held by an earlier run: {what}",
+                    record.service, record.server
+                ),
+                Fields::event(LogEvent::ServerHold)
+                    .service(&record.service)
+                    .server(&record.server),
+            );
+        }
+        self.holds = holds;
+        self.record_holds();
+    }
+
+    /// Records the commands' holds, for a restart.
+    fn record_holds(&self) {
+        let Some(path) = self.holds_path() else { return };
+        if let Err(e) = crate::holds::write(&path, self.holds.records(&self.plan)) {
+            self.log.error(&e.to_string());
+        }
     }
 
     /// The services this director owns: those the file names, and those
@@ -1199,7 +1536,7 @@ impl Director {
         let operations = if running.nannies.is_some() {
             reconcile_nanny_mode(&self.plan, None, &self.health, &self.table)
         } else {
-            reconcile_services(&self.plan, &self.health, &self.table, &drifted)
+            reconcile_services(&self.plan, &self.standing(), &self.table, &drifted)
         };
         let failed = self.apply(&operations);
         ResyncReport::new(
@@ -1255,7 +1592,9 @@ impl Director {
         let carried = self.carry_over(&plan, &changed);
         // What `--plan` lists, worked out the same way.
         let health = self.health_after_reload(&changed, &carried);
-        let operations = self.reload_operations(&plan, &health, &changed);
+        let drain_timeout = config.drain_timeout.map(|t| t.as_duration());
+        let (holds, dropped_holds) = self.holds_after_reload(&plan, &changed, drain_timeout);
+        let operations = self.reload_operations(&plan, &health, &holds, &changed);
         // The changed services' servers, as they were, make way for the new:
         // the ids of those the file dropped go.
         let kept: HashSet<ServerRef> = carried.servers.iter().map(|(server, _)| server.at).collect();
@@ -1279,6 +1618,17 @@ impl Director {
         };
         drop(carried);
         self.health = health;
+        self.holds = holds;
+        for (service, server) in dropped_holds {
+            self.log.write_with(
+                Severity::Notice,
+                &format!("{service}/{server} is no longer in the configuration: its hold ends"),
+                Fields::event(LogEvent::ServerHold)
+                    .service(&service)
+                    .server(&server),
+            );
+            self.answer_drain_waiters(&service, &server, DrainEnd::Gone);
+        }
         let checked = started.elapsed();
         let previous = std::mem::replace(&mut self.plan, Arc::new(plan));
         // The old file's model is freed once the reload is done.
@@ -1334,6 +1684,11 @@ impl Director {
     /// Stops the checks (and nannies, which remove their servers) and
     /// removes the virtual services this daemon runs.
     async fn close(&mut self, running: &mut Running) {
+        for (_, answer, _) in self.drain_waiters.drain(..) {
+            let _ = answer.send(AdminAnswer::refused(
+                "lvs stopped before the drain ended; the hold is kept for its next start",
+            ));
+        }
         running.engine.stop_all();
         if let Some(nannies) = running.nannies.as_mut() {
             nannies.stop_except(&[]).await;

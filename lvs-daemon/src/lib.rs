@@ -51,6 +51,7 @@ pub const DEFAULT_PULSE_PIDFILE: &str = "/var/run/pulse.pid";
 pub mod config;
 pub mod director;
 pub mod files;
+pub mod holds;
 pub mod log;
 pub mod nannies;
 pub mod nanny;

@@ -96,6 +96,9 @@ pub enum LogEvent {
     SorryServerIn,
     /// A sorry server left the table (`sorry-server-out`).
     SorryServerOut,
+    /// An operator's hold on a real server began, changed, ended or its
+    /// drain finished (`server-hold`).
+    ServerHold,
     /// A change to the IPVS table failed (`table-change-failed`).
     TableChangeFailed,
     /// An owned entry was found changed behind the director's back, and
@@ -123,6 +126,7 @@ impl LogEvent {
             LogEvent::ServerHealth => "server-health",
             LogEvent::SorryServerIn => "sorry-server-in",
             LogEvent::SorryServerOut => "sorry-server-out",
+            LogEvent::ServerHold => "server-hold",
             LogEvent::TableChangeFailed => "table-change-failed",
             LogEvent::Drift => "drift",
             LogEvent::Activate => "activate",

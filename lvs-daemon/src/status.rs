@@ -3,7 +3,8 @@
 //! The server side answers on a Unix socket (one line in, `json` or `text`,
 //! the status out; `plan PATH`, what a reload to that file would do, as
 //! JSON; `resync`, what the director found changed behind its back and
-//! restored, as JSON) and, when asked to, Prometheus text over HTTP. Each
+//! restored, as JSON; `admin` and an [`AdminRequest`] as JSON, a server
+//! drained, disabled or enabled, answered as JSON) and, when asked to, Prometheus text over HTTP. Each
 //! connection is a task of its own, bounded in time and in number, that
 //! reads the [`Snapshot`] the director's loop last published, the checks'
 //! board, and the kernel's counters on a blocking thread: a client that
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use lvs_core::admin::{AdminAnswer, AdminRequest};
 use lvs_core::director::{Health, Plan, ServerRef};
 use lvs_core::preview::{PlanAnswer, ResyncReport};
 use lvs_core::status::{KernelService, LastCheck, Status, StatusInputs};
@@ -48,6 +50,8 @@ pub struct Snapshot {
     pub plan: Arc<Plan>,
     /// Each server's health.
     pub health: HashMap<ServerRef, Health>,
+    /// The operators' holds.
+    pub holds: lvs_core::admin::Holds,
     /// Each server's id on the checks' board.
     pub ids: HashMap<ServerRef, usize>,
 }
@@ -151,6 +155,7 @@ impl Reader {
         Status::build(StatusInputs {
             plan: &snapshot.plan,
             health: &snapshot.health,
+            holds: &snapshot.holds,
             kernel: &kernel,
             checks: &checks,
             pid: std::process::id(),
@@ -356,6 +361,8 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
                 Request::Status(rendering) => reader.answer(rendering).await,
                 Request::Plan(path) => reader.plan(path).await,
                 Request::Resync => reader.resync().await,
+                Request::Admin(request) => reader.admin(request).await,
+                Request::BadAdmin(why) => json_answer(&AdminAnswer::refused(why)).map(Arc::new),
             };
             let Some(answer) = answer else {
                 return;
@@ -409,6 +416,9 @@ enum Request {
     Status(Rendering),
     Plan(PathBuf),
     Resync,
+    Admin(AdminRequest),
+    /// An `admin` line whose request cannot be read.
+    BadAdmin(String),
 }
 
 impl Request {
@@ -416,6 +426,12 @@ impl Request {
         let line = line.trim_end_matches(['\r', '\n']);
         if let Some(path) = line.strip_prefix("plan ") {
             return Request::Plan(PathBuf::from(path));
+        }
+        if let Some(request) = line.strip_prefix("admin ") {
+            return match serde_json::from_str(request) {
+                Ok(request) => Request::Admin(request),
+                Err(e) => Request::BadAdmin(format!("not an admin request: {e}")),
+            };
         }
         match line.trim() {
             "json" => Request::Status(Rendering::Json),
@@ -436,6 +452,12 @@ impl Reader {
     async fn resync(&self) -> Option<Arc<String>> {
         let report = self.director.as_ref()?.resync().await?;
         json_answer(&report).map(Arc::new)
+    }
+
+    /// An admin request's answer, as JSON.
+    async fn admin(&self, request: AdminRequest) -> Option<Arc<String>> {
+        let answer = self.director.as_ref()?.admin(request).await?;
+        json_answer(&answer).map(Arc::new)
     }
 }
 
@@ -461,7 +483,7 @@ pub fn ask(socket: &Path, format: Format) -> std::io::Result<String> {
         Format::Json => "json",
         Format::Text => "text",
     };
-    request_line(socket, request, Duration::from_secs(10))
+    request_line(socket, request, Some(Duration::from_secs(10)))
 }
 
 /// How long a plan or a resync may take to come: a large file is read and
@@ -469,9 +491,9 @@ pub fn ask(socket: &Path, format: Format) -> std::io::Result<String> {
 const DIRECTOR_ANSWER_TIME: Duration = Duration::from_secs(120);
 
 /// Sends one request line and reads the answer to its end.
-fn request_line(socket: &Path, request: &str, wait: Duration) -> std::io::Result<String> {
+fn request_line(socket: &Path, request: &str, wait: Option<Duration>) -> std::io::Result<String> {
     let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(wait))?;
+    stream.set_read_timeout(wait)?;
     stream.write_all(format!("{request}\n").as_bytes())?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
@@ -524,19 +546,32 @@ pub fn plan(socket: &Path, file: &Path) -> Result<(PlanAnswer, String), AskError
             path: file.to_owned(),
         });
     }
-    typed(socket, &format!("plan {name}"), DIRECTOR_ANSWER_TIME)
+    typed(socket, &format!("plan {name}"), Some(DIRECTOR_ANSWER_TIME))
 }
 
 /// Asks the director at `socket` to compare its entries with the kernel's
 /// now and restore what differs: the client of `lvsd --resync`.
 pub fn resync(socket: &Path) -> Result<(ResyncReport, String), AskError> {
-    typed(socket, "resync", DIRECTOR_ANSWER_TIME)
+    typed(socket, "resync", Some(DIRECTOR_ANSWER_TIME))
+}
+
+/// Asks the director at `socket` to drain, disable or enable a server: the
+/// client of `lvs --drain`, `--disable` and `--enable`. With
+/// `request.wait`, the answer comes when the drain has ended, however long
+/// that takes (the daemon's deadline bounds it).
+pub fn admin(socket: &Path, request: &AdminRequest) -> Result<(AdminAnswer, String), AskError> {
+    let line = serde_json::to_string(request).map_err(|source| AskError::Invalid {
+        path: socket.to_owned(),
+        source,
+    })?;
+    let wait = (!request.wait).then_some(DIRECTOR_ANSWER_TIME);
+    typed(socket, &format!("admin {line}"), wait)
 }
 
 fn typed<T: serde::de::DeserializeOwned>(
     socket: &Path,
     request: &str,
-    wait: Duration,
+    wait: Option<Duration>,
 ) -> Result<(T, String), AskError> {
     let answer = request_line(socket, request, wait).map_err(|source| AskError::Unreachable {
         path: socket.to_owned(),
@@ -551,7 +586,7 @@ fn typed<T: serde::de::DeserializeOwned>(
 
 /// The typed status of the director at `socket` (the web tool's view).
 pub fn fetch(socket: &Path) -> Result<Status, AskError> {
-    typed(socket, "json", Duration::from_secs(10)).map(|(status, _)| status)
+    typed(socket, "json", Some(Duration::from_secs(10))).map(|(status, _)| status)
 }
 
 #[cfg(test)]
@@ -600,6 +635,16 @@ mod tests {
             Request::Plan(path) => assert_eq!(path, Path::new("/etc/ha/new lvs.cf")),
             _ => panic!("not a plan"),
         }
+        let drain = AdminRequest::new(lvs_core::admin::AdminAction::Drain, "web site", "a").wait(true);
+        let line = format!("admin {}\n", serde_json::to_string(&drain).expect("JSON"));
+        match Request::parse(&line) {
+            Request::Admin(request) => assert_eq!(request, drain),
+            _ => panic!("not an admin request"),
+        }
+        assert!(matches!(
+            Request::parse("admin drain web/a\n"),
+            Request::BadAdmin(_)
+        ));
     }
 
     #[test]

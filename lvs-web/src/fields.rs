@@ -188,6 +188,18 @@ pub const REDUNDANCY: &[Field] = &[
         Kind::Choice(&["0", "1"]),
         "lvs-rs; IPVS sysctl; empty: the kernel's",
     ),
+    field(
+        "maintenance_dir",
+        "Maintenance directory",
+        Kind::Word,
+        "lvs-rs; a file named after a server's address drains it",
+    ),
+    field(
+        "drain_timeout",
+        "Drain timeout (s)",
+        Kind::Word,
+        "lvs-rs; also drains servers a reload removes",
+    ),
 ];
 
 /// The IPVS settings of a server (lvs.cf's `ServerOptions`): on the virtual

@@ -767,9 +767,14 @@ fn status_table(status: &Status) -> String {
                 Some(check) => format!("{} ({:.0} s ago)", check.result, check.seconds_ago),
             };
             let health = server.health.as_str();
+            // An operator's hold shows beside the checks' word (lvs --drain, --disable).
+            let held = server
+                .hold_words()
+                .map(|words| format!(", {words}"))
+                .unwrap_or_default();
             let _ = write!(
                 html,
-                "<tr class=\"server\"><td></td><td>{} {}:{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"server\"><td></td><td>{} {}:{}</td><td class=\"{}\">{}{held}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&server.name),
                 server.address,
                 server.port,
