@@ -775,6 +775,14 @@ pub const VIRTUAL_KEYS: &[Key] = &[
             Ok(())
         }),
     ),
+    extension(
+        "notify",
+        Kind::Word,
+        Read::Virtual(|p, vs| {
+            vs.notify = Some(p.string(2));
+            Ok(())
+        }),
+    ),
 ];
 
 /// The keys of `server` blocks.
@@ -818,6 +826,14 @@ pub const SERVER_KEYS: &[Key] = &[
     OPTION_KEYS[3],
     OPTION_KEYS[4],
     OPTION_KEYS[5],
+    extension(
+        "notify",
+        Kind::Word,
+        Read::Server(|p, server| {
+            server.notify = Some(p.string(2));
+            Ok(())
+        }),
+    ),
 ];
 
 /// The keys of `check` blocks, all lvs-rs extensions. Which keys a check

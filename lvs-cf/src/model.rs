@@ -1149,6 +1149,13 @@ pub struct VirtualService {
     pub sorry_network: Option<Network>,
     /// `sorry_weight` (an lvs-rs extension): its weight; Piranha's is 1.
     pub sorry_weight: Option<u32>,
+    /// `notify` (an lvs-rs extension): a program run on each event of the
+    /// service (its sorry server in or out) and of those of its servers
+    /// that set none of their own (up, down, held), with the event's
+    /// details as arguments and environment. Split on spaces as
+    /// `send_program` is, `%h` and `%p` standing for the server's address
+    /// and port.
+    pub notify: Option<String>,
     /// Its `server` blocks.
     pub servers: Vec<RealServer>,
 }
@@ -1191,6 +1198,7 @@ impl VirtualService {
             sorry_port: None,
             sorry_network: None,
             sorry_weight: None,
+            notify: None,
             servers: Vec::new(),
         }
     }
@@ -1282,6 +1290,9 @@ pub struct RealServer {
     pub checks: Vec<CheckBlock>,
     /// How it is entered, where it differs from its service (lvs-rs extensions).
     pub options: ServerOptions,
+    /// `notify` (an lvs-rs extension): the program run on this server's
+    /// events instead of its service's.
+    pub notify: Option<String>,
 }
 
 impl RealServer {
@@ -1295,6 +1306,7 @@ impl RealServer {
             port: None,
             checks: Vec::new(),
             options: ServerOptions::default(),
+            notify: None,
         }
     }
 }

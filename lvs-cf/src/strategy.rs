@@ -294,20 +294,24 @@ fn server(index: usize, family: Family) -> BoxedStrategy<RealServer> {
         option::of(any::<u16>()),
         prop_oneof![4 => Just(Vec::new()), 1 => check_blocks(2)],
         prop_oneof![3 => Just(ServerOptions::default()), 1 => server_options()],
+        option::of(word()),
     )
-        .prop_map(move |(name, address, active, weight, port, checks, options)| {
-            // A server with no address must be inactive to be valid.
-            let active = active && address.is_some();
-            RealServer {
-                name: format!("{name}{index}"),
-                address,
-                active,
-                weight,
-                port,
-                checks,
-                options,
-            }
-        })
+        .prop_map(
+            move |(name, address, active, weight, port, checks, options, notify)| {
+                // A server with no address must be inactive to be valid.
+                let active = active && address.is_some();
+                RealServer {
+                    name: format!("{name}{index}"),
+                    address,
+                    active,
+                    weight,
+                    port,
+                    checks,
+                    options,
+                    notify,
+                }
+            },
+        )
         .boxed()
 }
 
@@ -367,7 +371,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
     (
         head,
         checks,
-        (1u32..5, option::of(seconds())),
+        (1u32..5, option::of(seconds()), option::of(word())),
         any::<bool>(),
         ipvs,
     )
@@ -398,7 +402,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
         .prop_map(
             move |(
                 head,
-                (checks, (failure_count, check_interval), ipvs),
+                (checks, (failure_count, check_interval, notify), ipvs),
                 sorry_server,
                 vip_nmask,
                 pmask,
@@ -497,6 +501,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                     sorry_port,
                     sorry_network,
                     sorry_weight,
+                    notify,
                     servers,
                 }
             },
@@ -756,11 +761,13 @@ fn without_extensions(mut c: Config) -> Config {
         vs.sorry_port = piranha.sorry_port;
         vs.sorry_network = piranha.sorry_network;
         vs.sorry_weight = piranha.sorry_weight;
+        vs.notify = piranha.notify;
         for server in &mut vs.servers {
             host(&mut server.address);
             bare_name(&mut server.name);
             server.checks.clear();
             server.options = ServerOptions::default();
+            server.notify = None;
         }
     }
     c
@@ -1297,7 +1304,7 @@ impl Ugly {
             e.push(("port".to_owned(), self.int(port.into())));
         }
         e.extend(canonical_entries(|w| {
-            crate::writer::write_options(w, "", &s.options)
+            crate::writer::write_server_extensions(w, "", s)
         }));
         self.emit(&mut e);
         for check in &s.checks {

@@ -391,6 +391,9 @@ impl Validator {
         ] {
             self.text(line(key), key, text);
         }
+        if let Some(program) = &vs.notify {
+            self.plain(line("notify"), || "`notify`".to_owned(), program);
+        }
         if let Some(monitor) = &vs.load_monitor {
             self.plain(line("load_monitor"), || "`load_monitor`".to_owned(), monitor);
         }

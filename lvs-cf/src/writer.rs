@@ -214,7 +214,7 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
             entry(w, s, "port", port);
         }
         entry(w, s, "weight", server.weight);
-        write_options(w, s, &server.options);
+        write_server_extensions(w, s, server);
         for check in &server.checks {
             write_check(w, SERVER_INDENT, SERVER_CHECK_INDENT, check);
         }
@@ -223,9 +223,20 @@ fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
     w.push_str("}\n");
 }
 
-/// A service's IPVS settings beyond Piranha's (lvs-rs extensions), as set.
+/// A server's settings beyond Piranha's (lvs-rs extensions), as set.
+pub(crate) fn write_server_extensions(w: &mut String, i: &str, server: &RealServer) {
+    write_options(w, i, &server.options);
+    if let Some(program) = &server.notify {
+        entry(w, i, "notify", quote(program));
+    }
+}
+
+/// A service's settings beyond Piranha's (lvs-rs extensions), as set.
 pub(crate) fn write_service_extensions(w: &mut String, i: &str, vs: &VirtualService) {
     write_options(w, i, &vs.server_options);
+    if let Some(program) = &vs.notify {
+        entry(w, i, "notify", quote(program));
+    }
     if !vs.scheduler_flags.is_empty() {
         let mut list = String::from("[");
         for flag in &vs.scheduler_flags {

@@ -50,6 +50,7 @@ pub enum FormatArg {
                       lvsd --resync [--format text|json] [--socket PATH]\n       \
                       lvsd --drain SERVICE/SERVER [--wait] [--drain-timeout SECONDS] [--format text|json] [--socket PATH]\n       \
                       lvsd --disable SERVICE/SERVER | --enable SERVICE/SERVER [--format text|json] [--socket PATH]\n       \
+                      lvsd --events [--socket PATH]\n       \
                       lvsd [-c FILE] --check [--strict]\n       \
                       lvsd [-c FILE] --dump [--format lvs-cf|json] [--strict]",
     about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
@@ -69,10 +70,12 @@ pub enum FormatArg {
                   what was changed behind its back (it also does so every few seconds, a few services at a \
                   time); --drain takes a real server (lvs.cf's names) to weight 0 and removes it when its \
                   connections end or its drain timeout passes (--wait returns then), --disable removes it at once, \
-                  --enable gives it back to its checks (a hold lasts across reloads and restarts); --check and --dump read lvs.cf \
+                  --enable gives it back to its checks (a hold lasts across reloads and restarts); --events \
+                  prints the daemon's events (health changes, holds, the sorry server, reloads) as JSON lines \
+                  as they happen; --check and --dump read lvs.cf \
                   (--check validates it beyond syntax; --dump writes it back as canonical lvs.cf or JSON); \
                   --strict rejects each lvs-rs extension to Piranha's syntax as Piranha 0.8.6 does.",
-    group(ArgGroup::new("mode").args(["check", "dump", "status", "plan", "resync", "drain", "disable", "enable"])),
+    group(ArgGroup::new("mode").args(["check", "dump", "status", "plan", "resync", "drain", "disable", "enable", "events"])),
     group(ArgGroup::new("formatted").args(["dump", "status", "plan", "resync", "drain", "disable", "enable"])),
     disable_help_flag = true
 )]
@@ -125,6 +128,10 @@ pub struct LvsArgs {
     /// Give a drained or disabled real server back to its checks.
     #[arg(long, value_name = "SERVICE/SERVER")]
     pub enable: Option<String>,
+
+    /// Print the running daemon's events as JSON lines as they happen, until it stops.
+    #[arg(long)]
+    pub events: bool,
 
     /// With --drain: return when the drain has ended, saying how.
     #[arg(long, requires = "drain")]
@@ -199,6 +206,8 @@ pub fn main(args: LvsArgs) -> ExitCode {
             Some(format) => check_or_dump(&args, format),
             None => crate::usage::<LvsArgs>(ErrorKind::InvalidValue, "--format for --dump is lvs-cf or json"),
         }
+    } else if args.events {
+        events(&args)
     } else if let Some((action, target)) = args.admin_action() {
         match args.status_format() {
             Some(format) => admin(&args, action, target, format),
@@ -369,6 +378,20 @@ fn admin(args: &LvsArgs, action: AdminAction, target: &str, format: Format) -> E
                 crate::fail("lvs", &answer.message)
             }
         }
+        Err(e) => crate::fail("lvs", &e),
+    }
+}
+
+/// `lvsd --events`: the daemon's events, a JSON line each, until it stops
+/// (exit 0) or standard output is closed.
+fn events(args: &LvsArgs) -> ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let followed = lvs_daemon::status::follow_events(&args.socket, |line| {
+        writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+    });
+    match followed {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => crate::fail("lvs", &e),
     }
 }

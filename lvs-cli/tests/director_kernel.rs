@@ -699,10 +699,20 @@ fn a_drain_waits_for_the_connection_to_close_and_holds_outlast_reloads_and_resta
     let mut lvs = Director::new(Mode::Nat, "director-drain");
     let maintenance = lvs.dir.path().join("maintenance");
     std::fs::create_dir(&maintenance).expect("maintenance directory");
+    // Every event of the service and its servers runs this program.
+    let heard = lvs.dir.path().join("heard");
+    let hook = lvs.dir.script(
+        "notify.sh",
+        &format!(
+            "#!/bin/sh\necho \"$* | $LVS_EVENT $LVS_ADDRESS\" >> {}\n",
+            heard.display()
+        ),
+    );
+    let notify = format!("  notify = \"{} --host %h\"\n", hook.display());
     let all = Options {
         scheduler: "rr",
         servers: &[0, 1, 2],
-        extra: "",
+        extra: &notify,
     };
     let globals = format!("maintenance_dir = {}\n", maintenance.display());
     lvs.write_with_globals(&all, &globals);
@@ -711,6 +721,21 @@ fn a_drain_waits_for_the_connection_to_close_and_holds_outlast_reloads_and_resta
         (0..3).all(|i| lvs.has(i))
     });
     let rs1 = lvs.farm.servers[0].address.clone();
+    let streamed = lvs.dir.path().join("events");
+    let mut events = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["--events", "--socket"])
+        .arg(lvs.socket())
+        .stdout(std::fs::File::create(&streamed).expect("events file"))
+        .spawn()
+        .expect("lvs --events");
+    let hook_said = |line: &str| std::fs::read_to_string(&heard).unwrap_or_default().contains(line);
+    lvs.wait(
+        "the hook hears each server come up",
+        Duration::from_secs(5),
+        || (1..=3).all(|i| hook_said(&format!("server-health web rs{i} unknown up"))),
+    );
+    // Give the stream's client time to connect before the first event it should see.
+    std::thread::sleep(Duration::from_millis(500));
 
     // --drain --wait: weight 0 while the connection lasts, which goes on.
     let mut held = lvs.hold_through("rs1");
@@ -756,6 +781,15 @@ fn a_drain_waits_for_the_connection_to_close_and_holds_outlast_reloads_and_resta
         "web/rs1 drained (its connections ended): removed",
         Duration::from_secs(2),
     );
+    lvs.wait(
+        "the hook hears the drain begin and end",
+        Duration::from_secs(5),
+        || {
+            hook_said(&format!(
+                "--host {rs1} server-hold web rs1 enabled draining lvsd --drain | server-hold {rs1}:80"
+            )) && hook_said("server-hold web rs1 draining disabled its connections ended")
+        },
+    );
 
     // The hold outlasts a reload and a restart.
     lvs.signal(libc::SIGHUP);
@@ -764,6 +798,22 @@ fn a_drain_waits_for_the_connection_to_close_and_holds_outlast_reloads_and_resta
     assert!(!lvs.has(0), "still out after a reload: {:?}", lvs.weights());
     lvs.signal(libc::SIGTERM);
     assert!(lvs.wait_exit().success(), "{}", lvs.log());
+    // The stream ends with the daemon; it carried the drain, the reload and the stop.
+    assert!(events.wait().expect("lvs --events").success());
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&streamed)
+        .expect("events")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let kinds: Vec<&str> = lines.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(
+        kinds.starts_with(&["server-hold", "server-hold", "reload", "stop"]),
+        "{lines:#?}"
+    );
+    assert_eq!(lines[0]["server"], "rs1");
+    assert_eq!(lines[0]["old_state"], "enabled");
+    assert_eq!(lines[0]["new_state"], "draining");
+    assert_eq!(lines[1]["new_state"], "disabled");
     lvs.start();
     lvs.wait(
         "rs2 and rs3 back after the restart",
@@ -800,6 +850,17 @@ fn a_drain_waits_for_the_connection_to_close_and_holds_outlast_reloads_and_resta
     std::fs::remove_file(maintenance.join(&rs3)).expect("file removed");
     lvs.wait("rs3 back when the file goes", Duration::from_secs(10), || {
         lvs.has(2)
+    });
+
+    // A failing server: the hook hears it go down with its reason, and come back.
+    lvs.farm.servers[2].set_up(false);
+    lvs.wait("rs3 out", Duration::from_secs(5), || !lvs.has(2));
+    lvs.farm.servers[2].set_up(true);
+    lvs.wait("rs3 back", Duration::from_secs(10), || lvs.has(2));
+    lvs.wait("the hook hears rs3 fail and recover", Duration::from_secs(5), || {
+        hook_said(&format!(
+            "server-health web rs3 up down [inactive] shutting down {rs3}:80 due to connection failure | server-health {rs3}:80"
+        )) && hook_said("server-health web rs3 down up")
     });
 
     // With drain_timeout, a server a reload removes drains instead of going at once.

@@ -376,6 +376,14 @@ fn holds_change_the_table_and_bad_targets_are_refused() {
     };
     let server = format!("127.0.0.1:{port} to TCP 192.0.2.80:{port}");
     wait_for(&log, &format!("would add {server} (weight 1"));
+    let events = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["--events", "--socket"])
+        .arg(&socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("lvs --events");
+    // Its request reaches the daemon before the first event it should see.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let out = hold(&["--disable", "web/one"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
@@ -412,7 +420,35 @@ fn holds_change_the_table_and_bad_targets_are_refused() {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
     assert!(daemon.wait().expect("lvs exits").success());
+    let streamed = events
+        .wait_with_output()
+        .expect("lvs --events ends with the daemon");
+    assert!(streamed.status.success());
+    let kinds: Vec<String> = text(&streamed.stdout)
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            format!(
+                "{} {}",
+                event["event"].as_str().unwrap_or(""),
+                event["new_state"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "server-hold disabled",
+            "server-hold enabled",
+            "server-hold draining",
+            "stop "
+        ],
+        "{}",
+        text(&streamed.stdout)
+    );
     let out = hold(&["--enable", "web/one"]);
+    assert_eq!(out.status.code(), Some(1), "no daemon: {}", text(&out.stderr));
+    let out = hold(&["--events"]);
     assert_eq!(out.status.code(), Some(1), "no daemon: {}", text(&out.stderr));
 }
 

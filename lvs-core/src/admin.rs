@@ -37,6 +37,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::director::{Health, Plan, ServerRef};
 
+/// The longest drain: lvs.cf's longest time (a signed 32-bit count of
+/// seconds); longer ones, from a command or a record, are cut to it.
+pub const MAX_DRAIN: Duration = Duration::from_secs(i32::MAX as u64);
+
 /// What a hold does to its server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hold {
@@ -96,11 +100,14 @@ impl Held {
 pub enum DrainEnd {
     /// The kernel counted no active connection to it (or no longer had it).
     Emptied,
-    /// Its deadline passed with this many active connections.
+    /// Its deadline passed with this many active connections (`None`:
+    /// they could not be read).
     Deadline {
         /// The active connections it still had.
-        active_connections: u32,
+        active_connections: Option<u32>,
     },
+    /// It was disabled before its drain ended.
+    Disabled,
     /// It was enabled before its drain ended.
     Released,
     /// A reload dropped it, or its checks failed and took it out.
@@ -111,11 +118,17 @@ impl std::fmt::Display for DrainEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DrainEnd::Emptied => f.write_str("its connections ended"),
-            DrainEnd::Deadline { active_connections } => write!(
+            DrainEnd::Deadline {
+                active_connections: Some(active),
+            } => write!(
                 f,
-                "its deadline passed with {active_connections} active connection{}",
-                if *active_connections == 1 { "" } else { "s" }
+                "its deadline passed with {active} active connection{}",
+                if *active == 1 { "" } else { "s" }
             ),
+            DrainEnd::Deadline {
+                active_connections: None,
+            } => f.write_str("its deadline passed"),
+            DrainEnd::Disabled => f.write_str("it was disabled first"),
             DrainEnd::Released => f.write_str("it was enabled first"),
             DrainEnd::Gone => f.write_str("it left the table first"),
         }
@@ -130,6 +143,10 @@ pub struct Drained {
     /// How its drain ended.
     pub end: DrainEnd,
 }
+
+/// The kernel's active connections to an entry of a service (`None`: it
+/// has no such entry), as [`Holds::settle`] reads them.
+pub type ActiveConnections<'a> = dyn Fn(&ServiceKey, SocketAddr) -> Option<u32> + 'a;
 
 /// What [`Holds::settle`] ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -244,6 +261,7 @@ impl Holds {
         now: Instant,
         timeout: Duration,
     ) -> HoldChange {
+        let timeout = timeout.min(MAX_DRAIN);
         let draining = Hold::Draining {
             deadline: now + timeout,
             timeout,
@@ -360,15 +378,21 @@ impl Holds {
     /// Ends the drains and leaving entries whose connections are over or
     /// whose deadline passed. `active` gives the kernel's active
     /// connections to an entry (`None`: the kernel does not have it, which
-    /// ends its drain too); `health` is what the checks say (a draining
+    /// ends its drain too); without it (the counts could not be read) only
+    /// deadlines end anything. `health` is what the checks say (a draining
     /// server they took out is done). Returns the drains that ended and the
     /// services whose leaving entries went.
     pub fn settle(
         &mut self,
         now: Instant,
         health: &HashMap<ServerRef, Health>,
-        active: impl Fn(&ServiceKey, SocketAddr) -> Option<u32>,
+        active: Option<&ActiveConnections<'_>>,
     ) -> Settled {
+        // Unknown counts: as if there still were connections.
+        let count = |service: &ServiceKey, at: SocketAddr| match active {
+            Some(active) => active(service, at).map(Some),
+            None => Some(None),
+        };
         let mut ended = Vec::new();
         for (at, held) in self.held.iter_mut() {
             let Hold::Draining { deadline, .. } = held.hold else {
@@ -377,8 +401,8 @@ impl Holds {
             let end = if health.get(at) == Some(&Health::Out) {
                 Some(DrainEnd::Gone)
             } else {
-                match active(&at.service, SocketAddr::new(at.addr, at.port)) {
-                    None | Some(0) => Some(DrainEnd::Emptied),
+                match count(&at.service, SocketAddr::new(at.addr, at.port)) {
+                    None | Some(Some(0)) => Some(DrainEnd::Emptied),
                     Some(active_connections) if now >= deadline => {
                         Some(DrainEnd::Deadline { active_connections })
                     }
@@ -395,7 +419,7 @@ impl Holds {
             let before = entries.len();
             entries.retain(|l| {
                 let at = SocketAddr::new(l.destination.addr, l.destination.port);
-                matches!(active(service, at), Some(n) if n > 0) && now < l.deadline
+                matches!(count(service, at), Some(None) | Some(Some(1..))) && now < l.deadline
             });
             if entries.len() != before {
                 left.insert(*service);
@@ -416,13 +440,22 @@ impl Holds {
         drains.chain(leaving).min()
     }
 
-    /// What the table should make of `at`, whose checks say `health`.
+    /// What the table should make of `at`, whose checks say `health`. A
+    /// draining server whose health is not known yet stays unknown (an
+    /// entry the kernel has is kept, at weight 0: see
+    /// [`Holds::is_draining`]); none is added for it.
     pub fn standing(&self, at: &ServerRef, health: Health) -> Health {
         match (self.held.get(at).map(|h| h.hold), health) {
             (None, health) => health,
             (Some(Hold::Disabled), _) | (Some(Hold::Draining { .. }), Health::Out) => Health::Out,
-            (Some(Hold::Draining { .. }), Health::In { .. } | Health::Unknown) => Health::In { weight: 0 },
+            (Some(Hold::Draining { .. }), Health::In { .. }) => Health::In { weight: 0 },
+            (Some(Hold::Draining { .. }), Health::Unknown) => Health::Unknown,
         }
+    }
+
+    /// Whether `at` drains: an entry kept for it is at weight 0.
+    pub fn is_draining(&self, at: &ServerRef) -> bool {
+        matches!(self.held.get(at).map(|h| h.hold), Some(Hold::Draining { .. }))
     }
 
     /// The holds after a reload from `before` to `after`: the held servers
@@ -525,6 +558,9 @@ impl Holds {
     /// The commands' holds, by the servers' names in `plan`, as a restart
     /// reads them back with [`Holds::restored`].
     pub fn records(&self, plan: &Plan) -> Vec<HoldRecord> {
+        if !self.held.values().any(|h| h.by_command) {
+            return Vec::new();
+        }
         let names = names_of(plan);
         let mut records: Vec<HoldRecord> = self
             .held
@@ -836,12 +872,14 @@ mod tests {
         // Connections go on: nothing ends.
         let busy = |_: &ServiceKey, _: SocketAddr| Some(2);
         assert!(holds
-            .settle(t0 + Duration::from_secs(1), &health, busy)
+            .settle(t0 + Duration::from_secs(1), &health, Some(&busy))
             .is_empty());
         assert_eq!(holds.next_deadline(), Some(t0 + Duration::from_secs(60)));
         // They end: the server goes, and stays out until enabled.
         let idle = |_: &ServiceKey, _: SocketAddr| Some(0);
-        let ended = holds.settle(t0 + Duration::from_secs(2), &health, idle).drained;
+        let ended = holds
+            .settle(t0 + Duration::from_secs(2), &health, Some(&idle))
+            .drained;
         assert_eq!(
             ended,
             vec![Drained {
@@ -858,13 +896,15 @@ mod tests {
         assert!(matches!(ops.as_slice(), [Operation::AddDest(_, d)] if d.addr == a.addr && d.weight == 3));
         // A deadline ends a drain whatever its connections.
         holds.drain(b, HoldSource::Command, t0, Duration::from_secs(5));
-        let ended = holds.settle(t0 + Duration::from_secs(5), &health, busy).drained;
+        let ended = holds
+            .settle(t0 + Duration::from_secs(5), &health, Some(&busy))
+            .drained;
         assert_eq!(
             ended,
             vec![Drained {
                 at: b,
                 end: DrainEnd::Deadline {
-                    active_connections: 2
+                    active_connections: Some(2)
                 }
             }]
         );
@@ -1005,9 +1045,11 @@ mod tests {
         let changed = again.changed_since(&plan);
         assert!(holds.after_reload(&plan, &again, &changed, None).0.is_empty());
         assert!(!holds.after_reload(&plan, &plan, &changed, None).0.is_empty());
-        assert!(holds.settle(now, &health, |_, _| Some(1)).is_empty());
+        assert!(holds
+            .settle(now, &health, Some(&|_: &ServiceKey, _: SocketAddr| Some(1)))
+            .is_empty());
         assert!(holds.waits_on_connections());
-        let settled = holds.settle(now, &health, |_, _| Some(0));
+        let settled = holds.settle(now, &health, Some(&|_: &ServiceKey, _: SocketAddr| Some(0)));
         assert_eq!(settled.left, std::collections::BTreeSet::from([key]));
         assert!(!holds.waits_on_connections());
         let ops = table(&plan, &health, &holds, &kernel);

@@ -203,6 +203,8 @@ pub struct PlannedServer {
     pub nanny: NannyConfig,
     /// `load_monitor` as nanny's `-U` takes it (`uptime` becomes `rsh_command`).
     pub load_command: Option<String>,
+    /// The program run on its events: its block's `notify`, or its service's.
+    pub notify: Option<String>,
 }
 
 /// What the table is to make of each real server: its health, as checks
@@ -216,6 +218,13 @@ pub trait Standing {
     fn leaving(&self, service: &ServiceKey) -> &[crate::admin::Leaving] {
         let _ = service;
         &[]
+    }
+
+    /// Whether an entry kept for `at` (one whose health is unknown) is to
+    /// be at weight 0: a drained server's.
+    fn quiesced(&self, at: &ServerRef) -> bool {
+        let _ = at;
+        false
     }
 }
 
@@ -245,6 +254,10 @@ impl Standing for WithHolds<'_> {
     fn leaving(&self, service: &ServiceKey) -> &[crate::admin::Leaving] {
         self.holds.leaving(service)
     }
+
+    fn quiesced(&self, at: &ServerRef) -> bool {
+        self.holds.is_draining(at)
+    }
 }
 
 /// A virtual service as the director runs it.
@@ -258,6 +271,8 @@ pub struct PlannedService {
     pub servers: Vec<PlannedServer>,
     /// The sorry server.
     pub sorry: Option<SorryServer>,
+    /// The program run on the service's events (`notify`).
+    pub notify: Option<String>,
 }
 
 /// lvs.cf's active virtual services, as IPVS entries and checks.
@@ -589,6 +604,7 @@ impl Plan {
                         load_monitor: load_command.is_some(),
                     },
                     load_command: load_command.clone(),
+                    notify: server.notify.clone().or_else(|| vs.notify.clone()),
                 });
             }
             plan.services.push(PlannedService {
@@ -601,6 +617,7 @@ impl Plan {
                     weight: vs.sorry_weight.unwrap_or(1),
                     entry: EntrySettings::of(&vs.sorry_options(config.network), config.network),
                 }),
+                notify: vs.notify.clone(),
             });
         }
         Ok(plan)
@@ -656,7 +673,13 @@ fn desired_where(
                 Health::Out => None,
                 Health::Unknown => existing
                     .and_then(|dests| dests.get(&(server.at.addr, server.at.port)))
-                    .map(|dest| dest.weight),
+                    .map(|dest| {
+                        if health.quiesced(&server.at) {
+                            0
+                        } else {
+                            dest.weight
+                        }
+                    }),
             };
             if let Some(weight) = weight {
                 serving |= weight > 0;
@@ -667,18 +690,18 @@ fn desired_where(
                 );
             }
         }
-        for leaving in health.leaving(&key) {
-            let at = (leaving.destination.addr, leaving.destination.port);
-            if !destinations.iter().any(|d| (d.addr, d.port) == at) {
-                destinations.push(leaving.destination.clone());
-            }
-        }
         if let Some(sorry) = planned.sorry_destination(serving) {
             if !destinations
                 .iter()
                 .any(|d| d.addr == sorry.addr && d.port == sorry.port)
             {
                 destinations.push(sorry);
+            }
+        }
+        for leaving in health.leaving(&key) {
+            let at = (leaving.destination.addr, leaving.destination.port);
+            if !destinations.iter().any(|d| (d.addr, d.port) == at) {
+                destinations.push(leaving.destination.clone());
             }
         }
         table.insert(planned.service.clone(), destinations);

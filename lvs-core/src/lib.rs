@@ -23,7 +23,8 @@
 //!   and the health a reload carries over; [`status`]: the director's typed
 //!   status, as it is served, printed and scraped; [`preview`]: what a
 //!   reload would do before it is done, and what drifted behind the
-//!   director's back; [`throttle`]: how
+//!   director's back; [`events`]: what the director tells programs as things
+//!   happen; [`throttle`]: how
 //!   often a repeated log line may be written.
 //!
 //! # Call contract
@@ -44,6 +45,7 @@ pub mod acceptance;
 pub mod admin;
 pub mod check;
 pub mod director;
+pub mod events;
 pub mod failover;
 pub mod heartbeat;
 pub mod nanny;

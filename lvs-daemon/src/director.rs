@@ -28,8 +28,10 @@ use lvs_core::director::{
     carry_over, reconcile, reconcile_nanny_mode, reconcile_services, Before, CarriedHealth, Health, Plan,
     PlannedServer, ServerRef, SorryServer, WithHolds,
 };
+use lvs_core::events::Event;
 use lvs_core::nanny::NannyAction;
 use lvs_core::preview::{describe, drift, PlanAnswer, PreviewInputs, ReloadPreview, ResyncReport};
+use lvs_core::status::ServerHealth;
 use lvs_health::engine::{Engine, LastCheck, Server, Update};
 use lvs_ipvs::{
     ApplyOptions, Destinations, Ipvs, IpvsError, Operation, Service, ServiceKey, Table, Timeouts,
@@ -225,6 +227,7 @@ enum Command {
 pub struct DirectorHandle {
     commands: UnboundedSender<Command>,
     phases: watch::Receiver<Phase>,
+    events: tokio::sync::broadcast::Sender<Arc<str>>,
 }
 
 impl DirectorHandle {
@@ -272,6 +275,14 @@ impl DirectorHandle {
             .send(Command::Preview(file, Box::new(plan), drain_timeout, answer))
             .ok()?;
         answered.await.ok()
+    }
+
+    /// The director's events from now on, each a JSON line of
+    /// [`lvs_core::events::Event`] (what `lvsd --events` prints); a
+    /// receiver that falls behind by more than
+    /// [`crate::events::STREAM_BACKLOG`] loses the oldest.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+        self.events.subscribe()
     }
 
     /// Drains, disables or enables a server (see [`lvs_core::admin`]); with
@@ -349,11 +360,21 @@ pub struct Director {
     health: HashMap<ServerRef, Health>,
     /// The operators' holds on servers.
     holds: Holds,
+    /// Where events go: `--events` clients and `notify` programs.
+    events: crate::events::Events,
+    /// Each server's latest check line, the reason its next health event gives.
+    reasons: HashMap<ServerRef, String>,
     /// `lvs --drain --wait` requests, answered when their drain ends.
     drain_waiters: Vec<DrainWaiter>,
     /// The last failure to read the maintenance directory or the
     /// connections, logged once until it changes.
-    hold_trouble: Option<String>,
+    hold_trouble: [Option<String>; 2],
+    /// The maintenance directory's files as last taken in, with the plan
+    /// (its generation) they were matched against.
+    maintenance_seen: Option<(u64, Vec<String>)>,
+    /// Counts the plans a reload put in place (what the maintenance files
+    /// were matched against).
+    plan_generation: u64,
     /// The kernel's entries of the services this daemon owns, as last known.
     table: Table,
     /// Services with an operation that failed: the next sync tries them again.
@@ -436,9 +457,9 @@ impl Director {
             .transpose()?;
         let (sender, commands) = unbounded_channel();
         let (phase, phases) = watch::channel(Phase::Starting);
+        let events = crate::events::Events::new(log.clone());
         Ok(Director {
             options,
-            log,
             ipvs,
             status_ipvs,
             sysctls: crate::sysctl::ManagedSysctls::default(),
@@ -450,8 +471,12 @@ impl Director {
             plan: Arc::new(plan),
             health: HashMap::new(),
             holds: Holds::new(),
+            log,
+            reasons: HashMap::new(),
             drain_waiters: Vec::new(),
-            hold_trouble: None,
+            hold_trouble: [None, None],
+            maintenance_seen: None,
+            plan_generation: 0,
             table: Table::default(),
             unsettled: BTreeSet::new(),
             retry_at: Instant::now(),
@@ -460,7 +485,9 @@ impl Director {
             handle: DirectorHandle {
                 commands: sender,
                 phases,
+                events: events.sender(),
             },
+            events,
             phase,
             no_record: false,
         })
@@ -488,6 +515,10 @@ impl Director {
         self.phase.send_replace(Phase::Running(self.status_line()));
         let ending = self.serve(&mut running, shutdown).await;
         self.phase.send_replace(Phase::Stopping);
+        let stopping = Event::new(LogEvent::Stop.as_str(), crate::events::now(), "lvs stops");
+        self.events.emit(stopping, None);
+        // The stream's clients take the last line before their tasks end with the socket.
+        tokio::time::sleep(Duration::from_millis(20)).await;
         if let Ending::Stop(why) = &ending {
             if !why.is_empty() {
                 self.log
@@ -562,7 +593,8 @@ impl Director {
         self.log
             .write_with(Severity::Notice, &starting, Fields::event(LogEvent::Start));
         self.restore_holds();
-        self.read_maintenance(Instant::now());
+        let files = self.maintenance_files().await;
+        self.maintain(files, Instant::now());
         self.record_owned(plan.named.iter().chain(&leftover));
         self.sync(&running, Some(&Plan::owning(leftover)));
         self.record_settled(&[]);
@@ -683,9 +715,15 @@ impl Director {
 
     /// The names in lvs.cf of a server and its virtual service.
     fn names(&self, at: ServerRef) -> Option<(&str, &str)> {
+        self.planned(at)
+            .map(|(service, server)| (service.name.as_str(), server.name.as_str()))
+    }
+
+    /// A server of the plan, with its service.
+    fn planned(&self, at: ServerRef) -> Option<(&lvs_core::director::PlannedService, &PlannedServer)> {
         self.plan.services.iter().find_map(|planned| {
             let server = planned.servers.iter().find(|s| s.at == at)?;
-            Some((planned.name.as_str(), server.name.as_str()))
+            Some((planned, server))
         })
     }
 
@@ -791,7 +829,7 @@ impl Director {
                     } else {
                         Health::Out
                     };
-                    self.health.insert(at.at, state);
+                    self.set_health(at.at, state);
                     self.sync(running, None);
                     self.publish(running);
                 }
@@ -825,10 +863,10 @@ impl Director {
         let server = self.ids.server(update.id)?;
         match update.action {
             NannyAction::Add { weight } | NannyAction::SetWeight { weight } => {
-                self.health.insert(server, Health::In { weight });
+                self.set_health(server, Health::In { weight });
             }
             NannyAction::Remove => {
-                self.health.insert(server, Health::Out);
+                self.set_health(server, Health::Out);
             }
             NannyAction::Log(line) => {
                 let address = SocketAddr::new(server.addr, server.port).to_string();
@@ -837,11 +875,74 @@ impl Director {
                     fields = fields.service(service).server(name);
                 }
                 self.log.write_with(Severity::Notice, &line, fields);
+                self.reasons.insert(server, line);
                 return None;
             }
             NannyAction::QueryLoad => return None,
         }
         Some(server.service)
+    }
+
+    /// Records a server's health; when its word changes (`up`, `down`,
+    /// ...), the change is an event, with the latest check line as reason.
+    fn set_health(&mut self, at: ServerRef, health: Health) {
+        let old = ServerHealth::of(self.health.insert(at, health).as_ref());
+        let new = ServerHealth::of(Some(&health));
+        if old == new {
+            return;
+        }
+        let reason = self.reasons.remove(&at);
+        let Some((service, server, hook)) = self
+            .planned(at)
+            .map(|(s, server)| (s.name.clone(), server.name.clone(), server.notify.clone()))
+        else {
+            return;
+        };
+        let address = SocketAddr::new(at.addr, at.port);
+        let mut event = Event::new(
+            LogEvent::ServerHealth.as_str(),
+            crate::events::now(),
+            format!("{service}/{server} ({address}) is {new}, was {old}"),
+        )
+        .server(&service, &server, address)
+        .states(old.as_str(), new.as_str());
+        if let Some(reason) = reason {
+            event = event.reason(reason);
+        }
+        self.events.emit(event, hook.as_deref());
+    }
+
+    /// Logs `event`'s message with its fields and sends it on, to `hook`'s
+    /// program too.
+    fn tell(&mut self, severity: Severity, kind: LogEvent, event: Event, hook: Option<String>) {
+        let mut fields = Fields::event(kind);
+        if let Some(service) = &event.service {
+            fields = fields.service(service);
+        }
+        if let Some(server) = &event.server {
+            fields = fields.server(server);
+        }
+        if let Some(address) = &event.address {
+            fields = fields.address(address);
+        }
+        self.log.write_with(severity, &event.message, fields);
+        self.events.emit(event, hook.as_deref());
+    }
+
+    /// A hold's change on `at` (from `old`), logged and sent as an event.
+    fn hold_event(&mut self, at: ServerRef, old: AdminState, message: String, reason: &str) {
+        let new = AdminState::of(self.holds.get(&at));
+        let Some((service, server, hook)) = self
+            .planned(at)
+            .map(|(s, server)| (s.name.clone(), server.name.clone(), server.notify.clone()))
+        else {
+            return;
+        };
+        let event = Event::new(LogEvent::ServerHold.as_str(), crate::events::now(), message)
+            .server(&service, &server, SocketAddr::new(at.addr, at.port))
+            .states(old.as_str(), new.as_str())
+            .reason(reason);
+        self.tell(Severity::Notice, LogEvent::ServerHold, event, hook);
     }
 
     /// Applies what the table lacks; `previous` is the plan before a reload.
@@ -850,9 +951,7 @@ impl Director {
         // A full sync covers every owned service, the unsettled ones too.
         self.unsettled.clear();
         let operations = if running.nannies.is_some() {
-            let operations = reconcile_nanny_mode(&self.plan, previous, &self.health, &self.table);
-            self.log_sorry_changes(&operations);
-            operations
+            reconcile_nanny_mode(&self.plan, previous, &self.health, &self.table)
         } else {
             reconcile(&self.plan, previous, &self.standing(), &self.table)
         };
@@ -860,25 +959,29 @@ impl Director {
         operations.len()
     }
 
-    /// Piranha's lines for the sorry server coming and going.
-    fn log_sorry_changes(&self, operations: &[Operation]) {
+    /// Piranha's lines for the sorry server coming and going (of the
+    /// operations made), and their events.
+    fn log_sorry_changes(&mut self, operations: &[&Operation]) {
+        if !self.plan.services.iter().any(|s| s.sorry.is_some()) {
+            return;
+        }
         for operation in operations {
             let (key, at, coming) = match operation {
-                Operation::AddDest(key, d) => (key, (d.addr, d.port), true),
-                Operation::DeleteDest(key, addr, port) => (key, (*addr, *port), false),
+                Operation::AddDest(key, d) => (*key, (d.addr, d.port), true),
+                Operation::DeleteDest(key, addr, port) => (*key, (*addr, *port), false),
                 _ => continue,
             };
             let Some(planned) = self
                 .plan
                 .services
                 .iter()
-                .find(|s| s.service.key == *key && s.sorry.as_ref().map(SorryServer::at) == Some(at))
+                .find(|s| s.service.key == key && s.sorry.as_ref().map(SorryServer::at) == Some(at))
             else {
                 continue;
             };
-            let (name, addr) = (&planned.name, at.0);
-            let address = addr.to_string();
-            let (event, line) = if coming {
+            let (name, addr) = (planned.name.clone(), at.0);
+            let hook = planned.notify.clone();
+            let (kind, line) = if coming {
                 (
                     LogEvent::SorryServerIn,
                     format!("Virtual Server {name}: No real servers; activate sorry_server {addr}"),
@@ -889,11 +992,9 @@ impl Director {
                     format!("Virtual Server {name}: real servers available; deactivate sorry_server {addr}"),
                 )
             };
-            self.log.write_with(
-                Severity::Notice,
-                &line,
-                Fields::event(event).service(name).address(&address),
-            );
+            let mut event = Event::new(kind.as_str(), crate::events::now(), line).service(&name);
+            event.address = Some(addr.to_string());
+            self.tell(Severity::Notice, kind, event, hook);
         }
     }
 
@@ -973,6 +1074,7 @@ impl Director {
                 self.log.info(&format!("would {}", describe(operation)));
                 self.table.apply(operation);
             }
+            self.log_sorry_changes(&operations.iter().collect::<Vec<_>>());
             return Vec::new();
         }
         let Some(ipvs) = self.ipvs.as_mut() else {
@@ -989,11 +1091,13 @@ impl Director {
     /// Returns the failures, as they are logged.
     fn record(&mut self, operations: &[Operation], results: Vec<Result<(), IpvsError>>) -> Vec<String> {
         let mut failures = Vec::new();
+        let mut made = Vec::new();
         for (operation, result) in operations.iter().zip(results) {
             match result {
                 Ok(()) => {
                     self.log.debug(&describe(operation));
                     self.table.apply(operation);
+                    made.push(operation);
                 }
                 Err(e) => {
                     let failure = format!("failed to {}: {e}", describe(operation));
@@ -1008,6 +1112,7 @@ impl Director {
                 }
             }
         }
+        self.log_sorry_changes(&made);
         failures
     }
 
@@ -1148,6 +1253,7 @@ impl Director {
             .timeout_seconds
             .map(Duration::from_secs)
             .unwrap_or_else(|| self.config.drain_deadline().as_duration());
+        let old = AdminState::of(self.holds.get(&at));
         let change = match request.action {
             AdminAction::Drain => self.holds.drain(at, HoldSource::Command, Instant::now(), timeout),
             AdminAction::Disable => self.holds.disable(at, HoldSource::Command),
@@ -1180,16 +1286,14 @@ impl Director {
             change,
             HoldChange::Started | HoldChange::Changed | HoldChange::Released
         ) {
-            self.log.write_with(
-                Severity::Notice,
-                &message,
-                Fields::event(LogEvent::ServerHold)
-                    .service(&request.service)
-                    .server(&request.server),
-            );
+            let reason = format!("lvsd --{}", request.action.as_str());
+            self.hold_event(at, old, message.clone(), &reason);
         }
         if change == HoldChange::Released {
             self.answer_drain_waiters(&request.service, &request.server, DrainEnd::Released);
+        }
+        if old == AdminState::Draining && state == AdminState::Disabled {
+            self.answer_drain_waiters(&request.service, &request.server, DrainEnd::Disabled);
         }
         self.record_holds();
         self.sync_services(running, BTreeSet::from([at.service]));
@@ -1220,38 +1324,78 @@ impl Director {
         self.config.maintenance_dir.is_some() || self.holds.waits_on_connections()
     }
 
-    /// Logs a failure to look at the holds once, until it changes.
-    fn hold_trouble(&mut self, trouble: Option<String>) {
+    /// Logs a failure to look at the holds once, until it changes; `slot`
+    /// is what was looked at (0: the maintenance directory, 1: the
+    /// connections).
+    fn hold_trouble(&mut self, slot: usize, trouble: Option<String>) {
         if let Some(line) = trouble
             .as_ref()
-            .filter(|line| self.hold_trouble.as_ref() != Some(line))
+            .filter(|line| self.hold_trouble[slot].as_ref() != Some(line))
         {
             self.log.warning(line);
         }
-        self.hold_trouble = trouble;
+        self.hold_trouble[slot] = trouble;
     }
 
-    /// The maintenance directory's holds brought up to date with its files;
-    /// returns the services whose servers' holds began or ended.
-    fn read_maintenance(&mut self, now: Instant) -> BTreeSet<ServiceKey> {
-        let mut touched = BTreeSet::new();
-        let Some(dir) = self.config.maintenance_dir.clone() else {
-            return touched;
-        };
-        let names = match crate::holds::maintenance_files(Path::new(&dir)) {
-            Ok(names) => names,
-            Err(e) => {
-                self.hold_trouble(Some(format!(
-                    "cannot read maintenance_dir {dir}: {e}; its holds stay as they were"
-                )));
-                return touched;
+    /// The files of the maintenance directory, read on a blocking thread
+    /// (a hung network file system must not hold the loop); `None` when
+    /// lvs.cf names no directory, or it cannot be read (logged: its holds
+    /// stay as they are).
+    async fn maintenance_files(&mut self) -> Option<Vec<String>> {
+        let dir = self.config.maintenance_dir.clone()?;
+        let path = PathBuf::from(&dir);
+        let read = tokio::task::spawn_blocking(move || crate::holds::maintenance_files(&path)).await;
+        let trouble = match read {
+            Ok(Ok(names)) => {
+                self.hold_trouble(0, None);
+                return Some(names);
             }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
         };
+        self.hold_trouble(
+            0,
+            Some(format!(
+                "cannot read maintenance_dir {dir}: {trouble}; its holds stay as they were"
+            )),
+        );
+        None
+    }
+
+    /// The maintenance directory's holds brought up to date with its files
+    /// (`names`; with no directory in lvs.cf, none); returns the services
+    /// whose servers' holds began or ended.
+    fn maintain(&mut self, names: Option<Vec<String>>, now: Instant) -> BTreeSet<ServiceKey> {
+        let mut touched = BTreeSet::new();
+        // Each nanny enters its own server: nothing is held there.
+        if self.options.nanny_processes {
+            return touched;
+        }
+        let names = match (names, &self.config.maintenance_dir) {
+            (Some(names), _) => names,
+            // No directory (any more): its holds end.
+            (None, None) => Vec::new(),
+            // It could not be read: its holds stay.
+            (None, Some(_)) => return touched,
+        };
+        // The same files for the same plan: nothing to look at again.
+        let seen = (self.plan_generation, names);
+        if self.maintenance_seen.as_ref() == Some(&seen) {
+            return touched;
+        }
+        let names = &seen.1;
         let named: Vec<ServerRef> = names
             .iter()
             .flat_map(|name| lvs_core::admin::maintenance_matches(&self.plan, name))
             .collect();
+        let dir = self.config.maintenance_dir.clone().unwrap_or_default();
         let timeout = self.config.drain_deadline().as_duration();
+        let was: HashMap<ServerRef, AdminState> = self
+            .holds
+            .iter()
+            .filter(|(_, held)| held.by_maintenance)
+            .map(|(at, held)| (*at, AdminState::of(Some(held))))
+            .collect();
         for (at, change) in self.holds.maintain(&named, now, timeout) {
             touched.insert(at.service);
             let Some((service, server)) = self.names(at).map(|(a, b)| (a.to_owned(), b.to_owned())) else {
@@ -1259,20 +1403,19 @@ impl Director {
             };
             let line = match change {
                 HoldChange::Started => format!("{service}/{server} draining: a file in {dir} names it"),
+                HoldChange::Released if dir.is_empty() => {
+                    format!("{service}/{server} enabled: lvs.cf names no maintenance_dir any more")
+                }
                 HoldChange::Released => format!("{service}/{server} enabled: its file in {dir} is gone"),
                 _ => continue,
             };
-            self.log.write_with(
-                Severity::Notice,
-                &line,
-                Fields::event(LogEvent::ServerHold)
-                    .service(&service)
-                    .server(&server),
-            );
+            let old = was.get(&at).copied().unwrap_or_default();
+            self.hold_event(at, old, line, "maintenance_dir");
             if change == HoldChange::Released {
                 self.answer_drain_waiters(&service, &server, DrainEnd::Released);
             }
         }
+        self.maintenance_seen = Some(seen);
         touched
     }
 
@@ -1280,43 +1423,47 @@ impl Director {
     /// the drains whose connections ended (or whose deadline passed) done.
     async fn tend_holds(&mut self, running: &mut Running) {
         let now = Instant::now();
-        let mut touched = self.read_maintenance(now);
+        let files = self.maintenance_files().await;
+        let mut touched = self.maintain(files, now);
         if self.holds.waits_on_connections() {
             let keys = self.holds.services_waiting();
-            match self.read_kernel(keys.clone(), keys).await {
+            let read = self.read_kernel(keys.clone(), keys).await;
+            let settled = match read {
                 // Only whole readings: a service whose entries could not be
                 // read would look emptied.
                 Ok(kernel) if kernel.values().all(|(_, dests)| dests.is_some()) => {
-                    self.hold_trouble(None);
+                    self.hold_trouble(1, None);
                     let active = |key: &ServiceKey, at: SocketAddr| {
                         let (_, dests) = kernel.get(key)?;
                         dests.as_ref()?.get(&(at.ip(), at.port())).map(|d| d.active_conns)
                     };
-                    let settled = self.holds.settle(now, &self.health, active);
-                    touched.extend(settled.left);
-                    for drained in settled.drained {
-                        touched.insert(drained.at.service);
-                        let Some((service, server)) =
-                            self.names(drained.at).map(|(a, b)| (a.to_owned(), b.to_owned()))
-                        else {
-                            continue;
-                        };
-                        self.log.write_with(
-                            Severity::Notice,
-                            &format!("{service}/{server} drained ({}): removed", drained.end),
-                            Fields::event(LogEvent::ServerHold)
-                                .service(&service)
-                                .server(&server),
-                        );
-                        self.answer_drain_waiters(&service, &server, drained.end);
-                    }
+                    self.holds.settle(now, &self.health, Some(&active))
                 }
-                Ok(_) => self.hold_trouble(Some(
-                    "cannot read the draining servers' connections: their drains wait".to_owned(),
-                )),
-                Err(e) => self.hold_trouble(Some(format!(
-                    "cannot read the draining servers' connections: {e}; their drains wait"
-                ))),
+                // The counts unknown: only deadlines end drains.
+                failed => {
+                    let why = failed
+                        .err()
+                        .unwrap_or_else(|| "a service's entries could not be read".to_owned());
+                    self.hold_trouble(
+                        1,
+                        Some(format!(
+                            "cannot read the draining servers' connections: {why}; their drains end at their deadlines"
+                        )),
+                    );
+                    self.holds.settle(now, &self.health, None)
+                }
+            };
+            touched.extend(settled.left);
+            for drained in settled.drained {
+                touched.insert(drained.at.service);
+                let Some((service, server)) =
+                    self.names(drained.at).map(|(a, b)| (a.to_owned(), b.to_owned()))
+                else {
+                    continue;
+                };
+                let line = format!("{service}/{server} drained ({}): removed", drained.end);
+                self.hold_event(drained.at, AdminState::Draining, line, &drained.end.to_string());
+                self.answer_drain_waiters(&service, &server, drained.end);
             }
         }
         if !touched.is_empty() {
@@ -1340,7 +1487,9 @@ impl Director {
 
     /// Takes back the holds an earlier run recorded.
     fn restore_holds(&mut self) {
-        let Some(path) = self.holds_path() else { return };
+        let Some(path) = self.holds_path().filter(|_| !self.options.nanny_processes) else {
+            return;
+        };
         let records = match crate::holds::read(&path) {
             Ok(records) => records,
             Err(e) => {
@@ -1349,6 +1498,7 @@ impl Director {
             }
         };
         let (holds, unknown) = Holds::restored(&records, &self.plan, Instant::now());
+        self.holds = holds;
         for record in &records {
             if unknown.contains(record) {
                 self.log.warning(&format!(
@@ -1361,18 +1511,14 @@ impl Director {
                 Some(seconds) => format!("draining again, removed within {seconds} s"),
                 None => "disabled".to_owned(),
             };
-            self.log.write_with(
-                Severity::Notice,
-                &format!(
+            if let Some(at) = lvs_core::admin::find(&self.plan, &record.service, &record.server) {
+                let line = format!(
                     "{}/{} held by an earlier run: {what}",
                     record.service, record.server
-                ),
-                Fields::event(LogEvent::ServerHold)
-                    .service(&record.service)
-                    .server(&record.server),
-            );
+                );
+                self.hold_event(at, AdminState::Enabled, line, "recorded by an earlier run");
+            }
         }
-        self.holds = holds;
         self.record_holds();
     }
 
@@ -1506,11 +1652,12 @@ impl Director {
         let mut drifted = BTreeSet::new();
         for (key, what) in &found {
             drifted.insert(*key);
-            self.log.write_with(
-                Severity::Warning,
-                &format!("changed behind lvs's back: {what}; restoring it"),
-                Fields::event(LogEvent::Drift),
+            let event = Event::new(
+                LogEvent::Drift.as_str(),
+                crate::events::now(),
+                format!("changed behind lvs's back: {what}; restoring it"),
             );
+            self.tell(Severity::Warning, LogEvent::Drift, event, None);
         }
         let mut kernel = kernel;
         for key in &drifted {
@@ -1574,11 +1721,12 @@ impl Director {
         let (config, plan) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
-                self.log.write_with(
-                    Severity::Error,
-                    &format!("{e}; keeping the running configuration"),
-                    Fields::event(LogEvent::ReloadRefused),
+                let event = Event::new(
+                    LogEvent::ReloadRefused.as_str(),
+                    crate::events::now(),
+                    format!("{e}; keeping the running configuration"),
                 );
+                self.tell(Severity::Error, LogEvent::ReloadRefused, event, None);
                 return;
             }
         };
@@ -1620,13 +1768,12 @@ impl Director {
         self.health = health;
         self.holds = holds;
         for (service, server) in dropped_holds {
-            self.log.write_with(
-                Severity::Notice,
-                &format!("{service}/{server} is no longer in the configuration: its hold ends"),
-                Fields::event(LogEvent::ServerHold)
-                    .service(&service)
-                    .server(&server),
-            );
+            let line = format!("{service}/{server} is no longer in the configuration: its hold ends");
+            let mut event = Event::new(LogEvent::ServerHold.as_str(), crate::events::now(), line)
+                .service(&service)
+                .reason("reload");
+            event.server = Some(server.clone());
+            self.tell(Severity::Notice, LogEvent::ServerHold, event, None);
             self.answer_drain_waiters(&service, &server, DrainEnd::Gone);
         }
         let checked = started.elapsed();
@@ -1658,13 +1805,19 @@ impl Director {
         let mut retried = std::mem::take(&mut self.unsettled);
         if running.nannies.is_some() {
             revise(&mut running.engine);
-            self.log_sorry_changes(&operations);
             self.apply(&operations);
         } else {
             retried.extend(changed.iter().copied());
             self.apply_while(running, &operations, retried, revise);
         }
         self.record_settled(&[&previous]);
+        // The holds by the new file's names; a maintenance_dir it dropped lets go of its holds.
+        self.plan_generation += 1;
+        let dropped_directory = self.maintain(None, Instant::now());
+        self.record_holds();
+        if !dropped_directory.is_empty() {
+            self.sync_services(running, dropped_directory);
+        }
         self.start_nannies(running);
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let reread = format!(
@@ -1676,8 +1829,8 @@ impl Director {
             changed.len(),
             self.plan.named.len(),
         );
-        self.log
-            .write_with(Severity::Notice, &reread, Fields::event(LogEvent::Reload));
+        let event = Event::new(LogEvent::Reload.as_str(), crate::events::now(), reread);
+        self.tell(Severity::Notice, LogEvent::Reload, event, None);
         drop((previous, previous_config));
     }
 

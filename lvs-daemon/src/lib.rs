@@ -50,6 +50,7 @@ pub const DEFAULT_PULSE_PIDFILE: &str = "/var/run/pulse.pid";
 
 pub mod config;
 pub mod director;
+pub mod events;
 pub mod files;
 pub mod holds;
 pub mod log;

@@ -4,7 +4,9 @@
 //! the status out; `plan PATH`, what a reload to that file would do, as
 //! JSON; `resync`, what the director found changed behind its back and
 //! restored, as JSON; `admin` and an [`AdminRequest`] as JSON, a server
-//! drained, disabled or enabled, answered as JSON) and, when asked to, Prometheus text over HTTP. Each
+//! drained, disabled or enabled, answered as JSON; `events`, the
+//! director's events as JSON lines for as long as the client reads) and,
+//! when asked to, Prometheus text over HTTP. Each
 //! connection is a task of its own, bounded in time and in number, that
 //! reads the [`Snapshot`] the director's loop last published, the checks'
 //! board, and the kernel's counters on a blocking thread: a client that
@@ -95,7 +97,8 @@ struct Reader {
     /// Held while an answer is rendered: requests that come meanwhile wait
     /// for it and share it.
     answers: Arc<tokio::sync::Mutex<Answers>>,
-    /// The director, for what only its loop can answer (a plan, a resync).
+    /// The director, for what only its loop can answer (a plan, a resync)
+    /// and its events.
     director: Option<DirectorHandle>,
 }
 
@@ -357,12 +360,20 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
             ) {
                 return;
             }
-            let answer = match Request::parse(&request) {
+            let request = Request::parse(&request);
+            if let Request::Events = request {
+                if let Some(director) = &reader.director {
+                    stream_events(director.events(), write).await;
+                }
+                return;
+            }
+            let answer = match request {
                 Request::Status(rendering) => reader.answer(rendering).await,
                 Request::Plan(path) => reader.plan(path).await,
                 Request::Resync => reader.resync().await,
                 Request::Admin(request) => reader.admin(request).await,
                 Request::BadAdmin(why) => json_answer(&AdminAnswer::refused(why)).map(Arc::new),
+                Request::Events => None,
             };
             let Some(answer) = answer else {
                 return;
@@ -371,6 +382,34 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
         }
     })
     .await;
+}
+
+/// Writes each event to an `--events` client until it goes, the director
+/// stops, or a line waits longer than [`ANSWER_TIME`] to be taken; a client
+/// that fell behind is told how many events it lost.
+async fn stream_events(
+    mut events: tokio::sync::broadcast::Receiver<Arc<str>>,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let line: Arc<str> = match events.recv().await {
+            Ok(line) => line,
+            Err(RecvError::Lagged(lost)) => {
+                let event = lvs_core::events::Event::new(
+                    "events-lost",
+                    crate::events::now(),
+                    format!("{lost} events were not sent: this client read too slowly"),
+                );
+                Arc::from(crate::events::json_line(&event))
+            }
+            Err(RecvError::Closed) => return,
+        };
+        match tokio::time::timeout(ANSWER_TIME, write.write_all(line.as_bytes())).await {
+            Ok(Ok(())) => {}
+            _ => return,
+        }
+    }
 }
 
 async fn serve_metrics(listener: TcpListener, reader: Reader) {
@@ -419,6 +458,8 @@ enum Request {
     Admin(AdminRequest),
     /// An `admin` line whose request cannot be read.
     BadAdmin(String),
+    /// The event stream.
+    Events,
 }
 
 impl Request {
@@ -436,6 +477,7 @@ impl Request {
         match line.trim() {
             "json" => Request::Status(Rendering::Json),
             "resync" => Request::Resync,
+            "events" => Request::Events,
             _ => Request::Status(Rendering::Text),
         }
     }
@@ -555,6 +597,25 @@ pub fn resync(socket: &Path) -> Result<(ResyncReport, String), AskError> {
     typed(socket, "resync", Some(DIRECTOR_ANSWER_TIME))
 }
 
+/// Follows the director's events at `socket`, handing each JSON line to
+/// `line` until the director closes the stream (it stops) or `line` says
+/// to end: the client of `lvsd --events`.
+pub fn follow_events(socket: &Path, mut line: impl FnMut(&str) -> bool) -> Result<(), AskError> {
+    use std::io::BufRead as _;
+    let unreachable = |source| AskError::Unreachable {
+        path: socket.to_owned(),
+        source,
+    };
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(unreachable)?;
+    stream.write_all(b"events\n").map_err(unreachable)?;
+    for text in std::io::BufReader::new(stream).lines() {
+        if !line(&text.map_err(unreachable)?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Asks the director at `socket` to drain, disable or enable a server: the
 /// client of `lvs --drain`, `--disable` and `--enable`. With
 /// `request.wait`, the answer comes when the drain has ended, however long
@@ -630,6 +691,7 @@ mod tests {
         // Anything else is asked as before: the status for people.
         assert!(matches!(Request::parse("\n"), Request::Status(Rendering::Text)));
         assert!(matches!(Request::parse("resync\n"), Request::Resync));
+        assert!(matches!(Request::parse("events\n"), Request::Events));
         // A path is taken whole, spaces and all.
         match Request::parse("plan /etc/ha/new lvs.cf\n") {
             Request::Plan(path) => assert_eq!(path, Path::new("/etc/ha/new lvs.cf")),

@@ -347,7 +347,16 @@ pub const VIRTUAL: &[Field] = &[
         Kind::Word,
         "lvs-rs; empty: 1",
     ),
+    NOTIFY_FIELD,
 ];
+
+/// `notify`, in virtual and server blocks alike.
+const NOTIFY_FIELD: Field = field(
+    "notify",
+    "Event program",
+    Kind::Word,
+    "lvs-rs; run with EVENT SERVICE SERVER OLD NEW REASON; a server's own overrides its service's",
+);
 
 pub const SCRIPTS: &[Field] = &[
     field(
@@ -377,6 +386,7 @@ pub const SERVER: &[Field] = &[
     OPTION_FIELDS[3],
     OPTION_FIELDS[4],
     OPTION_FIELDS[5],
+    NOTIFY_FIELD,
 ];
 
 /// A `check` block's keys (see docs/lvs.cf.md for which type reads which).

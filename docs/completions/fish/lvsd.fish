@@ -17,6 +17,7 @@ complete -c lvsd -l strict -d 'Accept only Piranha 0.8.6\'s syntax: each lvs-rs 
 complete -c lvsd -l status -d 'Ask the running daemon for its state and print it'
 complete -c lvsd -l plan -d 'Ask the running daemon what a reload to the -c file would do, and change nothing'
 complete -c lvsd -l resync -d 'Have the running daemon restore entries changed behind its back, and print what it found'
+complete -c lvsd -l events -d 'Print the running daemon\'s events as JSON lines as they happen, until it stops'
 complete -c lvsd -l wait -d 'With --drain: return when the drain has ended, saying how'
 complete -c lvsd -s n -l nodaemon -d 'Stay in the foreground and log to standard output instead of syslog'
 complete -c lvsd -l nofork -d 'Do not fork, but leave the terminal (pulse starts the daemon so)'
