@@ -459,6 +459,9 @@ pub const GLOBAL_KEYS: &[Key] = &[
     ),
 ];
 
+/// The largest quorum or hysteresis: a total of weights (each at most 65535).
+const MAX_QUORUM: i64 = u32::MAX as i64;
+
 /// The largest connection threshold (the kernel's is a signed int).
 const MAX_THRESHOLD: i64 = i32::MAX as i64;
 
@@ -780,6 +783,30 @@ pub const VIRTUAL_KEYS: &[Key] = &[
         Kind::Word,
         Read::Virtual(|p, vs| {
             vs.notify = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "quorum",
+        Kind::Number,
+        Read::Virtual(|p, vs| {
+            vs.quorum = Some(p.int(2, 1, MAX_QUORUM)? as u32);
+            Ok(())
+        }),
+    ),
+    extension(
+        "hysteresis",
+        Kind::Number,
+        Read::Virtual(|p, vs| {
+            vs.hysteresis = Some(p.int(2, 0, MAX_QUORUM)? as u32);
+            Ok(())
+        }),
+    ),
+    extension(
+        "quorum_action",
+        Kind::Choice,
+        Read::Virtual(|p, vs| {
+            vs.quorum_action = Some(p.keyword(2, QuorumAction::ALL, QuorumAction::from_keyword)?);
             Ok(())
         }),
     ),

@@ -316,6 +316,21 @@ pub enum PersistenceEngine {
     Sip,
 }
 
+/// `quorum_action` (an lvs-rs extension): what a service does while its
+/// healthy servers' total weight is below its `quorum`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuorumAction {
+    /// New connections go to the sorry server; the real servers are kept
+    /// at weight 0 for theirs.
+    Sorry,
+    /// The VIP is taken off this router (once every service on it has
+    /// lost its quorum), and put back when one regains it.
+    Withdraw,
+    /// Nothing changes but the event (for the `notify` program).
+    Notify,
+}
+
 /// `protocol = tcp | udp` (`sctp` is an lvs-rs extension).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -424,6 +439,11 @@ keyword_enum!(SchedulerFlag {
     MhPort = "mh-port",
 });
 keyword_enum!(PersistenceEngine { Sip = "sip" });
+keyword_enum!(QuorumAction {
+    Sorry = "sorry",
+    Withdraw = "withdraw",
+    Notify = "notify",
+});
 keyword_enum!(Protocol { Tcp = "tcp", Udp = "udp", Sctp = "sctp" extension true });
 keyword_enum!(Scheduler {
     Rr = "rr",
@@ -1156,11 +1176,31 @@ pub struct VirtualService {
     /// `send_program` is, `%h` and `%p` standing for the server's address
     /// and port.
     pub notify: Option<String>,
+    /// `quorum` (an lvs-rs extension): the least total weight of healthy
+    /// servers the service runs with; below it, `quorum_action` applies.
+    pub quorum: Option<u32>,
+    /// `hysteresis` (an lvs-rs extension): the quorum is lost below
+    /// `quorum - hysteresis` and regained at `quorum + hysteresis`, so a
+    /// server flapping at the threshold does not flap the service.
+    pub hysteresis: Option<u32>,
+    /// `quorum_action` (an lvs-rs extension); by default `sorry` with a
+    /// `sorry_server`, `notify` without. See [`VirtualService::quorum_action_or_default`].
+    pub quorum_action: Option<QuorumAction>,
     /// Its `server` blocks.
     pub servers: Vec<RealServer>,
 }
 
 impl VirtualService {
+    /// What losing the quorum does: `quorum_action`, or by default the
+    /// sorry server when there is one and only the event otherwise.
+    pub fn quorum_action_or_default(&self) -> QuorumAction {
+        self.quorum_action.unwrap_or(if self.sorry_server.is_some() {
+            QuorumAction::Sorry
+        } else {
+            QuorumAction::Notify
+        })
+    }
+
     /// A block with Piranha's defaults (`lvsInitVirtualServer()`).
     pub fn new(name: impl Into<String>) -> Self {
         VirtualService {
@@ -1199,6 +1239,9 @@ impl VirtualService {
             sorry_network: None,
             sorry_weight: None,
             notify: None,
+            quorum: None,
+            hysteresis: None,
+            quorum_action: None,
             servers: Vec::new(),
         }
     }

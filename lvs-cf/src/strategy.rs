@@ -294,7 +294,7 @@ fn server(index: usize, family: Family) -> BoxedStrategy<RealServer> {
         option::of(any::<u16>()),
         prop_oneof![4 => Just(Vec::new()), 1 => check_blocks(2)],
         prop_oneof![3 => Just(ServerOptions::default()), 1 => server_options()],
-        option::of(word()),
+        option::of(plain_string()),
     )
         .prop_map(
             move |(name, address, active, weight, port, checks, options, notify)| {
@@ -371,7 +371,16 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
     (
         head,
         checks,
-        (1u32..5, option::of(seconds()), option::of(word())),
+        (
+            1u32..5,
+            option::of(seconds()),
+            option::of(plain_string()),
+            option::of((
+                1u32..=100,
+                option::of(0u32..=10),
+                option::of(keyword(QuorumAction::ALL)),
+            )),
+        ),
         any::<bool>(),
         ipvs,
     )
@@ -402,7 +411,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
         .prop_map(
             move |(
                 head,
-                (checks, (failure_count, check_interval, notify), ipvs),
+                (checks, (failure_count, check_interval, notify, quorum), ipvs),
                 sorry_server,
                 vip_nmask,
                 pmask,
@@ -502,6 +511,12 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                     sorry_network,
                     sorry_weight,
                     notify,
+                    quorum: quorum.map(|(minimum, _, _)| minimum),
+                    hysteresis: quorum.and_then(|(_, hysteresis, _)| hysteresis),
+                    // `sorry` needs a sorry server.
+                    quorum_action: quorum
+                        .and_then(|(_, _, action)| action)
+                        .filter(|action| *action != QuorumAction::Sorry || sorry_server.is_some()),
                     servers,
                 }
             },
@@ -762,6 +777,9 @@ fn without_extensions(mut c: Config) -> Config {
         vs.sorry_network = piranha.sorry_network;
         vs.sorry_weight = piranha.sorry_weight;
         vs.notify = piranha.notify;
+        vs.quorum = piranha.quorum;
+        vs.hysteresis = piranha.hysteresis;
+        vs.quorum_action = piranha.quorum_action;
         for server in &mut vs.servers {
             host(&mut server.address);
             bare_name(&mut server.name);

@@ -391,6 +391,36 @@ impl Validator {
         ] {
             self.text(line(key), key, text);
         }
+        match vs.quorum {
+            None => {
+                for (key, set) in [
+                    ("hysteresis", vs.hysteresis.is_some()),
+                    ("quorum_action", vs.quorum_action.is_some()),
+                ] {
+                    if set {
+                        self.warning(
+                            line(key),
+                            format!("`{key}` in `{name}` has no effect without `quorum`"),
+                        );
+                    }
+                }
+            }
+            Some(quorum) => {
+                let hysteresis = vs.hysteresis.unwrap_or(0);
+                if hysteresis >= quorum {
+                    self.warning(
+                        line("hysteresis"),
+                        format!("`hysteresis` ({hysteresis}) in `{name}` is not below `quorum` ({quorum}): the quorum is never lost"),
+                    );
+                }
+                if vs.quorum_action == Some(QuorumAction::Sorry) && vs.sorry_server.is_none() {
+                    self.error(
+                        line("quorum_action"),
+                        format!("`quorum_action = sorry` in `{name}` needs a `sorry_server`"),
+                    );
+                }
+            }
+        }
         if let Some(program) = &vs.notify {
             self.plain(line("notify"), || "`notify`".to_owned(), program);
         }
@@ -498,6 +528,9 @@ impl Validator {
                 &server.name,
             );
             self.host(sline("address"), "address", &server.address);
+            if let Some(program) = &server.notify {
+                self.plain(sline("notify"), || "`notify`".to_owned(), program);
+            }
             if server.weight > 65_535 {
                 self.error(
                     sline("weight"),

@@ -237,6 +237,15 @@ pub(crate) fn write_service_extensions(w: &mut String, i: &str, vs: &VirtualServ
     if let Some(program) = &vs.notify {
         entry(w, i, "notify", quote(program));
     }
+    if let Some(quorum) = vs.quorum {
+        entry(w, i, "quorum", quorum);
+    }
+    if let Some(hysteresis) = vs.hysteresis {
+        entry(w, i, "hysteresis", hysteresis);
+    }
+    if let Some(action) = vs.quorum_action {
+        entry(w, i, "quorum_action", action);
+    }
     if !vs.scheduler_flags.is_empty() {
         let mut list = String::from("[");
         for flag in &vs.scheduler_flags {

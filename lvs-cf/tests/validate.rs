@@ -276,3 +276,25 @@ fn diagnostics_display() {
     };
     assert_eq!(d.to_string(), "error: m");
 }
+
+#[test]
+fn quorum_settings_that_cannot_work_or_do_nothing() {
+    let web = |keys: &str| format!("virtual web {{\n active = 1\n address = 192.0.2.1 eth0:1\n{keys}}}\n");
+    let d = finding(
+        &web(" quorum = 2\n quorum_action = sorry\n"),
+        "needs a `sorry_server`",
+    );
+    assert_eq!((d.severity, d.line), (Severity::Error, Some(5)));
+    let d = finding(&web(" quorum = 2\n hysteresis = 2\n"), "the quorum is never lost");
+    assert_eq!((d.severity, d.line), (Severity::Warning, Some(5)));
+    let d = finding(&web(" hysteresis = 1\n"), "no effect without `quorum`");
+    assert_eq!((d.severity, d.line), (Severity::Warning, Some(4)));
+    assert_clean(&web(" quorum = 4\n hysteresis = 1\n quorum_action = withdraw\n"));
+    let config = parse(&web(" quorum = 4\n sorry_server = 10.0.0.9\n"))
+        .expect("parses")
+        .config;
+    assert_eq!(
+        config.virtual_services[0].quorum_action_or_default(),
+        QuorumAction::Sorry
+    );
+}

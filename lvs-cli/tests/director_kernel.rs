@@ -898,6 +898,94 @@ fn a_drain_waits_for_the_connection_to_close_and_holds_outlast_reloads_and_resta
 }
 
 #[test]
+fn a_lost_quorum_withdraws_the_vip_once_and_a_regained_one_brings_it_back() {
+    if !lab("a_lost_quorum_withdraws_the_vip_once_and_a_regained_one_brings_it_back") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-quorum");
+    // Three servers of weight 2: quorum 4 with hysteresis 1 is lost below 3
+    // and regained at 5.
+    lvs.write_weighted(
+        &Options {
+            scheduler: "rr",
+            servers: &[0, 1, 2],
+            extra: "  quorum = 4\n  hysteresis = 1\n  quorum_action = withdraw\n",
+        },
+        2,
+    );
+    lvs.start();
+    lvs.wait("all three servers in", Duration::from_secs(10), || {
+        (0..3).all(|i| lvs.has(i))
+    });
+    fn has_vip(lvs: &Director) -> bool {
+        let out = lvs.farm.directors[0].exec("ip", &["-o", "addr", "show", "dev", "eth0"]);
+        String::from_utf8_lossy(&out.stdout).contains(&format!(" {VIP}/"))
+    }
+    assert!(has_vip(&lvs), "the VIP is up to begin with");
+
+    // rs1 fails: 4 of weight left, above the loss threshold; the VIP stays.
+    lvs.farm.servers[0].set_up(false);
+    lvs.wait("rs1 out", Duration::from_secs(5), || !lvs.has(0));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(has_vip(&lvs), "{}\n{}", lvs.log(), lvs.status(&[]));
+    assert!(!lvs.log().contains("quorum lost"), "{}", lvs.log());
+
+    // rs2 flaps: its first failure loses the quorum (2 < 3); coming back
+    // (4 < 5) does not regain it, failing again changes nothing.
+    for round in 0..2 {
+        lvs.farm.servers[1].set_up(false);
+        lvs.wait("rs2 out", Duration::from_secs(5), || !lvs.has(1));
+        lvs.wait("the VIP withdrawn", Duration::from_secs(3), || !has_vip(&lvs));
+        lvs.farm.servers[1].set_up(true);
+        lvs.wait("rs2 back", Duration::from_secs(10), || lvs.has(1));
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(
+            !has_vip(&lvs),
+            "round {round}: 4 is below the 5 that regains the quorum"
+        );
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&lvs.status(&["--format", "json"])).expect("status JSON");
+    assert_eq!(status["services"][0]["quorum_lost"], true, "{status:#}");
+
+    // rs1 back: 6 regains it, the VIP comes back and carries traffic again.
+    lvs.farm.servers[0].set_up(true);
+    lvs.wait("the VIP back", Duration::from_secs(10), || has_vip(&lvs));
+    lvs.wait("traffic through the VIP", Duration::from_secs(5), || {
+        lvs.farm.get().is_some()
+    });
+    let log = lvs.log();
+    assert_eq!(
+        log.matches("quorum lost (healthy weight 2, below 3); its VIP is withdrawn")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("withdrew the VIP").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("quorum regained (healthy weight 6, at least 5)")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("put the VIP 10.8.0.100 back on eth0:1").count(),
+        1,
+        "{log}"
+    );
+
+    // A stop while the quorum is lost puts the VIP back for whoever brought it up.
+    lvs.farm.servers[0].set_up(false);
+    lvs.farm.servers[1].set_up(false);
+    lvs.wait("the VIP withdrawn again", Duration::from_secs(8), || {
+        !has_vip(&lvs)
+    });
+    lvs.signal(libc::SIGTERM);
+    assert!(lvs.wait_exit().success(), "{}", lvs.log());
+    assert!(has_vip(&lvs), "the stop puts the VIP back: {}", lvs.log());
+}
+
+#[test]
 fn sighup_changes_only_the_difference_and_an_invalid_file_nothing() {
     if !lab("sighup_changes_only_the_difference_and_an_invalid_file_nothing") {
         return;

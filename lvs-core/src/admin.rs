@@ -838,7 +838,16 @@ mod tests {
         holds: &Holds,
         kernel: &Table,
     ) -> Vec<Operation> {
-        reconcile(plan, None, &crate::director::WithHolds { health, holds }, kernel)
+        reconcile(
+            plan,
+            None,
+            &crate::director::WithHolds {
+                health,
+                holds,
+                quorums: &crate::quorum::Quorums::new(),
+            },
+            kernel,
+        )
     }
 
     fn apply(kernel: &mut Table, operations: &[Operation]) {

@@ -226,6 +226,12 @@ pub trait Standing {
         let _ = at;
         false
     }
+
+    /// Whether `service` has lost its quorum (see [`crate::quorum`]).
+    fn quorum_lost(&self, service: &ServiceKey) -> bool {
+        let _ = service;
+        false
+    }
 }
 
 /// Each server as its checks found it; a server it does not name is
@@ -236,14 +242,16 @@ impl Standing for HashMap<ServerRef, Health> {
     }
 }
 
-/// The servers' health under the operators' holds: what the daemon
-/// reconciles with.
+/// The servers' health under the operators' holds and the services'
+/// quorums: what the daemon reconciles with.
 #[derive(Clone, Copy, Debug)]
 pub struct WithHolds<'a> {
     /// What the checks found.
     pub health: &'a HashMap<ServerRef, Health>,
     /// What operators asked.
     pub holds: &'a crate::admin::Holds,
+    /// The services that lost their quorum.
+    pub quorums: &'a crate::quorum::Quorums,
 }
 
 impl Standing for WithHolds<'_> {
@@ -257,6 +265,10 @@ impl Standing for WithHolds<'_> {
 
     fn quiesced(&self, at: &ServerRef) -> bool {
         self.holds.is_draining(at)
+    }
+
+    fn quorum_lost(&self, service: &ServiceKey) -> bool {
+        self.quorums.is_lost(service)
     }
 }
 
@@ -273,6 +285,8 @@ pub struct PlannedService {
     pub sorry: Option<SorryServer>,
     /// The program run on the service's events (`notify`).
     pub notify: Option<String>,
+    /// Its quorum, when lvs.cf sets one.
+    pub quorum: Option<crate::quorum::QuorumRule>,
 }
 
 /// lvs.cf's active virtual services, as IPVS entries and checks.
@@ -618,6 +632,26 @@ impl Plan {
                     entry: EntrySettings::of(&vs.sorry_options(config.network), config.network),
                 }),
                 notify: vs.notify.clone(),
+                quorum: match vs.quorum {
+                    None => None,
+                    Some(minimum) => {
+                        let action = vs.quorum_action_or_default();
+                        let vip = match (&vs.address, action) {
+                            (Some(address), lvs_cf::QuorumAction::Withdraw) => Some(crate::router::Vip::new(
+                                &address.device,
+                                resolve(resolver, &vs.name, &address.host)?,
+                                vs.vip_nmask,
+                            )),
+                            _ => None,
+                        };
+                        Some(crate::quorum::QuorumRule {
+                            minimum,
+                            hysteresis: vs.hysteresis.unwrap_or(0),
+                            action,
+                            vip,
+                        })
+                    }
+                },
             });
         }
         Ok(plan)
@@ -667,6 +701,13 @@ fn desired_where(
         let existing = current.services.get(&key).map(|(_, dests)| dests);
         let mut destinations = Vec::new();
         let mut serving = false;
+        // A lost quorum with `quorum_action = sorry`: every real server at
+        // weight 0 (its connections go on), so the sorry server takes the new ones.
+        let starved = health.quorum_lost(&key)
+            && planned
+                .quorum
+                .as_ref()
+                .is_some_and(|q| q.action == lvs_cf::QuorumAction::Sorry);
         for server in &planned.servers {
             let weight = match health.standing(&server.at) {
                 Health::In { weight } => Some(weight),
@@ -681,7 +722,7 @@ fn desired_where(
                         }
                     }),
             };
-            if let Some(weight) = weight {
+            if let Some(weight) = weight.map(|w| if starved { 0 } else { w }) {
                 serving |= weight > 0;
                 destinations.push(
                     server

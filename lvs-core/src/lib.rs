@@ -23,7 +23,8 @@
 //!   and the health a reload carries over; [`status`]: the director's typed
 //!   status, as it is served, printed and scraped; [`preview`]: what a
 //!   reload would do before it is done, and what drifted behind the
-//!   director's back; [`events`]: what the director tells programs as things
+//!   director's back; [`quorum`]: the least total weight a service runs
+//!   with; [`events`]: what the director tells programs as things
 //!   happen; [`throttle`]: how
 //!   often a repeated log line may be written.
 //!
@@ -50,6 +51,7 @@ pub mod failover;
 pub mod heartbeat;
 pub mod nanny;
 pub mod preview;
+pub mod quorum;
 pub mod router;
 pub mod status;
 pub mod throttle;

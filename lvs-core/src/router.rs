@@ -62,6 +62,19 @@ pub struct Vip {
     pub prefix_len: u8,
 }
 
+impl Vip {
+    /// `ip` on `device`, its prefix from `mask` (a host route without one).
+    pub fn new(device: &str, ip: IpAddr, mask: Option<Netmask>) -> Vip {
+        Vip {
+            device: device.to_owned(),
+            ip,
+            prefix_len: mask
+                .and_then(|m| m.prefix_len())
+                .unwrap_or_else(|| default_prefix(ip)),
+        }
+    }
+}
+
 /// How the active router announces its VIPs: `arp_count` frames,
 /// `arp_interval` apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,13 +168,7 @@ pub fn vips(config: &Config, resolver: &Resolve<'_>) -> Result<Vec<Vip>, Setting
     let mut vips: Vec<Vip> = Vec::new();
     let mut add = |device: &str, ip: IpAddr, mask: Option<Netmask>| {
         if !vips.iter().any(|v| v.ip == ip) {
-            vips.push(Vip {
-                device: device.to_owned(),
-                ip,
-                prefix_len: mask
-                    .and_then(|m| m.prefix_len())
-                    .unwrap_or_else(|| default_prefix(ip)),
-            });
+            vips.push(Vip::new(device, ip, mask));
         }
     };
     for vs in config.virtual_services.iter().filter(|vs| vs.active) {

@@ -57,6 +57,9 @@ pub struct ServiceStatus {
     pub servers: Vec<ServerStatus>,
     /// Its sorry server, when lvs.cf sets one.
     pub sorry_server: Option<SorryStatus>,
+    /// Whether it lost its quorum (lvs.cf's `quorum`); false without one.
+    #[serde(default)]
+    pub quorum_lost: bool,
 }
 
 /// What the director makes of a real server.
@@ -232,6 +235,8 @@ pub struct StatusInputs<'a> {
     pub health: &'a HashMap<ServerRef, Health>,
     /// The operators' holds.
     pub holds: &'a Holds,
+    /// The services that lost their quorum.
+    pub quorums: &'a crate::quorum::Quorums,
     /// The kernel's listing of the owned services (empty when unknown).
     pub kernel: &'a HashMap<ServiceKey, KernelService>,
     /// Each server's latest check.
@@ -316,6 +321,7 @@ impl Status {
                     in_bytes: stats.in_bytes,
                     out_bytes: stats.out_bytes,
                     servers,
+                    quorum_lost: inputs.quorums.is_lost(&key),
                     sorry_server: planned.sorry.map(|sorry| SorryStatus {
                         address: sorry.addr,
                         port: sorry.port,
@@ -338,9 +344,10 @@ impl Status {
                 0 => String::new(),
                 seconds => format!(" persistent {seconds}"),
             };
+            let quorum = if service.quorum_lost { "  quorum lost" } else { "" };
             let _ = writeln!(
                 out,
-                "virtual {} {} {}{persistent} connections {}",
+                "virtual {} {} {}{persistent} connections {}{quorum}",
                 service.name, service.service, service.scheduler, service.connections
             );
             for server in &service.servers {
@@ -459,6 +466,19 @@ impl Status {
             ("lvs_virtual_service_in_bytes_total", |s| s.in_bytes),
             ("lvs_virtual_service_out_bytes_total", |s| s.out_bytes),
         ];
+        let _ = write!(
+            out,
+            "# HELP lvs_virtual_service_quorum_lost 1 while the service's healthy weight is below its quorum\n\
+             # TYPE lvs_virtual_service_quorum_lost gauge\n"
+        );
+        for service in &self.services {
+            let _ = writeln!(
+                out,
+                "lvs_virtual_service_quorum_lost{{service=\"{}\"}} {}",
+                label(&service.name),
+                u8::from(service.quorum_lost)
+            );
+        }
         for (name, value) in service_families {
             let _ = writeln!(out, "# TYPE {name} counter");
             for service in &self.services {
@@ -538,6 +558,7 @@ mod tests {
             plan: &plan,
             health: &health,
             holds: &holds,
+            quorums: &crate::quorum::Quorums::new(),
             kernel: &HashMap::new(),
             checks: &checks,
             pid: 42,

@@ -52,6 +52,9 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// are looked at.
 const HOLD_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long the loop waits for the maintenance directory to be read.
+const MAINTENANCE_READ_TIME: Duration = Duration::from_millis(500);
+
 /// How often, by default, the owned entries are compared with the kernel's.
 pub const DRIFT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -357,9 +360,15 @@ pub struct Director {
     /// Keeps the file's tokens between reloads.
     reparser: Reparser,
     plan: Arc<Plan>,
+    /// Where each server of the plan is in it: its service's and its own index.
+    server_index: HashMap<ServerRef, (usize, usize)>,
     health: HashMap<ServerRef, Health>,
     /// The operators' holds on servers.
     holds: Holds,
+    /// The services that lost their quorum.
+    quorums: lvs_core::quorum::Quorums,
+    /// The VIPs this director took off for lost quorums, to put back.
+    withdrawn: Vec<lvs_core::router::Vip>,
     /// Where events go: `--events` clients and `notify` programs.
     events: crate::events::Events,
     /// Each server's latest check line, the reason its next health event gives.
@@ -372,6 +381,8 @@ pub struct Director {
     /// The maintenance directory's files as last taken in, with the plan
     /// (its generation) they were matched against.
     maintenance_seen: Option<(u64, Vec<String>)>,
+    /// A read of the maintenance directory that has not answered yet.
+    maintenance_read: Option<tokio::task::JoinHandle<std::io::Result<Vec<String>>>>,
     /// Counts the plans a reload put in place (what the maintenance files
     /// were matched against).
     plan_generation: u64,
@@ -457,7 +468,7 @@ impl Director {
             .transpose()?;
         let (sender, commands) = unbounded_channel();
         let (phase, phases) = watch::channel(Phase::Starting);
-        let events = crate::events::Events::new(log.clone());
+        let events = crate::events::Events::new(log.clone()).run_hooks(!options.dry_run);
         Ok(Director {
             options,
             ipvs,
@@ -468,15 +479,19 @@ impl Director {
             metrics,
             config,
             reparser,
+            server_index: server_index(&plan),
             plan: Arc::new(plan),
             health: HashMap::new(),
             holds: Holds::new(),
             log,
             reasons: HashMap::new(),
+            quorums: lvs_core::quorum::Quorums::new(),
+            withdrawn: Vec::new(),
             drain_waiters: Vec::new(),
             hold_trouble: [None, None],
             maintenance_seen: None,
             plan_generation: 0,
+            maintenance_read: None,
             table: Table::default(),
             unsettled: BTreeSet::new(),
             retry_at: Instant::now(),
@@ -721,10 +736,9 @@ impl Director {
 
     /// A server of the plan, with its service.
     fn planned(&self, at: ServerRef) -> Option<(&lvs_core::director::PlannedService, &PlannedServer)> {
-        self.plan.services.iter().find_map(|planned| {
-            let server = planned.servers.iter().find(|s| s.at == at)?;
-            Some((planned, server))
-        })
+        let &(service, server) = self.server_index.get(&at)?;
+        let planned = self.plan.services.get(service)?;
+        Some((planned, planned.servers.get(server)?))
     }
 
     /// The one line a service manager shows for this director.
@@ -749,6 +763,7 @@ impl Director {
             plan: Arc::clone(&self.plan),
             health: self.health.clone(),
             holds: self.holds.clone(),
+            quorums: self.quorums.clone(),
             ids: self.ids.by_server.clone(),
         }));
     }
@@ -950,6 +965,7 @@ impl Director {
     fn sync(&mut self, running: &Running, previous: Option<&Plan>) -> usize {
         // A full sync covers every owned service, the unsettled ones too.
         self.unsettled.clear();
+        self.judge_quorums(None);
         let operations = if running.nannies.is_some() {
             reconcile_nanny_mode(&self.plan, previous, &self.health, &self.table)
         } else {
@@ -993,7 +1009,7 @@ impl Director {
                 )
             };
             let mut event = Event::new(kind.as_str(), crate::events::now(), line).service(&name);
-            event.address = Some(addr.to_string());
+            event.address = Some(SocketAddr::new(at.0, at.1).to_string());
             self.tell(Severity::Notice, kind, event, hook);
         }
     }
@@ -1020,6 +1036,7 @@ impl Director {
             return self.sync(running, None);
         }
         keys.append(&mut self.unsettled);
+        self.judge_quorums(Some(&keys));
         let operations = reconcile_services(&self.plan, &self.standing(), &self.table, &keys);
         self.apply_while(running, &operations, keys, meanwhile);
         operations.len()
@@ -1165,7 +1182,12 @@ impl Director {
             keys.extend(self.unsettled.iter().copied());
             // Services with a leaving entry whose server the new plan has again.
             keys.extend(self.holds.services_waiting());
-            reconcile_services(plan, &WithHolds { health, holds }, &self.table, &keys)
+            let standing = WithHolds {
+                health,
+                holds,
+                quorums: &self.quorums,
+            };
+            reconcile_services(plan, &standing, &self.table, &keys)
         }
     }
 
@@ -1219,11 +1241,176 @@ impl Director {
         }))
     }
 
+    /// Judges the quorums of the services `keys` names (all: `None`) by
+    /// their servers' standing, acting on each change.
+    fn judge_quorums(&mut self, keys: Option<&BTreeSet<ServiceKey>>) {
+        if self.quorums.lost().next().is_none() && !self.plan.services.iter().any(|s| s.quorum.is_some()) {
+            return;
+        }
+        let plan = Arc::clone(&self.plan);
+        self.quorums.retain(|key| plan.named.contains(key));
+        for service in plan
+            .services
+            .iter()
+            .filter(|s| keys.is_none_or(|keys| keys.contains(&s.service.key)))
+        {
+            let (holds, health) = (&self.holds, &self.health);
+            let standing =
+                |at: &ServerRef| holds.standing(at, lvs_core::director::Standing::standing(health, at));
+            if let Some(change) = self.quorums.judge(service, standing) {
+                self.quorum_changed(service, change);
+            }
+        }
+    }
+
+    /// A quorum lost or regained: logged, sent as an event, and the VIP
+    /// taken off or put back when the service asks for that.
+    fn quorum_changed(
+        &mut self,
+        service: &lvs_core::director::PlannedService,
+        change: lvs_core::quorum::QuorumChange,
+    ) {
+        let name = &service.name;
+        let Some(rule) = service.quorum.as_ref() else {
+            let event = Event::new(
+                LogEvent::QuorumRegained.as_str(),
+                crate::events::now(),
+                format!("Virtual Server {name}: no quorum any more; it runs as its servers' health says"),
+            )
+            .service(name)
+            .states("lost", "held");
+            self.tell(
+                Severity::Notice,
+                LogEvent::QuorumRegained,
+                event,
+                service.notify.clone(),
+            );
+            return;
+        };
+        let what = match rule.action {
+            lvs_cf::QuorumAction::Sorry => "the sorry server takes new connections",
+            lvs_cf::QuorumAction::Withdraw => "its VIP is withdrawn",
+            _ => "nothing else changes",
+        };
+        let (kind, line, states) = if change.lost {
+            (
+                LogEvent::QuorumLost,
+                format!(
+                    "Virtual Server {name}: quorum lost (healthy weight {}, below {}); {what}",
+                    change.weight,
+                    rule.lost_below()
+                ),
+                ("held", "lost"),
+            )
+        } else {
+            (
+                LogEvent::QuorumRegained,
+                format!(
+                    "Virtual Server {name}: quorum regained (healthy weight {}, at least {})",
+                    change.weight,
+                    rule.regained_at()
+                ),
+                ("lost", "held"),
+            )
+        };
+        let event = Event::new(kind.as_str(), crate::events::now(), line)
+            .service(name)
+            .states(states.0, states.1)
+            .reason(format!("healthy weight {}", change.weight));
+        self.tell(Severity::Notice, kind, event, service.notify.clone());
+        if let Some(vip) = rule.vip.clone() {
+            self.withdraw_or_restore(vip);
+        }
+    }
+
+    /// Takes `vip` off this router while every service on it has lost a
+    /// quorum that withdraws it, and puts back one this director took off
+    /// once any of them regains it (announcing it again).
+    fn withdraw_or_restore(&mut self, vip: lvs_core::router::Vip) {
+        let on_vip = |s: &&lvs_core::director::PlannedService| {
+            s.quorum
+                .as_ref()
+                .and_then(|q| q.vip.as_ref())
+                .is_some_and(|v| v.ip == vip.ip)
+                || matches!(s.service.key, ServiceKey::Addr { addr, .. } if addr == vip.ip)
+        };
+        let all_lost = self.plan.services.iter().filter(on_vip).all(|s| {
+            s.quorum.as_ref().is_some_and(|q| q.vip.is_some()) && self.quorums.is_lost(&s.service.key)
+        });
+        let taken = self.withdrawn.iter().any(|v| v.ip == vip.ip);
+        match (all_lost, taken) {
+            (true, false) => {
+                if self.options.dry_run {
+                    self.log
+                        .info(&format!("would withdraw {} from {}", vip.ip, vip.device));
+                    return;
+                }
+                match lvs_arp::link::Rtnl::connect().and_then(|mut rtnl| rtnl.remove_vip(&vip.device, vip.ip))
+                {
+                    Ok(_) => {
+                        self.log.write(
+                            Severity::Notice,
+                            &format!("withdrew the VIP {} from {}", vip.ip, vip.device),
+                        );
+                        self.withdrawn.push(vip);
+                    }
+                    Err(e) => self
+                        .log
+                        .error(&format!("cannot withdraw {} from {}: {e}", vip.ip, vip.device)),
+                }
+            }
+            (false, true) => {
+                self.withdrawn.retain(|v| v.ip != vip.ip);
+                self.restore_vip(&vip);
+            }
+            _ => {}
+        }
+    }
+
+    /// Puts `vip` back up and announces it (`arp_count` times).
+    fn restore_vip(&self, vip: &lvs_core::router::Vip) {
+        let added = lvs_arp::link::Rtnl::connect()
+            .and_then(|mut rtnl| rtnl.add_vip(&vip.device, vip.ip, vip.prefix_len));
+        let interface = match added {
+            Ok(interface) => interface,
+            Err(e) => {
+                self.log.error(&format!(
+                    "cannot put the VIP {} back on {}: {e}",
+                    vip.ip, vip.device
+                ));
+                return;
+            }
+        };
+        self.log.write(
+            Severity::Notice,
+            &format!("put the VIP {} back on {}", vip.ip, vip.device),
+        );
+        let Some(mac) = interface.mac else { return };
+        let burst = lvs_arp::announce::Burst {
+            count: self.config.arp_count,
+            interval: self.config.arp_interval.as_duration(),
+        };
+        let announcement = lvs_arp::frame::Announcement::for_address(vip.ip, mac);
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let sent = match lvs_arp::packet::PacketSocket::open() {
+                Ok(socket) => {
+                    lvs_arp::announce::send_burst(&socket, interface.index, &announcement, burst).await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                log.error(&format!("gratuitous arp failed: {e}"));
+            }
+        });
+    }
+
     /// The servers' health under the operators' holds.
     fn standing(&self) -> WithHolds<'_> {
         WithHolds {
             health: &self.health,
             holds: &self.holds,
+            quorums: &self.quorums,
         }
     }
 
@@ -1282,10 +1469,7 @@ impl Director {
             (AdminAction::Enable, _) => format!("{target} was not held"),
             (_, _) => format!("{target} is {state} already"),
         };
-        if matches!(
-            change,
-            HoldChange::Started | HoldChange::Changed | HoldChange::Released
-        ) {
+        if old != state {
             let reason = format!("lvsd --{}", request.action.as_str());
             self.hold_event(at, old, message.clone(), &reason);
         }
@@ -1343,15 +1527,22 @@ impl Director {
     /// stay as they are).
     async fn maintenance_files(&mut self) -> Option<Vec<String>> {
         let dir = self.config.maintenance_dir.clone()?;
-        let path = PathBuf::from(&dir);
-        let read = tokio::task::spawn_blocking(move || crate::holds::maintenance_files(&path)).await;
-        let trouble = match read {
-            Ok(Ok(names)) => {
+        // One read at a time: one that hangs is waited for again next time, not repeated.
+        let mut reading = self.maintenance_read.take().unwrap_or_else(|| {
+            let path = PathBuf::from(&dir);
+            tokio::task::spawn_blocking(move || crate::holds::maintenance_files(&path))
+        });
+        let trouble = match tokio::time::timeout(MAINTENANCE_READ_TIME, &mut reading).await {
+            Ok(Ok(Ok(names))) => {
                 self.hold_trouble(0, None);
                 return Some(names);
             }
+            Ok(Ok(Err(e))) => e.to_string(),
             Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
+            Err(_) => {
+                self.maintenance_read = Some(reading);
+                format!("no answer within {} ms", MAINTENANCE_READ_TIME.as_millis())
+            }
         };
         self.hold_trouble(
             0,
@@ -1777,6 +1968,7 @@ impl Director {
             self.answer_drain_waiters(&service, &server, DrainEnd::Gone);
         }
         let checked = started.elapsed();
+        self.server_index = server_index(&plan);
         let previous = std::mem::replace(&mut self.plan, Arc::new(plan));
         // The old file's model is freed once the reload is done.
         let previous_config = std::mem::replace(&mut self.config, config);
@@ -1813,10 +2005,16 @@ impl Director {
         self.record_settled(&[&previous]);
         // The holds by the new file's names; a maintenance_dir it dropped lets go of its holds.
         self.plan_generation += 1;
-        let dropped_directory = self.maintain(None, Instant::now());
+        let mut touched = self.maintain(None, Instant::now());
         self.record_holds();
-        if !dropped_directory.is_empty() {
-            self.sync_services(running, dropped_directory);
+        // The quorums of the changed services, by the new file's rules.
+        let lost_before: Vec<ServiceKey> = self.quorums.lost().copied().collect();
+        self.judge_quorums(Some(&changed));
+        if self.quorums.lost().copied().collect::<Vec<_>>() != lost_before {
+            touched.extend(changed.iter().copied());
+        }
+        if !touched.is_empty() {
+            self.sync_services(running, touched);
         }
         self.start_nannies(running);
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -1855,6 +2053,10 @@ impl Director {
             .map(Operation::DeleteService)
             .collect();
         self.apply(&operations);
+        // The VIPs this director took off go back to whoever brought them up.
+        for vip in std::mem::take(&mut self.withdrawn) {
+            self.restore_vip(&vip);
+        }
         let restored = self.sysctls.restore();
         self.log_sysctls(restored);
         if self.table.services.is_empty() {
@@ -1920,6 +2122,18 @@ impl Director {
             .collect();
         self.record_owned(self.plan.named.iter().chain(still));
     }
+}
+
+/// Where each server of `plan` is in it (the first block, should two name
+/// one place).
+fn server_index(plan: &Plan) -> HashMap<ServerRef, (usize, usize)> {
+    let mut index = HashMap::new();
+    for (i, service) in plan.services.iter().enumerate() {
+        for (j, server) in service.servers.iter().enumerate() {
+            index.entry(server.at).or_insert((i, j));
+        }
+    }
+    index
 }
 
 /// The engine's servers for the carried-over ones, with their ids.

@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::log::Log;
 
 /// Events a stream client may fall behind by.
-pub const STREAM_BACKLOG: usize = 1024;
+pub const STREAM_BACKLOG: usize = 16 * 1024;
 /// Events a `notify` program's queue holds.
 pub const HOOK_BACKLOG: usize = 256;
 /// How long a `notify` program may run before it is killed.
@@ -45,6 +45,11 @@ pub fn json_line(event: &Event) -> String {
 pub struct Events {
     stream: broadcast::Sender<Arc<str>>,
     hooks: HashMap<String, mpsc::Sender<Event>>,
+    /// Events not run for a program since its queue filled: logged once
+    /// when it fills and once when it takes events again.
+    dropped: HashMap<String, u64>,
+    /// Whether `notify` programs run (not in a test start).
+    run_hooks: bool,
     log: Log,
 }
 
@@ -55,8 +60,17 @@ impl Events {
         Events {
             stream,
             hooks: HashMap::new(),
+            dropped: HashMap::new(),
+            run_hooks: true,
             log,
         }
+    }
+
+    /// Whether `notify` programs run; a test start (`lvsd -t`) runs none,
+    /// as it starts no nanny.
+    pub fn run_hooks(mut self, run: bool) -> Events {
+        self.run_hooks = run;
+        self
     }
 
     /// A receiver of the stream, for one `--events` client.
@@ -75,7 +89,7 @@ impl Events {
         if self.stream.receiver_count() > 0 {
             let _ = self.stream.send(Arc::from(json_line(&event)));
         }
-        let Some(command) = hook.filter(|c| !c.trim().is_empty()) else {
+        let Some(command) = hook.filter(|c| self.run_hooks && !c.trim().is_empty()) else {
             return;
         };
         let queue = self
@@ -83,11 +97,23 @@ impl Events {
             .entry(command.to_owned())
             .or_insert_with(|| start_runner(command.to_owned(), self.log.clone()));
         match queue.try_send(event) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(event)) => self.log.warning(&format!(
-                "notify program {command}: {HOOK_BACKLOG} events wait already; not run for {} ({})",
-                event.event, event.message
-            )),
+            Ok(()) => {
+                if let Some(lost) = self.dropped.remove(command) {
+                    self.log.warning(&format!(
+                        "notify program {command} takes events again; {lost} were not run for it"
+                    ));
+                }
+            }
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                let lost = self.dropped.entry(command.to_owned()).or_default();
+                if *lost == 0 {
+                    self.log.warning(&format!(
+                        "notify program {command}: {HOOK_BACKLOG} events wait already; from {} ({}) on, events are not run for it",
+                        event.event, event.message
+                    ));
+                }
+                *lost += 1;
+            }
             // Its task ended (the runtime stops): nothing more runs.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
@@ -123,16 +149,24 @@ async fn run_hook(command: &str, event: &Event) -> Result<(), String> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
+        // A group of its own: a timeout kills what it started too.
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = child.spawn().map_err(|e| format!("cannot run {program}: {e}"))?;
     match tokio::time::timeout(HOOK_TIME, child.wait()).await {
         Ok(Ok(status)) if status.success() => Ok(()),
         Ok(Ok(status)) => Err(format!("{program} exited with {status}")),
         Ok(Err(e)) => Err(format!("{program}: {e}")),
-        Err(_) => Err(format!(
-            "{program} ran longer than {} s and was killed",
-            HOOK_TIME.as_secs()
-        )),
+        Err(_) => {
+            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                // SAFETY: kill(2) on the process group this task started.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
+            Err(format!(
+                "{program} ran longer than {} s and was killed",
+                HOOK_TIME.as_secs()
+            ))
+        }
     }
 }
 

@@ -99,6 +99,10 @@ pub enum LogEvent {
     /// An operator's hold on a real server began, changed, ended or its
     /// drain finished (`server-hold`).
     ServerHold,
+    /// A service lost its quorum (`quorum-lost`).
+    QuorumLost,
+    /// A service regained its quorum (`quorum-regained`).
+    QuorumRegained,
     /// A change to the IPVS table failed (`table-change-failed`).
     TableChangeFailed,
     /// An owned entry was found changed behind the director's back, and
@@ -127,6 +131,8 @@ impl LogEvent {
             LogEvent::SorryServerIn => "sorry-server-in",
             LogEvent::SorryServerOut => "sorry-server-out",
             LogEvent::ServerHold => "server-hold",
+            LogEvent::QuorumLost => "quorum-lost",
+            LogEvent::QuorumRegained => "quorum-regained",
             LogEvent::TableChangeFailed => "table-change-failed",
             LogEvent::Drift => "drift",
             LogEvent::Activate => "activate",

@@ -54,6 +54,8 @@ pub struct Snapshot {
     pub health: HashMap<ServerRef, Health>,
     /// The operators' holds.
     pub holds: lvs_core::admin::Holds,
+    /// The services that lost their quorum.
+    pub quorums: lvs_core::quorum::Quorums,
     /// Each server's id on the checks' board.
     pub ids: HashMap<ServerRef, usize>,
 }
@@ -159,6 +161,7 @@ impl Reader {
             plan: &snapshot.plan,
             health: &snapshot.health,
             holds: &snapshot.holds,
+            quorums: &snapshot.quorums,
             kernel: &kernel,
             checks: &checks,
             pid: std::process::id(),
@@ -363,7 +366,7 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
             let request = Request::parse(&request);
             if let Request::Events = request {
                 if let Some(director) = &reader.director {
-                    stream_events(director.events(), write).await;
+                    stream_events(director.events(), lines, write).await;
                 }
                 return;
             }
@@ -384,16 +387,27 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
     .await;
 }
 
-/// Writes each event to an `--events` client until it goes, the director
+/// Writes each event to an `--events` client until it goes (its end of the
+/// socket closes: noticed at once, not at the next event), the director
 /// stops, or a line waits longer than [`ANSWER_TIME`] to be taken; a client
 /// that fell behind is told how many events it lost.
 async fn stream_events(
     mut events: tokio::sync::broadcast::Receiver<Arc<str>>,
+    mut client: impl tokio::io::AsyncRead + Unpin,
     mut write: tokio::net::unix::OwnedWriteHalf,
 ) {
     use tokio::sync::broadcast::error::RecvError;
+    let mut ignored = [0u8; 64];
     loop {
-        let line: Arc<str> = match events.recv().await {
+        let received = tokio::select! {
+            received = events.recv() => received,
+            // Whatever the client sends is ignored; its end of the socket is not.
+            read = client.read(&mut ignored) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            },
+        };
+        let line: Arc<str> = match received {
             Ok(line) => line,
             Err(RecvError::Lagged(lost)) => {
                 let event = lvs_core::events::Event::new(

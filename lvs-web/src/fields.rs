@@ -348,6 +348,24 @@ pub const VIRTUAL: &[Field] = &[
         "lvs-rs; empty: 1",
     ),
     NOTIFY_FIELD,
+    field(
+        "quorum",
+        "Quorum (total weight)",
+        Kind::Word,
+        "lvs-rs; the least total weight of healthy servers",
+    ),
+    field(
+        "hysteresis",
+        "Quorum hysteresis",
+        Kind::Word,
+        "lvs-rs; lost below quorum - hysteresis, back at quorum + hysteresis",
+    ),
+    field(
+        "quorum_action",
+        "Below the quorum",
+        Kind::Choice(lvs_cf::QuorumAction::KEYWORDS),
+        "lvs-rs; empty: sorry with a sorry server, else notify",
+    ),
 ];
 
 /// `notify`, in virtual and server blocks alike.
