@@ -413,6 +413,21 @@ impl Validator {
                         format!("`hysteresis` ({hysteresis}) in `{name}` is not below `quorum` ({quorum}): the quorum is never lost"),
                     );
                 }
+                let total: u64 = vs
+                    .servers
+                    .iter()
+                    .filter(|s| s.active)
+                    .map(|s| u64::from(s.weight))
+                    .sum();
+                let regained_at = u64::from(quorum) + u64::from(hysteresis);
+                if vs.active && regained_at > total {
+                    self.warning(
+                        line("quorum"),
+                        format!(
+                            "`quorum` + `hysteresis` ({regained_at}) in `{name}` is more than its active servers' weights ({total}): a lost quorum never comes back"
+                        ),
+                    );
+                }
                 if vs.quorum_action == Some(QuorumAction::Sorry) && vs.sorry_server.is_none() {
                     self.error(
                         line("quorum_action"),

@@ -289,7 +289,15 @@ fn quorum_settings_that_cannot_work_or_do_nothing() {
     assert_eq!((d.severity, d.line), (Severity::Warning, Some(5)));
     let d = finding(&web(" hysteresis = 1\n"), "no effect without `quorum`");
     assert_eq!((d.severity, d.line), (Severity::Warning, Some(4)));
-    assert_clean(&web(" quorum = 4\n hysteresis = 1\n quorum_action = withdraw\n"));
+    let servers = " server a {\n  address = 10.0.0.1\n  active = 1\n  weight = 3\n }\n server b {\n  address = 10.0.0.2\n  active = 1\n  weight = 3\n }\n";
+    assert_clean(&web(&format!(
+        " quorum = 4\n hysteresis = 1\n quorum_action = withdraw\n{servers}"
+    )));
+    let d = finding(
+        &web(&format!(" quorum = 6\n hysteresis = 1\n{servers}")),
+        "a lost quorum never comes back",
+    );
+    assert_eq!((d.severity, d.line), (Severity::Warning, Some(4)));
     let config = parse(&web(" quorum = 4\n sorry_server = 10.0.0.9\n"))
         .expect("parses")
         .config;

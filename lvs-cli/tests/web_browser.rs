@@ -110,6 +110,25 @@ async fn follow(client: &Client, id: &str, until: &str) -> Result<(), String> {
     }
 }
 
+/// Saves the form on the page: the running lvs daemon's plan for the new
+/// file comes first (the tool shows it before it saves), then its Save
+/// button, then the next page's `until`.
+async fn save(client: &Client, until: &str) -> Result<(), String> {
+    follow(client, "accept", "confirm-save").await?;
+    let plan = client
+        .find(Locator::Id("plan"))
+        .await
+        .map_err(|e| format!("no plan before saving: {e}"))?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !plan.contains("reload of ") {
+        return Err(format!("not the daemon's plan: {plan}"));
+    }
+    shot(client, "plan").await;
+    follow(client, "confirm-save", until).await
+}
+
 /// Selects `option` in the drop-down `id`.
 async fn choose(client: &Client, id: &str, option: &str) -> Result<(), String> {
     client
@@ -261,7 +280,7 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
         .map_err(|e| e.to_string())?;
     fill(client, "persistent", "300").await;
     shot(client, "virtual-server").await;
-    follow(client, "accept", "add-server").await?;
+    save(client, "add-server").await?;
 
     // Two real servers.
     for (name, address, weight) in [("shop1", "10.0.2.1", "3"), ("shop2", "10.0.2.2", "1")] {
@@ -272,7 +291,7 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
         if name == "shop2" {
             shot(client, "real-server").await;
         }
-        follow(client, "accept", "add-server").await?;
+        save(client, "add-server").await?;
     }
     shot(client, "real-servers").await;
     let listed = body_text(client).await;
@@ -293,7 +312,7 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
     click(client, "verify").await;
     choose(client, "tls_min", "1.3").await?;
     shot(client, "check").await;
-    follow(client, "accept", "check-vs-0").await?;
+    save(client, "check-vs-0").await?;
     follow(client, "add-check-1", "panel").await?;
     fill(client, "name", "resolver").await;
     choose(client, "type", "dns").await?;
@@ -301,7 +320,7 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
     choose(client, "record", "AAAA").await?;
     choose(client, "transport", "tcp").await?;
     choose(client, "rcode", "NXDOMAIN").await?;
-    follow(client, "accept", "check-1-0").await?;
+    save(client, "check-1-0").await?;
     shot(client, "checks").await;
     follow(client, "add-check-0", "panel").await?;
     fill(client, "name", "broken").await;

@@ -721,6 +721,75 @@ async fn the_control_panel_shows_the_daemon_and_asks_it_to_reload() {
     let _ = lvs.wait();
 }
 
+/// While an lvs daemon runs, a save first shows what a reload to the new
+/// file would do (the daemon's own plan, as `lvsd --plan` prints it), and
+/// saves only when that page's button sends the form again.
+#[tokio::test]
+async fn a_save_shows_the_running_daemons_plan_first() {
+    let tool = Tool::new(CF);
+    let (cookie, csrf) = tool.login().await;
+    let log = tool.dir.path().join("lvs.log");
+    let mut lvs = lvs_daemon(tool.dir.path());
+    let socket = tool.dir.path().join("lvs.sock");
+    wait_until(
+        || {
+            socket.exists()
+                && std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains("starting")
+        },
+        "lvs to start",
+    )
+    .await;
+    let before = tool.file();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "a"),
+        ("address", "10.0.0.1"),
+        ("weight", "3"),
+        ("active", "1"),
+        ("scheduler", "rr"),
+    ];
+    let shown = tool
+        .send(Method::POST, "/virtual/0/servers/0", Some(&cookie), &form)
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert!(
+        shown.body.contains("id=\"plan\"") && shown.body.contains("reload of "),
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown.body.contains("lvs.cf.plan"),
+        "the plan is of the new file: {}",
+        shown.body
+    );
+    assert!(
+        shown.body.contains("id=\"confirm-save\"") && shown.body.contains("name=\"confirmed\" value=\"1\"")
+    );
+    assert!(
+        shown.body.contains("name=\"weight\" value=\"3\""),
+        "the form goes again as it was: {}",
+        shown.body
+    );
+    assert_eq!(tool.file(), before, "nothing is saved before the plan is seen");
+    assert!(
+        !tool.dir.path().join("lvs.cf.plan").exists(),
+        "the file planned is removed"
+    );
+
+    let mut confirmed = form.to_vec();
+    confirmed.push(("confirmed", "1"));
+    let saved = tool
+        .send(Method::POST, "/virtual/0/servers/0", Some(&cookie), &confirmed)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let config = lvs_cf::parse(&tool.file()).expect("parses").config;
+    assert_eq!(config.virtual_services[0].servers[0].weight, 3);
+    let _ = lvs.kill();
+    let _ = lvs.wait();
+}
+
 #[tokio::test]
 async fn a_stale_page_changes_nothing() {
     // Two active services, so that one may be switched off.

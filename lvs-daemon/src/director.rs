@@ -382,7 +382,7 @@ pub struct Director {
     /// (its generation) they were matched against.
     maintenance_seen: Option<(u64, Vec<String>)>,
     /// A read of the maintenance directory that has not answered yet.
-    maintenance_read: Option<tokio::task::JoinHandle<std::io::Result<Vec<String>>>>,
+    maintenance_read: Option<(String, tokio::task::JoinHandle<std::io::Result<Vec<String>>>)>,
     /// Counts the plans a reload put in place (what the maintenance files
     /// were matched against).
     plan_generation: u64,
@@ -607,6 +607,10 @@ impl Director {
         );
         self.log
             .write_with(Severity::Notice, &starting, Fields::event(LogEvent::Start));
+        if self.options.nanny_processes && self.plan.services.iter().any(|s| s.quorum.is_some()) {
+            self.log
+                .warning("quorum is not judged with --nanny-processes: each nanny enters its own server");
+        }
         self.restore_holds();
         let files = self.maintenance_files().await;
         self.maintain(files, Instant::now());
@@ -965,7 +969,7 @@ impl Director {
     fn sync(&mut self, running: &Running, previous: Option<&Plan>) -> usize {
         // A full sync covers every owned service, the unsettled ones too.
         self.unsettled.clear();
-        self.judge_quorums(None);
+        self.judge_quorums(&running.engine.board(), None);
         let operations = if running.nannies.is_some() {
             reconcile_nanny_mode(&self.plan, previous, &self.health, &self.table)
         } else {
@@ -1036,7 +1040,7 @@ impl Director {
             return self.sync(running, None);
         }
         keys.append(&mut self.unsettled);
-        self.judge_quorums(Some(&keys));
+        self.judge_quorums(&running.engine.board(), Some(&keys));
         let operations = reconcile_services(&self.plan, &self.standing(), &self.table, &keys);
         self.apply_while(running, &operations, keys, meanwhile);
         operations.len()
@@ -1243,8 +1247,16 @@ impl Director {
 
     /// Judges the quorums of the services `keys` names (all: `None`) by
     /// their servers' standing, acting on each change.
-    fn judge_quorums(&mut self, keys: Option<&BTreeSet<ServiceKey>>) {
-        if self.quorums.lost().next().is_none() && !self.plan.services.iter().any(|s| s.quorum.is_some()) {
+    /// A server the checks have not put in yet is out once its first check
+    /// has run (`board`): the nanny machine says nothing of a server that
+    /// fails from the start. With nannies (which check out of process),
+    /// no quorum is judged.
+    fn judge_quorums(&mut self, board: &lvs_health::engine::CheckBoard, keys: Option<&BTreeSet<ServiceKey>>) {
+        if self.options.nanny_processes
+            || (self.quorums.lost().next().is_none()
+                && self.withdrawn.is_empty()
+                && !self.plan.services.iter().any(|s| s.quorum.is_some()))
+        {
             return;
         }
         let plan = Arc::clone(&self.plan);
@@ -1254,13 +1266,37 @@ impl Director {
             .iter()
             .filter(|s| keys.is_none_or(|keys| keys.contains(&s.service.key)))
         {
-            let (holds, health) = (&self.holds, &self.health);
-            let standing =
-                |at: &ServerRef| holds.standing(at, lvs_core::director::Standing::standing(health, at));
-            if let Some(change) = self.quorums.judge(service, standing) {
+            if service.quorum.is_none() && !self.quorums.is_lost(&service.service.key) {
+                continue;
+            }
+            let standings: HashMap<ServerRef, Health> = service
+                .servers
+                .iter()
+                .map(|server| {
+                    let at = server.at;
+                    let health = match lvs_core::director::Standing::standing(&self.standing(), &at) {
+                        Health::Unknown
+                            if self
+                                .ids
+                                .by_server
+                                .get(&at)
+                                .is_some_and(|id| board.has_checked(*id)) =>
+                        {
+                            Health::Out
+                        }
+                        health => health,
+                    };
+                    (at, health)
+                })
+                .collect();
+            let change = self.quorums.judge(service, |at| {
+                standings.get(at).copied().unwrap_or(Health::Unknown)
+            });
+            if let Some(change) = change {
                 self.quorum_changed(service, change);
             }
         }
+        self.settle_vips();
     }
 
     /// A quorum lost or regained: logged, sent as an event, and the VIP
@@ -1318,7 +1354,22 @@ impl Director {
             .states(states.0, states.1)
             .reason(format!("healthy weight {}", change.weight));
         self.tell(Severity::Notice, kind, event, service.notify.clone());
-        if let Some(vip) = rule.vip.clone() {
+    }
+
+    /// Brings the VIPs in line with the quorums: each withdrawing rule's
+    /// VIP, and each VIP taken off before (whose rule or service a reload
+    /// may have changed or dropped), off or back as the services on it
+    /// now say.
+    fn settle_vips(&mut self) {
+        let mut vips: Vec<lvs_core::router::Vip> = self.withdrawn.clone();
+        for service in &self.plan.services {
+            if let Some(vip) = service.quorum.as_ref().and_then(|q| q.vip.as_ref()) {
+                if self.quorums.is_lost(&service.service.key) && !vips.iter().any(|v| v.ip == vip.ip) {
+                    vips.push(vip.clone());
+                }
+            }
+        }
+        for vip in vips {
             self.withdraw_or_restore(vip);
         }
     }
@@ -1334,9 +1385,13 @@ impl Director {
                 .is_some_and(|v| v.ip == vip.ip)
                 || matches!(s.service.key, ServiceKey::Addr { addr, .. } if addr == vip.ip)
         };
-        let all_lost = self.plan.services.iter().filter(on_vip).all(|s| {
-            s.quorum.as_ref().is_some_and(|q| q.vip.is_some()) && self.quorums.is_lost(&s.service.key)
-        });
+        let services: Vec<&lvs_core::director::PlannedService> =
+            self.plan.services.iter().filter(on_vip).collect();
+        // No service on it any more: nothing keeps it off.
+        let all_lost = !services.is_empty()
+            && services.iter().all(|s| {
+                s.quorum.as_ref().is_some_and(|q| q.vip.is_some()) && self.quorums.is_lost(&s.service.key)
+            });
         let taken = self.withdrawn.iter().any(|v| v.ip == vip.ip);
         match (all_lost, taken) {
             (true, false) => {
@@ -1347,13 +1402,18 @@ impl Director {
                 }
                 match lvs_arp::link::Rtnl::connect().and_then(|mut rtnl| rtnl.remove_vip(&vip.device, vip.ip))
                 {
-                    Ok(_) => {
+                    // Only one this director took off is put back later.
+                    Ok(lvs_arp::link::Change::Removed) => {
                         self.log.write(
                             Severity::Notice,
                             &format!("withdrew the VIP {} from {}", vip.ip, vip.device),
                         );
                         self.withdrawn.push(vip);
                     }
+                    Ok(_) => self.log.warning(&format!(
+                        "the VIP {} is not on {}: there is nothing to withdraw",
+                        vip.ip, vip.device
+                    )),
                     Err(e) => self
                         .log
                         .error(&format!("cannot withdraw {} from {}: {e}", vip.ip, vip.device)),
@@ -1361,14 +1421,15 @@ impl Director {
             }
             (false, true) => {
                 self.withdrawn.retain(|v| v.ip != vip.ip);
-                self.restore_vip(&vip);
+                self.restore_vip(&vip, true);
             }
             _ => {}
         }
     }
 
-    /// Puts `vip` back up and announces it (`arp_count` times).
-    fn restore_vip(&self, vip: &lvs_core::router::Vip) {
+    /// Puts `vip` back up and, when `announce`, announces it (`arp_count`
+    /// times; not at a stop, where whoever brought it up decides).
+    fn restore_vip(&self, vip: &lvs_core::router::Vip, announce: bool) {
         let added = lvs_arp::link::Rtnl::connect()
             .and_then(|mut rtnl| rtnl.add_vip(&vip.device, vip.ip, vip.prefix_len));
         let interface = match added {
@@ -1385,7 +1446,9 @@ impl Director {
             Severity::Notice,
             &format!("put the VIP {} back on {}", vip.ip, vip.device),
         );
-        let Some(mac) = interface.mac else { return };
+        let Some(mac) = interface.mac.filter(|_| announce) else {
+            return;
+        };
         let burst = lvs_arp::announce::Burst {
             count: self.config.arp_count,
             interval: self.config.arp_interval.as_duration(),
@@ -1527,11 +1590,25 @@ impl Director {
     /// stay as they are).
     async fn maintenance_files(&mut self) -> Option<Vec<String>> {
         let dir = self.config.maintenance_dir.clone()?;
-        // One read at a time: one that hangs is waited for again next time, not repeated.
-        let mut reading = self.maintenance_read.take().unwrap_or_else(|| {
-            let path = PathBuf::from(&dir);
-            tokio::task::spawn_blocking(move || crate::holds::maintenance_files(&path))
-        });
+        // One read at a time: one that hangs is not repeated, nor waited for
+        // again until it has answered (and then only for the directory it read).
+        let mut reading = match self.maintenance_read.take() {
+            Some((read, handle)) if read == dir && !handle.is_finished() => {
+                self.maintenance_read = Some((read, handle));
+                self.hold_trouble(
+                    0,
+                    Some(format!(
+                        "cannot read maintenance_dir {dir}: it does not answer; its holds stay as they were"
+                    )),
+                );
+                return None;
+            }
+            Some((read, handle)) if read == dir => handle,
+            _ => {
+                let path = PathBuf::from(&dir);
+                tokio::task::spawn_blocking(move || crate::holds::maintenance_files(&path))
+            }
+        };
         let trouble = match tokio::time::timeout(MAINTENANCE_READ_TIME, &mut reading).await {
             Ok(Ok(Ok(names))) => {
                 self.hold_trouble(0, None);
@@ -1540,7 +1617,7 @@ impl Director {
             Ok(Ok(Err(e))) => e.to_string(),
             Ok(Err(e)) => e.to_string(),
             Err(_) => {
-                self.maintenance_read = Some(reading);
+                self.maintenance_read = Some((dir.clone(), reading));
                 format!("no answer within {} ms", MAINTENANCE_READ_TIME.as_millis())
             }
         };
@@ -2009,7 +2086,7 @@ impl Director {
         self.record_holds();
         // The quorums of the changed services, by the new file's rules.
         let lost_before: Vec<ServiceKey> = self.quorums.lost().copied().collect();
-        self.judge_quorums(Some(&changed));
+        self.judge_quorums(&running.engine.board(), Some(&changed));
         if self.quorums.lost().copied().collect::<Vec<_>>() != lost_before {
             touched.extend(changed.iter().copied());
         }
@@ -2055,7 +2132,7 @@ impl Director {
         self.apply(&operations);
         // The VIPs this director took off go back to whoever brought them up.
         for vip in std::mem::take(&mut self.withdrawn) {
-            self.restore_vip(&vip);
+            self.restore_vip(&vip, false);
         }
         let restored = self.sysctls.restore();
         self.log_sysctls(restored);

@@ -366,6 +366,8 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
             let request = Request::parse(&request);
             if let Request::Events = request {
                 if let Some(director) = &reader.director {
+                    // What the client sends now is read only to see it go: no limit.
+                    lines.get_mut().set_limit(u64::MAX);
                     stream_events(director.events(), lines, write).await;
                 }
                 return;

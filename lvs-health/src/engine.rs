@@ -98,6 +98,11 @@ impl CheckBoard {
         self.0.lock().map(|b| b.latest.clone()).unwrap_or_default()
     }
 
+    /// Whether the server `id` has been checked at least once.
+    pub fn has_checked(&self, id: usize) -> bool {
+        self.0.lock().is_ok_and(|b| b.latest.contains_key(&id))
+    }
+
     /// Sends every check from now on to `listener` too, as it is recorded
     /// (a verbose director logs each). A closed listener is dropped.
     pub fn report_to(&self, listener: UnboundedSender<(usize, LastCheck)>) {

@@ -452,8 +452,13 @@ fn load(app: &App, session: &SessionInfo) -> Result<Document, Response> {
     store::load(&app.options.configfile).map_err(|e| Page::new("", session).failure(&e.to_string()))
 }
 
+/// The form field that says its plan was seen: the save goes ahead.
+pub const CONFIRMED: &str = "confirmed";
+
 /// Validates and saves `document`; on success redirects to `next` (with
 /// the reload asked for when the form says so), else shows `form_again`.
+/// While an lvs daemon answers, the first submission shows what a reload
+/// to the new file would do, with a button that submits it again to save.
 async fn save_and_go(
     app: &App,
     form: &FormData,
@@ -462,10 +467,37 @@ async fn save_and_go(
     form_again: impl FnOnce(&[lvs_cf::edit::Problem]) -> Response,
     session: &SessionInfo,
 ) -> Response {
-    // Saving resolves names (the daemons' own reading of the file): off the async threads.
-    let (path, copy) = (app.options.configfile.clone(), document.clone());
-    let saved = match tokio::task::spawn_blocking(move || store::save(&path, &copy)).await {
-        Ok(saved) => saved,
+    // Saving resolves names (the daemons' own reading of the file), and a
+    // plan waits for the daemon: off the async threads. Until the form says
+    // it was seen, a running lvs daemon's plan for the new file is shown
+    // instead of saving it.
+    let confirmed = form.get(CONFIRMED).is_some_and(|v| v == "1");
+    let (path, socket, copy) = (
+        app.options.configfile.clone(),
+        app.options.lvs_socket.clone(),
+        document.clone(),
+    );
+    /// What the blocking part came to.
+    enum Outcome {
+        Planned(lvs_core::preview::PlanAnswer),
+        Saved(Box<Result<lvs_cf::Config, store::StoreError>>),
+    }
+    let outcome = tokio::task::spawn_blocking(move || {
+        let config = match store::prepare(&path, &copy) {
+            Ok(config) => config,
+            Err(e) => return Outcome::Saved(Box::new(Err(e))),
+        };
+        if !confirmed {
+            if let Some(plan) = store::plan(&path, &socket, &config) {
+                return Outcome::Planned(plan);
+            }
+        }
+        Outcome::Saved(Box::new(store::write_prepared(&path, &config).map(|()| config)))
+    })
+    .await;
+    let saved = match outcome {
+        Ok(Outcome::Planned(plan)) => return Page::new("", session).plan_before_saving(&plan, form, next),
+        Ok(Outcome::Saved(saved)) => *saved,
         Err(e) => return Page::new("", session).failure(&e.to_string()),
     };
     match saved {

@@ -286,6 +286,51 @@ impl<'s> Page<'s> {
         })
     }
 
+    /// What a reload to the file a form would save does, before it is
+    /// saved: the plan (or why the daemon would refuse the file), and the
+    /// same form again, marked seen, to save it; or back to `next`.
+    pub fn plan_before_saving(
+        &self,
+        plan: &lvs_core::preview::PlanAnswer,
+        form: &std::collections::HashMap<String, String>,
+        next: &str,
+    ) -> Response {
+        use lvs_core::preview::PlanAnswer;
+        let shown = match plan {
+            PlanAnswer::Preview(preview) => format!(
+                "<p>What the running lvs daemon does on a reload to the new file:</p><pre id=\"plan\">{}</pre>",
+                escape(&preview.render_text())
+            ),
+            PlanAnswer::Refused(why) => format!(
+                "<p class=\"problems\" id=\"plan-refused\">The running lvs daemon would refuse the new file: {}</p>",
+                escape(why)
+            ),
+            _ => "<p id=\"plan\">The running lvs daemon answered in a form this tool does not know.</p>".to_owned(),
+        };
+        let mut fields: Vec<(&String, &String)> = form
+            .iter()
+            .filter(|(key, _)| key.as_str() != crate::CONFIRMED)
+            .collect();
+        fields.sort();
+        let mut hidden = String::new();
+        for (key, value) in fields {
+            let _ = write!(
+                hidden,
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(key),
+                escape(value)
+            );
+        }
+        // No action: the form goes back to the address that showed this page.
+        let content = format!(
+            "{shown}<form method=\"post\">{hidden}<input type=\"hidden\" name=\"{}\" value=\"1\">\
+             <button type=\"submit\" id=\"confirm-save\">Save</button> <a href=\"{}\" id=\"cancel\">Cancel</a></form>",
+            crate::CONFIRMED,
+            escape(next)
+        );
+        self.render("Before saving", "", &content)
+    }
+
     pub fn failure(&self, message: &str) -> Response {
         let mut response = self.render(
             "Cannot go on",

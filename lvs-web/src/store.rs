@@ -85,12 +85,53 @@ pub fn backup_path(path: &Path) -> PathBuf {
 /// Validates `document` and, if it is valid, writes it with the next
 /// `serial_no`. Returns the model written.
 pub fn save(path: &Path, document: &Document) -> Result<Config, StoreError> {
+    let config = prepare(path, document)?;
+    write_prepared(path, &config)?;
+    Ok(config)
+}
+
+/// What a save of `document` to `path` would write (validated, with the
+/// next `serial_no`), writing nothing: the model a plan is asked for.
+pub fn prepare(path: &Path, document: &Document) -> Result<Config, StoreError> {
     let mut config = document.check().map_err(StoreError::Invalid)?;
     let problems = new_refusals(path, &config);
     if !problems.is_empty() {
         return Err(StoreError::Invalid(problems));
     }
     config.serial_no = config.serial_no.saturating_add(1);
+    Ok(config)
+}
+
+/// Where the file a plan is asked for is put, beside lvs.cf (mode 0600).
+pub fn plan_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".plan");
+    path.with_file_name(name)
+}
+
+/// What the lvs daemon answering at `socket` would do on a reload to
+/// `config` (written for it beside `path`, read by the daemon, removed
+/// again); `None` when no daemon answers there, so there is no plan to show.
+pub fn plan(path: &Path, socket: &Path, config: &Config) -> Option<lvs_core::preview::PlanAnswer> {
+    use lvs_daemon::status::AskError;
+    if !socket.exists() {
+        return None;
+    }
+    let candidate = std::path::absolute(plan_path(path)).ok()?;
+    if let Err(e) = replace(&candidate, lvs_cf::write(config).as_bytes()) {
+        return Some(lvs_core::preview::PlanAnswer::Refused(e.to_string()));
+    }
+    let answer = lvs_daemon::status::plan(socket, &candidate);
+    let _ = std::fs::remove_file(&candidate);
+    match answer {
+        Ok((answer, _)) => Some(answer),
+        Err(AskError::Unreachable { .. }) => None,
+        Err(e) => Some(lvs_core::preview::PlanAnswer::Refused(e.to_string())),
+    }
+}
+
+/// Writes `config`, as [`prepare`] made it, keeping the old file as the backup.
+pub fn write_prepared(path: &Path, config: &Config) -> Result<(), StoreError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| StoreError::Io { path, source }
@@ -98,8 +139,8 @@ pub fn save(path: &Path, document: &Document) -> Result<Config, StoreError> {
     if path.exists() {
         replace(&backup_path(path), &std::fs::read(path).map_err(io(path))?)?;
     }
-    replace(path, lvs_cf::write(&config).as_bytes())?;
-    Ok(config)
+    replace(path, lvs_cf::write(config).as_bytes())?;
+    Ok(())
 }
 
 /// What a daemon that takes the file as it is would refuse in `config`: a
