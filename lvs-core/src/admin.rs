@@ -476,14 +476,9 @@ impl Holds {
         let mut dropped = Vec::new();
         if !self.held.is_empty() {
             let names = names_of(before);
-            let places: HashMap<(&str, &str), ServerRef> = after
-                .services
-                .iter()
-                .flat_map(|s| {
-                    s.servers
-                        .iter()
-                        .map(move |server| ((s.name.as_str(), server.name.as_str()), server.at))
-                })
+            let places: HashMap<(&str, &str), ServerRef> = names_of(after)
+                .into_iter()
+                .map(|(at, names)| (names, at))
                 .collect();
             for (at, held) in &self.held {
                 let Some(&(service, server)) = names.get(at) else {

@@ -360,8 +360,8 @@ pub struct Director {
     /// Keeps the file's tokens between reloads.
     reparser: Reparser,
     plan: Arc<Plan>,
-    /// Where each server of the plan is in it: its service's and its own index.
-    server_index: HashMap<ServerRef, (usize, usize)>,
+    /// What is looked up in the plan often, worked out once per plan.
+    plan_index: PlanIndex,
     health: HashMap<ServerRef, Health>,
     /// The operators' holds on servers.
     holds: Holds,
@@ -479,7 +479,7 @@ impl Director {
             metrics,
             config,
             reparser,
-            server_index: server_index(&plan),
+            plan_index: PlanIndex::of(&plan),
             plan: Arc::new(plan),
             health: HashMap::new(),
             holds: Holds::new(),
@@ -607,7 +607,7 @@ impl Director {
         );
         self.log
             .write_with(Severity::Notice, &starting, Fields::event(LogEvent::Start));
-        if self.options.nanny_processes && self.plan.services.iter().any(|s| s.quorum.is_some()) {
+        if self.options.nanny_processes && self.plan_index.any_quorum {
             self.log
                 .warning("quorum is not judged with --nanny-processes: each nanny enters its own server");
         }
@@ -738,9 +738,16 @@ impl Director {
             .map(|(service, server)| (service.name.as_str(), server.name.as_str()))
     }
 
+    /// The names of a server and its service, and its `notify` program,
+    /// owned (for calls that change the director meanwhile).
+    fn named_with_hook(&self, at: ServerRef) -> Option<(String, String, Option<String>)> {
+        self.planned(at)
+            .map(|(service, server)| (service.name.clone(), server.name.clone(), server.notify.clone()))
+    }
+
     /// A server of the plan, with its service.
     fn planned(&self, at: ServerRef) -> Option<(&lvs_core::director::PlannedService, &PlannedServer)> {
-        let &(service, server) = self.server_index.get(&at)?;
+        let &(service, server) = self.plan_index.servers.get(&at)?;
         let planned = self.plan.services.get(service)?;
         Some((planned, planned.servers.get(server)?))
     }
@@ -911,10 +918,7 @@ impl Director {
             return;
         }
         let reason = self.reasons.remove(&at);
-        let Some((service, server, hook)) = self
-            .planned(at)
-            .map(|(s, server)| (s.name.clone(), server.name.clone(), server.notify.clone()))
-        else {
+        let Some((service, server, hook)) = self.named_with_hook(at) else {
             return;
         };
         let address = SocketAddr::new(at.addr, at.port);
@@ -951,10 +955,7 @@ impl Director {
     /// A hold's change on `at` (from `old`), logged and sent as an event.
     fn hold_event(&mut self, at: ServerRef, old: AdminState, message: String, reason: &str) {
         let new = AdminState::of(self.holds.get(&at));
-        let Some((service, server, hook)) = self
-            .planned(at)
-            .map(|(s, server)| (s.name.clone(), server.name.clone(), server.notify.clone()))
-        else {
+        let Some((service, server, hook)) = self.named_with_hook(at) else {
             return;
         };
         let event = Event::new(LogEvent::ServerHold.as_str(), crate::events::now(), message)
@@ -982,7 +983,7 @@ impl Director {
     /// Piranha's lines for the sorry server coming and going (of the
     /// operations made), and their events.
     fn log_sorry_changes(&mut self, operations: &[&Operation]) {
-        if !self.plan.services.iter().any(|s| s.sorry.is_some()) {
+        if !self.plan_index.any_sorry {
             return;
         }
         for operation in operations {
@@ -1255,7 +1256,7 @@ impl Director {
         if self.options.nanny_processes
             || (self.quorums.lost().next().is_none()
                 && self.withdrawn.is_empty()
-                && !self.plan.services.iter().any(|s| s.quorum.is_some()))
+                && !self.plan_index.any_quorum)
         {
             return;
         }
@@ -1666,7 +1667,7 @@ impl Director {
             .collect();
         for (at, change) in self.holds.maintain(&named, now, timeout) {
             touched.insert(at.service);
-            let Some((service, server)) = self.names(at).map(|(a, b)| (a.to_owned(), b.to_owned())) else {
+            let Some((service, server, _)) = self.named_with_hook(at) else {
                 continue;
             };
             let line = match change {
@@ -1724,9 +1725,7 @@ impl Director {
             touched.extend(settled.left);
             for drained in settled.drained {
                 touched.insert(drained.at.service);
-                let Some((service, server)) =
-                    self.names(drained.at).map(|(a, b)| (a.to_owned(), b.to_owned()))
-                else {
+                let Some((service, server, _)) = self.named_with_hook(drained.at) else {
                     continue;
                 };
                 let line = format!("{service}/{server} drained ({}): removed", drained.end);
@@ -2045,7 +2044,7 @@ impl Director {
             self.answer_drain_waiters(&service, &server, DrainEnd::Gone);
         }
         let checked = started.elapsed();
-        self.server_index = server_index(&plan);
+        self.plan_index = PlanIndex::of(&plan);
         let previous = std::mem::replace(&mut self.plan, Arc::new(plan));
         // The old file's model is freed once the reload is done.
         let previous_config = std::mem::replace(&mut self.config, config);
@@ -2201,16 +2200,31 @@ impl Director {
     }
 }
 
-/// Where each server of `plan` is in it (the first block, should two name
-/// one place).
-fn server_index(plan: &Plan) -> HashMap<ServerRef, (usize, usize)> {
-    let mut index = HashMap::new();
-    for (i, service) in plan.services.iter().enumerate() {
-        for (j, server) in service.servers.iter().enumerate() {
-            index.entry(server.at).or_insert((i, j));
+/// What the loop looks up in a plan often (per event, per sync), worked
+/// out once when the plan is put in place.
+#[derive(Debug, Default)]
+struct PlanIndex {
+    /// Where each server is: its service's and its own index (the first
+    /// block, should two name one place).
+    servers: HashMap<ServerRef, (usize, usize)>,
+    /// Whether any service has a sorry server (whose comings and goings are logged).
+    any_sorry: bool,
+    /// Whether any service has a quorum.
+    any_quorum: bool,
+}
+
+impl PlanIndex {
+    fn of(plan: &Plan) -> PlanIndex {
+        let mut index = PlanIndex::default();
+        for (i, service) in plan.services.iter().enumerate() {
+            index.any_sorry |= service.sorry.is_some();
+            index.any_quorum |= service.quorum.is_some();
+            for (j, server) in service.servers.iter().enumerate() {
+                index.servers.entry(server.at).or_insert((i, j));
+            }
         }
+        index
     }
-    index
 }
 
 /// The engine's servers for the carried-over ones, with their ids.
