@@ -137,6 +137,25 @@ pub fn files(docs: &Path) -> Result<Vec<Generated>, GenerateError> {
                 source,
             })?,
         });
+        // Each subcommand has a page of its own, NAME-SUBCOMMAND, which the
+        // program's page names under SEE ALSO.
+        // Built, so that the subcommands carry what propagates (the version).
+        let mut built = command.clone();
+        built.build();
+        for sub in built
+            .get_subcommands()
+            .filter(|sub| !sub.is_hide_set() && sub.get_name() != "help")
+        {
+            let page_name = format!("{name}-{}", sub.get_name());
+            let sub = sub.clone().name(page_name.clone());
+            files.push(Generated {
+                path: PathBuf::from("man").join(format!("{page_name}.{section}")),
+                contents: program_page(&sub, section, &[]).map_err(|source| GenerateError::Render {
+                    program: page_name.clone(),
+                    source,
+                })?,
+            });
+        }
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command.clone(), &name, &mut script);

@@ -52,7 +52,8 @@ pub enum FormatArg {
                       lvsd --disable SERVICE/SERVER | --enable SERVICE/SERVER [--format text|json] [--socket PATH]\n       \
                       lvsd --events [--socket PATH]\n       \
                       lvsd [-c FILE] --check [--strict]\n       \
-                      lvsd [-c FILE] --dump [--format lvs-cf|json] [--strict]",
+                      lvsd [-c FILE] --dump [--format lvs-cf|json] [--strict]\n       \
+                      lvsd import --from ldirectord [--primary ADDRESS] [--backup ADDRESS] [--vip-device DEVICE] FILE [-o OUTPUT]",
     about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
     long_about = "The LVS director daemon, Piranha's lvsd (also built as lvs where that name is free; \
                   Debian's LVM2 has an lvs). It reads lvs.cf, adopts the \
@@ -74,12 +75,19 @@ pub enum FormatArg {
                   prints the daemon's events (health changes, holds, the sorry server, reloads) as JSON lines \
                   as they happen; --check and --dump read lvs.cf \
                   (--check validates it beyond syntax; --dump writes it back as canonical lvs.cf or JSON); \
-                  --strict rejects each lvs-rs extension to Piranha's syntax as Piranha 0.8.6 does.",
+                  --strict rejects each lvs-rs extension to Piranha's syntax as Piranha 0.8.6 does; \
+                  `lvsd import` turns another director's configuration into lvs.cf.",
+    args_conflicts_with_subcommands = true,
+    propagate_version = true,
     group(ArgGroup::new("mode").args(["check", "dump", "status", "plan", "resync", "drain", "disable", "enable", "events"])),
     group(ArgGroup::new("formatted").args(["dump", "status", "plan", "resync", "drain", "disable", "enable"])),
     disable_help_flag = true
 )]
 pub struct LvsArgs {
+    /// `import`, or none for the daemon and its other modes.
+    #[command(subcommand)]
+    pub command: Option<LvsCommand>,
+
     /// Print help.
     #[arg(short = '?', long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -179,6 +187,53 @@ pub struct LvsArgs {
     pub pidfile: PathBuf,
 }
 
+/// `lvsd`'s subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum LvsCommand {
+    /// Turn another director's configuration into lvs.cf, with a report of what became of
+    /// each directive.
+    #[command(
+        long_about = "Reads another LVS director's configuration and writes it as lvs.cf, to standard \
+                      output or to -o OUTPUT, with a report on standard error that marks each directive \
+                      of the source mapped, approximated (saying how) or dropped (saying why), and ends \
+                      with what lvs --check says of the result. A source with an error (a line that is \
+                      not key = value, an unknown checker or keyword, a bad value) is reported with its \
+                      file and line, and nothing is written.\n\n\
+                      Exit status: 0 when the result passes lvs --check; 3 when it was written but must \
+                      be edited before it runs (the report's last lines say what: ldirectord.cf names no \
+                      router, for one); 1 when the source has an error."
+    )]
+    Import(ImportArgs),
+}
+
+/// `lvsd import`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The tool whose configuration FILE is.
+    #[arg(long = "from", value_name = "TOOL", value_parser = ["ldirectord"])]
+    pub from: String,
+
+    /// The primary router's address (lvs.cf's primary), where the source names none.
+    #[arg(long = "primary", value_name = "ADDRESS")]
+    pub primary: Option<String>,
+
+    /// The backup router's address (lvs.cf's backup, with backup_active = 1).
+    #[arg(long = "backup", value_name = "ADDRESS")]
+    pub backup: Option<String>,
+
+    /// The interface pulse brings the VIPs up on.
+    #[arg(long = "vip-device", value_name = "DEVICE", default_value = "eth0")]
+    pub vip_device: String,
+
+    /// Where to write lvs.cf (replaced only once the import has succeeded); standard output without it.
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
+    pub output: Option<PathBuf>,
+
+    /// The configuration to import.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
 impl LvsArgs {
     /// --dump's format; `None` for one that is --status's only.
     pub fn dump_format(&self) -> Option<DumpFormat> {
@@ -201,7 +256,9 @@ impl LvsArgs {
 
 /// The program: one of its modes, or the daemon.
 pub fn main(args: LvsArgs) -> ExitCode {
-    if args.check || args.dump {
+    if let Some(LvsCommand::Import(import)) = &args.command {
+        import_configuration(import)
+    } else if args.check || args.dump {
         match args.dump_format() {
             Some(format) => check_or_dump(&args, format),
             None => crate::usage::<LvsArgs>(ErrorKind::InvalidValue, "--format for --dump is lvs-cf or json"),
@@ -287,6 +344,67 @@ fn daemon(args: LvsArgs) -> ExitCode {
     // No thread exists yet: the runtime is built after detaching.
     let detach = Detach::from_flags(args.nodaemon, args.nofork);
     crate::run_daemon("lvs", (detach, Some(&args.pidfile)), &log, false, on_signal, run)
+}
+
+/// `lvsd import`: the report on standard error, lvs.cf on standard output
+/// or in the output file (written beside it and renamed into place).
+fn import_configuration(args: &ImportArgs) -> ExitCode {
+    let source = match args.from.parse::<lvs_import::Source>() {
+        Ok(source) => source,
+        Err(e) => return crate::usage::<LvsArgs>(ErrorKind::InvalidValue, &e),
+    };
+    let host = |text: &str| {
+        text.parse()
+            .map_or_else(|_| lvs_cf::Host::Name(text.to_owned()), lvs_cf::Host::Ip)
+    };
+    let mut importer = lvs_import::Importer::new(source).vip_device(&args.vip_device);
+    if let Some(primary) = &args.primary {
+        importer = importer.primary(host(primary));
+    }
+    if let Some(backup) = &args.backup {
+        importer = importer.backup(host(backup));
+    }
+    let imported = match importer.import_file(&args.file) {
+        Ok(imported) => imported,
+        Err(e) => return crate::fail("lvs import", &e),
+    };
+    eprint!("{}", imported.report);
+    // Then what lvs --check adds: the daemons' own reading of the file.
+    let mut edits = imported.report.check.iter().filter(|d| d.is_error()).count();
+    if edits == 0 {
+        let refusals =
+            lvs_core::acceptance::refusals(&imported.config, &lvs_daemon::director::system_resolver);
+        for refusal in &refusals {
+            eprintln!("imported lvs.cf: error: {refusal}");
+        }
+        edits = refusals.len();
+    }
+    if edits == 0 {
+        eprintln!("the imported lvs.cf passes lvs --check");
+    } else {
+        eprintln!(
+            "the imported lvs.cf needs editing before it runs: {}",
+            count(edits, "error")
+        );
+    }
+    let text = lvs_cf::write(&imported.config);
+    match &args.output {
+        None => {
+            print!("{text}");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
+        Some(output) => {
+            // lvs.cf names programs root runs: 0600 as Piranha's tool writes it.
+            if let Err((path, e)) = lvs_daemon::files::replace_atomically(output, text.as_bytes(), 0o600) {
+                return crate::fail("lvs import", &format!("{}: {e}", path.display()));
+            }
+        }
+    }
+    if edits > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// `lvs --status`: asks the running daemon and prints its answer.

@@ -978,3 +978,131 @@ fn plan_previews_a_reload_that_then_does_just_that_and_refuses_an_invalid_file()
 fn text_of(out: &Output) -> String {
     format!("{}\n{}", text(&out.stdout), text(&out.stderr))
 }
+
+fn import(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .arg("import")
+        .args(args)
+        .output()
+        .expect("run lvs import")
+}
+
+#[test]
+fn import_writes_lvs_cf_the_checker_accepts_and_reports_each_directive() {
+    let dir = TempDir::new("lvs-import");
+    let source = dir.file(
+        "ldirectord.cf",
+        "checktimeout=3\ncheckinterval=2\nlogfile=\"local0\"\n\nvirtual=192.0.2.10:80\n\treal=10.0.0.1:80 masq 2\n\treal=10.0.0.2:80 masq\n\tservice=http\n\trequest=\"health\"\n\treceive=\"ok\"\n",
+    );
+    let output = dir.0.join("lvs.cf");
+    let routers = [
+        "--primary",
+        "192.0.2.1",
+        "--backup",
+        "192.0.2.2",
+        "--vip-device",
+        "eth1",
+    ];
+    let out = import(
+        &[
+            &routers[..],
+            &[
+                "--from",
+                "ldirectord",
+                source.to_str().unwrap(),
+                "-o",
+                output.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    let report = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(out.stdout.is_empty(), "with -o, nothing on standard output");
+    let at = |line: usize| format!("{}:{line}: ", source.display());
+    assert!(
+        report.contains(&format!(
+            "{}dropped: logfile=\"local0\": lvs logs to syslog",
+            at(3)
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("{}mapped: real=10.0.0.1:80 masq 2: server real1", at(6))),
+        "{report}"
+    );
+    assert!(
+        report.contains("9 directives: 7 mapped, 1 approximated, 1 dropped"),
+        "{report}"
+    );
+    assert!(report.contains("passes lvs --check"), "{report}");
+    // What it wrote is a file lvs runs: --check accepts it, --dump reads it back unchanged.
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert!(written.contains("path = /health"), "{written}");
+    assert!(
+        written.contains("primary = 192.0.2.1") && written.contains("backup = 192.0.2.2"),
+        "{written}"
+    );
+    assert!(
+        written.contains("backup_active = 1") && written.contains("address = 192.0.2.10 eth1:1"),
+        "{written}"
+    );
+    let check = lvs(&["--check"], &output);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert_eq!(text(&lvs(&["--dump"], &output).stdout), written);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&output).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Without -o, lvs.cf goes to standard output; without --primary, pulse
+    // would refuse it, and the status says it must be edited.
+    let out = import(&[&routers[..], &["--from", "ldirectord", source.to_str().unwrap()]].concat());
+    assert_eq!(text(&out.stdout), written);
+    let out = import(&["--from", "ldirectord", source.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("imported lvs.cf: error: pulse would refuse it: no primary address"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("needs editing before it runs: 1 error"));
+}
+
+#[test]
+fn import_of_a_bad_source_names_its_line_and_writes_nothing() {
+    let dir = TempDir::new("lvs-import-bad");
+    let source = dir.file(
+        "ldirectord.cf",
+        "virtual=192.0.2.10:80\n\treal=10.0.0.1:80 gate\n\tchecktype=sometimes\n",
+    );
+    let output = dir.0.join("lvs.cf");
+    std::fs::write(&output, "the operator's file\n").unwrap();
+    let out = import(&[
+        "--from",
+        "ldirectord",
+        source.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = text(&out.stderr);
+    assert!(
+        message.starts_with(&format!("lvs import: {}:3:", source.display()))
+            && message.contains("unknown checker sometimes"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "the operator's file\n");
+
+    // A result that must be edited before it runs is written, and says so with status 3.
+    let fwmark = dir.file("fwmark.cf", "virtual=7\n\treal=10.0.0.1 gate\n\tprotocol=fwm\n");
+    let out = import(&["--from", "ldirectord", fwmark.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("has no `address`"));
+    assert!(text(&out.stdout).contains("fwmark = 7"));
+
+    // An unknown source tool is a usage error.
+    let out = import(&["--from", "haproxy", source.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}
