@@ -53,7 +53,7 @@ pub enum FormatArg {
                       lvsd --events [--socket PATH]\n       \
                       lvsd [-c FILE] --check [--strict]\n       \
                       lvsd [-c FILE] --dump [--format lvs-cf|json] [--strict]\n       \
-                      lvsd import --from ldirectord [--primary ADDRESS] [--backup ADDRESS] [--vip-device DEVICE] FILE [-o OUTPUT]",
+                      lvsd import --from keepalived|ldirectord [-i CONFIG_ID] [--primary ADDRESS] [--backup ADDRESS] [--vip-device DEVICE] FILE [-o OUTPUT]",
     about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
     long_about = "The LVS director daemon, Piranha's lvsd (also built as lvs where that name is free; \
                   Debian's LVM2 has an lvs). It reads lvs.cf, adopts the \
@@ -210,8 +210,13 @@ pub enum LvsCommand {
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The tool whose configuration FILE is.
-    #[arg(long = "from", value_name = "TOOL", value_parser = ["ldirectord"])]
+    #[arg(long = "from", value_name = "TOOL", value_parser = ["keepalived", "ldirectord"])]
     pub from: String,
+
+    /// keepalived's config id (its -i): lines marked @ID are read, @^ID skipped (default: the
+    /// host name up to its first dot).
+    #[arg(short = 'i', long = "config-id", value_name = "CONFIG_ID")]
+    pub config_id: Option<String>,
 
     /// The primary router's address (lvs.cf's primary), where the source names none.
     #[arg(long = "primary", value_name = "ADDRESS")]
@@ -358,6 +363,9 @@ fn import_configuration(args: &ImportArgs) -> ExitCode {
             .map_or_else(|_| lvs_cf::Host::Name(text.to_owned()), lvs_cf::Host::Ip)
     };
     let mut importer = lvs_import::Importer::new(source).vip_device(&args.vip_device);
+    if let Some(id) = &args.config_id {
+        importer = importer.config_id(id);
+    }
     if let Some(primary) = &args.primary {
         importer = importer.primary(host(primary));
     }

@@ -1106,3 +1106,55 @@ fn import_of_a_bad_source_names_its_line_and_writes_nothing() {
     let out = import(&["--from", "haproxy", source.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn import_from_keepalived_reads_includes_and_this_routers_lines() {
+    let dir = TempDir::new("lvs-import-keepalived");
+    let main = dir.file(
+        "keepalived.conf",
+        "vrrp_instance VI_1 {\n    @lb1 state MASTER\n    @^lb1 state BACKUP\n    unicast_src_ip 192.0.2.1\n    unicast_peer {\n        192.0.2.2\n    }\n    virtual_ipaddress {\n        192.0.2.10/24 dev eth1\n    }\n}\ninclude services/*.conf\n",
+    );
+    std::fs::create_dir_all(dir.0.join("services")).unwrap();
+    dir.file(
+        "services/web.conf",
+        "virtual_server 192.0.2.10 80 {\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    real_server 10.0.0.1 80 { weight 2 }\n    real_server 10.0.0.2 80 { weight 3 }\n}\n",
+    );
+    let output = dir.0.join("lvs.cf");
+    let args = [
+        "--from",
+        "keepalived",
+        "-i",
+        "lb1",
+        main.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ];
+    let out = import(&args);
+    let report = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("services/web.conf:5: mapped: real_server 10.0.0.1 80 { }"),
+        "{report}"
+    );
+    assert!(report.contains("passes lvs --check"), "{report}");
+    let written = std::fs::read_to_string(&output).unwrap();
+    for line in [
+        "primary = 192.0.2.1",
+        "backup = 192.0.2.2",
+        "address = 192.0.2.10 eth1:1",
+        "vip_nmask = /24",
+        "network = direct",
+    ] {
+        assert!(written.contains(line), "{line}:\n{written}");
+    }
+    assert!(lvs(&["--check"], &output).status.success());
+
+    // A cycle: the error names the including file's line, and nothing is written.
+    dir.file("services/loop.conf", "include ../keepalived.conf\n");
+    std::fs::remove_file(&output).unwrap();
+    let out = import(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let message = text(&out.stderr);
+    assert!(message.contains("loop.conf:1:1: include cycle"), "{message}");
+    assert!(!output.exists());
+}

@@ -35,14 +35,28 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
-    /// The text is not in the tool's syntax (a line that is not
-    /// `key = value`, a block's line outside a block).
+    /// The text is not in the tool's syntax (an unclosed brace or quote, a
+    /// line that is not `key = value`, a block's line outside a block).
     #[error("{at}: {message}")]
     Syntax {
         /// Where.
         at: Position,
         /// What is wrong.
         message: String,
+    },
+    /// A file includes itself, directly or through others.
+    #[error("{at}: include cycle: {} is already being read", path.display())]
+    IncludeCycle {
+        /// The `include` line.
+        at: Position,
+        /// The file it would read again.
+        path: PathBuf,
+    },
+    /// Includes nest deeper than [`MAX_INCLUDE_DEPTH`](crate::keepalived::MAX_INCLUDE_DEPTH).
+    #[error("{at}: includes nest deeper than {}", crate::keepalived::MAX_INCLUDE_DEPTH)]
+    IncludeDepth {
+        /// The `include` line.
+        at: Position,
     },
     /// A health checker the tool does not have.
     #[error("{at}: unknown checker {name}")]
@@ -80,6 +94,8 @@ impl ImportError {
         match self {
             ImportError::Read { .. } => None,
             ImportError::Syntax { at, .. }
+            | ImportError::IncludeCycle { at, .. }
+            | ImportError::IncludeDepth { at }
             | ImportError::UnknownChecker { at, .. }
             | ImportError::UnknownKeyword { at, .. }
             | ImportError::Value { at, .. } => Some(at),

@@ -68,7 +68,9 @@ struct Block<'a> {
 
 /// Reads `text` (the file `name`) into lvs.cf's model and a report.
 pub(crate) fn import(name: &Path, text: &str, routers: &Routers) -> Result<(Config, Report), ImportError> {
-    let (globals, blocks) = read(name, text)?;
+    // A CRLF file reads as its LF form: a blank CRLF line is blank.
+    let text = text.replace("\r\n", "\n");
+    let (globals, blocks) = read(name, &text)?;
     let mut report = Report::default();
     let defaults = Globals::from(&globals, &mut report)?;
     let mut config = Config::default();
@@ -86,30 +88,18 @@ pub(crate) fn import(name: &Path, text: &str, routers: &Routers) -> Result<(Conf
             &mut report,
         )?);
     }
-    // The most common method becomes the file's `network`; servers entered
-    // otherwise say so in their own block.
-    let mut counts: HashMap<Network, usize> = HashMap::new();
-    for server in services.iter().flat_map(|s| &s.servers) {
-        if let Some(network) = server.options.network {
-            *counts.entry(network).or_default() += 1;
-        }
-    }
-    let network = [Network::Direct, Network::Nat, Network::Tunnel]
-        .into_iter()
-        .max_by_key(|n| counts.get(n).copied().unwrap_or(0))
-        .unwrap_or(Network::Direct);
-    config.network = network;
+    // Names are unique: a servicename may repeat, or be one an unnamed block got.
+    let mut names = std::collections::HashSet::new();
     for service in &mut services {
-        for server in &mut service.servers {
-            if server.options.network == Some(network) {
-                server.options.network = None;
-            }
-        }
-        if service.sorry_network == Some(network) {
-            service.sorry_network = None;
+        let base = service.name.clone();
+        let mut n = 2;
+        while !names.insert(service.name.clone()) {
+            service.name = format!("{base}_{n}");
+            n += 1;
         }
     }
     config.virtual_services = services;
+    crate::settle_network(&mut config, Network::Direct);
     // The report in the file's order, the globals' lines among the blocks'.
     report.entries.sort_by(|a, b| a.at.cmp(&b.at));
     Ok((config, report))
@@ -117,6 +107,8 @@ pub(crate) fn import(name: &Path, text: &str, routers: &Routers) -> Result<(Conf
 
 /// Splits the file into global settings and virtual blocks.
 fn read<'a>(name: &Path, text: &'a str) -> Result<(Vec<Setting<'a>>, Vec<Block<'a>>), ImportError> {
+    // CRLF files: the CR is dropped where the grammar meets it (`\r` is
+    // neither a key's nor a value's), so that a blank CRLF line is blank.
     let position = |line: usize, column: usize| Position {
         file: name.to_owned(),
         line,
@@ -157,7 +149,8 @@ fn read<'a>(name: &Path, text: &'a str) -> Result<(Vec<Setting<'a>>, Vec<Block<'
             Rule::comment => continue,
             Rule::other => {
                 let text = content.as_str().trim_end_matches('\r').trim_end();
-                if !in_block && indent_width == 0 && text == "supervised" {
+                if indent_width == 0 && text == "supervised" {
+                    in_block = false;
                     globals.push(Setting {
                         key: "supervised",
                         value: "yes",
@@ -188,13 +181,11 @@ fn read<'a>(name: &Path, text: &'a str) -> Result<(Vec<Setting<'a>>, Vec<Block<'
         }
         let raw = value.as_str().trim_end_matches('\r');
         // In a block everything from `#` on is a comment, as ldirectord has
-        // it; on a global line a `#` after a blank starts one.
+        // it; a global line's value is all of it (ldirectord cuts nothing there).
         let value_text = if indented {
             raw.split('#').next().unwrap_or_default()
         } else {
-            raw.find(" #")
-                .or_else(|| raw.find("\t#"))
-                .map_or(raw, |end| &raw[..end])
+            raw
         }
         .trim_end();
         let setting = Setting {
@@ -241,6 +232,8 @@ fn read<'a>(name: &Path, text: &'a str) -> Result<(Vec<Setting<'a>>, Vec<Block<'
 struct Globals<'a> {
     by_key: HashMap<&'static str, Setting<'a>>,
     maintenance_dir: Option<String>,
+    /// `fork = yes`: only then does ldirectord read a virtual's own checkinterval.
+    fork: bool,
 }
 
 /// The keys that are global defaults of the virtual blocks' own.
@@ -306,7 +299,7 @@ impl<'a> Globals<'a> {
                 "logfile" => Fate::Dropped("lvs logs to syslog (daemon facility), or to standard output with -n".into()),
                 "execute" => Fate::Dropped("run another lvsd with its own -c, --socket and --pidfile for each further configuration".into()),
                 "fork" => {
-                    yes_no(setting)?;
+                    globals.fork = yes_no(setting)?;
                     Fate::Dropped("lvs checks every real server concurrently in one process".into())
                 }
                 "supervised" => Fate::Dropped("lvsd runs under systemd (lvsd.service) or pulse".into()),
@@ -412,6 +405,11 @@ fn host_and_port(text: &str) -> Result<(String, Option<u16>), String> {
             .ok_or_else(|| format!("{text:?}: no closing ]"))?;
         (host, after.strip_prefix(':'))
     } else {
+        if text.matches(':').count() > 1 {
+            return Err(format!(
+                "{text:?}: an IPv6 address is written in brackets, [ADDRESS]:PORT"
+            ));
+        }
         match text.rsplit_once(':') {
             Some((host, port)) => (host, Some(port)),
             None => (text, None),
@@ -554,7 +552,13 @@ fn virtual_service(
     let timeouts = Timeouts::of(&said)?;
     let check = CheckPlan::of(&said, &service, fwmark)?;
     service.failure_count = said.get("failurecount").map(positive).transpose()?.unwrap_or(1);
-    let interval = said.get("checkinterval").map(positive).transpose()?.unwrap_or(10);
+    // A virtual's own checkinterval counts only with fork = yes, as in ldirectord.
+    let own_interval = said.own.get("checkinterval").map(|s| positive(s)).transpose()?;
+    let global_interval = globals.by_key.get("checkinterval").map(positive).transpose()?;
+    let interval = own_interval
+        .filter(|_| globals.fork)
+        .or(global_interval)
+        .unwrap_or(10);
     service.check_interval = Some(Seconds(Duration::from_secs(interval.into())));
     service.timeout = Seconds(Duration::from_secs(
         if check.negotiates {
@@ -591,12 +595,32 @@ fn virtual_service(
     }
     service.checks = check.checks.clone();
     let mut server_number = 0;
+    // `real`, `fallback` go with `virtual`; `real6`, `fallback6` with `virtual6`.
+    let six = header.key == "virtual6";
     for setting in &block.settings {
+        if matches!(setting.key, "real" | "fallback" | "real6" | "fallback6")
+            && setting.key.ends_with('6') != six
+        {
+            return Err(setting.error(format!(
+                "{} is for {} virtual blocks; this one is {}",
+                setting.key,
+                if six { "IPv4" } else { "IPv6" },
+                header.key
+            )));
+        }
         let fate = match setting.key {
             "real" | "real6" => {
                 let servers = real_servers(setting, &check, &mut server_number)?;
                 let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
-                let fate = Fate::Mapped(format!("server {}", names.join(", ")));
+                let fate = if setting.value.contains('"') && check.per_server == PerServer::None {
+                    Fate::Approximated(format!(
+                        "server {}; its request and receive strings are not read by lvs's check ({})",
+                        names.join(", "),
+                        check.fate.how()
+                    ))
+                } else {
+                    Fate::Mapped(format!("server {}", names.join(", ")))
+                };
                 service.servers.extend(servers);
                 fate
             }
@@ -614,7 +638,11 @@ fn virtual_service(
                 Fate::Mapped(format!("scheduler = {}", service.scheduler))
             }
             "persistent" => {
-                service.persistent = positive(setting)?;
+                service.persistent = setting
+                    .value
+                    .trim()
+                    .parse()
+                    .map_err(|_| setting.error(format!("{:?} is not a number of seconds", setting.value)))?;
                 Fate::Mapped(format!("persistent = {}", service.persistent))
             }
             "netmask" => {
@@ -645,7 +673,10 @@ fn virtual_service(
                 positive(setting)?;
                 Fate::Mapped(format!("timeout = {}", service.timeout))
             }
-            "checkinterval" => Fate::Mapped(format!("check_interval = {interval}")),
+            "checkinterval" if globals.fork => Fate::Mapped(format!("check_interval = {interval}")),
+            "checkinterval" => Fate::Dropped(
+                "ldirectord reads a virtual's checkinterval only with fork = yes; the global one applies".into(),
+            ),
             "failurecount" => Fate::Mapped(format!("failure_count = {}", service.failure_count)),
             "quiescent" => Fate::Mapped(format!("quiesce_server = {}", u8::from(service.quiesce_server))),
             "checkcount" => Fate::Dropped("deprecated in ldirectord; failurecount is what counts failures".into()),
@@ -656,7 +687,10 @@ fn virtual_service(
             "emailalert" | "emailalertfreq" | "emailalertstatus" | "smtp" => {
                 Fate::Dropped("lvs sends no mail: a notify program gets every health event and can".into())
             }
-            "servicename" => Fate::Mapped(format!("the service's name, {name}")),
+            "servicename" if setting.value.trim() == name => Fate::Mapped(format!("the service's name, {name}")),
+            "servicename" => Fate::Approximated(format!(
+                "not one word of letters, digits, - _ and .: the service is named {name}"
+            )),
             "comment" => Fate::Dropped("lvs-cf writes no comments".into()),
             "load" => Fate::Dropped("ldirectord reads it and never uses it".into()),
             other => {
@@ -776,7 +810,7 @@ impl CheckPlan {
             })
             .transpose()?;
         let unread = Fate::Dropped(format!(
-            "checktype = {checktype} with service = {kind} does not read it, in ldirectord as in lvs"
+            "checktype = {checktype} with service = {kind}: lvs's check does not read it"
         ));
         let mut plan = CheckPlan {
             checks: Vec::new(),
@@ -826,10 +860,11 @@ impl CheckPlan {
                     (None, Some(address)) => (address.host.to_string(), service.port.to_string()),
                     (None, None) => (String::new(), service.port.to_string()),
                 };
+                // ldirectord passes the real server's port, whatever checkport says.
                 check.kind = CheckType::Program;
-                check.port = port;
+                check.port = None;
                 check.command = Some(format!("{command} {vip} {vport} %h %p"));
-                plan.reads = vec!["checkcommand", "checkport"];
+                plan.reads = vec!["checkcommand"];
                 plan.fate = Fate::Mapped(format!(
                     "a check block of type program running `{command} {vip} {vport} %h %p`, ldirectord's four arguments"
                 ));
@@ -952,7 +987,7 @@ fn negotiate(
                 "20[01]"
             })));
             check.use_regex = kind == "nntp";
-            plan.reads = vec!["checkport"];
+            plan.reads = vec!["request", "receive", "checkport"];
             approximated(
                 plan,
                 format!("a tcp check reading the {kind} greeting; no login, no command after it"),
@@ -975,12 +1010,8 @@ fn negotiate(
                 "a check block of type dns: query from request, answer from receive".into(),
             );
         }
-        "simpletcp" | "simpleudp" => {
-            check.kind = if kind == "simpletcp" {
-                CheckType::Tcp
-            } else {
-                CheckType::Udp
-            };
+        "simpletcp" => {
+            check.kind = CheckType::Tcp;
             check.send = request.map(|r| Payload::Text(Text::quoted(r)));
             check.expect = receive.map(|r| Payload::Text(Text::quoted(r)));
             check.use_regex = true;
@@ -1000,9 +1031,8 @@ fn negotiate(
             check.kind = if over_udp { CheckType::Ping } else { CheckType::Tcp };
             if over_udp {
                 check.port = None;
-            } else {
-                plan.reads = vec!["checkport"];
             }
+            plan.reads = vec!["request", "receive", "checkport"];
             let stand_in = if over_udp { "ping" } else { "tcp connect" };
             approximated(
                 plan,
@@ -1018,7 +1048,7 @@ fn negotiate(
             );
         }
         other => {
-            // ldirectord takes an unknown service for `none`; an import says so instead.
+            // ldirectord refuses an unknown service too.
             let at = own("service")
                 .map(|s| s.value_at.clone())
                 .unwrap_or_else(|| said.header.at.clone());

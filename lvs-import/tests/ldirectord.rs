@@ -172,7 +172,7 @@ virtual=10.0.0.12:3306
 \tcheckinterval=2
 
 virtual=10.0.0.13:5432
-\treal=10.1.3.1:5432 gate
+\treal=10.1.3.1:5432 masq
 \tservice=pgsql
 \tpersistent=300
 \tnetmask=255.255.255.0
@@ -184,7 +184,7 @@ virtual=10.0.0.14:21
     let imported = import(text);
     let config = &imported.config;
     assert_eq!(config.maintenance_dir.as_deref(), Some("/etc/ha.d/maintenance"));
-    // Six masq servers against five gate and one ipip: NAT is the file's method.
+    // Five masq servers against four gate and one ipip: NAT is the file's method.
     assert_eq!(config.network, Network::Nat);
     let [https, dns, smtp, mysql, pgsql, ftp] = &config.virtual_services[..] else {
         panic!("{:?}", config.virtual_services.len());
@@ -259,9 +259,15 @@ virtual=10.0.0.14:21
         Some("/usr/local/bin/check-mysql 10.0.0.12 3306 %h %p")
     );
     assert_eq!(mysql.failure_count, 1);
+    // Without fork = yes, ldirectord ignores a virtual's own checkinterval.
     assert_eq!(
         mysql.check_interval.unwrap().as_duration(),
-        Duration::from_secs(2)
+        Duration::from_secs(7)
+    );
+    assert!(matches!(fate(&imported, 45), Fate::Dropped(why) if why.contains("fork = yes")));
+    assert_eq!(
+        mysql.checks[0].port, None,
+        "the server's own port is %p, whatever checkport says"
     );
 
     // A protocol lvs has no check for: a connect check, said so; persistence with its mask.
@@ -369,7 +375,21 @@ fn bad_input_names_the_file_and_line_and_imports_nothing() {
         ("checkinterval=0\n", 1, "positive"),
         ("timeout=5\n", 1, "checktimeout"),
         ("autoreload=maybe\n", 1, "neither yes nor no"),
-        ("virtual=2001:db8::1:80\n\treal=10.0.0.2:80 gate\n", 1, "virtual6"),
+        (
+            "virtual=2001:db8::1:80\n\treal=10.0.0.2:80 gate\n",
+            1,
+            "in brackets",
+        ),
+        (
+            "virtual6=[2001:db8::1]:80\n\treal=10.0.0.2:80 gate\n",
+            2,
+            "real is for IPv4 virtual blocks",
+        ),
+        (
+            "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tservice=simpleudp\n",
+            3,
+            "unknown checker",
+        ),
         (
             "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tfallback=sorry.example.org:80\n",
             3,
@@ -403,4 +423,27 @@ fn a_file_that_cannot_be_read_or_is_not_text_is_refused_with_its_name() {
     let e = Importer::new(Source::Ldirectord).import_file(&file).unwrap_err();
     assert_eq!(e.position().map(|p| (p.line, p.column)), Some((2, 9)), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn crlf_lines_and_a_bare_supervised_after_a_block_read_as_ldirectord_reads_them() {
+    let text = "checkinterval=4\r\n\r\nvirtual=192.0.2.5:80\r\n\treal=10.0.0.1:80 gate\r\nsupervised\r\n\r\nvirtual=192.0.2.6:80\r\n\treal=10.0.0.2:80 gate # the second\r\n";
+    let imported = import(text);
+    let services = &imported.config.virtual_services;
+    assert_eq!(services.len(), 2);
+    assert_eq!(
+        services[1].servers[0].address,
+        ip("10.0.0.2"),
+        "the comment is cut in a block"
+    );
+    assert!(services
+        .iter()
+        .all(|s| s.check_interval.unwrap().as_duration() == Duration::from_secs(4)));
+    assert!(
+        matches!(fate(&imported, 5), Fate::Dropped(why) if why.contains("systemd")),
+        "supervised"
+    );
+    // On a global line nothing is cut, as in ldirectord: a comment there makes a bad value.
+    let e = error("autoreload=yes # on\n");
+    assert!(e.to_string().contains("neither yes nor no"), "{e}");
 }

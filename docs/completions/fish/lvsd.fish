@@ -53,7 +53,9 @@ complete -c lvsd -n "__fish_lvsd_needs_command" -l nanny-processes -d 'Run a `na
 complete -c lvsd -n "__fish_lvsd_needs_command" -s V -l version -d 'Print version'
 complete -c lvsd -n "__fish_lvsd_needs_command" -f -a "import" -d 'Turn another director\'s configuration into lvs.cf, with a report of what became of each directive'
 complete -c lvsd -n "__fish_lvsd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l from -d 'The tool whose configuration FILE is' -r -f -a "ldirectord\t''"
+complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l from -d 'The tool whose configuration FILE is' -r -f -a "keepalived\t''
+ldirectord\t''"
+complete -c lvsd -n "__fish_lvsd_using_subcommand import" -s i -l config-id -d 'keepalived\'s config id (its -i): lines marked @ID are read, @^ID skipped (default: the host name up to its first dot)' -r
 complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l primary -d 'The primary router\'s address (lvs.cf\'s primary), where the source names none' -r
 complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l backup -d 'The backup router\'s address (lvs.cf\'s backup, with backup_active = 1)' -r
 complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l vip-device -d 'The interface pulse brings the VIPs up on' -r
