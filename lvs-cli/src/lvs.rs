@@ -53,7 +53,7 @@ pub enum FormatArg {
                       lvsd --events [--socket PATH]\n       \
                       lvsd [-c FILE] --check [--strict]\n       \
                       lvsd [-c FILE] --dump [--format lvs-cf|json] [--strict]\n       \
-                      lvsd import --from keepalived|ldirectord [-i CONFIG_ID] [--primary ADDRESS] [--backup ADDRESS] [--vip-device DEVICE] FILE [-o OUTPUT]",
+                      lvsd import --from keepalived|ldirectord [-i CONFIG_ID] [--primary ADDRESS] [--backup ADDRESS] [--vip-device DEVICE] [--against-kernel] FILE [-o OUTPUT]",
     about = "The LVS director daemon (lvsd): keeps the IPVS table in step with lvs.cf and the real servers' health",
     long_about = "The LVS director daemon, Piranha's lvsd (also built as lvs where that name is free; \
                   Debian's LVM2 has an lvs). It reads lvs.cf, adopts the \
@@ -230,6 +230,11 @@ pub struct ImportArgs {
     #[arg(long = "vip-device", value_name = "DEVICE", default_value = "eth0")]
     pub vip_device: String,
 
+    /// Also compare the imported configuration with the kernel's IPVS table and list the
+    /// operations the lvs daemon would make starting on it (none for a table the source built).
+    #[arg(long = "against-kernel")]
+    pub against_kernel: bool,
+
     /// Where to write lvs.cf (replaced only once the import has succeeded); standard output without it.
     #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
     pub output: Option<PathBuf>,
@@ -395,6 +400,11 @@ fn import_configuration(args: &ImportArgs) -> ExitCode {
             count(edits, "error")
         );
     }
+    if args.against_kernel {
+        if let Err(e) = cut_over(&imported.config) {
+            return crate::fail("lvs import", &e);
+        }
+    }
     let text = lvs_cf::write(&imported.config);
     match &args.output {
         None => {
@@ -413,6 +423,31 @@ fn import_configuration(args: &ImportArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `lvsd import --against-kernel`: what the lvs daemon, started on the
+/// imported configuration, would do to the running table (standard error).
+fn cut_over(config: &Config) -> Result<(), String> {
+    let plan = lvs_core::director::Plan::new(config, &lvs_daemon::director::system_resolver)
+        .map_err(|e| format!("the lvs daemon would refuse the imported configuration: {e}"))?;
+    let table = lvs_ipvs::Ipvs::connect()
+        .and_then(|mut ipvs| ipvs.snapshot())
+        .map_err(|e| format!("cannot read the kernel's IPVS table: {e}"))?;
+    let operations = lvs_core::preview::cut_over(&plan, &table);
+    let adopted: usize = table
+        .filtered(|key| plan.named.contains(key))
+        .services
+        .values()
+        .map(|(_, destinations)| destinations.len())
+        .sum();
+    eprintln!(
+        "against the kernel: {adopted} entries adopted, {} table operations at the cut-over",
+        operations.len()
+    );
+    for operation in &operations {
+        eprintln!("  would {}", lvs_core::preview::describe(operation));
+    }
+    Ok(())
 }
 
 /// `lvs --status`: asks the running daemon and prints its answer.

@@ -2286,3 +2286,157 @@ fn nine_hundred_checks_a_second_against_nginx_report_no_server_down() {
         "steady: 900 servers checked every second for {seconds} s, the table whole in {samples} samples"
     );
 }
+
+/// `table` with its counters and without its rates (which decay with time,
+/// traffic or not).
+fn counters_only(mut table: Table) -> Table {
+    let still = |stats: &mut Option<lvs_ipvs::Stats>| {
+        if let Some(stats) = stats {
+            (
+                stats.cps,
+                stats.in_pps,
+                stats.out_pps,
+                stats.in_bps,
+                stats.out_bps,
+            ) = (0, 0, 0, 0, 0);
+        }
+    };
+    for (service, destinations) in table.services.values_mut() {
+        still(&mut service.stats);
+        destinations.values_mut().for_each(|d| still(&mut d.stats));
+    }
+    table
+}
+
+/// `ipvsadm -Ln --stats` in the director's namespace: the table with its counters.
+fn listed_with_counters(lvs: &Director) -> String {
+    let out = lvs.farm.directors[0].exec("ipvsadm", &["-Ln", "--stats"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_table_keepalived_built_is_taken_over_by_an_import_without_a_single_operation() {
+    if !lab("a_table_keepalived_built_is_taken_over_by_an_import_without_a_single_operation") {
+        return;
+    }
+    let mut lvs = Director::new(Mode::Nat, "director-import");
+    // keepalived's checker alone (no VRRP: the farm's director has the VIP):
+    // two virtual servers over the three web servers, NAT, TCP checks.
+    let servers = |weight: u32| -> String {
+        lvs.farm
+            .servers
+            .iter()
+            .map(|s| {
+                format!(
+                    "    real_server {} 80 {{\n        weight {weight}\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n",
+                    s.address
+                )
+            })
+            .collect()
+    };
+    let keepalived_conf = lvs.dir.path().join("keepalived.conf");
+    std::fs::write(
+        &keepalived_conf,
+        format!(
+            "global_defs {{\n    router_id director\n}}\n\
+             virtual_server {VIP} 80 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n{}}}\n\
+             virtual_server {VIP} 81 {{\n    delay_loop 1\n    lb_algo wlc\n    lb_kind NAT\n    protocol TCP\n    persistence_timeout 30\n{}}}\n",
+            servers(1),
+            servers(2)
+        ),
+    )
+    .expect("write keepalived.conf");
+    let keepalived_log = lvs.dir.path().join("keepalived.log");
+    let pid_dir = lvs.dir.path();
+    let mut keepalived = lvs.farm.directors[0].spawn_logged(
+        "keepalived",
+        [
+            "--dont-fork",
+            "--log-console",
+            "--check",
+            "--dont-release-ipvs",
+            "-f",
+            keepalived_conf.to_str().unwrap(),
+            "-p",
+            pid_dir.join("keepalived.pid").to_str().unwrap(),
+            "-c",
+            pid_dir.join("checkers.pid").to_str().unwrap(),
+        ],
+        &keepalived_log,
+    );
+    let built = |lvs: &Director| {
+        let table = lvs.table();
+        table.services.len() == 2 && table.services.values().all(|(_, d)| d.len() == 3)
+    };
+    lvs.wait("keepalived's table", Duration::from_secs(20), || built(&lvs));
+    // A conversation through the VIP, held across the hand-over.
+    let mut held = lvs.farm.hold();
+    let server = held.server().expect("a server answers through the VIP");
+    // The kernel folds its per-CPU counters into the totals every 2 s.
+    std::thread::sleep(Duration::from_secs(3));
+
+    // keepalived stops the way that leaves its table: SIGTERM with --dont-release-ipvs.
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(keepalived.id() as i32, libc::SIGTERM) };
+    let stopped = keepalived.wait().expect("keepalived stops");
+    assert!(
+        stopped.success(),
+        "{stopped}: {}",
+        std::fs::read_to_string(&keepalived_log).unwrap_or_default()
+    );
+    let before = counters_only(lvs.table());
+    let listed_before = listed_with_counters(&lvs);
+    assert!(built(&lvs), "keepalived left its table: {listed_before}");
+
+    // The import, checked against the kernel: every entry adopted, no operation.
+    let out = lvs.farm.directors[0].exec(
+        env!("CARGO_BIN_EXE_lvs"),
+        &[
+            "import",
+            "--from",
+            "keepalived",
+            "--primary",
+            "10.8.0.1",
+            "--against-kernel",
+            keepalived_conf.to_str().unwrap(),
+            "-o",
+            lvs.config.to_str().unwrap(),
+        ],
+    );
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("against the kernel: 6 entries adopted, 0 table operations at the cut-over"),
+        "{report}"
+    );
+
+    // lvsd on the imported file takes the table over as it is, and keeps it
+    // through its first checks (keepalived checked every second; so does it).
+    lvs.args.push("-v".into());
+    lvs.start();
+    lvs.wait_log(
+        "6 entries adopted from the running table",
+        Duration::from_secs(10),
+    );
+    lvs.wait("the first checks", Duration::from_secs(10), || {
+        lvs.log().matches("DEBUG -- check of ").count() >= 6
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let after = counters_only(lvs.table());
+    assert_eq!(after, before, "the table changed; lvs's log:\n{}", lvs.log());
+    // The counters moved by nothing: the checks go to the servers, not through the VIP.
+    assert_eq!(listed_with_counters(&lvs), listed_before, "{}", lvs.log());
+    // With -v every table operation is logged: there is none.
+    let log = lvs.log();
+    let operations: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.split_once("DEBUG -- ").map(|(_, said)| said))
+        .filter(|said| !said.starts_with("check of "))
+        .collect();
+    assert!(operations.is_empty(), "lvs made operations: {operations:?}");
+    // The held conversation goes on through the same server.
+    assert_eq!(held.server().as_deref(), Some(server.as_str()), "{}", lvs.log());
+    let status = lvs.status(&[]);
+    assert_eq!(status.matches(" up ").count(), 6, "{status}");
+}

@@ -18,6 +18,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::director::{Health, Plan, PlannedServer, ServerRef};
 
+/// The operations a director starting on `plan` makes to the kernel's
+/// `table` before any check has run: what taking over a table another
+/// director built costs (`lvsd import --against-kernel`). As at a real start,
+/// the entries of the services `plan` names are adopted at their weights,
+/// servers the table lacks wait for their first check, and services and
+/// entries the file does not name are removed from the services it owns;
+/// services it does not name are left alone. A cut-over from a table built
+/// from the same configuration makes none.
+pub fn cut_over(plan: &Plan, table: &Table) -> Vec<Operation> {
+    let owned = table.filtered(|key| plan.named.contains(key));
+    let carried = crate::director::carry_over(plan, &owned, None, |_| true);
+    let holds = crate::admin::Holds::default();
+    let quorums = crate::quorum::Quorums::default();
+    let standing = crate::director::WithHolds {
+        health: &carried.health,
+        holds: &holds,
+        quorums: &quorums,
+    };
+    crate::director::reconcile(plan, None, &standing, &owned)
+}
+
 /// How an operation reads in the log and in a preview: one wording, so that
 /// what `--plan` prints is what a reload then logs with `-v`.
 pub fn describe(operation: &Operation) -> String {
@@ -558,6 +579,32 @@ mod tests {
         Plan::new(&lvs_cf::parse(text).expect("valid").config, &literal_addresses).expect("plan")
     }
 
+    #[test]
+    fn a_cut_over_to_the_table_a_file_built_makes_no_operation() {
+        let two = plan(&config(&[("a", "10.0.1.1"), ("b", "10.0.1.2")], "rr"));
+        let mut table = table_of(&two);
+        // A service another tool runs beside it is not the director's.
+        let other = plan(&config(&[("a", "10.0.1.1")], "rr").replace("10.0.0.100", "10.0.0.200"));
+        for operation in table_of(&other).build_operations() {
+            table.apply(&operation);
+        }
+        assert_eq!(cut_over(&two, &table), []);
+
+        // A server the table lacks waits for its check; one the file lacks goes;
+        // a changed scheduler is edited in place.
+        let three = plan(&config(&[("a", "10.0.1.1"), ("c", "10.0.1.3")], "wlc"));
+        let words: Vec<String> = cut_over(&three, &table).iter().map(describe).collect();
+        assert_eq!(words.len(), 2, "{words:?}");
+        assert!(
+            words
+                .iter()
+                .any(|w| w.starts_with("edit virtual service") && w.contains("wlc")),
+            "{words:?}"
+        );
+        assert!(words.iter().any(|w| w.contains("10.0.1.2")), "{words:?}");
+        assert!(!words.iter().any(|w| w.contains("10.0.0.200")), "{words:?}");
+    }
+
     /// The preview of a reload from `before` (every server in at weight 1,
     /// each carrying `active` connections) to `after`, as the director
     /// works it out.
@@ -711,6 +758,7 @@ mod tests {
         assert_eq!(refused["refused"], "lvs.cf: line 3: bad");
     }
 
+    /// The table `plan` makes with every server in at weight 1.
     fn table_of(plan: &Plan) -> Table {
         let health: HashMap<ServerRef, Health> =
             plan.servers().map(|s| (s.at, Health::In { weight: 1 })).collect();

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Where in the source something is: a file, a line and a column, from 1.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Position {
     /// The file, as it was named (the main file, or an included one).
     pub file: PathBuf,

@@ -49,6 +49,17 @@ pub const MAX_EXPANSION: usize = 4096;
 /// How deep parameters may refer to parameters.
 const MAX_SUBSTITUTION_DEPTH: usize = 32;
 
+/// The most logical lines a whole file may expand to (sequences within
+/// sequences, parameters doubling themselves).
+pub const MAX_LINES: usize = 1_000_000;
+
+/// The longest logical line, after substitution (keepalived's own limit is
+/// 1,024 bytes).
+pub const MAX_LINE_LENGTH: usize = 64 * 1024;
+
+/// The deepest nesting of blocks.
+pub const MAX_BLOCK_DEPTH: usize = 64;
+
 /// Reads the file `name` (or `text` in hand) into lvs.cf's model and a report.
 pub(crate) fn import(
     name: &Path,
@@ -63,6 +74,7 @@ pub(crate) fn import(
         parameters: HashMap::new(),
         reading: Vec::new(),
         lines: Vec::new(),
+        expanded: 0,
         order: HashMap::new(),
         report: &mut report,
     };
@@ -108,6 +120,8 @@ struct Reader<'r> {
     /// The files being read, innermost last (for cycles).
     reading: Vec<PathBuf>,
     lines: Vec<Line>,
+    /// Logical lines made so far (see [`MAX_LINES`]).
+    expanded: usize,
     /// Each physical line read, by file and line: its place in reading order.
     order: HashMap<(PathBuf, usize), usize>,
     report: &'r mut Report,
@@ -202,6 +216,7 @@ impl Reader<'_> {
                         lines.push(part.to_owned());
                     }
                     let Some(next) = physical.get(index) else {
+                        current.clear();
                         break;
                     };
                     current = strip_comment(next).trim().to_owned();
@@ -226,6 +241,7 @@ impl Reader<'_> {
     }
 
     /// One logical line: conditionals, sequences, substitution, includes.
+    #[allow(clippy::too_many_lines)]
     fn logical(
         &mut self,
         text: String,
@@ -235,6 +251,15 @@ impl Reader<'_> {
     ) -> Result<(), ImportError> {
         if text.is_empty() {
             return Ok(());
+        }
+        self.expanded += 1;
+        if self.expanded > MAX_LINES || text.len() > MAX_LINE_LENGTH {
+            return Err(ImportError::Syntax {
+                at: at.clone(),
+                message: format!(
+                    "the file expands to more than {MAX_LINES} lines, or to a line longer than {MAX_LINE_LENGTH} bytes"
+                ),
+            });
         }
         if depth > MAX_SUBSTITUTION_DEPTH {
             return Err(ImportError::Syntax {
@@ -252,7 +277,12 @@ impl Reader<'_> {
             if (id == self.config_id) == negated {
                 return Ok(());
             }
-            return self.logical(line.trim().to_owned(), at, directory, depth + 1);
+            let skipped = text.chars().count() - line.trim_start().chars().count();
+            let at = Position {
+                column: at.column + skipped,
+                ..at.clone()
+            };
+            return self.logical(line.trim().to_owned(), &at, directory, depth + 1);
         }
         if let Some((name, value)) = definition(&text) {
             self.parameters.insert(name.to_owned(), vec![value.to_owned()]);
@@ -274,12 +304,13 @@ impl Reader<'_> {
             }
             return Ok(());
         }
-        let (first, rest) = text.split_once([' ', '\t']).unwrap_or((&text, ""));
-        if matches!(
-            first,
-            "include" | "includer" | "includem" | "includew" | "includeb" | "includea"
-        ) {
-            return self.include(first, rest.trim(), at, directory);
+        // keepalived reads `include PATTERN` (two words) as an include.
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if let [first @ ("include" | "includer" | "includem" | "includew" | "includeb" | "includea"), pattern] =
+            words[..]
+        {
+            let pattern = pattern.trim_matches('"');
+            return self.include(first, pattern, at, directory);
         }
         self.lines.push(Line { text, at: at.clone() });
         Ok(())
@@ -292,22 +323,27 @@ impl Reader<'_> {
         at: &Position,
         directory: &Path,
     ) -> Result<(), ImportError> {
-        let full = if Path::new(pattern).is_absolute() {
-            PathBuf::from(pattern)
-        } else {
-            directory.join(pattern)
-        };
         let error = |message: String| ImportError::Value {
             at: at.clone(),
             directive: keyword.to_owned(),
             message,
         };
-        let mut files: Vec<PathBuf> = glob::glob(&full.to_string_lossy())
-            .map_err(|e| error(format!("{pattern:?} is not a pattern: {e}")))?
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
+        // The including file's directory is a path, not a pattern; `{a,b}` is
+        // expanded as keepalived's GLOB_BRACE does.
+        let base = glob::Pattern::escape(&directory.to_string_lossy());
+        let mut files: Vec<PathBuf> = Vec::new();
+        for each in braces(pattern) {
+            let full = if Path::new(&each).is_absolute() {
+                each
+            } else {
+                format!("{base}/{each}")
+            };
+            let found = glob::glob(&full).map_err(|e| error(format!("{pattern:?} is not a pattern: {e}")))?;
+            // Each alternative's matches sorted, the alternatives in order, as glob(3) gives them.
+            let mut matched: Vec<PathBuf> = found.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            matched.sort();
+            files.extend(matched);
+        }
         let directive = format!("{keyword} {pattern}");
         if files.is_empty() {
             if keyword != "include" {
@@ -393,7 +429,7 @@ impl Reader<'_> {
                 .map(|n| parse_c_integer(n.trim()).ok_or_else(|| error(format!("{n:?} is not a number"))))
                 .collect::<Result<_, _>>()?;
             let (start, step, last) = match numbers[..] {
-                [last] => (if last < 0 { -1 } else { 1 }, if last < 0 { -1 } else { 1 }, last),
+                [last] => (if last < 0 { -1 } else { 1 }, if last < 1 { -1 } else { 1 }, last),
                 [start, last] => (start, if last < start { -1 } else { 1 }, last),
                 [start, step, last] => (start, step, last),
                 _ => return Err(error("one, two or three numbers after the variable".into())),
@@ -415,7 +451,10 @@ impl Reader<'_> {
                 if out.len() > MAX_EXPANSION {
                     return Err(error(format!("more than {MAX_EXPANSION} lines")));
                 }
-                value += step;
+                match value.checked_add(step) {
+                    Some(next) => value = next,
+                    None => break,
+                }
             }
         }
         Ok(Some(out))
@@ -448,11 +487,12 @@ impl Reader<'_> {
                 }
             };
             let value = match name {
-                "_PWD" => Some(vec![at
-                    .file
-                    .parent()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_default()]),
+                // The including file's directory, absolute (keepalived's getcwd there).
+                "_PWD" => {
+                    let directory = at.file.parent().unwrap_or(Path::new(""));
+                    let absolute = std::path::absolute(directory).unwrap_or_else(|_| directory.to_owned());
+                    Some(vec![absolute.display().to_string()])
+                }
                 "" => None,
                 name => self.parameters.get(name).cloned(),
             };
@@ -477,6 +517,22 @@ impl Reader<'_> {
         lines.push(out);
         Ok(lines)
     }
+}
+
+/// `conf.d/{a,b}.conf` as `conf.d/a.conf` and `conf.d/b.conf` (each group
+/// in turn); a pattern without braces as itself.
+fn braces(pattern: &str) -> Vec<String> {
+    let (Some(open), Some(close)) = (pattern.find('{'), pattern.find('}')) else {
+        return vec![pattern.to_owned()];
+    };
+    if close < open {
+        return vec![pattern.to_owned()];
+    }
+    let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
+    pattern[open + 1..close]
+        .split(',')
+        .flat_map(|choice| braces(&format!("{head}{choice}{tail}")))
+        .collect()
 }
 
 /// `a, {b, c}, d` split at the commas outside braces.
@@ -514,7 +570,13 @@ fn parse_c_integer(text: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
+    if digits.starts_with(['+', '-']) {
+        return None;
+    }
     let value = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        if hex.starts_with(['+', '-']) {
+            return None;
+        }
         i64::from_str_radix(hex, 16).ok()?
     } else if digits.len() > 1 && digits.starts_with('0') {
         i64::from_str_radix(&digits[1..], 8).ok()?
@@ -613,7 +675,7 @@ fn parse_tree(lines: &[Line]) -> Result<Vec<Node>, ImportError> {
         }
     }
     let mut position = 0;
-    let nodes = block(&tokens, &mut position, None)?;
+    let nodes = block(&tokens, &mut position, None, 0)?;
     Ok(nodes)
 }
 
@@ -621,7 +683,14 @@ fn block(
     tokens: &[(Token, Position, usize)],
     position: &mut usize,
     opened: Option<&Position>,
+    depth: usize,
 ) -> Result<Vec<Node>, ImportError> {
+    if depth > MAX_BLOCK_DEPTH {
+        return Err(ImportError::Syntax {
+            at: opened.cloned().unwrap_or_default(),
+            message: format!("blocks nest deeper than {MAX_BLOCK_DEPTH}"),
+        });
+    }
     let mut nodes: Vec<Node> = Vec::new();
     let mut line_of_last = None;
     while let Some((token, at, line)) = tokens.get(*position) {
@@ -643,7 +712,7 @@ fn block(
                         message: "a { with no keyword before it".into(),
                     });
                 };
-                owner.children = Some(block(tokens, position, Some(at))?);
+                owner.children = Some(block(tokens, position, Some(at), depth + 1)?);
                 line_of_last = None;
             }
             Token::Word(word) => match nodes.last_mut() {
@@ -704,8 +773,10 @@ struct Mapper<'m> {
     vips: HashMap<IpAddr, (String, Option<u8>)>,
     /// Service names given, for uniqueness.
     names: HashSet<String>,
-    /// The most `retry` any checker of the virtual server being read has.
+    /// The most failures in a row any checker of the virtual server being read takes.
     retry: Option<u32>,
+    /// Address labels given or made (`eth0:3`), so that no two VIPs share one.
+    labels: HashSet<String>,
 }
 
 /// A `virtual_server_group` member.
@@ -815,6 +886,7 @@ impl<'m> Mapper<'m> {
             vips: HashMap::new(),
             names: HashSet::new(),
             retry: None,
+            labels: HashSet::new(),
         }
     }
 
@@ -1000,12 +1072,27 @@ impl<'m> Mapper<'m> {
                         _ => {}
                     }
                 }
-                let numbered = self.vips.len() + 1;
-                let device = label.unwrap_or_else(|| format!("{device}:{numbered}"));
+                let device = match label {
+                    Some(label) => {
+                        self.labels.insert(label.clone());
+                        label
+                    }
+                    None => self.new_label(&device),
+                };
                 self.vips.insert(address, (device, prefix));
             }
         }
         Ok(())
+    }
+
+    /// The first `DEVICE:N` label not in use.
+    fn new_label(&mut self, device: &str) -> String {
+        let label = (1..)
+            .map(|n| format!("{device}:{n}"))
+            .find(|label| !self.labels.contains(label))
+            .unwrap_or_default();
+        self.labels.insert(label.clone());
+        label
     }
 
     fn global_defs(&mut self, node: &Node) -> Result<(), ImportError> {
@@ -1230,13 +1317,13 @@ impl<'m> Mapper<'m> {
         // and a server is back on its first passing check.
         template.check_interval = Some(seconds(60.0));
         template.reentry = 0;
+        template.timeout = seconds(5.0);
         template.server_options.network = Some(Network::Nat);
         let mut inherited = Inherited::default();
         self.retry = None;
         let mut protocol_given = false;
         let mut flags: Vec<(&Node, &str)> = Vec::new();
         let mut sorry_port = None;
-        let mut notify = Vec::new();
         for key in node.children().iter().filter(|k| k.keyword() != "real_server") {
             let fate = match key.keyword() {
                 "delay_loop" => {
@@ -1301,7 +1388,7 @@ impl<'m> Mapper<'m> {
                 "sorry_server" => {
                     template.sorry_server = Some(address(key, 0)?);
                     sorry_port = key.arg(1).map(|p| p.parse::<u16>()).transpose().map_err(|_| key.error("not a port"))?;
-                    Fate::Mapped("sorry_server, sorry_port".into())
+                    Fate::Mapped("sorry_server, and sorry_port where it is reached by NAT (keepalived gives a DR or TUN sorry server the service's port)".into())
                 }
                 "sorry_server_lvs_method" | "sorry_server_lb_kind" => {
                     let options = method(key)?;
@@ -1320,10 +1407,17 @@ impl<'m> Mapper<'m> {
                     Fate::Mapped("hysteresis".into())
                 }
                 "quorum_up" | "quorum_down" => {
-                    notify.push(key.args().join(" "));
-                    Fate::Approximated(
-                        "notify: the program runs on every event of the service, with the event as its arguments (quorum-lost, quorum-regained and the others)".into(),
-                    )
+                    // lvs.cf takes one notify program, run on every event with the event as arguments.
+                    if template.notify.is_none() {
+                        template.notify = Some(key.args().join(" "));
+                        Fate::Approximated(
+                            "notify: the program runs on every event of the service, with the event as its arguments (quorum-lost, quorum-regained and the others)".into(),
+                        )
+                    } else {
+                        Fate::Dropped(
+                            "lvs.cf takes one notify program, run on every event with the event as its arguments (the one above): call this script from it".into(),
+                        )
+                    }
                 }
                 "alpha" => Fate::Mapped("lvs's way: a new server is out until its first check passes".into()),
                 "omega" => Fate::Dropped("quorum_down is not run at stop".into()),
@@ -1384,12 +1478,6 @@ impl<'m> Mapper<'m> {
                 })?;
             template.scheduler_flags.push(flag);
         }
-        if !notify.is_empty() {
-            template.notify = Some(notify.join("; "));
-            if notify.len() > 1 {
-                template.notify = Some(format!("/bin/sh -c '{}'", notify.join("; ")));
-            }
-        }
         template.quiesce_server = inherited.inhibit.unwrap_or(false);
         let servers: Vec<&Node> = node
             .children()
@@ -1405,9 +1493,16 @@ impl<'m> Mapper<'m> {
                     (format!("vs_fwmark_{mark}"), None)
                 }
                 Member::Address(address, port) => {
-                    let (device, prefix) = self.vips.get(address).cloned().unwrap_or_else(|| {
-                        (format!("{}:{}", self.routers.device, self.vips.len() + 1), None)
-                    });
+                    // A VIP no VRRP instance names gets a label of its own, once.
+                    let (device, prefix) = match self.vips.get(address).cloned() {
+                        Some(known) => known,
+                        None => {
+                            let device = self.routers.device.clone();
+                            let made = (self.new_label(&device), None);
+                            self.vips.insert(*address, made.clone());
+                            made
+                        }
+                    };
                     service.address = Some(AddressOnDevice {
                         host: Host::Ip(*address),
                         device,
@@ -1421,21 +1516,30 @@ impl<'m> Mapper<'m> {
             // A service without a port (persistent, any port) takes port 0.
             service.port = port.unwrap_or(0);
             service.name = self.service_name(base);
-            service.sorry_port = sorry_port.filter(|p| Some(*p) != port);
+            // keepalived resets the port of a sorry server it does not reach by NAT to the service's.
+            let sorry_by_nat = service.sorry_network.or(service.server_options.network) == Some(Network::Nat);
+            service.sorry_port = sorry_port.filter(|p| Some(*p) != port && sorry_by_nat);
             header_fate.push(service.name.clone());
             self.config.virtual_services.push(service);
         }
         let mut fate = format!("virtual {}", header_fate.join(", "));
-        if !protocol_given {
-            fate.push_str(" (protocol = udp: keepalived's default when the block names none)");
+        let no_protocol = !protocol_given && targets.iter().any(|t| matches!(t, Member::Address(..)));
+        if no_protocol {
+            fate.push_str(
+                " with protocol = udp, keepalived 2.4's default when the block names none (2.2 leaves it unset): name the protocol",
+            );
         }
         let fwmark_without_vip = targets.iter().any(|t| matches!(t, Member::Fwmark(_)));
         self.push(
             node,
-            if fwmark_without_vip {
-                Fate::Approximated(format!(
-                    "{fate}: lvs.cf also needs the VIP the mark stands for as the service's address (pulse brings it up); add `address`"
-                ))
+            if fwmark_without_vip || no_protocol {
+                Fate::Approximated(if fwmark_without_vip {
+                    format!(
+                        "{fate}: lvs.cf also needs the VIP the mark stands for as the service's address (pulse brings it up); add `address`"
+                    )
+                } else {
+                    fate
+                })
             } else {
                 Fate::Mapped(fate)
             },
@@ -1461,8 +1565,8 @@ impl<'m> Mapper<'m> {
                     }
                 }
             }
-            if let Some(retry) = inherited.retry.max(self.retry) {
-                service.failure_count = retry.max(1);
+            if let Some(failures) = self.retry {
+                service.failure_count = failures.max(1);
             }
             if let Some(timeout) = inherited.connect_timeout {
                 service.timeout = seconds(timeout);
@@ -1491,7 +1595,6 @@ impl<'m> Mapper<'m> {
         self.push(node, Fate::Mapped(format!("server {}", server.name)));
         let mut inherited = outer.clone();
         let mut checkers = Vec::new();
-        let mut notify = Vec::new();
         for key in node.children() {
             let fate = match key.keyword() {
                 "weight" => {
@@ -1518,7 +1621,8 @@ impl<'m> Mapper<'m> {
                     Fate::Mapped("lower_threshold".into())
                 }
                 "inhibit_on_failure" => {
-                    if service.quiesce_server {
+                    let on = key.arg(0).is_none_or(|v| matches!(v, "on" | "true" | "yes"));
+                    if service.quiesce_server == on {
                         Fate::Mapped("quiesce_server, as its virtual server".into())
                     } else {
                         Fate::Approximated(
@@ -1527,21 +1631,25 @@ impl<'m> Mapper<'m> {
                     }
                 }
                 "notify_up" | "notify_down" => {
-                    notify.push(key.args().join(" "));
-                    Fate::Approximated(
-                        "notify: the program runs on every event of the server, with the event as its arguments (server-health with the old and new state)".into(),
-                    )
+                    if server.notify.is_none() {
+                        server.notify = Some(key.args().join(" "));
+                        Fate::Approximated(
+                            "notify: the program runs on every event of the server, with the event as its arguments (server-health with the old and new state)".into(),
+                        )
+                    } else {
+                        Fate::Dropped(
+                            "lvs.cf takes one notify program, run on every event with the event as its arguments (the one above): call this script from it".into(),
+                        )
+                    }
                 }
                 "connect_timeout" => {
                     inherited.connect_timeout = Some(timer(key)?);
                     Fate::Mapped("its checks' timeout".into())
                 }
                 "retry" | "nb_get_retry" => {
-                    let retry = number(key, 0, "count")?;
-                    inherited.retry = Some(retry);
-                    self.retry = self.retry.max(Some(retry));
+                    inherited.retry = Some(number(key, 0, "count")?);
                     Fate::Approximated(
-                        "failure_count of its virtual service (the most retries of its checkers)".into(),
+                        "failure_count of its virtual service: the most failures in a row any of its checkers takes (retry + 1)".into(),
                     )
                 }
                 "delay_loop" => {
@@ -1578,16 +1686,22 @@ impl<'m> Mapper<'m> {
             };
             self.push(key, fate);
         }
-        if !notify.is_empty() {
-            server.notify = Some(if notify.len() == 1 {
-                notify.remove(0)
-            } else {
-                format!("/bin/sh -c '{}'", notify.join("; "))
-            });
-        }
         for checker in checkers {
             let checks = self.checker(checker, &inherited)?;
             server.checks.extend(checks);
+        }
+        if server.checks.is_empty() {
+            // keepalived keeps a server no checker checks in the table.
+            let mut always = CheckBlock::new("always");
+            always.kind = CheckType::Program;
+            always.command = Some("/bin/true".into());
+            server.checks.push(always);
+            self.push(
+                node,
+                Fate::Approximated(
+                    "no checker that lvs runs: keepalived keeps it in, and so does a program check that always passes (/bin/true)".into(),
+                ),
+            );
         }
         // Names are unique within the server.
         let mut seen = HashMap::new();
@@ -1640,6 +1754,7 @@ impl<'m> Mapper<'m> {
         let mut urls = Vec::new();
         let mut hosts = Vec::new();
         let mut fates = Vec::new();
+        let mut own_retry = None;
         for key in node.children() {
             let fate = match (key.keyword(), check.kind) {
                 ("connect_ip", CheckType::Program | CheckType::File) | ("connect_port", CheckType::Ping) => {
@@ -1666,9 +1781,9 @@ impl<'m> Mapper<'m> {
                     Fate::Mapped("timeout".into())
                 }
                 ("retry" | "nb_get_retry", _) => {
-                    self.retry = self.retry.max(Some(number(key, 0, "count")?));
+                    own_retry = Some(number(key, 0, "count")?);
                     Fate::Approximated(
-                        "failure_count of its virtual service (the most retries of its checkers)".into(),
+                        "failure_count of its virtual service: the most failures in a row any of its checkers takes (retry + 1)".into(),
                     )
                 }
                 ("delay_before_retry" | "warmup", _) => {
@@ -1733,6 +1848,12 @@ impl<'m> Mapper<'m> {
                         Fate::Mapped("lvs's UDP check requires a reply".into())
                     } else if pattern.contains(['X', 'x']) {
                         // The bytes before the first wildcard.
+                        if !pattern
+                            .chars()
+                            .all(|c| c.is_ascii_hexdigit() || matches!(c, 'X' | 'x'))
+                        {
+                            return Err(key.error(format!("{pattern:?} is not hex digits with X wildcards")));
+                        }
                         let fixed: String = pattern.chars().take_while(|c| !matches!(c, 'X' | 'x')).collect();
                         let fixed = &fixed[..fixed.len() - fixed.len() % 2];
                         check.expect = (!fixed.is_empty())
@@ -1787,6 +1908,15 @@ impl<'m> Mapper<'m> {
         for (key, fate) in fates {
             self.push(key, fate);
         }
+        // keepalived takes a server out after retry + 1 failures in a row; its
+        // checkers' own default is 1 retry (DNS 3, MISC none).
+        let default_retry = match check.kind {
+            CheckType::Dns => 3,
+            CheckType::Program => 0,
+            _ => 1,
+        };
+        let failures = own_retry.or(outer.retry).unwrap_or(default_retry) + 1;
+        self.retry = self.retry.max(Some(failures));
         let mut checks = Vec::new();
         match check.kind {
             CheckType::Http | CheckType::Https => {

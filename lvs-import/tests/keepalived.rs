@@ -177,7 +177,8 @@ fn the_documented_samples_shape_becomes_one_nat_service_with_its_checks() {
     );
     assert_eq!(service.sorry_server, Some("192.168.200.200".parse().unwrap()));
     assert_eq!(service.sorry_port, None, "the service's port");
-    assert_eq!(service.failure_count, 3);
+    // keepalived takes a server out after retry + 1 failures in a row.
+    assert_eq!(service.failure_count, 4);
     assert_eq!(service.reentry, 0);
     // Both servers check the same two URLs: the checks go to the service.
     assert_eq!(service.checks.len(), 2);
@@ -482,7 +483,10 @@ virtual_server group web {
     );
     assert_eq!((service.quorum, service.hysteresis), (Some(3), Some(1)));
     assert_eq!(service.notify.as_deref(), Some("/usr/local/bin/quorum down"));
-    assert_eq!(service.sorry_port, Some(8080));
+    assert_eq!(
+        service.sorry_port, None,
+        "keepalived gives a DR sorry server the service's port"
+    );
     assert_eq!(service.sorry_network, Some(Network::Direct));
     assert!(service.quiesce_server);
     let fwmark = &config.virtual_services[5];
@@ -608,4 +612,67 @@ fn an_include_cycle_is_refused_at_the_line_that_closes_it() {
     let at = e.position().unwrap();
     assert_eq!((at.file.clone(), at.line), (dir.0.join("b.conf"), 3), "{e}");
     assert!(e.to_string().contains(&a.display().to_string()), "{e}");
+}
+
+#[test]
+fn what_would_run_away_is_refused_and_odd_corners_read_as_keepalived_reads_them() {
+    // Expansions without end are errors, not a hung or crashed import.
+    let doubling = "$A=x\n".to_owned() + &(0..40).map(|_| "$A=${A} ${A}\n").collect::<String>() + "${A}\n";
+    assert!(error(&doubling).to_string().contains("expands to more than"));
+    let deep = "global_defs {\n".repeat(100) + &"}\n".repeat(100);
+    assert!(error(&deep).to_string().contains("nest deeper"));
+    let big = "~SEQ(i, 9223372036854775806, 9223372036854775807) global_defs {\n}\n";
+    let _ = importer("lb1").import_text("keepalived.conf", big).map(|_| ());
+    let e = error("virtual_server 10.0.0.1 80 {\n protocol UDP\n real_server 10.0.0.2 80 {\n  UDP_CHECK {\n   require_reply a\u{e9}X\n  }\n }\n}\n");
+    assert!(e.to_string().contains("hex digits with X"), "{e}");
+
+    // ~SEQ(i, 0) counts 1, 0; a server without a checker stays in; VIPs no
+    // VRRP instance names get labels of their own.
+    let imported = import(
+        "\
+virtual_server 10.0.0.8 80 {
+    protocol TCP
+    ~SEQ(i, 0) real_server 10.0.1.$i 80 { weight 1 }
+}
+virtual_server 10.0.0.9 80 {
+    protocol TCP
+    real_server 10.0.2.1 80 {
+        weight 1
+    }
+}
+",
+    );
+    let [eight, nine] = &imported.config.virtual_services[..] else {
+        panic!("{}", lvs_cf::write(&imported.config));
+    };
+    let addresses: Vec<String> = eight
+        .servers
+        .iter()
+        .map(|s| s.address.clone().unwrap().to_string())
+        .collect();
+    assert_eq!(addresses, ["10.0.1.1", "10.0.1.0"]);
+    assert_eq!(nine.checks[0].command.as_deref(), Some("/bin/true"));
+    let labels = [eight, nine].map(|s| s.address.clone().unwrap().device);
+    assert_ne!(labels[0], labels[1]);
+
+    // `include "pattern"` with braces, relative to the including file.
+    let dir = Dir::new("braces");
+    let main = dir.file("keepalived.conf", "include \"conf.d/{web,dns}.conf\"\n");
+    dir.file(
+        "conf.d/web.conf",
+        "virtual_server 10.0.0.1 80 {\n protocol TCP\n}\n",
+    );
+    dir.file(
+        "conf.d/dns.conf",
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n}\n",
+    );
+    dir.file(
+        "conf.d/other.conf",
+        "virtual_server 10.0.0.1 25 {\n protocol TCP\n}\n",
+    );
+    let imported = importer("lb1")
+        .import_file(&main)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ports: Vec<u16> = imported.config.virtual_services.iter().map(|s| s.port).collect();
+    assert_eq!(ports, [80, 53]);
 }

@@ -192,6 +192,8 @@ fn test() -> Result<(), String> {
         ("dovecot", "dovecot-imapd"),
         ("/usr/lib/dovecot/pop3", "dovecot-pop3d"),
         ("sysctl", "procps"),
+        // The VM test of a cut-over from keepalived's table.
+        ("keepalived", "keepalived"),
     ])?;
 
     let mut fmt = cargo();

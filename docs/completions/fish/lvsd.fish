@@ -60,6 +60,7 @@ complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l primary -d 'The pri
 complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l backup -d 'The backup router\'s address (lvs.cf\'s backup, with backup_active = 1)' -r
 complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l vip-device -d 'The interface pulse brings the VIPs up on' -r
 complete -c lvsd -n "__fish_lvsd_using_subcommand import" -s o -l output -d 'Where to write lvs.cf (replaced only once the import has succeeded); standard output without it' -r -F
+complete -c lvsd -n "__fish_lvsd_using_subcommand import" -l against-kernel -d 'Also compare the imported configuration with the kernel\'s IPVS table and list the operations the lvs daemon would make starting on it (none for a table the source built)'
 complete -c lvsd -n "__fish_lvsd_using_subcommand import" -s V -l version -d 'Print version'
 complete -c lvsd -n "__fish_lvsd_using_subcommand help; and not __fish_seen_subcommand_from import help" -f -a "import" -d 'Turn another director\'s configuration into lvs.cf, with a report of what became of each directive'
 complete -c lvsd -n "__fish_lvsd_using_subcommand help; and not __fish_seen_subcommand_from import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
