@@ -26,6 +26,14 @@ pub enum Host {
 }
 
 impl Host {
+    /// The host written `text`: an IP address when it is one, else a name
+    /// (lvs.cf's own reading of a host value; names are checked by
+    /// validation, not here).
+    pub fn from_written(text: &str) -> Host {
+        text.parse()
+            .map_or_else(|_| Host::Name(text.to_owned()), Host::Ip)
+    }
+
     /// The IP literal, if the host was written as one.
     pub fn ip(&self) -> Option<IpAddr> {
         match self {

@@ -363,19 +363,15 @@ fn import_configuration(args: &ImportArgs) -> ExitCode {
         Ok(source) => source,
         Err(e) => return crate::usage::<LvsArgs>(ErrorKind::InvalidValue, &e),
     };
-    let host = |text: &str| {
-        text.parse()
-            .map_or_else(|_| lvs_cf::Host::Name(text.to_owned()), lvs_cf::Host::Ip)
-    };
     let mut importer = lvs_import::Importer::new(source).vip_device(&args.vip_device);
     if let Some(id) = &args.config_id {
         importer = importer.config_id(id);
     }
     if let Some(primary) = &args.primary {
-        importer = importer.primary(host(primary));
+        importer = importer.primary(lvs_cf::Host::from_written(primary));
     }
     if let Some(backup) = &args.backup {
-        importer = importer.backup(host(backup));
+        importer = importer.backup(lvs_cf::Host::from_written(backup));
     }
     let imported = match importer.import_file(&args.file) {
         Ok(imported) => imported,

@@ -439,5 +439,29 @@ async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> 
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     shot(client, "control-monitoring").await;
+
+    // Moving in: keepalived's file pasted into the import page shows its
+    // report and the lvs.cf it makes; saving goes through the daemon's plan.
+    follow(client, "tab-import", "text").await?;
+    choose(client, "source", "keepalived").await?;
+    fill(client, "primary", "10.0.0.1").await;
+    fill(
+        client,
+        "text",
+        "virtual_server 10.0.9.100 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 10.0.9.1 80 {\n    weight 2\n    TCP_CHECK {\n      connect_timeout 2\n    }\n  }\n}\n",
+    )
+    .await;
+    follow(client, "import", "report").await?;
+    let report = body_text(client).await;
+    if !(report.contains("virtual_server 10.0.9.100 80") && report.contains("server rs_10_0_9_1_80")) {
+        return Err(format!("the import's report lacks the virtual server:\n{report}"));
+    }
+    shot(client, "import-report").await;
+    follow(client, "save-import", "confirm-save").await?;
+    follow(client, "confirm-save", "virtual-servers").await?;
+    let list = body_text(client).await;
+    if !list.contains("vs_10_0_9_100_80") {
+        return Err(format!("the imported service is not listed:\n{list}"));
+    }
     Ok(())
 }

@@ -1320,3 +1320,84 @@ fn logins_failed_logins_and_reloads_are_logged() {
         "lvs-web: piranha reloaded: neither pulse nor lvs is running: nothing to reload"
     );
 }
+
+#[tokio::test]
+async fn an_import_shows_its_report_and_the_file_it_makes_before_saving() {
+    let tool = Tool::new(CF);
+    let (cookie, csrf) = tool.login().await;
+    let page = tool.send(Method::GET, "/import", Some(&cookie), &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("id=\"text\"") && page.body.contains("<option value=\"ldirectord\""),
+        "{}",
+        page.body
+    );
+    let before = tool.file();
+    let serial = lvs_cf::parse(&before).expect("parses").config.serial_no;
+
+    // A source with an error: the form again with the file's line, nothing saved.
+    let bad = "virtual=192.0.2.10:80\n\treal=10.0.0.1:80 gate\n\tchecktype=sometimes\n";
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("source", "ldirectord"),
+        ("primary", "192.0.2.1"),
+        ("text", bad),
+    ];
+    let shown = tool.send(Method::POST, "/import", Some(&cookie), &form).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("the file:3:"), "{}", shown.body);
+    assert!(shown.body.contains("unknown checker sometimes"), "{}", shown.body);
+    assert_eq!(tool.file(), before);
+
+    // A good one: the report and the lvs.cf, still nothing saved.
+    let good = "checkinterval=5\nlogfile=\"local0\"\n\nvirtual=192.0.2.10:80\n\treal=10.0.0.1:80 gate 2\n\treal=10.0.0.2:80 gate\n\tservice=http\n\trequest=\"health\"\n";
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("source", "ldirectord"),
+        ("primary", "192.0.2.1"),
+        ("text", good),
+    ];
+    let shown = tool.send(Method::POST, "/import", Some(&cookie), &form).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert!(shown.body.contains("id=\"report\""), "{}", shown.body);
+    assert!(
+        shown.body.contains("logfile=&quot;local0&quot;") || shown.body.contains("logfile=\"local0\""),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("<tr class=\"dropped\">"), "{}", shown.body);
+    assert!(
+        shown.body.contains("path = /health"),
+        "the lvs.cf it makes: {}",
+        shown.body
+    );
+    assert!(shown.body.contains("id=\"save-import\""), "{}", shown.body);
+    assert_eq!(tool.file(), before, "nothing is saved before the report is seen");
+
+    // Save: no daemon answers, so it is saved at once, with the next serial number.
+    let mut save = form.to_vec();
+    save.push(("save", "1"));
+    let saved = tool.send(Method::POST, "/import", Some(&cookie), &save).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let config = lvs_cf::parse(&tool.file()).expect("parses").config;
+    assert_eq!(config.serial_no, serial + 1);
+    assert_eq!(config.virtual_services.len(), 1);
+    assert_eq!(config.virtual_services[0].servers[0].weight, 2);
+    assert_eq!(
+        config.virtual_services[0].checks[0].path.as_deref(),
+        Some("/health")
+    );
+
+    // keepalived's includes would read the host's files on a user's word: refused.
+    let include = [
+        ("csrf", csrf.as_str()),
+        ("source", "keepalived"),
+        ("text", "include /etc/*.conf\n"),
+    ];
+    let shown = tool.send(Method::POST, "/import", Some(&cookie), &include).await;
+    assert!(
+        shown.body.contains("includes are not read here"),
+        "{}",
+        shown.body
+    );
+}

@@ -64,7 +64,7 @@ pub const MAX_BLOCK_DEPTH: usize = 64;
 pub(crate) fn import(
     name: &Path,
     text: &str,
-    on_disk: bool,
+    (on_disk, includes): (bool, bool),
     config_id: &str,
     routers: &Routers,
 ) -> Result<(Config, Report), ImportError> {
@@ -75,6 +75,7 @@ pub(crate) fn import(
         reading: Vec::new(),
         lines: Vec::new(),
         expanded: 0,
+        includes,
         order: HashMap::new(),
         report: &mut report,
     };
@@ -122,6 +123,8 @@ struct Reader<'r> {
     lines: Vec<Line>,
     /// Logical lines made so far (see [`MAX_LINES`]).
     expanded: usize,
+    /// Whether `include` lines are read.
+    includes: bool,
     /// Each physical line read, by file and line: its place in reading order.
     order: HashMap<(PathBuf, usize), usize>,
     report: &'r mut Report,
@@ -328,6 +331,11 @@ impl Reader<'_> {
             directive: keyword.to_owned(),
             message,
         };
+        if !self.includes {
+            return Err(error(
+                "includes are not read here: import the files one by one, or on the router".into(),
+            ));
+        }
         // The including file's directory is a path, not a pattern; `{a,b}` is
         // expanded as keepalived's GLOB_BRACE does.
         let base = glob::Pattern::escape(&directory.to_string_lossy());

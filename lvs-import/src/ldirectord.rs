@@ -431,11 +431,6 @@ fn service_port(text: &str) -> Option<u16> {
         .or_else(|| lvs_cf::Services::system().port(text))
 }
 
-fn host(text: &str) -> Host {
-    text.parse::<IpAddr>()
-        .map_or_else(|_| Host::Name(text.to_owned()), Host::Ip)
-}
-
 /// The check ldirectord makes when `service` is not given: by the port.
 fn service_of_port(port: u16) -> &'static str {
     match port {
@@ -526,7 +521,7 @@ fn virtual_service(
         let port = port.ok_or_else(|| header.error("no port"))?;
         service.port = port;
         service.address = Some(AddressOnDevice {
-            host: host(&vip),
+            host: Host::from_written(&vip),
             device: format!("{device}:{}", index + 1),
         });
         Fate::Approximated(format!(
@@ -1206,7 +1201,7 @@ fn addresses(setting: &Setting<'_>, target: &str) -> Result<(Vec<Host>, Option<u
             if address.is_empty() {
                 return Err(setting.error("no address"));
             }
-            (vec![host(&address)], port)
+            (vec![Host::from_written(&address)], port)
         }
     };
     // ldirectord takes a missing port as 0, which ipvsadm gives the virtual's.

@@ -112,6 +112,7 @@ pub struct Importer {
     source: Source,
     routers: Routers,
     config_id: Option<String>,
+    includes: bool,
 }
 
 /// What the operator says of the routers, where the source does not.
@@ -136,7 +137,16 @@ impl Importer {
                 device: "eth0".into(),
             },
             config_id: None,
+            includes: true,
         }
+    }
+
+    /// Whether keepalived's `include` lines are read (the default); without,
+    /// an include is an error. A tool that imports text a user sends (the
+    /// web tool) reads no file of the host on the user's word.
+    pub fn read_includes(mut self, read: bool) -> Importer {
+        self.includes = read;
+        self
     }
 
     /// keepalived's configuration id (its `-i`): lines marked `@ID` are read
@@ -192,7 +202,7 @@ impl Importer {
         let (config, mut report) = match self.source {
             Source::Keepalived => {
                 let id = self.config_id.clone().unwrap_or_else(short_host_name);
-                keepalived::import(name, text, on_disk, &id, &self.routers)?
+                keepalived::import(name, text, (on_disk, self.includes), &id, &self.routers)?
             }
             Source::Ldirectord => ldirectord::import(name, text, &self.routers)?,
         };

@@ -136,6 +136,7 @@ pub fn router(app: Shared) -> Router {
         .route("/global", get(show).post(change))
         .route("/redundancy", get(show).post(change))
         .route("/virtual", get(virtual_list))
+        .route("/import", get(import_page).post(import))
         .route("/virtual/new", get(show).post(change))
         .route("/virtual/{b}", get(show).post(change))
         .route("/virtual/{b}/delete", post(change))
@@ -856,6 +857,55 @@ async fn save_panel(
         Page::new(panel.tab(), session).panel(panel, &document, problems, None)
     };
     save_and_go(app, &form, &document, next, again, session).await
+}
+
+async fn import_page(ctx: Ctx) -> Response {
+    Page::new("import", &ctx.session).import_form(&FormData::new(), None)
+}
+
+/// An import of another director's file: the report first; with `save`,
+/// saved as any change is (the running daemon's plan first).
+async fn import(ctx: Ctx, Form(form): Form<FormData>) -> Response {
+    let Ctx { app, session } = &ctx;
+    let field = |key: &str| form.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let source = match field("source")
+        .unwrap_or("keepalived")
+        .parse::<lvs_import::Source>()
+    {
+        Ok(source) => source,
+        Err(e) => return Page::new("import", session).import_form(&form, Some(&e)),
+    };
+    let mut importer = lvs_import::Importer::new(source)
+        .read_includes(false)
+        .vip_device(field("vip_device").unwrap_or("eth0"));
+    if let Some(id) = field("config_id") {
+        importer = importer.config_id(id);
+    }
+    if let Some(primary) = field("primary") {
+        importer = importer.primary(lvs_cf::Host::from_written(primary));
+    }
+    if let Some(backup) = field("backup") {
+        importer = importer.backup(lvs_cf::Host::from_written(backup));
+    }
+    let text = form.get("text").map_or("", String::as_str).replace("\r\n", "\n");
+    let imported = match importer.import_text("the file", &text) {
+        Ok(imported) => imported,
+        Err(e) => return Page::new("import", session).import_form(&form, Some(&e.to_string())),
+    };
+    if form.get("save").is_none_or(|v| v != "1") {
+        return Page::new("import", session).import_report(&imported, &form, &[]);
+    }
+    let _saving = app.saving.lock().await;
+    // The serial number goes on from the file's, as any save's does.
+    let mut config = imported.config.clone();
+    if let Ok(current) = lvs_cf::parse_file(&app.options.configfile, &lvs_cf::ParseOptions::default()) {
+        config.serial_no = current.config.serial_no;
+    }
+    let document = Document::of(&config);
+    let again = |problems: &[lvs_cf::edit::Problem]| {
+        Page::new("import", session).import_report(&imported, &form, problems)
+    };
+    save_and_go(app, &form, &document, "/virtual", again, session).await
 }
 
 async fn virtual_list(ctx: Ctx, Query(saved): Query<Saved>) -> Response {

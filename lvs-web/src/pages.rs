@@ -224,6 +224,23 @@ impl ControlView {
     }
 }
 
+/// `form`'s fields but `except` as hidden inputs, in a stable order: a form
+/// sent again as it was.
+fn hidden_fields(form: &std::collections::HashMap<String, String>, except: &str) -> String {
+    let mut fields: Vec<(&String, &String)> = form.iter().filter(|(key, _)| key.as_str() != except).collect();
+    fields.sort();
+    let mut hidden = String::new();
+    for (key, value) in fields {
+        let _ = write!(
+            hidden,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            escape(key),
+            escape(value)
+        );
+    }
+    hidden
+}
+
 /// A page of the tool, for one session.
 pub struct Page<'s> {
     tab: &'static str,
@@ -265,6 +282,7 @@ impl<'s> Page<'s> {
             ("global", "/global", "Global settings"),
             ("redundancy", "/redundancy", "Redundancy"),
             ("virtual", "/virtual", "Virtual servers"),
+            ("import", "/import", "Import"),
         ];
         let mut nav = String::new();
         for (id, href, label) in tabs {
@@ -307,20 +325,7 @@ impl<'s> Page<'s> {
             ),
             _ => "<p id=\"plan\">The running lvs daemon answered in a form this tool does not know.</p>".to_owned(),
         };
-        let mut fields: Vec<(&String, &String)> = form
-            .iter()
-            .filter(|(key, _)| key.as_str() != crate::CONFIRMED)
-            .collect();
-        fields.sort();
-        let mut hidden = String::new();
-        for (key, value) in fields {
-            let _ = write!(
-                hidden,
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(key),
-                escape(value)
-            );
-        }
+        let hidden = hidden_fields(form, crate::CONFIRMED);
         // No action: the form goes back to the address that showed this page.
         let content = format!(
             "{shown}<form method=\"post\">{hidden}<input type=\"hidden\" name=\"{}\" value=\"1\">\
@@ -329,6 +334,93 @@ impl<'s> Page<'s> {
             escape(next)
         );
         self.render("Before saving", "", &content)
+    }
+
+    /// The import form: another director's file pasted in, the routers it
+    /// does not name, and the error of the last attempt (`problem`).
+    pub fn import_form(
+        &self,
+        form: &std::collections::HashMap<String, String>,
+        problem: Option<&str>,
+    ) -> Response {
+        let value = |key: &str| escape(form.get(key).map_or("", String::as_str));
+        let source = form.get("source").map_or("keepalived", String::as_str);
+        let option = |name: &str| {
+            let selected = if source == name { " selected" } else { "" };
+            format!("<option value=\"{name}\"{selected}>{name}</option>")
+        };
+        let problem = problem.map_or(String::new(), |p| {
+            format!("<p class=\"problems\" id=\"problems\">{}</p>", escape(p))
+        });
+        let content = format!(
+            "<p>Paste a keepalived.conf or ldirectord.cf: the report shows what becomes of each of its directives, \
+             and the lvs.cf it makes, before anything is saved. Saving replaces lvs.cf (the old one is kept \
+             beside it). Includes are not read here: run <code>lvsd import</code> on the router for a file \
+             with includes.</p>{problem}\
+             <form method=\"post\" action=\"/import\">{}\
+             <label>From <select name=\"source\" id=\"source\">{}{}</select></label>\
+             <label>Primary router <input name=\"primary\" id=\"primary\" value=\"{}\"></label>\
+             <label>Backup router <input name=\"backup\" id=\"backup\" value=\"{}\"></label>\
+             <label>VIP device <input name=\"vip_device\" id=\"vip_device\" value=\"{}\" placeholder=\"eth0\"></label>\
+             <label>keepalived config id <input name=\"config_id\" id=\"config_id\" value=\"{}\"></label>\
+             <label>The file <textarea name=\"text\" id=\"text\" rows=\"24\" cols=\"100\">{}</textarea></label>\
+             <button type=\"submit\" id=\"import\">Import</button></form>",
+            self.csrf(),
+            option("keepalived"),
+            option("ldirectord"),
+            value("primary"),
+            value("backup"),
+            value("vip_device"),
+            value("config_id"),
+            value("text"),
+        );
+        self.render("Import another director's configuration", "", &content)
+    }
+
+    /// An import's report and the lvs.cf it makes, with the form again
+    /// (marked to save) and the problems a save found (`problems`).
+    pub fn import_report(
+        &self,
+        imported: &lvs_import::Imported,
+        form: &std::collections::HashMap<String, String>,
+        problems: &[lvs_cf::edit::Problem],
+    ) -> Response {
+        let mut rows = String::new();
+        for entry in &imported.report.entries {
+            let _ = write!(
+                rows,
+                "<tr class=\"{}\"><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                entry.fate.word(),
+                entry.at.line,
+                entry.fate.word(),
+                escape(&entry.directive),
+                escape(entry.fate.how())
+            );
+        }
+        let (mapped, approximated, dropped) = imported.report.counts();
+        let mut findings = String::new();
+        for diagnostic in &imported.report.check {
+            let _ = write!(findings, "<li>{}</li>", escape(&diagnostic.to_string()));
+        }
+        for problem in problems {
+            let _ = write!(findings, "<li>{}</li>", escape(&problem.message));
+        }
+        let findings = if findings.is_empty() {
+            String::new()
+        } else {
+            format!("<ul class=\"problems\" id=\"problems\">{findings}</ul>")
+        };
+        let hidden = hidden_fields(form, "save");
+        let content = format!(
+            "<p id=\"counts\">{} directives: {mapped} mapped, {approximated} approximated, {dropped} dropped</p>{findings}\
+             <table id=\"report\"><tr><th>line</th><th>fate</th><th>directive</th><th>how</th></tr>{rows}</table>\
+             <h3>The lvs.cf it makes</h3><pre id=\"lvs-cf\">{}</pre>\
+             <form method=\"post\" action=\"/import\">{hidden}<input type=\"hidden\" name=\"save\" value=\"1\">\
+             <button type=\"submit\" id=\"save-import\">Save as lvs.cf</button> <a href=\"/import\" id=\"cancel\">Cancel</a></form>",
+            imported.report.entries.len(),
+            escape(&lvs_cf::write(&imported.config))
+        );
+        self.render("Import: the report", "", &content)
     }
 
     pub fn failure(&self, message: &str) -> Response {
