@@ -1374,9 +1374,29 @@ async fn an_import_shows_its_report_and_the_file_it_makes_before_saving() {
     assert!(shown.body.contains("id=\"save-import\""), "{}", shown.body);
     assert_eq!(tool.file(), before, "nothing is saved before the report is seen");
 
-    // Save: no daemon answers, so it is saved at once, with the next serial number.
+    // With another version of the file (a report of an older page), nothing is saved.
     let mut save = form.to_vec();
     save.push(("save", "1"));
+    let mut stale = save.clone();
+    stale.push(("serial", "2-0000000000000000"));
+    let refused = tool.send(Method::POST, "/import", Some(&cookie), &stale).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(tool.file(), before);
+    // Without the session's token, nothing at all.
+    let no_token: Vec<(&str, &str)> = save.iter().copied().filter(|(k, _)| *k != "csrf").collect();
+    let forbidden = tool.send(Method::POST, "/import", Some(&cookie), &no_token).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+
+    // Save from the report's form: no daemon answers, so it is saved at once,
+    // with the next serial number.
+    let version = shown
+        .body
+        .split("name=\"serial\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the report's form carries the file's version")
+        .to_owned();
+    save.push(("serial", version.as_str()));
     let saved = tool.send(Method::POST, "/import", Some(&cookie), &save).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let config = lvs_cf::parse(&tool.file()).expect("parses").config;

@@ -192,8 +192,9 @@ impl Importer {
     }
 
     /// Imports `text` as the file `name` (the name is what the report and
-    /// errors call it); keepalived's includes are read relative to the
-    /// current directory.
+    /// errors call it); keepalived's includes, when
+    /// [`read_includes`](Importer::read_includes) is on, are read relative
+    /// to the current directory.
     pub fn import_text(&self, name: impl Into<PathBuf>, text: &str) -> Result<Imported, ImportError> {
         self.import(&name.into(), text, false)
     }

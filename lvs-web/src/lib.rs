@@ -160,7 +160,8 @@ pub fn router(app: Shared) -> Router {
         .with_state(app)
 }
 
-/// The largest form accepted (a whole lvs.cf's worth of fields).
+/// The largest form accepted (a whole lvs.cf's worth of fields, or a
+/// pasted keepalived.conf or ldirectord.cf to import).
 const FORM_LIMIT: usize = 1 << 20;
 /// How long a client has to send a request's head.
 pub const HEADER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
@@ -864,17 +865,25 @@ async fn import_page(ctx: Ctx) -> Response {
 }
 
 /// An import of another director's file: the report first; with `save`,
-/// saved as any change is (the running daemon's plan first).
+/// saved through the same path as the panels' changes (the stale-page check,
+/// then the running daemon's plan, then the file).
 async fn import(ctx: Ctx, Form(form): Form<FormData>) -> Response {
     let Ctx { app, session } = &ctx;
     let field = |key: &str| form.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let again = |problem: &str| Page::new("import", session).import_form(&form, Some(problem));
     let source = match field("source")
         .unwrap_or("keepalived")
         .parse::<lvs_import::Source>()
     {
         Ok(source) => source,
-        Err(e) => return Page::new("import", session).import_form(&form, Some(&e)),
+        Err(e) => return again(&e),
     };
+    // These go into lvs.cf as values: one line each, as every panel's field.
+    for key in ["primary", "backup", "vip_device", "config_id"] {
+        if let Some(problem) = field(key).and_then(fields::control_characters) {
+            return again(&format!("{key}: {problem}"));
+        }
+    }
     let mut importer = lvs_import::Importer::new(source)
         .read_includes(false)
         .vip_device(field("vip_device").unwrap_or("eth0"));
@@ -887,25 +896,39 @@ async fn import(ctx: Ctx, Form(form): Form<FormData>) -> Response {
     if let Some(backup) = field("backup") {
         importer = importer.backup(lvs_cf::Host::from_written(backup));
     }
-    let text = form.get("text").map_or("", String::as_str).replace("\r\n", "\n");
-    let imported = match importer.import_text("the file", &text) {
-        Ok(imported) => imported,
-        Err(e) => return Page::new("import", session).import_form(&form, Some(&e.to_string())),
+    // Line ends as the browser may send them, all as LF.
+    let text = form
+        .get("text")
+        .map_or("", String::as_str)
+        .replace("\r\n", "\n")
+        .replace('\r', "\n");
+    // A file's expansion can be large: off the async threads.
+    let imported = match tokio::task::spawn_blocking(move || importer.import_text("the file", &text)).await {
+        Ok(Ok(imported)) => imported,
+        Ok(Err(e)) => return again(&e.to_string()),
+        Err(e) => return Page::new("import", session).failure(&e.to_string()),
     };
-    if form.get("save").is_none_or(|v| v != "1") {
-        return Page::new("import", session).import_report(&imported, &form, &[]);
-    }
     let _saving = app.saving.lock().await;
+    let current = match load(app, session) {
+        Ok(document) => document,
+        Err(page) => return page,
+    };
     // The serial number goes on from the file's, as any save's does.
     let mut config = imported.config.clone();
-    if let Ok(current) = lvs_cf::parse_file(&app.options.configfile, &lvs_cf::ParseOptions::default()) {
-        config.serial_no = current.config.serial_no;
-    }
-    let document = Document::of(&config);
-    let again = |problems: &[lvs_cf::edit::Problem]| {
-        Page::new("import", session).import_report(&imported, &form, problems)
+    config.serial_no = pages::serial_of(&current).parse().unwrap_or(0);
+    let report = |problems: &[lvs_cf::edit::Problem]| {
+        let mut shown = imported.clone();
+        shown.config.serial_no = config.serial_no.saturating_add(1);
+        Page::new("import", session).import_report(&shown, &form, &pages::version_of(&current), problems)
     };
-    save_and_go(app, &form, &document, "/virtual", again, session).await
+    if form.get("save").is_none_or(|v| v != "1") {
+        return report(&[]);
+    }
+    // A report of an older file saves nothing over a newer one.
+    if let Some(page) = stale(&current, &form, session) {
+        return page;
+    }
+    save_and_go(app, &form, &Document::of(&config), "/virtual", report, session).await
 }
 
 async fn virtual_list(ctx: Ctx, Query(saved): Query<Saved>) -> Response {

@@ -224,10 +224,16 @@ impl ControlView {
     }
 }
 
-/// `form`'s fields but `except` as hidden inputs, in a stable order: a form
-/// sent again as it was.
-fn hidden_fields(form: &std::collections::HashMap<String, String>, except: &str) -> String {
-    let mut fields: Vec<(&String, &String)> = form.iter().filter(|(key, _)| key.as_str() != except).collect();
+/// The most rows of an import's report the page shows.
+const IMPORT_ROWS: usize = 2000;
+
+/// `form`'s fields but those in `except` as hidden inputs, in a stable
+/// order: a form sent again as it was.
+fn hidden_fields(form: &std::collections::HashMap<String, String>, except: &[&str]) -> String {
+    let mut fields: Vec<(&String, &String)> = form
+        .iter()
+        .filter(|(key, _)| !except.contains(&key.as_str()))
+        .collect();
     fields.sort();
     let mut hidden = String::new();
     for (key, value) in fields {
@@ -325,7 +331,7 @@ impl<'s> Page<'s> {
             ),
             _ => "<p id=\"plan\">The running lvs daemon answered in a form this tool does not know.</p>".to_owned(),
         };
-        let hidden = hidden_fields(form, crate::CONFIRMED);
+        let hidden = hidden_fields(form, &[crate::CONFIRMED]);
         // No action: the form goes back to the address that showed this page.
         let content = format!(
             "{shown}<form method=\"post\">{hidden}<input type=\"hidden\" name=\"{}\" value=\"1\">\
@@ -363,7 +369,7 @@ impl<'s> Page<'s> {
              <label>Backup router <input name=\"backup\" id=\"backup\" value=\"{}\"></label>\
              <label>VIP device <input name=\"vip_device\" id=\"vip_device\" value=\"{}\" placeholder=\"eth0\"></label>\
              <label>keepalived config id <input name=\"config_id\" id=\"config_id\" value=\"{}\"></label>\
-             <label>The file <textarea name=\"text\" id=\"text\" rows=\"24\" cols=\"100\">{}</textarea></label>\
+             <label>The file (up to 1 MiB) <textarea name=\"text\" id=\"text\" rows=\"24\" cols=\"100\">\n{}</textarea></label>\
              <button type=\"submit\" id=\"import\">Import</button></form>",
             self.csrf(),
             option("keepalived"),
@@ -383,10 +389,12 @@ impl<'s> Page<'s> {
         &self,
         imported: &lvs_import::Imported,
         form: &std::collections::HashMap<String, String>,
+        version: &str,
         problems: &[lvs_cf::edit::Problem],
     ) -> Response {
         let mut rows = String::new();
-        for entry in &imported.report.entries {
+        let entries = &imported.report.entries;
+        for entry in entries.iter().take(IMPORT_ROWS) {
             let _ = write!(
                 rows,
                 "<tr class=\"{}\"><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
@@ -395,6 +403,13 @@ impl<'s> Page<'s> {
                 entry.fate.word(),
                 escape(&entry.directive),
                 escape(entry.fate.how())
+            );
+        }
+        if entries.len() > IMPORT_ROWS {
+            let _ = write!(
+                rows,
+                "<tr><td colspan=\"4\">{} more, not shown: run lvsd import on the router for the whole report</td></tr>",
+                entries.len() - IMPORT_ROWS
             );
         }
         let (mapped, approximated, dropped) = imported.report.counts();
@@ -410,15 +425,18 @@ impl<'s> Page<'s> {
         } else {
             format!("<ul class=\"problems\" id=\"problems\">{findings}</ul>")
         };
-        let hidden = hidden_fields(form, "save");
+        // The save form: the fields as sent, the file's version as shown now.
+        let hidden = hidden_fields(form, &["save", crate::CONFIRMED, "serial", "csrf"]);
         let content = format!(
             "<p id=\"counts\">{} directives: {mapped} mapped, {approximated} approximated, {dropped} dropped</p>{findings}\
              <table id=\"report\"><tr><th>line</th><th>fate</th><th>directive</th><th>how</th></tr>{rows}</table>\
              <h3>The lvs.cf it makes</h3><pre id=\"lvs-cf\">{}</pre>\
-             <form method=\"post\" action=\"/import\">{hidden}<input type=\"hidden\" name=\"save\" value=\"1\">\
+             <form method=\"post\" action=\"/import\">{}{}{hidden}<input type=\"hidden\" name=\"save\" value=\"1\">\
              <button type=\"submit\" id=\"save-import\">Save as lvs.cf</button> <a href=\"/import\" id=\"cancel\">Cancel</a></form>",
             imported.report.entries.len(),
-            escape(&lvs_cf::write(&imported.config))
+            escape(&lvs_cf::write(&imported.config)),
+            self.csrf(),
+            serial_field(version),
         );
         self.render("Import: the report", "", &content)
     }
