@@ -52,8 +52,8 @@ pub enum ImportError {
         /// The file it would read again.
         path: PathBuf,
     },
-    /// Includes nest deeper than [`MAX_INCLUDE_DEPTH`](crate::keepalived::MAX_INCLUDE_DEPTH).
-    #[error("{at}: includes nest deeper than {}", crate::keepalived::MAX_INCLUDE_DEPTH)]
+    /// Includes nest deeper than [`MAX_INCLUDE_DEPTH`](crate::MAX_INCLUDE_DEPTH).
+    #[error("{at}: includes nest deeper than {}", crate::MAX_INCLUDE_DEPTH)]
     IncludeDepth {
         /// The `include` line.
         at: Position,

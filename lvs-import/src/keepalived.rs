@@ -38,10 +38,6 @@ mod grammar {
 }
 use grammar::{Grammar, Rule};
 
-/// The deepest `include` nesting read (keepalived has no limit of its own;
-/// this one stops a runaway before the stack does).
-pub const MAX_INCLUDE_DEPTH: usize = 16;
-
 /// The most lines one line may expand to (`~SEQ` and ranges): a typo must
 /// not write millions of services.
 pub const MAX_EXPANSION: usize = 4096;
@@ -174,7 +170,7 @@ impl Reader<'_> {
                 path: path.to_owned(),
             });
         }
-        if self.reading.len() >= MAX_INCLUDE_DEPTH {
+        if self.reading.len() >= crate::MAX_INCLUDE_DEPTH {
             return Err(ImportError::IncludeDepth { at: at.clone() });
         }
         let bytes = std::fs::read(path).map_err(|source| ImportError::Read {

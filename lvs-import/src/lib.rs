@@ -71,6 +71,10 @@ use std::path::{Path, PathBuf};
 pub use error::{ImportError, Position};
 pub use report::{Entry, Fate, Report};
 
+/// The deepest keepalived `include` nesting read (keepalived has no limit
+/// of its own; this one stops a runaway before the stack does).
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
 /// Which tool's configuration is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
