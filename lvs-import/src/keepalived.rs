@@ -1109,6 +1109,8 @@ impl<'m> Mapper<'m> {
                     self.config.syncd_iface = interface.to_owned();
                     let mut words = key.args().iter().skip(1).peekable();
                     let mut dropped = Vec::new();
+                    // The old positional form: interface, instance, id.
+                    let mut positional = 0;
                     while let Some(word) = words.next() {
                         match word.as_str() {
                             "id" => {
@@ -1123,12 +1125,14 @@ impl<'m> Mapper<'m> {
                                 dropped.push(word.clone());
                                 words.next();
                             }
-                            // The old positional form: interface, instance, id.
-                            other if other.chars().all(|c| c.is_ascii_digit()) => {
-                                self.config.syncd_id =
-                                    other.parse().map_err(|_| key.error(format!("{other:?} is not an id 0-255")))?;
+                            other => {
+                                positional += 1;
+                                if positional == 2 {
+                                    self.config.syncd_id = other
+                                        .parse()
+                                        .map_err(|_| key.error(format!("{other:?} is not an id 0-255")))?;
+                                }
                             }
-                            _ => {}
                         }
                     }
                     let mapped = format!(
@@ -2088,7 +2092,15 @@ fn expand_range(entry: &Node) -> Result<Vec<IpAddr>, ImportError> {
                     .map(|i| IpAddr::V6(Ipv6Addr::from(first + i)))
                     .collect())
             }
-            _ => Err(entry.error("more addresses than an import writes")),
+            IpAddr::V4(_) if length > 32 => {
+                Err(entry.error(format!("/{length} is not an IPv4 prefix length")))
+            }
+            IpAddr::V6(_) if length > 128 => {
+                Err(entry.error(format!("/{length} is not an IPv6 prefix length")))
+            }
+            _ => Err(entry.error(format!(
+                "/{length} names more addresses than an import writes ({MAX_EXPANSION})"
+            ))),
         };
     }
     let Some((first, last)) = text.split_once('-') else {

@@ -621,6 +621,17 @@ fn what_would_run_away_is_refused_and_odd_corners_read_as_keepalived_reads_them(
     assert!(error(&doubling).to_string().contains("expands to more than"));
     let deep = "global_defs {\n".repeat(100) + &"}\n".repeat(100);
     assert!(error(&deep).to_string().contains("nest deeper"));
+    let e = error("virtual_server_group g {\n    10.0.0.0/33 80\n}\n");
+    assert!(e.to_string().contains("/33 is not an IPv4 prefix length"), "{e}");
+    // A form feed parts words as a blank does (C's isspace).
+    let imported = import("virtual_server 10.0.0.1 80 {\n    protocol\u{0c}TCP\n}\n");
+    assert_eq!(imported.config.virtual_services[0].protocol, Protocol::Tcp);
+    // The old positional lvs_sync_daemon form: interface, instance, id.
+    let imported = import("global_defs {\n    lvs_sync_daemon eth1 7 9\n}\n");
+    assert_eq!(
+        (imported.config.syncd_iface.as_str(), imported.config.syncd_id),
+        ("eth1", 9)
+    );
     let big = "~SEQ(i, 9223372036854775806, 9223372036854775807) global_defs {\n}\n";
     let _ = importer("lb1").import_text("keepalived.conf", big).map(|_| ());
     let e = error("virtual_server 10.0.0.1 80 {\n protocol UDP\n real_server 10.0.0.2 80 {\n  UDP_CHECK {\n   require_reply a\u{e9}X\n  }\n }\n}\n");
