@@ -2440,3 +2440,38 @@ fn a_table_keepalived_built_is_taken_over_by_an_import_without_a_single_operatio
     let status = lvs.status(&[]);
     assert_eq!(status.matches(" up ").count(), 6, "{status}");
 }
+
+#[test]
+fn keepalived_itself_accepts_the_sample_the_import_tests_read() {
+    if !lab("keepalived_itself_accepts_the_sample_the_import_tests_read") {
+        return;
+    }
+    // The real program is the judge of its syntax: `keepalived -t` exits 0
+    // only for a file without errors or warnings (in a kernel with IPVS).
+    // In a director's namespace, which has the eth0 the sample's VRRP instance names.
+    let lvs = Director::new(Mode::Nat, "director-keepalived-test");
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../lvs-import/tests/data/keepalived-sample.conf");
+    let out = lvs.farm.directors[0].exec(
+        "keepalived",
+        &["-t", "-f", sample.to_str().expect("a UTF-8 path")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "keepalived -t: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_lvs"))
+        .args(["import", "--from", "keepalived", "--primary", "10.10.10.1"])
+        .arg(&sample)
+        .output()
+        .expect("run lvs import");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("virtual vs_10_10_10_2_1358 {"));
+}

@@ -77,79 +77,10 @@ fn ip(text: &str) -> Host {
 
 /// The shape of keepalived's sample configuration: mail settings, one VRRP
 /// instance with a VIP, a NAT virtual server with persistence, a sorry
-/// server and a real server checked by a digest of a page.
-const SAMPLE: &str = "\
-! Configuration File for keepalived
-
-global_defs {
-   notification_email {
-     admin@example.org
-   }
-   notification_email_from lb@example.org
-   smtp_server 192.0.2.25
-   smtp_connect_timeout 30
-   router_id LVS_DEVEL
-}
-
-vrrp_instance VI_1 {
-    state MASTER
-    interface eth0
-    virtual_router_id 51
-    priority 100
-    advert_int 1
-    authentication {
-        auth_type PASS
-        auth_pass 1111
-    }
-    virtual_ipaddress {
-        10.10.10.2
-    }
-}
-
-virtual_server 10.10.10.2 1358 {
-    delay_loop 6
-    lb_algo rr
-    lb_kind NAT
-    persistence_timeout 50
-    protocol TCP
-
-    sorry_server 192.168.200.200 1358
-
-    real_server 192.168.200.2 1358 {
-        weight 1
-        HTTP_GET {
-            url {
-              path /testurl/test.jsp
-              digest 640205b7b0fc66c1ea91c463fac6334d
-            }
-            url {
-              path /testurl2/test.jsp
-              status_code 200 301-302
-            }
-            connect_timeout 3
-            retry 3
-            delay_before_retry 3
-        }
-    }
-
-    real_server 192.168.200.3 1358 {
-        weight 2
-        HTTP_GET {
-            url {
-              path /testurl/test.jsp
-              digest 640205b7b0fc66c1ea91c463fac6334d
-            }
-            url {
-              path /testurl2/test.jsp
-              status_code 200 301-302
-            }
-            connect_timeout 3
-            retry 3
-            delay_before_retry 3
-        }
-    }
-}
-";
+/// server and real servers checked by a digest of a page. The lab test
+/// `keepalived_itself_accepts_the_sample_the_import_tests_read` has
+/// keepalived check the same file.
+const SAMPLE: &str = include_str!("data/keepalived-sample.conf");
 
 #[test]
 fn the_documented_samples_shape_becomes_one_nat_service_with_its_checks() {
