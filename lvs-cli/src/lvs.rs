@@ -373,21 +373,27 @@ fn import_configuration(args: &ImportArgs) -> ExitCode {
     if let Some(backup) = &args.backup {
         importer = importer.backup(lvs_cf::Host::from_written(backup));
     }
-    let imported = match importer.import_file(&args.file) {
+    let mut imported = match importer.import_file(&args.file) {
         Ok(imported) => imported,
         Err(e) => return crate::fail("lvs import", &e),
     };
-    eprint!("{}", imported.report);
-    // Then what lvs --check adds: the daemons' own reading of the file.
-    let mut edits = imported.report.check.iter().filter(|d| d.is_error()).count();
-    if edits == 0 {
-        let refusals =
-            lvs_core::acceptance::refusals(&imported.config, &lvs_daemon::director::system_resolver);
-        for refusal in &refusals {
-            eprintln!("imported lvs.cf: error: {refusal}");
+    let text = lvs_cf::write(&imported.config);
+    // The report ends with what lvs --check says of the written file, found
+    // as --check finds it.
+    let refusals = match lvs_cf::parse(&text) {
+        Ok(parsed) => {
+            let (diagnostics, refusals) = findings(&parsed);
+            imported.report.check = diagnostics;
+            refusals
         }
-        edits = refusals.len();
+        // The writer's output parses; should it not, validation's findings stand.
+        Err(_) => Vec::new(),
+    };
+    eprint!("{}", imported.report);
+    for refusal in &refusals {
+        eprintln!("imported lvs.cf: error: {refusal}");
     }
+    let edits = imported.report.check.iter().filter(|d| d.is_error()).count() + refusals.len();
     if edits == 0 {
         eprintln!("the imported lvs.cf passes lvs --check");
     } else {
@@ -401,7 +407,6 @@ fn import_configuration(args: &ImportArgs) -> ExitCode {
             return crate::fail("lvs import", &e);
         }
     }
-    let text = lvs_cf::write(&imported.config);
     match &args.output {
         None => {
             print!("{text}");
@@ -430,12 +435,7 @@ fn cut_over(config: &Config) -> Result<(), String> {
         .and_then(|mut ipvs| ipvs.snapshot())
         .map_err(|e| format!("cannot read the kernel's IPVS table: {e}"))?;
     let operations = lvs_core::preview::cut_over(&plan, &table);
-    let adopted: usize = table
-        .filtered(|key| plan.named.contains(key))
-        .services
-        .values()
-        .map(|(_, destinations)| destinations.len())
-        .sum();
+    let adopted = table.filtered(|key| plan.named.contains(key)).destination_count();
     eprintln!(
         "against the kernel: {adopted} entries adopted, {} table operations at the cut-over",
         operations.len()
@@ -553,6 +553,19 @@ fn events(args: &LvsArgs) -> ExitCode {
     }
 }
 
+/// What `--check` finds in a parsed file: its diagnostics, then, when none
+/// is an error, what the daemons themselves would refuse, found by their own
+/// reading (`lvs_core::acceptance`). `--check` and `lvsd import` both ask here.
+fn findings(parsed: &lvs_cf::Parsed) -> (Vec<lvs_cf::Diagnostic>, Vec<lvs_core::acceptance::Refusal>) {
+    let diagnostics = lvs_daemon::config::diagnostics(parsed);
+    let refusals = if diagnostics.iter().any(lvs_cf::Diagnostic::is_error) {
+        Vec::new()
+    } else {
+        lvs_core::acceptance::refusals(&parsed.config, &lvs_daemon::director::system_resolver)
+    };
+    (diagnostics, refusals)
+}
+
 /// `--check` and `--dump`: read lvs.cf, report, and write it back.
 fn check_or_dump(args: &LvsArgs, format: DumpFormat) -> ExitCode {
     let path = &args.configfile;
@@ -579,23 +592,19 @@ fn check_or_dump(args: &LvsArgs, format: DumpFormat) -> ExitCode {
         }
     };
 
-    let diagnostics = lvs_daemon::config::diagnostics(&parsed);
+    let (diagnostics, refusals) = findings(&parsed);
     for diagnostic in &diagnostics {
         eprintln!("lvs: {}: {diagnostic}", path.display());
     }
-    let mut errors = diagnostics
+    for refusal in &refusals {
+        eprintln!("lvs: {}: error: {refusal}", path.display());
+    }
+    let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = diagnostics.len() - errors;
-    if errors == 0 {
-        // What the daemons themselves would refuse, found by their own reading.
-        let refusals = lvs_core::acceptance::refusals(&parsed.config, &lvs_daemon::director::system_resolver);
-        for refusal in &refusals {
-            eprintln!("lvs: {}: error: {refusal}", path.display());
-        }
-        errors += refusals.len();
-    }
+        .count()
+        + refusals.len();
+    let warnings = diagnostics.len() + refusals.len() - errors;
 
     if args.dump {
         match format {

@@ -1114,7 +1114,6 @@ fn import_from_keepalived_reads_includes_and_this_routers_lines() {
         "keepalived.conf",
         "vrrp_instance VI_1 {\n    @lb1 state MASTER\n    @^lb1 state BACKUP\n    unicast_src_ip 192.0.2.1\n    unicast_peer {\n        192.0.2.2\n    }\n    virtual_ipaddress {\n        192.0.2.10/24 dev eth1\n    }\n}\ninclude services/*.conf\n",
     );
-    std::fs::create_dir_all(dir.0.join("services")).unwrap();
     dir.file(
         "services/web.conf",
         "virtual_server 192.0.2.10 80 {\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    real_server 10.0.0.1 80 { weight 2 }\n    real_server 10.0.0.2 80 { weight 3 }\n}\n",

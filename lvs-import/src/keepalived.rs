@@ -1414,36 +1414,14 @@ impl<'m> Mapper<'m> {
                     template.hysteresis = Some(number(key, 0, "hysteresis")?);
                     Fate::Mapped("hysteresis".into())
                 }
-                "quorum_up" | "quorum_down" => {
-                    // lvs.cf takes one notify program, run on every event with the event as arguments.
-                    if template.notify.is_none() {
-                        template.notify = Some(key.args().join(" "));
-                        Fate::Approximated(
-                            "notify: the program runs on every event of the service, with the event as its arguments (quorum-lost, quorum-regained and the others)".into(),
-                        )
-                    } else {
-                        Fate::Dropped(
-                            "lvs.cf takes one notify program, run on every event with the event as its arguments (the one above): call this script from it".into(),
-                        )
-                    }
-                }
-                "alpha" => Fate::Mapped("lvs's way: a new server is out until its first check passes".into()),
+                "quorum_up" | "quorum_down" => one_notify(
+                    &mut template.notify,
+                    key,
+                    "the service, with the event as its arguments (quorum-lost, quorum-regained and the others)",
+                ),
                 "omega" => Fate::Dropped("quorum_down is not run at stop".into()),
-                "connect_timeout" => {
-                    inherited.connect_timeout = Some(timer(key)?);
-                    Fate::Mapped("the checks' timeout".into())
-                }
-                "retry" | "nb_get_retry" => {
-                    inherited.retry = Some(number(key, 0, "count")?);
-                    Fate::Approximated("failure_count: failed checks in a row, one per interval".into())
-                }
-                "delay_before_retry" | "warmup" => {
-                    Fate::Dropped("lvs checks once per check_interval and retries at the next".into())
-                }
-                "virtualhost" => {
-                    inherited.virtualhost = Some(key.required(0, "host")?.to_owned());
-                    Fate::Mapped("the HTTP checks' host".into())
-                }
+                "alpha" | "connect_timeout" | "retry" | "nb_get_retry" | "delay_before_retry" | "warmup"
+                | "virtualhost" => passed_down(key, &mut inherited)?,
                 "inhibit_on_failure" => {
                     inherited.inhibit = Some(key.arg(0).is_none_or(|v| matches!(v, "on" | "true" | "yes")));
                     Fate::Mapped("quiesce_server".into())
@@ -1638,40 +1616,17 @@ impl<'m> Mapper<'m> {
                         )
                     }
                 }
-                "notify_up" | "notify_down" => {
-                    if server.notify.is_none() {
-                        server.notify = Some(key.args().join(" "));
-                        Fate::Approximated(
-                            "notify: the program runs on every event of the server, with the event as its arguments (server-health with the old and new state)".into(),
-                        )
-                    } else {
-                        Fate::Dropped(
-                            "lvs.cf takes one notify program, run on every event with the event as its arguments (the one above): call this script from it".into(),
-                        )
-                    }
-                }
-                "connect_timeout" => {
-                    inherited.connect_timeout = Some(timer(key)?);
-                    Fate::Mapped("its checks' timeout".into())
-                }
-                "retry" | "nb_get_retry" => {
-                    inherited.retry = Some(number(key, 0, "count")?);
-                    Fate::Approximated(
-                        "failure_count of its virtual service: the most failures in a row any of its checkers takes (retry + 1)".into(),
-                    )
-                }
+                "notify_up" | "notify_down" => one_notify(
+                    &mut server.notify,
+                    key,
+                    "the server, with the event as its arguments (server-health with the old and new state)",
+                ),
                 "delay_loop" => {
                     inherited.delay_loop = Some(timer(key)?);
                     Fate::Approximated("lvs.cf checks every server of a service at its check_interval".into())
                 }
-                "delay_before_retry" | "warmup" => {
-                    Fate::Dropped("lvs checks once per check_interval and retries at the next".into())
-                }
-                "virtualhost" => {
-                    inherited.virtualhost = Some(key.required(0, "host")?.to_owned());
-                    Fate::Mapped("its HTTP checks' host".into())
-                }
-                "alpha" => Fate::Mapped("lvs's way: a new server is out until its first check passes".into()),
+                "alpha" | "connect_timeout" | "retry" | "nb_get_retry" | "delay_before_retry" | "warmup"
+                | "virtualhost" => passed_down(key, &mut inherited)?,
                 "smtp_alert" | "snmp_name" => Fate::Dropped("no counterpart in lvs.cf".into()),
                 "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "SMTP_CHECK" | "DNS_CHECK" | "PING_CHECK"
                 | "UDP_CHECK" | "MISC_CHECK" | "FILE_CHECK" | "BFD_CHECK" => {
@@ -2062,6 +2017,42 @@ impl<'m> Mapper<'m> {
         self.push(url, Fate::Mapped(format!("check {}", each.name)));
         Ok(each)
     }
+}
+
+/// The checker settings a virtual or real server passes down to its checkers
+/// (keepalived: virtual server, then real server, then checker).
+fn passed_down(key: &Node, inherited: &mut Inherited) -> Result<Fate, ImportError> {
+    Ok(match key.keyword() {
+        "connect_timeout" => {
+            inherited.connect_timeout = Some(timer(key)?);
+            Fate::Mapped("its checks' timeout".into())
+        }
+        "retry" | "nb_get_retry" => {
+            inherited.retry = Some(number(key, 0, "count")?);
+            Fate::Approximated(
+                "failure_count of its virtual service: the most failures in a row any of its checkers takes (retry + 1)"
+                    .into(),
+            )
+        }
+        "virtualhost" => {
+            inherited.virtualhost = Some(key.required(0, "host")?.to_owned());
+            Fate::Mapped("its HTTP checks' host".into())
+        }
+        "alpha" => Fate::Mapped("lvs's way: a new server is out until its first check passes".into()),
+        _ => Fate::Dropped("lvs checks once per check_interval and retries at the next".into()),
+    })
+}
+
+/// lvs.cf's one notify program of a service or server (`slot`): the first
+/// of keepalived's scripts; a second is dropped, saying so.
+fn one_notify(slot: &mut Option<String>, key: &Node, whose: &str) -> Fate {
+    if slot.is_some() {
+        return Fate::Dropped(
+            "lvs.cf takes one notify program, run on every event with the event as its arguments (the one above): call this script from it".into(),
+        );
+    }
+    *slot = Some(key.args().join(" "));
+    Fate::Approximated(format!("notify: the program runs on every event of {whose}"))
 }
 
 /// A virtual_server_group entry's addresses: `IP`, `IP-LAST` (the last

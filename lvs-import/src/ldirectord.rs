@@ -466,6 +466,16 @@ struct Said<'b, 'a> {
 }
 
 impl<'b, 'a> Said<'b, 'a> {
+    /// An unknown checker named by the block's `key` (at its value), or by
+    /// default (at the block's `virtual=` line).
+    fn unknown_checker(&self, key: &str, name: String) -> ImportError {
+        let at = self
+            .own
+            .get(key)
+            .map_or_else(|| self.header.at.clone(), |s| s.value_at.clone());
+        ImportError::UnknownChecker { at, name }
+    }
+
     /// The block's setting, else the global one.
     fn get(&self, key: &str) -> Option<&'b Setting<'a>> {
         self.own
@@ -886,13 +896,7 @@ impl CheckPlan {
                 ));
             }
             other => {
-                let at = own("checktype")
-                    .map(|s| s.value_at.clone())
-                    .unwrap_or_else(|| said.header.at.clone());
-                return Err(ImportError::UnknownChecker {
-                    at,
-                    name: other.to_owned(),
-                });
+                return Err(said.unknown_checker("checktype", other.to_owned()));
             }
         }
         plan.checks.push(check);
@@ -1044,13 +1048,7 @@ fn negotiate(
         }
         other => {
             // ldirectord refuses an unknown service too.
-            let at = own("service")
-                .map(|s| s.value_at.clone())
-                .unwrap_or_else(|| said.header.at.clone());
-            return Err(ImportError::UnknownChecker {
-                at,
-                name: format!("service = {other}"),
-            });
+            return Err(said.unknown_checker("service", format!("service = {other}")));
         }
     }
     Ok(())

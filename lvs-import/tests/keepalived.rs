@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use lvs_cf::{
@@ -13,30 +13,7 @@ use lvs_cf::{
     SchedulerFlag, StatusRange, TunnelChecksum, TunnelType,
 };
 use lvs_import::{Fate, ImportError, Imported, Importer, Source};
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("lvs-import-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use testkit::TempDir;
 
 fn importer(id: &str) -> Importer {
     Importer::new(Source::Keepalived).config_id(id)
@@ -158,7 +135,7 @@ fn the_documented_samples_shape_becomes_one_nat_service_with_its_checks() {
 
 #[test]
 fn includes_conditions_parameters_and_sequences_are_read_as_keepalived_reads_them() {
-    let dir = Dir::new("syntax");
+    let dir = TempDir::new("syntax");
     let main = dir.file(
         "keepalived.conf",
         "\
@@ -534,14 +511,14 @@ fn bad_input_names_the_file_and_line_and_imports_nothing() {
 
 #[test]
 fn an_include_cycle_is_refused_at_the_line_that_closes_it() {
-    let dir = Dir::new("cycle");
+    let dir = TempDir::new("cycle");
     let main = dir.file("keepalived.conf", "global_defs {\n}\ninclude a.conf\n");
     let a = dir.file("a.conf", "include b.conf\n");
     dir.file("b.conf", "\n\ninclude a.conf\n");
     let e = importer("lb1").import_file(&main).unwrap_err();
     assert!(matches!(e, ImportError::IncludeCycle { .. }), "{e}");
     let at = e.position().unwrap();
-    assert_eq!((at.file.clone(), at.line), (dir.0.join("b.conf"), 3), "{e}");
+    assert_eq!((at.file.clone(), at.line), (dir.path().join("b.conf"), 3), "{e}");
     assert!(e.to_string().contains(&a.display().to_string()), "{e}");
 }
 
@@ -598,7 +575,7 @@ virtual_server 10.0.0.9 80 {
     assert_ne!(labels[0], labels[1]);
 
     // `include "pattern"` with braces, relative to the including file.
-    let dir = Dir::new("braces");
+    let dir = TempDir::new("braces");
     let main = dir.file("keepalived.conf", "include \"conf.d/{web,dns}.conf\"\n");
     dir.file(
         "conf.d/web.conf",

@@ -416,13 +416,11 @@ fn a_file_that_cannot_be_read_or_is_not_text_is_refused_with_its_name() {
     assert!(matches!(e, ImportError::Read { .. }));
     assert!(e.to_string().starts_with("/nonexistent/ldirectord.cf: "), "{e}");
 
-    let dir = std::env::temp_dir().join(format!("lvs-import-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("binary.cf");
+    let dir = testkit::TempDir::new("lvs-import-binary");
+    let file = dir.path().join("binary.cf");
     std::fs::write(&file, b"checktimeout=3\nvirtual=\xff\n").unwrap();
     let e = Importer::new(Source::Ldirectord).import_file(&file).unwrap_err();
     assert_eq!(e.position().map(|p| (p.line, p.column)), Some((2, 9)), "{e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

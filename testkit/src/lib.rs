@@ -257,9 +257,13 @@ impl TempDir {
         )
     }
 
-    /// Writes `text` to the file `name` in the directory and returns its path.
+    /// Writes `text` to the file `name` in the directory (a relative path,
+    /// its folders made as needed) and returns its path.
     pub fn file(&self, name: &str, text: &str) -> std::path::PathBuf {
         let path = self.0.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("create {}: {e}", parent.display()));
+        }
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         path
     }
