@@ -14,7 +14,7 @@ use lvs_daemon::pulse::{LvsDaemon, Pulse, PulseOptions};
 #[command(
     name = "pulse",
     version,
-    override_usage = "pulse [-c FILE] [-n | --nofork] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE]",
+    override_usage = "pulse [-c FILE] [-n | --nofork] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE] [--metrics ADDR]",
     about = "Heartbeat and failover between an active and a backup LVS router",
     long_about = "Heartbeat and failover between an active and a backup LVS router, as Piranha's pulse. \
                   The router whose interfaces hold `primary` is the master, the other the backup. Each sends a \
@@ -76,6 +76,9 @@ pub struct PulseArgs {
     /// Where the daemon writes its process id.
     #[arg(long = "pidfile", value_name = "FILE", default_value = lvs_daemon::DEFAULT_PULSE_PIDFILE)]
     pub pidfile: PathBuf,
+    /// Serve Prometheus metrics over HTTP on this local address (for example 127.0.0.1:9102).
+    #[arg(long = "metrics", value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl PulseArgs {
@@ -87,6 +90,7 @@ impl PulseArgs {
             .force_active(self.force_active)
             .foreground(self.nodaemon)
             .lvs(LvsDaemon::Program(self.lvsd.clone()))
+            .metrics(self.metrics)
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -193,6 +194,27 @@ impl Director {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The metrics endpoint's raw answer to `request`.
+    fn scrape(&self, request: &str) -> String {
+        self.farm.directors[0].run(|| {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect("127.0.0.1:9101").expect("metrics");
+            stream.write_all(request.as_bytes()).expect("ask");
+            let mut reply = String::new();
+            stream.read_to_string(&mut reply).expect("read");
+            reply
+        })
+    }
+
+    /// A scrape's samples by name and labels, after promtool has checked it.
+    /// The daemon renders an answer at most once a second and reads the
+    /// kernel's counters at most once a second: a scrape waits that long,
+    /// so that it sees what came before it.
+    fn metrics(&self) -> HashMap<String, f64> {
+        std::thread::sleep(Duration::from_millis(2100));
+        self.farm.directors[0].run(|| testkit::scrape_metrics("director metrics", "127.0.0.1:9101"))
+    }
+
     fn table(&self) -> Table {
         self.farm.directors[0]
             .run(|| Ipvs::connect().and_then(|mut ipvs| ipvs.snapshot()))
@@ -241,6 +263,14 @@ impl Drop for Director {
     }
 }
 
+/// A real server's labels in the metrics (lvs.cf's `virtual web`).
+fn server_labels(server: &testkit::farm::RealServer) -> String {
+    format!(
+        "service=\"web\",server=\"{}\",address=\"{}:80\"",
+        server.name, server.address
+    )
+}
+
 fn names(answers: &[Option<String>]) -> Vec<String> {
     answers
         .iter()
@@ -271,26 +301,32 @@ fn spread_and_health(mode: Mode, name: &str) {
         "{text}"
     );
     assert_eq!(text.matches(" up ").count(), 3, "{text}");
-    let metrics = lvs.farm.directors[0].run(|| {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect("127.0.0.1:9101").expect("metrics");
-        stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").expect("ask");
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).expect("read");
-        reply
-    });
-    assert!(metrics.starts_with("HTTP/1.0 200 OK"), "{metrics}");
-    assert_eq!(
-        metrics.matches("lvs_real_server_up{service=\"web\"").count(),
-        3,
-        "{metrics}"
-    );
+    let before = lvs.metrics();
+    for server in &lvs.farm.servers {
+        let labels = server_labels(server);
+        assert_eq!(
+            before.get(&format!("lvs_real_server_health{{{labels},state=\"up\"}}")),
+            Some(&1.0)
+        );
+        assert_eq!(
+            before.get(&format!("lvs_real_server_health{{{labels},state=\"down\"}}")),
+            Some(&0.0)
+        );
+        assert_eq!(
+            before.get(&format!("lvs_real_server_weight{{{labels}}}")),
+            Some(&1.0)
+        );
+    }
+    // Only GET /metrics answers.
+    let other = lvs.scrape("GET /other HTTP/1.0\r\n\r\n");
     assert!(
-        metrics.contains(&format!(
-            "lvs_real_server_weight{{service=\"web\",server=\"rs1\",address=\"{}:80\"}} 1",
-            lvs.farm.servers[0].address
-        )),
-        "{metrics}"
+        other.lines().next().is_some_and(|l| l.contains(" 404 ")),
+        "{other}"
+    );
+    let posted = lvs.scrape("POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+    assert!(
+        posted.lines().next().is_some_and(|l| l.contains(" 405 ")),
+        "{posted}"
     );
 
     // Round robin: each server answers every third request.
@@ -298,6 +334,77 @@ fn spread_and_health(mode: Mode, name: &str) {
     for server in &lvs.farm.servers {
         let count = answers.iter().filter(|a| **a == server.name).count();
         assert_eq!(count, 10, "{} answered {count} of 30: {answers:?}", server.name);
+    }
+    // The metrics count the 30 connections as the kernel does: 10 more to
+    // each server (the kernel folds its per-CPU counters into what it
+    // reports every 2 s, so they are waited for), and the same values as
+    // the kernel's own counters read beside them.
+    let counted = |m: &HashMap<String, f64>, server: &testkit::farm::RealServer, family: &str| {
+        m.get(&format!("{family}{{{}}}", server_labels(server)))
+            .copied()
+            .unwrap_or(-1.0)
+    };
+    let families = [
+        "lvs_real_server_connections_total",
+        "lvs_real_server_in_packets_total",
+        "lvs_real_server_out_packets_total",
+        "lvs_real_server_in_bytes_total",
+        "lvs_real_server_out_bytes_total",
+    ];
+    let settled = Instant::now();
+    loop {
+        let after = lvs.metrics();
+        let kernel = lvs.table();
+        let (_, dests) = kernel.services.values().next().expect("the service");
+        let mismatches: Vec<String> = lvs
+            .farm
+            .servers
+            .iter()
+            .flat_map(|server| {
+                let address: std::net::IpAddr = server.address.parse().expect("an address");
+                let stats = dests
+                    .get(&(address, 80))
+                    .and_then(|dest| dest.stats)
+                    .expect("the kernel's counters");
+                let kernel_values = [
+                    stats.conns,
+                    stats.in_pkts,
+                    stats.out_pkts,
+                    stats.in_bytes,
+                    stats.out_bytes,
+                ];
+                let before_connections = counted(&before, server, families[0]);
+                let mut wrong: Vec<String> = families
+                    .iter()
+                    .zip(kernel_values)
+                    .filter(|(family, value)| counted(&after, server, family) != *value as f64)
+                    .map(|(family, value)| {
+                        format!(
+                            "{} {family}: {} against the kernel's {value}",
+                            server.name,
+                            counted(&after, server, family)
+                        )
+                    })
+                    .collect();
+                if counted(&after, server, families[0]) != before_connections + 10.0 {
+                    wrong.push(format!(
+                        "{}: not 10 connections more than {before_connections}",
+                        server.name
+                    ));
+                }
+                if stats.in_pkts < 30 || stats.in_bytes == 0 {
+                    wrong.push(format!("{}: {stats:?}", server.name));
+                }
+                wrong
+            })
+            .collect();
+        if mismatches.is_empty() {
+            break;
+        }
+        assert!(
+            settled.elapsed() < Duration::from_secs(10),
+            "the metrics against the kernel: {mismatches:?}"
+        );
     }
 
     // rs2 stops serving: it leaves within one check interval (1 s, plus the check's own time).

@@ -313,7 +313,7 @@ fn forged_altered_and_captured_authenticated_heartbeats_are_dropped_and_the_log_
     let key = lab.dir.file("heartbeat.key", KEY);
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
     let config = lab.config("0.1", "0.5", &format!("heartbeat_key = {}\n", key.display()));
-    let (primary, backup) = lab.pair(&config, &[]);
+    let (primary, backup) = lab.pair(&config, &["--metrics", "127.0.0.1:9102"]);
 
     // From the primary's address: heartbeats that would make the backup
     // activate (STOPPED) if it believed them.
@@ -367,7 +367,56 @@ fn forged_altered_and_captured_authenticated_heartbeats_are_dropped_and_the_log_
     );
     assert!(!lab.net.has_vip(1));
     lab.wait_owner(0, Duration::from_secs(1));
+
+    // Both routers' metrics say the same: each one's part, what it heard,
+    // and the backup's count of every kind of datagram it dropped.
+    let backup_metrics = metrics(&lab.net.routers[1]);
+    for (sample, at_least) in [
+        ("lvs_pulse_role{state=\"inactive\"}", 1.0),
+        ("lvs_pulse_partner_state{state=\"running\"}", 1.0),
+        ("lvs_pulse_heartbeats_total{outcome=\"accepted\"}", 5.0),
+        // 10 forged, 10 altered, 200 in the flood.
+        ("lvs_pulse_heartbeats_total{outcome=\"forged\"}", 220.0),
+        ("lvs_pulse_heartbeats_total{outcome=\"malformed\"}", 10.0),
+    ] {
+        let value = backup_metrics.get(sample).copied().unwrap_or(-1.0);
+        assert!(
+            value >= at_least,
+            "{sample} is {value}, not {at_least} or more: {backup_metrics:?}"
+        );
+    }
+    let stale_or_replayed = backup_metrics["lvs_pulse_heartbeats_total{outcome=\"stale\"}"]
+        + backup_metrics["lvs_pulse_heartbeats_total{outcome=\"replayed\"}"];
+    assert!(
+        stale_or_replayed >= 10.0,
+        "the 10 captured ones: {backup_metrics:?}"
+    );
+    assert_eq!(backup_metrics.get("lvs_pulse_role{state=\"active\"}"), Some(&0.0));
+    assert!(
+        backup_metrics["lvs_pulse_heartbeat_age_seconds"] < 1.0,
+        "{backup_metrics:?}"
+    );
+    let primary_metrics = metrics(&lab.net.routers[0]);
+    assert_eq!(
+        primary_metrics.get("lvs_pulse_role{state=\"active\"}"),
+        Some(&1.0)
+    );
+    assert_eq!(
+        primary_metrics.get("lvs_pulse_transitions_total{to=\"active\",reason=\"partner_dead\"}"),
+        Some(&1.0),
+        "{primary_metrics:?}"
+    );
+    assert!(
+        primary_metrics["lvs_pulse_last_announcement_timestamp_seconds"] > 1.7e9,
+        "{primary_metrics:?}"
+    );
     drop(primary);
+}
+
+/// The metrics of the pulse in `router` (`--metrics 127.0.0.1:9102`), after
+/// promtool has checked them, by name and labels.
+fn metrics(router: &testkit::Netns) -> std::collections::HashMap<String, f64> {
+    router.run(|| testkit::scrape_metrics("pulse metrics", "127.0.0.1:9102"))
 }
 
 #[test]

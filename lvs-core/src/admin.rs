@@ -657,6 +657,9 @@ pub enum AdminState {
 }
 
 impl AdminState {
+    /// Every state, in the order the metrics list them.
+    pub const ALL: [AdminState; 3] = [AdminState::Enabled, AdminState::Draining, AdminState::Disabled];
+
     /// The word the status and the metrics use.
     pub fn as_str(self) -> &'static str {
         match self {

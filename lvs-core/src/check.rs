@@ -183,6 +183,25 @@ pub enum Check {
 }
 
 impl Check {
+    /// The kind of check in one word (`tcp`, `http`, `https`, `dns`...): the
+    /// `kind` label of the check metrics. Several checks of a server are
+    /// `several`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Check::Tcp { .. } => "tcp",
+            Check::Udp { .. } => "udp",
+            Check::Program { .. } => "program",
+            Check::File { .. } => "file",
+            Check::Http(http) if http.tls.is_some() => "https",
+            Check::Http(_) => "http",
+            Check::Tls(_) => "tls",
+            Check::Dns(_) => "dns",
+            Check::Mail(_) => "mail",
+            Check::Ping => "ping",
+            Check::All(_) => "several",
+        }
+    }
+
     /// The TLS settings this check uses, if it speaks TLS.
     pub fn tls(&self) -> Option<&TlsCheck> {
         match self {

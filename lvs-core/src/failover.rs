@@ -79,6 +79,26 @@ pub enum ActivateReason {
     Forced,
 }
 
+impl ActivateReason {
+    /// Every reason.
+    pub const ALL: [ActivateReason; 4] = [
+        ActivateReason::PartnerDead,
+        ActivateReason::BackupInactive,
+        ActivateReason::PrimaryInactive,
+        ActivateReason::Forced,
+    ];
+
+    /// The reason in one word, as the metrics label it.
+    pub fn word(self) -> &'static str {
+        match self {
+            ActivateReason::PartnerDead => "partner_dead",
+            ActivateReason::BackupInactive => "backup_inactive",
+            ActivateReason::PrimaryInactive => "primary_inactive",
+            ActivateReason::Forced => "forced",
+        }
+    }
+}
+
 impl fmt::Display for ActivateReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -101,6 +121,26 @@ pub enum DeactivateReason {
     ChildFailure,
     /// pulse is stopping.
     Stopping,
+}
+
+impl DeactivateReason {
+    /// Every reason.
+    pub const ALL: [DeactivateReason; 4] = [
+        DeactivateReason::PartnerActive,
+        DeactivateReason::LinkFailure,
+        DeactivateReason::ChildFailure,
+        DeactivateReason::Stopping,
+    ];
+
+    /// The reason in one word, as the metrics label it.
+    pub fn word(self) -> &'static str {
+        match self {
+            DeactivateReason::PartnerActive => "partner_active",
+            DeactivateReason::LinkFailure => "link_failure",
+            DeactivateReason::ChildFailure => "child_failure",
+            DeactivateReason::Stopping => "stopping",
+        }
+    }
 }
 
 impl fmt::Display for DeactivateReason {

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use lvs_ipvs::{Destination, Service, ServiceKey};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,9 @@ pub struct ServiceStatus {
     pub in_bytes: u64,
     /// Bytes out.
     pub out_bytes: u64,
+    /// The kernel's estimates of its rates.
+    #[serde(default)]
+    pub rates: Rates,
     /// Its real servers.
     pub servers: Vec<ServerStatus>,
     /// Its sorry server, when lvs.cf sets one.
@@ -97,6 +100,24 @@ impl ServerHealth {
             Some(Health::Unknown) | None => ServerHealth::Unknown,
         }
     }
+
+    /// The word for a server, its latest check considered: one that has
+    /// failed every check since the director started is down, not
+    /// unknown, although its nanny never saw it up to take it out.
+    pub fn judged(health: Option<&Health>, last: Option<&LastCheck>) -> ServerHealth {
+        match (ServerHealth::of(health), last) {
+            (ServerHealth::Unknown, Some(LastCheck { result: Err(_), .. })) => ServerHealth::Down,
+            (word, _) => word,
+        }
+    }
+
+    /// Every word, in the order the metrics list them.
+    pub const ALL: [ServerHealth; 4] = [
+        ServerHealth::Up,
+        ServerHealth::Quiesced,
+        ServerHealth::Down,
+        ServerHealth::Unknown,
+    ];
 }
 
 impl std::fmt::Display for ServerHealth {
@@ -134,15 +155,29 @@ pub struct ServerStatus {
     pub inactive_connections: u32,
     /// Connections scheduled to it.
     pub connections: u64,
+    /// Packets in.
+    #[serde(default)]
+    pub in_packets: u64,
+    /// Packets out.
+    #[serde(default)]
+    pub out_packets: u64,
     /// Bytes in.
     pub in_bytes: u64,
     /// Bytes out.
     pub out_bytes: u64,
+    /// The kernel's estimates of its rates.
+    #[serde(default)]
+    pub rates: Rates,
     /// Its latest check; `None` before the first.
     pub last_check: Option<CheckStatus>,
 }
 
 impl ServerStatus {
+    /// `address:port`, as the status writes a server (IPv6 unbracketed).
+    pub fn endpoint(&self) -> String {
+        endpoint(self.address, self.port)
+    }
+
     /// An operator's hold in words (`draining (28 s left)`, `disabled`);
     /// `None` for a server nobody holds.
     pub fn hold_words(&self) -> Option<String> {
@@ -150,6 +185,35 @@ impl ServerStatus {
             (AdminState::Enabled, _) => None,
             (AdminState::Draining, Some(left)) => Some(format!("draining ({left:.0} s left)")),
             (state, _) => Some(state.to_string()),
+        }
+    }
+}
+
+/// The kernel's rate estimates of a service or a server (IPVS's own,
+/// averaged over a few seconds), per second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Rates {
+    /// Connections scheduled.
+    pub connections: u64,
+    /// Packets in.
+    pub in_packets: u64,
+    /// Packets out.
+    pub out_packets: u64,
+    /// Bytes in.
+    pub in_bytes: u64,
+    /// Bytes out.
+    pub out_bytes: u64,
+}
+
+impl Rates {
+    fn of(stats: &lvs_ipvs::Stats) -> Rates {
+        Rates {
+            connections: stats.cps,
+            in_packets: stats.in_pps,
+            out_packets: stats.out_pps,
+            in_bytes: stats.in_bps,
+            out_bytes: stats.out_bps,
         }
     }
 }
@@ -194,6 +258,9 @@ pub struct LastCheck {
     pub result: Result<(), Failure>,
     /// When the TLS certificate it saw expires, if it saw one.
     pub certificate_expires: Option<SystemTime>,
+    /// What kind of check it was ([`Check::kind`](crate::check::Check::kind)),
+    /// and how long it took, when the runtime timed it.
+    pub timed: Option<(&'static str, Duration)>,
 }
 
 impl LastCheck {
@@ -203,7 +270,14 @@ impl LastCheck {
             at,
             result,
             certificate_expires: None,
+            timed: None,
         }
+    }
+
+    /// The same, a check of `kind` that took `took`.
+    pub fn timed(mut self, kind: &'static str, took: Duration) -> LastCheck {
+        self.timed = Some((kind, took));
+        self
     }
 
     /// The same, having seen a certificate that expires at `expires`.
@@ -267,11 +341,12 @@ impl Status {
                         let dest = kernel.and_then(|(_, dests)| dests.get(&(at.addr, at.port)));
                         let stats = dest.and_then(|d| d.stats).unwrap_or_default();
                         let held = inputs.holds.get(&at);
+                        let last = inputs.checks.get(&at);
                         ServerStatus {
                             name: server.name.clone(),
                             address: at.addr,
                             port: at.port,
-                            health: ServerHealth::of(inputs.health.get(&at)),
+                            health: ServerHealth::judged(inputs.health.get(&at), last),
                             admin: AdminState::of(held),
                             drain_seconds_left: held.and_then(|h| match h.hold {
                                 Hold::Draining { deadline, .. } => Some(
@@ -286,9 +361,12 @@ impl Status {
                             active_connections: dest.map_or(0, |d| d.active_conns),
                             inactive_connections: dest.map_or(0, |d| d.inactive_conns),
                             connections: stats.conns,
+                            in_packets: stats.in_pkts,
+                            out_packets: stats.out_pkts,
                             in_bytes: stats.in_bytes,
                             out_bytes: stats.out_bytes,
-                            last_check: inputs.checks.get(&at).map(|check| CheckStatus {
+                            rates: Rates::of(&stats),
+                            last_check: last.map(|check| CheckStatus {
                                 seconds_ago: inputs
                                     .monotonic_now
                                     .saturating_duration_since(check.at)
@@ -320,6 +398,7 @@ impl Status {
                     out_packets: stats.out_pkts,
                     in_bytes: stats.in_bytes,
                     out_bytes: stats.out_bytes,
+                    rates: Rates::of(&stats),
                     servers,
                     quorum_lost: inputs.quorums.is_lost(&key),
                     sorry_server: planned.sorry.map(|sorry| SorryStatus {
@@ -370,7 +449,7 @@ impl Status {
                     out,
                     "  {:<12} {:<24} {:<9} weight {:>4}/{:<4} conns {}/{}  last check: {last}{held}",
                     server.name,
-                    endpoint(server.address, server.port),
+                    server.endpoint(),
                     server.health.as_str(),
                     weight,
                     server.configured_weight,
@@ -389,121 +468,11 @@ impl Status {
         }
         out
     }
-
-    /// The status as Prometheus text.
-    pub fn render_metrics(&self) -> String {
-        let mut out = String::new();
-        // i128 holds every family's values: counters (u64) and days left (i64).
-        type ServerValue = fn(&ServerStatus) -> Option<i128>;
-        let server_families: [(&str, &str, &str, ServerValue); 8] = [
-            (
-                "lvs_real_server_up",
-                "gauge",
-                "1 when the real server's checks pass",
-                |s| Some(i128::from(s.health == ServerHealth::Up)),
-            ),
-            (
-                "lvs_real_server_draining",
-                "gauge",
-                "1 while an operator drains the real server (weight 0 until its connections end)",
-                |s| Some(i128::from(s.admin == AdminState::Draining)),
-            ),
-            (
-                "lvs_real_server_disabled",
-                "gauge",
-                "1 while an operator keeps the real server out of the table",
-                |s| Some(i128::from(s.admin == AdminState::Disabled)),
-            ),
-            (
-                "lvs_real_server_weight",
-                "gauge",
-                "the real server's weight in the IPVS table (absent: not in it)",
-                |s| s.weight.map(i128::from),
-            ),
-            (
-                "lvs_real_server_active_connections",
-                "gauge",
-                "active connections to the real server",
-                |s| Some(i128::from(s.active_connections)),
-            ),
-            (
-                "lvs_real_server_inactive_connections",
-                "gauge",
-                "inactive connections to the real server",
-                |s| Some(i128::from(s.inactive_connections)),
-            ),
-            (
-                "lvs_real_server_connections_total",
-                "counter",
-                "connections scheduled to the real server",
-                |s| Some(i128::from(s.connections)),
-            ),
-            (
-                "lvs_real_server_certificate_days_left",
-                "gauge",
-                "whole days until the TLS certificate the latest check saw expires (negative: expired)",
-                |s| s.last_check.as_ref()?.certificate_days_left.map(i128::from),
-            ),
-        ];
-        for (name, kind, help, value) in server_families {
-            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
-            for service in &self.services {
-                for server in &service.servers {
-                    let Some(value) = value(server) else { continue };
-                    let _ = writeln!(
-                        out,
-                        "{name}{{service=\"{}\",server=\"{}\",address=\"{}\"}} {value}",
-                        label(&service.name),
-                        label(&server.name),
-                        endpoint(server.address, server.port),
-                    );
-                }
-            }
-        }
-        type ServiceValue = fn(&ServiceStatus) -> u64;
-        let service_families: [(&str, ServiceValue); 3] = [
-            ("lvs_virtual_service_connections_total", |s| s.connections),
-            ("lvs_virtual_service_in_bytes_total", |s| s.in_bytes),
-            ("lvs_virtual_service_out_bytes_total", |s| s.out_bytes),
-        ];
-        let _ = write!(
-            out,
-            "# HELP lvs_virtual_service_quorum_lost 1 while the service's healthy weight is below its quorum\n\
-             # TYPE lvs_virtual_service_quorum_lost gauge\n"
-        );
-        for service in &self.services {
-            let _ = writeln!(
-                out,
-                "lvs_virtual_service_quorum_lost{{service=\"{}\"}} {}",
-                label(&service.name),
-                u8::from(service.quorum_lost)
-            );
-        }
-        for (name, value) in service_families {
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for service in &self.services {
-                let _ = writeln!(
-                    out,
-                    "{name}{{service=\"{}\"}} {}",
-                    label(&service.name),
-                    value(service)
-                );
-            }
-        }
-        out
-    }
 }
 
 /// `address:port`, as the status has always written it (IPv6 unbracketed).
 fn endpoint(address: IpAddr, port: u16) -> String {
     format!("{address}:{port}")
-}
-
-/// A Prometheus label value, escaped.
-fn label(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -599,19 +568,28 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("draining (28 s left)"), "{text}");
-        let metrics = status.render_metrics();
-        assert!(
-            metrics
-                .contains("lvs_real_server_draining{service=\"web\",server=\"a\",address=\"10.0.0.2:80\"} 1"),
-            "{metrics}"
+    }
+
+    /// A server whose nanny has not decided yet is unknown until a check
+    /// fails: then it is down, as it is for a server taken out.
+    #[test]
+    fn a_server_failing_since_the_start_is_down() {
+        let failed = LastCheck::new(Instant::now(), Err(Failure::ConnectTimeout));
+        let passed = LastCheck::new(Instant::now(), Ok(()));
+        assert_eq!(ServerHealth::judged(None, None), ServerHealth::Unknown);
+        assert_eq!(
+            ServerHealth::judged(Some(&Health::Unknown), Some(&passed)),
+            ServerHealth::Unknown
         );
-        assert!(
-            metrics.contains("lvs_real_server_up{service=\"web\",server=\"a\",address=\"10.0.0.2:80\"} 1")
+        assert_eq!(
+            ServerHealth::judged(Some(&Health::Unknown), Some(&failed)),
+            ServerHealth::Down
         );
-        assert!(!metrics.contains("lvs_real_server_weight{service=\"web\",server=\"b\""));
-        assert!(
-            metrics.contains("lvs_real_server_certificate_days_left{service=\"web\",server=\"a\",address=\"10.0.0.2:80\"} 30"),
-            "{metrics}"
+        assert_eq!(ServerHealth::judged(None, Some(&failed)), ServerHealth::Down);
+        assert_eq!(
+            ServerHealth::judged(Some(&Health::In { weight: 2 }), Some(&failed)),
+            ServerHealth::Up,
+            "a server in the table stays up until its nanny takes it out"
         );
     }
 }

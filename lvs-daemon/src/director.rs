@@ -356,6 +356,8 @@ pub struct Director {
     drift_cursor: Option<ServiceKey>,
     /// The metrics listener, bound by `prepare`.
     metrics: Option<std::net::TcpListener>,
+    /// What the metrics count: reloads, table operations, checks.
+    counted: crate::metrics::DirectorMetrics,
     config: Config,
     /// Keeps the file's tokens between reloads.
     reparser: Reparser,
@@ -461,9 +463,7 @@ impl Director {
         let metrics = options
             .metrics
             .map(|address| {
-                std::net::TcpListener::bind(address)
-                    .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
-                    .map_err(|source| DirectorError::Metrics { address, source })
+                crate::metrics::bind(address).map_err(|source| DirectorError::Metrics { address, source })
             })
             .transpose()?;
         let (sender, commands) = unbounded_channel();
@@ -477,6 +477,7 @@ impl Director {
             reading_ipvs,
             drift_cursor: None,
             metrics,
+            counted: crate::metrics::DirectorMetrics::default(),
             config,
             reparser,
             plan_index: PlanIndex::of(&plan),
@@ -518,9 +519,19 @@ impl Director {
     /// runtime with IO and time enabled.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DirectorError> {
         let mut running = self.start().await?;
+        if self.metrics.is_some() {
+            // Checks are counted and timed only where the metrics are served.
+            let counted = self.counted.clone();
+            running
+                .engine
+                .board()
+                .observe_with(move |check| counted.checked(check));
+        }
         let server = StatusServer::start(
             self.options.status_socket.as_deref(),
-            self.metrics.take(),
+            self.metrics
+                .take()
+                .map(|listener| (listener, self.counted.clone())),
             running.snapshot.subscribe(),
             running.engine.board(),
             self.status_ipvs.take(),
@@ -1134,6 +1145,7 @@ impl Director {
                 }
             }
         }
+        self.counted.operations(made.len(), failures.len());
         self.log_sorry_changes(&made);
         failures
     }
@@ -1982,6 +1994,7 @@ impl Director {
             }
             Err(e) => {
                 self.log.error(&format!("cannot re-read the configuration: {e}"));
+                self.counted.reloaded(false);
                 return;
             }
         };
@@ -1994,6 +2007,7 @@ impl Director {
                     format!("{e}; keeping the running configuration"),
                 );
                 self.tell(Severity::Error, LogEvent::ReloadRefused, event, None);
+                self.counted.reloaded(false);
                 return;
             }
         };
@@ -2105,6 +2119,7 @@ impl Director {
         );
         let event = Event::new(LogEvent::Reload.as_str(), crate::events::now(), reread);
         self.tell(Severity::Notice, LogEvent::Reload, event, None);
+        self.counted.reloaded(true);
         drop((previous, previous_config));
     }
 

@@ -40,6 +40,10 @@
 //!   are two values (each with its own status socket, if any).
 //! - The status protocol is one line in, one answer out, on a Unix socket
 //!   of mode 0600: no authentication beyond who may connect.
+//! - The metrics listener (`DirectorOptions::metrics`,
+//!   `PulseOptions::metrics`) answers `GET /metrics` to anyone who can
+//!   connect, without TLS or credentials: bind it where only the scraper
+//!   reaches.
 
 /// Where the director answers status requests unless told otherwise.
 pub const DEFAULT_STATUS_SOCKET: &str = "/var/run/lvs.sock";
@@ -54,6 +58,7 @@ pub mod events;
 pub mod files;
 pub mod holds;
 pub mod log;
+mod metrics;
 pub mod nannies;
 pub mod nanny;
 pub mod ownership;

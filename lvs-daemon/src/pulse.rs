@@ -96,6 +96,15 @@ pub enum PulseError {
     /// The heartbeat sockets cannot be handed to the runtime.
     #[error("cannot watch the heartbeat sockets: {0}")]
     Watch(#[source] std::io::Error),
+    /// The metrics address cannot be bound.
+    #[error("cannot serve metrics on {address}: {source}")]
+    Metrics {
+        /// The address asked for.
+        address: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The lvs daemon pulse runs while active.
@@ -126,6 +135,8 @@ pub struct PulseOptions {
     pub foreground: bool,
     /// The lvs daemon to run when active.
     pub lvs: LvsDaemon,
+    /// Where Prometheus metrics are served over HTTP, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl PulseOptions {
@@ -138,6 +149,7 @@ impl PulseOptions {
             force_active: false,
             foreground: false,
             lvs: LvsDaemon::Program(PathBuf::from("/usr/sbin/lvsd")),
+            metrics: None,
         }
     }
 
@@ -168,6 +180,13 @@ impl PulseOptions {
     /// The lvs daemon to run when active.
     pub fn lvs(mut self, lvs: LvsDaemon) -> PulseOptions {
         self.lvs = lvs;
+        self
+    }
+
+    /// Serves Prometheus metrics over HTTP at `address` (`GET /metrics`);
+    /// `None` for none.
+    pub fn metrics(mut self, address: Option<SocketAddr>) -> PulseOptions {
+        self.metrics = address;
         self
     }
 }
@@ -347,6 +366,9 @@ pub struct Pulse {
     dropped_lines: Throttle,
     lvsd: Option<RunningLvs>,
     announcing: Option<JoinHandle<()>>,
+    /// The metrics listener, bound by `prepare`, and what the metrics count.
+    metrics: Option<std::net::TcpListener>,
+    counted: crate::metrics::PulseMetrics,
     sync: Option<SyncSwitch>,
     link_failed: bool,
     log: Log,
@@ -375,6 +397,12 @@ impl Pulse {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let metrics = options
+            .metrics
+            .map(|address| {
+                crate::metrics::bind(address).map_err(|source| PulseError::Metrics { address, source })
+            })
+            .transpose()?;
         let (machine, startup) = Failover::new(settings.failover(options.force_active), Instant::now());
         let auth = key
             .as_deref()
@@ -396,6 +424,8 @@ impl Pulse {
             dropped_lines: Throttle::new(DROPPED_LINES_PER_MINUTE, Duration::from_secs(60)),
             lvsd: None,
             announcing: None,
+            metrics,
+            counted: crate::metrics::PulseMetrics::default(),
             sync,
             link_failed: false,
             log,
@@ -427,7 +457,24 @@ impl Pulse {
             .map(UdpSocket::from_std)
             .collect::<Result<Vec<_>, _>>()
             .map_err(PulseError::Watch)?;
+        let metrics = match self.metrics.take().map(tokio::net::TcpListener::from_std) {
+            Some(Ok(listener)) => {
+                let (counted, heartbeats) = (self.counted.clone(), self.handle.clone());
+                Some(tokio::spawn(crate::metrics::serve(listener, move || {
+                    let text = counted.render(heartbeats.heartbeats(), Instant::now());
+                    std::future::ready(Some(std::sync::Arc::new(text)))
+                })))
+            }
+            Some(Err(e)) => {
+                self.log.error(&format!("cannot serve metrics: {e}"));
+                None
+            }
+            None => None,
+        };
         let code = self.serve(shutdown).await;
+        if let Some(task) = metrics {
+            task.abort();
+        }
         // The sync daemon's last switch (to backup) is seen through, as Piranha does it inline.
         if let Some(sync) = self.sync.take() {
             sync.finish(LVSD_STOP_GRACE);
@@ -593,6 +640,7 @@ impl Pulse {
         let line = match outcome {
             Ok(state) => {
                 self.log.debug(&format!("heartbeat {state:?} from {}", from.ip()));
+                self.counted.heard(state, now);
                 return Some(state);
             }
             // Expected: a stranger's datagram, the copy over the second
@@ -650,6 +698,7 @@ impl Pulse {
                         &reason.to_string(),
                         Fields::event(LogEvent::Activate),
                     );
+                    self.counted.transition(true, reason.word());
                     if !self.activate() {
                         // The lvs daemon could not start: a child failure, at once.
                         queue.extend(self.machine.handle(Event::ChildExited, Instant::now()));
@@ -664,6 +713,7 @@ impl Pulse {
                             Fields::event(LogEvent::Deactivate),
                         );
                     }
+                    self.counted.transition(false, reason.word());
                     self.deactivate().await;
                 }
                 Action::ResendAnnouncements => {
@@ -794,6 +844,7 @@ impl Pulse {
             }
         };
         let log = self.log.clone();
+        self.counted.announced(std::time::SystemTime::now());
         self.announcing = Some(tokio::spawn(async move {
             let bursts = announcements
                 .iter()

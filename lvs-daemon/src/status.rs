@@ -35,6 +35,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::director::DirectorHandle;
 use crate::log::Log;
+use crate::metrics::DirectorMetrics;
 
 /// How long a client has to send its request.
 pub const REQUEST_TIME: Duration = Duration::from_secs(2);
@@ -102,6 +103,8 @@ struct Reader {
     /// The director, for what only its loop can answer (a plan, a resync)
     /// and its events.
     director: Option<DirectorHandle>,
+    /// What the director counts, for the metrics.
+    metrics: DirectorMetrics,
 }
 
 impl Reader {
@@ -142,7 +145,7 @@ impl Reader {
         let answer = Arc::new(match rendering {
             Rendering::Json => json_answer(&status)?,
             Rendering::Text => status.render_text(),
-            Rendering::Metrics => status.render_metrics(),
+            Rendering::Metrics => self.metrics.render(status),
         });
         answers.insert(rendering, (Instant::now(), Arc::clone(&answer)));
         Some(answer)
@@ -193,22 +196,28 @@ pub(crate) struct StatusServer {
 impl StatusServer {
     /// Binds the status socket (a failure is logged: the director runs
     /// without one) and serves it and the metrics listener, if any, reading
-    /// the kernel with `kernel`. Must be called inside the runtime.
+    /// the kernel with `kernel`; the metrics come with what the director
+    /// counts. Must be called inside the runtime.
     pub(crate) fn start(
         socket: Option<&Path>,
-        metrics: Option<std::net::TcpListener>,
+        metrics: Option<(std::net::TcpListener, DirectorMetrics)>,
         snapshot: watch::Receiver<Arc<Snapshot>>,
         board: CheckBoard,
         kernel: Option<Ipvs>,
         director: Option<DirectorHandle>,
         log: &Log,
     ) -> StatusServer {
+        let (metrics, counted) = match metrics {
+            Some((listener, counted)) => (Some(listener), counted),
+            None => (None, DirectorMetrics::default()),
+        };
         let reader = Reader {
             snapshot,
             board,
             kernel: kernel.map(|ipvs| Arc::new(std::sync::Mutex::new((ipvs, None)))),
             answers: Arc::default(),
             director,
+            metrics: counted,
         };
         let mut server = StatusServer {
             tasks: Vec::new(),
@@ -216,9 +225,15 @@ impl StatusServer {
         };
         if let Some(listener) = metrics {
             match TcpListener::from_std(listener) {
-                Ok(listener) => server
-                    .tasks
-                    .push(tokio::spawn(serve_metrics(listener, reader.clone()))),
+                Ok(listener) => {
+                    let reader = reader.clone();
+                    server
+                        .tasks
+                        .push(tokio::spawn(crate::metrics::serve(listener, move || {
+                            let reader = reader.clone();
+                            async move { reader.answer(Rendering::Metrics).await }
+                        })))
+                }
                 Err(e) => log.error(&format!("cannot serve metrics: {e}")),
             }
         }
@@ -305,7 +320,7 @@ impl Drop for StatusServer {
 }
 
 /// A listener the status server accepts on.
-trait Listener: Send + 'static {
+pub(crate) trait Listener: Send + 'static {
     type Stream: Send + 'static;
     fn accept_one(&self) -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
 }
@@ -326,7 +341,7 @@ impl Listener for TcpListener {
 
 /// Accepts on `listener`, serving each connection with `serve` as a task of
 /// its own while fewer than [`MAX_CONNECTIONS`] are served.
-async fn serve_each<L: Listener, F>(listener: L, serve: impl Fn(L::Stream) -> F)
+pub(crate) async fn serve_each<L: Listener, F>(listener: L, serve: impl Fn(L::Stream) -> F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
@@ -426,44 +441,6 @@ async fn stream_events(
             _ => return,
         }
     }
-}
-
-async fn serve_metrics(listener: TcpListener, reader: Reader) {
-    serve_each(listener, |mut stream: tokio::net::TcpStream| {
-        let reader = reader.clone();
-        async move {
-            // One request per connection; what it asks for does not matter.
-            // Its head is read up to the blank line (CRLF or LF), the end of
-            // what it sends, or REQUEST_TIME, whichever comes first, so that
-            // the answer does not cross a request still being sent.
-            let mut head = Vec::new();
-            let read = async {
-                let mut buffer = [0u8; 1024];
-                let ended =
-                    |head: &[u8]| head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n");
-                while !ended(&head) && (head.len() as u64) < MAX_REQUEST {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) => return true,
-                        Err(_) => return false,
-                        Ok(n) => head.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                true
-            };
-            if matches!(tokio::time::timeout(REQUEST_TIME, read).await, Ok(false)) {
-                return;
-            }
-            let Some(body) = reader.answer(Rendering::Metrics).await else {
-                return;
-            };
-            let reply = format!(
-                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = tokio::time::timeout(ANSWER_TIME, stream.write_all(reply.as_bytes())).await;
-        }
-    })
-    .await;
 }
 
 /// What a status socket's client asks for, by its request line.

@@ -90,6 +90,17 @@ struct Board {
     latest: HashMap<usize, LastCheck>,
     /// Where each check goes as well ([`CheckBoard::report_to`]).
     listener: Option<UnboundedSender<(usize, LastCheck)>>,
+    /// What each check is shown to ([`CheckBoard::observe_with`]).
+    observer: Option<Observer>,
+}
+
+/// A function each recorded check is shown to.
+struct Observer(Box<dyn Fn(&LastCheck) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl CheckBoard {
@@ -111,8 +122,20 @@ impl CheckBoard {
         }
     }
 
+    /// Shows every check from now on to `observer` as it is recorded (the
+    /// daemon's metrics count them and their times). It runs on the checks'
+    /// threads, under the board's lock: it must be quick and not block.
+    pub fn observe_with(&self, observer: impl Fn(&LastCheck) + Send + Sync + 'static) {
+        if let Ok(mut board) = self.0.lock() {
+            board.observer = Some(Observer(Box::new(observer)));
+        }
+    }
+
     fn insert(&self, id: usize, check: LastCheck) {
         if let Ok(mut board) = self.0.lock() {
+            if let Some(Observer(observe)) = &board.observer {
+                observe(&check);
+            }
             if let Some(listener) = &board.listener {
                 if listener.send((id, check.clone())).is_err() {
                     board.listener = None;
@@ -327,8 +350,12 @@ impl Engine {
                 timeout: shape.timeout,
             };
             let fed = Arc::clone(members);
-            if let Some(watch) = prober.watch(shape.target, schedule, move |result| {
-                feed(&fed, &Outcome::of(result), Instant::now())
+            let kind = shape.check.kind();
+            if let Some(watch) = prober.watch(shape.target, schedule, move |result, took| {
+                let now = Instant::now();
+                // Recorded as started when it went out.
+                let started = now.checked_sub(took).unwrap_or(now);
+                feed(&fed, &Outcome::of(result), started, (kind, took))
             }) {
                 return Runs::Probed(watch);
             }
@@ -539,11 +566,12 @@ impl Feeder {
         }
     }
 
-    /// A check that started `at` ended with `outcome`.
-    fn checked(&mut self, outcome: Outcome, at: Instant) -> Flow {
+    /// A check of `kind` that started `at` ended with `outcome` after `took`.
+    fn checked(&mut self, outcome: Outcome, at: Instant, (kind, took): Timed) -> Flow {
         let event = outcome.event();
-        let last =
-            LastCheck::new(at.into_std(), outcome.result).with_certificate(outcome.certificate_expires);
+        let last = LastCheck::new(at.into_std(), outcome.result)
+            .with_certificate(outcome.certificate_expires)
+            .timed(kind, took);
         self.board.insert(self.id, last);
         let actions = self.machine.handle(event);
         self.pass(actions)
@@ -579,12 +607,16 @@ impl Feeder {
     }
 }
 
+/// A check's kind ([`Check::kind`](lvs_core::check::Check::kind)) and how
+/// long it took.
+type Timed = (&'static str, Duration);
+
 /// Gives every member of a probe `outcome`, of a check that started `at`;
 /// false once the caller is gone. The members have no load monitor, so
 /// none waits for a load.
-fn feed(members: &Members, outcome: &Outcome, at: Instant) -> bool {
+fn feed(members: &Members, outcome: &Outcome, at: Instant, timed: Timed) -> bool {
     members_of(members).values_mut().all(|feeder| {
-        let flow = match feeder.checked(outcome.clone(), at) {
+        let flow = match feeder.checked(outcome.clone(), at, timed) {
             Flow::Load => feeder.loaded(None),
             flow => flow,
         };
@@ -641,7 +673,8 @@ async fn probe_task(shape: Shape, members: Members, start: Instant) {
             limit: shape.timeout,
         };
         let outcome = crate::run::run_started(&mut session, &shape.check, shape.target, budget).await;
-        if !feed(&members, &outcome, now) {
+        let took = Instant::now().saturating_duration_since(now);
+        if !feed(&members, &outcome, now, (shape.check.kind(), took)) {
             return;
         }
     }
@@ -666,7 +699,8 @@ async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: 
             Some(result) => Outcome::of(result),
             None => crate::run::run_started(&mut session, &server.check, server.target, budget).await,
         };
-        let mut flow = feeder.checked(outcome, now);
+        let took = Instant::now().saturating_duration_since(now);
+        let mut flow = feeder.checked(outcome, now, (server.check.kind(), took));
         while flow == Flow::Load {
             let load = match &server.load_command {
                 Some(command) => crate::run::query_load(command, server.target.ip(), server.timeout).await,

@@ -77,8 +77,9 @@ enum Reply {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WatchId(u64);
 
-/// What a periodic probe hands each result to; returning `false` stops it.
-pub type OnResult = Box<dyn FnMut(Result<(), Failure>) -> bool + Send>;
+/// What a periodic probe hands each result to, with the time from its SYN
+/// going out to its answer (or its timeout); returning `false` stops it.
+pub type OnResult = Box<dyn FnMut(Result<(), Failure>, Duration) -> bool + Send>;
 
 /// When a periodic probe runs.
 #[derive(Clone, Copy, Debug)]
@@ -165,7 +166,7 @@ impl SynProber {
         &self,
         target: SocketAddr,
         schedule: Schedule,
-        on_result: impl FnMut(Result<(), Failure>) -> bool + Send + 'static,
+        on_result: impl FnMut(Result<(), Failure>, Duration) -> bool + Send + 'static,
     ) -> Option<WatchId> {
         let SocketAddr::V4(target) = target else {
             return None;
@@ -204,6 +205,8 @@ struct Probe {
     kind: Kind,
     /// The acknowledgement number its reply must carry, while it is out.
     out: Option<u32>,
+    /// When it went out, while it is out.
+    sent: Option<Instant>,
     /// When it next goes out, while it waits to.
     next: Option<Instant>,
     /// The point of its schedule its last (or next) probe belongs to.
@@ -337,6 +340,7 @@ impl Driver {
                         timeout,
                         kind: Kind::Once(Some(reply)),
                         out: None,
+                        sent: None,
                         next: Some(now),
                         grid: now,
                     },
@@ -360,6 +364,7 @@ impl Driver {
                             on_result,
                         },
                         out: None,
+                        sent: None,
                         next: Some(schedule.first),
                         grid: schedule.first,
                     },
@@ -454,6 +459,10 @@ impl Driver {
             return;
         };
         probe.out = None;
+        let took = probe
+            .sent
+            .take()
+            .map_or(Duration::ZERO, |sent| now.saturating_duration_since(sent));
         let grid = probe.grid;
         let next = match &mut probe.kind {
             Kind::Once(reply) => {
@@ -467,7 +476,7 @@ impl Driver {
                 interval,
                 on_result,
             } => {
-                if on_result(result) {
+                if on_result(result, took) {
                     Some(next_point(*first, *interval, grid, now))
                 } else {
                     None
@@ -534,7 +543,8 @@ impl Driver {
         // replies read and handed on before this took time of their own.
         let sent_at = Instant::now();
         for (token, _, _) in &batch {
-            if let Some(probe) = self.probes.get(token) {
+            if let Some(probe) = self.probes.get_mut(token) {
+                probe.sent = Some(sent_at);
                 if let Some(ack) = probe.out {
                     let deadline = sent_at.checked_add(probe.timeout).unwrap_or(sent_at + FOREVER);
                     self.deadlines.push(Reverse((deadline, *token, ack)));

@@ -801,8 +801,10 @@ fn periodic_probes_run_on_their_schedule_until_forgotten() {
         let mut watches = Vec::new();
         for (name, target) in [("open", open), ("refused", refused), ("silent", silent)] {
             let sender = sender.clone();
-            let watch = prober.watch(target, schedule, move |result| {
-                sender.send((name, tokio::time::Instant::now(), result)).is_ok()
+            let watch = prober.watch(target, schedule, move |result, took| {
+                sender
+                    .send((name, tokio::time::Instant::now(), result, took))
+                    .is_ok()
             });
             watches.push(watch.expect("an IPv4 target"));
         }
@@ -810,7 +812,7 @@ fn periodic_probes_run_on_their_schedule_until_forgotten() {
         let answered = Arc::new(AtomicUsize::new(0));
         for _ in 0..100 {
             let answered = Arc::clone(&answered);
-            let watch = prober.watch(open, schedule, move |result| {
+            let watch = prober.watch(open, schedule, move |result, _| {
                 if result.is_ok() {
                     answered.fetch_add(1, Ordering::SeqCst);
                 }
@@ -819,11 +821,11 @@ fn periodic_probes_run_on_their_schedule_until_forgotten() {
             assert!(watch.is_some());
         }
         // Each target's results, with when they came.
-        type Results = Vec<(tokio::time::Instant, Result<(), Failure>)>;
+        type Results = Vec<(tokio::time::Instant, Result<(), Failure>, Duration)>;
         let mut seen: std::collections::HashMap<&str, Results> = std::collections::HashMap::new();
         let until = start + Duration::from_millis(540);
-        while let Ok(Some((name, at, result))) = tokio::time::timeout_at(until, results.recv()).await {
-            seen.entry(name).or_default().push((at, result));
+        while let Ok(Some((name, at, result, took))) = tokio::time::timeout_at(until, results.recv()).await {
+            seen.entry(name).or_default().push((at, result, took));
         }
         for (name, wanted) in [
             ("open", Ok(())),
@@ -835,7 +837,14 @@ fn periodic_probes_run_on_their_schedule_until_forgotten() {
                 (4..=6).contains(&got.len()),
                 "{name}: one result per 100 ms for 540 ms: {got:?}"
             );
-            for (_, result) in &got {
+            for (_, result, took) in &got {
+                // The time from the SYN to its answer: the timeout for the
+                // silent one, less for those that answer.
+                if name == "silent" {
+                    assert!(*took >= Duration::from_millis(50), "{name}: {took:?}");
+                } else {
+                    assert!(*took < Duration::from_millis(50), "{name}: {took:?}");
+                }
                 match (&wanted, result) {
                     (Ok(()), Ok(())) => {}
                     (Err(why), Err(failure)) => {
@@ -863,14 +872,14 @@ fn periodic_probes_run_on_their_schedule_until_forgotten() {
         while results.try_recv().is_ok() {}
         let until = tokio::time::Instant::now() + Duration::from_millis(300);
         let mut after = Vec::new();
-        while let Ok(Some((name, _, _))) = tokio::time::timeout_at(until, results.recv()).await {
+        while let Ok(Some((name, _, _, _))) = tokio::time::timeout_at(until, results.recv()).await {
             after.push(name);
         }
         assert!(!after.contains(&"open"), "results after forget: {after:?}");
         assert!(after.contains(&"refused") && after.contains(&"silent"));
         let v6: SocketAddr = "[::1]:80".parse().expect("literal");
         assert!(
-            prober.watch(v6, schedule, |_| true).is_none(),
+            prober.watch(v6, schedule, |_, _| true).is_none(),
             "IPv6 is left to a connect"
         );
     });

@@ -318,3 +318,65 @@ pub fn median(mut samples: Vec<std::time::Duration>) -> std::time::Duration {
 pub fn ms(duration: std::time::Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
+
+/// Runs Prometheus's `promtool` (Debian's `prometheus` package, which
+/// `cargo xtask test` installs) with `args`, `input` on its standard input.
+/// Outside CI a missing promtool prints why the test is skipped and gives
+/// `None`; in CI it fails the test.
+pub fn promtool(test: &str, args: &[&str], input: &str) -> Option<Output> {
+    use std::io::Write as _;
+    let child = Command::new("promtool")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) if std::env::var_os("CI").is_some() => panic!("{test}: promtool: {e}, and CI must run it"),
+        Err(e) => {
+            eprintln!("skipped {test}: promtool: {e} (apt-get install prometheus)");
+            return None;
+        }
+    };
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin.write_all(input.as_bytes()).expect("write to promtool");
+    drop(stdin);
+    Some(child.wait_with_output().expect("promtool ran"))
+}
+
+/// Scrapes a daemon's metrics at `address` (from the calling thread's
+/// namespace) and returns its samples by name and labels, after checking
+/// the answer: 200, Prometheus's text format, and, where promtool is
+/// installed (in CI it must be), promtool's approval, lint included.
+pub fn scrape_metrics(what: &str, address: &str) -> std::collections::HashMap<String, f64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("{what}: {e}"));
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
+        .expect("ask");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{what}: {reply}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{what}: {head}"
+    );
+    if let Some(checked) = promtool(what, &["check", "metrics"], body) {
+        assert!(
+            checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+            "{what}: promtool: {}{}\n{body}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    body.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}

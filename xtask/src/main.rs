@@ -194,6 +194,8 @@ fn test() -> Result<(), String> {
         ("sysctl", "procps"),
         // The VM test of a cut-over from keepalived's table.
         ("keepalived", "keepalived"),
+        // Prometheus's checker of the metrics and of the alert rules in docs/monitoring.
+        ("promtool", "prometheus"),
     ])?;
 
     let mut fmt = cargo();

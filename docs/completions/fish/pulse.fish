@@ -2,6 +2,7 @@ complete -c pulse -s c -l configfile -d 'The configuration file' -r -F
 complete -c pulse -l lvsd -l lvs -d 'The lvs daemon to run when active (`--lvs` is pulse(8)\'s older name)' -r -F
 complete -c pulse -l fos -d 'The failover-services daemon (accepted; lvs-rs has no failover-services mode)' -r -F
 complete -c pulse -l pidfile -d 'Where the daemon writes its process id' -r -F
+complete -c pulse -l metrics -d 'Serve Prometheus metrics over HTTP on this local address (for example 127.0.0.1:9102)' -r
 complete -c pulse -s ? -l help -d 'Print help'
 complete -c pulse -l version -d 'Print the version'
 complete -c pulse -s n -l nodaemon -d 'Stay in the foreground and log to standard output (as `pulse: message`) instead of syslog'
