@@ -1421,3 +1421,118 @@ async fn an_import_shows_its_report_and_the_file_it_makes_before_saving() {
         shown.body
     );
 }
+
+/// Script-bearing text where lvs.cf allows it (block names, `send` and
+/// `expect` strings) and in the names of a running daemon's services.
+const XSS_CF: &str = "serial_no = 3\nprimary = 192.0.2.1\nservice = lvs\nnetwork = nat\n\
+    virtual <script>alert(1)</script> {\n active = 1\n address = 192.0.2.100 eth0:1\n port = 80\n scheduler = wlc\n\
+    send = \"x' data-xss='1><script>alert(5)</script>\"\n expect = 'x\" data-xss=\"1><img src=x onerror=alert(6)>'\n\
+    server <img/src=x/onerror=alert(2)> {\n address = 10.0.0.1\n active = 1\n weight = 1\n }\n}\n";
+
+/// What a form field is set to: it closes an attribute quoted either way
+/// to add one of its own, and opens a script and an image with a handler.
+const FIELD_PAYLOAD: &str =
+    "x\" data-xss=\"1' data-xss='1><script>alert(3)</script><img src=x onerror=alert(4)>";
+
+/// Panics when `body` carries markup from a payload: a script or image
+/// tag, or a quote that closes an attribute to open another.
+fn assert_escaped(page: &str, body: &str) {
+    for raw in ["<script", "<img", "\" data-xss", "' data-xss"] {
+        assert!(!body.contains(raw), "{page} carries `{raw}` unescaped:\n{body}");
+    }
+}
+
+/// The names of a page's form fields (inputs, text areas, selects), but
+/// the token, the version and the buttons.
+fn field_names(html: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for tag in ["<input", "<textarea", "<select"] {
+        for part in html.split(tag).skip(1) {
+            let element = part.split('>').next().unwrap_or_default();
+            if element.contains("type=\"submit\"") {
+                continue;
+            }
+            if let Some(name) = element
+                .split("name=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+            {
+                if !["csrf", "serial", "confirmed"].contains(&name) && !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Every name and free-text field set to a script-bearing string: in the
+/// file (block names, send and expect strings, as a daemon's status shows
+/// them too), and in every field of every form, sent to be saved, whether
+/// the save is refused (the form comes back with the values and the
+/// errors) or made (the pages show the stored values). No page carries
+/// the markup unescaped.
+#[tokio::test]
+async fn script_bearing_names_and_values_are_escaped_on_every_page() {
+    let tool = Tool::new(XSS_CF);
+    let (cookie, csrf) = tool.login().await;
+    let mut lvs = lvs_daemon(tool.dir.path());
+    let socket = tool.dir.path().join("lvs.sock");
+    wait_until(|| socket.exists(), "lvs to start").await;
+    let pages = [
+        "/control",
+        "/global",
+        "/redundancy",
+        "/virtual",
+        "/virtual/new",
+        "/virtual/0",
+        "/virtual/0/scripts",
+        "/virtual/0/servers",
+        "/virtual/0/servers/new",
+        "/virtual/0/servers/0",
+        "/virtual/0/checks",
+        "/virtual/0/checks/new",
+        "/virtual/0/servers/0/checks/new",
+        "/import",
+    ];
+    let control = tool.send(Method::GET, "/control", Some(&cookie), &[]).await;
+    assert!(
+        control.body.contains("&lt;img/src=x/onerror=alert(2)&gt;"),
+        "the daemon's status names the server: {}",
+        control.body
+    );
+    let mut forms = 0;
+    for page in pages {
+        let shown = tool.send(Method::GET, page, Some(&cookie), &[]).await;
+        assert_eq!(shown.status, StatusCode::OK, "{page}: {}", shown.body);
+        assert_escaped(page, &shown.body);
+        let names = field_names(&shown.body);
+        if names.is_empty() || page == "/control" {
+            continue;
+        }
+        forms += 1;
+        let mut form: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), FIELD_PAYLOAD)).collect();
+        form.push(("csrf", &csrf));
+        let sent = tool.send(Method::POST, page, Some(&cookie), &form).await;
+        assert_escaped(&format!("POST {page}"), &sent.body);
+        // Whatever was saved shows on every page after.
+        for again in pages {
+            let shown = tool.send(Method::GET, again, Some(&cookie), &[]).await;
+            assert_escaped(&format!("{again} after POST {page}"), &shown.body);
+        }
+    }
+    assert!(forms >= 10, "only {forms} forms were found");
+    // The import's report quotes the source's lines.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("source", "keepalived"),
+        (
+            "text",
+            "virtual_server 192.0.2.10 80 {\n  x\" data-xss=\"1><script>alert(7)</script> yes\n}\n",
+        ),
+    ];
+    let imported = tool.send(Method::POST, "/import", Some(&cookie), &form).await;
+    assert_escaped("POST /import", &imported.body);
+    let _ = lvs.kill();
+    let _ = lvs.wait();
+}
