@@ -153,6 +153,10 @@ pub struct LvsArgs {
     #[arg(long = "drift-check", value_name = "SECONDS", default_value_t = lvs_daemon::director::DRIFT_CHECK_INTERVAL.as_secs())]
     pub drift_check: u64,
 
+    /// How many minutes of traffic and health the daemon keeps for the web tool's charts (0: none).
+    #[arg(long = "history-minutes", value_name = "MINUTES", default_value_t = 60)]
+    pub history_minutes: u64,
+
     /// Stay in the foreground and log to standard output instead of syslog.
     #[arg(short = 'n', long = "nodaemon")]
     pub nodaemon: bool,
@@ -320,6 +324,11 @@ impl LvsArgs {
             .status_socket(Some(self.socket.clone()))
             .metrics(self.metrics)
             .drift_check((self.drift_check > 0).then(|| std::time::Duration::from_secs(self.drift_check)))
+            .history((self.history_minutes > 0).then(|| {
+                lvs_core::history::HistoryOptions::default().span(std::time::Duration::from_secs(
+                    self.history_minutes.saturating_mul(60),
+                ))
+            }))
     }
 }
 

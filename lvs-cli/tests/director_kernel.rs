@@ -434,6 +434,46 @@ fn spread_and_health(mode: Mode, name: &str) {
         Duration::from_secs(1),
     );
 
+    // The last hour, as the web tool draws it: the requests' rate (the
+    // kernel's counters, sampled every 5 s) and rs2's fall and return,
+    // with the reason.
+    let started = Instant::now();
+    let history = loop {
+        let history = lvs_daemon::status::history(&lvs.socket(), Some("web")).expect("the history");
+        let web = &history.services[0];
+        let rs2 = &web.servers[1];
+        let moved = web.connections_per_second.iter().flatten().any(|v| *v > 0.0);
+        let fell = rs2.changes.iter().any(|c| c.new_state.as_deref() == Some("down"));
+        let back = rs2.changes.iter().any(|c| c.new_state.as_deref() == Some("up"));
+        if moved && fell && back {
+            break history;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "{history:#?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let rs2 = &history.services[0].servers[1];
+    let fall = rs2
+        .changes
+        .iter()
+        .find(|c| c.new_state.as_deref() == Some("down"))
+        .expect("the fall");
+    assert!(fall.reason.as_deref().is_some_and(|r| !r.is_empty()), "{fall:?}");
+    let drawn = lvs_web::pictures::history(&history).into_string();
+    assert!(
+        drawn.contains("<figure class=\"chart\" id=\"connections-0\"><svg"),
+        "{drawn}"
+    );
+    assert!(drawn.contains("<polyline class=\"series\""), "{drawn}");
+    assert!(
+        drawn.contains("<div class=\"timeline\" id=\"timeline-0-1\"><svg"),
+        "{drawn}"
+    );
+    assert!(
+        drawn.contains("class=\"state down\""),
+        "rs2's fall is drawn: {drawn}"
+    );
+    assert!(drawn.contains("up → down"), "{drawn}");
+
     // SIGTERM removes the service it added.
     lvs.signal(libc::SIGTERM);
     assert!(lvs.wait_exit().success());

@@ -705,6 +705,20 @@ async fn the_control_panel_shows_the_daemon_and_asks_it_to_reload() {
         "{}",
         page.body
     );
+    // The pictures: the topology with the server, the service's charts
+    // and the server's timeline (the daemon samples at its start).
+    assert!(
+        page.body.contains("<svg id=\"topology\"") && page.body.contains("a 10.0.0.1:80"),
+        "{}",
+        page.body
+    );
+    for id in ["history-0", "connections-0", "bytes-0", "timeline-0-0"] {
+        assert!(
+            page.body.contains(&format!("id=\"{id}\"")),
+            "no {id}: {}",
+            page.body
+        );
+    }
 
     let reload = tool
         .send(Method::POST, "/control/reload", Some(&cookie), &[("csrf", &csrf)])

@@ -49,6 +49,7 @@ pub mod director;
 pub mod events;
 pub mod failover;
 pub mod heartbeat;
+pub mod history;
 pub mod nanny;
 pub mod preview;
 pub mod quorum;

@@ -91,6 +91,9 @@ pub struct DirectorOptions {
     /// time), and what differs restored; `None` never (`lvsd --resync` still
     /// does it on demand).
     pub drift_check: Option<Duration>,
+    /// What the director keeps of the last hour for the web tool's charts
+    /// (the status socket's `history`); `None` keeps nothing.
+    pub history: Option<lvs_core::history::HistoryOptions>,
 }
 
 impl DirectorOptions {
@@ -107,7 +110,14 @@ impl DirectorOptions {
             metrics: None,
             ownership_file: None,
             drift_check: Some(DRIFT_CHECK_INTERVAL),
+            history: Some(lvs_core::history::HistoryOptions::default()),
         }
+    }
+
+    /// What the director keeps of the last hour; `None` keeps nothing.
+    pub fn history(mut self, history: Option<lvs_core::history::HistoryOptions>) -> DirectorOptions {
+        self.history = history;
+        self
     }
 
     /// Logs each table change instead of making it.
@@ -535,7 +545,7 @@ impl Director {
             running.snapshot.subscribe(),
             running.engine.board(),
             self.status_ipvs.take(),
-            Some(self.handle()),
+            Some((self.handle(), self.options.history)),
             &self.log,
         );
         self.phase.send_replace(Phase::Running(self.status_line()));

@@ -5,7 +5,9 @@
 //! JSON; `resync`, what the director found changed behind its back and
 //! restored, as JSON; `admin` and an [`AdminRequest`] as JSON, a server
 //! drained, disabled or enabled, answered as JSON; `events`, the
-//! director's events as JSON lines for as long as the client reads) and,
+//! director's events as JSON lines for as long as the client reads;
+//! `history` or `history NAME`, the last hour of every service or of one,
+//! as JSON, which a task of the server samples every few seconds) and,
 //! when asked to, Prometheus text over HTTP. Each
 //! connection is a task of its own, bounded in time and in number, that
 //! reads the [`Snapshot`] the director's loop last published, the checks'
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lvs_core::admin::{AdminAnswer, AdminRequest};
 use lvs_core::director::{Health, Plan, ServerRef};
+use lvs_core::history::{History, HistoryOptions, HistoryView};
 use lvs_core::preview::{PlanAnswer, ResyncReport};
 use lvs_core::status::{KernelService, LastCheck, Status, StatusInputs};
 use lvs_health::engine::CheckBoard;
@@ -105,12 +108,17 @@ struct Reader {
     director: Option<DirectorHandle>,
     /// What the director counts, for the metrics.
     metrics: DirectorMetrics,
+    /// The last hour, sampled off the loop (`history` requests), if kept.
+    history: Option<Arc<std::sync::Mutex<History>>>,
 }
 
 impl Reader {
     /// The kernel's listing, read at most once a [`LISTING_REUSE`]; empty
-    /// when it cannot be read.
-    async fn listing(&self) -> Arc<Listing> {
+    /// when it cannot be read. A reading that is not `shared` (the
+    /// history's) is not kept for the requests that follow: a sample taken
+    /// just before a table change must not make a status request just after
+    /// it show the table from before.
+    async fn listing(&self, shared: bool) -> Arc<Listing> {
         let Some(kernel) = self.kernel.clone() else {
             return Arc::default();
         };
@@ -126,7 +134,9 @@ impl Reader {
                 }
             }
             let listing = Arc::new(kernel_listing(ipvs));
-            *last = Some((Instant::now(), Arc::clone(&listing)));
+            if shared {
+                *last = Some((Instant::now(), Arc::clone(&listing)));
+            }
             listing
         })
         .await
@@ -152,8 +162,13 @@ impl Reader {
     }
 
     async fn status(&self) -> Status {
+        self.status_read(true).await
+    }
+
+    /// The status, with the kernel read as [`Reader::listing`] says.
+    async fn status_read(&self, shared: bool) -> Status {
         let snapshot = Arc::clone(&self.snapshot.borrow());
-        let kernel = self.listing().await;
+        let kernel = self.listing(shared).await;
         let board = self.board.snapshot();
         let checks: HashMap<ServerRef, LastCheck> = snapshot
             .ids
@@ -204,9 +219,13 @@ impl StatusServer {
         snapshot: watch::Receiver<Arc<Snapshot>>,
         board: CheckBoard,
         kernel: Option<Ipvs>,
-        director: Option<DirectorHandle>,
+        director: Option<(DirectorHandle, Option<HistoryOptions>)>,
         log: &Log,
     ) -> StatusServer {
+        let (director, history) = match director {
+            Some((handle, history)) => (Some(handle), history),
+            None => (None, None),
+        };
         let (metrics, counted) = match metrics {
             Some((listener, counted)) => (Some(listener), counted),
             None => (None, DirectorMetrics::default()),
@@ -218,6 +237,7 @@ impl StatusServer {
             answers: Arc::default(),
             director,
             metrics: counted,
+            history: history.map(|options| Arc::new(std::sync::Mutex::new(History::new(options)))),
         };
         let mut server = StatusServer {
             tasks: Vec::new(),
@@ -236,6 +256,11 @@ impl StatusServer {
                 }
                 Err(e) => log.error(&format!("cannot serve metrics: {e}")),
             }
+        }
+        if let Some(history) = reader.history.clone() {
+            server
+                .tasks
+                .push(tokio::spawn(keep_history(reader.clone(), history)));
         }
         if let Some(path) = socket {
             match bind_private(path).and_then(|(listener, identity)| {
@@ -393,6 +418,7 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
                 Request::Resync => reader.resync().await,
                 Request::Admin(request) => reader.admin(request).await,
                 Request::BadAdmin(why) => json_answer(&AdminAnswer::refused(why)).map(Arc::new),
+                Request::History(only) => reader.history(only.as_deref()).await,
                 Request::Events => None,
             };
             let Some(answer) = answer else {
@@ -443,6 +469,35 @@ async fn stream_events(
     }
 }
 
+/// Samples the status into the history every step, and notes the
+/// director's events as they come, for as long as the server runs.
+async fn keep_history(reader: Reader, history: Arc<std::sync::Mutex<History>>) {
+    let lock = || history.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let step = lock().options().step;
+    let mut events = reader.director.as_ref().map(DirectorHandle::events);
+    let mut ticks = tokio::time::interval(step);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                let status = reader.status_read(false).await;
+                lock().sample(&status, SystemTime::now());
+            }
+            event = async { events.as_mut()?.recv().await.ok() }, if events.is_some() => {
+                match event {
+                    Some(line) => {
+                        if let Ok(event) = serde_json::from_str::<lvs_core::events::Event>(&line) {
+                            lock().note(&event);
+                        }
+                    }
+                    // Closed, or this reader fell behind: go on without the missed ones.
+                    None => events = reader.director.as_ref().map(DirectorHandle::events),
+                }
+            }
+        }
+    }
+}
+
 /// What a status socket's client asks for, by its request line.
 enum Request {
     Status(Rendering),
@@ -453,11 +508,19 @@ enum Request {
     BadAdmin(String),
     /// The event stream.
     Events,
+    /// The last hour: every service's, or one's (by its block's name).
+    History(Option<String>),
 }
 
 impl Request {
     fn parse(line: &str) -> Request {
         let line = line.trim_end_matches(['\r', '\n']);
+        if line.trim() == "history" {
+            return Request::History(None);
+        }
+        if let Some(name) = line.strip_prefix("history ") {
+            return Request::History(Some(name.trim().to_owned()));
+        }
         if let Some(path) = line.strip_prefix("plan ") {
             return Request::Plan(PathBuf::from(path));
         }
@@ -477,6 +540,18 @@ impl Request {
 }
 
 impl Reader {
+    /// The last hour of the current services (or the one named `only`), as
+    /// JSON; `None` (the connection closed) when the director keeps none.
+    async fn history(&self, only: Option<&str>) -> Option<Arc<String>> {
+        let history = self.history.clone()?;
+        let status = self.status().await;
+        let view = history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .view(&status, only);
+        json_answer(&view).map(Arc::new)
+    }
+
     /// What a reload to `path` would do, as JSON.
     async fn plan(&self, path: PathBuf) -> Option<Arc<String>> {
         let answer = self.director.as_ref()?.preview(path).await?;
@@ -641,6 +716,16 @@ fn typed<T: serde::de::DeserializeOwned>(
 /// The typed status of the director at `socket` (the web tool's view).
 pub fn fetch(socket: &Path) -> Result<Status, AskError> {
     typed(socket, "json", Some(Duration::from_secs(10))).map(|(status, _)| status)
+}
+
+/// The running director's last hour: every service's, or the one named
+/// `only` (the web tool's charts and timelines).
+pub fn history(socket: &Path, only: Option<&str>) -> Result<HistoryView, AskError> {
+    let line = match only {
+        Some(name) => format!("history {name}"),
+        None => "history".to_owned(),
+    };
+    typed(socket, &line, Some(Duration::from_secs(10))).map(|(view, _)| view)
 }
 
 #[cfg(test)]

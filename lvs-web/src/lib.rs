@@ -22,6 +22,7 @@ pub mod throttle;
 mod fields;
 mod monitor;
 mod pages;
+pub mod pictures;
 pub mod store;
 
 use std::collections::HashMap;

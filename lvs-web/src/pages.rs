@@ -32,7 +32,13 @@ nav a.on{font-weight:bold;text-decoration:underline}main{padding:1em}table{borde
 td,th{border:1px solid #bbb;padding:.25em .6em;text-align:left}th{background:#eef}label{display:inline-block;width:18em}\
 .row{margin:.35em 0}.help{color:#666;font-size:.85em;margin-left:.5em}.error{color:#b00020;margin-left:.5em;font-weight:bold}\
 .note{background:#e6f4e6;padding:.4em .8em;border-left:4px solid #4a4}.problems{background:#fde8e8;padding:.4em .8em;border-left:4px solid #b00020}\
-form.inline{display:inline}.up{color:#070}.down{color:#b00020}button{margin:.2em}";
+form.inline{display:inline}.up{color:#070}.down{color:#b00020}button{margin:.2em}\
+figure.chart{margin:.3em 0}svg .frame{fill:#fafbfd;stroke:#bbb}svg .series{fill:none;stroke:#2b4a6f;stroke-width:1.5}\
+figcaption{font-size:.85em;color:#444}.history{border-top:1px solid #ddd;margin-top:.6em}.server-history{margin:.3em 0 .3em 1em}\
+rect.state.up{fill:#4a4}rect.state.down{fill:#b00020}rect.state.quiesced{fill:#d9a400}rect.state.unknown{fill:#aaa}\
+ul.changes{font-size:.85em;margin:.2em 0}#topology line{stroke:#888}#topology rect{fill:#eef;stroke:#888}\
+#topology .up rect{fill:#dff0df;stroke:#4a4}#topology .down rect{fill:#fde8e8;stroke:#b00020}\
+#topology .quiesced rect{fill:#fff3cc;stroke:#d9a400}#topology text{font-size:11px}";
 
 fn document_html(title: &str, head_extra: Markup, body: Markup) -> Markup {
     html! {
@@ -201,6 +207,8 @@ pub struct ControlView {
     pub lvs: Daemon,
     pub role: Option<monitor::Role>,
     pub status: Result<Status, String>,
+    /// The director's last hour, when it answers.
+    pub history: Option<lvs_core::history::HistoryView>,
     pub processes: Vec<(u32, String)>,
     pub config_problem: Option<String>,
 }
@@ -216,11 +224,16 @@ impl ControlView {
             Err(e) => (None, Some(e.to_string())),
         };
         let status = monitor::lvs_status(&args.lvs_socket);
+        let history = status
+            .as_ref()
+            .ok()
+            .and_then(|_| lvs_daemon::status::history(&args.lvs_socket, None).ok());
         ControlView {
             pulse: monitor::daemon(&args.pulse_pidfile),
             lvs: monitor::lvs_daemon(&args.lvs_pidfile, status.as_ref().ok()),
             role,
             status,
+            history,
             processes: monitor::processes(),
             config_problem,
         }
@@ -524,7 +537,20 @@ impl<'s> Page<'s> {
             @if let Some(problem) = &view.config_problem { p class="problems" { (problem) } }
             h3 { "LVS routing table" }
             @match &view.status {
-                Ok(status) => (status_table(status)),
+                Ok(status) => {
+                    (status_table(status))
+                    h3 { "Topology" }
+                    (crate::pictures::topology(
+                        view.role.as_ref().and_then(|r| r.router).unwrap_or("this router"),
+                        view.role.as_ref().is_some_and(monitor::Role::active),
+                        status,
+                    ))
+                    h3 { "The last hour" }
+                    @match &view.history {
+                        Some(history) => (crate::pictures::history(history)),
+                        None => p id="no-history" { "The lvs daemon keeps no history." },
+                    }
+                }
                 Err(e) => p id="no-status" { (e) },
             }
             h3 { "LVS processes" }

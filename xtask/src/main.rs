@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|package|systemd|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  package      the Debian package (cargo-deb), checked by lintian\n  systemd      the package installed, run and purged on Debian booted with systemd (QEMU)\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover, reload\n  soak [SECS]  the director's soak test in the lab (300 s by default)\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
+            eprintln!("usage: cargo xtask <test|demo|package|systemd|bench|vm|man>\n\n  test         formatting, lints and every test (what CI runs)\n  demo         the lab demo: two routers, three web servers, a client, failures and failover\n  package      the Debian package (cargo-deb), checked by lintian\n  systemd      the package installed, run and purged on Debian booted with systemd (QEMU)\n  bench NAME   a benchmark: cf, ipvs, ipvsadm, health, failover, reload, checks, history\n  soak [SECS]  the director's soak test in the lab (300 s by default)\n  vm -- CMD    run CMD in the kernel test lab\n  man          regenerate docs/man from the argument definitions");
             return ExitCode::from(2);
         }
     };
@@ -801,6 +801,12 @@ fn bench(name: Option<&str>) -> Result<(), String> {
                 .env("LVS_NANNY", nanny);
             step("health check benchmark", bench)
         }
+        Some("history") => {
+            // lvs -t needs no kernel table: on this host.
+            let mut bench = cargo();
+            bench.args(["bench", "-p", "lvs-cli", "--bench", "history"]);
+            step("history memory benchmark", bench)
+        }
         Some("failover") => {
             // Side by side with keepalived, in namespaces on this host.
             ensure_commands(&[("ip", "iproute2"), ("keepalived", "keepalived")])?;
@@ -812,7 +818,9 @@ fn bench(name: Option<&str>) -> Result<(), String> {
                 .env("LVS_PULSE", pulse);
             step("failover benchmark", bench)
         }
-        _ => Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover|reload|checks>".to_owned()),
+        _ => {
+            Err("usage: cargo xtask bench <cf|ipvs|ipvsadm|health|failover|reload|checks|history>".to_owned())
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_lvsd_global_optspecs
-    string join \n ?/help c/configfile= check dump format= strict status plan resync drain= disable= enable= events wait drain-timeout= drift-check= n/nodaemon nofork t/test-start v/verbose nanny-processes socket= metrics= pidfile= V/version
+    string join \n ?/help c/configfile= check dump format= strict status plan resync drain= disable= enable= events wait drain-timeout= drift-check= history-minutes= n/nodaemon nofork t/test-start v/verbose nanny-processes socket= metrics= pidfile= V/version
 end
 
 function __fish_lvsd_needs_command
@@ -33,6 +33,7 @@ complete -c lvsd -n "__fish_lvsd_needs_command" -l disable -d 'Have the running 
 complete -c lvsd -n "__fish_lvsd_needs_command" -l enable -d 'Give a drained or disabled real server back to its checks' -r
 complete -c lvsd -n "__fish_lvsd_needs_command" -l drain-timeout -d 'With --drain: the longest it may last (default: lvs.cf\'s drain_timeout, or 300)' -r
 complete -c lvsd -n "__fish_lvsd_needs_command" -l drift-check -d 'How often the daemon compares its entries with the kernel\'s table (0: only on --resync)' -r
+complete -c lvsd -n "__fish_lvsd_needs_command" -l history-minutes -d 'How many minutes of traffic and health the daemon keeps for the web tool\'s charts (0: none)' -r
 complete -c lvsd -n "__fish_lvsd_needs_command" -l socket -d 'The Unix socket the daemon answers --status on' -r -F
 complete -c lvsd -n "__fish_lvsd_needs_command" -l metrics -d 'Serve Prometheus metrics over HTTP on this local address (for example 127.0.0.1:9101)' -r
 complete -c lvsd -n "__fish_lvsd_needs_command" -l pidfile -d 'Where the daemon writes its process id' -r -F
