@@ -5,6 +5,11 @@
 //! leaves screenshots of the main panels in `target/web-screenshots` (or in
 //! `$LVS_WEB_SCREENSHOTS`; docs/images holds the committed ones).
 //!
+//! A second test, `lab_...`, runs in the kernel lab (`cargo xtask test`
+//! runs it there): a real director in front of the farm's web servers, real
+//! requests and a real server failing, and the monitoring page's charts,
+//! timeline and topology read back from the browser's DOM.
+//!
 //! Needs `chromium` and `chromium-driver`: `cargo xtask test` installs them.
 //! In CI it must run; elsewhere it skips, saying why, when they are missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
@@ -14,7 +19,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use testkit::farm::{Farm, Mode, GATEWAY, VIP};
 use testkit::TempDir;
+
+mod common;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -152,8 +160,9 @@ async fn body_text(client: &Client) -> String {
         .expect("text")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn log_in_add_a_virtual_server_with_two_real_servers_and_monitor() {
+/// Whether the browser is here; outside CI a missing one skips the test
+/// with a reason, in CI it fails it.
+fn browser_installed() -> bool {
     if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -162,30 +171,114 @@ async fn log_in_add_a_virtual_server_with_two_real_servers_and_monitor() {
         eprintln!(
             "skipped: {CHROMEDRIVER} or {CHROMIUM} is missing (apt-get install chromium chromium-driver)"
         );
+        return false;
+    }
+    true
+}
+
+/// lvs-web on `config` and the lvs daemon's `socket`, and a headless
+/// Chromium to drive it, with piranha's password `correct horse`.
+struct Browser {
+    client: Client,
+    web_port: u16,
+    _web: Killed,
+    _driver: Killed,
+}
+
+impl Browser {
+    async fn start(dir: &TempDir, config: &Path, socket: &Path) -> Browser {
+        let passwords = dir.path().join("lvs-web.passwd");
+        let set = Command::new(env!("CARGO_BIN_EXE_lvs-web"))
+            .args(["--password-file"])
+            .arg(&passwords)
+            .arg("passwd")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child
+                    .stdin
+                    .take()
+                    .map(|mut s| s.write_all(b"correct horse\n"))
+                    .transpose()?;
+                child.wait()
+            })
+            .expect("lvs-web passwd");
+        assert!(set.success());
+        let web_port = free_port();
+        let web = spawn(
+            Command::new(env!("CARGO_BIN_EXE_lvs-web"))
+                .arg("-c")
+                .arg(config)
+                .arg("--password-file")
+                .arg(&passwords)
+                .arg("--lvs-socket")
+                .arg(socket)
+                .arg("--pulse-pidfile")
+                .arg(dir.path().join("pulse.pid"))
+                .arg("--lvs-pidfile")
+                .arg(dir.path().join("lvs.pid"))
+                .args(["--listen", &format!("127.0.0.1:{web_port}")])
+                .stdout(Stdio::null()),
+        );
+        let driver_port = free_port();
+        let driver = spawn(
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={driver_port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        wait_for_port(web_port, "lvs-web").await;
+        wait_for_port(driver_port, "chromedriver").await;
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+            .expect("a browser session");
+        Browser {
+            client,
+            web_port,
+            _web: web,
+            _driver: driver,
+        }
+    }
+
+    /// Closes the browser, then fails with `outcome`'s error, if any.
+    async fn end(self, outcome: Result<(), String>) {
+        let _ = self.client.close().await;
+        if let Err(e) = outcome {
+            panic!("{e}");
+        }
+    }
+}
+
+/// Logs in as piranha from the login page at `base`, landing on `until`.
+async fn log_in(client: &Client, base: &str, until: &str) -> Result<(), String> {
+    client
+        .goto(&format!("{base}/login"))
+        .await
+        .map_err(|e| e.to_string())?;
+    fill(client, "user", "piranha").await;
+    fill(client, "password", "correct horse").await;
+    follow(client, "login", until).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_add_a_virtual_server_with_two_real_servers_and_monitor() {
+    if !browser_installed() {
         return;
     }
     let dir = TempDir::new("web-browser");
     let config = dir.file("lvs.cf", CF);
-    let passwords = dir.path().join("lvs-web.passwd");
-    let set = Command::new(env!("CARGO_BIN_EXE_lvs-web"))
-        .args(["--password-file"])
-        .arg(&passwords)
-        .arg("passwd")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .map(|mut s| s.write_all(b"correct horse\n"))
-                .transpose()?;
-            child.wait()
-        })
-        .expect("lvs-web passwd");
-    assert!(set.success());
-
     // A real lvs daemon (no kernel needed with -t) answers the status socket.
     let socket = dir.path().join("lvs.sock");
     let _lvs = spawn(
@@ -197,50 +290,158 @@ async fn log_in_add_a_virtual_server_with_two_real_servers_and_monitor() {
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
-    let web_port = free_port();
-    let _web = spawn(
-        Command::new(env!("CARGO_BIN_EXE_lvs-web"))
-            .arg("-c")
-            .arg(&config)
-            .arg("--password-file")
-            .arg(&passwords)
-            .arg("--lvs-socket")
-            .arg(&socket)
-            .arg("--pulse-pidfile")
-            .arg(dir.path().join("pulse.pid"))
-            .arg("--lvs-pidfile")
-            .arg(dir.path().join("lvs.pid"))
-            .args(["--listen", &format!("127.0.0.1:{web_port}")])
-            .stdout(Stdio::null()),
+    let browser = Browser::start(&dir, &config, &socket).await;
+    let outcome = drive(&browser.client, browser.web_port, &config).await;
+    browser.end(outcome).await;
+}
+
+/// In the lab, with the kernel's IPVS: a director in front of the farm's
+/// three web servers, real requests through the VIP for a while, rs2
+/// failing and staying down; then the monitoring page in the browser draws
+/// the service's connections as a line of several points, rs2's timeline
+/// with a down piece and the change with its reason, and the topology with
+/// rs2 down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_the_monitoring_page_draws_real_traffic_and_a_failure() {
+    let test = "lab_the_monitoring_page_draws_real_traffic_and_a_failure";
+    if common::ipvs_lab(test, "web-lab").is_none() || !browser_installed() {
+        return;
+    }
+    let farm = Farm::new(Mode::Nat, 1);
+    farm.bring_up(0);
+    let dir = TempDir::new("web-lab");
+    let servers: String = farm
+        .servers
+        .iter()
+        .map(|s| {
+            format!(
+                "  server {} {{\n    address = {}\n    active = 1\n    weight = 1\n  }}\n",
+                s.name, s.address
+            )
+        })
+        .collect();
+    let config = dir.file(
+        "lvs.cf",
+        &format!(
+            "serial_no = 1\nprimary = 10.8.0.1\nservice = lvs\nbackup_active = 0\nnetwork = nat\n\
+             nat_router = {GATEWAY} eth1:1\nvirtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 80\n\
+             \x20 scheduler = rr\n  timeout = 1\n  reentry = 2\n{servers}}}\n"
+        ),
     );
-    let driver_port = free_port();
-    let _driver = spawn(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={driver_port}"))
+    let socket = dir.path().join("lvs.sock");
+    let _lvs = spawn(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &farm.directors[0].name,
+                env!("CARGO_BIN_EXE_lvs"),
+                "-n",
+                "-c",
+            ])
+            .arg(&config)
+            .arg("--socket")
+            .arg(&socket)
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
-    wait_for_port(web_port, "lvs-web").await;
-    wait_for_port(driver_port, "chromedriver").await;
-
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_owned(),
-        serde_json::json!({
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .expect("a browser session");
-    let outcome = drive(&client, web_port, &config).await;
-    let _ = client.close().await;
-    if let Err(e) = outcome {
-        panic!("{e}");
+    let up = |wanted: usize| {
+        lvs_daemon::status::fetch(&socket).is_ok_and(|status| {
+            status.services.first().is_some_and(|service| {
+                service
+                    .servers
+                    .iter()
+                    .filter(|s| s.health == lvs_core::status::ServerHealth::Up)
+                    .count()
+                    == wanted
+            })
+        })
+    };
+    let started = Instant::now();
+    while !up(3) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the three servers did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
+    // Requests for 12 s (two or three of the history's samples), then rs2
+    // fails while they go on for 12 s more.
+    // (Requests to rs2 fail until it leaves the table.)
+    let traffic = |seconds: u64, all_answered: bool| {
+        let until = Instant::now() + Duration::from_secs(seconds);
+        while Instant::now() < until {
+            let answers = farm.gets(3);
+            assert!(
+                !all_answered || answers.iter().all(Option::is_some),
+                "{answers:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    traffic(12, true);
+    farm.servers[1].set_up(false);
+    traffic(12, false);
+    assert!(up(2), "rs2 is not down");
+
+    let browser = Browser::start(&dir, &config, &socket).await;
+    let outcome = async {
+        let client = &browser.client;
+        let base = format!("http://127.0.0.1:{}", browser.web_port);
+        log_in(client, &base, "tab-control").await?;
+        client
+            .goto(&format!("{base}/control"))
+            .await
+            .map_err(|e| e.to_string())?;
+        client
+            .wait()
+            .for_element(Locator::Id("topology"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let line = client
+            .find(Locator::Css("#connections-0 polyline.series"))
+            .await
+            .map_err(|e| format!("no line of connections: {e}"))?
+            .attr("points")
+            .await
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        if line.split(' ').count() < 3 {
+            return Err(format!("the connections' line has too few points: {line:?}"));
+        }
+        client
+            .find(Locator::Css("#timeline-0-1 rect.state.down"))
+            .await
+            .map_err(|e| format!("rs2's timeline has no down piece: {e}"))?;
+        let changes = client
+            .find(Locator::Css("#timeline-0-1 ul.changes"))
+            .await
+            .map_err(|e| format!("rs2's timeline lists no change: {e}"))?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !changes.contains("up → down") || !changes.contains("connection failure") {
+            return Err(format!("rs2's fall and its reason are not listed: {changes}"));
+        }
+        client
+            .find(Locator::Css("#topology g.server.down"))
+            .await
+            .map_err(|e| format!("the topology does not show rs2 down: {e}"))?;
+        shot(client, "control-monitoring-traffic").await;
+        // The last hour's pictures, below the fold: the element alone.
+        let pictures = client
+            .find(Locator::Id("history-0"))
+            .await
+            .map_err(|e| e.to_string())?
+            .screenshot()
+            .await
+            .map_err(|e| e.to_string())?;
+        let dir = screenshot_dir();
+        std::fs::write(dir.join("control-monitoring-history.png"), pictures).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+    .await;
+    browser.end(outcome).await;
 }
 
 async fn drive(client: &Client, port: u16, config: &Path) -> Result<(), String> {

@@ -340,6 +340,8 @@ const KERNEL_TESTS: &[(&str, &str, &str)] = &[
     ("lvs-cli", "ipvsadm_kernel", ""),
     ("lvs-cli", "pulse_kernel", ""),
     ("lvs-cli", "director_kernel", "--test-threads=1"),
+    // The browser's test with real traffic; the host runs the others.
+    ("lvs-cli", "web_browser", "lab_"),
 ];
 /// Examples that must run in the lab: `(package, example)`.
 const LAB_EXAMPLES: &[(&str, &str)] = &[
@@ -546,7 +548,9 @@ fn lab_script(body: &str, profiles: &[&str]) -> Result<PathBuf, String> {
     let script = format!(
         "#!/bin/bash\nset -u\nmodprobe ip_vs || {{ echo 'lab: cannot load ip_vs'; exit 3; }}\n\
          for m in {modules}; do modprobe \"$m\" 2>/dev/null || echo \"lab: no module $m\"; done\n\
-         echo \"lab: kernel $(uname -r), $(nproc) cpus\"\n{staged}{body}\n"
+         echo \"lab: kernel $(uname -r), $(nproc) cpus\"\n\
+         # The checkout is read-only in the guest: screenshots go to the lab's folder.\n\
+         export LVS_WEB_SCREENSHOTS={LAB_DIR}/web-screenshots\n{staged}{body}\n"
     );
     let path = PathBuf::from(LAB_DIR).join("run.sh");
     std::fs::write(&path, script).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
