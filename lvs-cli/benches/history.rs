@@ -78,11 +78,16 @@ fn director(dir: &TempDir, config: &std::path::Path, minutes: u32) -> (u64, u64,
             started.elapsed() < Duration::from_secs(120),
             "no answer within 2 minutes"
         );
-        if minutes == 0 {
-            if lvs_daemon::status::fetch(&socket).is_ok_and(|s| s.services.len() == SERVICES as usize) {
-                break 0.0;
-            }
-        } else if let Ok(view) = lvs_daemon::status::history(&socket, Some(&last)) {
+        // Both runs ask the same: the status, then (with history) one service's.
+        let answered =
+            lvs_daemon::status::fetch(&socket).is_ok_and(|s| s.services.len() == SERVICES as usize);
+        if answered && minutes == 0 {
+            break 0.0;
+        }
+        if let Some(view) = answered
+            .then(|| lvs_daemon::status::history(&socket, Some(&last)).ok())
+            .flatten()
+        {
             if view.newest.is_some()
                 && view
                     .services

@@ -4,16 +4,19 @@
 //! changes with their reasons.
 //!
 //! [`History`] is pure: the caller hands it a [`Status`] every
-//! [`HistoryOptions::step`] (the kernel's counters are in it) and the
-//! director's [`Event`]s as they happen, and asks for views. Rates come
-//! from the differences of the kernel's counters between two samples, so a
-//! server's first sample, and one after its counters went back (the service
-//! was re-created), have none. Time is counted in samples, not read from a
-//! clock: a wall clock that is set back or forward moves no point, it only
-//! changes the time printed on the newest.
+//! [`HistoryOptions::step`] (the kernel's counters are in it) with the time
+//! on both clocks, and the director's [`Event`]s as they happen, and asks
+//! for views. Rates come from the differences of the kernel's counters
+//! between two samples over the monotonic time between them, so a server's
+//! first sample, one the kernel's table does not hold (taken out, or the
+//! table could not be read: its counters say 0 then), the one after it, and
+//! one after its counters went back, have none: a server's return is never
+//! a spike of its whole lifetime. Points are counted in samples: a wall
+//! clock that is set back or forward moves no point, it only changes the
+//! time printed on the newest.
 //!
 //! A point is two `bfloat16`s (about three significant digits, any
-//! magnitude), four bytes; an hour at 5 s for 10,000 servers is 29 MB.
+//! magnitude), four bytes; an hour at 5 s for 10,000 servers is 27.5 MiB.
 //! Services' series are their servers' sums, made when asked for.
 
 use std::collections::{HashMap, VecDeque};
@@ -86,8 +89,9 @@ type SeriesKey = (String, IpAddr, u16);
 struct Series {
     /// Connections and bytes per second, by sample number modulo the length.
     points: Box<[(bf16, bf16)]>,
-    /// Its counters at the last sample: connections, bytes in and out.
-    last: Option<(u64, u64)>,
+    /// Its counters at the last sample (connections, bytes in and out),
+    /// and when that sample was taken.
+    last: Option<(u64, u64, std::time::Instant)>,
 }
 
 /// A health or hold change of a server.
@@ -143,11 +147,11 @@ impl History {
         self.options
     }
 
-    /// Takes a sample of `status`, made at `at`, one step after the one
+    /// Takes a sample of `status`, made at `at` (the wall clock, shown) and
+    /// `now` (the monotonic clock, for the rates), one step after the one
     /// before. Servers the status no longer has are forgotten.
-    pub fn sample(&mut self, status: &Status, at: SystemTime) {
+    pub fn sample(&mut self, status: &Status, at: SystemTime, now: std::time::Instant) {
         let slot = (self.samples % self.length as u64) as usize;
-        let seconds = self.options.step.as_secs_f32();
         let mut seen = std::collections::HashSet::with_capacity(self.series.len());
         for service in &status.services {
             for server in &service.servers {
@@ -157,18 +161,27 @@ impl History {
                     points: vec![missing(); length].into_boxed_slice(),
                     last: None,
                 });
-                let now = (
-                    server.connections,
-                    server.in_bytes.saturating_add(server.out_bytes),
-                );
-                series.points[slot] = match series.last {
-                    Some((connections, bytes)) if now.0 >= connections && now.1 >= bytes => (
-                        bf16::from_f32((now.0 - connections) as f32 / seconds),
-                        bf16::from_f32((now.1 - bytes) as f32 / seconds),
-                    ),
+                // Out of the kernel's table, its counters say nothing.
+                let reading = server.weight.map(|_| {
+                    (
+                        server.connections,
+                        server.in_bytes.saturating_add(server.out_bytes),
+                        now,
+                    )
+                });
+                series.points[slot] = match (series.last, reading) {
+                    (Some((connections, bytes, then)), Some((c, b, _)))
+                        if c >= connections && b >= bytes && now > then =>
+                    {
+                        let seconds = now.duration_since(then).as_secs_f32();
+                        (
+                            bf16::from_f32((c - connections) as f32 / seconds),
+                            bf16::from_f32((b - bytes) as f32 / seconds),
+                        )
+                    }
                     _ => missing(),
                 };
-                series.last = Some(now);
+                series.last = reading;
                 seen.insert(key);
             }
         }
@@ -226,7 +239,8 @@ impl History {
     }
 
     /// What it holds of the services of `status` (the director's current
-    /// one) and their servers: every service, or only the one named `only`.
+    /// one): every service's own series (`only` is `None`), or the one
+    /// named `only` with its servers' series and changes.
     pub fn view(&self, status: &Status, only: Option<&str>) -> HistoryView {
         let services = status
             .services
@@ -253,6 +267,7 @@ impl History {
                     .servers
                     .iter()
                     .zip(&server_points)
+                    .filter(|_| only.is_some())
                     .map(|(server, points)| ServerHistory {
                         name: server.name.clone(),
                         address: server.endpoint(),
@@ -277,6 +292,7 @@ impl History {
             .collect();
         HistoryView {
             step_seconds: self.options.step.as_secs_f64(),
+            span_seconds: self.options.span.as_secs_f64(),
             newest: self.newest.map(seconds_of),
             services,
         }
@@ -295,6 +311,9 @@ fn seconds_of(at: SystemTime) -> f64 {
 pub struct HistoryView {
     /// Seconds between two points.
     pub step_seconds: f64,
+    /// Seconds the series and changes go back.
+    #[serde(default)]
+    pub span_seconds: f64,
     /// When the newest point was sampled, in seconds since the epoch.
     pub newest: Option<f64>,
     /// The services, in lvs.cf's order.
@@ -313,7 +332,7 @@ pub struct ServiceHistory {
     pub connections_per_second: Vec<Option<f32>>,
     /// Bytes in and out per second.
     pub bytes_per_second: Vec<Option<f32>>,
-    /// Its servers (empty unless asked for).
+    /// Its servers, when the view is of this service alone.
     pub servers: Vec<ServerHistory>,
 }
 
@@ -396,13 +415,25 @@ mod tests {
             .span(Duration::from_secs(20));
         let mut history = History::new(options);
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let base = Instant::now();
         let at = |i: u64| start + Duration::from_secs(5 * i);
-        history.sample(&status([(0, 0), (0, 0)]), at(0));
-        history.sample(&status([(50, 5_000), (10, 0)]), at(1));
+        let mono = |i: u64| base + Duration::from_secs(5 * i);
+        history.sample(&status([(0, 0), (0, 0)]), at(0), mono(0));
+        history.sample(&status([(50, 5_000), (10, 0)]), at(1), mono(1));
         // b's counters went back (its service was re-made): no rate.
-        history.sample(&status([(100, 10_000), (5, 0)]), at(2));
-        let view = history.view(&status([(100, 10_000), (5, 0)]), None);
+        history.sample(&status([(100, 10_000), (5, 0)]), at(2), mono(2));
+        let totals = history.view(&status([(100, 10_000), (5, 0)]), None);
+        assert!(
+            totals.services[0].servers.is_empty(),
+            "every service's totals alone"
+        );
+        assert_eq!(
+            totals.services[0].connections_per_second,
+            [None, Some(12.0), Some(10.0)]
+        );
+        let view = history.view(&status([(100, 10_000), (5, 0)]), Some("web"));
         assert_eq!(view.step_seconds, 5.0);
+        assert_eq!(view.span_seconds, 20.0);
         assert_eq!(view.newest, Some(1_000_010.0));
         let web = &view.services[0];
         let (a, b) = (&web.servers[0], &web.servers[1]);
@@ -416,7 +447,7 @@ mod tests {
         );
         // An hour of 20 s keeps 4 points: the oldest go.
         for i in 3..10 {
-            history.sample(&status([(100 + 25 * (i - 2), 10_000), (5, 0)]), at(i));
+            history.sample(&status([(100 + 25 * (i - 2), 10_000), (5, 0)]), at(i), mono(i));
         }
         let a = &history.view(&status([(0, 0), (0, 0)]), Some("web")).services[0].servers[0];
         assert_eq!(a.connections_per_second, [Some(5.0); 4]);
@@ -444,20 +475,55 @@ mod tests {
         }
         history.note(&Event::new("reload", 1005.0, "reloaded"));
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1010);
-        history.sample(&status([(0, 0), (0, 0)]), now);
-        let view = history.view(&status([(0, 0), (0, 0)]), None);
+        let mono = Instant::now();
+        history.sample(&status([(0, 0), (0, 0)]), now, mono);
+        let view = history.view(&status([(0, 0), (0, 0)]), Some("web"));
         let changes = &view.services[0].servers[0].changes;
         assert_eq!(changes.len(), 3, "the newest three");
         assert_eq!(changes[0].new_state.as_deref(), Some("up"));
         assert_eq!(changes[2].reason.as_deref(), Some("connect timed out"));
         assert!(view.services[0].servers[1].changes.is_empty());
         // A minute later they are past the span.
-        history.sample(&status([(0, 0), (0, 0)]), now + Duration::from_secs(61));
+        history.sample(
+            &status([(0, 0), (0, 0)]),
+            now + Duration::from_secs(61),
+            mono + Duration::from_secs(61),
+        );
         assert!(
-            history.view(&status([(0, 0), (0, 0)]), None).services[0].servers[0]
+            history.view(&status([(0, 0), (0, 0)]), Some("web")).services[0].servers[0]
                 .changes
                 .is_empty()
         );
+    }
+
+    /// A server the table does not hold (a failed read, or taken out) has
+    /// no rate, nor does the sample after it: its return is not a spike.
+    #[test]
+    fn a_server_out_of_the_table_has_no_rate_and_its_return_no_spike() {
+        let mut history = History::new(HistoryOptions::default());
+        let (start, base) = (SystemTime::UNIX_EPOCH, Instant::now());
+        let at = |i: u64| {
+            (
+                start + Duration::from_secs(5 * i),
+                base + Duration::from_secs(5 * i),
+            )
+        };
+        let mut out = status([(0, 0), (0, 0)]);
+        out.services[0].servers[0].weight = None;
+        for (i, sampled) in [
+            status([(1000, 0), (0, 0)]),
+            out,
+            status([(1000, 0), (0, 0)]),
+            status([(1050, 0), (0, 0)]),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (wall, mono) = at(i as u64);
+            history.sample(sampled, wall, mono);
+        }
+        let a = &history.view(&status([(0, 0), (0, 0)]), Some("web")).services[0].servers[0];
+        assert_eq!(a.connections_per_second, [None, None, None, Some(10.0)]);
     }
 
     /// A point is four bytes: an hour at 5 s for 10,000 servers stays

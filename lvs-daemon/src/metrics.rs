@@ -1,7 +1,7 @@
 //! The daemons' Prometheus metrics: encoded with the Prometheus project's
 //! Rust client (`prometheus-client`) in the Prometheus text format (0.0.4,
-//! what `promtool check metrics` reads), and served over HTTP by axum, where
-//! only `GET /metrics` answers.
+//! what `promtool check metrics` reads), and served over hyper's HTTP/1
+//! server, where only `GET /metrics` answers.
 //!
 //! Two kinds of values go in. What the daemons count as they run (reloads,
 //! table operations, checks and their times, failover transitions) lives in
@@ -11,12 +11,14 @@
 //! so that the values of one scrape belong together.
 //!
 //! Names and labels are documented in `docs/metrics.md`; the alert rules in
-//! `docs/alerts.yml` are written against them.
+//! `docs/monitoring/alerts.yml` are written against them.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
+use http_body_util::Full;
 use lvs_core::admin::AdminState;
 use lvs_core::failover::{ActivateReason, DeactivateReason, PeerState};
 use lvs_core::heartbeat::HeartbeatCounters;
@@ -235,8 +237,12 @@ impl Collector for StatusCollector {
                 .iter()
                 .flat_map(|service| service.servers.iter().map(move |server| (service, server)))
         };
+        // The kernel's counters of a server it holds: one out of the table
+        // (or a table that could not be read) has none to report, and a 0
+        // would read as a counter reset, a spike of rate() when it returns.
+        let in_table = || servers().filter(|(_, server)| server.weight.is_some());
         let each_server = |value: fn(&ServerStatus) -> u64| {
-            servers().map(move |(service, server)| (server_labels(service, server), value(server)))
+            in_table().map(move |(service, server)| (server_labels(service, server), value(server)))
         };
         let health_states: Vec<(ServerHealth, &'static str)> =
             ServerHealth::ALL.iter().map(|h| (*h, h.as_str())).collect();
@@ -315,7 +321,7 @@ impl Collector for StatusCollector {
                 &mut encoder,
                 &format!("lvs_real_server_{suffix}"),
                 &format!("The kernel's estimate of the real server's {help}"),
-                servers().map(|(service, server)| (server_labels(service, server), value(&server.rates))),
+                in_table().map(|(service, server)| (server_labels(service, server), value(&server.rates))),
             )?;
         }
         gauges(
@@ -343,6 +349,7 @@ impl Collector for StatusCollector {
         let each_service = |value: fn(&ServiceStatus) -> u64| {
             services
                 .iter()
+                .filter(|service| service.in_kernel)
                 .map(move |service| (service_labels(service), value(service)))
         };
         gauges(
@@ -413,7 +420,10 @@ impl Collector for StatusCollector {
                 &mut encoder,
                 &format!("lvs_virtual_service_{suffix}"),
                 &format!("The kernel's estimate of the virtual service's {help}"),
-                services.iter().map(|s| (service_labels(s), value(&s.rates))),
+                services
+                    .iter()
+                    .filter(|s| s.in_kernel)
+                    .map(|s| (service_labels(s), value(&s.rates))),
             )?;
         }
         Ok(())
@@ -579,38 +589,63 @@ const HEADER_TIME: Duration = Duration::from_secs(5);
 /// How long one connection may last, answer included.
 const CONNECTION_TIME: Duration = Duration::from_secs(30);
 
-/// Serves `render`'s text at `GET /metrics` on `listener`, one request per
-/// connection, through `serve_each`'s cap on connections; other paths
-/// answer 404 and other methods 405 (axum's routing).
+/// The answer to one request: the metrics for `GET` (and `HEAD`) of
+/// `/metrics`, 405 for another method there, 404 anywhere else.
+async fn answer<F: std::future::Future<Output = Option<Arc<String>>>>(
+    method: &hyper::Method,
+    path: &str,
+    render: impl FnOnce() -> F,
+) -> hyper::Response<Full<Bytes>> {
+    use hyper::{header, Method, Response, StatusCode};
+    let status = |code: StatusCode| {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = code;
+        response
+    };
+    if path != "/metrics" {
+        return status(StatusCode::NOT_FOUND);
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let mut refused = status(StatusCode::METHOD_NOT_ALLOWED);
+        refused
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+        return refused;
+    }
+    match render().await {
+        Some(text) => {
+            let mut response = Response::new(Full::new(Bytes::from(text.as_str().to_owned())));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(CONTENT_TYPE),
+            );
+            response
+        }
+        None => status(StatusCode::SERVICE_UNAVAILABLE),
+    }
+}
+
+/// Serves `render`'s text at `GET /metrics` on `listener` over hyper's
+/// HTTP/1 server (the HTTP layer axum and the checks use; the daemons
+/// stay without a web framework, which only the web tool brings): one
+/// request per connection, a header-read timeout, and `serve_each`'s cap
+/// on connections.
 pub(crate) async fn serve<F, R>(listener: tokio::net::TcpListener, render: R)
 where
     R: Fn() -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Option<Arc<String>>> + Send + 'static,
 {
-    use axum::response::IntoResponse as _;
     use hyper_util::rt::{TokioIo, TokioTimer};
-    let router = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let render = render.clone();
-            async move {
-                match render().await {
-                    Some(text) => (
-                        [(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)],
-                        text.as_str().to_owned(),
-                    )
-                        .into_response(),
-                    None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
-                }
-            }
-        }),
-    );
     crate::status::serve_each(listener, move |stream: tokio::net::TcpStream| {
-        let router = router.clone();
+        let render = render.clone();
         async move {
             let service =
                 hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    tower::ServiceExt::oneshot(router.clone(), request.map(axum::body::Body::new))
+                    let render = render.clone();
+                    async move {
+                        let response = answer(request.method(), request.uri().path(), render).await;
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
                 });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -720,7 +755,6 @@ mod tests {
             format!("lvs_real_server_admin{{{a},state=\"draining\"}} 1"),
             format!("lvs_real_server_admin{{{b},state=\"enabled\"}} 1"),
             format!("lvs_real_server_configured_weight{{{a}}} 3"),
-            format!("lvs_real_server_connections_total{{{a}}} 0"),
             "lvs_virtual_service_servers_up{service=\"web\",virtual=\"TCP 192.0.2.1:80\"} 1".to_owned(),
             "lvs_virtual_service_sorry_server_in_use{service=\"web\",virtual=\"TCP 192.0.2.1:80\"} 0"
                 .to_owned(),
@@ -737,6 +771,14 @@ mod tests {
         assert!(
             !text.contains(&format!("lvs_real_server_weight{{{b}}}")),
             "a server out of the table has no weight"
+        );
+        // Nothing is in this kernel: no counter says 0 (a reset to Prometheus).
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("lvs_real_server_connections_total")
+                    || l.starts_with("lvs_virtual_service_in_bytes_total")),
+            "{text}"
         );
         assert_eq!(
             text.matches("lvs_check_duration_seconds_count").count(),
@@ -894,6 +936,26 @@ mod tests {
             String::from_utf8_lossy(&parsed.stdout),
             String::from_utf8_lossy(&parsed.stderr)
         );
+    }
+
+    #[test]
+    fn only_get_and_head_of_metrics_answer() {
+        use hyper::{Method, StatusCode};
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let text = || async { Some(Arc::new("lvs_x 1\n".to_owned())) };
+        let status =
+            |method: Method, path: &'static str| runtime.block_on(answer(&method, path, text)).status();
+        assert_eq!(status(Method::GET, "/metrics"), StatusCode::OK);
+        assert_eq!(status(Method::HEAD, "/metrics"), StatusCode::OK);
+        assert_eq!(status(Method::POST, "/metrics"), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(status(Method::GET, "/"), StatusCode::NOT_FOUND);
+        assert_eq!(status(Method::GET, "/metrics/x"), StatusCode::NOT_FOUND);
+        let ok = runtime.block_on(answer(&Method::GET, "/metrics", text));
+        assert_eq!(ok.headers()["content-type"], CONTENT_TYPE);
+        let refused = runtime.block_on(answer(&Method::DELETE, "/metrics", text));
+        assert_eq!(refused.headers()["allow"], "GET, HEAD");
+        let none = runtime.block_on(answer(&Method::GET, "/metrics", || async { None }));
+        assert_eq!(none.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     /// Prometheus's own checker reads both daemons' output without a

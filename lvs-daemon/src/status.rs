@@ -257,16 +257,19 @@ impl StatusServer {
                 Err(e) => log.error(&format!("cannot serve metrics: {e}")),
             }
         }
-        if let Some(history) = reader.history.clone() {
-            server
-                .tasks
-                .push(tokio::spawn(keep_history(reader.clone(), history)));
-        }
         if let Some(path) = socket {
             match bind_private(path).and_then(|(listener, identity)| {
                 UnixListener::from_std(listener).map(|listener| (listener, identity))
             }) {
                 Ok((listener, identity)) => {
+                    // The history is asked for on the socket: kept only with one.
+                    if let Some(history) = reader.history.clone() {
+                        // Subscribed now, so that the events of the start are in it.
+                        let events = reader.director.as_ref().map(DirectorHandle::events);
+                        server
+                            .tasks
+                            .push(tokio::spawn(keep_history(reader.clone(), history, events)));
+                    }
                     server.tasks.push(tokio::spawn(serve_status(listener, reader)));
                     server.socket = Some((path.to_owned(), identity));
                 }
@@ -471,27 +474,32 @@ async fn stream_events(
 
 /// Samples the status into the history every step, and notes the
 /// director's events as they come, for as long as the server runs.
-async fn keep_history(reader: Reader, history: Arc<std::sync::Mutex<History>>) {
+async fn keep_history(
+    reader: Reader,
+    history: Arc<std::sync::Mutex<History>>,
+    mut events: Option<tokio::sync::broadcast::Receiver<Arc<str>>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
     let lock = || history.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let step = lock().options().step;
-    let mut events = reader.director.as_ref().map(DirectorHandle::events);
     let mut ticks = tokio::time::interval(step);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {
                 let status = reader.status_read(false).await;
-                lock().sample(&status, SystemTime::now());
+                lock().sample(&status, SystemTime::now(), Instant::now());
             }
-            event = async { events.as_mut()?.recv().await.ok() }, if events.is_some() => {
+            event = async { Some(events.as_mut()?.recv().await) }, if events.is_some() => {
                 match event {
-                    Some(line) => {
+                    Some(Ok(line)) => {
                         if let Ok(event) = serde_json::from_str::<lvs_core::events::Event>(&line) {
                             lock().note(&event);
                         }
                     }
-                    // Closed, or this reader fell behind: go on without the missed ones.
-                    None => events = reader.director.as_ref().map(DirectorHandle::events),
+                    // Behind: the missed ones are lost, the rest still come.
+                    Some(Err(RecvError::Lagged(_))) => {}
+                    Some(Err(RecvError::Closed)) | None => events = None,
                 }
             }
         }
@@ -549,7 +557,10 @@ impl Reader {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .view(&status, only);
-        json_answer(&view).map(Arc::new)
+        // Compact: thousands of points, for a program.
+        serde_json::to_string(&view)
+            .ok()
+            .map(|json| Arc::new(json + "\n"))
     }
 
     /// What a reload to `path` would do, as JSON.

@@ -8,25 +8,31 @@ use lvs_core::history::{Change, HistoryView, ServiceHistory};
 use lvs_core::status::Status;
 use maud::{html, Markup};
 
-/// A chart's size in SVG units.
+/// A chart's width in SVG units, and the heights of a service's charts and
+/// of a server's smaller ones.
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 120.0;
+const SERVER_HEIGHT: f64 = 36.0;
 
-/// The largest value of `series`, for the chart's scale (1 when none is above 0).
-fn top(series: &[Option<f32>]) -> f64 {
+/// The largest value of `series`.
+fn highest(series: &[Option<f32>]) -> f64 {
     series
         .iter()
         .flatten()
         .fold(0.0_f64, |top, v| top.max(f64::from(*v)))
-        .max(1.0)
+}
+
+/// The chart's scale: its highest value, at least 1.
+fn top(series: &[Option<f32>]) -> f64 {
+    highest(series).max(1.0)
 }
 
 /// `series` as the points of polylines, oldest at the left: one per run of
 /// points with values, so that a gap stays a gap; a lone point is a short
 /// flat line, so that it shows.
-fn runs(series: &[Option<f32>], slots: usize, top: f64) -> Vec<String> {
-    let x = |i: usize| WIDTH * (i + slots - series.len()) as f64 / (slots.max(2) - 1) as f64;
-    let y = |v: f32| HEIGHT - HEIGHT * f64::from(v) / top;
+fn runs(series: &[Option<f32>], slots: usize, top: f64, height: f64) -> Vec<String> {
+    let x = |i: usize| WIDTH * (i + slots.saturating_sub(series.len())) as f64 / (slots.max(2) - 1) as f64;
+    let y = |v: f32| height - height * f64::from(v) / top;
     let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut open = false;
     for (i, value) in series.iter().enumerate() {
@@ -65,21 +71,22 @@ fn per_second(value: f64) -> String {
     }
 }
 
-/// One series' chart: its line(s), the scale, and what it shows.
-fn chart(id: &str, what: &str, series: &[Option<f32>], slots: usize) -> Markup {
+/// One series' chart, `height` high: its line(s), the scale, and what it shows.
+fn chart(id: &str, what: &str, series: &[Option<f32>], slots: usize, height: f64) -> Markup {
     let top = top(series);
-    let latest = series.iter().rev().flatten().next().copied();
+    // The newest point: none while the server is out of the table.
+    let latest = series.last().copied().flatten();
     html! {
         figure class="chart" id=(id) {
-            svg viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } width=(WIDTH) height=(HEIGHT) role="img" aria-label=(what) {
-                rect class="frame" x="0" y="0" width=(WIDTH) height=(HEIGHT) {}
-                @for points in runs(series, slots, top) {
+            svg viewBox={ "0 0 " (WIDTH) " " (height) } width=(WIDTH) height=(height) role="img" aria-label=(what) {
+                rect class="frame" x="0" y="0" width=(WIDTH) height=(height) {}
+                @for points in runs(series, slots, top, height) {
                     polyline class="series" points=(points) {}
                 }
             }
             figcaption {
                 (what) ": now " (latest.map_or_else(|| "-".to_owned(), |v| per_second(f64::from(v))))
-                ", highest " (per_second(top)) " (last hour, a point every few seconds)"
+                ", highest " (per_second(highest(series))) " (a point every few seconds)"
             }
         }
     }
@@ -131,7 +138,7 @@ fn timeline(id: &str, health_now: &str, changes: &[Change], newest: f64, span: f
         .collect();
     html! {
         div class="timeline" id=(id) {
-            svg viewBox={ "0 0 " (WIDTH) " 16" } width=(WIDTH) height="16" role="img" aria-label="health over the last hour" {
+            svg viewBox={ "0 0 " (WIDTH) " 16" } width=(WIDTH) height="16" role="img" aria-label="health over the history kept" {
                 @for (left, right, state) in &pieces {
                     @if right > left {
                         rect class={ "state " (state_class(state)) } x=(format!("{left:.1}")) y="0"
@@ -156,11 +163,11 @@ fn timeline(id: &str, health_now: &str, changes: &[Change], newest: f64, span: f
     }
 }
 
-/// `HH:MM:SS` (UTC) of a time in seconds since the epoch.
+/// `HH:MM:SS UTC` of a time in seconds since the epoch.
 fn clock(time: f64) -> String {
     let seconds = time.max(0.0) as u64 % 86_400;
     format!(
-        "{:02}:{:02}:{:02}",
+        "{:02}:{:02}:{:02} UTC",
         seconds / 3600,
         seconds / 60 % 60,
         seconds % 60
@@ -169,17 +176,26 @@ fn clock(time: f64) -> String {
 
 /// One service's charts and its servers' timelines.
 fn service(view: &HistoryView, index: usize, service: &ServiceHistory) -> Markup {
-    let slots = (3600.0 / view.step_seconds.max(0.1)).round() as usize;
+    // As wide as the history the daemon keeps (an hour by default).
+    let span = if view.span_seconds > 0.0 {
+        view.span_seconds
+    } else {
+        3600.0
+    };
+    let slots =
+        ((span / view.step_seconds.max(0.1)).round() as usize).max(service.connections_per_second.len());
     let newest = view.newest.unwrap_or(0.0);
     html! {
         section class="history" id={ "history-" (index) } {
             h4 { (service.name) " " (service.service) }
-            (chart(&format!("connections-{index}"), "connections per second", &service.connections_per_second, slots))
-            (chart(&format!("bytes-{index}"), "bytes per second", &service.bytes_per_second, slots))
+            (chart(&format!("connections-{index}"), "connections per second", &service.connections_per_second, slots, HEIGHT))
+            (chart(&format!("bytes-{index}"), "bytes per second", &service.bytes_per_second, slots, HEIGHT))
             @for (s, server) in service.servers.iter().enumerate() {
                 div class="server-history" {
                     span class={ "name " (state_class(&server.health)) } { (server.name) " " (server.address) " (" (server.health) ")" }
-                    (timeline(&format!("timeline-{index}-{s}"), &server.health, &server.changes, newest, 3600.0))
+                    (timeline(&format!("timeline-{index}-{s}"), &server.health, &server.changes, newest, span))
+                    (chart(&format!("connections-{index}-{s}"), "its connections per second", &server.connections_per_second, slots, SERVER_HEIGHT))
+                    (chart(&format!("bytes-{index}-{s}"), "its bytes per second", &server.bytes_per_second, slots, SERVER_HEIGHT))
                 }
             }
         }
@@ -244,12 +260,12 @@ mod tests {
     #[test]
     fn a_gap_splits_the_line_and_the_scale_follows_the_top() {
         let series = [None, Some(1.0), Some(3.0), None, Some(2.0)];
-        let runs = runs(&series, 5, top(&series));
+        let runs = runs(&series, 5, top(&series), HEIGHT);
         assert_eq!(runs.len(), 2, "{runs:?}");
         assert_eq!(runs[0], "150.0,80.0 300.0,0.0");
         assert_eq!(runs[1], "597.0,40.0 600.0,40.0", "a lone point shows");
         assert_eq!(per_second(1234.0), "1.2 k");
-        assert_eq!(clock(3661.0), "01:01:01");
+        assert_eq!(clock(3661.0), "01:01:01 UTC");
     }
 
     #[test]
@@ -275,6 +291,6 @@ mod tests {
             svg.contains(r#"class="state up" x="450.0" y="0" width="150.0""#),
             "{svg}"
         );
-        assert!(svg.contains("00:30:00 up → down: connect refused"), "{svg}");
+        assert!(svg.contains("00:30:00 UTC up → down: connect refused"), "{svg}");
     }
 }
