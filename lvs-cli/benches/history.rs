@@ -85,7 +85,7 @@ fn director(dir: &TempDir, config: &std::path::Path, minutes: u32) -> (u64, u64,
             break 0.0;
         }
         if let Some(view) = answered
-            .then(|| lvs_daemon::status::history(&socket, Some(&last)).ok())
+            .then(|| lvs_daemon::status::history(&socket, lvs_core::history::Scope::Service(&last)).ok())
             .flatten()
         {
             if view.newest.is_some()

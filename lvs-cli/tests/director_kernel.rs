@@ -65,37 +65,10 @@ impl Director {
     }
 
     fn write_weighted(&self, options: &Options, weight: u32) {
-        let network = match self.farm.mode {
-            Mode::Nat | Mode::Mixed => format!("network = nat\nnat_router = {GATEWAY} eth1:1\n"),
-            Mode::DirectRouting => "network = direct\n".to_owned(),
-        };
-        let servers: String = options
-            .servers
-            .iter()
-            .map(|&i| {
-                let server = &self.farm.servers[i];
-                // Mixed: each server's own method, over the global NAT.
-                let reach = if self.farm.mode == Mode::Mixed {
-                    server.reach.lvs_cf()
-                } else {
-                    ""
-                };
-                format!(
-                    "  server {} {{\n    address = {}\n    active = 1\n    weight = {weight}\n{reach}  }}\n",
-                    server.name, server.address
-                )
-            })
-            .collect();
-        std::fs::write(
-            &self.config,
-            format!(
-                "serial_no = 1\nprimary = 10.8.0.1\nservice = lvs\nbackup_active = 0\n{network}\
-                 virtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 80\n  scheduler = {}\n\
-                 \x20 timeout = 1\n  reentry = 2\n{}{servers}}}\n",
-                options.scheduler, options.extra
-            ),
-        )
-        .expect("write lvs.cf");
+        let text = self
+            .farm
+            .lvs_cf(options.scheduler, options.servers, weight, options.extra);
+        std::fs::write(&self.config, text).expect("write lvs.cf");
     }
 
     /// Starts lvs with all three servers, round robin, and waits for them.
@@ -439,7 +412,8 @@ fn spread_and_health(mode: Mode, name: &str) {
     // with the reason.
     let started = Instant::now();
     let history = loop {
-        let history = lvs_daemon::status::history(&lvs.socket(), Some("web")).expect("the history");
+        let history = lvs_daemon::status::history(&lvs.socket(), lvs_core::history::Scope::Service("web"))
+            .expect("the history");
         let web = &history.services[0];
         let rs2 = &web.servers[1];
         let moved = web.connections_per_second.iter().flatten().any(|v| *v > 0.0);

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use testkit::farm::{Farm, Mode, GATEWAY, VIP};
+use testkit::farm::{Farm, Mode};
 use testkit::TempDir;
 
 mod common;
@@ -310,24 +310,7 @@ async fn lab_the_monitoring_page_draws_real_traffic_and_a_failure() {
     let farm = Farm::new(Mode::Nat, 1);
     farm.bring_up(0);
     let dir = TempDir::new("web-lab");
-    let servers: String = farm
-        .servers
-        .iter()
-        .map(|s| {
-            format!(
-                "  server {} {{\n    address = {}\n    active = 1\n    weight = 1\n  }}\n",
-                s.name, s.address
-            )
-        })
-        .collect();
-    let config = dir.file(
-        "lvs.cf",
-        &format!(
-            "serial_no = 1\nprimary = 10.8.0.1\nservice = lvs\nbackup_active = 0\nnetwork = nat\n\
-             nat_router = {GATEWAY} eth1:1\nvirtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 80\n\
-             \x20 scheduler = rr\n  timeout = 1\n  reentry = 2\n{servers}}}\n"
-        ),
-    );
+    let config = dir.file("lvs.cf", &farm.lvs_cf("rr", &[0, 1, 2], 1, ""));
     let socket = dir.path().join("lvs.sock");
     let _lvs = spawn(
         Command::new("ip")

@@ -1519,22 +1519,13 @@ fn text_fields(html: &str) -> Vec<(String, String)> {
 /// The names of a page's form fields (inputs, text areas, selects), but
 /// the token, the version and the buttons.
 fn field_names(html: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    for tag in ["<input", "<textarea", "<select"] {
-        for part in html.split(tag).skip(1) {
-            let element = part.split('>').next().unwrap_or_default();
-            if element.contains("type=\"submit\"") {
-                continue;
-            }
-            if let Some(name) = element
-                .split("name=\"")
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-            {
-                if !["csrf", "serial", "confirmed"].contains(&name) && !names.iter().any(|n| n == name) {
-                    names.push(name.to_owned());
-                }
-            }
+    let document = scraper::Html::parse_document(html);
+    let fields = scraper::Selector::parse("input[name]:not([type=submit]), textarea[name], select[name]")
+        .expect("a selector");
+    let mut names: Vec<String> = Vec::new();
+    for name in document.select(&fields).filter_map(|e| e.value().attr("name")) {
+        if !["csrf", "serial", "confirmed"].contains(&name) && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
         }
     }
     names

@@ -239,14 +239,18 @@ impl History {
     }
 
     /// What it holds of the services of `status` (the director's current
-    /// one): every service's own series (`only` is `None`), or the one
-    /// named `only` with its servers' series and changes.
-    pub fn view(&self, status: &Status, only: Option<&str>) -> HistoryView {
+    /// one) that `scope` names, with their servers' series and changes
+    /// where it says so.
+    pub fn view(&self, status: &Status, scope: Scope<'_>) -> HistoryView {
         let services = status
             .services
             .iter()
-            .filter(|service| only.is_none_or(|name| name == service.name))
-            .map(|service| {
+            .enumerate()
+            .filter_map(|(index, service)| match scope {
+                Scope::Every { with_servers } => Some((service, index < with_servers)),
+                Scope::Service(name) => (name == service.name).then_some((service, true)),
+            })
+            .map(|(service, with_servers)| {
                 let server_points: Vec<Vec<Point>> = service
                     .servers
                     .iter()
@@ -267,7 +271,7 @@ impl History {
                     .servers
                     .iter()
                     .zip(&server_points)
-                    .filter(|_| only.is_some())
+                    .filter(|_| with_servers)
                     .map(|(server, points)| ServerHistory {
                         name: server.name.clone(),
                         address: server.endpoint(),
@@ -302,6 +306,19 @@ impl History {
 fn seconds_of(at: SystemTime) -> f64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Which services a view holds, and of which of them their servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scope<'a> {
+    /// Every service, the first `with_servers` of them with their servers.
+    Every {
+        /// How many services, from the first, come with their servers.
+        with_servers: usize,
+    },
+    /// The service of this name, with its servers.
+    Service(&'a str),
 }
 
 /// What the web tool draws: a service's series and its servers' (the
@@ -422,7 +439,7 @@ mod tests {
         history.sample(&status([(50, 5_000), (10, 0)]), at(1), mono(1));
         // b's counters went back (its service was re-made): no rate.
         history.sample(&status([(100, 10_000), (5, 0)]), at(2), mono(2));
-        let totals = history.view(&status([(100, 10_000), (5, 0)]), None);
+        let totals = history.view(&status([(100, 10_000), (5, 0)]), Scope::Every { with_servers: 0 });
         assert!(
             totals.services[0].servers.is_empty(),
             "every service's totals alone"
@@ -431,7 +448,7 @@ mod tests {
             totals.services[0].connections_per_second,
             [None, Some(12.0), Some(10.0)]
         );
-        let view = history.view(&status([(100, 10_000), (5, 0)]), Some("web"));
+        let view = history.view(&status([(100, 10_000), (5, 0)]), Scope::Service("web"));
         assert_eq!(view.step_seconds, 5.0);
         assert_eq!(view.span_seconds, 20.0);
         assert_eq!(view.newest, Some(1_000_010.0));
@@ -449,10 +466,13 @@ mod tests {
         for i in 3..10 {
             history.sample(&status([(100 + 25 * (i - 2), 10_000), (5, 0)]), at(i), mono(i));
         }
-        let a = &history.view(&status([(0, 0), (0, 0)]), Some("web")).services[0].servers[0];
+        let a = &history
+            .view(&status([(0, 0), (0, 0)]), Scope::Service("web"))
+            .services[0]
+            .servers[0];
         assert_eq!(a.connections_per_second, [Some(5.0); 4]);
         assert!(history
-            .view(&status([(0, 0), (0, 0)]), Some("other"))
+            .view(&status([(0, 0), (0, 0)]), Scope::Service("other"))
             .services
             .is_empty());
     }
@@ -477,7 +497,7 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1010);
         let mono = Instant::now();
         history.sample(&status([(0, 0), (0, 0)]), now, mono);
-        let view = history.view(&status([(0, 0), (0, 0)]), Some("web"));
+        let view = history.view(&status([(0, 0), (0, 0)]), Scope::Service("web"));
         let changes = &view.services[0].servers[0].changes;
         assert_eq!(changes.len(), 3, "the newest three");
         assert_eq!(changes[0].new_state.as_deref(), Some("up"));
@@ -489,11 +509,12 @@ mod tests {
             now + Duration::from_secs(61),
             mono + Duration::from_secs(61),
         );
-        assert!(
-            history.view(&status([(0, 0), (0, 0)]), Some("web")).services[0].servers[0]
-                .changes
-                .is_empty()
-        );
+        assert!(history
+            .view(&status([(0, 0), (0, 0)]), Scope::Service("web"))
+            .services[0]
+            .servers[0]
+            .changes
+            .is_empty());
     }
 
     /// A server the table does not hold (a failed read, or taken out) has
@@ -522,7 +543,10 @@ mod tests {
             let (wall, mono) = at(i as u64);
             history.sample(sampled, wall, mono);
         }
-        let a = &history.view(&status([(0, 0), (0, 0)]), Some("web")).services[0].servers[0];
+        let a = &history
+            .view(&status([(0, 0), (0, 0)]), Scope::Service("web"))
+            .services[0]
+            .servers[0];
         assert_eq!(a.connections_per_second, [None, None, None, Some(10.0)]);
     }
 

@@ -630,7 +630,7 @@ async fn answer<F: std::future::Future<Output = Option<Arc<String>>>>(
 /// stay without a web framework, which only the web tool brings): one
 /// request per connection, a header-read timeout, and `serve_each`'s cap
 /// on connections.
-pub(crate) async fn serve<F, R>(listener: tokio::net::TcpListener, render: R)
+async fn serve<F, R>(listener: tokio::net::TcpListener, render: R)
 where
     R: Fn() -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Option<Arc<String>>> + Send + 'static,
@@ -656,6 +656,27 @@ where
         }
     })
     .await;
+}
+
+/// Serves `render`'s text on `listener` (bound by [`bind`]) as a task of
+/// the runtime it is called in; `None`, logged, when the runtime cannot
+/// take the listener.
+pub(crate) fn spawn<F, R>(
+    listener: std::net::TcpListener,
+    render: R,
+    log: &crate::log::Log,
+) -> Option<tokio::task::JoinHandle<()>>
+where
+    R: Fn() -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Option<Arc<String>>> + Send + 'static,
+{
+    match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => Some(tokio::spawn(serve(listener, render))),
+        Err(e) => {
+            log.error(&format!("cannot serve metrics: {e}"));
+            None
+        }
+    }
 }
 
 /// Binds the metrics listener at `address` (non-blocking, for the runtime).

@@ -457,20 +457,14 @@ impl Pulse {
             .map(UdpSocket::from_std)
             .collect::<Result<Vec<_>, _>>()
             .map_err(PulseError::Watch)?;
-        let metrics = match self.metrics.take().map(tokio::net::TcpListener::from_std) {
-            Some(Ok(listener)) => {
-                let (counted, heartbeats) = (self.counted.clone(), self.handle.clone());
-                Some(tokio::spawn(crate::metrics::serve(listener, move || {
-                    let text = counted.render(heartbeats.heartbeats(), Instant::now());
-                    std::future::ready(Some(std::sync::Arc::new(text)))
-                })))
-            }
-            Some(Err(e)) => {
-                self.log.error(&format!("cannot serve metrics: {e}"));
-                None
-            }
-            None => None,
-        };
+        let metrics = self.metrics.take().and_then(|listener| {
+            let (counted, heartbeats) = (self.counted.clone(), self.handle.clone());
+            let render = move || {
+                let text = counted.render(heartbeats.heartbeats(), Instant::now());
+                std::future::ready(Some(std::sync::Arc::new(text)))
+            };
+            crate::metrics::spawn(listener, render, &self.log)
+        });
         let code = self.serve(shutdown).await;
         if let Some(task) = metrics {
             task.abort();

@@ -6,7 +6,8 @@
 //! restored, as JSON; `admin` and an [`AdminRequest`] as JSON, a server
 //! drained, disabled or enabled, answered as JSON; `events`, the
 //! director's events as JSON lines for as long as the client reads;
-//! `history` or `history NAME`, the last hour of every service or of one,
+//! `history`, `history first N` or `history NAME`, the last hour of every
+//! service (with the first N's servers) or of one with its servers,
 //! as JSON, which a task of the server samples every few seconds) and,
 //! when asked to, Prometheus text over HTTP. Each
 //! connection is a task of its own, bounded in time and in number, that
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lvs_core::admin::{AdminAnswer, AdminRequest};
 use lvs_core::director::{Health, Plan, ServerRef};
-use lvs_core::history::{History, HistoryOptions, HistoryView};
+use lvs_core::history::{History, HistoryOptions, HistoryView, Scope};
 use lvs_core::preview::{PlanAnswer, ResyncReport};
 use lvs_core::status::{KernelService, LastCheck, Status, StatusInputs};
 use lvs_health::engine::CheckBoard;
@@ -244,18 +245,12 @@ impl StatusServer {
             socket: None,
         };
         if let Some(listener) = metrics {
-            match TcpListener::from_std(listener) {
-                Ok(listener) => {
-                    let reader = reader.clone();
-                    server
-                        .tasks
-                        .push(tokio::spawn(crate::metrics::serve(listener, move || {
-                            let reader = reader.clone();
-                            async move { reader.answer(Rendering::Metrics).await }
-                        })))
-                }
-                Err(e) => log.error(&format!("cannot serve metrics: {e}")),
-            }
+            let answering = reader.clone();
+            let render = move || {
+                let reader = answering.clone();
+                async move { reader.answer(Rendering::Metrics).await }
+            };
+            server.tasks.extend(crate::metrics::spawn(listener, render, log));
         }
         if let Some(path) = socket {
             match bind_private(path).and_then(|(listener, identity)| {
@@ -421,7 +416,15 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
                 Request::Resync => reader.resync().await,
                 Request::Admin(request) => reader.admin(request).await,
                 Request::BadAdmin(why) => json_answer(&AdminAnswer::refused(why)).map(Arc::new),
-                Request::History(only) => reader.history(only.as_deref()).await,
+                Request::History(first, service) => {
+                    let scope = match (&service, first) {
+                        (Some(name), _) => Scope::Service(name),
+                        (None, count) => Scope::Every {
+                            with_servers: count.unwrap_or(0),
+                        },
+                    };
+                    reader.history(scope).await
+                }
                 Request::Events => None,
             };
             let Some(answer) = answer else {
@@ -516,18 +519,25 @@ enum Request {
     BadAdmin(String),
     /// The event stream.
     Events,
-    /// The last hour: every service's, or one's (by its block's name).
-    History(Option<String>),
+    /// The last hour: every service's, the first N with their servers
+    /// (`Some(N)`, `None`), or one's with its servers (`None`, its name).
+    History(Option<usize>, Option<String>),
 }
 
 impl Request {
     fn parse(line: &str) -> Request {
         let line = line.trim_end_matches(['\r', '\n']);
         if line.trim() == "history" {
-            return Request::History(None);
+            return Request::History(Some(0), None);
         }
-        if let Some(name) = line.strip_prefix("history ") {
-            return Request::History(Some(name.trim().to_owned()));
+        if let Some(rest) = line.strip_prefix("history ") {
+            let rest = rest.trim();
+            // Block names are one token: `first N` is never one.
+            return match rest.strip_prefix("first ").map(|n| n.trim().parse()) {
+                Some(Ok(count)) => Request::History(Some(count), None),
+                Some(Err(_)) => Request::History(Some(0), None),
+                None => Request::History(None, Some(rest.to_owned())),
+            };
         }
         if let Some(path) = line.strip_prefix("plan ") {
             return Request::Plan(PathBuf::from(path));
@@ -548,15 +558,15 @@ impl Request {
 }
 
 impl Reader {
-    /// The last hour of the current services (or the one named `only`), as
-    /// JSON; `None` (the connection closed) when the director keeps none.
-    async fn history(&self, only: Option<&str>) -> Option<Arc<String>> {
+    /// The last hour of the current services that `scope` names, as JSON;
+    /// `None` (the connection closed) when the director keeps none.
+    async fn history(&self, scope: Scope<'_>) -> Option<Arc<String>> {
         let history = self.history.clone()?;
         let status = self.status().await;
         let view = history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .view(&status, only);
+            .view(&status, scope);
         // Compact: thousands of points, for a program.
         serde_json::to_string(&view)
             .ok()
@@ -729,12 +739,13 @@ pub fn fetch(socket: &Path) -> Result<Status, AskError> {
     typed(socket, "json", Some(Duration::from_secs(10))).map(|(status, _)| status)
 }
 
-/// The running director's last hour: every service's, or the one named
-/// `only` (the web tool's charts and timelines).
-pub fn history(socket: &Path, only: Option<&str>) -> Result<HistoryView, AskError> {
-    let line = match only {
-        Some(name) => format!("history {name}"),
-        None => "history".to_owned(),
+/// The running director's last hour, of the services `scope` names (the
+/// web tool's charts and timelines).
+pub fn history(socket: &Path, scope: Scope<'_>) -> Result<HistoryView, AskError> {
+    let line = match scope {
+        Scope::Service(name) => format!("history {name}"),
+        Scope::Every { with_servers } => format!("history first {with_servers}"),
+        _ => "history".to_owned(),
     };
     typed(socket, &line, Some(Duration::from_secs(10))).map(|(view, _)| view)
 }

@@ -83,7 +83,12 @@ pub use lvs_core::status::LastCheck;
 /// write it, and whoever reports on them (a status request reads it
 /// without going through the caller's loop).
 #[derive(Clone, Debug, Default)]
-pub struct CheckBoard(Arc<Mutex<Board>>);
+pub struct CheckBoard {
+    board: Arc<Mutex<Board>>,
+    /// Whether an observer wants the checks' times: reading the clock
+    /// after each check costs a system call where the clock is a device.
+    observed: Arc<std::sync::atomic::AtomicBool>,
+}
 
 #[derive(Debug, Default)]
 struct Board {
@@ -106,18 +111,18 @@ impl std::fmt::Debug for Observer {
 impl CheckBoard {
     /// A copy of every server's latest check, by id.
     pub fn snapshot(&self) -> HashMap<usize, LastCheck> {
-        self.0.lock().map(|b| b.latest.clone()).unwrap_or_default()
+        self.board.lock().map(|b| b.latest.clone()).unwrap_or_default()
     }
 
     /// Whether the server `id` has been checked at least once.
     pub fn has_checked(&self, id: usize) -> bool {
-        self.0.lock().is_ok_and(|b| b.latest.contains_key(&id))
+        self.board.lock().is_ok_and(|b| b.latest.contains_key(&id))
     }
 
     /// Sends every check from now on to `listener` too, as it is recorded
     /// (a verbose director logs each). A closed listener is dropped.
     pub fn report_to(&self, listener: UnboundedSender<(usize, LastCheck)>) {
-        if let Ok(mut board) = self.0.lock() {
+        if let Ok(mut board) = self.board.lock() {
             board.listener = Some(listener);
         }
     }
@@ -126,13 +131,22 @@ impl CheckBoard {
     /// daemon's metrics count them and their times). It runs on the checks'
     /// threads, under the board's lock: it must be quick and not block.
     pub fn observe_with(&self, observer: impl Fn(&LastCheck) + Send + Sync + 'static) {
-        if let Ok(mut board) = self.0.lock() {
+        if let Ok(mut board) = self.board.lock() {
             board.observer = Some(Observer(Box::new(observer)));
+            self.observed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
+    /// How long a check that started `at` took, when an observer wants to
+    /// know (else the clock is not read).
+    fn took_since(&self, at: Instant) -> Option<Duration> {
+        self.observed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| Instant::now().saturating_duration_since(at))
+    }
+
     fn insert(&self, id: usize, check: LastCheck) {
-        if let Ok(mut board) = self.0.lock() {
+        if let Ok(mut board) = self.board.lock() {
             if let Some(Observer(observe)) = &board.observer {
                 observe(&check);
             }
@@ -146,7 +160,7 @@ impl CheckBoard {
     }
 
     fn remove(&self, id: usize) {
-        if let Ok(mut board) = self.0.lock() {
+        if let Ok(mut board) = self.board.lock() {
             board.latest.remove(&id);
         }
     }
@@ -355,7 +369,7 @@ impl Engine {
                 let now = Instant::now();
                 // Recorded as started when it went out.
                 let started = now.checked_sub(took).unwrap_or(now);
-                feed(&fed, &Outcome::of(result), started, (kind, took))
+                feed(&fed, &Outcome::of(result), started, (kind, Some(took)))
             }) {
                 return Runs::Probed(watch);
             }
@@ -566,12 +580,15 @@ impl Feeder {
         }
     }
 
-    /// A check of `kind` that started `at` ended with `outcome` after `took`.
+    /// A check of `kind` that started `at` ended with `outcome` after
+    /// `took`, when the caller knows (else the board times it if wanted).
     fn checked(&mut self, outcome: Outcome, at: Instant, (kind, took): Timed) -> Flow {
         let event = outcome.event();
-        let last = LastCheck::new(at.into_std(), outcome.result)
-            .with_certificate(outcome.certificate_expires)
-            .timed(kind, took);
+        let mut last =
+            LastCheck::new(at.into_std(), outcome.result).with_certificate(outcome.certificate_expires);
+        if let Some(took) = took.or_else(|| self.board.took_since(at)) {
+            last = last.timed(kind, took);
+        }
         self.board.insert(self.id, last);
         let actions = self.machine.handle(event);
         self.pass(actions)
@@ -608,14 +625,18 @@ impl Feeder {
 }
 
 /// A check's kind ([`Check::kind`](lvs_core::check::Check::kind)) and how
-/// long it took.
-type Timed = (&'static str, Duration);
+/// long it took, when the caller measured it.
+type Timed = (&'static str, Option<Duration>);
 
 /// Gives every member of a probe `outcome`, of a check that started `at`;
 /// false once the caller is gone. The members have no load monitor, so
 /// none waits for a load.
-fn feed(members: &Members, outcome: &Outcome, at: Instant, timed: Timed) -> bool {
-    members_of(members).values_mut().all(|feeder| {
+fn feed(members: &Members, outcome: &Outcome, at: Instant, (kind, took): Timed) -> bool {
+    let mut members = members_of(members);
+    // Timed once for all the members (they share the board), if at all.
+    let took = took.or_else(|| members.values().next()?.board.took_since(at));
+    let timed = (kind, took);
+    members.values_mut().all(|feeder| {
         let flow = match feeder.checked(outcome.clone(), at, timed) {
             Flow::Load => feeder.loaded(None),
             flow => flow,
@@ -673,8 +694,7 @@ async fn probe_task(shape: Shape, members: Members, start: Instant) {
             limit: shape.timeout,
         };
         let outcome = crate::run::run_started(&mut session, &shape.check, shape.target, budget).await;
-        let took = Instant::now().saturating_duration_since(now);
-        if !feed(&members, &outcome, now, (shape.check.kind(), took)) {
+        if !feed(&members, &outcome, now, (shape.check.kind(), None)) {
             return;
         }
     }
@@ -699,8 +719,7 @@ async fn watch_task(server: Server, prober: Option<Arc<SynProber>>, mut feeder: 
             Some(result) => Outcome::of(result),
             None => crate::run::run_started(&mut session, &server.check, server.target, budget).await,
         };
-        let took = Instant::now().saturating_duration_since(now);
-        let mut flow = feeder.checked(outcome, now, (server.check.kind(), took));
+        let mut flow = feeder.checked(outcome, now, (server.check.kind(), None));
         while flow == Flow::Load {
             let load = match &server.load_command {
                 Some(command) => crate::run::query_load(command, server.target.ip(), server.timeout).await,

@@ -517,6 +517,46 @@ fn the_engine_watches_many_servers_in_one_runtime() {
     );
 }
 
+/// Checks are timed only while the board has an observer: without one the
+/// clock is not read after a check, and no time is recorded.
+#[test]
+fn checks_are_timed_only_for_an_observer() {
+    use lvs_health::engine::{Engine, Update};
+    let target = tcp_server(Some(b"ok"), Duration::ZERO);
+    let mut server = watched(0, target, 1);
+    // send/expect: a check of its own task, not a half-open probe.
+    server.check = std::sync::Arc::new(Check::Tcp {
+        send: Some(b"hello".to_vec()),
+        expect: None,
+    });
+    runtime().block_on(async move {
+        let (sender, _receiver) = tokio::sync::mpsc::unbounded_channel::<Update>();
+        let quiet = Engine::start(vec![server.clone()], sender.clone());
+        let watched = Engine::start(vec![server], sender);
+        let (seen, mut times) = tokio::sync::mpsc::unbounded_channel();
+        watched.board().observe_with(move |check| {
+            let _ = seen.send(check.timed);
+        });
+        let timed = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                if let Some(Some(timed)) = times.recv().await {
+                    break timed;
+                }
+            }
+        })
+        .await
+        .expect("an observed check is timed");
+        assert_eq!(timed.0, "tcp");
+        assert!(timed.1 < Duration::from_millis(300), "{timed:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let last = quiet.last_checks();
+        assert!(!last.is_empty(), "the quiet engine checked");
+        assert!(last.values().all(|check| check.timed.is_none()), "{last:?}");
+        quiet.stop();
+        watched.stop();
+    });
+}
+
 #[test]
 fn half_open_probes() {
     use lvs_health::probe::SynProber;

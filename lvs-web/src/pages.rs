@@ -224,7 +224,14 @@ impl ControlView {
             Err(e) => (None, Some(e.to_string())),
         };
         let status = monitor::lvs_status(&args.lvs_socket);
-        let history = status.as_ref().ok().and_then(|_| history(&args.lvs_socket));
+        // Every service's series, and the servers' of the first few.
+        let scope = lvs_core::history::Scope::Every {
+            with_servers: HISTORY_SERVICES,
+        };
+        let history = status
+            .as_ref()
+            .ok()
+            .and_then(|_| lvs_daemon::status::history(&args.lvs_socket, scope).ok());
         ControlView {
             pulse: monitor::daemon(&args.pulse_pidfile),
             lvs: monitor::lvs_daemon(&args.lvs_pidfile, status.as_ref().ok()),
@@ -241,21 +248,6 @@ impl ControlView {
 /// shows; those after them show their own charts only, so that a large
 /// table's page stays a page.
 const HISTORY_SERVICES: usize = 20;
-
-/// The lvs daemon's last hour: every service's series, and the servers'
-/// of the first [`HISTORY_SERVICES`], asked for one service at a time.
-fn history(socket: &std::path::Path) -> Option<lvs_core::history::HistoryView> {
-    let mut view = lvs_daemon::status::history(socket, None).ok()?;
-    for service in view.services.iter_mut().take(HISTORY_SERVICES) {
-        let whole = lvs_daemon::status::history(socket, Some(&service.name))
-            .ok()
-            .and_then(|one| one.services.into_iter().next());
-        if let Some(whole) = whole {
-            *service = whole;
-        }
-    }
-    Some(view)
-}
 
 /// The most rows of an import's report the page shows.
 const IMPORT_ROWS: usize = 2000;

@@ -225,6 +225,37 @@ impl Farm {
         }
     }
 
+    /// The lvs.cf of director 0 (10.8.0.1) for `virtual web` on the VIP,
+    /// port 80, with `scheduler`, the servers `servers` (indexes) at
+    /// `weight`, each reached the farm's way, and `extra` lines in the block.
+    pub fn lvs_cf(&self, scheduler: &str, servers: &[usize], weight: u32, extra: &str) -> String {
+        let network = match self.mode {
+            Mode::Nat | Mode::Mixed => format!("network = nat\nnat_router = {GATEWAY} eth1:1\n"),
+            Mode::DirectRouting => "network = direct\n".to_owned(),
+        };
+        let servers: String = servers
+            .iter()
+            .map(|&i| {
+                let server = &self.servers[i];
+                // Mixed: each server's own method, over the global NAT.
+                let reach = if self.mode == Mode::Mixed {
+                    server.reach.lvs_cf()
+                } else {
+                    ""
+                };
+                format!(
+                    "  server {} {{\n    address = {}\n    active = 1\n    weight = {weight}\n{reach}  }}\n",
+                    server.name, server.address
+                )
+            })
+            .collect();
+        format!(
+            "serial_no = 1\nprimary = 10.8.0.1\nservice = lvs\nbackup_active = 0\n{network}\
+             virtual web {{\n  active = 1\n  address = {VIP} eth0:1\n  port = 80\n  scheduler = {scheduler}\n\
+             \x20 timeout = 1\n  reentry = 2\n{extra}{servers}}}\n"
+        )
+    }
+
     /// The client's `GET /` to the VIP: the name of the server that answered.
     pub fn get(&self) -> Option<String> {
         self.client.run(|| get_here(Duration::from_millis(500)))
