@@ -11,7 +11,9 @@
 //!
 //! - [`failover`]: pulse's state machine; [`heartbeat`]: its datagrams
 //!   (Piranha's format and an authenticated one); [`router`]: what pulse
-//!   takes from lvs.cf (role, heartbeat channels, VIPs, commands).
+//!   takes from lvs.cf (role, heartbeat channels, VIPs, commands);
+//!   [`election`]: VIP groups over any number of routers, with priorities,
+//!   preemption and tracked local health.
 //! - [`acceptance`]: whether the daemons would take a configuration (the
 //!   check `lvs --check` and the web tool share with them).
 //! - [`check`]: what a health check is and why one failed; [`nanny`]: the
@@ -46,6 +48,7 @@ pub mod acceptance;
 pub mod admin;
 pub mod check;
 pub mod director;
+pub mod election;
 pub mod events;
 pub mod failover;
 pub mod heartbeat;

@@ -568,7 +568,7 @@ impl Collector for PulseCollector {
         counters(
             &mut encoder,
             "lvs_pulse_heartbeats",
-            "Datagrams from the partner's side by outcome: accepted, or dropped as duplicate, stale, replayed, forged, malformed, from an unexpected source or reflected",
+            "Datagrams from the partner's side by outcome: accepted, or dropped as duplicate, stale, replayed, forged, malformed, from an unexpected source, reflected or sealed with an unknown key id",
             [
                 ("accepted", h.accepted),
                 ("duplicate", h.duplicate),
@@ -578,6 +578,7 @@ impl Collector for PulseCollector {
                 ("malformed", h.malformed),
                 ("unexpected_source", h.unexpected_source),
                 ("reflected", h.reflected),
+                ("unknown_key", h.unknown_key),
             ]
             .map(|(outcome, count)| (vec![("outcome", outcome.to_owned())], count)),
         )
