@@ -24,13 +24,15 @@ pub enum Place {
         /// The check's index among its owner's.
         check: usize,
     },
+    /// A `router`, `vip_group` or `track` block, by its index among them.
+    KeyBlock(usize),
 }
 
 impl Place {
     /// The block it is in, or is.
     pub fn block(self) -> Option<usize> {
         match self {
-            Place::Global => None,
+            Place::Global | Place::KeyBlock(_) => None,
             Place::Block(b) | Place::Server(b, _) | Place::Check { block: b, .. } => Some(b),
         }
     }
@@ -99,11 +101,27 @@ pub struct Block {
     pub servers: Vec<ServerBlock>,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+/// A top-level block of keys alone: `router`, `vip_group` or `track`.
+pub struct KeyBlock {
+    /// The keyword that opens it.
+    pub keyword: String,
+    /// Its name.
+    pub name: String,
+    /// Its entries, in order.
+    pub entries: Vec<Entry>,
+}
+
+/// The keywords of [`KeyBlock`]s.
+const KEY_BLOCKS: [&str; 3] = ["router", "vip_group", "track"];
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 /// A whole lvs.cf as blocks of entries.
 pub struct Document {
     /// The top level's entries.
     pub globals: Vec<Entry>,
+    /// The `router`, `vip_group` and `track` blocks, in order.
+    pub key_blocks: Vec<KeyBlock>,
     /// The service blocks, in order.
     pub blocks: Vec<Block>,
 }
@@ -157,6 +175,7 @@ impl Document {
         let mut in_block = false;
         let mut in_server = false;
         let mut in_check = false;
+        let mut in_key_block = false;
         for line in text.lines() {
             let line = line.trim();
             // The writer's layout: a line is a block header when its first
@@ -167,6 +186,15 @@ impl Document {
                 .strip_suffix(" {")
                 .map(|name| crate::unquote(name).to_owned());
             match (word, header) {
+                (keyword, Some(name)) if !in_block && !in_key_block && KEY_BLOCKS.contains(&keyword) => {
+                    document.key_blocks.push(KeyBlock {
+                        keyword: keyword.to_owned(),
+                        name,
+                        entries: Vec::new(),
+                    });
+                    in_key_block = true;
+                }
+                ("}", _) if in_key_block => in_key_block = false,
                 ("check", Some(name)) if in_block && !in_check => {
                     let check = CheckEntries {
                         name,
@@ -213,6 +241,12 @@ impl Document {
                         continue;
                     };
                     let entry = Entry::new(key, value);
+                    if in_key_block {
+                        if let Some(block) = document.key_blocks.last_mut() {
+                            block.entries.push(entry);
+                        }
+                        continue;
+                    }
                     let Some(block) = document.blocks.last_mut().filter(|_| in_block) else {
                         document.globals.push(entry);
                         continue;
@@ -250,6 +284,16 @@ impl Document {
         for entry in &self.globals {
             let content = format!("{} = {}", entry.key, entry.value);
             line(&mut text, content, Place::Global, Some(&entry.key));
+        }
+        for (k, block) in self.key_blocks.iter().enumerate() {
+            let place = Place::KeyBlock(k);
+            let header = format!("{} {} {{", block.keyword, crate::quote(&block.name));
+            line(&mut text, header, place, Some("name"));
+            for entry in &block.entries {
+                let content = format!("     {} = {}", entry.key, entry.value);
+                line(&mut text, content, place, Some(&entry.key));
+            }
+            line(&mut text, "}".to_owned(), place, None);
         }
         for (b, block) in self.blocks.iter().enumerate() {
             let place = Place::Block(b);
@@ -336,6 +380,7 @@ impl Document {
     pub fn entries(&self, place: Place) -> Option<&Vec<Entry>> {
         match place {
             Place::Global => Some(&self.globals),
+            Place::KeyBlock(k) => self.key_blocks.get(k).map(|k| &k.entries),
             Place::Block(b) => self.blocks.get(b).map(|b| &b.entries),
             Place::Server(b, s) => self.blocks.get(b)?.servers.get(s).map(|s| &s.entries),
             Place::Check { .. } => self.check_block(place).map(|c| &c.entries),
@@ -346,6 +391,7 @@ impl Document {
     pub fn entries_mut(&mut self, place: Place) -> Option<&mut Vec<Entry>> {
         match place {
             Place::Global => Some(&mut self.globals),
+            Place::KeyBlock(k) => self.key_blocks.get_mut(k).map(|k| &mut k.entries),
             Place::Block(b) => self.blocks.get_mut(b).map(|b| &mut b.entries),
             Place::Server(b, s) => self.blocks.get_mut(b)?.servers.get_mut(s).map(|s| &mut s.entries),
             Place::Check { .. } => self.check_mut(place).map(|c| &mut c.entries),
@@ -356,6 +402,7 @@ impl Document {
     pub fn name_mut(&mut self, place: Place) -> Option<&mut String> {
         match place {
             Place::Global => None,
+            Place::KeyBlock(k) => self.key_blocks.get_mut(k).map(|k| &mut k.name),
             Place::Block(b) => self.blocks.get_mut(b).map(|b| &mut b.name),
             Place::Server(b, s) => self.blocks.get_mut(b)?.servers.get_mut(s).map(|s| &mut s.name),
             Place::Check { .. } => self.check_mut(place).map(|c| &mut c.name),

@@ -16,11 +16,25 @@ pub enum Scope {
     Server,
     /// Inside `check NAME { }` (an lvs-rs extension).
     Check,
+    /// Inside `router NAME { }` (an lvs-rs extension).
+    Router,
+    /// Inside `vip_group NAME { }` (an lvs-rs extension).
+    Group,
+    /// Inside `track NAME { }` (an lvs-rs extension).
+    Track,
 }
 
 impl Scope {
     /// Every scope, in the order of its discriminant.
-    pub const ALL: [Scope; 4] = [Scope::Global, Scope::Virtual, Scope::Server, Scope::Check];
+    pub const ALL: [Scope; 7] = [
+        Scope::Global,
+        Scope::Virtual,
+        Scope::Server,
+        Scope::Check,
+        Scope::Router,
+        Scope::Group,
+        Scope::Track,
+    ];
 
     fn describe(self) -> &'static str {
         match self {
@@ -28,6 +42,9 @@ impl Scope {
             Scope::Virtual => "inside a virtual or failover block",
             Scope::Server => "inside a server block",
             Scope::Check => "inside a check block",
+            Scope::Router => "inside a router block",
+            Scope::Group => "inside a vip_group block",
+            Scope::Track => "inside a track block",
         }
     }
 }
@@ -79,6 +96,9 @@ pub(crate) enum Read {
     Virtual(fn(&Parser<'_, '_, '_>, &mut VirtualService) -> Result<(), ParseError>),
     Server(fn(&Parser<'_, '_, '_>, &mut RealServer) -> Result<(), ParseError>),
     Check(fn(&Parser<'_, '_, '_>, &mut CheckBlock) -> Result<(), ParseError>),
+    Router(fn(&Parser<'_, '_, '_>, &mut RouterBlock) -> Result<(), ParseError>),
+    Group(fn(&Parser<'_, '_, '_>, &mut VipGroup) -> Result<(), ParseError>),
+    Track(fn(&Parser<'_, '_, '_>, &mut TrackBlock) -> Result<(), ParseError>),
     /// A key of [`ServerOptions`], in a virtual or a server block.
     Options(fn(&Parser<'_, '_, '_>, &mut ServerOptions) -> Result<(), ParseError>),
     /// The parser reads the block itself.
@@ -457,6 +477,176 @@ pub const GLOBAL_KEYS: &[Key] = &[
             Ok(())
         }),
     ),
+    extension(
+        "heartbeat_keys",
+        Kind::List,
+        Read::Global(|p, c| {
+            p.check_equal()?;
+            c.heartbeat_keys = p.key_files()?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "heartbeat_send_key",
+        Kind::Number,
+        Read::Global(|p, c| {
+            c.heartbeat_send_key = Some(p.int(2, 0, 255)? as u8);
+            Ok(())
+        }),
+    ),
+    extension(
+        "announce_again",
+        Kind::Seconds,
+        Read::Global(|p, c| {
+            c.announce_again = Some(p.seconds(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "announce_refresh",
+        Kind::Seconds,
+        Read::Global(|p, c| {
+            c.announce_refresh = Some(p.seconds(2)?);
+            Ok(())
+        }),
+    ),
+    extension("router", Kind::Block, Read::Block),
+    extension("vip_group", Kind::Block, Read::Block),
+    extension("track", Kind::Block, Read::Block),
+];
+
+/// The keys of `router` blocks (lvs-rs extensions).
+pub const ROUTER_KEYS: &[Key] = &[
+    extension(
+        "address",
+        Kind::Host,
+        Read::Router(|p, r| {
+            r.address = Some(p.host(2, NONZERO_HOST)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "private",
+        Kind::Host,
+        Read::Router(|p, r| {
+            r.private = Some(p.host(2, NONZERO_HOST)?);
+            Ok(())
+        }),
+    ),
+];
+
+/// The keys of `vip_group` blocks (lvs-rs extensions).
+pub const GROUP_KEYS: &[Key] = &[
+    extension(
+        "priorities",
+        Kind::List,
+        Read::Group(|p, g| {
+            p.check_equal()?;
+            g.priorities = p.priorities()?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "preempt",
+        Kind::Flag,
+        Read::Group(|p, g| {
+            g.preempt = p.boolean(2)?;
+            Ok(())
+        }),
+    ),
+    extension(
+        "preempt_delay",
+        Kind::Seconds,
+        Read::Group(|p, g| {
+            g.preempt_delay = Some(p.seconds(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "notify",
+        Kind::Word,
+        Read::Group(|p, g| {
+            g.notify = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+];
+
+/// The keys of `track` blocks (lvs-rs extensions).
+pub const TRACK_KEYS: &[Key] = &[
+    extension(
+        "program",
+        Kind::Word,
+        Read::Track(|p, t| {
+            t.target = Some(TrackTarget::Program(p.string(2)));
+            Ok(())
+        }),
+    ),
+    extension(
+        "process",
+        Kind::Word,
+        Read::Track(|p, t| {
+            t.target = Some(TrackTarget::Process(p.string(2)));
+            Ok(())
+        }),
+    ),
+    extension(
+        "interface",
+        Kind::Word,
+        Read::Track(|p, t| {
+            t.target = Some(TrackTarget::Interface(p.string(2)));
+            Ok(())
+        }),
+    ),
+    extension(
+        "file",
+        Kind::Word,
+        Read::Track(|p, t| {
+            t.target = Some(TrackTarget::File(p.string(2)));
+            Ok(())
+        }),
+    ),
+    extension(
+        "interval",
+        Kind::Seconds,
+        Read::Track(|p, t| {
+            t.interval = Some(p.seconds(2)?);
+            Ok(())
+        }),
+    ),
+    extension(
+        "rise",
+        Kind::Number,
+        Read::Track(|p, t| {
+            t.rise = p.int(2, 1, 1000)? as u32;
+            Ok(())
+        }),
+    ),
+    extension(
+        "fall",
+        Kind::Number,
+        Read::Track(|p, t| {
+            t.fall = p.int(2, 1, 1000)? as u32;
+            Ok(())
+        }),
+    ),
+    extension(
+        "weight",
+        Kind::Number,
+        Read::Track(|p, t| {
+            t.weight = p.int(2, -253, 253)? as i16;
+            Ok(())
+        }),
+    ),
+    extension(
+        "groups",
+        Kind::List,
+        Read::Track(|p, t| {
+            p.check_equal()?;
+            t.groups = p.words()?;
+            Ok(())
+        }),
+    ),
 ];
 
 /// The largest quorum or hysteresis: a total of weights (each at most 65535).
@@ -783,6 +973,14 @@ pub const VIRTUAL_KEYS: &[Key] = &[
         Kind::Word,
         Read::Virtual(|p, vs| {
             vs.notify = Some(p.string(2));
+            Ok(())
+        }),
+    ),
+    extension(
+        "vip_group",
+        Kind::Word,
+        Read::Virtual(|p, vs| {
+            vs.vip_group = Some(p.string(2));
             Ok(())
         }),
     ),
@@ -1138,7 +1336,7 @@ pub const CHECK_KEYS: &[Key] = &[
 pub(crate) fn find(scope: Scope, name: &str, strict: bool) -> Option<&'static Key> {
     // Every line of a file is looked up: an index, not a scan of the table.
     type Index = std::collections::HashMap<&'static str, &'static Key>;
-    static INDEXES: std::sync::OnceLock<[Index; 4]> = std::sync::OnceLock::new();
+    static INDEXES: std::sync::OnceLock<[Index; Scope::ALL.len()]> = std::sync::OnceLock::new();
     let indexes =
         INDEXES.get_or_init(|| Scope::ALL.map(|scope| keys(scope).iter().map(|k| (k.name, k)).collect()));
     let index = &indexes[scope as usize];
@@ -1152,6 +1350,9 @@ pub fn keys(scope: Scope) -> &'static [Key] {
         Scope::Virtual => VIRTUAL_KEYS,
         Scope::Server => SERVER_KEYS,
         Scope::Check => CHECK_KEYS,
+        Scope::Router => ROUTER_KEYS,
+        Scope::Group => GROUP_KEYS,
+        Scope::Track => TRACK_KEYS,
     }
 }
 

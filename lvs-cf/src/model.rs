@@ -919,10 +919,170 @@ pub struct Config {
     /// drained too instead of removed at once. `None`: removals are
     /// immediate, and a drain lasts at most [`Config::DEFAULT_DRAIN_TIMEOUT`].
     pub drain_timeout: Option<Seconds>,
+    /// lvs-rs extension (`heartbeat_keys = [ 1:PATH 2:PATH ]`): heartbeat
+    /// keys by id, for a rotation without a flag day; instead of
+    /// `heartbeat_key`, which is key id 0.
+    pub heartbeat_keys: Vec<(u8, String)>,
+    /// lvs-rs extension (`heartbeat_send_key`): the id of the key heartbeats
+    /// are sealed with; needed when `heartbeat_keys` holds more than one.
+    pub heartbeat_send_key: Option<u8>,
+    /// lvs-rs extension (`announce_again`): a second burst of announcements
+    /// this long after a router takes VIPs.
+    pub announce_again: Option<Seconds>,
+    /// lvs-rs extension (`announce_refresh`): announcements every this long
+    /// while a router holds VIPs.
+    pub announce_refresh: Option<Seconds>,
+    /// lvs-rs extension: `router NAME { }` blocks, routers beside the
+    /// primary and the backup (with VIP groups only).
+    pub routers: Vec<RouterBlock>,
+    /// lvs-rs extension: `vip_group NAME { }` blocks. With any, pulse runs
+    /// one election per group over every router instead of Piranha's pair.
+    pub vip_groups: Vec<VipGroup>,
+    /// lvs-rs extension: `track NAME { }` blocks, local health that moves
+    /// VIP groups.
+    pub tracks: Vec<TrackBlock>,
     /// The `virtual NAME { }` blocks, in file order.
     pub virtual_services: Vec<VirtualService>,
     /// The `failover NAME { }` blocks, in file order.
     pub failover_services: Vec<VirtualService>,
+}
+
+/// A `router NAME { }` block (an lvs-rs extension): a router of VIP groups
+/// beside `primary` and `backup`, which are the routers named `primary`
+/// and `backup`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct RouterBlock {
+    /// Its name, as `priorities` lists it.
+    pub name: String,
+    /// `address`: its heartbeat address.
+    pub address: Option<Host>,
+    /// `private`: its second heartbeat address, when it has one.
+    pub private: Option<Host>,
+}
+
+impl RouterBlock {
+    /// A block without addresses.
+    pub fn new(name: impl Into<String>) -> Self {
+        RouterBlock {
+            name: name.into(),
+            address: None,
+            private: None,
+        }
+    }
+}
+
+/// A `vip_group NAME { }` block (an lvs-rs extension): the VIPs of the
+/// virtual services that name it move together, between the routers of
+/// its `priorities`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct VipGroup {
+    /// Its name, as virtual services' `vip_group` gives it.
+    pub name: String,
+    /// `priorities = [ primary:200 backup:100 ]`: the routers that may hold
+    /// it, each with a priority from 1 to 254; the highest live one does.
+    pub priorities: Vec<(String, u8)>,
+    /// `preempt`: a higher router takes the group back from a lower one
+    /// (on by default).
+    pub preempt: bool,
+    /// `preempt_delay`: how long it waits before it does.
+    pub preempt_delay: Option<Seconds>,
+    /// `notify`: a program run on every state change of the group on this
+    /// router, with the group, old and new state, reason and VIPs as
+    /// arguments and environment.
+    pub notify: Option<String>,
+}
+
+impl VipGroup {
+    /// A group with no routers yet, preemption on.
+    pub fn new(name: impl Into<String>) -> Self {
+        VipGroup {
+            name: name.into(),
+            priorities: Vec::new(),
+            preempt: true,
+            preempt_delay: None,
+            notify: None,
+        }
+    }
+}
+
+/// What a `track` block watches: exactly one of these keys.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TrackTarget {
+    /// `program`: passes while it exits with status 0 within `interval`.
+    Program(String),
+    /// `process`: passes while a process of this name runs.
+    Process(String),
+    /// `interface`: passes while the interface is up with a carrier.
+    Interface(String),
+    /// `file`: fails while the file exists (a maintenance flag).
+    File(String),
+}
+
+impl TrackTarget {
+    /// Its key in lvs.cf.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TrackTarget::Program(_) => "program",
+            TrackTarget::Process(_) => "process",
+            TrackTarget::Interface(_) => "interface",
+            TrackTarget::File(_) => "file",
+        }
+    }
+
+    /// Its value.
+    pub fn value(&self) -> &str {
+        match self {
+            TrackTarget::Program(v)
+            | TrackTarget::Process(v)
+            | TrackTarget::Interface(v)
+            | TrackTarget::File(v) => v,
+        }
+    }
+}
+
+/// A `track NAME { }` block (an lvs-rs extension): local health of this
+/// router that lowers its priority in VIP groups or puts it in FAULT.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct TrackBlock {
+    /// Its name, in logs and status.
+    pub name: String,
+    /// What it watches; `None` until a key sets it (an error at validation).
+    pub target: Option<TrackTarget>,
+    /// `interval`: how often it is looked at (default 2 s).
+    pub interval: Option<Seconds>,
+    /// `rise`: passes in a row that make it healthy (default 1).
+    pub rise: u32,
+    /// `fall`: failures in a row that make it fail (default 1).
+    pub fall: u32,
+    /// `weight`: added to the priority, a negative weight while it fails, a
+    /// positive one while it passes; 0 (the default) puts the router in
+    /// FAULT while it fails.
+    pub weight: i16,
+    /// `groups = [ a b ]`: the groups it applies to; empty: every group.
+    pub groups: Vec<String>,
+}
+
+impl TrackBlock {
+    /// How often a track is looked at when its block sets no `interval`.
+    pub const DEFAULT_INTERVAL: Seconds = Seconds::whole(2);
+
+    /// A block with the defaults and nothing to watch yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        TrackBlock {
+            name: name.into(),
+            target: None,
+            interval: None,
+            rise: 1,
+            fall: 1,
+            weight: 0,
+            groups: Vec::new(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -966,6 +1126,13 @@ impl Default for Config {
             ipvs_sysctls: IpvsSysctls::default(),
             maintenance_dir: None,
             drain_timeout: None,
+            heartbeat_keys: Vec::new(),
+            heartbeat_send_key: None,
+            announce_again: None,
+            announce_refresh: None,
+            routers: Vec::new(),
+            vip_groups: Vec::new(),
+            tracks: Vec::new(),
             virtual_services: Vec::new(),
             failover_services: Vec::new(),
         }
@@ -1194,6 +1361,9 @@ pub struct VirtualService {
     /// `quorum_action` (an lvs-rs extension); by default `sorry` with a
     /// `sorry_server`, `notify` without. See [`VirtualService::quorum_action_or_default`].
     pub quorum_action: Option<QuorumAction>,
+    /// `vip_group` (an lvs-rs extension): the VIP group whose router holds
+    /// this service's VIP.
+    pub vip_group: Option<String>,
     /// Its `server` blocks.
     pub servers: Vec<RealServer>,
 }
@@ -1250,6 +1420,7 @@ impl VirtualService {
             quorum: None,
             hysteresis: None,
             quorum_action: None,
+            vip_group: None,
             servers: Vec::new(),
         }
     }

@@ -83,6 +83,12 @@ pub struct SourceMap {
     pub virtual_services: Vec<BlockMap>,
     /// Each `failover` block's keys.
     pub failover_services: Vec<BlockMap>,
+    /// Each `router` block's keys.
+    pub routers: Vec<BlockMap>,
+    /// Each `vip_group` block's keys.
+    pub vip_groups: Vec<BlockMap>,
+    /// Each `track` block's keys.
+    pub tracks: Vec<BlockMap>,
 }
 
 impl SourceMap {
@@ -861,8 +867,45 @@ impl<'a> Parser<'a, '_, '_> {
             match key.read {
                 Read::Global(read) => self.read_one(key, |p| read(p, &mut c))?,
                 // A reader of another scope cannot stand in this table.
-                Read::Virtual(_) | Read::Server(_) | Read::Check(_) | Read::Options(_) => {
-                    return Err(self.unknown_key(Scope::Global))
+                Read::Virtual(_)
+                | Read::Server(_)
+                | Read::Check(_)
+                | Read::Options(_)
+                | Read::Router(_)
+                | Read::Group(_)
+                | Read::Track(_) => return Err(self.unknown_key(Scope::Global)),
+                Read::Block if key.name == "router" => {
+                    self.check_block_header()?;
+                    let mut router = RouterBlock::new(self.tokens[1].text);
+                    let block = self.parse_named_block(Scope::Router, |read, p| match read {
+                        Read::Router(read) => Some(read(p, &mut router)),
+                        _ => None,
+                    })?;
+                    c.routers.push(router);
+                    map.routers.push(block);
+                    continue;
+                }
+                Read::Block if key.name == "vip_group" => {
+                    self.check_block_header()?;
+                    let mut group = VipGroup::new(self.tokens[1].text);
+                    let block = self.parse_named_block(Scope::Group, |read, p| match read {
+                        Read::Group(read) => Some(read(p, &mut group)),
+                        _ => None,
+                    })?;
+                    c.vip_groups.push(group);
+                    map.vip_groups.push(block);
+                    continue;
+                }
+                Read::Block if key.name == "track" => {
+                    self.check_block_header()?;
+                    let mut track = TrackBlock::new(self.tokens[1].text);
+                    let block = self.parse_named_block(Scope::Track, |read, p| match read {
+                        Read::Track(read) => Some(read(p, &mut track)),
+                        _ => None,
+                    })?;
+                    c.tracks.push(track);
+                    map.tracks.push(block);
+                    continue;
                 }
                 // `virtual` and `failover`, the top level's blocks.
                 Read::Block => {
@@ -1005,9 +1048,12 @@ impl<'a> Parser<'a, '_, '_> {
             match key.read {
                 Read::Virtual(read) => self.read_one(key, |p| read(p, &mut vs))?,
                 Read::Options(read) => self.read_one(key, |p| read(p, &mut vs.server_options))?,
-                Read::Global(_) | Read::Server(_) | Read::Check(_) => {
-                    return Err(self.unknown_key(Scope::Virtual))
-                }
+                Read::Global(_)
+                | Read::Server(_)
+                | Read::Check(_)
+                | Read::Router(_)
+                | Read::Group(_)
+                | Read::Track(_) => return Err(self.unknown_key(Scope::Virtual)),
                 Read::Block if key.name == "check" => {
                     self.check_block_header()?;
                     let (check, check_block) = self.parse_check()?;
@@ -1049,6 +1095,75 @@ impl<'a> Parser<'a, '_, '_> {
             });
         }
         Ok((vs, block))
+    }
+
+    /// `groups = [ a b ]`: words, none twice.
+    pub(crate) fn words(&self) -> Result<Vec<String>, ParseError> {
+        let words = self.bracketed(&format!("write `{} = [ a b ]`", self.key()))?;
+        let mut out: Vec<String> = Vec::new();
+        for (i, word) in words {
+            if out.iter().any(|known| known == word) {
+                return Err(self.error(
+                    i,
+                    ErrorKind::BadArgument,
+                    Some(format!("`{word}` is listed twice")),
+                ));
+            }
+            out.push(word.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// `priorities = [ primary:200 backup:100 ]`: router names, each with a
+    /// priority from 1 to 254, none twice.
+    pub(crate) fn priorities(&self) -> Result<Vec<(String, u8)>, ParseError> {
+        let note = "write `priorities = [ primary:200 backup:100 ]`, each priority from 1 to 254";
+        let mut out: Vec<(String, u8)> = Vec::new();
+        for (i, word) in self.bracketed(note)? {
+            let bad = || self.error(i, ErrorKind::BadArgument, Some(note.to_owned()));
+            let (name, priority) = word.rsplit_once(':').ok_or_else(bad)?;
+            let priority = priority
+                .parse::<u8>()
+                .ok()
+                .filter(|p| (1..=254).contains(p))
+                .ok_or_else(bad)?;
+            if name.is_empty() {
+                return Err(bad());
+            }
+            if out.iter().any(|(known, _)| known == name) {
+                return Err(self.error(
+                    i,
+                    ErrorKind::BadArgument,
+                    Some(format!("router `{name}` is listed twice")),
+                ));
+            }
+            out.push((name.to_owned(), priority));
+        }
+        Ok(out)
+    }
+
+    /// `heartbeat_keys = [ 1:/etc/sysconfig/ha/k1 2:/etc/sysconfig/ha/k2 ]`:
+    /// key files by id (0 to 255), no id twice.
+    pub(crate) fn key_files(&self) -> Result<Vec<(u8, String)>, ParseError> {
+        let note = "write `heartbeat_keys = [ 1:/etc/sysconfig/ha/key1 2:/etc/sysconfig/ha/key2 ]`, ids from 0 to 255";
+        let mut out: Vec<(u8, String)> = Vec::new();
+        for (i, word) in self.bracketed(note)? {
+            let bad = || self.error(i, ErrorKind::BadArgument, Some(note.to_owned()));
+            let (id, path) = word.split_once(':').ok_or_else(bad)?;
+            let id = id.parse::<u8>().map_err(|_| bad())?;
+            if path.is_empty() {
+                return Err(bad());
+            }
+            if out.iter().any(|(known, _)| *known == id) {
+                return Err(self.error(
+                    i,
+                    ErrorKind::BadArgument,
+                    Some(format!("key id {id} is listed twice")),
+                ));
+            }
+            out.push((id, path.to_owned()));
+        }
+        Ok(out)
     }
 
     /// `dirs = [ a b ]`.
@@ -1099,15 +1214,48 @@ impl<'a> Parser<'a, '_, '_> {
                     block.checks.push(check_block);
                     continue;
                 }
-                Read::Global(_) | Read::Virtual(_) | Read::Check(_) => {
-                    return Err(self.unknown_key(Scope::Server))
-                }
+                Read::Global(_)
+                | Read::Virtual(_)
+                | Read::Check(_)
+                | Read::Router(_)
+                | Read::Group(_)
+                | Read::Track(_) => return Err(self.unknown_key(Scope::Server)),
             }
             explicit_port |= key.name == "port";
             let key = key.name;
             block.keys.push((key, at));
         }
         Ok((server, block, explicit_port))
+    }
+
+    /// A block of the top level that holds only keys (`router`, `vip_group`,
+    /// `track`): `read` reads a key of the block's scope into its model, and
+    /// says `None` for a reader of another scope.
+    fn parse_named_block(
+        &mut self,
+        scope: Scope,
+        mut read: impl FnMut(Read, &Self) -> Option<Result<(), ParseError>>,
+    ) -> Result<BlockMap, ParseError> {
+        let mut block = BlockMap {
+            header: self.here(0),
+            ..BlockMap::default()
+        };
+        let opening = Opening {
+            at: block.header,
+            what: format!("{} {}", self.key(), self.tokens[1].text),
+            line: self.line.to_owned(),
+        };
+        while let Some((key, at)) = self.next_in_block(&opening, scope)? {
+            if key.one_value() {
+                self.check_args(1)?;
+            }
+            match read(key.read, self) {
+                Some(outcome) => outcome?,
+                None => return Err(self.unknown_key(scope)),
+            }
+            block.keys.push((key.name, at));
+        }
+        Ok(block)
     }
 
     fn parse_check(&mut self) -> Result<(CheckBlock, BlockMap), ParseError> {
@@ -1125,9 +1273,7 @@ impl<'a> Parser<'a, '_, '_> {
             match key.read {
                 Read::Check(read) => self.read_one(key, |p| read(p, &mut check))?,
                 // No block nests in a check.
-                Read::Global(_) | Read::Virtual(_) | Read::Server(_) | Read::Options(_) | Read::Block => {
-                    return Err(self.unknown_key(Scope::Check))
-                }
+                _ => return Err(self.unknown_key(Scope::Check)),
             }
             block.keys.push((key.name, at));
         }

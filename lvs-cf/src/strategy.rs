@@ -517,6 +517,7 @@ fn virtual_service(index: usize) -> impl Strategy<Value = VirtualService> {
                     quorum_action: quorum
                         .and_then(|(_, _, action)| action)
                         .filter(|action| *action != QuorumAction::Sorry || sorry_server.is_some()),
+                    vip_group: None,
                     servers,
                 }
             },
@@ -535,6 +536,148 @@ fn services(max: usize) -> impl Strategy<Value = Vec<VirtualService>> {
 
 /// Valid models.
 pub fn config() -> impl Strategy<Value = Config> {
+    (base_config().boxed(), option::of(routing().boxed()))
+        .prop_map(|(c, routing)| match routing {
+            Some(routing) => with_routing(c, routing),
+            None => c,
+        })
+        .boxed()
+}
+
+/// VIP groups, routers beside the pair, tracks and heartbeat keys.
+#[derive(Clone, Debug)]
+struct Routing {
+    routers: Vec<RouterBlock>,
+    groups: Vec<VipGroup>,
+    tracks: Vec<TrackBlock>,
+    keys: Vec<(u8, String)>,
+    announce: (Option<Seconds>, Option<Seconds>),
+}
+
+fn routing() -> impl Strategy<Value = Routing> {
+    let router = (specified_host(), option::of(specified_host())).prop_map(|(address, private)| {
+        let mut router = RouterBlock::new("");
+        router.address = Some(address);
+        router.private = private;
+        router
+    });
+    let group = (
+        proptest::collection::vec(1u8..=254, 1..4),
+        any::<bool>(),
+        option::of(seconds()),
+        option::of(plain_string()),
+    )
+        .prop_map(|(priorities, preempt, preempt_delay, notify)| {
+            let mut group = VipGroup::new("");
+            // Router names are given in `with_routing`; here only the priorities.
+            group.priorities = priorities.into_iter().map(|p| (String::new(), p)).collect();
+            group.preempt = preempt;
+            group.preempt_delay = preempt_delay;
+            group.notify = notify;
+            group
+        });
+    let target = prop_oneof![
+        plain_string().prop_map(TrackTarget::Program),
+        word().prop_map(TrackTarget::Process),
+        device().prop_map(TrackTarget::Interface),
+        word().prop_map(TrackTarget::File),
+    ];
+    let track = (
+        target,
+        option::of(seconds()),
+        1u32..10,
+        1u32..10,
+        -253i16..=253,
+        any::<bool>(),
+    )
+        .prop_map(|(target, interval, rise, fall, weight, every_group)| {
+            let mut track = TrackBlock::new("");
+            track.target = Some(target);
+            track.interval = interval;
+            track.rise = rise;
+            track.fall = fall;
+            track.weight = weight;
+            // Filled in `with_routing`: the first group, or every group.
+            track.groups = if every_group {
+                Vec::new()
+            } else {
+                vec![String::new()]
+            };
+            track
+        });
+    (
+        proptest::collection::vec(router, 0..3),
+        proptest::collection::vec(group, 1..4),
+        proptest::collection::vec(track, 0..3),
+        proptest::collection::btree_map(any::<u8>(), word(), 0..3),
+        (option::of(seconds()), option::of(seconds())),
+    )
+        .prop_map(|(routers, groups, tracks, keys, announce)| Routing {
+            routers,
+            groups,
+            tracks,
+            keys: keys.into_iter().collect(),
+            announce,
+        })
+}
+
+/// `c` with VIP groups: named routers and groups, every virtual service in
+/// a group, and what groups need (an authenticated heartbeat, `service = lvs`).
+fn with_routing(mut c: Config, routing: Routing) -> Config {
+    c.service = ServiceType::Lvs;
+    let mut names: Vec<String> = Vec::new();
+    if c.primary.is_some() {
+        names.push("primary".to_owned());
+    }
+    if c.backup_address().is_some() && c.backup_active {
+        names.push("backup".to_owned());
+    }
+    for (i, mut router) in routing.routers.into_iter().enumerate() {
+        router.name = format!("router{i}");
+        names.push(router.name.clone());
+        c.routers.push(router);
+    }
+    if names.is_empty() {
+        return c;
+    }
+    for (g, mut group) in routing.groups.into_iter().enumerate() {
+        group.name = format!("group{g}");
+        let mut priorities = Vec::new();
+        for (r, (_, priority)) in group.priorities.iter().enumerate() {
+            let name = &names[(g + r) % names.len()];
+            if !priorities.iter().any(|(known, _)| known == name) {
+                priorities.push((name.clone(), *priority));
+            }
+        }
+        group.priorities = priorities;
+        c.vip_groups.push(group);
+    }
+    for (t, mut track) in routing.tracks.into_iter().enumerate() {
+        track.name = format!("track{t}");
+        if !track.groups.is_empty() {
+            track.groups = vec!["group0".to_owned()];
+        }
+        c.tracks.push(track);
+    }
+    let groups = c.vip_groups.len();
+    for (i, vs) in c.virtual_services.iter_mut().enumerate() {
+        vs.vip_group = Some(format!("group{}", i % groups));
+    }
+    if routing.keys.is_empty() {
+        if c.heartbeat_key.is_none() {
+            c.heartbeat_key = Some("/etc/sysconfig/ha/heartbeat.key".to_owned());
+        }
+    } else {
+        c.heartbeat_key = None;
+        c.heartbeat_send_key = routing.keys.last().map(|(id, _)| *id);
+        c.heartbeat_keys = routing.keys;
+    }
+    (c.announce_again, c.announce_refresh) = routing.announce;
+    c
+}
+
+/// Models without VIP groups.
+fn base_config() -> impl Strategy<Value = Config> {
     let heartbeat = (
         any::<i32>(),
         prop_oneof![4 => Just(ServiceType::Lvs), 1 => Just(ServiceType::Fos)],
@@ -668,6 +811,8 @@ pub fn config() -> impl Strategy<Value = Config> {
                 drain_timeout,
                 virtual_services: virtuals,
                 failover_services: failovers,
+                // VIP groups come from `with_routing`.
+                ..Config::default()
             }
         },
     )
@@ -725,6 +870,13 @@ fn without_extensions(mut c: Config) -> Config {
     c.ipvs_sysctls = piranha.ipvs_sysctls;
     c.maintenance_dir = piranha.maintenance_dir;
     c.drain_timeout = piranha.drain_timeout;
+    c.heartbeat_keys = piranha.heartbeat_keys;
+    c.heartbeat_send_key = piranha.heartbeat_send_key;
+    c.announce_again = piranha.announce_again;
+    c.announce_refresh = piranha.announce_refresh;
+    c.routers = piranha.routers;
+    c.vip_groups = piranha.vip_groups;
+    c.tracks = piranha.tracks;
     for h in [
         &mut c.primary,
         &mut c.primary_private,
@@ -780,6 +932,7 @@ fn without_extensions(mut c: Config) -> Config {
         vs.quorum = piranha.quorum;
         vs.hysteresis = piranha.hysteresis;
         vs.quorum_action = piranha.quorum_action;
+        vs.vip_group = piranha.vip_group;
         for server in &mut vs.servers {
             host(&mut server.address);
             bare_name(&mut server.name);
@@ -1166,7 +1319,26 @@ impl Ugly {
                 put!(key, self.int(value.into()));
             }
         }
+        e.extend(canonical_entries(|w| crate::writer::write_routing_globals(w, c)));
         self.emit(&mut e);
+        for router in &c.routers {
+            self.block_open("router", &router.name);
+            let mut e = canonical_entries(|w| crate::writer::write_router(w, "", router));
+            self.emit(&mut e);
+            self.block_close();
+        }
+        for group in &c.vip_groups {
+            self.block_open("vip_group", &group.name);
+            let mut e = canonical_entries(|w| crate::writer::write_group(w, "", group));
+            self.emit(&mut e);
+            self.block_close();
+        }
+        for track in &c.tracks {
+            self.block_open("track", &track.name);
+            let mut e = canonical_entries(|w| crate::writer::write_track(w, "", track));
+            self.emit(&mut e);
+            self.block_close();
+        }
         // Blocks of both kinds may interleave; each kind keeps its order.
         let (mut v, mut f) = (
             c.virtual_services.iter().peekable(),

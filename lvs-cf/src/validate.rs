@@ -92,6 +92,7 @@ pub fn validate(config: &Config, map: Option<&SourceMap>) -> Vec<Diagnostic> {
         }
     }
     v.conflicts(config, map);
+    v.routing(config, map);
     v.out.sort_by_key(|d| d.line.unwrap_or(0));
     // A service's setting that every server inherits is reported once.
     let mut seen = std::collections::HashSet::new();
@@ -757,6 +758,231 @@ impl Validator {
     }
 
     /// Two active services the kernel could not both hold.
+    /// Heartbeat keys by id, and VIP groups with their routers and tracks.
+    fn routing(&mut self, c: &Config, map: Option<&SourceMap>) {
+        let line = |key: &str| map.and_then(|m| m.global(key)).map(|l| l.line);
+        if !c.heartbeat_keys.is_empty() && c.heartbeat_key.is_some() {
+            self.error(
+                line("heartbeat_keys"),
+                "`heartbeat_keys` and `heartbeat_key` are both set: `heartbeat_key` is key id 0, so list it in `heartbeat_keys` as `0:PATH` instead".to_owned(),
+            );
+        }
+        for (_, path) in &c.heartbeat_keys {
+            self.plain(
+                line("heartbeat_keys"),
+                || "a `heartbeat_keys` path".to_owned(),
+                path,
+            );
+        }
+        match (c.heartbeat_send_key, c.heartbeat_keys.as_slice()) {
+            (Some(id), keys) if !keys.iter().any(|(known, _)| *known == id) => self.error(
+                line("heartbeat_send_key"),
+                format!("`heartbeat_send_key = {id}` names no key of `heartbeat_keys`"),
+            ),
+            (None, keys) if keys.len() > 1 => self.error(
+                line("heartbeat_keys"),
+                "`heartbeat_keys` holds several keys: say which one seals heartbeats with `heartbeat_send_key`".to_owned(),
+            ),
+            _ => {}
+        }
+        let block_line = |blocks: Option<&Vec<BlockMap>>, i: usize, key: Option<&str>| {
+            blocks.and_then(|b| b.get(i)).map(|b| match key {
+                Some(key) => b.line_of(key),
+                None => b.header.line,
+            })
+        };
+        let groups = c.vip_groups.as_slice();
+        if groups.is_empty() {
+            for (kind, first) in [
+                (
+                    "router",
+                    c.routers.first().map(|_| map.and_then(|m| m.routers.first())),
+                ),
+                (
+                    "track",
+                    c.tracks.first().map(|_| map.and_then(|m| m.tracks.first())),
+                ),
+            ] {
+                if let Some(block) = first {
+                    self.error(
+                        block.map(|b| b.header.line),
+                        format!("a `{kind}` block works only with VIP groups: add a `vip_group` block, or remove it"),
+                    );
+                }
+            }
+            for (i, vs) in c.virtual_services.iter().enumerate() {
+                if let Some(group) = &vs.vip_group {
+                    let at = map
+                        .and_then(|m| m.virtual_services.get(i))
+                        .map(|b| b.line_of("vip_group"));
+                    self.error(
+                        at,
+                        format!(
+                            "virtual `{}` names vip_group `{group}`, but no vip_group block defines it",
+                            vs.name
+                        ),
+                    );
+                }
+            }
+            return;
+        }
+        // VIP groups: pulse elects a holder per group over every router.
+        if c.heartbeat_key.is_none() && c.heartbeat_keys.is_empty() {
+            self.error(
+                map.and_then(|m| m.vip_groups.first()).map(|b| b.header.line),
+                "VIP groups need authenticated heartbeats: set `heartbeat_key` (or `heartbeat_keys`)"
+                    .to_owned(),
+            );
+        }
+        if c.service != ServiceType::Lvs {
+            self.error(line("service"), "VIP groups need `service = lvs`".to_owned());
+        }
+        let mut routers: Vec<&str> = Vec::new();
+        if c.primary.is_some() {
+            routers.push("primary");
+        }
+        if c.backup_address().is_some() && c.backup_active {
+            routers.push("backup");
+        }
+        let router_blocks = map.map(|m| &m.routers);
+        for (i, router) in c.routers.iter().enumerate() {
+            let header = block_line(router_blocks, i, None);
+            self.name(header, "router", &router.name);
+            if routers.contains(&router.name.as_str())
+                || ["primary", "backup"].contains(&router.name.as_str())
+            {
+                self.error(header, format!("router `{}` is defined twice (`primary` and `backup` are the names of those routers)", router.name));
+            }
+            routers.push(&router.name);
+            match &router.address {
+                None => self.error(header, format!("router `{}` has no `address`", router.name)),
+                Some(address) => self.host(
+                    block_line(router_blocks, i, Some("address")),
+                    "address",
+                    &Some(address.clone()),
+                ),
+            }
+            self.host(
+                block_line(router_blocks, i, Some("private")),
+                "private",
+                &router.private,
+            );
+        }
+        if routers.len() > 255 {
+            self.error(None, "more than 255 routers".to_owned());
+        }
+        if groups.len() > 64 {
+            self.error(
+                None,
+                "more than 64 VIP groups: heartbeats carry at most 64".to_owned(),
+            );
+        }
+        let group_blocks = map.map(|m| &m.vip_groups);
+        let mut names: HashMap<&str, Option<usize>> = HashMap::new();
+        for (i, group) in groups.iter().enumerate() {
+            let header = block_line(group_blocks, i, None);
+            self.name(header, "vip_group", &group.name);
+            if let Some(first) = names.insert(&group.name, header) {
+                self.error(
+                    header,
+                    format!("duplicate vip_group name `{}`{}", group.name, first_seen(first)),
+                );
+            }
+            let at = block_line(group_blocks, i, Some("priorities"));
+            if group.priorities.is_empty() {
+                self.error(
+                    at,
+                    format!(
+                        "vip_group `{}` has no `priorities`: list the routers that may hold it",
+                        group.name
+                    ),
+                );
+            }
+            for (router, _) in &group.priorities {
+                if !routers.contains(&router.as_str()) {
+                    self.error(
+                        at,
+                        format!("vip_group `{}` gives a priority to `{router}`, which is not a router (routers: {})", group.name, routers.join(", ")),
+                    );
+                }
+            }
+            if let Some(program) = &group.notify {
+                self.plain(
+                    block_line(group_blocks, i, Some("notify")),
+                    || "`notify`".to_owned(),
+                    program,
+                );
+            }
+        }
+        for (i, vs) in c.virtual_services.iter().enumerate() {
+            let block = map.and_then(|m| m.virtual_services.get(i));
+            match &vs.vip_group {
+                None if vs.active => self.error(
+                    block.map(|b| b.header.line),
+                    format!("virtual `{}` names no `vip_group`: with VIP groups, every active virtual service belongs to one", vs.name),
+                ),
+                Some(group) if !names.contains_key(group.as_str()) => self.error(
+                    key_line(block, "vip_group"),
+                    format!("virtual `{}` names vip_group `{group}`, but no vip_group block defines it", vs.name),
+                ),
+                _ => {}
+            }
+        }
+        let track_blocks = map.map(|m| &m.tracks);
+        let mut track_names: HashMap<&str, Option<usize>> = HashMap::new();
+        for (i, track) in c.tracks.iter().enumerate() {
+            let header = block_line(track_blocks, i, None);
+            self.plain(header, || "a track's name".to_owned(), &track.name);
+            if let Some(first) = track_names.insert(&track.name, header) {
+                self.error(
+                    header,
+                    format!("duplicate track name `{}`{}", track.name, first_seen(first)),
+                );
+            }
+            match &track.target {
+                None => self.error(
+                    header,
+                    format!("track `{}` watches nothing: give it one of `program`, `process`, `interface`, `file`", track.name),
+                ),
+                Some(target) => {
+                    let at = block_line(track_blocks, i, Some(target.key()));
+                    let key = target.key();
+                    self.plain(at, || format!("`{key}`"), target.value());
+                    let several = ["program", "process", "interface", "file"]
+                        .iter()
+                        .filter(|key| track_blocks.and_then(|b| b.get(i)).is_some_and(|b| b.key(key).is_some()))
+                        .count();
+                    if several > 1 {
+                        self.error(at, format!("track `{}` sets more than one of `program`, `process`, `interface`, `file`", track.name));
+                    }
+                }
+            }
+            let at = block_line(track_blocks, i, Some("groups"));
+            for group in &track.groups {
+                if !names.contains_key(group.as_str()) {
+                    self.error(
+                        at,
+                        format!(
+                            "track `{}` applies to vip_group `{group}`, which no vip_group block defines",
+                            track.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A router's or group's name, which lists name in `name:value` words:
+    /// no blank, quote or colon.
+    fn name(&mut self, line: Option<usize>, kind: &str, name: &str) {
+        if name.is_empty() || name.contains([' ', '\t', '\r', '\n', '"', '\'', ':', '[', ']', '#']) {
+            self.error(
+                line,
+                format!("the {kind} name `{name}` must be one word without quotes, colons, brackets or `#`"),
+            );
+        }
+    }
+
     fn conflicts(&mut self, c: &Config, map: Option<&SourceMap>) {
         let blocks = map.map(|m| match c.service {
             ServiceType::Lvs => m.virtual_services.as_slice(),

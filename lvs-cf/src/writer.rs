@@ -117,6 +117,23 @@ pub fn write(config: &Config) -> String {
     if let Some(timeout) = config.drain_timeout {
         entry(w, "", "drain_timeout", timeout);
     }
+    write_routing_globals(w, config);
+    let i = BLOCK_INDENT;
+    for router in &config.routers {
+        let _ = writeln!(w, "router {} {{", quote(&router.name));
+        write_router(w, i, router);
+        let _ = writeln!(w, "}}");
+    }
+    for group in &config.vip_groups {
+        let _ = writeln!(w, "vip_group {} {{", quote(&group.name));
+        write_group(w, i, group);
+        let _ = writeln!(w, "}}");
+    }
+    for track in &config.tracks {
+        let _ = writeln!(w, "track {} {{", quote(&track.name));
+        write_track(w, i, track);
+        let _ = writeln!(w, "}}");
+    }
     for vs in &config.virtual_services {
         write_service(w, "virtual", vs);
     }
@@ -124,6 +141,85 @@ pub fn write(config: &Config) -> String {
         write_service(w, "failover", vs);
     }
     out
+}
+
+/// `[ a b ]`.
+fn list(words: impl Iterator<Item = String>) -> String {
+    let mut out = String::from("[");
+    for word in words {
+        out.push(' ');
+        out.push_str(&word);
+    }
+    out.push_str(" ]");
+    out
+}
+
+/// The top level's keys of heartbeat keys and announcements.
+pub(crate) fn write_routing_globals(w: &mut String, config: &Config) {
+    if !config.heartbeat_keys.is_empty() {
+        let keys = config
+            .heartbeat_keys
+            .iter()
+            .map(|(id, path)| format!("{id}:{path}"));
+        entry(w, "", "heartbeat_keys", list(keys));
+    }
+    if let Some(id) = config.heartbeat_send_key {
+        entry(w, "", "heartbeat_send_key", id);
+    }
+    if let Some(after) = config.announce_again {
+        entry(w, "", "announce_again", after);
+    }
+    if let Some(every) = config.announce_refresh {
+        entry(w, "", "announce_refresh", every);
+    }
+}
+
+/// A `router` block's lines.
+pub(crate) fn write_router(w: &mut String, i: &str, router: &RouterBlock) {
+    if let Some(host) = &router.address {
+        entry(w, i, "address", host);
+    }
+    if let Some(host) = &router.private {
+        entry(w, i, "private", host);
+    }
+}
+
+/// A `vip_group` block's lines.
+pub(crate) fn write_group(w: &mut String, i: &str, group: &VipGroup) {
+    let priorities = group.priorities.iter().map(|(router, p)| format!("{router}:{p}"));
+    entry(w, i, "priorities", list(priorities));
+    if !group.preempt {
+        entry(w, i, "preempt", 0);
+    }
+    if let Some(delay) = group.preempt_delay {
+        entry(w, i, "preempt_delay", delay);
+    }
+    if let Some(program) = &group.notify {
+        entry(w, i, "notify", quote(program));
+    }
+}
+
+/// A `track` block's lines.
+pub(crate) fn write_track(w: &mut String, i: &str, track: &TrackBlock) {
+    let defaults = TrackBlock::new("");
+    if let Some(target) = &track.target {
+        entry(w, i, target.key(), quote(target.value()));
+    }
+    if let Some(interval) = track.interval {
+        entry(w, i, "interval", interval);
+    }
+    if track.rise != defaults.rise {
+        entry(w, i, "rise", track.rise);
+    }
+    if track.fall != defaults.fall {
+        entry(w, i, "fall", track.fall);
+    }
+    if track.weight != defaults.weight {
+        entry(w, i, "weight", track.weight);
+    }
+    if !track.groups.is_empty() {
+        entry(w, i, "groups", list(track.groups.iter().cloned()));
+    }
 }
 
 fn write_service(w: &mut String, block: &str, vs: &VirtualService) {
@@ -246,14 +342,12 @@ pub(crate) fn write_service_extensions(w: &mut String, i: &str, vs: &VirtualServ
     if let Some(action) = vs.quorum_action {
         entry(w, i, "quorum_action", action);
     }
+    if let Some(group) = &vs.vip_group {
+        entry(w, i, "vip_group", quote(group));
+    }
     if !vs.scheduler_flags.is_empty() {
-        let mut list = String::from("[");
-        for flag in &vs.scheduler_flags {
-            list.push(' ');
-            list.push_str(flag.keyword());
-        }
-        list.push_str(" ]");
-        entry(w, i, "scheduler_flags", list);
+        let flags = vs.scheduler_flags.iter().map(|flag| flag.keyword().to_owned());
+        entry(w, i, "scheduler_flags", list(flags));
     }
     if vs.one_packet {
         entry(w, i, "one_packet", 1);

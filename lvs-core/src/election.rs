@@ -386,7 +386,8 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
-    /// Announce the group's VIPs again (the second burst, or a refresh).
+    /// Announce the group's VIPs again: the second burst, a refresh, or
+    /// because a lower-ranked router also says it holds the group.
     Announce(GroupIndex),
     /// A tracked check changed between passing and failing (after its
     /// rise or fall count).
@@ -418,6 +419,9 @@ struct Group {
     /// Since when this router has been entitled to preempt the holder.
     preempt_since: Option<Instant>,
     next_announce: Option<Instant>,
+    /// While holding: whether a lower-ranked router says it holds the
+    /// group too (a healed partition, a preemption under way).
+    contested: bool,
 }
 
 /// The machine.
@@ -454,6 +458,7 @@ impl Election {
                 state: GroupState::Backup,
                 preempt_since: None,
                 next_announce: None,
+                contested: false,
             })
             .collect();
         let mut machine = Election {
@@ -721,6 +726,7 @@ impl Election {
         self.groups[group].state = to;
         self.groups[group].preempt_since = None;
         self.groups[group].next_announce = None;
+        self.groups[group].contested = false;
         actions.push(Action::Transition {
             group,
             from,
@@ -787,11 +793,20 @@ impl Election {
         }
         let config = &self.config.groups[group];
         match self.groups[group].state {
-            GroupState::Master => {
-                if best_holder.is_some_and(|holder| holder > my_rank) {
+            GroupState::Master => match best_holder {
+                Some(holder) if holder > my_rank => {
                     self.transition(group, GroupState::Backup, Reason::Outranked, actions);
                 }
-            }
+                // Another holder that will give way: the neighbours may have
+                // learnt its hardware address, so the VIPs are announced
+                // again once (Piranha's "partner active: resending arps").
+                Some(_) => {
+                    if !std::mem::replace(&mut self.groups[group].contested, true) {
+                        actions.push(Action::Announce(group));
+                    }
+                }
+                None => self.groups[group].contested = false,
+            },
             _ => match best_holder {
                 None => {
                     self.groups[group].preempt_since = None;

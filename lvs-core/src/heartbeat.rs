@@ -136,7 +136,7 @@ pub struct HeartbeatCounters {
 
 impl HeartbeatCounters {
     /// Counts one datagram's outcome.
-    pub fn count(&mut self, outcome: &Result<PeerState, HeartbeatError>) {
+    pub fn count<T>(&mut self, outcome: &Result<T, HeartbeatError>) {
         let counter = match outcome {
             Ok(_) => &mut self.accepted,
             Err(HeartbeatError::Duplicate) => &mut self.duplicate,

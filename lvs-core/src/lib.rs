@@ -13,7 +13,8 @@
 //!   (Piranha's format and an authenticated one); [`router`]: what pulse
 //!   takes from lvs.cf (role, heartbeat channels, VIPs, commands);
 //!   [`election`]: VIP groups over any number of routers, with priorities,
-//!   preemption and tracked local health.
+//!   preemption and tracked local health; [`groups`]: what pulse takes
+//!   from an lvs.cf with VIP groups.
 //! - [`acceptance`]: whether the daemons would take a configuration (the
 //!   check `lvs --check` and the web tool share with them).
 //! - [`check`]: what a health check is and why one failed; [`nanny`]: the
@@ -51,6 +52,7 @@ pub mod director;
 pub mod election;
 pub mod events;
 pub mod failover;
+pub mod groups;
 pub mod heartbeat;
 pub mod history;
 pub mod nanny;

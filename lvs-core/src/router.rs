@@ -41,6 +41,29 @@ pub enum SettingsError {
     /// No `virtual` block is active.
     #[error("no active virtual services are defined")]
     NoActiveServices,
+    /// With VIP groups: this host holds no router's address.
+    #[error("this host holds the address of none of the routers ({})", routers.join(", "))]
+    NotOneOfTheRouters {
+        /// The routers' names.
+        routers: Vec<String>,
+    },
+    /// The file has VIP groups and the reader wants a pair, or the other
+    /// way round: pulse switches between the two only when it starts.
+    #[error("{}", if *groups {
+        "lvs.cf now has VIP groups (vip_group blocks): restart pulse to run them"
+    } else {
+        "lvs.cf no longer has VIP groups: restart pulse to run the pair"
+    })]
+    ModeChanged {
+        /// Whether the file has groups.
+        groups: bool,
+    },
+    /// With VIP groups: more routers than heartbeats can name.
+    #[error("more than 255 routers")]
+    TooManyRouters,
+    /// With VIP groups: no heartbeat key (they need authenticated heartbeats).
+    #[error("VIP groups need authenticated heartbeats: set heartbeat_key (or heartbeat_keys)")]
+    NoHeartbeatKey,
     /// A host name did not resolve.
     #[error("cannot resolve {what} `{host}`")]
     Resolve {
@@ -120,8 +143,8 @@ pub struct RouterSettings {
     pub monitor_links: bool,
     /// The connection-sync daemon, when `syncdaemon = 1`.
     pub sync_daemon: Option<SyncDaemon>,
-    /// The file holding the shared key of authenticated heartbeats.
-    pub key_file: Option<String>,
+    /// The files of the shared keys of authenticated heartbeats.
+    pub keys: Option<crate::groups::KeyFiles>,
     /// How VIPs are announced.
     pub announcing: Announcing,
     /// Lines to log once running (Piranha's notes about the file).
@@ -202,6 +225,9 @@ impl RouterSettings {
         if config.service == ServiceType::Fos {
             return Err(SettingsError::FailoverServices);
         }
+        if !config.vip_groups.is_empty() {
+            return Err(SettingsError::ModeChanged { groups: true });
+        }
         let primary = config
             .primary
             .as_ref()
@@ -267,7 +293,7 @@ impl RouterSettings {
                 interface: config.syncd_iface.clone(),
                 sync_id: u32::from(config.syncd_id),
             }),
-            key_file: config.heartbeat_key.clone(),
+            keys: crate::groups::KeyFiles::of(config),
             announcing: Announcing {
                 count: config.arp_count,
                 interval: config.arp_interval.as_duration(),

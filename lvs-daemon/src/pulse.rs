@@ -1,12 +1,19 @@
-//! pulse: the failover daemon of an LVS router pair, the IO shell around
-//! `lvs-core`'s failover machine.
+//! pulse: the failover daemon of LVS routers, the IO shell around
+//! `lvs-core`'s failover machines.
 //!
-//! [`Pulse::prepare`] reads lvs.cf ([`RouterSettings`]: role, heartbeat
-//! channels, timers, VIPs, commands) and binds the heartbeat sockets;
+//! [`Pulse::prepare`] reads lvs.cf and binds the heartbeat sockets;
 //! [`Pulse::run`] owns the sockets, the timers and the lvs daemon (a child
 //! process, or a [`Director`] in this process), feeds events to the machine
 //! and carries out its actions through `lvs-arp` (VIPs and announcements)
 //! and `lvs-ipvs` (the sync daemon). Nothing here decides when to fail over.
+//!
+//! A file of Piranha's kind runs the pair ([`RouterSettings`]: role,
+//! heartbeat channels, timers, VIPs, commands; `lvs_core::failover`): the
+//! active router holds every VIP and runs the lvs daemon. A file with
+//! `vip_group` blocks runs one election per group over every router
+//! (`lvs_core::groups::GroupSettings`, `lvs_core::election`): the lvs
+//! daemon runs on every router, and each group's VIPs are brought up where
+//! the group is held.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -17,7 +24,8 @@ use lvs_arp::frame::Announcement;
 use lvs_arp::link::{Change, Rtnl};
 use lvs_arp::packet::PacketSocket;
 use lvs_core::failover::{Action, DeactivateReason, Event, Failover, PeerState, Role};
-use lvs_core::heartbeat::{self, Authenticator, HeartbeatCounters, HeartbeatError};
+use lvs_core::groups::KeyFiles;
+use lvs_core::heartbeat::{self, Authenticator, HeartbeatCounters, HeartbeatError, Keyring};
 use lvs_core::router::{RouterSettings, SettingsError, Vip};
 use lvs_core::throttle::{Throttle, Verdict};
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
@@ -66,6 +74,13 @@ pub enum PulseError {
         #[source]
         source: std::io::Error,
     },
+    /// An option pulse does not offer yet with VIP groups.
+    #[error("{0} is not yet available with VIP groups")]
+    NotWithGroups(&'static str),
+    /// The heartbeat keys do not make a keyring (lvs.cf's validation
+    /// catches this first).
+    #[error("heartbeat keys: {0}")]
+    Keyring(#[source] heartbeat::KeyringError),
     /// The heartbeat key is too short.
     #[error("the heartbeat key {path} is too short ({len} bytes; at least {MIN_KEY_LEN})")]
     ShortKey {
@@ -267,6 +282,38 @@ impl Supervised for PulseHandle {
 }
 
 /// The key file's bytes, one trailing newline aside.
+/// The heartbeat keys as read from their files, by id, with the id that
+/// seals: what a reload compares.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct KeyMaterial {
+    keys: Vec<(u8, Vec<u8>)>,
+    sealing: u8,
+}
+
+impl KeyMaterial {
+    /// Reads every key file.
+    pub(crate) fn read(files: &KeyFiles) -> Result<KeyMaterial, PulseError> {
+        let keys = files
+            .files
+            .iter()
+            .map(|(id, path)| Ok((*id, read_key(path)?)))
+            .collect::<Result<Vec<_>, PulseError>>()?;
+        Ok(KeyMaterial {
+            keys,
+            sealing: files.sealing,
+        })
+    }
+
+    /// The keyring of these keys.
+    pub(crate) fn keyring(&self) -> Result<Keyring, PulseError> {
+        Keyring::new(
+            self.keys.iter().map(|(id, key)| (*id, key.as_slice())),
+            self.sealing,
+        )
+        .map_err(PulseError::Keyring)
+    }
+}
+
 fn read_key(path: &str) -> Result<Vec<u8>, PulseError> {
     let mut key = std::fs::read(path).map_err(|source| PulseError::Key {
         path: path.to_owned(),
@@ -303,19 +350,21 @@ fn local_addresses(rtnl: &mut Rtnl) -> Result<Vec<IpAddr>, PulseError> {
 fn read_settings(
     options: &PulseOptions,
     rtnl: &mut Rtnl,
-) -> Result<(RouterSettings, Option<Vec<u8>>), PulseError> {
+) -> Result<(RouterSettings, Option<KeyMaterial>), PulseError> {
     let config = load_config(&options.configfile)?;
     let local = local_addresses(rtnl)?;
     let mut settings = RouterSettings::from_config(&config, &local, &system_resolver)?;
-    let key = settings.key_file.as_deref().map(read_key).transpose()?;
+    let key = settings.keys.as_ref().map(KeyMaterial::read).transpose()?;
     // Logged with the settings' notes, at start and on each reload.
-    match settings.key_file.as_deref() {
-        Some(path) => {
-            settings.notes.extend(crate::files::exposure_warning(
-                std::path::Path::new(path),
-                "heartbeat key file",
-                true,
-            ));
+    match &settings.keys {
+        Some(files) => {
+            for (_, path) in &files.files {
+                settings.notes.extend(crate::files::exposure_warning(
+                    std::path::Path::new(path),
+                    "heartbeat key file",
+                    true,
+                ));
+            }
             // A restarted partner is believed after two rounds of heartbeats.
             if settings.deadtime < settings.keepalive * 3 {
                 settings.notes.push(format!(
@@ -338,7 +387,7 @@ fn burst(settings: &RouterSettings) -> Burst {
     }
 }
 
-/// What woke the main loop.
+/// What woke a pulse's main loop.
 enum Wake {
     Timer,
     Datagram(usize, std::io::Result<(usize, SocketAddr)>),
@@ -349,13 +398,125 @@ enum Wake {
     Reload,
     /// A line to log as debugging.
     Ignored(String),
+    /// A tracked check's result (VIP groups).
+    Track(usize, bool),
 }
 
+/// What a pulse's main loop waits on.
+struct Waiting<'a, S> {
+    deadline: Option<Instant>,
+    sockets: &'a [UdpSocket],
+    buffers: &'a mut [[u8; 512]],
+    lvsd: Option<&'a mut RunningLvs>,
+    shutdown: std::pin::Pin<&'a mut S>,
+    shut: &'a mut bool,
+    commands: &'a mut UnboundedReceiver<Command_>,
+    tracks: Option<&'a mut UnboundedReceiver<(usize, bool)>>,
+}
+
+impl<S: std::future::Future<Output = ()>> Waiting<'_, S> {
+    /// Waits for the next thing to handle (answering probes on the way).
+    async fn next(self) -> Wake {
+        let Waiting {
+            deadline,
+            sockets,
+            buffers,
+            mut lvsd,
+            mut shutdown,
+            shut,
+            commands,
+            mut tracks,
+        } = self;
+        let deadline = deadline.map(tokio::time::Instant::from_std);
+        loop {
+            return tokio::select! {
+                _ = async {
+                    match deadline {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => Wake::Timer,
+                (index, result) = receive(sockets, buffers) => Wake::Datagram(index, result),
+                status = async {
+                    match lvsd.as_mut() {
+                        Some(lvs) => lvs.exited().await,
+                        None => std::future::pending().await,
+                    }
+                } => Wake::ChildExited(status),
+                Some((track, passed)) = async {
+                    match tracks.as_mut() {
+                        Some(tracks) => tracks.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => Wake::Track(track, passed),
+                () = shutdown.as_mut(), if !*shut => {
+                    *shut = true;
+                    Wake::Terminate(String::new())
+                }
+                command = commands.recv() => match command {
+                    Some(Command_::Reload) => Wake::Reload,
+                    Some(Command_::Stop(why)) => Wake::Terminate(why),
+                    Some(Command_::Note(line)) => Wake::Ignored(line),
+                    Some(Command_::Probe(answer)) => {
+                        let _ = answer.send(());
+                        continue;
+                    }
+                    // The pulse holds a sender itself: this never happens.
+                    None => Wake::Terminate(String::new()),
+                },
+            };
+        }
+    }
+}
+
+mod groups;
+
 /// A pulse: prepared by [`Pulse::prepare`], run by [`Pulse::run`].
-pub struct Pulse {
+pub struct Pulse(Mode);
+
+enum Mode {
+    Pair(Box<PairPulse>),
+    Groups(Box<groups::GroupPulse>),
+}
+
+impl Pulse {
+    /// Reads lvs.cf, finds this router's part from the host's addresses and
+    /// binds the heartbeat sockets. Needs no runtime, so a program calls it
+    /// before detaching and its errors reach whoever started it.
+    pub fn prepare(options: PulseOptions, log: Log) -> Result<Pulse, PulseError> {
+        let config = load_config(&options.configfile)?;
+        Ok(Pulse(if config.vip_groups.is_empty() {
+            Mode::Pair(Box::new(PairPulse::prepare(options, log)?))
+        } else {
+            Mode::Groups(Box::new(groups::GroupPulse::prepare(options, &config, log)?))
+        }))
+    }
+
+    /// A handle that reloads or stops this pulse.
+    pub fn handle(&self) -> PulseHandle {
+        match &self.0 {
+            Mode::Pair(pulse) => pulse.handle.clone(),
+            Mode::Groups(pulse) => pulse.handle(),
+        }
+    }
+
+    /// Runs until `shutdown` completes or the handle says stop (then it
+    /// stands down and tells the other routers at once), or until the
+    /// machine says exit. Must be called inside a tokio runtime with IO and
+    /// time enabled.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<PulseExit, PulseError> {
+        match self.0 {
+            Mode::Pair(pulse) => pulse.run(shutdown).await,
+            Mode::Groups(pulse) => pulse.run(shutdown).await,
+        }
+    }
+}
+
+/// The pulse of a router pair, Piranha's.
+struct PairPulse {
     options: PulseOptions,
     settings: RouterSettings,
-    key: Option<Vec<u8>>,
+    key: Option<KeyMaterial>,
     machine: Failover,
     startup: Vec<Action>,
     rtnl: Rtnl,
@@ -378,25 +539,11 @@ pub struct Pulse {
     phase: watch::Sender<Phase>,
 }
 
-impl Pulse {
-    /// Reads lvs.cf, finds this router's part from the host's addresses and
-    /// binds the heartbeat sockets. Needs no runtime, so a program calls it
-    /// before detaching and its errors reach whoever started it.
-    pub fn prepare(options: PulseOptions, log: Log) -> Result<Pulse, PulseError> {
+impl PairPulse {
+    fn prepare(options: PulseOptions, log: Log) -> Result<PairPulse, PulseError> {
         let mut rtnl = Rtnl::connect().map_err(PulseError::Rtnetlink)?;
         let (settings, key) = read_settings(&options, &mut rtnl)?;
-        let bound = settings
-            .own
-            .iter()
-            .map(|own| {
-                std::net::UdpSocket::bind(own)
-                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
-                    .map_err(|source| PulseError::Socket {
-                        address: *own,
-                        source,
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let bound = bind_heartbeat_sockets(&settings.own)?;
         let metrics = options
             .metrics
             .map(|address| {
@@ -404,14 +551,11 @@ impl Pulse {
             })
             .transpose()?;
         let (machine, startup) = Failover::new(settings.failover(options.force_active), Instant::now());
-        let auth = key
-            .as_deref()
-            .map(|key| new_session(key, &settings))
-            .transpose()?;
+        let auth = key.as_ref().map(|key| new_session(key, &settings)).transpose()?;
         let sync = SyncSwitch::for_settings(&settings, options.dry_run, &log);
         let (sender, commands) = unbounded_channel();
         let (phase, phases) = watch::channel(Phase::Starting);
-        Ok(Pulse {
+        Ok(PairPulse {
             options,
             settings,
             key,
@@ -439,19 +583,10 @@ impl Pulse {
         })
     }
 
-    /// A handle that reloads or stops this pulse.
-    pub fn handle(&self) -> PulseHandle {
-        self.handle.clone()
-    }
-
     /// Runs until `shutdown` completes or the handle says stop (then it
     /// stands down and sends a last STOPPED heartbeat), or until the machine
-    /// says exit. Must be called inside a tokio runtime with IO and time
-    /// enabled.
-    pub async fn run(
-        mut self,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> Result<PulseExit, PulseError> {
+    /// says exit.
+    async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<PulseExit, PulseError> {
         self.sockets = std::mem::take(&mut self.bound)
             .into_iter()
             .map(UdpSocket::from_std)
@@ -511,37 +646,18 @@ impl Pulse {
         let mut buffers = vec![[0u8; 512]; self.sockets.len()];
         self.show_phase();
         loop {
-            let deadline = self.machine.next_timeout().map(tokio::time::Instant::from_std);
-            let wake = tokio::select! {
-                _ = async {
-                    match deadline {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                } => Wake::Timer,
-                (index, result) = receive(&self.sockets, &mut buffers) => Wake::Datagram(index, result),
-                status = async {
-                    match self.lvsd.as_mut() {
-                        Some(lvs) => lvs.exited().await,
-                        None => std::future::pending().await,
-                    }
-                } => Wake::ChildExited(status),
-                () = &mut shutdown, if !shut => {
-                    shut = true;
-                    Wake::Terminate(String::new())
-                }
-                command = self.commands.recv() => match command {
-                    Some(Command_::Reload) => Wake::Reload,
-                    Some(Command_::Stop(why)) => Wake::Terminate(why),
-                    Some(Command_::Note(line)) => Wake::Ignored(line),
-                    Some(Command_::Probe(answer)) => {
-                        let _ = answer.send(());
-                        continue;
-                    }
-                    // The pulse holds a sender itself: this never happens.
-                    None => Wake::Terminate(String::new()),
-                },
-            };
+            let wake = Waiting {
+                deadline: self.machine.next_timeout(),
+                sockets: &self.sockets,
+                buffers: &mut buffers,
+                lvsd: self.lvsd.as_mut(),
+                shutdown: shutdown.as_mut(),
+                shut: &mut shut,
+                commands: &mut self.commands,
+                tracks: None,
+            }
+            .next()
+            .await;
             let now = Instant::now();
             let actions = match wake {
                 Wake::Timer => {
@@ -582,6 +698,8 @@ impl Pulse {
                     self.log.debug(&line);
                     Vec::new()
                 }
+                // A pair tracks nothing.
+                Wake::Track(..) => Vec::new(),
             };
             if let Some(code) = self.perform(actions).await {
                 return code;
@@ -631,39 +749,17 @@ impl Pulse {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .count(&outcome);
-        let line = match outcome {
+        match outcome {
             Ok(state) => {
                 self.log.debug(&format!("heartbeat {state:?} from {}", from.ip()));
                 self.counted.heard(state, now);
-                return Some(state);
+                Some(state)
             }
-            // Expected: a stranger's datagram, the copy over the second
-            // channel, the handshake after a start.
-            Err(
-                e @ (HeartbeatError::UnexpectedSource(_)
-                | HeartbeatError::Duplicate
-                | HeartbeatError::Stale
-                | HeartbeatError::NotLvs(_)),
-            ) => {
-                self.log.debug(&format!("{e} (from {})", from.ip()));
-                return None;
+            Err(e) => {
+                report_dropped(&self.log, &mut self.dropped_lines, &self.handle, &e, from, now);
+                None
             }
-            Err(e @ (HeartbeatError::BadLength(_) | HeartbeatError::Incompatible(_))) => e.to_string(),
-            Err(e) => format!("dropped a heartbeat from {}: {e}", from.ip()),
-        };
-        match self.dropped_lines.check(now) {
-            Verdict::Log { suppressed } => {
-                if suppressed > 0 {
-                    self.log.warning(&format!(
-                        "{suppressed} more bad heartbeats were dropped without a line (counts: {})",
-                        self.handle.heartbeats()
-                    ));
-                }
-                self.log.warning(&line);
-            }
-            _ => self.log.debug(&line),
         }
-        None
     }
 
     async fn send_heartbeat(&mut self, state: PeerState) {
@@ -812,54 +908,18 @@ impl Pulse {
         if let Some(task) = self.announcing.take() {
             task.abort();
         }
-        let mut announcements = Vec::new();
-        for vip in &self.settings.vips {
-            match self.rtnl.add_vip(&vip.device, vip.ip, vip.prefix_len) {
-                Ok(interface) => match interface.mac {
-                    Some(mac) => {
-                        announcements.push((interface.index, Announcement::for_address(vip.ip, mac)))
-                    }
-                    None => self.log.warning(&format!(
-                        "{} has no hardware address; {} is not announced",
-                        vip.device, vip.ip
-                    )),
-                },
-                Err(e) => self
-                    .log
-                    .error(&format!("cannot bring up {} on {}: {e}", vip.ip, vip.device)),
-            }
-        }
-        let burst = burst(&self.settings);
-        let socket = match PacketSocket::open() {
-            Ok(socket) => socket,
-            Err(e) => {
-                self.log.error(&format!("cannot send gratuitous arps: {e}"));
-                return;
-            }
-        };
-        let log = self.log.clone();
         self.counted.announced(std::time::SystemTime::now());
-        self.announcing = Some(tokio::spawn(async move {
-            let bursts = announcements
-                .iter()
-                .map(|(index, announcement)| send_burst(&socket, *index, announcement, burst));
-            let results = join_all(bursts).await;
-            for e in results.into_iter().filter_map(Result::err) {
-                log.error(&format!("gratuitous arp failed: {e}"));
-            }
-            log.info("gratuitous lvs arps finished");
-        }));
+        self.announcing = bring_up_and_announce(
+            &mut self.rtnl,
+            &self.settings.vips,
+            burst(&self.settings),
+            &self.log,
+        );
     }
 
     fn take_down(&mut self, vips: &[Vip]) {
-        if self.options.dry_run {
-            return;
-        }
-        for vip in vips {
-            if let Err(e) = self.rtnl.remove_vip(&vip.device, vip.ip) {
-                self.log
-                    .error(&format!("cannot take {} down from {}: {e}", vip.ip, vip.device));
-            }
+        if !self.options.dry_run {
+            take_down(&mut self.rtnl, vips, &self.log);
         }
     }
 
@@ -947,11 +1007,17 @@ impl Pulse {
                     }
                 }
                 if key != self.key {
-                    match key.as_deref().map(|key| new_session(key, &new)).transpose() {
-                        Ok(auth) => {
-                            self.auth = auth;
-                            self.key = key;
-                        }
+                    // New keys keep the session, so that a rotation drops no
+                    // heartbeat; authentication turned on or off starts afresh.
+                    let changed = match (self.auth.as_mut(), key.as_ref()) {
+                        (Some(auth), Some(key)) => key.keyring().map(|ring| auth.set_keys(ring)),
+                        (_, key) => key
+                            .map(|key| new_session(key, &new))
+                            .transpose()
+                            .map(|auth| self.auth = auth),
+                    };
+                    match changed {
+                        Ok(()) => self.key = key,
                         Err(e) => self.log.error(&format!("{e}; keeping the running key")),
                     }
                 }
@@ -1214,6 +1280,101 @@ impl SyncSwitch {
     }
 }
 
+/// Logs why a datagram was dropped: expected ones (a stranger's, the copy
+/// over the second channel, the handshake after a start) as debugging,
+/// others as warnings, a few lines a minute at most.
+fn report_dropped(
+    log: &Log,
+    lines: &mut Throttle,
+    handle: &PulseHandle,
+    error: &HeartbeatError,
+    from: SocketAddr,
+    now: Instant,
+) {
+    let line = match error {
+        HeartbeatError::UnexpectedSource(_)
+        | HeartbeatError::Duplicate
+        | HeartbeatError::Stale
+        | HeartbeatError::NotLvs(_) => {
+            log.debug(&format!("{error} (from {})", from.ip()));
+            return;
+        }
+        HeartbeatError::BadLength(_) | HeartbeatError::Incompatible(_) => error.to_string(),
+        _ => format!("dropped a heartbeat from {}: {error}", from.ip()),
+    };
+    match lines.check(now) {
+        Verdict::Log { suppressed } => {
+            if suppressed > 0 {
+                log.warning(&format!(
+                    "{suppressed} more bad heartbeats were dropped without a line (counts: {})",
+                    handle.heartbeats()
+                ));
+            }
+            log.warning(&line);
+        }
+        _ => log.debug(&line),
+    }
+}
+
+/// The heartbeat sockets on this router's addresses, non-blocking.
+fn bind_heartbeat_sockets(own: &[SocketAddr]) -> Result<Vec<std::net::UdpSocket>, PulseError> {
+    own.iter()
+        .map(|own| {
+            std::net::UdpSocket::bind(own)
+                .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                .map_err(|source| PulseError::Socket {
+                    address: *own,
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// Brings `vips` up now, then announces them in the background; logs
+/// Piranha's `gratuitous lvs arps finished` when the bursts are done.
+fn bring_up_and_announce(rtnl: &mut Rtnl, vips: &[Vip], burst: Burst, log: &Log) -> Option<JoinHandle<()>> {
+    let mut announcements = Vec::new();
+    for vip in vips {
+        match rtnl.add_vip(&vip.device, vip.ip, vip.prefix_len) {
+            Ok(interface) => match interface.mac {
+                Some(mac) => announcements.push((interface.index, Announcement::for_address(vip.ip, mac))),
+                None => log.warning(&format!(
+                    "{} has no hardware address; {} is not announced",
+                    vip.device, vip.ip
+                )),
+            },
+            Err(e) => log.error(&format!("cannot bring up {} on {}: {e}", vip.ip, vip.device)),
+        }
+    }
+    let socket = match PacketSocket::open() {
+        Ok(socket) => socket,
+        Err(e) => {
+            log.error(&format!("cannot send gratuitous arps: {e}"));
+            return None;
+        }
+    };
+    let log = log.clone();
+    Some(tokio::spawn(async move {
+        let bursts = announcements
+            .iter()
+            .map(|(index, announcement)| send_burst(&socket, *index, announcement, burst));
+        let results = join_all(bursts).await;
+        for e in results.into_iter().filter_map(Result::err) {
+            log.error(&format!("gratuitous arp failed: {e}"));
+        }
+        log.info("gratuitous lvs arps finished");
+    }))
+}
+
+/// Takes `vips` down, logging what cannot be.
+fn take_down(rtnl: &mut Rtnl, vips: &[Vip], log: &Log) {
+    for vip in vips {
+        if let Err(e) = rtnl.remove_vip(&vip.device, vip.ip) {
+            log.error(&format!("cannot take {} down from {}: {e}", vip.ip, vip.device));
+        }
+    }
+}
+
 /// Waits for a datagram on any of the sockets.
 async fn receive(
     sockets: &[UdpSocket],
@@ -1267,8 +1428,18 @@ fn describe_exit(pid: u32, status: std::io::Result<std::process::ExitStatus>) ->
 
 /// An authenticator for a new session: a random number from the kernel, so
 /// that no clock is trusted and no two runs share one.
-fn new_session(key: &[u8], settings: &RouterSettings) -> Result<Authenticator, PulseError> {
-    let session = getrandom::u64().map_err(|e| PulseError::Random(std::io::Error::other(e.to_string())))?;
+fn new_session(key: &KeyMaterial, settings: &RouterSettings) -> Result<Authenticator, PulseError> {
     let window = Authenticator::window_for(settings.keepalive, settings.deadtime);
-    Ok(Authenticator::new(key, settings.role, session, window))
+    Ok(Authenticator::with_keys(
+        key.keyring()?,
+        settings.role,
+        random_session()?,
+        window,
+    ))
+}
+
+/// A random session number from the kernel, so that no clock is trusted
+/// and no two runs share one.
+pub(crate) fn random_session() -> Result<u64, PulseError> {
+    getrandom::u64().map_err(|e| PulseError::Random(std::io::Error::other(e.to_string())))
 }

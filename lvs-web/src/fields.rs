@@ -148,6 +148,30 @@ pub const REDUNDANCY: &[Field] = &[
         "HMAC-authenticated heartbeats (lvs-rs)",
     ),
     field(
+        "heartbeat_keys",
+        "Heartbeat key files by id",
+        Kind::Word,
+        "lvs-rs, for a key rotation: [ 1:/etc/sysconfig/ha/old.key 2:/etc/sysconfig/ha/new.key ]",
+    ),
+    field(
+        "heartbeat_send_key",
+        "Heartbeats sealed with key id",
+        Kind::Word,
+        "lvs-rs; needed with several heartbeat_keys",
+    ),
+    field(
+        "announce_again",
+        "Announce VIPs again after (s)",
+        Kind::Word,
+        "lvs-rs; a second burst of gratuitous ARPs",
+    ),
+    field(
+        "announce_refresh",
+        "Announce VIPs every (s)",
+        Kind::Word,
+        "lvs-rs; while the router holds them",
+    ),
+    field(
         "monitor_links",
         "Monitor NIC links for failures",
         Kind::Flag(false),
@@ -365,6 +389,12 @@ pub const VIRTUAL: &[Field] = &[
         "Below the quorum",
         Kind::Choice(lvs_cf::QuorumAction::KEYWORDS),
         "lvs-rs; empty: sorry with a sorry server, else notify",
+    ),
+    field(
+        "vip_group",
+        "VIP group",
+        Kind::Word,
+        "lvs-rs; the vip_group block whose router holds this VIP",
     ),
 ];
 
@@ -709,10 +739,23 @@ mod tests {
             .chain(lvs_cf::keys::VIRTUAL_KEYS)
             .chain(lvs_cf::keys::SERVER_KEYS)
         {
-            // Blocks are panels of their own; the tool counts serial_no; it
-            // edits no file with `include` (it reads lvs.cf as text, where
-            // an include is refused).
-            if ["virtual", "failover", "server", "check", "serial_no", "include"].contains(&key.name) {
+            // Blocks are panels of their own (router, vip_group and track
+            // blocks are kept as written, with no panel yet); the tool
+            // counts serial_no; it edits no file with `include` (it reads
+            // lvs.cf as text, where an include is refused).
+            if [
+                "virtual",
+                "failover",
+                "server",
+                "check",
+                "router",
+                "vip_group",
+                "track",
+                "serial_no",
+                "include",
+            ]
+            .contains(&key.name)
+            {
                 continue;
             }
             assert!(all.contains(&key.name), "no field for {}", key.name);

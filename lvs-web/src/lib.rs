@@ -782,7 +782,7 @@ async fn change(ctx: Ctx, route: Route, Form(form): Form<FormData>) -> Response 
                     .is_some(),
                 (place @ Place::Check { .. }, ListChange::Delete) => d.remove_check(place),
                 (place, ListChange::Toggle) => d.entries_mut(place).map(toggle).is_some(),
-                (Place::Global, ListChange::Delete) => false,
+                (Place::Global | Place::KeyBlock(_), ListChange::Delete) => false,
             })
             .await
         }

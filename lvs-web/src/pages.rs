@@ -633,6 +633,12 @@ impl<'s> Page<'s> {
             ),
             Place::Check { .. } => Some(document.check_block(place).map(|x| x.name.clone())),
             Place::Block(b) => Some(document.blocks.get(b).map(|x| x.name.clone())),
+            Place::KeyBlock(k) => Some(
+                document
+                    .key_blocks
+                    .get(k)
+                    .map(|x| format!("{} {}", x.keyword, x.name)),
+            ),
         };
         let content = html! {
             (Self::note(saved))

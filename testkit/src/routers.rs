@@ -116,10 +116,98 @@ impl Default for RouterPair {
 
 /// One request to the VIP from the calling thread's namespace.
 fn ask(limit: Duration) -> Option<String> {
-    let address: SocketAddr = format!("{VIP}:{SERVICE_PORT}").parse().ok()?;
+    ask_at(VIP, limit)
+}
+
+/// One request to `vip` from the calling thread's namespace.
+fn ask_at(vip: &str, limit: Duration) -> Option<String> {
+    let address: SocketAddr = format!("{vip}:{SERVICE_PORT}").parse().ok()?;
     let mut stream = TcpStream::connect_timeout(&address, limit).ok()?;
     stream.set_read_timeout(Some(Duration::from_millis(100))).ok()?;
     let mut name = String::new();
     stream.read_to_string(&mut name).ok()?;
     Some(name)
+}
+
+/// Any number of routers and a client on one bridge (for VIP groups): router
+/// `i` is `10.8.0.{i + 1}` on eth0 in namespace `PREFIX-r{i + 1}`, the
+/// client `10.8.0.10`, and each router serves its name (`r1`, `r2`, ...)
+/// on [`SERVICE_PORT`], so the client sees which router holds a VIP.
+pub struct RouterLan {
+    pub switch: Netns,
+    pub routers: Vec<Netns>,
+    pub client: Netns,
+}
+
+impl RouterLan {
+    /// The address of router `index`.
+    pub fn address(index: usize) -> String {
+        format!("10.8.0.{}", index + 1)
+    }
+
+    /// The name router `index` answers with.
+    pub fn name(index: usize) -> String {
+        format!("r{}", index + 1)
+    }
+
+    pub fn new(prefix: &str, count: usize) -> RouterLan {
+        let switch = Netns::new(&format!("{prefix}-sw"));
+        switch.ip(&["link", "add", "br0", "type", "bridge"]);
+        switch.ip(&["link", "set", "br0", "up"]);
+        let routers: Vec<Netns> = (0..count)
+            .map(|i| Netns::new(&format!("{prefix}-r{}", i + 1)))
+            .collect();
+        let client = Netns::new(&format!("{prefix}-cl"));
+        let ports: Vec<(String, String)> = (0..count)
+            .map(|i| (RouterLan::name(i), RouterLan::address(i)))
+            .chain([("cl".to_owned(), "10.8.0.10".to_owned())])
+            .collect();
+        for (ns, (port, address)) in routers.iter().chain([&client]).zip(&ports) {
+            veth(ns, "eth0", &switch, port);
+            switch.ip(&["link", "set", port, "master", "br0"]);
+            ns.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"]);
+        }
+        for (i, ns) in routers.iter().enumerate() {
+            let listener = ns.run(|| TcpListener::bind(("0.0.0.0", SERVICE_PORT)).expect("bind the server"));
+            let name = RouterLan::name(i);
+            spawn_in(ns, move || {
+                for mut stream in listener.incoming().flatten() {
+                    let _ = stream.write_all(name.as_bytes());
+                }
+            });
+        }
+        RouterLan {
+            switch,
+            routers,
+            client,
+        }
+    }
+
+    /// Whether router `index` has `vip` on eth0.
+    pub fn has(&self, index: usize, vip: &str) -> bool {
+        self.routers[index]
+            .ip(&["-o", "addr", "show", "dev", "eth0"])
+            .contains(&format!("inet {vip}/"))
+    }
+
+    /// The routers holding `vip`.
+    pub fn holders(&self, vip: &str) -> Vec<usize> {
+        (0..self.routers.len()).filter(|&i| self.has(i, vip)).collect()
+    }
+
+    /// Which router answers the client on `vip`, if any within 100 ms.
+    pub fn answer(&self, vip: &str) -> Option<String> {
+        let vip = vip.to_owned();
+        self.client.run(move || ask_at(&vip, Duration::from_millis(100)))
+    }
+
+    /// The switch port of router `index` goes down or up.
+    pub fn cable(&self, index: usize, connected: bool) {
+        self.switch.ip(&[
+            "link",
+            "set",
+            &RouterLan::name(index),
+            if connected { "up" } else { "down" },
+        ]);
+    }
 }

@@ -360,6 +360,30 @@ fn a_graceful_stop_hands_over_at_once() {
 }
 
 #[test]
+fn after_a_partition_the_remaining_holder_announces_once_more() {
+    let mut sim = Sim::new(pair(&[[200, 100]]), 9);
+    sim.run(secs(5));
+    sim.links[0][1] = false;
+    sim.links[1][0] = false;
+    sim.run(secs(5));
+    assert_eq!(sim.masters(0), vec![0, 1]);
+    sim.heal();
+    // The holder's machine, fed the other's claim, asks for one announcement.
+    let claim = Event::Heard {
+        from: RouterId(1),
+        adverts: sim.routers[1].as_ref().expect("running").adverts(),
+    };
+    let now = sim.now;
+    let machine = sim.routers[0].as_mut().expect("running");
+    let first = machine.handle(claim.clone(), now);
+    assert!(first.contains(&Action::Announce(0)), "{first:?}");
+    let again = machine.handle(claim, now);
+    assert!(!again.contains(&Action::Announce(0)), "once: {again:?}");
+    sim.run(secs(2));
+    assert_eq!(sim.masters(0), vec![0]);
+}
+
+#[test]
 fn a_holder_announces_again_and_then_periodically() {
     let config = ElectionConfig::new(RouterId(0), 1, KEEPALIVE, DEADTIME)
         .group(GroupConfig::new("web", vec![100]))

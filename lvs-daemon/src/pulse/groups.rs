@@ -1,0 +1,629 @@
+//! pulse with VIP groups: the IO shell around `lvs_core::election`.
+//!
+//! Every router runs the lvs daemon from the start (each holds the IPVS
+//! table, so a group's VIP can arrive anywhere) and, with `syncdaemon = 1`,
+//! both sync daemons, so connections follow a group in either direction.
+//! The election decides which groups this router holds; this shell brings
+//! their VIPs up or down, announces them, runs the groups' `notify`
+//! programs, watches the tracked checks and exchanges group heartbeats
+//! with every other router over each of its channels.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lvs_arp::link::{Change, Rtnl};
+use lvs_cf::{Config, TrackTarget};
+use lvs_core::election::{
+    Action, Election, Event, GroupIndex, GroupState, Reason, RouterId, TrackConfig, TrackEffect,
+};
+use lvs_core::groups::{GroupSettings, TrackSettings};
+use lvs_core::heartbeat::{Authenticator, HeartbeatError, PeerLink};
+use lvs_core::throttle::Throttle;
+use lvs_ipvs::{Daemon, DaemonState, Ipvs};
+use tokio::net::UdpSocket;
+use tokio::process::Command;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{
+    bind_heartbeat_sockets, bring_up_and_announce, local_addresses, random_session, report_dropped,
+    take_down, Command_, KeyMaterial, PulseError, PulseExit, PulseHandle, PulseOptions, RunningLvs,
+    SharedCounters, Waiting, Wake, DROPPED_LINES_PER_MINUTE, LVSD_STOP_GRACE,
+};
+use crate::config::load_config;
+use crate::director::system_resolver;
+use crate::log::{Fields, Log, LogEvent, Severity};
+use crate::service::{without_manager, Phase};
+
+/// The name of the track pulse adds for the lvs daemon: while it is not
+/// running this router holds no group.
+const LVS_DAEMON_TRACK: &str = "lvs daemon";
+
+/// lvs.cf read as pulse reads it with VIP groups, with the keys.
+fn read_settings(config: &Config, rtnl: &mut Rtnl) -> Result<(GroupSettings, KeyMaterial), PulseError> {
+    let local = local_addresses(rtnl)?;
+    let mut settings = GroupSettings::from_config(config, &local, &system_resolver)?;
+    let key = KeyMaterial::read(&settings.keys)?;
+    // The lvs daemon's own track, last: a fault in every group while it is down.
+    settings.election = settings
+        .election
+        .clone()
+        .track(TrackConfig::new(LVS_DAEMON_TRACK, TrackEffect::Fault));
+    Ok((settings, key))
+}
+
+/// The pulse of VIP groups.
+pub(super) struct GroupPulse {
+    options: PulseOptions,
+    settings: GroupSettings,
+    key: KeyMaterial,
+    machine: Election,
+    startup: Vec<Action>,
+    rtnl: Rtnl,
+    bound: Vec<std::net::UdpSocket>,
+    sockets: Vec<UdpSocket>,
+    /// By router id: the link to each other router (`None` for this one).
+    links: Vec<Option<PeerLink>>,
+    dropped_lines: Throttle,
+    lvsd: Option<RunningLvs>,
+    /// By group: the announcements under way.
+    announcing: Vec<Option<JoinHandle<()>>>,
+    watchers: Vec<JoinHandle<()>>,
+    results: UnboundedReceiver<(usize, bool)>,
+    results_sender: UnboundedSender<(usize, bool)>,
+    sync_running: bool,
+    log: Log,
+    commands: UnboundedReceiver<Command_>,
+    handle: PulseHandle,
+    phase: watch::Sender<Phase>,
+}
+
+impl GroupPulse {
+    /// Finds this router among the groups' routers and binds its heartbeat
+    /// sockets.
+    pub(super) fn prepare(
+        options: PulseOptions,
+        config: &Config,
+        log: Log,
+    ) -> Result<GroupPulse, PulseError> {
+        if options.metrics.is_some() {
+            return Err(PulseError::NotWithGroups("--metrics"));
+        }
+        let mut rtnl = Rtnl::connect().map_err(PulseError::Rtnetlink)?;
+        let (settings, key) = read_settings(config, &mut rtnl)?;
+        let bound = bind_heartbeat_sockets(settings.own())?;
+        let session = random_session()?;
+        let window = Authenticator::window_for(settings.election.keepalive, settings.election.deadtime);
+        let keyring = key.keyring()?;
+        let links = (0..settings.routers.len())
+            .map(|id| {
+                let peer = RouterId(id as u8);
+                (peer != settings.me)
+                    .then(|| PeerLink::new(keyring.clone(), settings.me, peer, session, window))
+            })
+            .collect();
+        let (machine, startup) = Election::new(settings.election.clone(), Instant::now());
+        let (sender, commands) = unbounded_channel();
+        let (results_sender, results) = unbounded_channel();
+        let (phase, phases) = watch::channel(Phase::Starting);
+        Ok(GroupPulse {
+            announcing: settings.groups.iter().map(|_| None).collect(),
+            options,
+            settings,
+            key,
+            machine,
+            startup,
+            rtnl,
+            bound,
+            sockets: Vec::new(),
+            links,
+            dropped_lines: Throttle::new(DROPPED_LINES_PER_MINUTE, Duration::from_secs(60)),
+            lvsd: None,
+            watchers: Vec::new(),
+            results,
+            results_sender,
+            sync_running: false,
+            log,
+            commands,
+            handle: PulseHandle {
+                commands: sender,
+                heartbeats: SharedCounters::default(),
+                phases,
+            },
+            phase,
+        })
+    }
+
+    pub(super) fn handle(&self) -> PulseHandle {
+        self.handle.clone()
+    }
+
+    pub(super) async fn run(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<PulseExit, PulseError> {
+        self.sockets = std::mem::take(&mut self.bound)
+            .into_iter()
+            .map(UdpSocket::from_std)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PulseError::Watch)?;
+        self.serve(shutdown).await;
+        for watcher in self.watchers.drain(..) {
+            watcher.abort();
+        }
+        if let Some(lvs) = self.lvsd.take() {
+            lvs.stop(&self.log).await;
+        }
+        if self.sync_running {
+            switch_sync_daemons(&self.settings, false, &self.log).await;
+        }
+        Ok(PulseExit::Stopped)
+    }
+
+    fn me(&self) -> &str {
+        &self.settings.routers[usize::from(self.settings.me.0)].name
+    }
+
+    async fn serve(&mut self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut shut = false;
+        let start = format!(
+            "STARTING PULSE AS ROUTER {} OF {} ({} VIP groups)",
+            self.me(),
+            self.settings.routers.len(),
+            self.settings.groups.len()
+        );
+        self.log
+            .write_with(Severity::Notice, &start, Fields::event(LogEvent::Start));
+        self.remove_stale_vips();
+        if !self.options.dry_run {
+            self.start_lvsd(Instant::now());
+            if self.settings.sync_daemon.is_some() {
+                switch_sync_daemons(&self.settings, true, &self.log).await;
+                self.sync_running = true;
+            }
+        }
+        self.start_watchers();
+        let startup = std::mem::take(&mut self.startup);
+        self.perform(startup).await;
+        let mut buffers = vec![[0u8; 512]; self.sockets.len()];
+        self.show_phase();
+        loop {
+            let wake = Waiting {
+                deadline: self.machine.next_timeout(),
+                sockets: &self.sockets,
+                buffers: &mut buffers,
+                lvsd: self.lvsd.as_mut(),
+                shutdown: shutdown.as_mut(),
+                shut: &mut shut,
+                commands: &mut self.commands,
+                tracks: Some(&mut self.results),
+            }
+            .next()
+            .await;
+            let now = Instant::now();
+            let actions = match wake {
+                Wake::Timer => self.machine.on_timeout(now),
+                Wake::Datagram(index, Ok((len, from))) => {
+                    let datagram = buffers[index][..len].to_vec();
+                    self.read_heartbeat(&datagram, from, now)
+                }
+                Wake::Datagram(_, Err(e)) => {
+                    self.log.debug(&format!("heartbeat receive failed: {e}"));
+                    Vec::new()
+                }
+                Wake::ChildExited(how) => {
+                    self.lvsd = None;
+                    self.log
+                        .error(&format!("{how}: this router gives its VIP groups away"));
+                    self.machine.handle(
+                        Event::Track {
+                            track: self.lvs_track(),
+                            passed: false,
+                        },
+                        now,
+                    )
+                }
+                Wake::Track(track, passed) => self.machine.handle(Event::Track { track, passed }, now),
+                Wake::Terminate(why) => {
+                    if !why.is_empty() {
+                        self.log
+                            .write_with(Severity::Notice, &why, Fields::event(LogEvent::Stop));
+                    }
+                    self.phase.send_replace(Phase::Stopping);
+                    let actions = self.machine.handle(Event::Stop, now);
+                    self.perform(actions).await;
+                    return;
+                }
+                Wake::Reload => {
+                    self.phase.send_replace(Phase::Reloading);
+                    self.reload(now).await;
+                    Vec::new()
+                }
+                Wake::Ignored(line) => {
+                    self.log.debug(&line);
+                    Vec::new()
+                }
+            };
+            self.perform(actions).await;
+            self.show_phase();
+        }
+    }
+
+    fn lvs_track(&self) -> usize {
+        self.settings.election.tracks.len() - 1
+    }
+
+    fn start_lvsd(&mut self, now: Instant) {
+        match RunningLvs::start(&self.options, &self.log) {
+            Ok(lvs) => self.lvsd = Some(lvs),
+            Err(e) => {
+                self.log.error(&e);
+                let track = self.lvs_track();
+                let actions = self.machine.handle(Event::Track { track, passed: false }, now);
+                self.startup.extend(actions);
+            }
+        }
+    }
+
+    /// One task per tracked check, sending each result to the main loop.
+    fn start_watchers(&mut self) {
+        for (index, track) in self.settings.tracks.iter().enumerate() {
+            let (track, sender) = (track.clone(), self.results_sender.clone());
+            self.watchers.push(tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(track.interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    if sender.send((index, look(&track).await)).is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+    }
+
+    /// What a serving router tells a service manager.
+    fn show_phase(&self) {
+        if *self.phase.borrow() == Phase::Stopping {
+            return;
+        }
+        let held: Vec<&str> = (0..self.settings.groups.len())
+            .filter(|&g| self.machine.state(g) == Some(GroupState::Master))
+            .map(|g| self.settings.groups[g].name.as_str())
+            .collect();
+        let holding = if held.is_empty() {
+            "holding no VIP group".to_owned()
+        } else {
+            format!("holding {}", held.join(", "))
+        };
+        let dry = if self.options.dry_run {
+            " (test start: nothing is changed)"
+        } else {
+            ""
+        };
+        let line = Phase::Running(format!("router {}, {holding}{dry}", self.me()));
+        self.phase.send_if_modified(|phase| {
+            let changed = *phase != line;
+            *phase = line;
+            changed
+        });
+    }
+
+    fn read_heartbeat(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) -> Vec<Action> {
+        let peer = self.settings.router_at(from.ip());
+        let outcome = match peer.and_then(|peer| self.links[usize::from(peer.0)].as_mut()) {
+            Some(link) => link.open(datagram),
+            None => Err(HeartbeatError::UnexpectedSource(from.ip())),
+        };
+        self.handle
+            .heartbeats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .count(&outcome);
+        match (outcome, peer) {
+            (Ok(adverts), Some(from)) => self.machine.handle(Event::Heard { from, adverts }, now),
+            (Err(e), _) => {
+                report_dropped(&self.log, &mut self.dropped_lines, &self.handle, &e, from, now);
+                Vec::new()
+            }
+            (Ok(_), None) => Vec::new(),
+        }
+    }
+
+    async fn send_heartbeats(&mut self, adverts: &[lvs_core::election::GroupAdvert]) {
+        for (id, link) in self.links.iter_mut().enumerate() {
+            let Some(link) = link else { continue };
+            // Sealed once per router: the copy over the other channel is a duplicate.
+            let datagram = link.seal(adverts);
+            let addresses = &self.settings.routers[id].addresses;
+            for (channel, socket) in self.sockets.iter().enumerate() {
+                let Some(to) = addresses.get(channel).or(addresses.first()) else {
+                    continue;
+                };
+                if let Err(e) = socket.send_to(&datagram, to).await {
+                    self.log.debug(&format!("heartbeat to {to} failed: {e}"));
+                }
+            }
+        }
+    }
+
+    async fn perform(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::SendHeartbeat(adverts) => self.send_heartbeats(&adverts).await,
+                Action::Transition {
+                    group,
+                    from,
+                    to,
+                    reason,
+                } => self.transition(group, from, to, reason),
+                Action::Announce(group) => {
+                    self.log.debug(&format!(
+                        "vip_group {}: announcing again",
+                        self.settings.groups[group].name
+                    ));
+                    self.announce(group);
+                }
+                Action::TrackChanged { track, passing } => {
+                    let name = &self.settings.election.tracks[track].name;
+                    let line = if passing {
+                        format!("track {name} passes again")
+                    } else {
+                        format!("track {name} fails")
+                    };
+                    self.log.notice(&line);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn transition(&mut self, group: GroupIndex, from: GroupState, to: GroupState, reason: Reason) {
+        let name = self.settings.groups[group].name.clone();
+        let why = self.reason_text(reason);
+        let (event, severity) = match to {
+            GroupState::Master => (LogEvent::Activate, Severity::Notice),
+            GroupState::Fault => (LogEvent::Deactivate, Severity::Warning),
+            _ => (LogEvent::Deactivate, Severity::Notice),
+        };
+        self.log.write_with(
+            severity,
+            &format!("vip_group {name}: {from} -> {to} ({why})"),
+            Fields::event(event),
+        );
+        if to == GroupState::Master {
+            self.announce(group);
+        } else if from == GroupState::Master {
+            if let Some(task) = self.announcing[group].take() {
+                task.abort();
+            }
+            if !self.options.dry_run {
+                take_down(&mut self.rtnl, &self.settings.groups[group].vips, &self.log);
+            }
+        }
+        self.notify(group, from, to, reason);
+    }
+
+    fn reason_text(&self, reason: Reason) -> String {
+        match reason {
+            Reason::NoHolder => "no live router held it".to_owned(),
+            Reason::Preempting => "this router outranks its holder".to_owned(),
+            Reason::Outranked => "a higher-ranked router holds it".to_owned(),
+            Reason::Fault(track) => format!("track {} fails", self.settings.election.tracks[track].name),
+            Reason::NoPriority => "this router has no priority in it".to_owned(),
+            Reason::FaultCleared => "the fault cleared".to_owned(),
+            Reason::Stopping => "pulse is stopping".to_owned(),
+            _ => reason.word().to_owned(),
+        }
+    }
+
+    fn announce(&mut self, group: GroupIndex) {
+        if self.options.dry_run {
+            return;
+        }
+        if let Some(task) = self.announcing[group].take() {
+            task.abort();
+        }
+        let burst = lvs_arp::announce::Burst {
+            count: self.settings.announcing.count,
+            interval: self.settings.announcing.interval,
+        };
+        self.announcing[group] = bring_up_and_announce(
+            &mut self.rtnl,
+            &self.settings.groups[group].vips,
+            burst,
+            &self.log,
+        );
+    }
+
+    /// Runs the group's `notify` program: `GROUP OLD NEW REASON VIP...`,
+    /// the same in `LVS_GROUP`, `LVS_OLD_STATE`, `LVS_NEW_STATE`,
+    /// `LVS_REASON` and `LVS_VIPS`, and `LVS_ROUTER`. Not waited for.
+    fn notify(&self, group: GroupIndex, from: GroupState, to: GroupState, reason: Reason) {
+        let settings = &self.settings.groups[group];
+        let Some(program) = &settings.notify else { return };
+        if self.options.dry_run {
+            return;
+        }
+        let mut argv = program.split(' ').filter(|w| !w.is_empty());
+        let Some(path) = argv.next() else { return };
+        let vips: Vec<String> = settings.vips.iter().map(|v| v.ip.to_string()).collect();
+        let mut command = Command::new(path);
+        without_manager(&mut command)
+            .args(argv)
+            .args([settings.name.as_str(), from.word(), to.word(), reason.word()])
+            .args(&vips)
+            .env("LVS_GROUP", &settings.name)
+            .env("LVS_OLD_STATE", from.word())
+            .env("LVS_NEW_STATE", to.word())
+            .env("LVS_REASON", reason.word())
+            .env("LVS_VIPS", vips.join(" "))
+            .env("LVS_ROUTER", self.me());
+        if let Err(e) = command.spawn() {
+            self.log.error(&format!("cannot run {program}: {e}"));
+        }
+    }
+
+    /// A crashed pulse may have left VIPs up: every group starts as a backup.
+    fn remove_stale_vips(&mut self) {
+        if self.options.dry_run {
+            return;
+        }
+        for vip in self.settings.groups.iter().flat_map(|g| g.vips.clone()) {
+            if let Ok(Change::Removed) = self.rtnl.remove_vip(&vip.device, vip.ip) {
+                self.log
+                    .notice(&format!("removed the stale VIP {} from {}", vip.ip, vip.device));
+            }
+        }
+    }
+
+    /// SIGHUP: new keys, timers and VIPs take effect; a change of routers,
+    /// groups or tracks needs a restart; an invalid file changes nothing.
+    async fn reload(&mut self, now: Instant) {
+        self.log.info("SIGHUP received: re-reading the configuration");
+        let loaded = load_config(&self.options.configfile)
+            .map_err(PulseError::from)
+            .and_then(|config| read_settings(&config, &mut self.rtnl));
+        match loaded {
+            Err(e) => self.log.write_with(
+                Severity::Error,
+                &format!("{e}; keeping the running configuration"),
+                Fields::event(LogEvent::ReloadRefused),
+            ),
+            Ok((new, _)) if !same_shape(&new, &self.settings) => self.log.warning(
+                "the routers, VIP groups or tracks changed; restart pulse to apply that. \
+                 Keeping the running configuration",
+            ),
+            Ok((new, key)) => {
+                if key != self.key {
+                    match key.keyring() {
+                        Ok(ring) => {
+                            for link in self.links.iter_mut().flatten() {
+                                link.set_keys(ring.clone());
+                            }
+                            self.key = key;
+                        }
+                        Err(e) => self.log.error(&format!("{e}; keeping the running keys")),
+                    }
+                }
+                let (keepalive, deadtime) = (new.election.keepalive, new.election.deadtime);
+                self.machine.set_timers(keepalive, deadtime, now);
+                for link in self.links.iter_mut().flatten() {
+                    link.set_window(Authenticator::window_for(keepalive, deadtime));
+                }
+                let old = std::mem::replace(&mut self.settings, new);
+                for group in 0..self.settings.groups.len() {
+                    if self.machine.state(group) != Some(GroupState::Master) || self.options.dry_run {
+                        continue;
+                    }
+                    let vips = &self.settings.groups[group].vips;
+                    let gone: Vec<_> = old.groups[group]
+                        .vips
+                        .iter()
+                        .filter(|v| !vips.contains(v))
+                        .cloned()
+                        .collect();
+                    take_down(&mut self.rtnl, &gone, &self.log);
+                    if vips.iter().any(|v| !old.groups[group].vips.contains(v)) {
+                        self.announce(group);
+                    }
+                }
+                self.log.write_with(
+                    Severity::Notice,
+                    "configuration re-read",
+                    Fields::event(LogEvent::Reload),
+                );
+            }
+        }
+        if let Some(lvs) = self.lvsd.as_mut() {
+            lvs.reload();
+        }
+    }
+}
+
+/// Whether a reload keeps what the running election was built on.
+fn same_shape(new: &GroupSettings, old: &GroupSettings) -> bool {
+    let names = |s: &GroupSettings| s.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
+    new.me == old.me
+        && new.routers == old.routers
+        && names(new) == names(old)
+        && new.tracks == old.tracks
+        && new.election.groups == old.election.groups
+        && new.election.tracks == old.election.tracks
+}
+
+/// Starts (or stops) both sync daemons, master and backup, on a thread of
+/// its own: a stop waits for the kernel's threads.
+async fn switch_sync_daemons(settings: &GroupSettings, start: bool, log: &Log) {
+    let Some(daemon) = settings.sync_daemon.clone() else {
+        return;
+    };
+    let log = log.clone();
+    let switched = tokio::task::spawn_blocking(move || {
+        let mut ipvs = match Ipvs::connect() {
+            Ok(ipvs) => ipvs,
+            Err(e) => return log.error(&format!("sync daemon: {e}")),
+        };
+        for state in [DaemonState::Master, DaemonState::Backup] {
+            let _ = ipvs.stop_daemon(state);
+            if start {
+                match ipvs.start_daemon(&Daemon::new(state, &daemon.interface, daemon.sync_id)) {
+                    Ok(()) => log.debug(&format!(
+                        "sync daemon: {state:?} on {}, id {}",
+                        daemon.interface, daemon.sync_id
+                    )),
+                    Err(e) => log.error(&format!("sync daemon {state:?}: {e}")),
+                }
+            }
+        }
+    });
+    let _ = tokio::time::timeout(LVSD_STOP_GRACE, switched).await;
+}
+
+/// One look at a tracked check: whether it passes now.
+async fn look(track: &TrackSettings) -> bool {
+    match &track.target {
+        TrackTarget::Program(program) => {
+            let mut argv = program.split(' ').filter(|w| !w.is_empty());
+            let Some(path) = argv.next() else { return false };
+            let mut command = Command::new(path);
+            without_manager(&mut command)
+                .args(argv)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true);
+            // A program that outlasts its interval fails, and is killed.
+            match tokio::time::timeout(track.interval, command.status()).await {
+                Ok(Ok(status)) => status.success(),
+                _ => false,
+            }
+        }
+        TrackTarget::Process(name) => {
+            let name = name.clone();
+            tokio::task::spawn_blocking(move || process_runs(&name))
+                .await
+                .unwrap_or(false)
+        }
+        TrackTarget::Interface(name) => Rtnl::connect()
+            .and_then(|mut rtnl| rtnl.interface(name))
+            .is_ok_and(|interface| interface.up && interface.carrier),
+        TrackTarget::File(path) => std::fs::symlink_metadata(Path::new(path)).is_err(),
+        _ => false,
+    }
+}
+
+/// Whether a process whose command name (`/proc/PID/comm`) is `name` runs.
+fn process_runs(name: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let pid = entry.file_name();
+        pid.to_str()
+            .is_some_and(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+            && std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|comm| comm.trim_end() == name)
+    })
+}
