@@ -8,13 +8,14 @@ use clap::{ArgAction, Parser};
 use lvs_daemon::log::Log;
 use lvs_daemon::process::{DaemonSignal, Detach};
 use lvs_daemon::pulse::{LvsDaemon, Pulse, PulseOptions};
+use lvs_daemon::status::Format;
 
 /// `pulse`'s arguments.
 #[derive(Debug, Parser)]
 #[command(
     name = "pulse",
     version,
-    override_usage = "pulse [-c FILE] [-n | --nofork] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE] [--metrics ADDR]",
+    override_usage = "pulse [-c FILE] [-n | --nofork] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE] [--metrics ADDR] [--socket PATH]\n       pulse --status [--json] [--socket PATH]",
     about = "Heartbeat and failover between an active and a backup LVS router",
     long_about = "Heartbeat and failover between an active and a backup LVS router, as Piranha's pulse. \
                   The router whose interfaces hold `primary` is the master, the other the backup. Each sends a \
@@ -79,6 +80,17 @@ pub struct PulseArgs {
     /// Serve Prometheus metrics over HTTP on this local address (for example 127.0.0.1:9102).
     #[arg(long = "metrics", value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// With VIP groups: the Unix socket where the daemon answers status requests and
+    /// `--status` asks.
+    #[arg(long = "socket", value_name = "PATH", default_value = lvs_daemon::DEFAULT_PULSE_SOCKET)]
+    pub socket: PathBuf,
+    /// Ask the running pulse (with VIP groups) for each group's state and holder, the other
+    /// routers' last heartbeats, the tracks and the heartbeat counts, print them and exit.
+    #[arg(long = "status")]
+    pub status: bool,
+    /// With --status: the status as JSON.
+    #[arg(long = "json", requires = "status")]
+    pub json: bool,
 }
 
 impl PulseArgs {
@@ -91,6 +103,7 @@ impl PulseArgs {
             .foreground(self.nodaemon)
             .lvs(LvsDaemon::Program(self.lvsd.clone()))
             .metrics(self.metrics)
+            .status_socket(Some(self.socket.clone()))
     }
 }
 
@@ -103,6 +116,19 @@ pub fn main(args: PulseArgs) -> ExitCode {
     }
     if args.fos.is_some() {
         return fail(&"--fos (failover services) is not supported by lvs-rs");
+    }
+    if args.status {
+        let format = if args.json { Format::Json } else { Format::Text };
+        return match lvs_daemon::status::ask(&args.socket, format) {
+            Ok(answer) => {
+                print!("{answer}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!(
+                "no pulse answers at {}: {e} (only pulse with VIP groups serves its status)",
+                args.socket.display()
+            )),
+        };
     }
     let log = Log::open(c"pulse", args.nodaemon, "pulse: ", args.verbose);
     // Prepared before daemonizing, so that a failure is seen by whoever started us.

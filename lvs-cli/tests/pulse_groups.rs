@@ -105,15 +105,40 @@ impl Lab {
         let log = self.dir.0.join(format!("pulse-{index}-{}.log", logs.len()));
         logs.push(log.clone());
         let lvsd = format!("--lvsd={}", self.lvsd.display());
+        let socket = self.socket(index);
         let args = [
             "-n".as_ref(),
             "-v".as_ref(),
             "-c".as_ref(),
             config.as_os_str(),
             lvsd.as_ref(),
+            "--socket".as_ref(),
+            socket.as_os_str(),
+            "--metrics".as_ref(),
+            "127.0.0.1:9102".as_ref(),
         ];
         let child = self.net.routers[index].spawn_logged(env!("CARGO_BIN_EXE_pulse"), args, &log);
         Pulse { child, log }
+    }
+
+    /// Where router `index`'s pulse answers status requests.
+    fn socket(&self, index: usize) -> PathBuf {
+        self.dir.0.join(format!("pulse-{index}.sock"))
+    }
+
+    /// `pulse --status` (with `--json` when `json`) against router `index`.
+    fn status(&self, index: usize, json: bool) -> String {
+        let socket = self.socket(index);
+        let mut args = vec!["--status".as_ref(), "--socket".as_ref(), socket.as_os_str()];
+        if json {
+            args.push("--json".as_ref());
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pulse"))
+            .args(args)
+            .output()
+            .expect("run pulse --status");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
     }
 
     /// Waits up to `limit` for router `holder` alone to hold `vip` and
@@ -231,6 +256,46 @@ fn each_router_holds_its_group_a_failing_track_moves_only_its_groups_and_hooks_h
     let _r2 = lab.pulse(1, &config);
     lab.wait_holder(WEB, 0, Duration::from_secs(5));
     lab.wait_holder(MAIL, 1, Duration::from_secs(5));
+
+    // Each router's status and metrics say who holds what.
+    let status: serde_json::Value = serde_json::from_str(&lab.status(1, true)).expect("JSON");
+    assert_eq!(status["router"], "backup");
+    assert_eq!(status["groups"][0]["name"], "web");
+    assert_eq!(status["groups"][0]["state"], "backup");
+    assert_eq!(status["groups"][0]["holder"], "primary");
+    assert_eq!(status["groups"][1]["state"], "master");
+    assert_eq!(status["groups"][1]["priority"], 200);
+    assert_eq!(status["peers"][0]["name"], "primary");
+    assert!(status["peers"][0]["heard"].as_f64().is_some(), "{status}");
+    assert_eq!(status["tracks"][0]["name"], "haproxy");
+    assert_eq!(status["tracks"][0]["passing"], true);
+    assert!(status["heartbeats"]["accepted"].as_u64() >= Some(1), "{status}");
+    let text = lab.status(0, false);
+    assert!(text.contains("pulse: router primary, VIP groups"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("web")
+            && l.contains("master")
+            && l.contains("primary")
+            && l.contains(WEB)),
+        "{text}"
+    );
+    let metrics = lab.net.routers[0].run(|| testkit::scrape_metrics("pulse metrics", "127.0.0.1:9102"));
+    assert_eq!(
+        metrics[r#"lvs_pulse_group_state{group="web",state="master"}"#], 1.0,
+        "{metrics:?}"
+    );
+    assert_eq!(
+        metrics[r#"lvs_pulse_group_state{group="mail",state="backup"}"#],
+        1.0
+    );
+    assert_eq!(metrics[r#"lvs_pulse_group_priority{group="mail"}"#], 100.0);
+    assert_eq!(
+        metrics[r#"lvs_pulse_group_transitions_total{group="web",to="master",reason="no_holder"}"#],
+        1.0
+    );
+    assert!(metrics[r#"lvs_pulse_router_heartbeat_age_seconds{router="backup"}"#] < 1.0);
+    assert_eq!(metrics[r#"lvs_pulse_track_passing{track="haproxy"}"#], 1.0);
+    assert!(metrics[r#"lvs_pulse_heartbeats_total{outcome="accepted"}"#] >= 1.0);
 
     // The holder announces its VIP every half second after the first burst.
     std::thread::sleep(Duration::from_millis(600));

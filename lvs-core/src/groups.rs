@@ -256,6 +256,121 @@ impl GroupSettings {
     }
 }
 
+/// What pulse with VIP groups says of itself (`pulse --status`, its
+/// metrics): the one typed status both are made from. Times are seconds
+/// since the Unix epoch, so that a client shows ages at its own moment.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct GroupsStatus {
+    /// This router's name.
+    pub router: String,
+    /// When this was taken.
+    pub at: f64,
+    /// Every group, in lvs.cf's order.
+    pub groups: Vec<GroupStatus>,
+    /// The other routers.
+    pub peers: Vec<PeerStatus>,
+    /// The tracked checks.
+    pub tracks: Vec<TrackStatus>,
+    /// What became of the datagrams heard, by kind.
+    pub heartbeats: crate::heartbeat::HeartbeatCounters,
+}
+
+/// One group in [`GroupsStatus`].
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct GroupStatus {
+    /// Its name.
+    pub name: String,
+    /// This router's state in it (`backup`, `master`, `fault`).
+    pub state: String,
+    /// This router's effective priority in it (0 in FAULT).
+    pub priority: u8,
+    /// The router that holds it, as far as this one knows.
+    pub holder: Option<String>,
+    /// Its VIPs.
+    pub vips: Vec<IpAddr>,
+    /// When its state last changed here, and why (a reason's word).
+    pub changed: Option<(f64, String)>,
+    /// When its VIPs were last announced from here.
+    pub announced: Option<f64>,
+    /// Transitions here by the state entered and the reason, with counts.
+    pub transitions: Vec<(String, String, u64)>,
+}
+
+/// Another router in [`GroupsStatus`].
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct PeerStatus {
+    /// Its name.
+    pub name: String,
+    /// Its heartbeat addresses.
+    pub addresses: Vec<SocketAddr>,
+    /// When its last accepted heartbeat came, while it is alive.
+    pub heard: Option<f64>,
+}
+
+/// A tracked check in [`GroupsStatus`].
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct TrackStatus {
+    /// Its name.
+    pub name: String,
+    /// Whether it passes (after its rise and fall counts).
+    pub passing: bool,
+}
+
+impl GroupsStatus {
+    /// The status as a table for people, ages counted to `now` (seconds
+    /// since the epoch).
+    pub fn text(&self, now: f64) -> String {
+        use std::fmt::Write as _;
+        let age = |at: f64| format!("{:.1}s ago", (now - at).max(0.0));
+        let mut out = format!("pulse: router {}, VIP groups\n\n", self.router);
+        let _ = writeln!(
+            out,
+            "{:<16} {:<7} {:>8}  {:<16} {:<28} VIPs",
+            "GROUP", "STATE", "PRIORITY", "HOLDER", "LAST CHANGE"
+        );
+        for group in &self.groups {
+            let changed = group
+                .changed
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |(at, why)| format!("{} ({why})", age(*at)));
+            let vips: Vec<String> = group.vips.iter().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "{:<16} {:<7} {:>8}  {:<16} {:<28} {}",
+                group.name,
+                group.state,
+                group.priority,
+                group.holder.as_deref().unwrap_or("none"),
+                changed,
+                vips.join(" ")
+            );
+        }
+        let _ = writeln!(out, "\n{:<16} {:<24} LAST HEARTBEAT", "ROUTER", "ADDRESSES");
+        for peer in &self.peers {
+            let addresses: Vec<String> = peer.addresses.iter().map(|a| a.ip().to_string()).collect();
+            let heard = peer.heard.map_or_else(|| "not alive".to_owned(), age);
+            let _ = writeln!(out, "{:<16} {:<24} {heard}", peer.name, addresses.join(" "));
+        }
+        if !self.tracks.is_empty() {
+            let _ = writeln!(out, "\n{:<16} STATE", "TRACK");
+            for track in &self.tracks {
+                let _ = writeln!(
+                    out,
+                    "{:<16} {}",
+                    track.name,
+                    if track.passing { "passing" } else { "failing" }
+                );
+            }
+        }
+        let _ = writeln!(out, "\nheartbeats: {}", self.heartbeats);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

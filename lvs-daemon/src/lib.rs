@@ -49,6 +49,8 @@
 pub const DEFAULT_STATUS_SOCKET: &str = "/var/run/lvs.sock";
 /// The director's pid file (Piranha's).
 pub const DEFAULT_LVS_PIDFILE: &str = "/var/run/lvs.pid";
+/// Where pulse with VIP groups answers status requests unless told otherwise.
+pub const DEFAULT_PULSE_SOCKET: &str = "/var/run/pulse.sock";
 /// pulse's pid file (Piranha's).
 pub const DEFAULT_PULSE_PIDFILE: &str = "/var/run/pulse.pid";
 

@@ -569,20 +569,108 @@ impl Collector for PulseCollector {
             &mut encoder,
             "lvs_pulse_heartbeats",
             "Datagrams from the partner's side by outcome: accepted, or dropped as duplicate, stale, replayed, forged, malformed, from an unexpected source, reflected or sealed with an unknown key id",
-            [
-                ("accepted", h.accepted),
-                ("duplicate", h.duplicate),
-                ("stale", h.stale),
-                ("replayed", h.replayed),
-                ("forged", h.forged),
-                ("malformed", h.malformed),
-                ("unexpected_source", h.unexpected_source),
-                ("reflected", h.reflected),
-                ("unknown_key", h.unknown_key),
-            ]
-            .map(|(outcome, count)| (vec![("outcome", outcome.to_owned())], count)),
+            heartbeat_outcomes(h),
         )
     }
+}
+
+/// pulse's metrics with VIP groups, from its status (the one source of
+/// both): each group's state and priority, its transitions, its last
+/// announcement, each router's heartbeat age, each track, and the
+/// heartbeats by outcome.
+pub(crate) fn render_groups(status: &lvs_core::groups::GroupsStatus) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(GroupsCollector(status.clone())));
+    encode(&registry)
+}
+
+#[derive(Debug)]
+struct GroupsCollector(lvs_core::groups::GroupsStatus);
+
+impl Collector for GroupsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use lvs_core::election::GroupState;
+        let status = &self.0;
+        let group = |name: &str| vec![("group", name.to_owned())];
+        let states: Vec<(&str, &'static str)> =
+            GroupState::ALL.iter().map(|s| (s.word(), s.word())).collect();
+        state_set(
+            &mut encoder,
+            "lvs_pulse_group_state",
+            "This router's state in each VIP group: master (holding its VIPs), backup or fault; 1 for the one that holds",
+            &states,
+            status.groups.iter().map(|g| (group(&g.name), g.state.as_str())),
+        )?;
+        gauges(
+            &mut encoder,
+            "lvs_pulse_group_priority",
+            "This router's effective priority in each VIP group (tracked weights included; 0 in fault)",
+            status
+                .groups
+                .iter()
+                .map(|g| (group(&g.name), i64::from(g.priority))),
+        )?;
+        counters(
+            &mut encoder,
+            "lvs_pulse_group_transitions",
+            "Times each VIP group changed state on this router, by the state it went to and why",
+            status.groups.iter().flat_map(|g| {
+                g.transitions.iter().map(|(to, reason, count)| {
+                    let mut labels = group(&g.name);
+                    labels.push(("to", to.clone()));
+                    labels.push(("reason", reason.clone()));
+                    (labels, *count)
+                })
+            }),
+        )?;
+        gauges(
+            &mut encoder,
+            "lvs_pulse_group_last_announcement_timestamp_seconds",
+            "When each VIP group's VIPs were last announced from this router, in seconds since the epoch (absent: not yet)",
+            status.groups.iter().filter_map(|g| g.announced.map(|at| (group(&g.name), at))),
+        )?;
+        gauges(
+            &mut encoder,
+            "lvs_pulse_router_heartbeat_age_seconds",
+            "Seconds since each other router's latest accepted heartbeat, while it is alive",
+            status.peers.iter().filter_map(|p| {
+                p.heard
+                    .map(|at| (vec![("router", p.name.clone())], (status.at - at).max(0.0)))
+            }),
+        )?;
+        gauges(
+            &mut encoder,
+            "lvs_pulse_track_passing",
+            "Whether each tracked check passes (1) or fails (0), after its rise and fall counts",
+            status
+                .tracks
+                .iter()
+                .map(|t| (vec![("track", t.name.clone())], i64::from(t.passing))),
+        )?;
+        let h = &status.heartbeats;
+        counters(
+            &mut encoder,
+            "lvs_pulse_heartbeats",
+            "Datagrams from the other routers by outcome: accepted, or dropped as duplicate, stale, replayed, forged, malformed, from an unexpected source, reflected or sealed with an unknown key id",
+            heartbeat_outcomes(h),
+        )
+    }
+}
+
+/// The heartbeat counters by outcome label.
+fn heartbeat_outcomes(h: &HeartbeatCounters) -> [(Labels, u64); 9] {
+    [
+        ("accepted", h.accepted),
+        ("duplicate", h.duplicate),
+        ("stale", h.stale),
+        ("replayed", h.replayed),
+        ("forged", h.forged),
+        ("malformed", h.malformed),
+        ("unexpected_source", h.unexpected_source),
+        ("reflected", h.reflected),
+        ("unknown_key", h.unknown_key),
+    ]
+    .map(|(outcome, count)| (vec![("outcome", outcome.to_owned())], count))
 }
 
 /// How long a client may take to send its request's head.

@@ -74,9 +74,15 @@ pub enum PulseError {
         #[source]
         source: std::io::Error,
     },
-    /// An option pulse does not offer yet with VIP groups.
-    #[error("{0} is not yet available with VIP groups")]
-    NotWithGroups(&'static str),
+    /// The status socket cannot be bound.
+    #[error("cannot answer status requests at {}: {source}", path.display())]
+    StatusSocket {
+        /// The socket's path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The heartbeat keys do not make a keyring (lvs.cf's validation
     /// catches this first).
     #[error("heartbeat keys: {0}")]
@@ -152,6 +158,9 @@ pub struct PulseOptions {
     pub lvs: LvsDaemon,
     /// Where Prometheus metrics are served over HTTP, if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// With VIP groups: where `pulse --status` asks (a Unix socket of mode
+    /// 0600), if anywhere.
+    pub status_socket: Option<PathBuf>,
 }
 
 impl PulseOptions {
@@ -165,6 +174,7 @@ impl PulseOptions {
             foreground: false,
             lvs: LvsDaemon::Program(PathBuf::from("/usr/sbin/lvsd")),
             metrics: None,
+            status_socket: None,
         }
     }
 
@@ -202,6 +212,13 @@ impl PulseOptions {
     /// `None` for none.
     pub fn metrics(mut self, address: Option<SocketAddr>) -> PulseOptions {
         self.metrics = address;
+        self
+    }
+
+    /// With VIP groups, answers status requests (`json`, `text`) on the
+    /// Unix socket at `path`; `None` for none. A pair serves none yet.
+    pub fn status_socket(mut self, path: Option<PathBuf>) -> PulseOptions {
+        self.status_socket = path;
         self
     }
 }

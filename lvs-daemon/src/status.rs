@@ -288,7 +288,7 @@ fn identity(metadata: &std::fs::Metadata) -> FileIdentity {
 /// mode 0600 and renamed into place. Only a stale socket (one nobody answers on) is
 /// replaced; any other file, or a socket a live daemon answers on, is left
 /// alone and refused.
-fn bind_private(path: &Path) -> std::io::Result<(std::os::unix::net::UnixListener, FileIdentity)> {
+pub(crate) fn bind_private(path: &Path) -> std::io::Result<(std::os::unix::net::UnixListener, FileIdentity)> {
     use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -386,6 +386,60 @@ where
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
+}
+
+/// A socket file this process bound: removed when dropped, unless
+/// something else has been put in its place since.
+pub(crate) struct SocketFile {
+    path: PathBuf,
+    ours: FileIdentity,
+}
+
+impl SocketFile {
+    /// Binds `path` as [`bind_private`] does.
+    pub(crate) fn bind(path: &Path) -> std::io::Result<(std::os::unix::net::UnixListener, SocketFile)> {
+        bind_private(path).map(|(listener, ours)| {
+            let file = SocketFile {
+                path: path.to_owned(),
+                ours,
+            };
+            (listener, file)
+        })
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| identity(&m) == self.ours) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Serves one request line per connection with `answer` (no answer: the
+/// connection is closed), within the status server's limits.
+pub(crate) async fn serve_lines<A>(listener: UnixListener, answer: A)
+where
+    A: Fn(&str) -> Option<String> + Clone + Send + Sync + 'static,
+{
+    serve_each(listener, |stream: tokio::net::UnixStream| {
+        let answer = answer.clone();
+        async move {
+            let (read, mut write) = stream.into_split();
+            let mut request = String::new();
+            let mut lines = BufReader::new(read.take(MAX_REQUEST));
+            if !matches!(
+                tokio::time::timeout(REQUEST_TIME, lines.read_line(&mut request)).await,
+                Ok(Ok(_))
+            ) {
+                return;
+            }
+            if let Some(text) = answer(request.trim()) {
+                let _ = tokio::time::timeout(ANSWER_TIME, write.write_all(text.as_bytes())).await;
+            }
+        }
+    })
+    .await;
 }
 
 async fn serve_status(listener: UnixListener, reader: Reader) {

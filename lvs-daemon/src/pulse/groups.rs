@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lvs_arp::link::{Change, Rtnl};
@@ -17,7 +18,7 @@ use lvs_cf::{Config, TrackTarget};
 use lvs_core::election::{
     Action, Election, Event, GroupIndex, GroupState, Reason, RouterId, TrackConfig, TrackEffect,
 };
-use lvs_core::groups::{GroupSettings, TrackSettings};
+use lvs_core::groups::{GroupSettings, GroupStatus, GroupsStatus, PeerStatus, TrackSettings, TrackStatus};
 use lvs_core::heartbeat::{Authenticator, HeartbeatError, PeerLink};
 use lvs_core::throttle::Throttle;
 use lvs_ipvs::{Daemon, DaemonState, Ipvs};
@@ -36,6 +37,11 @@ use crate::config::load_config;
 use crate::director::system_resolver;
 use crate::log::{Fields, Log, LogEvent, Severity};
 use crate::service::{without_manager, Phase};
+use crate::status::SocketFile;
+
+fn lock(status: &Mutex<GroupsStatus>) -> std::sync::MutexGuard<'_, GroupsStatus> {
+    status.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The name of the track pulse adds for the lvs daemon: while it is not
 /// running this router holds no group.
@@ -74,6 +80,13 @@ pub(super) struct GroupPulse {
     results: UnboundedReceiver<(usize, bool)>,
     results_sender: UnboundedSender<(usize, bool)>,
     sync_running: bool,
+    /// What the status says beyond the machine's state: changes,
+    /// announcements and transitions, kept as they happen.
+    record: GroupsStatus,
+    /// The latest status, for the status socket and the metrics.
+    published: Arc<Mutex<GroupsStatus>>,
+    metrics: Option<std::net::TcpListener>,
+    status_socket: Option<(std::os::unix::net::UnixListener, SocketFile)>,
     log: Log,
     commands: UnboundedReceiver<Command_>,
     handle: PulseHandle,
@@ -88,9 +101,22 @@ impl GroupPulse {
         config: &Config,
         log: Log,
     ) -> Result<GroupPulse, PulseError> {
-        if options.metrics.is_some() {
-            return Err(PulseError::NotWithGroups("--metrics"));
-        }
+        let metrics = options
+            .metrics
+            .map(|address| {
+                crate::metrics::bind(address).map_err(|source| PulseError::Metrics { address, source })
+            })
+            .transpose()?;
+        let status_socket = options
+            .status_socket
+            .as_deref()
+            .map(|path| {
+                crate::status::SocketFile::bind(path).map_err(|source| PulseError::StatusSocket {
+                    path: path.to_owned(),
+                    source,
+                })
+            })
+            .transpose()?;
         let mut rtnl = Rtnl::connect().map_err(PulseError::Rtnetlink)?;
         let (settings, key) = read_settings(config, &mut rtnl)?;
         let bound = bind_heartbeat_sockets(settings.own())?;
@@ -108,7 +134,19 @@ impl GroupPulse {
         let (sender, commands) = unbounded_channel();
         let (results_sender, results) = unbounded_channel();
         let (phase, phases) = watch::channel(Phase::Starting);
+        let mut record = GroupsStatus::default();
+        record.router = settings.routers[usize::from(settings.me.0)].name.clone();
+        for group in &settings.groups {
+            let mut status = GroupStatus::default();
+            status.name = group.name.clone();
+            status.vips = group.vips.iter().map(|v| v.ip).collect();
+            record.groups.push(status);
+        }
         Ok(GroupPulse {
+            record,
+            published: Arc::default(),
+            metrics,
+            status_socket,
             announcing: settings.groups.iter().map(|_| None).collect(),
             options,
             settings,
@@ -149,7 +187,41 @@ impl GroupPulse {
             .map(UdpSocket::from_std)
             .collect::<Result<Vec<_>, _>>()
             .map_err(PulseError::Watch)?;
+        let mut servers = Vec::new();
+        if let Some(listener) = self.metrics.take() {
+            let published = Arc::clone(&self.published);
+            let render = move || {
+                let text = crate::metrics::render_groups(&lock(&published));
+                std::future::ready(Some(Arc::new(text)))
+            };
+            servers.extend(crate::metrics::spawn(listener, render, &self.log));
+        }
+        // Removed when this ends.
+        let mut _socket_file = None;
+        if let Some((listener, file)) = self.status_socket.take() {
+            _socket_file = Some(file);
+            match tokio::net::UnixListener::from_std(listener) {
+                Ok(listener) => {
+                    let published = Arc::clone(&self.published);
+                    servers.push(tokio::spawn(crate::status::serve_lines(
+                        listener,
+                        move |request| {
+                            let status = lock(&published).clone();
+                            match request {
+                                "json" => serde_json::to_string_pretty(&status).ok().map(|json| json + "\n"),
+                                "text" | "" => Some(status.text(crate::events::now())),
+                                _ => None,
+                            }
+                        },
+                    )));
+                }
+                Err(e) => self.log.error(&format!("cannot answer status requests: {e}")),
+            }
+        }
         self.serve(shutdown).await;
+        for server in servers {
+            server.abort();
+        }
         for watcher in self.watchers.drain(..) {
             watcher.abort();
         }
@@ -249,7 +321,47 @@ impl GroupPulse {
             };
             self.perform(actions).await;
             self.show_phase();
+            self.publish(Instant::now());
         }
+    }
+
+    /// Publishes the status as of `now`.
+    fn publish(&mut self, now: Instant) {
+        let wall = crate::events::now();
+        let ago = |at: Instant| wall - now.saturating_duration_since(at).as_secs_f64();
+        for (index, group) in self.record.groups.iter_mut().enumerate() {
+            group.state = self
+                .machine
+                .state(index)
+                .map(|s| s.word().to_owned())
+                .unwrap_or_default();
+            group.priority = self.machine.priority(index);
+            group.holder = self
+                .machine
+                .holder(index, now)
+                .map(|id| self.settings.routers[usize::from(id.0)].name.clone());
+        }
+        self.record.peers = (0..self.settings.routers.len())
+            .filter(|&id| id != usize::from(self.settings.me.0))
+            .map(|id| {
+                let mut peer = PeerStatus::default();
+                peer.name = self.settings.routers[id].name.clone();
+                peer.addresses = self.settings.routers[id].addresses.clone();
+                peer.heard = self.machine.peer_heard(RouterId(id as u8)).map(ago);
+                peer
+            })
+            .collect();
+        self.record.tracks = (0..self.settings.election.tracks.len())
+            .map(|index| {
+                let mut track = TrackStatus::default();
+                track.name = self.settings.election.tracks[index].name.clone();
+                track.passing = self.machine.track_passing(index).unwrap_or(true);
+                track
+            })
+            .collect();
+        self.record.heartbeats = self.handle.heartbeats();
+        self.record.at = wall;
+        *lock(&self.published) = self.record.clone();
     }
 
     fn lvs_track(&self) -> usize {
@@ -383,6 +495,18 @@ impl GroupPulse {
 
     fn transition(&mut self, group: GroupIndex, from: GroupState, to: GroupState, reason: Reason) {
         let name = self.settings.groups[group].name.clone();
+        let record = &mut self.record.groups[group];
+        record.changed = Some((crate::events::now(), reason.word().to_owned()));
+        match record
+            .transitions
+            .iter_mut()
+            .find(|(t, r, _)| t == to.word() && r == reason.word())
+        {
+            Some((_, _, count)) => *count += 1,
+            None => record
+                .transitions
+                .push((to.word().to_owned(), reason.word().to_owned(), 1)),
+        }
         let why = self.reason_text(reason);
         let (event, severity) = match to {
             GroupState::Master => (LogEvent::Activate, Severity::Notice),
@@ -427,6 +551,7 @@ impl GroupPulse {
         if let Some(task) = self.announcing[group].take() {
             task.abort();
         }
+        self.record.groups[group].announced = Some(crate::events::now());
         let burst = lvs_arp::announce::Burst {
             count: self.settings.announcing.count,
             interval: self.settings.announcing.interval,
