@@ -15,7 +15,7 @@ use lvs_daemon::status::Format;
 #[command(
     name = "pulse",
     version,
-    override_usage = "pulse [-c FILE] [-n | --nofork] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE] [--metrics ADDR] [--socket PATH]\n       pulse --status [--json] [--socket PATH]",
+    override_usage = "pulse [-c FILE] [-n | --nofork] [-t|--norun] [-v] [--forceactive] [--lvsd=PATH | --lvs=PATH] [--pidfile FILE] [--metrics ADDR] [--socket PATH]\n       pulse --status [--json] [--socket PATH]\n       pulse --events [--socket PATH]",
     about = "Heartbeat and failover between an active and a backup LVS router",
     long_about = "Heartbeat and failover between an active and a backup LVS router, as Piranha's pulse. \
                   The router whose interfaces hold `primary` is the master, the other the backup. Each sends a \
@@ -91,6 +91,10 @@ pub struct PulseArgs {
     /// With --status: the status as JSON.
     #[arg(long = "json", requires = "status")]
     pub json: bool,
+    /// Follow the running pulse's events (with VIP groups) as JSON lines, one per change of a
+    /// group's state or a track's, until interrupted.
+    #[arg(long = "events", conflicts_with = "status")]
+    pub events: bool,
 }
 
 impl PulseArgs {
@@ -116,6 +120,17 @@ pub fn main(args: PulseArgs) -> ExitCode {
     }
     if args.fos.is_some() {
         return fail(&"--fos (failover services) is not supported by lvs-rs");
+    }
+    if args.events {
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        let followed = lvs_daemon::status::follow_events(&args.socket, |line| {
+            writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+        });
+        return match followed {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
     }
     if args.status {
         let format = if args.json { Format::Json } else { Format::Text };

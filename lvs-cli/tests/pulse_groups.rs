@@ -306,6 +306,15 @@ fn each_router_holds_its_group_a_failing_track_moves_only_its_groups_and_hooks_h
         lab.all_logs()
     );
 
+    // Follow r1's events while its track fails and recovers.
+    let mut follower = std::process::Command::new(env!("CARGO_BIN_EXE_pulse"))
+        .args(["--events", "--socket"])
+        .arg(lab.socket(0))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pulse --events");
+    std::thread::sleep(Duration::from_millis(200));
+
     // r1's track fails: web moves to r2; mail never leaves r2.
     let moved = lab.dir.file(&format!("fail-{}", RouterLan::address(0)), "");
     lab.wait_holder(WEB, 1, Duration::from_secs(3));
@@ -313,6 +322,41 @@ fn each_router_holds_its_group_a_failing_track_moves_only_its_groups_and_hooks_h
     std::fs::remove_file(&moved).expect("clear the flag");
     lab.wait_holder(WEB, 0, Duration::from_secs(3));
     lab.stays(MAIL, 1, Duration::from_millis(300));
+
+    let _ = follower.kill();
+    let events = follower.wait_with_output().expect("the events");
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&events.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let changes: Vec<String> = events
+        .iter()
+        .map(|e| match e["event"].as_str() {
+            Some("group") => {
+                format!("{} {} {} {}", e["group"], e["old"], e["new"], e["reason"]).replace('"', "")
+            }
+            _ => format!("track {} {}", e["track"], e["passing"]).replace('"', ""),
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "track haproxy false",
+            "web master fault fault",
+            // The track applies to every group: r1 cannot hold mail either
+            // (it held it not, so nothing moves).
+            "mail backup fault fault",
+            "track haproxy true",
+            "web fault backup fault_cleared",
+            "web backup master preempting",
+            "mail fault backup fault_cleared",
+        ],
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .all(|e| e["router"] == "primary" && e["time"].as_f64() > Some(1.7e9)));
+    assert_eq!(events[1]["vips"][0], WEB);
 
     let logs = lab.all_logs();
     assert!(

@@ -416,26 +416,52 @@ impl Drop for SocketFile {
     }
 }
 
-/// Serves one request line per connection with `answer` (no answer: the
+/// What a connection sends after its request line.
+type RequestRest = BufReader<tokio::io::Take<tokio::net::unix::OwnedReadHalf>>;
+
+/// A connection's request line, read within [`MAX_REQUEST`] bytes and
+/// [`REQUEST_TIME`], with the rest of the connection.
+async fn read_request(
+    stream: tokio::net::UnixStream,
+) -> Option<(String, RequestRest, tokio::net::unix::OwnedWriteHalf)> {
+    let (read, write) = stream.into_split();
+    let mut request = String::new();
+    let mut lines = BufReader::new(read.take(MAX_REQUEST));
+    match tokio::time::timeout(REQUEST_TIME, lines.read_line(&mut request)).await {
+        Ok(Ok(_)) => Some((request, lines, write)),
+        _ => None,
+    }
+}
+
+/// An answer of [`serve_lines`].
+pub(crate) enum LineAnswer {
+    /// This text, then the connection closes.
+    Once(String),
+    /// Each event as it comes, until the client goes.
+    Events(tokio::sync::broadcast::Receiver<Arc<str>>),
+}
+
+/// Serves one request line per connection with `answer` (`None`: the
 /// connection is closed), within the status server's limits.
 pub(crate) async fn serve_lines<A>(listener: UnixListener, answer: A)
 where
-    A: Fn(&str) -> Option<String> + Clone + Send + Sync + 'static,
+    A: Fn(&str) -> Option<LineAnswer> + Clone + Send + Sync + 'static,
 {
     serve_each(listener, |stream: tokio::net::UnixStream| {
         let answer = answer.clone();
         async move {
-            let (read, mut write) = stream.into_split();
-            let mut request = String::new();
-            let mut lines = BufReader::new(read.take(MAX_REQUEST));
-            if !matches!(
-                tokio::time::timeout(REQUEST_TIME, lines.read_line(&mut request)).await,
-                Ok(Ok(_))
-            ) {
+            let Some((request, mut lines, mut write)) = read_request(stream).await else {
                 return;
-            }
-            if let Some(text) = answer(request.trim()) {
-                let _ = tokio::time::timeout(ANSWER_TIME, write.write_all(text.as_bytes())).await;
+            };
+            match answer(request.trim()) {
+                Some(LineAnswer::Once(text)) => {
+                    let _ = tokio::time::timeout(ANSWER_TIME, write.write_all(text.as_bytes())).await;
+                }
+                Some(LineAnswer::Events(events)) => {
+                    lines.get_mut().set_limit(u64::MAX);
+                    stream_events(events, lines, write).await;
+                }
+                None => {}
             }
         }
     })
@@ -446,15 +472,9 @@ async fn serve_status(listener: UnixListener, reader: Reader) {
     serve_each(listener, |stream: tokio::net::UnixStream| {
         let reader = reader.clone();
         async move {
-            let (read, mut write) = stream.into_split();
-            let mut request = String::new();
-            let mut lines = BufReader::new(read.take(MAX_REQUEST));
-            if !matches!(
-                tokio::time::timeout(REQUEST_TIME, lines.read_line(&mut request)).await,
-                Ok(Ok(_))
-            ) {
+            let Some((request, mut lines, mut write)) = read_request(stream).await else {
                 return;
-            }
+            };
             let request = Request::parse(&request);
             if let Request::Events = request {
                 if let Some(director) = &reader.director {

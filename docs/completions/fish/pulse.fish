@@ -13,3 +13,4 @@ complete -c pulse -s v -l verbose -d 'Log debugging lines (`DEBUG -- ...`); pass
 complete -c pulse -l forceactive -d 'Start active, taking over from an active partner'
 complete -c pulse -l status -d 'Ask the running pulse (with VIP groups) for each group\'s state and holder, the other routers\' last heartbeats, the tracks and the heartbeat counts, print them and exit'
 complete -c pulse -l json -d 'With --status: the status as JSON'
+complete -c pulse -l events -d 'Follow the running pulse\'s events (with VIP groups) as JSON lines, one per change of a group\'s state or a track\'s, until interrupted'

@@ -37,11 +37,14 @@ use crate::config::load_config;
 use crate::director::system_resolver;
 use crate::log::{Fields, Log, LogEvent, Severity};
 use crate::service::{without_manager, Phase};
-use crate::status::SocketFile;
+use crate::status::{LineAnswer, SocketFile};
 
 fn lock(status: &Mutex<GroupsStatus>) -> std::sync::MutexGuard<'_, GroupsStatus> {
     status.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Events kept for a slow `--events` client before it is told it lost some.
+const EVENT_BACKLOG: usize = 256;
 
 /// The name of the track pulse adds for the lvs daemon: while it is not
 /// running this router holds no group.
@@ -85,6 +88,8 @@ pub(super) struct GroupPulse {
     record: GroupsStatus,
     /// The latest status, for the status socket and the metrics.
     published: Arc<Mutex<GroupsStatus>>,
+    /// The JSON-lines event stream (`pulse --events`).
+    events: tokio::sync::broadcast::Sender<Arc<str>>,
     metrics: Option<std::net::TcpListener>,
     status_socket: Option<(std::os::unix::net::UnixListener, SocketFile)>,
     log: Log,
@@ -145,6 +150,7 @@ impl GroupPulse {
         Ok(GroupPulse {
             record,
             published: Arc::default(),
+            events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
             metrics,
             status_socket,
             announcing: settings.groups.iter().map(|_| None).collect(),
@@ -203,13 +209,17 @@ impl GroupPulse {
             match tokio::net::UnixListener::from_std(listener) {
                 Ok(listener) => {
                     let published = Arc::clone(&self.published);
+                    let events = self.events.clone();
                     servers.push(tokio::spawn(crate::status::serve_lines(
                         listener,
                         move |request| {
-                            let status = lock(&published).clone();
+                            let status = || lock(&published).clone();
                             match request {
-                                "json" => serde_json::to_string_pretty(&status).ok().map(|json| json + "\n"),
-                                "text" | "" => Some(status.text(crate::events::now())),
+                                "json" => serde_json::to_string_pretty(&status())
+                                    .ok()
+                                    .map(|json| LineAnswer::Once(json + "\n")),
+                                "text" | "" => Some(LineAnswer::Once(status().text(crate::events::now()))),
+                                "events" => Some(LineAnswer::Events(events.subscribe())),
                                 _ => None,
                             }
                         },
@@ -487,6 +497,7 @@ impl GroupPulse {
                         format!("track {name} fails")
                     };
                     self.log.notice(&line);
+                    self.emit(serde_json::json!({ "event": "track", "track": name, "passing": passing }));
                 }
                 _ => {}
             }
@@ -529,6 +540,29 @@ impl GroupPulse {
             }
         }
         self.notify(group, from, to, reason);
+        let vips: Vec<String> = self.settings.groups[group]
+            .vips
+            .iter()
+            .map(|v| v.ip.to_string())
+            .collect();
+        self.emit(serde_json::json!({
+            "event": "group",
+            "group": name,
+            "old": from.word(),
+            "new": to.word(),
+            "reason": reason.word(),
+            "vips": vips,
+        }));
+    }
+
+    /// Sends an event to `--events` clients, with its time and router.
+    fn emit(&self, mut event: serde_json::Value) {
+        if let Some(fields) = event.as_object_mut() {
+            fields.insert("time".to_owned(), crate::events::now().into());
+            fields.insert("router".to_owned(), self.me().into());
+        }
+        // No client: nobody to tell.
+        let _ = self.events.send(Arc::from(format!("{event}\n")));
     }
 
     fn reason_text(&self, reason: Reason) -> String {
