@@ -386,8 +386,9 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
-    /// Announce the group's VIPs again: the second burst, a refresh, or
-    /// because a lower-ranked router also says it holds the group.
+    /// Announce the group's VIPs again: the second burst, a refresh, a
+    /// lower-ranked router saying it holds the group too, or a router heard
+    /// again after it was taken for dead.
     Announce(GroupIndex),
     /// A tracked check changed between passing and failing (after its
     /// rise or fall count).
@@ -626,10 +627,22 @@ impl Election {
                             .map(|a| (a.state, a.priority))
                     })
                     .collect();
+                let returning = slot.is_none();
                 *slot = Some(Peer {
                     heard_at: now,
                     groups,
                 });
+                // A router heard again (a healed partition, a restart) may
+                // have held our groups meanwhile and given them up before we
+                // heard it say so: its neighbours may still send to it, so
+                // the VIPs we hold are announced again.
+                if returning {
+                    for (group, state) in self.groups.iter().enumerate() {
+                        if state.state == GroupState::Master {
+                            actions.push(Action::Announce(group));
+                        }
+                    }
+                }
             }
             Event::Track { track, passed } => {
                 let Some(config) = self.config.tracks.get(track) else {
@@ -801,7 +814,8 @@ impl Election {
                 // learnt its hardware address, so the VIPs are announced
                 // again once (Piranha's "partner active: resending arps").
                 Some(_) => {
-                    if !std::mem::replace(&mut self.groups[group].contested, true) {
+                    let first = !std::mem::replace(&mut self.groups[group].contested, true);
+                    if first && !actions.contains(&Action::Announce(group)) {
                         actions.push(Action::Announce(group));
                     }
                 }

@@ -376,11 +376,38 @@ fn after_a_partition_the_remaining_holder_announces_once_more() {
     let now = sim.now;
     let machine = sim.routers[0].as_mut().expect("running");
     let first = machine.handle(claim.clone(), now);
-    assert!(first.contains(&Action::Announce(0)), "{first:?}");
+    let announced = first.iter().filter(|a| **a == Action::Announce(0)).count();
+    assert_eq!(announced, 1, "{first:?}");
     let again = machine.handle(claim, now);
     assert!(!again.contains(&Action::Announce(0)), "once: {again:?}");
     sim.run(secs(2));
     assert_eq!(sim.masters(0), vec![0]);
+}
+
+#[test]
+fn a_router_heard_again_after_it_yielded_unseen_makes_the_holder_announce() {
+    let mut sim = Sim::new(pair(&[[200, 100]]), 9);
+    sim.run(secs(5));
+    let now = sim.now;
+    let machine = sim.routers[0].as_mut().expect("running");
+    // The backup, silent past a deadtime, is heard again as a backup: it
+    // may have held the group while unheard.
+    let back = Event::Heard {
+        from: RouterId(1),
+        adverts: vec![GroupAdvert {
+            group: GroupKey::of("g0"),
+            state: GroupState::Backup,
+            priority: 100,
+        }],
+    };
+    let later = now + DEADTIME * 2;
+    let _ = machine.on_timeout(later);
+    assert_eq!(machine.peer_heard(RouterId(1)), None, "taken for dead");
+    assert!(machine.handle(back.clone(), later).contains(&Action::Announce(0)));
+    assert!(
+        !machine.handle(back, later + STEP).contains(&Action::Announce(0)),
+        "once"
+    );
 }
 
 #[test]
