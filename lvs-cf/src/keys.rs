@@ -510,6 +510,14 @@ pub const GLOBAL_KEYS: &[Key] = &[
             Ok(())
         }),
     ),
+    extension(
+        "catch_up_bound",
+        Kind::Seconds,
+        Read::Global(|p, c| {
+            c.catch_up_bound = Some(p.seconds(2)?);
+            Ok(())
+        }),
+    ),
     extension("router", Kind::Block, Read::Block),
     extension("vip_group", Kind::Block, Read::Block),
     extension("track", Kind::Block, Read::Block),

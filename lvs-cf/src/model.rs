@@ -932,6 +932,12 @@ pub struct Config {
     /// lvs-rs extension (`announce_refresh`): announcements every this long
     /// while a router holds VIPs.
     pub announce_refresh: Option<Seconds>,
+    /// lvs-rs extension (`catch_up_bound`): with VIP groups, a router that
+    /// starts takes no group from a live holder until its connection table
+    /// holds as many connections as the holder's, or this long after its
+    /// start (the readiness gate of lossless fail-back). Unset: with
+    /// `syncdaemon = 1`, [`Config::DEFAULT_CATCH_UP_BOUND`]; 0: no gate.
+    pub catch_up_bound: Option<Seconds>,
     /// lvs-rs extension: `router NAME { }` blocks, routers beside the
     /// primary and the backup (with VIP groups only).
     pub routers: Vec<RouterBlock>,
@@ -1130,6 +1136,7 @@ impl Default for Config {
             heartbeat_send_key: None,
             announce_again: None,
             announce_refresh: None,
+            catch_up_bound: None,
             routers: Vec::new(),
             vip_groups: Vec::new(),
             tracks: Vec::new(),
@@ -1142,6 +1149,10 @@ impl Default for Config {
 impl Config {
     /// How long a drain lasts at most when lvs.cf sets no `drain_timeout`.
     pub const DEFAULT_DRAIN_TIMEOUT: Seconds = Seconds::whole(300);
+
+    /// The readiness gate's bound when lvs.cf sets no `catch_up_bound` and
+    /// the sync daemon runs.
+    pub const DEFAULT_CATCH_UP_BOUND: Seconds = Seconds::whole(30);
 
     /// The longest a drain may keep a server's connections: `drain_timeout`,
     /// or [`Config::DEFAULT_DRAIN_TIMEOUT`].

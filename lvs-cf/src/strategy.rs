@@ -552,6 +552,7 @@ struct Routing {
     tracks: Vec<TrackBlock>,
     keys: Vec<(u8, String)>,
     announce: (Option<Seconds>, Option<Seconds>),
+    catch_up_bound: Option<Seconds>,
 }
 
 fn routing() -> impl Strategy<Value = Routing> {
@@ -611,14 +612,18 @@ fn routing() -> impl Strategy<Value = Routing> {
         proptest::collection::vec(track, 0..3),
         proptest::collection::btree_map(any::<u8>(), word(), 0..3),
         (option::of(seconds()), option::of(seconds())),
+        option::of(seconds()),
     )
-        .prop_map(|(routers, groups, tracks, keys, announce)| Routing {
-            routers,
-            groups,
-            tracks,
-            keys: keys.into_iter().collect(),
-            announce,
-        })
+        .prop_map(
+            |(routers, groups, tracks, keys, announce, catch_up_bound)| Routing {
+                routers,
+                groups,
+                tracks,
+                keys: keys.into_iter().collect(),
+                announce,
+                catch_up_bound,
+            },
+        )
 }
 
 /// `c` with VIP groups: named routers and groups, every virtual service in
@@ -673,6 +678,7 @@ fn with_routing(mut c: Config, routing: Routing) -> Config {
         c.heartbeat_keys = routing.keys;
     }
     (c.announce_again, c.announce_refresh) = routing.announce;
+    c.catch_up_bound = routing.catch_up_bound;
     c
 }
 
@@ -874,6 +880,7 @@ fn without_extensions(mut c: Config) -> Config {
     c.heartbeat_send_key = piranha.heartbeat_send_key;
     c.announce_again = piranha.announce_again;
     c.announce_refresh = piranha.announce_refresh;
+    c.catch_up_bound = piranha.catch_up_bound;
     c.routers = piranha.routers;
     c.vip_groups = piranha.vip_groups;
     c.tracks = piranha.tracks;

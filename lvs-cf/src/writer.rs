@@ -172,6 +172,9 @@ pub(crate) fn write_routing_globals(w: &mut String, config: &Config) {
     if let Some(every) = config.announce_refresh {
         entry(w, "", "announce_refresh", every);
     }
+    if let Some(bound) = config.catch_up_bound {
+        entry(w, "", "catch_up_bound", bound);
+    }
 }
 
 /// A `router` block's lines.

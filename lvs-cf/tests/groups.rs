@@ -35,6 +35,7 @@ track uplink {\n\
 }\n\
 announce_again = 2\n\
 announce_refresh = 60\n\
+catch_up_bound = 45\n\
 virtual www {\n\
      active = 1\n\
      address = 10.0.1.80 eth0:1\n\
@@ -93,6 +94,7 @@ fn groups_routers_and_tracks_read_and_write_back() {
     assert_eq!(c.tracks[1].weight, -150);
     assert!(c.tracks[1].groups.is_empty());
     assert_eq!(c.announce_again, Some(Seconds::whole(2)));
+    assert_eq!(c.catch_up_bound, Some(Seconds::whole(45)));
     assert_eq!(c.virtual_services[1].vip_group.as_deref(), Some("mail"));
     let written = write(c);
     assert!(
@@ -164,11 +166,11 @@ fn what_cannot_work_is_an_error_on_its_line() {
     );
     assert_eq!(
         errors(&with("vip_group = mail\n", "")),
-        ["line 38: error: virtual `smtp` names no `vip_group`: with VIP groups, every active virtual service belongs to one"]
+        ["line 39: error: virtual `smtp` names no `vip_group`: with VIP groups, every active virtual service belongs to one"]
     );
     assert_eq!(
         errors(&with("vip_group = mail", "vip_group = post")),
-        ["line 42: error: virtual `smtp` names vip_group `post`, but no vip_group block defines it"]
+        ["line 43: error: virtual `smtp` names vip_group `post`, but no vip_group block defines it"]
     );
     assert_eq!(
         errors(&with(

@@ -21,13 +21,26 @@
 //! - A holder that hears a higher-ranked holder gives the group up: after
 //!   a partition heals, one holder remains.
 //! - With preemption on, a router that outranks the holder takes the group
-//!   from it after the group's `preempt_delay`, and only once its
-//!   connection table has caught up ([`Event::TableCaughtUp`]) or the gate's
-//!   bound has passed; the holder gives way when it hears the new holder.
+//!   from it after the group's `preempt_delay`, and only once the readiness
+//!   gate (below) is open; the holder gives way when it hears the new
+//!   holder.
 //!   With preemption off the holder keeps the group while it lives.
 //! - A router in FAULT for a group holds nothing of it, and counts for no
 //!   one; when the fault clears it is a backup again and the rules apply.
 //! - A graceful stop gives every group away and tells the others at once.
+//!
+//! # The readiness gate
+//!
+//! With the sync daemons running in both directions, a router that
+//! returns (a restart, a reboot) learns the connections the others carried
+//! meanwhile only as their packets flow. With a bound set
+//! ([`ElectionConfig::catch_up_bound`]), it takes no group from a live
+//! holder until its own table ([`Event::Table`]) holds at least as many
+//! connections as the fullest holder's says it does (every heartbeat
+//! carries its sender's count), or until the bound has passed since the
+//! start. The daemon counts established connections only: a closing one
+//! is not sent again, so it would keep the tables apart until it expired; [`Action::TableReady`] says which and how far behind it was.
+//! Taking a group no one holds never waits.
 //!
 //! While it holds a group the machine asks for its VIPs to be announced
 //! again after `again_after` and every `refresh` (gratuitous ARP and
@@ -255,8 +268,9 @@ pub struct ElectionConfig {
     pub announce_again_after: Option<Duration>,
     /// Announcements every this long while holding a group.
     pub announce_refresh: Option<Duration>,
-    /// The bound of the readiness gate: with `Some`, preemption waits for
-    /// [`Event::TableCaughtUp`] or this long after the start.
+    /// The bound of the readiness gate: with `Some`, preemption waits
+    /// until this router's table has caught up with the holders' or this
+    /// long after the start; `None`: no gate.
     pub catch_up_bound: Option<Duration>,
 }
 
@@ -317,6 +331,8 @@ pub enum Event {
         from: RouterId,
         /// Its groups.
         adverts: Vec<GroupAdvert>,
+        /// How many connections its table holds.
+        connections: u32,
     },
     /// One result of a tracked check, by its place in the config's list.
     Track {
@@ -325,9 +341,12 @@ pub enum Event {
         /// Whether it passed.
         passed: bool,
     },
-    /// The connection table has caught up with the holders' (the sync
-    /// daemon's backlog is drained): the readiness gate opens.
-    TableCaughtUp,
+    /// How many connections this router's table holds now (read again and
+    /// again: every keepalive serves).
+    Table {
+        /// The count.
+        connections: u32,
+    },
     /// A graceful stop.
     Stop,
 }
@@ -398,6 +417,17 @@ pub enum Action {
         /// Whether it now passes.
         passing: bool,
     },
+    /// The readiness gate opened (once per run), with what it compared.
+    TableReady {
+        /// This router's connections then.
+        connections: u32,
+        /// The fullest live holder's, if any router held a group.
+        holders: Option<u32>,
+        /// How long after the start.
+        waited: Duration,
+        /// Whether the bound opened it rather than a full table.
+        bound_passed: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -410,6 +440,8 @@ struct Tracked {
 #[derive(Clone, Debug)]
 struct Peer {
     heard_at: Instant,
+    /// The size of its table, as it last said.
+    connections: u32,
     /// By group index: what it last said (`None`: it did not mention it).
     groups: Vec<Option<(GroupState, u8)>>,
 }
@@ -437,6 +469,8 @@ pub struct Election {
     listen_until: Option<Instant>,
     send_at: Instant,
     caught_up: bool,
+    /// This router's table, as last reported.
+    connections: Option<u32>,
     stopped: bool,
 }
 
@@ -465,6 +499,7 @@ impl Election {
         let mut machine = Election {
             peers: vec![None; usize::from(config.routers)],
             caught_up: config.catch_up_bound.is_none(),
+            connections: None,
             listen_until: (config.routers > 1).then_some(now + config.deadtime),
             started: now,
             send_at: now + config.keepalive,
@@ -520,6 +555,25 @@ impl Election {
             .filter(|(_, peer)| matches!(peer.groups.get(group), Some(Some((GroupState::Master, _)))))
             .map(|(id, _)| id)
             .next()
+    }
+
+    /// The size of this router's table as last reported (0 before), which
+    /// its heartbeats carry.
+    pub fn connections(&self) -> u32 {
+        self.connections.unwrap_or(0)
+    }
+
+    /// The size of another live router's table, as it last said.
+    pub fn peer_connections(&self, router: RouterId) -> Option<u32> {
+        self.peers
+            .get(usize::from(router.0))?
+            .as_ref()
+            .map(|p| p.connections)
+    }
+
+    /// Whether the readiness gate is open (always, without a bound).
+    pub fn is_ready(&self) -> bool {
+        self.caught_up
     }
 
     /// Whether the machine has stopped.
@@ -608,7 +662,11 @@ impl Election {
             return actions;
         }
         match event {
-            Event::Heard { from, adverts } => {
+            Event::Heard {
+                from,
+                adverts,
+                connections,
+            } => {
                 let Some(slot) = self.peers.get_mut(usize::from(from.0)) else {
                     return actions;
                 };
@@ -630,6 +688,7 @@ impl Election {
                 let returning = slot.is_none();
                 *slot = Some(Peer {
                     heard_at: now,
+                    connections,
                     groups,
                 });
                 // A router heard again (a healed partition, a restart) may
@@ -664,7 +723,7 @@ impl Election {
                     }
                 }
             }
-            Event::TableCaughtUp => self.caught_up = true,
+            Event::Table { connections } => self.connections = Some(connections),
             Event::Stop => {
                 for index in 0..self.groups.len() {
                     if self.groups[index].state == GroupState::Master {
@@ -750,17 +809,13 @@ impl Election {
 
     /// Applies the rules to every group.
     fn decide(&mut self, now: Instant, actions: &mut Vec<Action>) {
-        if !self.caught_up {
-            if let Some(bound) = self.config.catch_up_bound {
-                self.caught_up = now >= self.started + bound;
-            }
-        }
         let deadtime = self.config.deadtime;
         for peer in &mut self.peers {
             if peer.as_ref().is_some_and(|p| now >= p.heard_at + deadtime) {
                 *peer = None;
             }
         }
+        self.open_gate(now, actions);
         // A router that has just started listens for one `deadtime`, cut
         // short once it has heard every other router.
         let me = usize::from(self.config.me.0);
@@ -775,6 +830,35 @@ impl Election {
         let listening = self.listen_until.is_some();
         for group in 0..self.groups.len() {
             self.decide_group(group, now, listening, actions);
+        }
+    }
+
+    /// The readiness gate: open once this router's table holds as many
+    /// connections as the fullest live holder's, or once the bound passed.
+    fn open_gate(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        let Some(bound) = self.config.catch_up_bound.filter(|_| !self.caught_up) else {
+            return;
+        };
+        let holders = self
+            .live_peers(now)
+            .filter(|(_, peer)| {
+                peer.groups
+                    .iter()
+                    .flatten()
+                    .any(|(state, _)| *state == GroupState::Master)
+            })
+            .map(|(_, peer)| peer.connections)
+            .max();
+        let full = matches!((self.connections, holders), (Some(mine), Some(theirs)) if mine >= theirs);
+        let bound_passed = now >= self.started + bound;
+        if full || bound_passed {
+            self.caught_up = true;
+            actions.push(Action::TableReady {
+                connections: self.connections(),
+                holders,
+                waited: now.saturating_duration_since(self.started),
+                bound_passed: !full,
+            });
         }
     }
 

@@ -161,7 +161,8 @@ impl GroupSettings {
         .announcements(
             config.announce_again.map(|s| s.as_duration()),
             config.announce_refresh.map(|s| s.as_duration()),
-        );
+        )
+        .catch_up_bound(catch_up_bound(config));
         let mut groups = Vec::new();
         for group in &config.vip_groups {
             let priorities = routers
@@ -256,6 +257,17 @@ impl GroupSettings {
     }
 }
 
+/// The readiness gate's bound: lvs.cf's `catch_up_bound` (0: no gate), or
+/// the default while the sync daemon runs, since without it no table fills.
+fn catch_up_bound(config: &Config) -> Option<Duration> {
+    match config.catch_up_bound {
+        Some(bound) => Some(bound.as_duration()).filter(|bound| !bound.is_zero()),
+        None => config
+            .syncdaemon
+            .then(|| Config::DEFAULT_CATCH_UP_BOUND.as_duration()),
+    }
+}
+
 /// What pulse with VIP groups says of itself (`pulse --status`, its
 /// metrics): the one typed status both are made from. Times are seconds
 /// since the Unix epoch, so that a client shows ages at its own moment.
@@ -274,6 +286,13 @@ pub struct GroupsStatus {
     pub tracks: Vec<TrackStatus>,
     /// What became of the datagrams heard, by kind.
     pub heartbeats: crate::heartbeat::HeartbeatCounters,
+    /// How many connections this router's IPVS table holds.
+    #[serde(default)]
+    pub connections: u32,
+    /// Whether the readiness gate is open: this router may take groups
+    /// from their holders (always, without a gate).
+    #[serde(default)]
+    pub ready: bool,
 }
 
 /// One group in [`GroupsStatus`].
@@ -308,6 +327,9 @@ pub struct PeerStatus {
     pub addresses: Vec<SocketAddr>,
     /// When its last accepted heartbeat came, while it is alive.
     pub heard: Option<f64>,
+    /// How many connections its table holds, as it last said.
+    #[serde(default)]
+    pub connections: Option<u32>,
 }
 
 /// A tracked check in [`GroupsStatus`].
@@ -349,11 +371,27 @@ impl GroupsStatus {
                 vips.join(" ")
             );
         }
-        let _ = writeln!(out, "\n{:<16} {:<24} LAST HEARTBEAT", "ROUTER", "ADDRESSES");
+        let _ = writeln!(
+            out,
+            "\n{:<16} {:<24} {:>11}  LAST HEARTBEAT",
+            "ROUTER", "ADDRESSES", "CONNECTIONS"
+        );
+        let gate = if self.ready { "" } else { ", waiting to catch up" };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<24} {:>11}  (this router{gate})",
+            self.router, "", self.connections
+        );
         for peer in &self.peers {
             let addresses: Vec<String> = peer.addresses.iter().map(|a| a.ip().to_string()).collect();
             let heard = peer.heard.map_or_else(|| "not alive".to_owned(), age);
-            let _ = writeln!(out, "{:<16} {:<24} {heard}", peer.name, addresses.join(" "));
+            let connections = peer.connections.map_or_else(|| "-".to_owned(), |c| c.to_string());
+            let _ = writeln!(
+                out,
+                "{:<16} {:<24} {connections:>11}  {heard}",
+                peer.name,
+                addresses.join(" ")
+            );
         }
         if !self.tracks.is_empty() {
             let _ = writeln!(out, "\n{:<16} STATE", "TRACK");
@@ -432,6 +470,11 @@ mod tests {
             }
         );
         assert!(third.sync_daemon.is_some());
+        assert_eq!(
+            third.election.catch_up_bound,
+            Some(Duration::from_secs(30)),
+            "the default gate, with the sync daemon"
+        );
 
         let primary = settings("10.0.0.1").expect("the primary");
         assert_eq!(primary.me, RouterId(0));

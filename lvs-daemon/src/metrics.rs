@@ -640,6 +640,23 @@ impl Collector for GroupsCollector {
         )?;
         gauges(
             &mut encoder,
+            "lvs_pulse_router_connections",
+            "Active connections in each router's IPVS table: this router's as counted, the others' as their heartbeats say",
+            std::iter::once((vec![("router", status.router.clone())], i64::from(status.connections))).chain(
+                status.peers.iter().filter_map(|p| {
+                    p.connections
+                        .map(|c| (vec![("router", p.name.clone())], i64::from(c)))
+                }),
+            ),
+        )?;
+        gauges(
+            &mut encoder,
+            "lvs_pulse_ready",
+            "Whether this router's readiness gate is open: 1 once its connection table caught up with the holders' (or the catch_up_bound passed, or there is no gate)",
+            std::iter::once((Labels::new(), i64::from(status.ready))),
+        )?;
+        gauges(
+            &mut encoder,
             "lvs_pulse_track_passing",
             "Whether each tracked check passes (1) or fails (0), after its rise and fall counts",
             status

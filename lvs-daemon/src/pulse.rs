@@ -415,8 +415,9 @@ enum Wake {
     Reload,
     /// A line to log as debugging.
     Ignored(String),
-    /// A tracked check's result (VIP groups).
-    Track(usize, bool),
+    /// What this router's watchers saw (VIP groups): a tracked check's
+    /// result, the size of the connection table.
+    Observed(lvs_core::election::Event),
 }
 
 /// What a pulse's main loop waits on.
@@ -428,7 +429,7 @@ struct Waiting<'a, S> {
     shutdown: std::pin::Pin<&'a mut S>,
     shut: &'a mut bool,
     commands: &'a mut UnboundedReceiver<Command_>,
-    tracks: Option<&'a mut UnboundedReceiver<(usize, bool)>>,
+    observed: Option<&'a mut UnboundedReceiver<lvs_core::election::Event>>,
 }
 
 impl<S: std::future::Future<Output = ()>> Waiting<'_, S> {
@@ -442,7 +443,7 @@ impl<S: std::future::Future<Output = ()>> Waiting<'_, S> {
             mut shutdown,
             shut,
             commands,
-            mut tracks,
+            mut observed,
         } = self;
         let deadline = deadline.map(tokio::time::Instant::from_std);
         loop {
@@ -460,12 +461,12 @@ impl<S: std::future::Future<Output = ()>> Waiting<'_, S> {
                         None => std::future::pending().await,
                     }
                 } => Wake::ChildExited(status),
-                Some((track, passed)) = async {
-                    match tracks.as_mut() {
-                        Some(tracks) => tracks.recv().await,
+                Some(event) = async {
+                    match observed.as_mut() {
+                        Some(observed) => observed.recv().await,
                         None => std::future::pending().await,
                     }
-                } => Wake::Track(track, passed),
+                } => Wake::Observed(event),
                 () = shutdown.as_mut(), if !*shut => {
                     *shut = true;
                     Wake::Terminate(String::new())
@@ -671,7 +672,7 @@ impl PairPulse {
                 shutdown: shutdown.as_mut(),
                 shut: &mut shut,
                 commands: &mut self.commands,
-                tracks: None,
+                observed: None,
             }
             .next()
             .await;
@@ -715,8 +716,8 @@ impl PairPulse {
                     self.log.debug(&line);
                     Vec::new()
                 }
-                // A pair tracks nothing.
-                Wake::Track(..) => Vec::new(),
+                // A pair watches nothing.
+                Wake::Observed(_) => Vec::new(),
             };
             if let Some(code) = self.perform(actions).await {
                 return code;

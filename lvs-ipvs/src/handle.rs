@@ -464,6 +464,20 @@ impl Ipvs {
         Ok(table)
     }
 
+    /// How many active connections the table holds: every destination's
+    /// (ipvsadm's `ActiveConn`, established TCP connections). Connections a
+    /// backup sync daemon brings count too, so routers can compare their
+    /// tables; inactive ones (closing, or UDP) are left out, since a
+    /// closing connection is not sent again and would never match.
+    pub fn active_connections(&mut self) -> Result<u64, IpvsError> {
+        Ok(self
+            .listing()?
+            .iter()
+            .flat_map(|(_, destinations)| destinations)
+            .map(|d| u64::from(d.active_conns))
+            .sum())
+    }
+
     /// Every service with its destinations, in the kernel's order (the order
     /// `ipvsadm --nosort` shows). The destinations of a large table are read
     /// over two sockets at once, half of the services each: a dump per

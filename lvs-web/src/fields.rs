@@ -172,6 +172,12 @@ pub const REDUNDANCY: &[Field] = &[
         "lvs-rs; while the router holds them",
     ),
     field(
+        "catch_up_bound",
+        "Wait for the connection table at most (s)",
+        Kind::Word,
+        "lvs-rs; before taking VIP groups back (0: no wait)",
+    ),
+    field(
         "monitor_links",
         "Monitor NIC links for failures",
         Kind::Flag(false),

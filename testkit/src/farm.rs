@@ -124,35 +124,11 @@ impl Farm {
         switch.ip(&["link", "add", "back", "type", "bridge"]);
         switch.ip(&["link", "set", "back", "up"]);
         let plug = |ns: &Netns, device: &str, port: &str, bridge: &str, address: &str| {
-            veth(ns, device, &switch, port);
-            switch.ip(&["link", "set", port, "master", bridge]);
-            ns.ip(&["addr", "add", address, "dev", device]);
+            plug(&switch, ns, device, port, bridge, address);
         };
         let client = Netns::new("farm-cl");
         plug(&client, "eth0", "cl", "front", &format!("{CLIENT}/24"));
-        let directors: Vec<Netns> = (0..directors)
-            .map(|i| {
-                let ns = Netns::new(&format!("farm-d{}", i + 1));
-                plug(
-                    &ns,
-                    "eth0",
-                    &format!("d{}", i + 1),
-                    "front",
-                    &format!("{}/24", DIRECTORS[i]),
-                );
-                if mode != Mode::DirectRouting {
-                    plug(
-                        &ns,
-                        "eth1",
-                        &format!("d{}b", i + 1),
-                        "back",
-                        &format!("10.8.1.{}/24", i + 1),
-                    );
-                }
-                let _ = ns.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
-                ns
-            })
-            .collect();
+        let directors: Vec<Netns> = (0..directors).map(|i| director(&switch, mode, i)).collect();
         let servers = (1..=3)
             .map(|i| {
                 let name = format!("rs{i}");
@@ -213,6 +189,19 @@ impl Farm {
             directors,
             servers,
         }
+    }
+
+    /// Director `index` reboots: its namespace (with its IPVS table and
+    /// connections) is gone and a fresh one takes its place, plugged in as
+    /// before. Whatever ran in the old one must have ended.
+    pub fn reboot_director(&mut self, index: usize) {
+        // Deleting the switch's end deletes the pair at once; the namespace
+        // itself goes in the kernel's own time.
+        self.switch.ip(&["link", "del", &format!("d{}", index + 1)]);
+        if self.mode != Mode::DirectRouting {
+            self.switch.ip(&["link", "del", &format!("d{}b", index + 1)]);
+        }
+        self.directors[index] = director(&self.switch, self.mode, index);
     }
 
     /// Brings the VIP (and in NAT the gateway) up on `director` by hand, for
@@ -301,11 +290,50 @@ impl Held {
         }
     }
 
+    /// How long [`Held::ask`] waits for an answer (2 s at first).
+    pub fn patience(&self, limit: Duration) {
+        let _ = self.stream.set_read_timeout(Some(limit));
+    }
+
     /// The server this connection reached.
     pub fn server(&mut self) -> Option<String> {
         self.ask("who")
             .and_then(|a| a.split(':').next().map(str::to_owned))
     }
+}
+
+/// Joins `ns`'s `device` to `bridge` of the switch through its port `port`,
+/// with `address` on the device.
+fn plug(switch: &Netns, ns: &Netns, device: &str, port: &str, bridge: &str, address: &str) {
+    veth(ns, device, switch, port);
+    switch.ip(&["link", "set", port, "master", bridge]);
+    ns.ip(&["addr", "add", address, "dev", device]);
+}
+
+/// Director `i`'s namespace, plugged into the front (and, but for direct
+/// routing, the back) bridge, forwarding.
+fn director(switch: &Netns, mode: Mode, i: usize) -> Netns {
+    let ns = Netns::new(&format!("farm-d{}", i + 1));
+    plug(
+        switch,
+        &ns,
+        "eth0",
+        &format!("d{}", i + 1),
+        "front",
+        &format!("{}/24", DIRECTORS[i]),
+    );
+    if mode != Mode::DirectRouting {
+        plug(
+            switch,
+            &ns,
+            "eth1",
+            &format!("d{}b", i + 1),
+            "back",
+            &format!("10.8.1.{}/24", i + 1),
+        );
+    }
+    let _ = ns.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+    ns
 }
 
 /// A `GET /` to the VIP from the calling thread's namespace: the name of

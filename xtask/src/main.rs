@@ -339,6 +339,7 @@ const KERNEL_TESTS: &[(&str, &str, &str)] = &[
     ("lvs-cli", "nanny_kernel", "--test-threads=2"),
     ("lvs-cli", "ipvsadm_kernel", ""),
     ("lvs-cli", "pulse_kernel", ""),
+    ("lvs-cli", "failback_kernel", "--test-threads=1"),
     ("lvs-cli", "director_kernel", "--test-threads=1"),
     // The browser's test with real traffic; the host runs the others.
     ("lvs-cli", "web_browser", "lab_"),

@@ -17,12 +17,14 @@ struct Sim {
     routers: Vec<Option<Election>>,
     /// `links[from][to]`: whether datagrams get through.
     links: Vec<Vec<bool>>,
-    in_flight: Vec<(Instant, usize, usize, Vec<GroupAdvert>)>,
+    in_flight: Vec<(Instant, usize, usize, Vec<GroupAdvert>, u32)>,
     now: Instant,
     /// Every transition, as (time, router, group, to).
     transitions: Vec<(Instant, usize, GroupIndex, GroupState)>,
     loss: u32,
     rng: u64,
+    /// Every opening of a readiness gate, as (time, router, by the bound).
+    gates: Vec<(Instant, usize, bool)>,
 }
 
 impl Sim {
@@ -38,6 +40,7 @@ impl Sim {
             transitions: Vec::new(),
             loss: 0,
             rng: seed | 1,
+            gates: Vec::new(),
         };
         for router in 0..n {
             sim.start(router);
@@ -74,14 +77,16 @@ impl Sim {
         for action in actions {
             match action {
                 Action::SendHeartbeat(adverts) => {
+                    let connections = self.routers[router].as_ref().map_or(0, Election::connections);
                     for to in 0..self.routers.len() {
                         if to != router && self.links[router][to] && self.random() >= self.loss {
                             self.in_flight
-                                .push((self.now + STEP, router, to, adverts.clone()));
+                                .push((self.now + STEP, router, to, adverts.clone(), connections));
                         }
                     }
                 }
                 Action::Transition { group, to, .. } => self.transitions.push((self.now, router, group, to)),
+                Action::TableReady { bound_passed, .. } => self.gates.push((self.now, router, bound_passed)),
                 Action::Announce(_) | Action::TrackChanged { .. } => {}
             }
         }
@@ -100,12 +105,13 @@ impl Sim {
         let now = self.now;
         let (due, later): (Vec<_>, Vec<_>) = self.in_flight.drain(..).partition(|(at, ..)| *at <= now);
         self.in_flight = later;
-        for (_, from, to, adverts) in due {
+        for (_, from, to, adverts, connections) in due {
             self.handle(
                 to,
                 Event::Heard {
                     from: RouterId(from as u8),
                     adverts,
+                    connections,
                 },
             );
         }
@@ -226,22 +232,87 @@ fn preemption_waits_for_its_delay_and_for_the_table_to_catch_up() {
     sim.crash(0);
     sim.run(secs(5));
     assert_eq!(sim.masters(0), vec![1]);
+    // The holder's table holds 500 connections; the returning router's
+    // fills as the sync daemon brings them.
+    sim.handle(1, Event::Table { connections: 500 });
     sim.start(0);
     sim.run(secs(10));
-    assert_eq!(sim.masters(0), vec![1], "the returning router has not caught up");
-    sim.handle(0, Event::TableCaughtUp);
+    assert_eq!(
+        sim.masters(0),
+        vec![1],
+        "the returning router has not counted its table"
+    );
+    sim.handle(0, Event::Table { connections: 0 });
+    sim.run(secs(2));
+    sim.handle(0, Event::Table { connections: 499 });
+    sim.run(secs(2));
+    assert_eq!(sim.masters(0), vec![1], "one connection behind");
+    assert!(!sim.gates.iter().any(|g| g.1 == 0));
+    sim.handle(0, Event::Table { connections: 500 });
     sim.run(secs(1));
     assert_eq!(sim.masters(0), vec![0], "the delay had passed, the gate opened");
-    // Without the event, the bound opens the gate.
+    let gates = |sim: &Sim| {
+        sim.gates
+            .iter()
+            .filter(|g| g.1 == 0)
+            .map(|g| g.2)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(gates(&sim), vec![false], "a full table opened it");
+    // A table that never fills: the bound opens the gate.
     sim.crash(0);
     sim.run(secs(5));
     let back = sim.now;
     sim.start(0);
+    sim.handle(0, Event::Table { connections: 10 });
     sim.run(secs(29));
     assert_eq!(sim.masters(0), vec![1]);
     sim.run(secs(2));
     assert_eq!(sim.masters(0), vec![0]);
     assert!(sim.now - back >= secs(30));
+    assert_eq!(gates(&sim), vec![false, true], "the bound opened it");
+}
+
+#[test]
+fn the_gate_reports_how_far_behind_the_table_was() {
+    let config = |me| {
+        ElectionConfig::new(RouterId(me), 2, KEEPALIVE, DEADTIME)
+            .group(GroupConfig::new("g0", vec![200, 100]).preempt(true, Duration::ZERO))
+            .catch_up_bound(Some(secs(30)))
+    };
+    let t0 = Instant::now();
+    let (mut machine, _) = Election::new(config(0), t0);
+    assert!(!machine.is_ready());
+    let holder = |connections| Event::Heard {
+        from: RouterId(1),
+        adverts: vec![GroupAdvert {
+            group: GroupKey::of("g0"),
+            state: GroupState::Master,
+            priority: 100,
+        }],
+        connections,
+    };
+    let _ = machine.handle(Event::Table { connections: 3 }, t0);
+    let actions = machine.handle(holder(40), t0 + STEP);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::TableReady { .. })),
+        "{actions:?}"
+    );
+    assert_eq!(machine.peer_connections(RouterId(1)), Some(40));
+    let _ = machine.handle(holder(40), t0 + secs(1));
+    let _ = machine.handle(holder(40), t0 + secs(28));
+    let actions = machine.on_timeout(t0 + secs(30));
+    assert!(
+        actions.contains(&Action::TableReady {
+            connections: 3,
+            holders: Some(40),
+            waited: secs(30),
+            bound_passed: true,
+        }),
+        "{actions:?}"
+    );
+    assert!(machine.is_ready());
+    assert_eq!(machine.state(0), Some(GroupState::Master));
 }
 
 #[test]
@@ -372,6 +443,7 @@ fn after_a_partition_the_remaining_holder_announces_once_more() {
     let claim = Event::Heard {
         from: RouterId(1),
         adverts: sim.routers[1].as_ref().expect("running").adverts(),
+        connections: 0,
     };
     let now = sim.now;
     let machine = sim.routers[0].as_mut().expect("running");
@@ -399,6 +471,7 @@ fn a_router_heard_again_after_it_yielded_unseen_makes_the_holder_announce() {
             state: GroupState::Backup,
             priority: 100,
         }],
+        connections: 0,
     };
     let later = now + DEADTIME * 2;
     let _ = machine.on_timeout(later);

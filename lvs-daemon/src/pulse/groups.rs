@@ -80,8 +80,9 @@ pub(super) struct GroupPulse {
     /// By group: the announcements under way.
     announcing: Vec<Option<JoinHandle<()>>>,
     watchers: Vec<JoinHandle<()>>,
-    results: UnboundedReceiver<(usize, bool)>,
-    results_sender: UnboundedSender<(usize, bool)>,
+    /// What the watchers see: tracked checks, the connection table.
+    observed: UnboundedReceiver<Event>,
+    observed_sender: UnboundedSender<Event>,
     sync_running: bool,
     /// What the status says beyond the machine's state: changes,
     /// announcements and transitions, kept as they happen.
@@ -137,7 +138,7 @@ impl GroupPulse {
             .collect();
         let (machine, startup) = Election::new(settings.election.clone(), Instant::now());
         let (sender, commands) = unbounded_channel();
-        let (results_sender, results) = unbounded_channel();
+        let (observed_sender, observed) = unbounded_channel();
         let (phase, phases) = watch::channel(Phase::Starting);
         let mut record = GroupsStatus::default();
         record.router = settings.routers[usize::from(settings.me.0)].name.clone();
@@ -166,8 +167,8 @@ impl GroupPulse {
             dropped_lines: Throttle::new(DROPPED_LINES_PER_MINUTE, Duration::from_secs(60)),
             lvsd: None,
             watchers: Vec::new(),
-            results,
-            results_sender,
+            observed,
+            observed_sender,
             sync_running: false,
             log,
             commands,
@@ -281,7 +282,7 @@ impl GroupPulse {
                 shutdown: shutdown.as_mut(),
                 shut: &mut shut,
                 commands: &mut self.commands,
-                tracks: Some(&mut self.results),
+                observed: Some(&mut self.observed),
             }
             .next()
             .await;
@@ -308,7 +309,7 @@ impl GroupPulse {
                         now,
                     )
                 }
-                Wake::Track(track, passed) => self.machine.handle(Event::Track { track, passed }, now),
+                Wake::Observed(event) => self.machine.handle(event, now),
                 Wake::Terminate(why) => {
                     if !why.is_empty() {
                         self.log
@@ -358,6 +359,7 @@ impl GroupPulse {
                 peer.name = self.settings.routers[id].name.clone();
                 peer.addresses = self.settings.routers[id].addresses.clone();
                 peer.heard = self.machine.peer_heard(RouterId(id as u8)).map(ago);
+                peer.connections = self.machine.peer_connections(RouterId(id as u8));
                 peer
             })
             .collect();
@@ -370,6 +372,8 @@ impl GroupPulse {
             })
             .collect();
         self.record.heartbeats = self.handle.heartbeats();
+        self.record.connections = self.machine.connections();
+        self.record.ready = self.machine.is_ready();
         self.record.at = wall;
         *lock(&self.published) = self.record.clone();
     }
@@ -393,17 +397,25 @@ impl GroupPulse {
     /// One task per tracked check, sending each result to the main loop.
     fn start_watchers(&mut self) {
         for (index, track) in self.settings.tracks.iter().enumerate() {
-            let (track, sender) = (track.clone(), self.results_sender.clone());
+            let (track, sender) = (track.clone(), self.observed_sender.clone());
             self.watchers.push(tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(track.interval);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
-                    if sender.send((index, look(&track).await)).is_err() {
+                    let passed = look(&track).await;
+                    if sender.send(Event::Track { track: index, passed }).is_err() {
                         return;
                     }
                 }
             }));
+        }
+        if !self.options.dry_run {
+            count_connections(
+                self.settings.election.keepalive,
+                self.observed_sender.clone(),
+                self.log.clone(),
+            );
         }
     }
 
@@ -446,7 +458,14 @@ impl GroupPulse {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .count(&outcome);
         match (outcome, peer) {
-            (Ok(adverts), Some(from)) => self.machine.handle(Event::Heard { from, adverts }, now),
+            (Ok(heartbeat), Some(from)) => self.machine.handle(
+                Event::Heard {
+                    from,
+                    adverts: heartbeat.adverts,
+                    connections: heartbeat.connections,
+                },
+                now,
+            ),
             (Err(e), _) => {
                 report_dropped(&self.log, &mut self.dropped_lines, &self.handle, &e, from, now);
                 Vec::new()
@@ -456,10 +475,11 @@ impl GroupPulse {
     }
 
     async fn send_heartbeats(&mut self, adverts: &[lvs_core::election::GroupAdvert]) {
+        let connections = self.machine.connections();
         for (id, link) in self.links.iter_mut().enumerate() {
             let Some(link) = link else { continue };
             // Sealed once per router: the copy over the other channel is a duplicate.
-            let datagram = link.seal(adverts);
+            let datagram = link.seal(adverts, connections);
             let addresses = &self.settings.routers[id].addresses;
             for (channel, socket) in self.sockets.iter().enumerate() {
                 let Some(to) = addresses.get(channel).or(addresses.first()) else {
@@ -499,9 +519,48 @@ impl GroupPulse {
                     self.log.notice(&line);
                     self.emit(serde_json::json!({ "event": "track", "track": name, "passing": passing }));
                 }
+                Action::TableReady {
+                    connections,
+                    holders,
+                    waited,
+                    bound_passed,
+                } => self.table_ready(connections, holders, waited, bound_passed),
                 _ => {}
             }
         }
+    }
+
+    /// The readiness gate opened: how far behind the table was, in the log
+    /// and the event stream.
+    fn table_ready(&mut self, connections: u32, holders: Option<u32>, waited: Duration, bound_passed: bool) {
+        let waited_s = waited.as_secs_f64();
+        let line = match (holders, bound_passed) {
+            (Some(holders), false) => format!(
+                "connection table caught up after {waited_s:.1}s: {connections} connections, \
+                 the holders' {holders}"
+            ),
+            (Some(holders), true) => format!(
+                "connection table not caught up after {waited_s:.1}s, the catch_up_bound: \
+                 {connections} connections of the holders' {holders} ({} behind); taking VIP groups back anyway",
+                holders.saturating_sub(connections)
+            ),
+            (None, _) => format!(
+                "readiness gate open after {waited_s:.1}s: no other router holds a VIP group \
+                 ({connections} connections here)"
+            ),
+        };
+        if bound_passed && holders.is_some_and(|h| h > connections) {
+            self.log.warning(&line);
+        } else {
+            self.log.notice(&line);
+        }
+        self.emit(serde_json::json!({
+            "event": "table_ready",
+            "connections": connections,
+            "holders": holders,
+            "waited": waited_s,
+            "bound_passed": bound_passed,
+        }));
     }
 
     fn transition(&mut self, group: GroupIndex, from: GroupState, to: GroupState, reason: Reason) {
@@ -712,6 +771,46 @@ fn same_shape(new: &GroupSettings, old: &GroupSettings) -> bool {
         && new.tracks == old.tracks
         && new.election.groups == old.election.groups
         && new.election.tracks == old.election.tracks
+}
+
+/// Counts the active connections of this router's IPVS table every `every`, on a
+/// thread of its own (netlink is blocking), and sends each count to the
+/// main loop, for the heartbeats and the readiness gate. Ends when the main
+/// loop does; without IPVS it says so once and ends.
+fn count_connections(every: Duration, sender: UnboundedSender<Event>, log: Log) {
+    let thread_log = log.clone();
+    let spawned = std::thread::Builder::new()
+        .name("pulse-table".to_owned())
+        .spawn(move || {
+            let mut ipvs = match Ipvs::connect() {
+                Ok(ipvs) => ipvs,
+                Err(e) => return thread_log.warning(&format!("cannot count the connection table: {e}")),
+            };
+            let mut failing = false;
+            loop {
+                match ipvs.active_connections() {
+                    Ok(count) => {
+                        failing = false;
+                        let connections = u32::try_from(count).unwrap_or(u32::MAX);
+                        if sender.send(Event::Table { connections }).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if !failing => {
+                        failing = true;
+                        thread_log.warning(&format!("cannot count the connection table: {e}"));
+                    }
+                    Err(_) => {}
+                }
+                std::thread::sleep(every);
+                if sender.is_closed() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log.warning(&format!("cannot count the connection table: {e}"));
+    }
 }
 
 /// Starts (or stops) both sync daemons, master and backup, on a thread of
