@@ -8,13 +8,20 @@
 //! or its daemon is stopped gracefully (SIGTERM). Each case runs 10 times,
 //! always against the router that is active at the time; medians are
 //! printed. `cargo xtask bench failover` builds pulse and runs this as root.
+//!
+//! Then VIP groups (`testkit::routers::RouterLan`): r1 holds `web`, and
+//! `mail` is held by r2 (a cable cut of r1) or by r1 too (a tracked fault
+//! on r1 for `web` only). `web`'s figure is as above; meanwhile a second
+//! client thread asks `mail`'s VIP without pause, and its figure is the
+//! longest time between two answers from `mail`'s holder around the event:
+//! the unaffected group must see no gap.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test: a failure is the report
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use testkit::routers::{RouterPair, BACKUP, NAMES, PRIMARY, VIP};
+use testkit::routers::{RouterLan, RouterPair, BACKUP, NAMES, PRIMARY, VIP};
 use testkit::{median, TempDir};
 
 const ROUNDS: usize = 10;
@@ -215,6 +222,229 @@ impl Bench {
     }
 }
 
+const WEB: &str = "10.8.0.100";
+const MAIL: &str = "10.8.0.101";
+const GROUP_KEY: &str = "a key of more than sixteen bytes, shared by both routers\n";
+
+#[derive(Clone, Copy, PartialEq)]
+enum GroupEvent {
+    /// r1's cable is cut; `mail` is on r2.
+    CableCut,
+    /// r1's track for `web` fails; `mail` stays on r1.
+    TrackFault,
+}
+
+/// Two routers with two VIP groups.
+struct GroupBench {
+    net: RouterLan,
+    dir: TempDir,
+    pulse: PathBuf,
+    lvsd: PathBuf,
+}
+
+impl GroupBench {
+    /// The file that makes router `index`'s `web` track fail while it exists.
+    fn down_file(&self, index: usize) -> PathBuf {
+        self.dir.path().join(format!("web-down-r{}", index + 1))
+    }
+
+    /// lvs.cf of router `index`: `mail` prefers r2 or r1.
+    fn config(&self, index: usize, event: GroupEvent) -> PathBuf {
+        let key = self.dir.file("heartbeat.key", GROUP_KEY);
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+        let mail = match event {
+            GroupEvent::CableCut => "primary:100 backup:200",
+            GroupEvent::TrackFault => "primary:200 backup:100",
+        };
+        let service = |name: &str, vip: &str, device: &str| {
+            format!(
+                "virtual {name} {{\n  active = 1\n  address = {vip} {device}\n  port = 8080\n  vip_group = {name}\n\
+                 \x20 server one {{\n    address = 10.8.0.50\n    active = 1\n  }}\n}}\n"
+            )
+        };
+        self.dir.file(
+            &format!("lvs-r{}.cf", index + 1),
+            &format!(
+                "primary = {}\nservice = lvs\nbackup_active = 1\nbackup = {}\nkeepalive = 0.1\ndeadtime = 0.3\n\
+                 network = direct\narp_count = 3\narp_interval = 0.1\nheartbeat_key = {}\n\
+                 vip_group web {{\n  priorities = [ primary:200 backup:100 ]\n}}\n\
+                 vip_group mail {{\n  priorities = [ {mail} ]\n}}\n\
+                 track web_down {{\n  file = {}\n  interval = 0.02\n  fall = 1\n  rise = 1\n  groups = [ web ]\n}}\n\
+                 {}{}",
+                RouterLan::address(0),
+                RouterLan::address(1),
+                key.display(),
+                self.down_file(index).display(),
+                service("web", WEB, "eth0:1"),
+                service("mail", MAIL, "eth0:2"),
+            ),
+        )
+    }
+
+    fn start(&self, index: usize, event: GroupEvent) -> Running {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("groups-{index}.log")))
+            .expect("log file");
+        let socket = self.dir.path().join(format!("pulse-r{}.sock", index + 1));
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.net.routers[index].name])
+            .arg(&self.pulse)
+            .args(["-n", "-c"])
+            .arg(self.config(index, event))
+            .arg(format!("--lvsd={}", self.lvsd.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start pulse");
+        Running { child }
+    }
+
+    /// Waits until `web` is on r1 alone and `mail` on `mail_holder` alone,
+    /// both answering, for a second.
+    fn settle(&self, mail_holder: usize) {
+        let started = Instant::now();
+        let mut since: Option<Instant> = None;
+        loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the groups did not settle; logs in {}",
+                self.dir.path().display()
+            );
+            let settled = self.net.holders(WEB) == [0]
+                && self.net.holders(MAIL) == [mail_holder]
+                && self.net.answer(WEB).as_deref() == Some("r1")
+                && self.net.answer(MAIL) == Some(RouterLan::name(mail_holder));
+            since = match (settled, since) {
+                (true, Some(at)) if at.elapsed() >= Duration::from_secs(1) => return,
+                (true, Some(at)) => Some(at),
+                (true, None) => Some(Instant::now()),
+                (false, _) => None,
+            };
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Each round: `web`'s failover time, and the longest gap in `mail`'s
+    /// answers from half a second before the event to a second after it.
+    fn run(&self, event: GroupEvent) -> (Vec<Duration>, Vec<Duration>) {
+        let mail_holder = match event {
+            GroupEvent::CableCut => 1,
+            GroupEvent::TrackFault => 0,
+        };
+        let _ = std::fs::remove_file(self.down_file(0));
+        let first = self.start(0, event);
+        std::thread::sleep(Duration::from_millis(500));
+        let second = self.start(1, event);
+        let (mut failovers, mut gaps) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            self.settle(mail_holder);
+            std::thread::scope(|scope| {
+                let until = Instant::now() + Duration::from_millis(1500);
+                let watcher = scope.spawn(move || self.net.watch(MAIL, ATTEMPT, until));
+                std::thread::sleep(Duration::from_millis(500));
+                let started = Instant::now();
+                match event {
+                    GroupEvent::CableCut => self.net.cable(0, false),
+                    GroupEvent::TrackFault => {
+                        std::fs::write(self.down_file(0), "").expect("the down file");
+                    }
+                }
+                let answered = self
+                    .net
+                    .first_answer_from(1, WEB, ATTEMPT, Duration::from_secs(30))
+                    .expect("r2 never answered for web");
+                failovers.push(answered - started);
+                let answers = watcher.join().expect("the mail watcher");
+                let holder = RouterLan::name(mail_holder);
+                let mut last = answers.first().map_or(started, |(at, _)| *at);
+                let mut longest = Duration::ZERO;
+                for (at, answer) in answers {
+                    if answer.as_deref() == Some(holder.as_str()) {
+                        longest = longest.max(at - last);
+                        last = at;
+                    }
+                }
+                gaps.push(longest.max(until.saturating_duration_since(last)));
+            });
+            match event {
+                GroupEvent::CableCut => self.net.cable(0, true),
+                GroupEvent::TrackFault => {
+                    let _ = std::fs::remove_file(self.down_file(0));
+                }
+            }
+        }
+        first.stop();
+        second.stop();
+        (failovers, gaps)
+    }
+}
+
+/// The groups' cases; `pair_cut` is the pair's cable-cut median at the same
+/// timers, the figure `web` must match. Whether every target was met.
+fn group_cases(pulse: PathBuf, pair_cut: Option<Duration>) -> bool {
+    let dir = TempDir::new("failover-bench-groups");
+    let lvsd = dir.stand_in_lvsd();
+    let bench = GroupBench {
+        net: RouterLan::new("gb", 2),
+        dir,
+        pulse,
+        lvsd,
+    };
+    println!();
+    println!("VIP groups (keepalive 0.1, deadtime 0.3): web fails over; mail's longest gap between answers");
+    println!(
+        "{:<44} {:>9} {:>9} {:>9} {:>14} {:>14}",
+        "case", "median", "min", "max", "mail gap med", "mail gap max"
+    );
+    // A try is bounded by ATTEMPT; a gap of a few tries is no gap.
+    let no_gap = Duration::from_millis(50);
+    let mut met = true;
+    for (name, event, target) in [
+        ("cable cut of r1, mail on r2", GroupEvent::CableCut, pair_cut),
+        (
+            "track fault on r1 for web, mail on r1",
+            GroupEvent::TrackFault,
+            Some(Duration::from_millis(100)),
+        ),
+    ] {
+        let (failovers, gaps) = bench.run(event);
+        let m = median(failovers.clone());
+        let gap_max = gaps.iter().max().copied().unwrap_or_default();
+        let mut verdicts = Vec::new();
+        if let Some(limit) = target {
+            // "As fast as the single group": within a tenth of its figure.
+            let limit = limit + limit / 10;
+            let ok = m <= limit;
+            met &= ok;
+            verdicts.push(format!(
+                "web target {} ms: {}",
+                limit.as_millis(),
+                if ok { "met" } else { "NOT MET" }
+            ));
+        }
+        let ok = gap_max <= no_gap;
+        met &= ok;
+        verdicts.push(format!(
+            "mail gap target {} ms: {}",
+            no_gap.as_millis(),
+            if ok { "met" } else { "NOT MET" }
+        ));
+        println!(
+            "{name:<44} {:>6} ms {:>6} ms {:>6} ms {:>11} ms {:>11} ms  ({})",
+            m.as_millis(),
+            failovers.iter().min().copied().unwrap_or_default().as_millis(),
+            failovers.iter().max().copied().unwrap_or_default().as_millis(),
+            median(gaps.clone()).as_millis(),
+            gap_max.as_millis(),
+            verdicts.join("; ")
+        );
+    }
+    met
+}
+
 fn main() -> ExitCode {
     let Some(pulse) = std::env::var_os("LVS_PULSE").map(PathBuf::from) else {
         eprintln!("skipped: run `cargo xtask bench failover`, which builds pulse and names it in LVS_PULSE");
@@ -228,7 +458,7 @@ fn main() -> ExitCode {
     let bench = Bench {
         net: RouterPair::new(),
         dir,
-        pulse,
+        pulse: pulse.clone(),
         lvsd,
     };
     let ms = Duration::from_millis;
@@ -284,6 +514,7 @@ fn main() -> ExitCode {
     );
     let mut met = true;
     let mut keepalived_cut = None;
+    let mut pulse_cut = None;
     for case in &cases {
         let times = bench.run(case);
         let m = median(times.clone());
@@ -301,7 +532,10 @@ fn main() -> ExitCode {
                 keepalived_cut = Some(m);
                 None
             }
-            (Daemon::Pulse, Event::CableCut, "0.1") => keepalived_cut,
+            (Daemon::Pulse, Event::CableCut, "0.1") => {
+                pulse_cut = Some(m);
+                keepalived_cut
+            }
             _ => case.target,
         };
         let verdict = match target {
@@ -320,6 +554,7 @@ fn main() -> ExitCode {
             max.as_millis()
         );
     }
+    met &= group_cases(pulse, pulse_cut);
     if met {
         println!("targets met");
         ExitCode::SUCCESS

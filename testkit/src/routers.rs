@@ -201,6 +201,42 @@ impl RouterLan {
         self.client.run(move || ask_at(&vip, Duration::from_millis(100)))
     }
 
+    /// Asks `vip` again and again (each try bounded by `attempt`) until
+    /// router `index` answers; returns when it did, or `None` after `limit`.
+    pub fn first_answer_from(
+        &self,
+        index: usize,
+        vip: &str,
+        attempt: Duration,
+        limit: Duration,
+    ) -> Option<Instant> {
+        let (name, vip) = (RouterLan::name(index), vip.to_owned());
+        let started = Instant::now();
+        self.client.run(move || {
+            while started.elapsed() < limit {
+                if ask_at(&vip, attempt).as_deref() == Some(name.as_str()) {
+                    return Some(Instant::now());
+                }
+            }
+            None
+        })
+    }
+
+    /// Asks `vip` again and again (each try bounded by `attempt`) until
+    /// `until`: when each answer came, and from which router (`None`: no
+    /// answer within the try).
+    pub fn watch(&self, vip: &str, attempt: Duration, until: Instant) -> Vec<(Instant, Option<String>)> {
+        let vip = vip.to_owned();
+        self.client.run(move || {
+            let mut answers = Vec::new();
+            while Instant::now() < until {
+                let answer = ask_at(&vip, attempt);
+                answers.push((Instant::now(), answer));
+            }
+            answers
+        })
+    }
+
     /// The switch port of router `index` goes down or up.
     pub fn cable(&self, index: usize, connected: bool) {
         self.switch.ip(&[
