@@ -338,6 +338,14 @@ fn two_way_sync_keeps_every_connection_through_failover_and_fail_back() {
     assert_eq!(outcome.after_failback, CONNECTIONS, "{}", outcome.logs);
     // The gate opened on a full table, before the group was taken back.
     let log = &outcome.returned_log;
+    // And it compared with the holder's count of all 200.
+    let full = format!("{CONNECTIONS} connections at the holders");
+    assert!(
+        log.lines()
+            .any(|line| line.contains("connection table caught up after") && line.contains(&full)),
+        "{}",
+        outcome.logs
+    );
     let caught_up = log.find("connection table caught up after");
     let taken = log.find("vip_group web: backup -> master");
     assert!(

@@ -38,9 +38,12 @@
 //! holder until its own table ([`Event::Table`]) holds at least as many
 //! connections as the fullest holder's says it does (every heartbeat
 //! carries its sender's count), or until the bound has passed since the
-//! start. The daemon counts established connections only: a closing one
-//! is not sent again, so it would keep the tables apart until it expired; [`Action::TableReady`] says which and how far behind it was.
-//! Taking a group no one holds never waits.
+//! start. [`Action::TableReady`] says which and how far behind it was. A
+//! table that could not be counted, here or at a holder, leaves only the
+//! bound. The daemon counts established connections only: a closing one
+//! is not sent again, so it would keep the tables apart until it expired.
+//! Taking a group no one holds never waits. The gate is shut only at the
+//! start: a router that was cut off but kept running keeps its table.
 //!
 //! While it holds a group the machine asks for its VIPs to be announced
 //! again after `again_after` and every `refresh` (gratuitous ARP and
@@ -331,8 +334,9 @@ pub enum Event {
         from: RouterId,
         /// Its groups.
         adverts: Vec<GroupAdvert>,
-        /// How many connections its table holds.
-        connections: u32,
+        /// How many active connections its table holds, if it could
+        /// count them.
+        connections: Option<u32>,
     },
     /// One result of a tracked check, by its place in the config's list.
     Track {
@@ -419,8 +423,8 @@ pub enum Action {
     },
     /// The readiness gate opened (once per run), with what it compared.
     TableReady {
-        /// This router's connections then.
-        connections: u32,
+        /// This router's connections then (`None`: never counted).
+        connections: Option<u32>,
         /// The fullest live holder's, if any router held a group.
         holders: Option<u32>,
         /// How long after the start.
@@ -440,8 +444,8 @@ struct Tracked {
 #[derive(Clone, Debug)]
 struct Peer {
     heard_at: Instant,
-    /// The size of its table, as it last said.
-    connections: u32,
+    /// The size of its table, as it last said (`None`: not counted).
+    connections: Option<u32>,
     /// By group index: what it last said (`None`: it did not mention it).
     groups: Vec<Option<(GroupState, u8)>>,
 }
@@ -557,10 +561,10 @@ impl Election {
             .next()
     }
 
-    /// The size of this router's table as last reported (0 before), which
-    /// its heartbeats carry.
-    pub fn connections(&self) -> u32 {
-        self.connections.unwrap_or(0)
+    /// The size of this router's table as last reported (`None` before),
+    /// which its heartbeats carry.
+    pub fn connections(&self) -> Option<u32> {
+        self.connections
     }
 
     /// The size of another live router's table, as it last said.
@@ -568,7 +572,7 @@ impl Election {
         self.peers
             .get(usize::from(router.0))?
             .as_ref()
-            .map(|p| p.connections)
+            .and_then(|p| p.connections)
     }
 
     /// Whether the readiness gate is open (always, without a bound).
@@ -839,7 +843,7 @@ impl Election {
         let Some(bound) = self.config.catch_up_bound.filter(|_| !self.caught_up) else {
             return;
         };
-        let holders = self
+        let counts: Vec<Option<u32>> = self
             .live_peers(now)
             .filter(|(_, peer)| {
                 peer.groups
@@ -848,13 +852,18 @@ impl Election {
                     .any(|(state, _)| *state == GroupState::Master)
             })
             .map(|(_, peer)| peer.connections)
-            .max();
-        let full = matches!((self.connections, holders), (Some(mine), Some(theirs)) if mine >= theirs);
+            .collect();
+        let holders = counts.iter().flatten().copied().max();
+        // A table that was not counted, here or at a holder, compares with
+        // nothing: only the bound opens the gate then.
+        let every_holder_counted = !counts.is_empty() && counts.iter().all(Option::is_some);
+        let full = every_holder_counted
+            && matches!((self.connections, holders), (Some(mine), Some(theirs)) if mine >= theirs);
         let bound_passed = now >= self.started + bound;
         if full || bound_passed {
             self.caught_up = true;
             actions.push(Action::TableReady {
-                connections: self.connections(),
+                connections: self.connections,
                 holders,
                 waited: now.saturating_duration_since(self.started),
                 bound_passed: !full,

@@ -286,9 +286,10 @@ pub struct GroupsStatus {
     pub tracks: Vec<TrackStatus>,
     /// What became of the datagrams heard, by kind.
     pub heartbeats: crate::heartbeat::HeartbeatCounters,
-    /// How many connections this router's IPVS table holds.
+    /// How many active connections this router's IPVS table holds, once
+    /// counted.
     #[serde(default)]
-    pub connections: u32,
+    pub connections: Option<u32>,
     /// Whether the readiness gate is open: this router may take groups
     /// from their holders (always, without a gate).
     #[serde(default)]
@@ -380,7 +381,9 @@ impl GroupsStatus {
         let _ = writeln!(
             out,
             "{:<16} {:<24} {:>11}  (this router{gate})",
-            self.router, "", self.connections
+            self.router,
+            "",
+            self.connections.map_or_else(|| "-".to_owned(), |c| c.to_string())
         );
         for peer in &self.peers {
             let addresses: Vec<String> = peer.addresses.iter().map(|a| a.ip().to_string()).collect();

@@ -221,9 +221,13 @@ pub const AUTH_LEN: usize = 4 + 1 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + MAC_LEN;
 /// The most groups a group heartbeat carries.
 pub const MAX_GROUPS: usize = 64;
 /// A group heartbeat's head: magic, version, key id, sender, receiver,
-/// session, sequence, echo, group count, three reserved bytes and the
-/// number of active connections in the sender's table.
+/// session, sequence, echo, group count, flags (bit 0: the table was
+/// counted), two reserved bytes and the number of active connections in
+/// the sender's table.
 const GROUP_HEAD: usize = 4 + 1 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + 4 + 4;
+/// The flag of a group heartbeat whose connection count is real; without
+/// it the sender could not count its table (no IPVS, a test start).
+const COUNTED: u8 = 0x01;
 /// Each group: its key, state and priority.
 const GROUP_ENTRY: usize = 4 + 1 + 1;
 /// How many sessions a partner has left are remembered, so that their
@@ -582,10 +586,10 @@ impl Authenticator {
 pub struct GroupHeartbeat {
     /// The sender's state and priority in every group.
     pub adverts: Vec<GroupAdvert>,
-    /// How many active connections the sender's IPVS table holds: a router that
-    /// returns compares its own table with the holders' (the readiness
-    /// gate of [`crate::election`]).
-    pub connections: u32,
+    /// How many active connections the sender's IPVS table holds, if it
+    /// could count them: a router that returns compares its own table with
+    /// the holders' (the readiness gate of [`crate::election`]).
+    pub connections: Option<u32>,
 }
 
 /// Seals and opens group heartbeats between this router and one other
@@ -630,7 +634,7 @@ impl PeerLink {
     /// The next heartbeat to the other router, with at most
     /// [`MAX_GROUPS`] groups (the daemon refuses more at configuration)
     /// and the size of this router's connection table.
-    pub fn seal(&mut self, adverts: &[GroupAdvert], connections: u32) -> Vec<u8> {
+    pub fn seal(&mut self, adverts: &[GroupAdvert], connections: Option<u32>) -> Vec<u8> {
         let adverts = &adverts[..adverts.len().min(MAX_GROUPS)];
         let (seq, echo) = self.fresh.next();
         let mut datagram = Vec::with_capacity(GROUP_HEAD + adverts.len() * GROUP_ENTRY + MAC_LEN);
@@ -639,8 +643,8 @@ impl PeerLink {
         for word in [self.fresh.session, seq, echo.session, echo.seq] {
             datagram.extend_from_slice(&word.to_be_bytes());
         }
-        datagram.extend_from_slice(&[adverts.len() as u8, 0, 0, 0]);
-        datagram.extend_from_slice(&connections.to_be_bytes());
+        datagram.extend_from_slice(&[adverts.len() as u8, u8::from(connections.is_some()), 0, 0]);
+        datagram.extend_from_slice(&connections.unwrap_or(0).to_be_bytes());
         for advert in adverts {
             datagram.extend_from_slice(&advert.group.0.to_be_bytes());
             datagram.extend_from_slice(&[advert.state.byte(), advert.priority]);
@@ -695,7 +699,8 @@ impl PeerLink {
         self.fresh.accept(word_at(body, 8), word_at(body, 16), echo)?;
         Ok(GroupHeartbeat {
             adverts,
-            connections: u32::from_be_bytes([body[44], body[45], body[46], body[47]]),
+            connections: (body[41] & COUNTED != 0)
+                .then(|| u32::from_be_bytes([body[44], body[45], body[46], body[47]])),
         })
     }
 }
@@ -984,7 +989,7 @@ mod tests {
         ]
     }
 
-    fn beat(adverts: Vec<GroupAdvert>, connections: u32) -> GroupHeartbeat {
+    fn beat(adverts: Vec<GroupAdvert>, connections: Option<u32>) -> GroupHeartbeat {
         GroupHeartbeat { adverts, connections }
     }
 
@@ -993,12 +998,12 @@ mod tests {
         let mut ab = PeerLink::new(keys.clone(), RouterId(a), RouterId(b), 100 + u64::from(a), WINDOW);
         let mut ba = PeerLink::new(keys.clone(), RouterId(b), RouterId(a), 100 + u64::from(b), WINDOW);
         assert_eq!(
-            ba.open(&ab.seal(&[], 0)),
+            ba.open(&ab.seal(&[], None)),
             Err(HeartbeatError::Stale),
             "the handshake"
         );
-        assert_eq!(ab.open(&ba.seal(&[], 0)), Ok(beat(vec![], 0)));
-        assert_eq!(ba.open(&ab.seal(&[], 0)), Ok(beat(vec![], 0)));
+        assert_eq!(ab.open(&ba.seal(&[], None)), Ok(beat(vec![], None)));
+        assert_eq!(ba.open(&ab.seal(&[], None)), Ok(beat(vec![], None)));
         (ab, ba)
     }
 
@@ -1006,9 +1011,9 @@ mod tests {
     fn group_heartbeats_carry_every_group_and_name_both_routers() {
         let keys = Keyring::single(b"shared secret");
         let (mut ab, mut ba) = linked(&keys, 0, 2);
-        let datagram = ab.seal(&adverts(), 1234);
+        let datagram = ab.seal(&adverts(), Some(1234));
         assert_eq!(datagram.len(), GROUP_HEAD + 2 * GROUP_ENTRY + MAC_LEN);
-        assert_eq!(ba.open(&datagram), Ok(beat(adverts(), 1234)));
+        assert_eq!(ba.open(&datagram), Ok(beat(adverts(), Some(1234))));
         assert_eq!(ba.open(&datagram), Err(HeartbeatError::Duplicate));
         for i in 0..datagram.len() {
             let mut altered = datagram.clone();
@@ -1023,15 +1028,15 @@ mod tests {
         // A third router's link to router 2 arriving at router 0's link.
         let (mut cb, _) = linked(&keys, 1, 2);
         assert_eq!(
-            ba.open(&cb.seal(&adverts(), 1234)),
+            ba.open(&cb.seal(&adverts(), Some(1234))),
             Err(HeartbeatError::Misdirected { from: 1, to: 2 })
         );
         // Router 2's own heartbeat, sent back.
         let mut own = PeerLink::new(keys.clone(), RouterId(2), RouterId(0), 102, WINDOW);
-        assert_eq!(ba.open(&own.seal(&[], 0)), Err(HeartbeatError::Reflected));
+        assert_eq!(ba.open(&own.seal(&[], None)), Err(HeartbeatError::Reflected));
         assert_eq!(ba.open(&datagram[..20]), Err(HeartbeatError::BadLength(20)));
         // A group count that does not match the length.
-        let mut short = ab.seal(&adverts(), 1234);
+        let mut short = ab.seal(&adverts(), Some(1234));
         short.truncate(short.len() - MAC_LEN - GROUP_ENTRY);
         let tag = keys.seal(&short);
         short.extend_from_slice(&tag);
@@ -1076,10 +1081,10 @@ mod tests {
         let (mut ab, mut ba) = linked(&rotation_step(0), 0, 1);
         // Sealing with the new key before the other router accepts it.
         ab.set_keys(rotation_step(2));
-        assert_eq!(ba.open(&ab.seal(&[], 0)), Err(HeartbeatError::UnknownKey(2)));
+        assert_eq!(ba.open(&ab.seal(&[], None)), Err(HeartbeatError::UnknownKey(2)));
         // Dropping the old key while the other still seals with it.
         ab.set_keys(rotation_step(3));
-        assert_eq!(ab.open(&ba.seal(&[], 0)), Err(HeartbeatError::UnknownKey(1)));
+        assert_eq!(ab.open(&ba.seal(&[], None)), Err(HeartbeatError::UnknownKey(1)));
     }
 
     #[test]
@@ -1143,9 +1148,9 @@ mod tests {
                         }
                     }
                 } else if a != b {
-                    let datagram = links[a][b].as_mut().map(|link| link.seal(&adverts(), 1234)).unwrap_or_default();
+                    let datagram = links[a][b].as_mut().map(|link| link.seal(&adverts(), Some(1234))).unwrap_or_default();
                     let opened = links[b][a].as_mut().map(|link| link.open(&datagram));
-                    proptest::prop_assert_eq!(opened, Some(Ok(beat(adverts(), 1234))), "{} to {} in phases {:?}", a, b, &phase);
+                    proptest::prop_assert_eq!(opened, Some(Ok(beat(adverts(), Some(1234)))), "{} to {} in phases {:?}", a, b, &phase);
                 }
             }
         }

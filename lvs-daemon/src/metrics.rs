@@ -642,7 +642,11 @@ impl Collector for GroupsCollector {
             &mut encoder,
             "lvs_pulse_router_connections",
             "Active connections in each router's IPVS table: this router's as counted, the others' as their heartbeats say",
-            std::iter::once((vec![("router", status.router.clone())], i64::from(status.connections))).chain(
+            status
+                .connections
+                .map(|c| (vec![("router", status.router.clone())], i64::from(c)))
+                .into_iter()
+                .chain(
                 status.peers.iter().filter_map(|p| {
                     p.connections
                         .map(|c| (vec![("router", p.name.clone())], i64::from(c)))

@@ -9,6 +9,10 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// A heartbeat on its way: when it arrives, from, to, its groups and its
+/// sender's connection count.
+type InFlight = (Instant, usize, usize, Vec<GroupAdvert>, Option<u32>);
+
 /// Routers on a simulated network: heartbeats take one step, links can be
 /// cut one way or both, datagrams can be lost, routers can crash and
 /// start again.
@@ -17,7 +21,7 @@ struct Sim {
     routers: Vec<Option<Election>>,
     /// `links[from][to]`: whether datagrams get through.
     links: Vec<Vec<bool>>,
-    in_flight: Vec<(Instant, usize, usize, Vec<GroupAdvert>, u32)>,
+    in_flight: Vec<InFlight>,
     now: Instant,
     /// Every transition, as (time, router, group, to).
     transitions: Vec<(Instant, usize, GroupIndex, GroupState)>,
@@ -77,7 +81,7 @@ impl Sim {
         for action in actions {
             match action {
                 Action::SendHeartbeat(adverts) => {
-                    let connections = self.routers[router].as_ref().map_or(0, Election::connections);
+                    let connections = self.routers[router].as_ref().and_then(Election::connections);
                     for to in 0..self.routers.len() {
                         if to != router && self.links[router][to] && self.random() >= self.loss {
                             self.in_flight
@@ -283,7 +287,7 @@ fn the_gate_reports_how_far_behind_the_table_was() {
     let t0 = Instant::now();
     let (mut machine, _) = Election::new(config(0), t0);
     assert!(!machine.is_ready());
-    let holder = |connections| Event::Heard {
+    let holder = |connections: Option<u32>| Event::Heard {
         from: RouterId(1),
         adverts: vec![GroupAdvert {
             group: GroupKey::of("g0"),
@@ -293,18 +297,24 @@ fn the_gate_reports_how_far_behind_the_table_was() {
         connections,
     };
     let _ = machine.handle(Event::Table { connections: 3 }, t0);
-    let actions = machine.handle(holder(40), t0 + STEP);
+    // A holder that has not counted its table compares with nothing.
+    let actions = machine.handle(holder(None), t0 + STEP);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::TableReady { .. })),
+        "{actions:?}"
+    );
+    let actions = machine.handle(holder(Some(40)), t0 + STEP * 2);
     assert!(
         !actions.iter().any(|a| matches!(a, Action::TableReady { .. })),
         "{actions:?}"
     );
     assert_eq!(machine.peer_connections(RouterId(1)), Some(40));
-    let _ = machine.handle(holder(40), t0 + secs(1));
-    let _ = machine.handle(holder(40), t0 + secs(28));
+    let _ = machine.handle(holder(Some(40)), t0 + secs(1));
+    let _ = machine.handle(holder(Some(40)), t0 + secs(28));
     let actions = machine.on_timeout(t0 + secs(30));
     assert!(
         actions.contains(&Action::TableReady {
-            connections: 3,
+            connections: Some(3),
             holders: Some(40),
             waited: secs(30),
             bound_passed: true,
@@ -443,7 +453,7 @@ fn after_a_partition_the_remaining_holder_announces_once_more() {
     let claim = Event::Heard {
         from: RouterId(1),
         adverts: sim.routers[1].as_ref().expect("running").adverts(),
-        connections: 0,
+        connections: None,
     };
     let now = sim.now;
     let machine = sim.routers[0].as_mut().expect("running");
@@ -471,7 +481,7 @@ fn a_router_heard_again_after_it_yielded_unseen_makes_the_holder_announce() {
             state: GroupState::Backup,
             priority: 100,
         }],
-        connections: 0,
+        connections: None,
     };
     let later = now + DEADTIME * 2;
     let _ = machine.on_timeout(later);

@@ -532,24 +532,36 @@ impl GroupPulse {
 
     /// The readiness gate opened: how far behind the table was, in the log
     /// and the event stream.
-    fn table_ready(&mut self, connections: u32, holders: Option<u32>, waited: Duration, bound_passed: bool) {
+    fn table_ready(
+        &mut self,
+        connections: Option<u32>,
+        holders: Option<u32>,
+        waited: Duration,
+        bound_passed: bool,
+    ) {
         let waited_s = waited.as_secs_f64();
-        let line = match (holders, bound_passed) {
-            (Some(holders), false) => format!(
-                "connection table caught up after {waited_s:.1}s: {connections} connections, \
-                 the holders' {holders}"
-            ),
-            (Some(holders), true) => format!(
-                "connection table not caught up after {waited_s:.1}s, the catch_up_bound: \
-                 {connections} connections of the holders' {holders} ({} behind); taking VIP groups back anyway",
-                holders.saturating_sub(connections)
-            ),
-            (None, _) => format!(
-                "readiness gate open after {waited_s:.1}s: no other router holds a VIP group \
-                 ({connections} connections here)"
-            ),
+        let count = |count: Option<u32>, none: &str| {
+            count.map_or_else(|| none.to_owned(), |c| format!("{c} connections"))
         };
-        if bound_passed && holders.is_some_and(|h| h > connections) {
+        let line = if bound_passed {
+            let behind = match (connections, holders) {
+                (Some(mine), Some(theirs)) if theirs > mine => format!(" ({} behind)", theirs - mine),
+                _ => String::new(),
+            };
+            format!(
+                "connection table not caught up after {waited_s:.1}s, the catch_up_bound: {} here, {} at the \
+                 holders{behind}; taking VIP groups back anyway",
+                count(connections, "not counted"),
+                count(holders, "none counted"),
+            )
+        } else {
+            format!(
+                "connection table caught up after {waited_s:.1}s: {} here, {} at the holders",
+                count(connections, "not counted"),
+                count(holders, "none counted"),
+            )
+        };
+        if bound_passed {
             self.log.warning(&line);
         } else {
             self.log.notice(&line);
@@ -775,20 +787,31 @@ fn same_shape(new: &GroupSettings, old: &GroupSettings) -> bool {
 
 /// Counts the active connections of this router's IPVS table every `every`, on a
 /// thread of its own (netlink is blocking), and sends each count to the
-/// main loop, for the heartbeats and the readiness gate. Ends when the main
-/// loop does; without IPVS it says so once and ends.
+/// main loop, for the heartbeats and the readiness gate. Ends within one
+/// `every` of the main loop; while IPVS does not answer it says so once,
+/// sends nothing (the heartbeats then say "not counted") and tries again.
 fn count_connections(every: Duration, sender: UnboundedSender<Event>, log: Log) {
     let thread_log = log.clone();
     let spawned = std::thread::Builder::new()
         .name("pulse-table".to_owned())
         .spawn(move || {
-            let mut ipvs = match Ipvs::connect() {
-                Ok(ipvs) => ipvs,
-                Err(e) => return thread_log.warning(&format!("cannot count the connection table: {e}")),
-            };
+            let mut ipvs: Option<Ipvs> = None;
             let mut failing = false;
             loop {
-                match ipvs.active_connections() {
+                // Connected again after a failure: IPVS may come later (the
+                // lvs daemon loads the module; this thread never does).
+                let counted = match ipvs.as_mut() {
+                    Some(ipvs) => ipvs.active_connections(),
+                    None => Ipvs::connect_without_modprobe().and_then(|mut fresh| {
+                        let counted = fresh.active_connections();
+                        ipvs = Some(fresh);
+                        counted
+                    }),
+                };
+                if counted.is_err() {
+                    ipvs = None;
+                }
+                match counted {
                     Ok(count) => {
                         failing = false;
                         let connections = u32::try_from(count).unwrap_or(u32::MAX);
