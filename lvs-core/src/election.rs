@@ -346,7 +346,7 @@ pub enum Event {
         passed: bool,
     },
     /// How many connections this router's table holds now (read again and
-    /// again: every keepalive serves).
+    /// again: once a second or every keepalive serves).
     Table {
         /// The count.
         connections: u32,

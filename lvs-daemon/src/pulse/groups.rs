@@ -412,7 +412,7 @@ impl GroupPulse {
         }
         if !self.options.dry_run {
             count_connections(
-                self.settings.election.keepalive,
+                self.settings.election.keepalive.max(COUNT_AT_MOST_EVERY),
                 self.observed_sender.clone(),
                 self.log.clone(),
             );
@@ -543,23 +543,18 @@ impl GroupPulse {
         let count = |count: Option<u32>, none: &str| {
             count.map_or_else(|| none.to_owned(), |c| format!("{c} connections"))
         };
+        let (here, there) = (count(connections, "not counted"), count(holders, "none counted"));
         let line = if bound_passed {
             let behind = match (connections, holders) {
                 (Some(mine), Some(theirs)) if theirs > mine => format!(" ({} behind)", theirs - mine),
                 _ => String::new(),
             };
             format!(
-                "connection table not caught up after {waited_s:.1}s, the catch_up_bound: {} here, {} at the \
-                 holders{behind}; taking VIP groups back anyway",
-                count(connections, "not counted"),
-                count(holders, "none counted"),
+                "connection table not caught up after {waited_s:.1}s, the catch_up_bound: {here} here, {there} \
+                 at the holders{behind}; taking VIP groups back anyway"
             )
         } else {
-            format!(
-                "connection table caught up after {waited_s:.1}s: {} here, {} at the holders",
-                count(connections, "not counted"),
-                count(holders, "none counted"),
-            )
+            format!("connection table caught up after {waited_s:.1}s: {here} here, {there} at the holders")
         };
         if bound_passed {
             self.log.warning(&line);
@@ -784,6 +779,11 @@ fn same_shape(new: &GroupSettings, old: &GroupSettings) -> bool {
         && new.election.groups == old.election.groups
         && new.election.tracks == old.election.tracks
 }
+
+/// The shortest time between two counts of the connection table: each is a
+/// dump of every service's destinations, too much for a fast `keepalive`
+/// on a large table, and the gate needs no finer step.
+const COUNT_AT_MOST_EVERY: Duration = Duration::from_secs(1);
 
 /// Counts the active connections of this router's IPVS table every `every`, on a
 /// thread of its own (netlink is blocking), and sends each count to the
